@@ -1,0 +1,5 @@
+import sys
+
+from mindpain.cli import main
+
+sys.exit(main())

@@ -1,0 +1,143 @@
+"""One configuration object, read once from the environment, and derived seeds.
+
+Settings (environment variables, all optional):
+
+``MINDPAIN_PRESET``
+    Twin size used by the chapters: ``full`` (the book) or ``small`` (tests).
+``MINDPAIN_SEED``
+    Master seed; every random step derives its own seed from it.
+``MINDPAIN_DATA``
+    Data directory with real data (pain21, official signature files). Default: a user
+    cache directory (``$XDG_CACHE_HOME/mindpain`` or ``~/.cache/mindpain``).
+``MINDPAIN_WORK``
+    Where generated data and derivatives go. Default: ``data/`` in the project checkout.
+``MINDPAIN_N_JOBS``
+    Parallel workers for per-run work (joblib).
+``MINDPAIN_BIDS``
+    A BIDS dataset to analyse instead of the twin (your own data).
+"""
+
+from __future__ import annotations
+
+import os
+import zlib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+DEFAULT_SEED = 20220701
+PRESETS = ("small", "full")
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _default_data_dir() -> Path:
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "mindpain"
+
+
+@dataclass(frozen=True)
+class Config:
+    """Resolved settings of one run of the pipeline.
+
+    Attributes
+    ----------
+    preset : str
+        ``"small"`` or ``"full"``.
+    seed : int
+        Master seed.
+    data_dir : pathlib.Path
+        Directory searched for real data and official signature files.
+    work_dir : pathlib.Path
+        Directory for generated data and derivatives.
+    n_jobs : int
+        Number of parallel workers.
+    bids_dir : pathlib.Path or None
+        A user's BIDS dataset; ``None`` means the simulated twin.
+    """
+
+    preset: str = "full"
+    seed: int = DEFAULT_SEED
+    data_dir: Path = _default_data_dir()
+    work_dir: Path = PROJECT_ROOT / "data"
+    n_jobs: int = 1
+    bids_dir: Path | None = None
+
+    @property
+    def twin_dir(self) -> Path:
+        """Folder of the simulated twin for this preset."""
+        return self.work_dir / f"twin-{self.preset}"
+
+    @property
+    def dataset_dir(self) -> Path:
+        """The BIDS dataset the chapters analyse (the user's, else the twin)."""
+        return self.bids_dir if self.bids_dir is not None else self.twin_dir
+
+    def as_dict(self) -> dict:
+        """Return the settings as JSON-ready values."""
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
+
+
+def check_preset(preset: str) -> str:
+    """Return ``preset`` if known, else raise a one-line error."""
+    if preset not in PRESETS:
+        from mindpain.errors import MindpainError
+
+        raise MindpainError(f"unknown preset {preset!r}; expected one of {', '.join(PRESETS)}")
+    return preset
+
+
+def check_seed(seed) -> int:
+    """Return ``seed`` as a non-negative int, else raise a one-line error."""
+    from mindpain.errors import MindpainError
+
+    try:
+        value = int(seed)
+    except (TypeError, ValueError):
+        raise MindpainError(f"seed must be a non-negative integer, got {seed!r}") from None
+    if value < 0 or str(value) != str(seed).strip():
+        raise MindpainError(f"seed must be a non-negative integer, got {seed!r}")
+    return value
+
+
+def get_config(**overrides) -> Config:
+    """Read the configuration from the environment, then apply ``overrides``.
+
+    Examples
+    --------
+    >>> cfg = get_config(preset="small")
+    >>> cfg.twin_dir.name
+    'twin-small'
+    """
+    env = os.environ
+    values = {
+        "preset": env.get("MINDPAIN_PRESET", "full"),
+        "seed": env.get("MINDPAIN_SEED", DEFAULT_SEED),
+        "data_dir": Path(env["MINDPAIN_DATA"]) if env.get("MINDPAIN_DATA") else _default_data_dir(),
+        "work_dir": Path(env.get("MINDPAIN_WORK", PROJECT_ROOT / "data")),
+        "n_jobs": int(env.get("MINDPAIN_N_JOBS", 1)),
+        "bids_dir": Path(env["MINDPAIN_BIDS"]) if env.get("MINDPAIN_BIDS") else None,
+    }
+    values.update(overrides)
+    values["preset"] = check_preset(values["preset"])
+    values["seed"] = check_seed(values["seed"])
+    return Config(**values)
+
+
+def derive_rng(seed: int, *keys) -> np.random.Generator:
+    """Return a generator for one step, derived from the master seed and named keys.
+
+    The keys (strings or ints) name the step, e.g. ``("bold", "sub-001", "pre", 1)``, so a
+    step gets the same stream whatever order or worker runs it.
+
+    Examples
+    --------
+    >>> a = derive_rng(1, "bold", "sub-001").normal()
+    >>> b = derive_rng(1, "bold", "sub-001").normal()
+    >>> a == b
+    True
+    """
+    spawn_key = tuple(
+        k if isinstance(k, (int, np.integer)) else zlib.crc32(str(k).encode()) for k in keys
+    )
+    return np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=spawn_key))
