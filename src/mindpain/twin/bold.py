@@ -1,0 +1,79 @@
+"""BOLD synthesis for one run of the twin, from the participant-level truth."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import ndimage, signal
+
+from mindpain.twin.model import TwinSpace, _kernel_norm
+from mindpain.twin.task import frame_times
+
+
+def condition_regressors(params, events: pd.DataFrame) -> pd.DataFrame:
+    """HRF-convolved regressors (nilearn's Glover HRF) of hot, warm and rating."""
+    from nilearn.glm.first_level import make_first_level_design_matrix
+
+    X = make_first_level_design_matrix(frame_times(params),
+                                       events[["onset", "duration", "trial_type"]],
+                                       hrf_model="glover", drift_model=None)
+    return X[["hot", "warm", "rating"]]
+
+
+def smooth_field(space: TwinSpace, rng: np.random.Generator, n: int | None = None) -> np.ndarray:
+    """Spatially smooth Gaussian noise in the mask, unit variance per voxel.
+
+    Returns an ``(n_vox,)`` vector, or ``(n_vox, n)`` for ``n`` independent fields.
+    """
+    shape = space.shape + (() if n is None else (n,))
+    sigma = (space.noise_sigma_vox,) * 3 + (() if n is None else (0,))
+    white = rng.standard_normal(shape)
+    field = ndimage.gaussian_filter(white, sigma, mode="constant") / _kernel_norm(
+        space.noise_sigma_vox)
+    return field[space.mask]
+
+
+def session_patterns(space: TwinSpace, params, truth: dict, rng: np.random.Generator) -> dict:
+    """Condition response maps (percent signal change, in-mask) of one session.
+
+    ``truth`` holds the planted ``nps`` and ``siips1`` responses of the session.
+    """
+    idio = space.orthogonalise(smooth_field(space, rng))
+    idio *= params["bold.idiosyncratic_percent"] / idio.std()
+    amp = 1.0 + 0.2 * rng.standard_normal(3)
+    hot_vs_warm = (space.dual @ np.array([truth["nps"], truth["siips1"]])
+                   + amp[0] * params["bold.generic_percent"] * space.generic + idio)
+    warm = amp[1] * params["bold.warm_percent"] * space.warm
+    return {"hot": warm + hot_vs_warm, "warm": warm,
+            "rating": amp[2] * params["bold.rating_percent"] * space.rating,
+            "hot_vs_warm": hot_vs_warm}
+
+
+def synthesize_run(space: TwinSpace, params, events: pd.DataFrame, patterns: dict,
+                   rng: np.random.Generator, gain: float = 1.0) -> np.ndarray:
+    """Make one run's BOLD (int16, grid shape + time).
+
+    signal = baseline x gain x s0 x (1 + (task + drift + noise) / 100), where task is the
+    condition maps times their regressors, drift a smooth mix of slow trends, and noise
+    spatially smooth AR(1) noise of fixed amplitude (percent).
+    """
+    X = condition_regressors(params, events)
+    n_t = X.shape[0]
+    betas = np.column_stack([patterns[c] for c in X.columns])
+    task = betas @ X.to_numpy().T
+
+    t = np.linspace(-1, 1, n_t)
+    drift_basis = np.column_stack([t, 1.5 * t**2 - 0.5, np.cos(np.pi * (t + 1) / 2)])
+    drift_basis /= drift_basis.std(0)
+    drift_maps = smooth_field(space, rng, 3) * params["bold.drift_percent"] / np.sqrt(3)
+    drift = drift_maps @ drift_basis.T
+
+    rho = params["bold.noise_ar1"]
+    white = smooth_field(space, rng, n_t)
+    white[:, 1:] *= np.sqrt(1 - rho**2)
+    noise = signal.lfilter([1.0], [1.0, -rho], white, axis=1)
+    percent = task + drift + params["bold.noise_percent"] * noise
+
+    scale = params["bold.baseline_signal"] * gain * space.s0
+    values = scale[:, None] * (1.0 + percent / 100.0)
+    return space.to_volume(np.round(values).astype(np.int16))
