@@ -1,0 +1,206 @@
+"""The simulated twin: determinism, BIDS validity, planted truth, bad input, resume."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import warnings
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pandas as pd
+import pytest
+
+from mindpain.cli import main
+from mindpain.twin import generate_twin, load_parameters, simulate_observed
+from mindpain.twin import generate as gen
+from mindpain.twin.model import derive_constants, planted_trial_effects, solve_group_shifts
+from mindpain.twin.participants import draw_participants
+
+from conftest import TEST_SEED
+
+
+def _tree(root: Path) -> dict:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file()}
+
+
+def test_design_matches_parameters(small_twin):
+    params = load_parameters("small")
+    participants = pd.read_csv(small_twin / "participants.tsv", sep="\t")
+    completers = params["design.n_completers"]
+    for arm, n in completers.items():
+        rows = participants[participants["group"] == arm]
+        assert (rows["completed_post"]).sum() == n
+    assert (participants["group"] == "LTM").sum() == params["design.n_meditators"]
+    practice = pd.read_csv(small_twin / "phenotype" / "practice.tsv", sep="\t")
+    assert set(practice["participant_id"]) == set(
+        participants.loc[participants["group"] == "LTM", "participant_id"])
+    assert (practice["retreat_hours"] <= practice["lifetime_hours"]).all()
+
+
+def test_same_seed_gives_byte_identical_dataset(small_twin, tmp_path):
+    again = generate_twin(tmp_path / "again", preset="small", seed=TEST_SEED, n_jobs=1,
+                          progress=False)
+    assert _tree(again) == _tree(small_twin)
+
+
+def test_other_seed_gives_other_data(small_twin, tmp_path):
+    other = generate_twin(tmp_path / "other", preset="small", seed=TEST_SEED + 1, n_jobs=2,
+                          progress=False)
+    a, b = _tree(small_twin), _tree(other)
+    assert len(a) == len(b)
+    assert a["participants.tsv"] != b["participants.tsv"]
+    assert a["derivatives/twin-truth/truth.tsv"] != b["derivatives/twin-truth/truth.tsv"]
+
+
+def test_bids_validator_reports_no_error(small_twin):
+    exe = shutil.which("bids-validator-deno") or str(
+        Path(__file__).resolve().parents[1] / ".venv" / "bin" / "bids-validator-deno")
+    proc = subprocess.run([exe, str(small_twin), "--json"], capture_output=True, text=True,
+                          timeout=600)
+    report = json.loads(proc.stdout)
+    errors = [i for i in report["issues"]["issues"] if i["severity"] == "error"]
+    assert errors == [], errors[:3]
+    assert report["summary"]["totalFiles"] > 0
+
+
+def test_bold_header_and_events(small_twin):
+    params = load_parameters("small")
+    bold = sorted(small_twin.glob("sub-*/ses-*/func/*_bold.nii.gz"))[0]
+    img = nib.load(bold)
+    assert img.ndim == 4 and img.get_data_dtype() == np.int16
+    assert img.header.get_zooms()[3] == params["task.repetition_time"]
+    events = pd.read_csv(str(bold).replace("_bold.nii.gz", "_events.tsv"), sep="\t")
+    assert set(events["trial_type"]) == {"hot", "warm", "rating"}
+    run_end = img.shape[3] * params["task.repetition_time"]
+    assert (events["onset"] + events["duration"]).max() < run_end
+    hot = events[events["trial_type"] == "hot"]
+    assert hot["intensity_rating"].between(0, 100).all()
+
+
+def test_perfect_pipeline_measures_planted_scores(small_twin):
+    """A nilearn GLM of one session recovers the planted NPS/SIIPS1 within noise."""
+    from nilearn.glm.first_level import FirstLevelModel
+
+    from mindpain.twin.model import twin_space
+
+    space = twin_space("small")
+    const = derive_constants("small")
+    truth = pd.read_csv(small_twin / "derivatives/twin-truth/truth.tsv", sep="\t")
+    mask = small_twin / ("derivatives/twin-truth/"
+                         "space-MNI152NLin6Asym_res-twin_desc-brain_mask.nii.gz")
+    errors = {"nps": [], "siips1": []}
+    for rec in truth.head(6).itertuples():
+        runs = sorted(small_twin.glob(f"{rec.participant_id}/ses-{rec.session}/func/*_bold.nii.gz"))
+        events = [pd.read_csv(str(r).replace("_bold.nii.gz", "_events.tsv"), sep="\t")
+                  [["onset", "duration", "trial_type"]] for r in runs]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = FirstLevelModel(t_r=2.0, hrf_model="glover", drift_model="cosine",
+                                    high_pass=1 / 128, noise_model="ar1",
+                                    mask_img=str(mask)).fit([str(r) for r in runs], events=events)
+            effect = model.compute_contrast("hot - warm", output_type="effect_size")
+        beta = np.asarray(effect.dataobj)[space.mask]
+        for key in errors:
+            errors[key].append((beta @ space.weights[key] - getattr(rec, key))
+                               / const.measurement_sd(key))
+    for key, z in errors.items():
+        assert np.all(np.abs(z) < 4), (key, z)
+
+
+def test_planted_d_holds_on_observed_scale():
+    """Monte Carlo over the participant level reproduces the planted d values."""
+    obs = simulate_observed("small", seed=7, n_replications=600)
+    wide = obs.pivot_table(index=["replication", "participant_id", "group"], columns="session",
+                           values="nps").dropna().reset_index()
+    wide["change"] = wide["post"] - wide["pre"]
+    effects = planted_trial_effects("small").set_index(["outcome", "contrast"])
+    sd = effects.loc[("nps", "MBSR_vs_HEP"), "observed_change_sd"]
+    assert wide["change"].groupby(wide["group"]).std().between(0.9 * sd, 1.1 * sd).all()
+    means = wide.groupby("group")["change"].mean()
+    d = (means["MBSR"] - means["HEP"]) / sd
+    assert d == pytest.approx(effects.loc[("nps", "MBSR_vs_HEP"), "planted_d"], abs=0.08)
+    assert effects.loc[("nps", "MBSR_vs_HEP"), "planted_d"] == pytest.approx(-0.43)
+    assert effects.loc[("nps", "MBSR_within"), "planted_d"] == pytest.approx(-0.47)
+    assert effects.loc[("siips1", "MBSR_vs_WL"), "planted_d"] == pytest.approx(-0.37)
+
+
+def test_solve_group_shifts_rejects_undetermined_arms():
+    with pytest.raises(ValueError, match="undetermined"):
+        solve_group_shifts({"MBSR_vs_HEP": -0.4}, sd=1.0)
+
+
+def test_participant_level_is_deterministic_and_independent_of_bold():
+    a = draw_participants("full", 3)
+    b = draw_participants("full", 3)
+    pd.testing.assert_frame_equal(a, b)
+    assert len(a) == 145 and a["participant_id"].is_unique
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--preset", "medium"], "unknown preset 'medium'"),
+        (["--seed", "-3"], "seed must be a non-negative integer"),
+        (["--seed", "abc"], "seed must be a non-negative integer"),
+    ],
+)
+def test_cli_rejects_bad_arguments(tmp_path, capsys, argv, message):
+    out = tmp_path / "twin"
+    assert main(["twin", "--out", str(out), "--quiet", *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err
+    assert not out.exists() and not list(tmp_path.glob(".*partial"))
+
+
+def test_cli_refuses_non_empty_folder(tmp_path, capsys):
+    out = tmp_path / "twin"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me")
+    assert main(["twin", "--out", str(out), "--preset", "small", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert str(out) in err and "--overwrite" in err and len(err.splitlines()) == 1
+    assert (out / "notes.txt").read_text() == "keep me"
+
+
+def test_cli_reports_unwritable_destination(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    out = blocker / "twin"
+    assert main(["twin", "--out", str(out), "--preset", "small", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "a-file" in err
+
+
+def test_interrupted_generation_resumes_to_identical_dataset(small_twin, tmp_path, monkeypatch):
+    calls = {"n": 0}
+    real = gen._write_run
+
+    def flaky(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    out = tmp_path / "twin"
+    monkeypatch.setattr(gen, "_write_run", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        generate_twin(out, preset="small", seed=TEST_SEED, n_jobs=1, progress=False)
+    assert not out.exists()
+    partial = tmp_path / ".twin.partial"
+    done = len(list(partial.rglob("*_bold.nii.gz")))
+    assert done == 4
+    monkeypatch.setattr(gen, "_write_run", real)
+    generate_twin(out, preset="small", seed=TEST_SEED, n_jobs=1, progress=False)
+    assert not partial.exists()
+    assert _tree(out) == _tree(small_twin)
+
+
+def test_if_current_is_a_no_op(small_twin):
+    stamp = small_twin / gen.STAMP
+    before = stamp.stat().st_mtime_ns
+    generate_twin(small_twin, preset="small", seed=TEST_SEED, if_current=True, progress=False)
+    assert stamp.stat().st_mtime_ns == before
