@@ -47,7 +47,7 @@ twin: $(STAMP)
 	$(BIN)/mindpain twin --out data/twin-$(PRESET) --preset $(PRESET) --seed $(SEED) --if-current
 
 benchmark: $(STAMP)
-	$(BIN)/python benchmarks/run.py
+	cd benchmarks && ../$(BIN)/python bench_twin.py
 
 ## lock: recompile requirements.txt from requirements.in (needs the package registry).
 lock:
