@@ -1,0 +1,189 @@
+"""Loading a BIDS dataset of the heat task (twin and user layout), bad input, chapter-1 plots."""
+
+from __future__ import annotations
+
+import shutil
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+
+from mindpain import dataset
+from mindpain.errors import MindpainError
+from mindpain.twin import load_parameters
+
+matplotlib.use("Agg")
+
+
+@pytest.fixture(scope="session")
+def participants(small_twin):
+    return dataset.load_participants(small_twin)
+
+
+@pytest.fixture(scope="session")
+def events(small_twin):
+    return dataset.load_events(small_twin)
+
+
+@pytest.fixture
+def user_copy(small_twin, tmp_path):
+    """A copy of the twin's top level and two participants, without the truth (like real data)."""
+    root = tmp_path / "bids"
+    root.mkdir()
+    for name in ("participants.tsv", "task-heat_bold.json", "dataset_description.json"):
+        shutil.copy(small_twin / name, root / name)
+    for pid in ("sub-001", "sub-002"):
+        shutil.copytree(small_twin / pid, root / pid)
+    table = pd.read_csv(root / "participants.tsv", sep="\t")
+    table[table["participant_id"].isin(["sub-001", "sub-002"])].to_csv(
+        root / "participants.tsv", sep="\t", index=False)
+    return root
+
+
+# ------------------------------------------------------------------ loaders on the twin
+def test_participants_match_design(participants):
+    params = load_parameters("small")
+    assert participants["participant_id"].is_unique
+    assert participants["completed_post"].dtype == bool
+    for arm, n in params["design.n_completers"].items():
+        rows = participants[participants["group"] == arm]
+        assert rows["completed_post"].sum() == n
+        assert len(rows) == n + params["design.n_baseline_only"][arm]
+    ltm = participants[participants["group"] == "LTM"]
+    assert len(ltm) == params["design.n_meditators"]
+    assert ltm["lifetime_hours"].notna().all()
+    assert participants.loc[participants["group"] != "LTM", "lifetime_hours"].isna().all()
+
+
+def test_list_runs_finds_every_run(small_twin, participants):
+    runs = dataset.list_runs(small_twin)
+    n_runs = load_parameters("small")["task.n_runs"]
+    n_sessions = len(participants) + participants["completed_post"].sum()
+    assert len(runs) == n_sessions * n_runs
+    assert runs["events_path"].notna().all()
+    assert set(runs["session"]) == {"pre", "post"}
+    first = runs[runs["participant_id"] == "sub-001"]
+    assert first["session"].tolist()[:n_runs] == ["pre"] * n_runs
+
+
+def test_events_long_table(events, small_twin):
+    params = load_parameters("small")
+    assert list(events.columns[:3]) == ["participant_id", "session", "run"]
+    per_run = events.groupby(["participant_id", "session", "run"])["trial_type"].value_counts()
+    assert (per_run.xs("hot", level="trial_type") == params["task.trials_per_condition_per_run"]
+            ).all()
+    rated = events[events["trial_type"].isin(["hot", "warm"])]
+    assert rated["intensity_rating"].between(0, 100).all()
+    assert events.loc[events["trial_type"] == "rating", "intensity_rating"].isna().all()
+
+
+def test_session_ratings_are_hot_trial_means(events):
+    ratings = dataset.session_ratings(events)
+    assert not ratings.duplicated(["participant_id", "session"]).any()
+    one = events[(events["participant_id"] == "sub-001") & (events["session"] == "pre")
+                 & (events["trial_type"] == "hot")]
+    row = ratings[(ratings["participant_id"] == "sub-001") & (ratings["session"] == "pre")]
+    assert row["intensity"].item() == pytest.approx(one["intensity_rating"].mean())
+    assert row["unpleasantness"].item() == pytest.approx(one["unpleasantness_rating"].mean())
+    assert row["n_trials"].item() == len(one)
+
+
+def test_session_ratings_track_the_planted_truth(small_twin, events):
+    truth = dataset.load_truth(small_twin)
+    merged = dataset.session_ratings(events).merge(truth, on=["participant_id", "session"],
+                                                   suffixes=("", "_true"))
+    assert len(merged) == len(truth)
+    assert np.corrcoef(merged["intensity"], merged["intensity_true"])[0, 1] > 0.9
+
+
+def test_participant_flow_counts(participants):
+    flow = dataset.participant_flow(participants)
+    params = load_parameters("small")
+    assert flow["completed"] == params["design.n_completers"]
+    assert flow["baseline_only"] == params["design.n_baseline_only"]
+    assert flow["baseline"] == sum(flow["randomized"].values())
+    assert flow["baseline"] == flow["n_completed"] + flow["n_baseline_only"]
+    assert flow["ltm"] == params["design.n_meditators"]
+    assert all(isinstance(v, int) for v in flow["completed"].values())
+
+
+def test_demographics_table(participants):
+    numbers = dataset.demographics_table(participants, formatted=False)
+    assert numbers.loc["All naive", "n"] == participants["group"].ne("LTM").sum()
+    naive = participants[participants["group"] != "LTM"]
+    assert numbers.loc["All naive", "age_mean"] == pytest.approx(naive["age"].mean())
+    assert numbers.loc["All naive", "female_percent"] == pytest.approx(
+        100 * naive["sex"].eq("F").mean())
+    assert np.isnan(numbers.loc["LTM", "n_completed_post"])
+    shown = dataset.demographics_table(participants)
+    assert "±" in shown.loc["MBSR", "Age, years (mean ± SD)"]
+
+
+def test_repetition_time(small_twin):
+    assert dataset.repetition_time(small_twin) == load_parameters("small")["task.repetition_time"]
+
+
+# ------------------------------------------------------------------ a user's dataset
+def test_user_dataset_without_truth_or_optional_columns(user_copy):
+    assert dataset.load_truth(user_copy) is None
+    table = pd.read_csv(user_copy / "participants.tsv", sep="\t")
+    table[["participant_id", "group"]].to_csv(user_copy / "participants.tsv", sep="\t",
+                                              index=False)
+    participants = dataset.load_participants(user_copy)
+    # completed_post comes from the session folders; cohort from the group
+    assert participants.set_index("participant_id")["completed_post"].to_dict() == {
+        "sub-001": True, "sub-002": False}
+    assert set(participants["cohort"]) == {"naive"}
+    assert "lifetime_hours" not in participants
+    assert len(dataset.load_events(user_copy)) > 0
+
+
+# ------------------------------------------------------------------ bad input
+def test_missing_participants_file(user_copy):
+    (user_copy / "participants.tsv").unlink()
+    with pytest.raises(MindpainError, match=r"participants\.tsv.*participant_id, group"):
+        dataset.load_participants(user_copy)
+
+
+def test_missing_required_column(user_copy):
+    table = pd.read_csv(user_copy / "participants.tsv", sep="\t").drop(columns="group")
+    table.to_csv(user_copy / "participants.tsv", sep="\t", index=False)
+    with pytest.raises(MindpainError, match=r"participants\.tsv: missing column\(s\) group"):
+        dataset.load_participants(user_copy)
+
+
+def test_unknown_group(user_copy):
+    table = pd.read_csv(user_copy / "participants.tsv", sep="\t")
+    table["group"] = "placebo"
+    table.to_csv(user_copy / "participants.tsv", sep="\t", index=False)
+    with pytest.raises(MindpainError, match="expected one of MBSR, HEP, WL, LTM"):
+        dataset.load_participants(user_copy)
+
+
+def test_not_a_folder(tmp_path):
+    with pytest.raises(MindpainError, match="not a folder"):
+        dataset.load_participants(tmp_path / "nowhere")
+
+
+def test_events_file_missing_column(user_copy):
+    path = next(user_copy.glob("sub-001/ses-pre/func/*run-1_events.tsv"))
+    pd.read_csv(path, sep="\t").drop(columns="trial_type").to_csv(path, sep="\t", index=False)
+    with pytest.raises(MindpainError, match=r"_events\.tsv: missing column\(s\) trial_type"):
+        dataset.load_events(user_copy)
+
+
+def test_events_file_absent(user_copy):
+    next(user_copy.glob("sub-001/ses-pre/func/*run-1_events.tsv")).unlink()
+    with pytest.raises(MindpainError, match="has no events file"):
+        dataset.load_events(user_copy)
+
+
+def test_no_runs(tmp_path):
+    with pytest.raises(MindpainError, match="no BOLD runs found"):
+        dataset.list_runs(tmp_path)
+
+
+def test_session_ratings_needs_rating_columns(events):
+    with pytest.raises(MindpainError, match="intensity_rating"):
+        dataset.session_ratings(events.drop(columns="intensity_rating"))
