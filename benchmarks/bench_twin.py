@@ -52,7 +52,8 @@ def main() -> int:
         f"| disk (GB) | {figures['disk_gb']:.2f} | {BUDGET['disk_gb']:.0f} | "
         f"{'yes' if figures['disk_gb'] <= BUDGET['disk_gb'] else 'NO'} |",
         f"| peak memory of one process (GB, max RSS) | {figures['memory_gb']:.2f} | "
-        f"{BUDGET['memory_gb']:.0f} | {'yes' if figures['memory_gb'] <= BUDGET['memory_gb'] else 'NO'} |",
+        f"{BUDGET['memory_gb']:.0f} | "
+        f"{'yes' if figures['memory_gb'] <= BUDGET['memory_gb'] else 'NO'} |",
     ]
     text = (f"### Twin generation (`--preset {args.preset}`)\n\n{machine_line()}\n\n"
             + "\n".join(rows) + "\n")

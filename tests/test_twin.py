@@ -12,14 +12,13 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import TEST_SEED
 
 from mindpain.cli import main
-from mindpain.twin import generate_twin, load_parameters, simulate_observed
 from mindpain.twin import generate as gen
+from mindpain.twin import generate_twin, load_parameters, simulate_observed
 from mindpain.twin.model import derive_constants, planted_trial_effects, solve_group_shifts
 from mindpain.twin.participants import draw_participants
-
-from conftest import TEST_SEED
 
 
 def _tree(root: Path) -> dict:

@@ -70,7 +70,8 @@ TRUTH_SIDECAR = {
     "nps_pos": {"Description": "NPSpos readout of the planted pattern"},
     "nps_neg": {"Description": "NPSneg readout of the planted pattern"},
     "intensity": {"Description": "True mean intensity rating of hot trials (before trial noise)"},
-    "unpleasantness": {"Description": "True mean unpleasantness of hot trials (before trial noise)"},
+    "unpleasantness": {"Description": "True mean unpleasantness of hot trials "
+                       "(before trial noise)"},
 }
 
 

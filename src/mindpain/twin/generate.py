@@ -33,7 +33,7 @@ STAMP = TRUTH_DIR / "generation.json"
 
 
 def generation_key(preset: str, seed: int) -> dict:
-    """What identifies a twin: preset, seed, package version and parameter file checksum."""
+    """Return what identifies a twin: preset, seed, package version, parameter checksum."""
     return {"preset": preset, "seed": seed, "mindpain_version": __version__,
             "parameters_sha256": load_parameters(preset).sha256}
 

@@ -1,21 +1,21 @@
-"""The twin's generative model: signature space on the twin grid and derived constants.
+r"""The twin's generative model: signature space on the twin grid and derived constants.
 
 The hot>warm response of participant *i* in session *s* is built as
 
-.. math:: \\beta_{is} = D\\,[s^{NPS}_{is}, s^{SIIPS1}_{is}]^T + a_{is} g + e_{is}
+.. math:: \beta_{is} = D\,[s^{NPS}_{is}, s^{SIIPS1}_{is}]^T + a_{is} g + e_{is}
 
 where the columns of :math:`D = W (W^T W)^{-1}` are the dual vectors of the two
 signature weight maps :math:`W` (resampled to the twin grid, as the scoring stage does),
 and :math:`g` (a common activation) and :math:`e_{is}` (an idiosyncratic pattern) are
 orthogonal to the NPS positive, NPS negative and SIIPS1 weights. A perfect pipeline that
-recovers :math:`\\beta_{is}` therefore measures exactly the planted :math:`s_{is}`; the NPSpos
+recovers :math:`\beta_{is}` therefore measures exactly the planted :math:`s_{is}`; the NPSpos
 and NPSneg readouts are fixed linear functions of the two planted scores.
 
 The BOLD noise model (spatially smooth, AR(1), fixed amplitude) implies the noise that a
 session's score carries: for weights :math:`w_x, w_y`,
-:math:`\\mathrm{Cov}(m_x, m_y) = \\sigma^2 (K w_x)^T (K w_y) / c \\cdot g^T \\Sigma g / R`, with
+:math:`\mathrm{Cov}(m_x, m_y) = \sigma^2 (K w_x)^T (K w_y) / c \cdot g^T \Sigma g / R`, with
 :math:`K` the spatial smoothing operator, :math:`c` its variance normaliser, :math:`g` the
-contrast's estimation vector of one run, :math:`\\Sigma` the AR(1) correlation and
+contrast's estimation vector of one run, :math:`\Sigma` the AR(1) correlation and
 :math:`R` the number of runs. The participant-level simulator uses this covariance, so it
 shares the noise model of the scored maps without making any BOLD.
 """
@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+import pandas as pd
 from scipy import ndimage
 
 from mindpain.config import derive_rng
@@ -154,7 +155,7 @@ def _kernel_norm(sigma: float) -> float:
 
 
 def contrast_variance_factor(params: Parameters, n_designs: int = 16) -> float:
-    """Mean of :math:`g^T \\Sigma g` for the hot-minus-warm contrast of one run.
+    r"""Mean of :math:`g^T \Sigma g` for the hot-minus-warm contrast of one run.
 
     Averaged over ``n_designs`` jittered designs drawn from a fixed stream (a property
     of the task, not of any dataset seed). Uses nilearn's design matrix: Glover HRF and
@@ -285,7 +286,7 @@ def effect_targets(params: Parameters, outcome: str) -> dict:
 CONTRASTS = ("MBSR_vs_HEP", "MBSR_vs_WL", "HEP_vs_WL", "MBSR_within", "HEP_within", "WL_within")
 
 
-def planted_trial_effects(preset: str) -> "pd.DataFrame":
+def planted_trial_effects(preset: str) -> pd.DataFrame:
     """Planted effect of every trial contrast on every observed outcome, as Cohen's d.
 
     d is taken on the observed change score: the true mean change difference divided by
@@ -295,8 +296,6 @@ def planted_trial_effects(preset: str) -> "pd.DataFrame":
     through the readout matrix. ``status`` says whether the value is reported, assumed
     or derived from those.
     """
-    import pandas as pd
-
     params = load_parameters(preset)
     const = derive_constants(preset)
     space = twin_space(preset)

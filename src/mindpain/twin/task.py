@@ -13,7 +13,7 @@ EVENT_COLUMNS = ("onset", "duration", "trial_type", "temperature", "intensity_ra
 
 
 def n_volumes(params) -> int:
-    """Number of volumes per run: long enough for the longest possible jittered run."""
+    """Return the number of volumes per run (fits the longest possible jittered run)."""
     n_trials = 2 * params["task.trials_per_condition_per_run"]
     longest = params["task.lead_in"] + n_trials * (
         params["task.stimulus_duration"] + params["task.delay_before_rating"]["max"]
@@ -64,7 +64,8 @@ def make_run_events(rng: np.random.Generator, params, *, hot_temperature: float,
                 0, ratings["trial_sd"] / 2)
         rows.append({"onset": t, "duration": stim, "trial_type": kind,
                      "temperature": round(float(temp), 1),
-                     "intensity_rating": _vas(intensity), "unpleasantness_rating": _vas(unpleasantness)})
+                     "intensity_rating": _vas(intensity),
+                     "unpleasantness_rating": _vas(unpleasantness)})
         t += stim + rng.uniform(delay["min"], delay["max"])
         rows.append({"onset": t, "duration": rate, "trial_type": "rating", "temperature": np.nan,
                      "intensity_rating": np.nan, "unpleasantness_rating": np.nan})
