@@ -203,3 +203,51 @@ def test_if_current_is_a_no_op(small_twin):
     before = stamp.stat().st_mtime_ns
     generate_twin(small_twin, preset="small", seed=TEST_SEED, if_current=True, progress=False)
     assert stamp.stat().st_mtime_ns == before
+
+
+def test_measurement_noise_matches_the_participant_level_model():
+    """Score noise of nilearn GLMs on synthetic BOLD equals the model's prediction.
+
+    The participant-level simulator adds noise with the covariance derived analytically
+    from the BOLD noise model; here an independent route (simulate BOLD for one fixed
+    truth many times, fit AR(1) GLMs, score) checks that prediction.
+    """
+    from nilearn.glm.first_level import FirstLevelModel
+
+    from mindpain.config import derive_rng
+    from mindpain.images import make_img
+    from mindpain.twin.bold import session_patterns, synthesize_run
+    from mindpain.twin.model import READOUTS, twin_space
+    from mindpain.twin.task import make_run_events
+
+    space, params, const = twin_space("small"), load_parameters("small"), derive_constants("small")
+    mask = make_img(space.mask.astype(np.uint8), space.affine)
+    truth = {"nps": 10.0, "siips1": 3.0, "intensity": 50.0, "unpleasantness": 40.0}
+    scores = []
+    for s in range(30):
+        patterns = session_patterns(space, params, truth, derive_rng(5, "pattern", s))
+        imgs, events = [], []
+        for run in (1, 2):
+            ev = make_run_events(derive_rng(5, "events", s, run), params, hot_temperature=48.0,
+                                 session_means=truth)
+            data = synthesize_run(space, params, ev, patterns, derive_rng(5, "bold", s, run))
+            img = make_img(data, space.affine)
+            img.header.set_zooms((space.voxel_size,) * 3 + (params["task.repetition_time"],))
+            imgs.append(img)
+            events.append(ev[["onset", "duration", "trial_type"]])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = FirstLevelModel(t_r=params["task.repetition_time"], hrf_model="glover",
+                                    drift_model="cosine", high_pass=1 / 128, noise_model="ar1",
+                                    mask_img=mask).fit(imgs, events=events)
+            beta = model.compute_contrast("hot - warm", output_type="effect_size")
+        beta = np.asarray(beta.dataobj)[space.mask]
+        scores.append([beta @ space.weights[k] for k in READOUTS])
+    scores = np.array(scores)
+    measured = scores.std(0, ddof=1)
+    predicted = np.array([const.measurement_sd(k) for k in READOUTS])
+    assert np.all((measured / predicted > 0.7) & (measured / predicted < 1.35)), (
+        measured, predicted)
+    se = predicted / np.sqrt(len(scores))
+    assert abs(scores[:, 0].mean() - truth["nps"]) < 4 * se[0]
+    assert abs(scores[:, 1].mean() - truth["siips1"]) < 4 * se[1]
