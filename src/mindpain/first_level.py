@@ -1,0 +1,812 @@
+"""First level: hot>warm contrast maps per run and per session, from a BIDS dataset.
+
+Every run is fitted with a nilearn :class:`~nilearn.glm.first_level.FirstLevelModel`
+(canonical Glover HRF, cosine drift with a 1/128 Hz high-pass, AR(1) noise, voxel-wise
+mean scaling so effects are in percent signal change). Three contrasts are estimated:
+``hotVsWarm`` (``hot - warm``), ``hot`` and ``warm`` (each against the implicit baseline).
+The runs of a session are combined by fixed effects (nilearn
+:func:`~nilearn.glm.compute_fixed_effects`, equal weights) within the voxels every run's
+mask covers.
+
+Inputs
+    Raw BIDS (``sub-*/ses-*/func/*_task-heat_run-*_bold.nii.gz`` with ``*_events.tsv``), or,
+    with ``fmriprep``, BOLD from ``*_space-*_desc-preproc_bold.nii.gz`` in the fMRIPrep folder
+    and events from the raw BIDS. ``RepetitionTime`` comes from the JSON sidecars by BIDS
+    inheritance (``task-heat_bold.json`` at the top, down to the one beside the file).
+Confounds
+    With fMRIPrep, :data:`DEFAULT_CONFOUNDS` from ``*_desc-confounds_timeseries.tsv``: the six
+    rigid-body motion parameters and framewise displacement (a conservative set that does
+    not depend on fMRIPrep's CompCor settings); the NaN first row of derivative columns is
+    set to 0. The twin's BOLD has no confounds file and is fitted without confounds.
+Space
+    The ``space-`` entity of the BOLD file name; when absent (the twin's raw BOLD, already in
+    MNI space) :data:`DEFAULT_SPACE`.
+Mask
+    A given mask image, else nilearn's default (an EPI mask computed per run).
+Outputs
+    BIDS-derivative names (see :func:`session_map_path`), a JSON sidecar per output with the
+    model settings and the sha256 of every input, and ``dataset_description.json``. An output
+    whose inputs and settings are unchanged is not recomputed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pandas as pd
+
+from mindpain import __version__
+from mindpain.errors import MindpainError
+from mindpain.io import sha256, write_json, write_nifti, write_tsv
+
+TASK = "heat"
+DEFAULT_SPACE = "MNI152NLin6Asym"
+TRIAL_TYPES = ("hot", "warm", "rating")
+#: Contrast label (BIDS ``contrast-`` entity) -> nilearn contrast expression.
+CONTRASTS = {"hotVsWarm": "hot - warm", "hot": "hot", "warm": "warm"}
+#: Confound columns used from fMRIPrep's ``desc-confounds_timeseries.tsv``.
+DEFAULT_CONFOUNDS = ("trans_x", "trans_y", "trans_z", "rot_x", "rot_y", "rot_z",
+                     "framewise_displacement")
+STATS = ("effect", "variance", "z")
+DASK_ENV = "MINDPAIN_DASK_SCHEDULER"
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """Settings of the first-level model (written into every sidecar).
+
+    Attributes
+    ----------
+    hrf_model, drift_model, high_pass, noise_model, signal_scaling
+        Passed to :class:`~nilearn.glm.first_level.FirstLevelModel`.
+    smoothing_fwhm : float or None
+        Gaussian smoothing (mm) before fitting; ``None`` for none.
+    confounds : tuple of str
+        Confound columns taken from fMRIPrep's confounds table (ignored without fMRIPrep).
+    mask_sha256 : str or None
+        Checksum of the mask image, ``None`` for nilearn's default mask.
+    """
+
+    hrf_model: str = "glover"
+    drift_model: str = "cosine"
+    high_pass: float = 1.0 / 128
+    noise_model: str = "ar1"
+    signal_scaling: int = 0
+    smoothing_fwhm: float | None = None
+    confounds: tuple = DEFAULT_CONFOUNDS
+    mask_sha256: str | None = None
+
+    def as_dict(self) -> dict:
+        """Return JSON-ready settings including package versions."""
+        import nilearn
+
+        out = asdict(self)
+        out["confounds"] = list(self.confounds)
+        out["contrasts"] = dict(CONTRASTS)
+        out["mindpain_version"] = __version__
+        out["nilearn_version"] = nilearn.__version__
+        return out
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """The input files of one run."""
+
+    subject: str
+    session: str | None
+    run: int | None
+    bold: Path
+    events: Path
+    bids_dir: Path
+    space: str = DEFAULT_SPACE
+    confounds: Path | None = None
+
+    @property
+    def session_key(self) -> tuple:
+        """``(subject, session)``."""
+        return (self.subject, self.session)
+
+
+@dataclass
+class FirstLevelSummary:
+    """What a call of :func:`run_first_level` did.
+
+    Attributes
+    ----------
+    computed, skipped : list of str
+        Output groups (runs as ``sub-X_ses-Y_run-N``, sessions as ``sub-X_ses-Y``) that were
+        computed, or left as they were because inputs and settings are unchanged.
+    failed : list of (str, str)
+        ``(file, reason)`` of every run or session that failed.
+    session_maps : dict
+        ``(subject, session) -> {contrast: {stat: path}}`` of the session maps present.
+    """
+
+    computed: list = field(default_factory=list)
+    skipped: list = field(default_factory=list)
+    failed: list = field(default_factory=list)
+    session_maps: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """``True`` when nothing failed."""
+        return not self.failed
+
+    def report(self) -> str:
+        """Return a text summary, one line per failure."""
+        lines = [f"first level: {len(self.computed)} computed, {len(self.skipped)} unchanged, "
+                 f"{len(self.failed)} failed"]
+        lines += [f"FAILED {path}: {reason}" for path, reason in self.failed]
+        return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- file names
+
+
+def _entities(name: str) -> dict:
+    return dict(re.findall(r"([a-zA-Z]+)-([a-zA-Z0-9]+)", Path(name).name.split(".")[0]))
+
+
+def _prefix(spec_or_subject, session=None, run=None) -> str:
+    if isinstance(spec_or_subject, RunSpec):
+        subject, session = spec_or_subject.subject, spec_or_subject.session
+    else:
+        subject = spec_or_subject
+    parts = [f"sub-{subject}"] + ([f"ses-{session}"] if session else []) + [f"task-{TASK}"]
+    if run is not None:
+        parts.append(f"run-{run}")
+    return "_".join(parts)
+
+
+def _func_dir(out_dir, subject, session) -> Path:
+    out = Path(out_dir) / f"sub-{subject}"
+    return (out / f"ses-{session}" if session else out) / "func"
+
+
+def session_map_path(out_dir, subject, session, contrast="hotVsWarm", stat="effect",
+                     space=DEFAULT_SPACE) -> Path:
+    """Path of a session (fixed-effects) map.
+
+    Examples
+    --------
+    >>> session_map_path("d", "001", "pre").name
+    'sub-001_ses-pre_task-heat_space-MNI152NLin6Asym_contrast-hotVsWarm_stat-effect_statmap.nii.gz'
+    """
+    return _func_dir(out_dir, subject, session) / (
+        f"{_prefix(subject, session)}_space-{space}_contrast-{contrast}_stat-{stat}_statmap.nii.gz")
+
+
+def run_map_path(out_dir, spec: RunSpec, contrast: str, stat: str) -> Path:
+    """Path of a per-run map (effect or variance) used by the fixed-effects step."""
+    return _func_dir(out_dir, spec.subject, spec.session) / (
+        f"{_prefix(spec, run=spec.run)}_space-{spec.space}_contrast-{contrast}_stat-{stat}"
+        "_statmap.nii.gz")
+
+
+def design_matrix_path(out_dir, spec: RunSpec) -> Path:
+    """Path of a run's design matrix table."""
+    return _func_dir(out_dir, spec.subject, spec.session) / (
+        f"{_prefix(spec, run=spec.run)}_desc-design_matrix.tsv")
+
+
+def session_mask_path(out_dir, subject, session, space=DEFAULT_SPACE) -> Path:
+    """Path of the mask of a session's maps (voxels every run covers)."""
+    return _func_dir(out_dir, subject, session) / (
+        f"{_prefix(subject, session)}_space-{space}_desc-brain_mask.nii.gz")
+
+
+def _sidecar(path: Path) -> Path:
+    name = path.name
+    for ext in (".nii.gz", ".tsv"):
+        if name.endswith(ext):
+            return path.with_name(name[: -len(ext)] + ".json")
+    return path.with_suffix(".json")
+
+
+# --------------------------------------------------------------------------- finding runs
+
+
+def find_runs(bids_dir, fmriprep=None, participant_label=None) -> list[RunSpec]:
+    """List the runs of task ``heat`` in a BIDS dataset.
+
+    Parameters
+    ----------
+    bids_dir : path-like
+        Raw BIDS dataset (events, sidecars; BOLD too unless ``fmriprep``).
+    fmriprep : path-like, optional
+        fMRIPrep derivatives: BOLD (``*_space-*_desc-preproc_bold.nii.gz``) and confounds.
+    participant_label : list of str, optional
+        Subjects to keep (``"001"`` or ``"sub-001"``).
+
+    Returns
+    -------
+    list of RunSpec
+        Sorted by subject, session and run.
+    """
+    bids_dir = Path(bids_dir)
+    if not (bids_dir / "dataset_description.json").is_file():
+        raise MindpainError("not a BIDS dataset (no dataset_description.json)", bids_dir)
+    keep = None if not participant_label else {p.removeprefix("sub-") for p in participant_label}
+    specs = []
+    if fmriprep is None:
+        pattern, root = f"sub-*/**/func/*_task-{TASK}*_bold.nii*", bids_dir
+    else:
+        root = Path(fmriprep)
+        if not root.is_dir():
+            raise MindpainError("fMRIPrep folder not found", root)
+        pattern = f"sub-*/**/func/*_task-{TASK}*_space-*_desc-preproc_bold.nii*"
+    for bold in sorted(root.glob(pattern)):
+        ent = _entities(bold.name)
+        if keep is not None and ent.get("sub") not in keep:
+            continue
+        stem = "_".join(f"{k}-{ent[k]}" for k in ("sub", "ses", "task", "acq", "run")
+                        if k in ent)
+        rel = Path(f"sub-{ent['sub']}") / (f"ses-{ent['ses']}" if "ses" in ent else "") / "func"
+        confounds = None
+        if fmriprep is not None:
+            confounds = bold.parent / f"{stem}_desc-confounds_timeseries.tsv"
+        specs.append(RunSpec(subject=ent["sub"], session=ent.get("ses"),
+                             run=int(ent["run"]) if "run" in ent else None, bold=bold,
+                             events=bids_dir / rel / f"{stem}_events.tsv", bids_dir=bids_dir,
+                             space=ent.get("space", DEFAULT_SPACE), confounds=confounds))
+    if not specs:
+        raise MindpainError(f"no task-{TASK} BOLD runs found", root)
+    return specs
+
+
+# --------------------------------------------------------------------------- reading inputs
+
+
+def bold_sidecars(spec: RunSpec) -> list[Path]:
+    """Return the JSON sidecars that apply to a run's BOLD, least specific first."""
+    ent = _entities(spec.bold.name)
+    raw_dir = spec.bids_dir / f"sub-{spec.subject}"
+    dirs = [spec.bids_dir, raw_dir]
+    if spec.session:
+        dirs.append(raw_dir / f"ses-{spec.session}")
+    dirs.append(dirs[-1] / "func")
+    found = []
+    for d in dirs:
+        for js in sorted(d.glob("*_bold.json"), key=lambda p: len(_entities(p.name))):
+            if all(ent.get(k) == v for k, v in _entities(js.name).items()):
+                found.append(js)
+    beside = _sidecar(spec.bold)
+    if beside.is_file() and beside not in found:
+        found.append(beside)
+    return found
+
+
+def repetition_time(spec: RunSpec) -> float:
+    """Return ``RepetitionTime`` by BIDS sidecar inheritance (the deepest file wins).
+
+    Sidecars considered: ``*_bold.json`` files from the dataset top down to the BOLD file's
+    folder whose entities all match the run's, and (for fMRIPrep BOLD) the sidecar beside
+    the preprocessed file.
+    """
+    meta = {}
+    for js in bold_sidecars(spec):
+        meta.update(_read_json(js))
+    tr = meta.get("RepetitionTime")
+    if tr is None:
+        raise MindpainError("no RepetitionTime in task-heat_bold.json nor in the sidecar beside "
+                            "it; expected seconds", spec.bold)
+    try:
+        tr = float(tr)
+    except (TypeError, ValueError):
+        raise MindpainError(f"RepetitionTime {tr!r} is not a number", spec.bold) from None
+    if not np.isfinite(tr) or tr <= 0:
+        raise MindpainError(f"RepetitionTime {tr!r} must be positive", spec.bold)
+    return tr
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise MindpainError(f"unreadable JSON ({err})", path) from None
+    if not isinstance(data, dict):
+        raise MindpainError("JSON sidecar is not an object", path)
+    return data
+
+
+def load_bold(path) -> nib.Nifti1Image:
+    """Load a BOLD series and check that it is 4D with at least 10 volumes."""
+    path = Path(path)
+    try:
+        img = nib.load(path)
+        shape = img.shape
+    except Exception as err:  # nibabel raises many types for broken files
+        raise MindpainError(f"unreadable NIfTI ({type(err).__name__})", path) from None
+    if len(shape) != 4:
+        raise MindpainError(f"BOLD is {len(shape)}D {tuple(shape)}; expected a 4D series", path)
+    if shape[3] < 10:
+        raise MindpainError(f"BOLD has {shape[3]} volumes; expected at least 10", path)
+    return img
+
+
+def load_events(path, run_length: float | None = None) -> pd.DataFrame:
+    """Read and check a run's events (onset, duration, trial_type in hot/warm/rating).
+
+    Parameters
+    ----------
+    path : path-like
+        ``*_events.tsv``.
+    run_length : float, optional
+        Length of the run in seconds (volumes x TR); events ending after it are an error.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``onset``, ``duration``, ``trial_type``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MindpainError("events file missing; expected onset/duration/trial_type TSV", path)
+    try:
+        ev = pd.read_csv(path, sep="\t", na_values="n/a", keep_default_na=False)
+    except Exception as err:
+        raise MindpainError(f"unreadable events TSV ({type(err).__name__})", path) from None
+    missing = [c for c in ("onset", "duration", "trial_type") if c not in ev.columns]
+    if missing:
+        raise MindpainError(f"events lack column(s) {', '.join(missing)}; expected onset, "
+                            "duration, trial_type (tab-separated)", path)
+    if ev.empty:
+        raise MindpainError("events table is empty", path)
+    for col in ("onset", "duration"):
+        values = pd.to_numeric(ev[col], errors="coerce")
+        if values.isna().any() or not np.isfinite(values).all():
+            row = int(np.flatnonzero(values.isna() | ~np.isfinite(values.fillna(0)))[0]) + 2
+            raise MindpainError(f"events column {col} has a non-numeric value on line {row}",
+                                path)
+        ev[col] = values.astype(float)
+    if (ev["duration"] < 0).any() or (ev["onset"] < 0).any():
+        raise MindpainError("events have a negative onset or duration", path)
+    types = ev["trial_type"].astype(str)
+    unknown = sorted(set(types) - set(TRIAL_TYPES))
+    if unknown:
+        raise MindpainError(f"unknown trial type(s) {', '.join(unknown)}; expected only "
+                            f"{', '.join(TRIAL_TYPES)}", path)
+    for needed in ("hot", "warm"):
+        if needed not in set(types):
+            raise MindpainError(f"no {needed!r} events; the hot>warm contrast needs both", path)
+    ends = ev["onset"] + ev["duration"]
+    if run_length is not None and (ends > run_length + 1e-6).any():
+        raise MindpainError(f"event ending at {ends.max():.1f} s is beyond the run's end "
+                            f"({run_length:.1f} s = volumes x RepetitionTime)", path)
+    return ev[["onset", "duration", "trial_type"]].assign(trial_type=types)
+
+
+def load_confounds(path, columns, n_scans: int) -> pd.DataFrame:
+    """Read the chosen fMRIPrep confound columns; NaN (first rows of derivatives) -> 0."""
+    path = Path(path)
+    if not path.is_file():
+        raise MindpainError("fMRIPrep confounds file missing", path)
+    try:
+        conf = pd.read_csv(path, sep="\t", na_values="n/a", keep_default_na=False)
+    except Exception as err:
+        raise MindpainError(f"unreadable confounds TSV ({type(err).__name__})", path) from None
+    missing = [c for c in columns if c not in conf.columns]
+    if missing:
+        raise MindpainError(f"confounds lack column(s) {', '.join(missing)}", path)
+    if len(conf) != n_scans:
+        raise MindpainError(f"confounds have {len(conf)} rows; the BOLD has {n_scans} volumes",
+                            path)
+    return conf[list(columns)].apply(pd.to_numeric, errors="coerce").fillna(0.0)
+
+
+# --------------------------------------------------------------------------- fitting
+
+
+def run_inputs(spec: RunSpec, mask_img=None) -> dict:
+    """Return ``{relative path: sha256}`` of a run's inputs."""
+    paths = [spec.bold, spec.events] + ([spec.confounds] if spec.confounds else [])
+    paths += bold_sidecars(spec)
+    out = {}
+    for p in paths:
+        try:
+            out[_rel(p, spec)] = sha256(p)
+        except OSError:
+            out[_rel(p, spec)] = None
+    return out
+
+
+def _rel(p: Path, spec: RunSpec) -> str:
+    for root in (spec.bids_dir, spec.bold.parents[3] if len(spec.bold.parents) > 3 else None):
+        if root is not None:
+            try:
+                return str(Path(p).relative_to(root))
+            except ValueError:
+                pass
+    return str(p)
+
+
+def _is_current(outputs, key: dict) -> bool:
+    for path in outputs:
+        side = _sidecar(path)
+        if not path.is_file() or not side.is_file():
+            return False
+        try:
+            if json.loads(side.read_text()).get("MindpainKey") != key:
+                return False
+        except ValueError:
+            return False
+    return True
+
+
+def _write_outputs(items, key: dict, description: dict) -> None:
+    """Write ``[(path, obj)]`` and a sidecar for each; sidecars last so a crash recomputes."""
+    for path, obj in items:
+        if isinstance(obj, pd.DataFrame):
+            write_tsv(path, obj)
+        else:
+            write_nifti(path, obj)
+    for path, obj in items:
+        meta = dict(description)
+        if isinstance(obj, pd.DataFrame):
+            meta["Columns"] = list(obj.columns)
+        meta["MindpainKey"] = key
+        write_json(_sidecar(path), meta)
+
+
+def fit_run_model(spec: RunSpec, settings: ModelSettings = ModelSettings(), mask_img=None):
+    """Fit one run's GLM; return ``(model, design_matrix, dof)``.
+
+    Raises
+    ------
+    MindpainError
+        For any input problem, naming the file.
+    """
+    from nilearn.glm.first_level import FirstLevelModel
+
+    img = load_bold(spec.bold)
+    tr = repetition_time(spec)
+    n_scans = img.shape[3]
+    events = load_events(spec.events, run_length=n_scans * tr)
+    confounds = None
+    if spec.confounds is not None:
+        confounds = load_confounds(spec.confounds, settings.confounds, n_scans)
+    model = FirstLevelModel(
+        t_r=tr, hrf_model=settings.hrf_model, drift_model=settings.drift_model,
+        high_pass=settings.high_pass, noise_model=settings.noise_model,
+        signal_scaling=settings.signal_scaling, smoothing_fwhm=settings.smoothing_fwhm,
+        mask_img=mask_img, minimize_memory=True, reports=False, n_jobs=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        data = nib.Nifti1Image(np.asarray(img.dataobj, dtype=np.float32), img.affine)
+        model.fit(data, events=events, confounds=confounds)
+    design = model.design_matrices_[0]
+    dof = int(n_scans - np.linalg.matrix_rank(design.to_numpy()))
+    return model, design, dof
+
+
+def _fit_run(spec: RunSpec, out_dir: Path, settings: ModelSettings, mask_img) -> dict:
+    """Joblib task: fit one run and write its design matrix and effect/variance maps."""
+    label = _prefix(spec, run=spec.run)
+    try:
+        inputs = run_inputs(spec)
+        key = {"inputs": inputs, "settings": settings.as_dict()}
+        outputs = [design_matrix_path(out_dir, spec)] + [
+            run_map_path(out_dir, spec, c, s) for c in CONTRASTS for s in ("effect", "variance")]
+        if _is_current(outputs, key):
+            return {"label": label, "status": "skipped", "dof": _read_dof(outputs[1])}
+        model, design, dof = fit_run_model(spec, settings, mask_img)
+        items = [(outputs[0], design)]
+        for contrast, expr in CONTRASTS.items():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                res = model.compute_contrast(expr, output_type="all")
+            items.append((run_map_path(out_dir, spec, contrast, "effect"), res["effect_size"]))
+            items.append((run_map_path(out_dir, spec, contrast, "variance"),
+                          res["effect_variance"]))
+        desc = {"Description": f"First-level GLM of one run ({label})",
+                "Sources": sorted(inputs), "RepetitionTime": repetition_time(spec),
+                "DegreesOfFreedom": dof, "ModelSettings": settings.as_dict(),
+                "Space": spec.space}
+        _write_outputs(items, key, desc)
+        return {"label": label, "status": "computed", "dof": dof}
+    except MindpainError as err:
+        return {"label": label, "status": "failed", "path": err.path or str(spec.bold),
+                "reason": str(err).removeprefix(f"{err.path}: ")}
+    except Exception as err:  # a run must never take the others down
+        return {"label": label, "status": "failed", "path": str(spec.bold),
+                "reason": f"{type(err).__name__}: {' '.join(str(err).split())}"}
+
+
+def _read_dof(path: Path):
+    try:
+        return json.loads(_sidecar(path).read_text()).get("DegreesOfFreedom")
+    except (OSError, ValueError):
+        return None
+
+
+def _combine_session(specs: list, dofs: list, out_dir: Path, settings: ModelSettings) -> dict:
+    """Joblib task: fixed effects over a session's runs; writes effect, variance, z, mask."""
+    from nilearn.glm import compute_fixed_effects
+
+    subject, session = specs[0].session_key
+    space = specs[0].space
+    label = _prefix(subject, session)
+    try:
+        run_maps = {c: [(run_map_path(out_dir, s, c, "effect"),
+                         run_map_path(out_dir, s, c, "variance")) for s in specs]
+                    for c in CONTRASTS}
+        inputs = {str(p.relative_to(out_dir)): sha256(p)
+                  for pairs in run_maps.values() for pair in pairs for p in pair}
+        key = {"inputs": inputs, "settings": settings.as_dict(), "dofs": dofs}
+        mask_path = session_mask_path(out_dir, subject, session, space)
+        outputs = [mask_path] + [session_map_path(out_dir, subject, session, c, s, space)
+                                 for c in CONTRASTS for s in STATS]
+        if _is_current(outputs, key):
+            return {"label": label, "status": "skipped"}
+        ref = nib.load(run_maps["hotVsWarm"][0][1])
+        covered = np.ones(ref.shape, bool)
+        for _, var in run_maps["hotVsWarm"]:
+            v = np.asarray(nib.load(var).dataobj)
+            covered &= np.isfinite(v) & (v > 0)
+        if not covered.any():
+            raise MindpainError("the runs' masks do not overlap", run_maps["hotVsWarm"][0][1])
+        mask = nib.Nifti1Image(covered.astype(np.uint8), ref.affine)
+        items = [(mask_path, mask)]
+        for contrast, pairs in run_maps.items():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                eff, var, _, z = compute_fixed_effects(
+                    [str(e) for e, _ in pairs], [str(v) for _, v in pairs], mask=mask,
+                    precision_weighted=False, dofs=dofs)
+            for stat, img in zip(STATS, (eff, var, z), strict=True):
+                items.append((session_map_path(out_dir, subject, session, contrast, stat, space),
+                              _float32(img)))
+        desc = {"Description": f"Fixed effects over {len(specs)} run(s) of {label}",
+                "Sources": sorted(inputs), "DegreesOfFreedom": int(sum(dofs)),
+                "ModelSettings": settings.as_dict(), "Space": space,
+                "Runs": [s.run for s in specs]}
+        _write_outputs(items, key, desc)
+        return {"label": label, "status": "computed"}
+    except MindpainError as err:
+        return {"label": label, "status": "failed", "path": err.path or label,
+                "reason": str(err).removeprefix(f"{err.path}: ")}
+    except Exception as err:
+        return {"label": label, "status": "failed", "path": str(_func_dir(out_dir, subject,
+                                                                          session)),
+                "reason": f"{type(err).__name__}: {' '.join(str(err).split())}"}
+
+
+def _float32(img):
+    return nib.Nifti1Image(np.asarray(img.dataobj, dtype=np.float32), img.affine)
+
+
+def _parallel(func, tasks, n_jobs, progress, desc):
+    from joblib import Parallel, delayed
+    from tqdm.auto import tqdm
+
+    gen = Parallel(n_jobs=n_jobs, return_as="generator")(delayed(func)(*t) for t in tasks)
+    return list(tqdm(gen, total=len(tasks), desc=desc, disable=not progress, unit="item"))
+
+
+def write_dataset_description(out_dir, bids_dir, fmriprep=None) -> Path:
+    """Write the derivative's ``dataset_description.json``."""
+    sources = [str(Path(bids_dir).resolve())] + ([str(Path(fmriprep).resolve())]
+                                                  if fmriprep else [])
+    path = Path(out_dir) / "dataset_description.json"
+    data = {
+        "Name": "mindpain first level: hot>warm contrast maps",
+        "BIDSVersion": "1.10.0", "DatasetType": "derivative",
+        "GeneratedBy": [{"Name": "mindpain", "Version": __version__,
+                         "Description": "nilearn FirstLevelModel per run (glover HRF, cosine "
+                                        "drift 1/128 Hz, AR(1)); fixed effects per session"}],
+        "SourceDatasets": [{"URL": f"file://{s}"} for s in sources],
+    }
+    try:
+        if json.loads(path.read_text()) == data:
+            return path
+    except (OSError, ValueError):
+        pass
+    return write_json(path, data)
+
+
+def run_first_level(bids_dir, out_dir, *, fmriprep=None, participant_label=None,
+                    smoothing_fwhm=None, mask_img=None, n_jobs=1, dask_scheduler=None,
+                    progress=True) -> FirstLevelSummary:
+    """Fit every run, combine each session by fixed effects, write BIDS derivatives.
+
+    Parameters
+    ----------
+    bids_dir : path-like
+        Raw BIDS dataset.
+    out_dir : path-like
+        Derivatives folder (created; existing up-to-date outputs are kept as they are).
+    fmriprep : path-like, optional
+        fMRIPrep derivatives to take BOLD and confounds from.
+    participant_label : list of str, optional
+        Subjects to process (default all).
+    smoothing_fwhm : float, optional
+        Smoothing in mm before the fit.
+    mask_img : path-like, optional
+        Analysis mask (default nilearn's EPI mask per run).
+    n_jobs : int
+        Parallel joblib workers for runs and sessions (ignored with Dask).
+    dask_scheduler : str, optional
+        Address of a Dask distributed scheduler; default env ``MINDPAIN_DASK_SCHEDULER``.
+    progress : bool
+        Show tqdm progress bars.
+
+    Returns
+    -------
+    FirstLevelSummary
+
+    Examples
+    --------
+    >>> summary = run_first_level("twin-small", "deriv/first-level")  # doctest: +SKIP
+    >>> summary.ok  # doctest: +SKIP
+    True
+    """
+    out_dir = Path(out_dir)
+    specs = find_runs(bids_dir, fmriprep, participant_label)
+    mask_sha = None
+    if mask_img is not None:
+        mask_img = Path(mask_img)
+        if not mask_img.is_file():
+            raise MindpainError("mask image not found", mask_img)
+        mask_sha = sha256(mask_img)
+        mask_img = str(mask_img)
+    settings = ModelSettings(smoothing_fwhm=smoothing_fwhm, mask_sha256=mask_sha,
+                             confounds=DEFAULT_CONFOUNDS if fmriprep else ())
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_dataset_description(out_dir, bids_dir, fmriprep)
+    dask_scheduler = dask_scheduler or os.environ.get(DASK_ENV) or None
+    if dask_scheduler:
+        from distributed import Client
+        from joblib import parallel_config
+
+        with Client(dask_scheduler) as _client, parallel_config(backend="dask"):
+            return _run_all(specs, out_dir, settings, mask_img, -1, progress)
+    return _run_all(specs, out_dir, settings, mask_img, n_jobs, progress)
+
+
+def _run_all(specs, out_dir, settings, mask_img, n_jobs, progress) -> FirstLevelSummary:
+    summary = FirstLevelSummary()
+    results = _parallel(_fit_run, [(s, out_dir, settings, mask_img) for s in specs], n_jobs,
+                        progress, "runs")
+    by_session, dofs, failed_sessions = {}, {}, set()
+    for spec, res in zip(specs, results, strict=True):
+        by_session.setdefault(spec.session_key, []).append(spec)
+        dofs[spec] = res.get("dof")
+        if res["status"] == "failed":
+            summary.failed.append((res["path"], res["reason"]))
+            failed_sessions.add(spec.session_key)
+            _remove_stale(out_dir, spec)
+        else:
+            getattr(summary, res["status"]).append(res["label"])
+    sessions = [(runs, [dofs[s] for s in runs], out_dir, settings)
+                for key, runs in by_session.items() if key not in failed_sessions]
+    results = _parallel(_combine_session, sessions, n_jobs, progress, "sessions")
+    for (runs, *_), res in zip(sessions, results, strict=True):
+        if res["status"] == "failed":
+            summary.failed.append((res["path"], res["reason"]))
+            continue
+        getattr(summary, res["status"]).append(res["label"])
+        subject, session = runs[0].session_key
+        summary.session_maps[(subject, session)] = {
+            c: {s: session_map_path(out_dir, subject, session, c, s, runs[0].space)
+                for s in STATS} for c in CONTRASTS}
+    return summary
+
+
+def _remove_stale(out_dir: Path, spec: RunSpec) -> None:
+    """Delete outputs (and sidecars) left from an earlier run of a failed run and its session."""
+    subject, session = spec.session_key
+    stale = [design_matrix_path(out_dir, spec), session_mask_path(out_dir, subject, session,
+                                                                   spec.space)]
+    for contrast in CONTRASTS:
+        stale += [run_map_path(out_dir, spec, contrast, s) for s in ("effect", "variance")]
+        stale += [session_map_path(out_dir, subject, session, contrast, s, spec.space)
+                  for s in STATS]
+    for path in stale:
+        for p in (path, _sidecar(path)):
+            p.unlink(missing_ok=True)
+
+
+def first_level_cli(args) -> int:
+    """Entry point of ``mindpain first-level``; returns 0, or 2 if any run failed."""
+    import sys
+
+    from mindpain.config import get_config
+
+    n_jobs = args.n_jobs if args.n_jobs is not None else get_config().n_jobs
+    summary = run_first_level(args.bids_dir, args.out, fmriprep=args.fmriprep,
+                              participant_label=args.participant_label,
+                              smoothing_fwhm=args.smoothing_fwhm, n_jobs=n_jobs,
+                              dask_scheduler=args.dask_scheduler, progress=not args.quiet)
+    stream = sys.stderr if summary.failed else sys.stdout
+    if summary.failed or not args.quiet:
+        print(summary.report(), file=stream)
+    return 0 if summary.ok else 2
+
+
+# --------------------------------------------------------------------------- group level
+
+
+def load_session_maps(out_dir, contrast="hotVsWarm", stat="effect", session="pre",
+                      subjects=None, space=DEFAULT_SPACE) -> dict:
+    """Return ``{subject: path}`` of existing session maps (``sub-`` labels without prefix)."""
+    out = {}
+    for path in sorted(Path(out_dir).glob(f"sub-*/ses-{session}/func/*_task-{TASK}_space-{space}"
+                                          f"_contrast-{contrast}_stat-{stat}_statmap.nii.gz")):
+        sub = _entities(path.name)["sub"]
+        if subjects is None or sub in subjects:
+            out[sub] = path
+    return out
+
+
+def naive_subjects(bids_dir) -> list[str]:
+    """Labels (without ``sub-``) of meditation-naive participants (group is not LTM)."""
+    table = pd.read_csv(Path(bids_dir) / "participants.tsv", sep="\t")
+    keep = table[table["group"].astype(str) != "LTM"]["participant_id"]
+    return [p.removeprefix("sub-") for p in keep]
+
+
+def group_map(out_dir, subjects, mask_img=None, contrast="hotVsWarm", session="pre",
+              alpha=0.05) -> dict:
+    """One-sample second-level model of session maps; FDR-thresholded z map.
+
+    Parameters
+    ----------
+    out_dir : path-like
+        First-level derivatives.
+    subjects : list of str
+        Subject labels to include.
+    mask_img : path-like or image, optional
+        Group mask (default: voxels covered in every participant's session mask).
+    contrast, session : str
+        Which session maps.
+    alpha : float
+        False discovery rate of the voxel-wise threshold (Benjamini-Hochberg).
+
+    Returns
+    -------
+    dict
+        ``effect``, ``z``, ``thresholded`` (images), ``threshold`` (z), ``n`` and ``mask``.
+    """
+    from nilearn.glm import threshold_stats_img
+    from nilearn.glm.second_level import SecondLevelModel
+
+    maps = load_session_maps(out_dir, contrast, "effect", session, set(subjects))
+    if len(maps) < 3:
+        raise MindpainError(f"only {len(maps)} session maps found; a group map needs 3",
+                            out_dir)
+    if mask_img is None:
+        masks = [nib.load(session_mask_path(out_dir, s, session)) for s in maps]
+        covered = np.logical_and.reduce([np.asarray(m.dataobj) > 0 for m in masks])
+        mask_img = nib.Nifti1Image(covered.astype(np.uint8), masks[0].affine)
+    imgs = [str(p) for p in maps.values()]
+    model = SecondLevelModel(mask_img=mask_img, minimize_memory=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(imgs, design_matrix=pd.DataFrame({"intercept": np.ones(len(imgs))}))
+        res = model.compute_contrast("intercept", output_type="all")
+        thr_img, thr = threshold_stats_img(res["z_score"], mask_img=model.masker_.mask_img_,
+                                           alpha=alpha, height_control="fdr",
+                                           two_sided=True)
+    return {"effect": res["effect_size"], "z": res["z_score"], "thresholded": thr_img,
+            "threshold": float(thr), "n": len(imgs), "mask": model.masker_.mask_img_}
+
+
+def spatial_correlation(img_a, img_b, mask_img) -> float:
+    """Pearson correlation of two images over the voxels of ``mask_img``."""
+    from nilearn.image import load_img, resample_to_img
+
+    mask = load_img(mask_img)
+    a, b = load_img(img_a), load_img(img_b)
+    b = resample_to_img(b, a, interpolation="continuous", force_resample=True,
+                        copy_header=True) if b.shape[:3] != a.shape[:3] else b
+    m = np.asarray(mask.dataobj) > 0
+    x, y = np.asarray(a.dataobj, float)[m], np.asarray(b.dataobj, float)[m]
+    ok = np.isfinite(x) & np.isfinite(y)
+    return float(np.corrcoef(x[ok], y[ok])[0, 1])
