@@ -187,3 +187,82 @@ def test_no_runs(tmp_path):
 def test_session_ratings_needs_rating_columns(events):
     with pytest.raises(MindpainError, match="intensity_rating"):
         dataset.session_ratings(events.drop(columns="intensity_rating"))
+
+
+def test_select_run_and_summary(events, small_twin):
+    params = load_parameters("small")
+    one = dataset.select_run(events, "sub-001", "pre", 1)
+    assert "participant_id" not in one
+    summary = dataset.run_summary(one, tr=2.0, n_volumes=100)
+    assert summary["n_hot"] == summary["n_warm"] == params["task.trials_per_condition_per_run"]
+    assert summary["stimulus_s"] == params["task.stimulus_duration"]
+    assert all(isinstance(v, int | float) for v in summary.values())
+    with pytest.raises(MindpainError, match="no events for sub-999"):
+        dataset.select_run(events, "sub-999", "pre", 1)
+
+
+def test_load_bold_checks_its_input(small_twin, tmp_path):
+    run = dataset.list_runs(small_twin).iloc[0]
+    img = dataset.load_bold(run.bold_path)
+    assert img.ndim == 4 and img.get_data_dtype() == np.float32
+    with pytest.raises(MindpainError, match="file not found"):
+        dataset.load_bold(tmp_path / "missing_bold.nii.gz")
+
+
+# ------------------------------------------------------------------ chapter-1 figures
+@pytest.fixture(scope="module")
+def one_run(small_twin, events):
+    run = dataset.list_runs(small_twin).iloc[0]
+    return (dataset.load_bold(run.bold_path),
+            dataset.select_run(events, run.participant_id, run.session, run.run))
+
+
+def test_voxel_timeseries_finds_the_planted_hot_response(one_run):
+    from mindpain import figures_data
+
+    bold, ev = one_run
+    vt = figures_data.voxel_timeseries(bold, ev, tr=2.0)
+    assert np.allclose(vt["xyz"], figures_data.DEFAULT_VOXEL_MM, atol=bold.header.get_zooms()[0])
+    assert {"hot", "warm", "rating"} <= set(vt["betas"])
+    assert len(vt["percent"]) == bold.shape[-1]
+    assert abs(vt["percent"].mean()) < 1e-9
+
+
+def test_status_counts_add_up():
+    from mindpain import figures_data
+
+    table = load_parameters("small").table()
+    counts = figures_data.status_counts(table)
+    assert counts.loc["total"].sum() == len(table)
+    assert list(counts.columns) == ["reported", "derived", "context", "assumed"]
+
+
+def test_every_plot_returns_a_figure(small_twin, participants, events, one_run):
+    from matplotlib.figure import Figure
+
+    from mindpain import figures_data
+
+    bold, ev = one_run
+    figures = [
+        figures_data.plot_participant_flow(dataset.participant_flow(participants)),
+        figures_data.plot_task_timeline(ev, tr=2.0, n_volumes=bold.shape[-1], title="run"),
+        figures_data.plot_mean_bold(bold),
+        figures_data.plot_voxel_timeseries(bold, ev, tr=2.0),
+        figures_data.plot_ratings(dataset.session_ratings(events), participants),
+        figures_data.plot_parameter_status(load_parameters("small").table()),
+    ]
+    for fig in figures:
+        assert isinstance(fig, Figure)
+        assert fig.axes
+    assert set(figures_data.GROUP_COLORS) == set(dataset.GROUPS)
+
+
+def test_plots_reject_bad_input(participants):
+    from mindpain import figures_data
+
+    with pytest.raises(MindpainError, match="flow lacks"):
+        figures_data.plot_participant_flow({"baseline": 1})
+    with pytest.raises(MindpainError, match="trial_type"):
+        figures_data.plot_task_timeline(pd.DataFrame({"onset": [0.0], "duration": [1.0]}), 2.0)
+    with pytest.raises(MindpainError, match="session ratings lack"):
+        figures_data.plot_ratings(pd.DataFrame({"participant_id": []}), participants)

@@ -283,6 +283,96 @@ def session_ratings(events: pd.DataFrame, trial_type: str = "hot") -> pd.DataFra
     return out.reset_index(drop=True)
 
 
+def select_run(events: pd.DataFrame, participant_id: str, session: str, run: int) -> pd.DataFrame:
+    """Return the events of one run from the long table of :func:`load_events`.
+
+    Raises
+    ------
+    mindpain.errors.MindpainError
+        If the table has no events for that run.
+    """
+    _check_columns(events, ("participant_id", "session", "run"), "the events table")
+    sel = ((events["participant_id"] == participant_id) & (events["session"] == session)
+           & (events["run"] == int(run)))
+    if not sel.any():
+        raise MindpainError(f"no events for {participant_id}, session {session}, run {run}")
+    return events.loc[sel].drop(columns=["participant_id", "session", "run"]).reset_index(
+        drop=True)
+
+
+def run_summary(events_one_run: pd.DataFrame, tr: float, n_volumes: int) -> dict:
+    """Describe one run's design in numbers (Python ints and floats, ready to glue).
+
+    Parameters
+    ----------
+    events_one_run : pandas.DataFrame
+        Events of one run (from :func:`select_run`).
+    tr : float
+        Repetition time (s).
+    n_volumes : int
+        Number of volumes of the run.
+
+    Returns
+    -------
+    dict
+        ``tr, n_volumes, minutes, n_hot, n_warm, stimulus_s, rating_s`` and, when the events
+        have a ``temperature`` column, ``hot_temperature`` and ``warm_temperature`` (means).
+
+    Examples
+    --------
+    >>> ev = pd.DataFrame({"onset": [0.0, 12.0], "duration": [10.0, 6.0],
+    ...                    "trial_type": ["hot", "rating"]})
+    >>> run_summary(ev, tr=2.0, n_volumes=30)["minutes"]
+    1.0
+    """
+    _check_columns(events_one_run, EVENT_COLUMNS, "the events of one run")
+    kind = events_one_run["trial_type"]
+    stim = events_one_run.loc[kind.isin(["hot", "warm"]), "duration"]
+    rate = events_one_run.loc[kind == "rating", "duration"]
+    out = {"tr": float(tr), "n_volumes": int(n_volumes), "minutes": float(n_volumes * tr / 60),
+           "n_hot": int((kind == "hot").sum()), "n_warm": int((kind == "warm").sum()),
+           "stimulus_s": float(stim.mean()) if len(stim) else float("nan"),
+           "rating_s": float(rate.mean()) if len(rate) else float("nan")}
+    if "temperature" in events_one_run:
+        for name in ("hot", "warm"):
+            out[f"{name}_temperature"] = float(events_one_run.loc[kind == name,
+                                                                  "temperature"].mean())
+    return out
+
+
+def load_bold(bold_path):
+    """Load one 4D BOLD run into memory (float32), so it is read from disk once.
+
+    Parameters
+    ----------
+    bold_path : str or path-like
+        A ``*_bold.nii[.gz]`` file.
+
+    Returns
+    -------
+    nibabel.Nifti1Image
+        The run, with its data held in memory.
+
+    Raises
+    ------
+    mindpain.errors.MindpainError
+        If the file is missing or not a 4D image.
+    """
+    import nibabel as nib
+
+    path = Path(bold_path)
+    if not path.is_file():
+        raise MindpainError("file not found; expected a 4D BOLD NIfTI image", path)
+    img = nib.load(path)
+    if img.ndim != 4:
+        raise MindpainError(f"image is {img.ndim}D with shape {img.shape}; expected a 4D BOLD "
+                            "run", path)
+    data = np.asarray(img.dataobj, dtype=np.float32)
+    out = nib.Nifti1Image(data, img.affine, img.header)
+    out.header.set_data_dtype(np.float32)
+    return out
+
+
 def repetition_time(bids_dir, bold_path=None, task: str = TASK) -> float:
     """Return the repetition time (s) of the task's BOLD runs.
 
