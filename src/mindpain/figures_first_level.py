@@ -1,0 +1,166 @@
+"""Figures of chapter 02 (first level): each ``plot_*`` returns a matplotlib Figure."""
+
+from __future__ import annotations
+
+import re
+import warnings
+
+import matplotlib.pyplot as plt
+import nibabel as nib
+import numpy as np
+
+from mindpain import first_level as fl
+
+COLORS = {"hot": "#d7301f", "warm": "#fdae61", "rating": "#9e9ac8", "observed": "0.45",
+          "fitted": "#08519c"}
+
+
+def plot_design_matrix(design, title=None):
+    """Show a run's design matrix (regressors as columns, volumes as rows).
+
+    Parameters
+    ----------
+    design : pandas.DataFrame
+        Design matrix, e.g. read from ``*_desc-design_matrix.tsv``.
+    title : str, optional
+        Figure title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from nilearn.plotting import plot_design_matrix as _plot
+
+    fig, ax = plt.subplots(figsize=(7, 5.5), layout="constrained")
+    _plot(design, axes=ax)
+    ax.set_ylabel("volume (scan)")
+    if title:
+        ax.set_title(title, fontsize=11)
+    return fig
+
+
+def voxel_fit(spec, design, coords_mm):
+    """Observed and fitted signal of one run at the voxel nearest ``coords_mm``.
+
+    The fitted signal is the least-squares fit of the run's design matrix to the voxel's
+    signal in percent of its mean (the scaling the first level uses); the first level's
+    AR(1) estimate differs from it only slightly.
+
+    Parameters
+    ----------
+    spec : mindpain.first_level.RunSpec
+        The run.
+    design : pandas.DataFrame
+        Its design matrix (``*_desc-design_matrix.tsv``).
+    coords_mm : sequence of float
+        MNI coordinates (mm).
+
+    Returns
+    -------
+    dict
+        ``time`` (s), ``observed``, ``fitted``, ``events``, ``coords`` (mm of the voxel) and
+        ``r2``.
+    """
+    img = fl.load_bold(spec.bold)
+    tr = fl.repetition_time(spec)
+    events = fl.load_events(spec.events, img.shape[3] * tr)
+    ijk = np.rint(np.linalg.solve(img.affine, np.r_[coords_mm, 1])[:3]).astype(int)
+    ts = np.asarray(img.dataobj[ijk[0], ijk[1], ijk[2], :], dtype=float)
+    x = np.asarray(design, dtype=float)
+    observed = 100 * (ts / ts.mean() - 1)
+    beta, *_ = np.linalg.lstsq(x, observed, rcond=None)
+    fitted = x @ beta
+    r2 = 1 - np.sum((observed - fitted) ** 2) / np.sum((observed - observed.mean()) ** 2)
+    return {"time": np.arange(len(ts)) * tr, "observed": observed, "fitted": fitted,
+            "events": events, "coords": (img.affine @ np.r_[ijk, 1])[:3], "r2": float(r2)}
+
+
+def plot_voxel_fit(fit, title=None):
+    """Observed BOLD at one voxel against the GLM's fitted signal, events shaded."""
+    fig, ax = plt.subplots(figsize=(10, 3.4), layout="constrained")
+    for ev in fit["events"].itertuples():
+        ax.axvspan(ev.onset, ev.onset + ev.duration, color=COLORS[ev.trial_type], alpha=0.25,
+                   lw=0)
+    ax.plot(fit["time"], fit["observed"], color=COLORS["observed"], lw=1, label="observed")
+    ax.plot(fit["time"], fit["fitted"], color=COLORS["fitted"], lw=2, label="fitted (GLM)")
+    from matplotlib.patches import Patch
+
+    handles = ax.get_legend_handles_labels()[0] + [
+        Patch(color=COLORS[k], alpha=0.4, label=k) for k in ("hot", "warm", "rating")]
+    ax.legend(handles=handles, ncol=5, loc="upper right", fontsize=8, frameon=False)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("BOLD (% signal change)")
+    ax.set_xlim(0, fit["time"][-1])
+    x, y, z = fit["coords"]
+    ax.set_title(title or f"voxel at MNI ({x:.0f}, {y:.0f}, {z:.0f}) mm, "
+                          f"R² = {fit['r2']:.2f}", fontsize=11)
+    return fig
+
+
+def plot_contrast_map(img, title, threshold=None, vmax=None, cut_coords=(4, -20, 10)):
+    """Plot a statistical map in orthogonal slices on the MNI template."""
+    from nilearn import plotting
+
+    fig = plt.figure(figsize=(9, 3.3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        display = plotting.plot_stat_map(img, threshold=threshold, vmax=vmax, figure=fig,
+                                         cut_coords=cut_coords, title=None,
+                                         draw_cross=False, annotate=True, black_bg=False,
+                                         cmap="RdBu_r")
+    fig.suptitle(title, fontsize=11)
+    del display
+    return fig
+
+
+def offline_viewer(img, threshold=None, title=None):
+    """Interactive ``nilearn.plotting.view_img`` viewer, checked to load nothing online.
+
+    Raises
+    ------
+    RuntimeError
+        If the viewer's HTML references an external (http/https) script.
+    """
+    from nilearn import plotting
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        view = plotting.view_img(img, threshold=threshold, title=title, black_bg=False,
+                                 symmetric_cmap=True, cmap="RdBu_r", width_view=700)
+    if external_scripts(view.get_standalone()):
+        raise RuntimeError("view_img HTML loads an external script; it would not work offline")
+    return view
+
+
+def external_scripts(html: str) -> list[str]:
+    """Return the http(s) URLs of ``<script src=...>`` tags in ``html``."""
+    return re.findall(r"<script[^>]*\bsrc\s*=\s*[\"'](https?:[^\"']+)", html, flags=re.I)
+
+
+def plot_recovery(group_effect, planted, mask_img, r, cut_coords=(4, -20, 10)):
+    """Plot the group hot>warm map beside the planted pattern, and their voxel scatter."""
+    from nilearn import plotting
+
+    mask = np.asarray(nib.load(mask_img).dataobj if isinstance(mask_img, str)
+                      else mask_img.dataobj) > 0
+    a = np.asarray(group_effect.dataobj, float)[mask]
+    b = np.asarray(nib.load(planted).dataobj if not hasattr(planted, "dataobj")
+                   else planted.dataobj, float)[mask]
+    fig = plt.figure(figsize=(11, 5.6), layout="constrained")
+    grid = fig.add_gridspec(2, 3, width_ratios=[1, 1, 0.7])
+    for row, (img, label) in enumerate(((group_effect, "group hot>warm effect (estimated)"),
+                                        (planted, "planted hot>warm pattern (truth)"))):
+        ax = fig.add_subplot(grid[row, :2])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            plotting.plot_stat_map(img, axes=ax, cut_coords=cut_coords, draw_cross=False,
+                                   black_bg=False, cmap="RdBu_r", title=None, colorbar=True)
+        ax.set_title(label, fontsize=10)
+    ax = fig.add_subplot(grid[:, 2])
+    ax.scatter(b, a, s=4, alpha=0.35, color=COLORS["fitted"], lw=0)
+    ax.set_xlabel("planted effect (% signal change)")
+    ax.set_ylabel("estimated group effect (% signal change)")
+    ax.set_title(f"voxels in the mask, r = {r:.2f}", fontsize=10)
+    lim = [min(a.min(), b.min()), max(a.max(), b.max())]
+    ax.plot(lim, lim, color="0.6", lw=1, ls="--")
+    return fig
