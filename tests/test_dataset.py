@@ -255,6 +255,8 @@ def test_every_plot_returns_a_figure(small_twin, participants, events, one_run):
         assert isinstance(fig, Figure)
         assert fig.axes
     assert set(figures_data.GROUP_COLORS) == set(dataset.GROUPS)
+    html = figures_data.style_parameters(load_parameters("small").table()).to_html()
+    assert "n_completers" in html and figures_data.STATUS_COLORS["reported"] in html
 
 
 def test_plots_reject_bad_input(participants):

@@ -525,7 +525,7 @@ def demographics_table(participants: pd.DataFrame, formatted: bool = True) -> pd
     def fmt(value, spec):
         return "" if pd.isna(value) else format(value, spec)
 
-    shown = pd.DataFrame(index=table.index)
+    shown = pd.DataFrame(index=table.index.rename(None))
     shown["N"] = table["n"].astype(int)
     shown["Age, years (mean ± SD)"] = [
         "" if pd.isna(m) else f"{m:.1f} ± {fmt(s, '.1f') or 'n/a'}"

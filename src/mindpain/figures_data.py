@@ -27,14 +27,13 @@ CONDITION_COLORS = {"hot": "#D55E00", "warm": "#E69F00", "rating": "#56B4E9"}
 STATUS_COLORS = {"reported": "#31688E", "derived": "#35B779", "context": "#90D743",
                  "assumed": "#FDE725"}
 #: Long names of the groups for legends.
-GROUP_LABELS = {"MBSR": "MBSR", "HEP": "HEP (active control)", "WL": "Waitlist",
-                "LTM": "Long-term meditators"}
+GROUP_LABELS = {"MBSR": "MBSR", "HEP": "HEP", "WL": "Waitlist", "LTM": "Long-term meditators"}
 #: Default voxel of :func:`plot_voxel_timeseries`: right anterior insula (NPS region rIns).
 DEFAULT_VOXEL_MM = (40.0, 8.0, 0.0)
 
 _STYLE = {
-    "font.size": 10, "axes.titlesize": 11, "axes.labelsize": 10, "legend.fontsize": 9,
-    "xtick.labelsize": 9, "ytick.labelsize": 9, "axes.spines.top": False,
+    "font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11, "legend.fontsize": 10,
+    "xtick.labelsize": 10, "ytick.labelsize": 10, "axes.spines.top": False,
     "axes.spines.right": False, "figure.dpi": 100, "savefig.dpi": 150,
     "savefig.bbox": "tight",
 }
@@ -69,7 +68,7 @@ def _box(ax, xy, text, *, width, height, edge="black", face="white", dashed=Fals
                                 boxstyle="round,pad=0.4,rounding_size=1.2", linewidth=1.4,
                                 edgecolor=edge, facecolor=face,
                                 linestyle="--" if dashed else "-"))
-    ax.text(x, y, text, ha="center", va="center", fontsize=9.5, fontweight=weight,
+    ax.text(x, y, text, ha="center", va="center", fontsize=10.5, fontweight=weight,
             linespacing=1.35)
 
 
@@ -108,46 +107,46 @@ def plot_participant_flow(flow: dict) -> Figure:
         if key not in flow:
             raise MindpainError(f"flow lacks {key!r}; expected the dict returned by "
                                 "mindpain.dataset.participant_flow")
-    fig = Figure(figsize=(10, 5.2))
+    fig = Figure(figsize=(8.5, 5.2))
     ax = fig.add_axes((0, 0, 1, 1))
     ax.set(xlim=(0, 100), ylim=(0, 100))
     ax.axis("off")
-    arm_x = dict(zip(ARMS, (13.0, 40.0, 67.0), strict=True))
-    ltm_x = 90.0
+    arm_x = dict(zip(ARMS, (14.5, 40.5, 66.5), strict=True))
+    ltm_x = 90.5
     y_top, y_arm, y_out = 86.0, 55.0, 20.0
     h_top, h_arm, h_out = 11.0, 11.0, 11.0
     centre = arm_x["HEP"]
 
-    _box(ax, (centre, y_top), f"Meditation-naive adults scanned at baseline\n"
-         f"N = {flow['baseline']}", width=40, height=h_top, weight="bold")
-    split = (y_top - h_top / 2 + y_arm + h_arm / 2) / 2 + 1
-    ax.plot([centre, centre], [y_top - h_top / 2 - 1.6, split], color="0.25", lw=1.2)
+    _box(ax, (centre, y_top), f"Meditation-naive adults\nscanned at baseline\n"
+         f"N = {flow['baseline']}", width=30, height=h_top + 3, weight="bold")
+    split = (y_top - (h_top + 3) / 2 + y_arm + h_arm / 2) / 2
+    ax.plot([centre, centre], [y_top - (h_top + 3) / 2 - 1.6, split], color="0.25", lw=1.2)
     ax.plot([arm_x["MBSR"], arm_x["WL"]], [split, split], color="0.25", lw=1.2)
-    ax.text(arm_x["WL"] + 2, split, "randomized", va="center", ha="left", fontsize=9,
-            style="italic", color="0.25")
+    ax.text(arm_x["MBSR"] + 1, split + 1.2, "randomized", va="bottom", ha="left",
+            fontsize=10, style="italic", color="0.25")
     for arm, x in arm_x.items():
         color = GROUP_COLORS[arm]
         _arrow(ax, (x, split), (x, y_arm + h_arm / 2 + 1.6))
-        _box(ax, (x, y_arm), f"{GROUP_LABELS[arm]}\nn = {flow['randomized'][arm]}", width=19,
+        _box(ax, (x, y_arm), f"{GROUP_LABELS[arm]}\nn = {flow['randomized'][arm]}", width=16,
              height=h_arm, edge=color, face=_tint(color), weight="bold")
-        left, right = x - 6.0, x + 6.5
+        left, right = x - 6.6, x + 6.6
         _arrow(ax, (x - 2, y_arm - h_arm / 2 - 1.6), (left, y_out + h_out / 2 + 1.6))
         _arrow(ax, (x + 2, y_arm - h_arm / 2 - 1.6), (right, y_out + h_out / 2 + 1.6),
                linestyle="--")
-        _box(ax, (left, y_out), f"Pre and post\nscans\nn = {flow['completed'][arm]}",
-             width=9.5, height=h_out + 3, edge=color)
+        _box(ax, (left, y_out), f"Pre and\npost\nn = {flow['completed'][arm]}",
+             width=10.5, height=h_out + 3, edge=color)
         _box(ax, (right, y_out), f"Baseline\nonly\nn = {flow['baseline_only'][arm]}",
-             width=9.5, height=h_out + 3, edge="0.45", face="0.96", dashed=True)
+             width=10.5, height=h_out + 3, edge="0.45", face="0.96", dashed=True)
 
     color = GROUP_COLORS["LTM"]
-    _box(ax, (ltm_x, y_top), f"Long-term\nmeditators\nN = {flow['ltm']}", width=14,
+    _box(ax, (ltm_x, y_top), f"Long-term\nmeditators\nN = {flow['ltm']}", width=15,
          height=h_top + 3, edge=color, face=_tint(color), weight="bold")
     _arrow(ax, (ltm_x, y_top - (h_top + 3) / 2 - 1.6), (ltm_x, y_out + (h_out + 3) / 2 + 1.6))
-    ax.text(ltm_x + 1.2, (y_top + y_out) / 2, "not\nrandomized", ha="left", va="center",
-            fontsize=9, style="italic", color="0.25")
-    _box(ax, (ltm_x, y_out), f"One session\nn = {flow['ltm']}", width=14, height=h_out + 3,
+    ax.text(ltm_x + 1.2, (y_top + y_out) / 2, "not randomized", ha="left", va="center",
+            rotation=90, fontsize=10, style="italic", color="0.25")
+    _box(ax, (ltm_x, y_out), f"One\nsession\nn = {flow['ltm']}", width=14, height=h_out + 3,
          edge=color)
-    ax.plot([78.5, 78.5], [4, 96], color="0.8", lw=1, linestyle=":")
+    ax.plot([80.5, 80.5], [4, 96], color="0.8", lw=1, linestyle=":")
     return fig
 
 
@@ -190,7 +189,7 @@ def plot_task_timeline(events_one_run: pd.DataFrame, tr: float,
     ev = events_one_run.sort_values("onset").reset_index(drop=True)
     end = (n_volumes * tr if n_volumes is not None
            else float((ev["onset"] + ev["duration"]).max()) + 10.0)
-    fig = Figure(figsize=(11, 3.6))
+    fig = Figure(figsize=(9, 3.8))
     ax = fig.add_subplot()
     rows = {"hot": 2.0, "warm": 1.0, "rating": 0.0}
     height = 0.6
@@ -211,7 +210,7 @@ def plot_task_timeline(events_one_run: pd.DataFrame, tr: float,
                 continue
             ax.text(x, rows["rating"] + height / 2 + 0.08,
                     f"I {rec['intensity_rating']:.0f}\nU {rec['unpleasantness_rating']:.0f}",
-                    ha="center", va="bottom", fontsize=8, linespacing=1.1,
+                    ha="center", va="bottom", fontsize=8.5, linespacing=1.1,
                     color=CONDITION_COLORS[rec["trial_type"]], fontweight="bold")
     labels = {"hot": "Hot", "warm": "Warm", "rating": "Rating"}
     if "temperature" in ev:
@@ -228,9 +227,8 @@ def plot_task_timeline(events_one_run: pd.DataFrame, tr: float,
     top = ax.secondary_xaxis("top", functions=(lambda t: t / tr, lambda v: v * tr))
     top.set_xlabel(f"Volume (TR = {tr:g} s)")
     if has_ratings:
-        ax.text(1.0, -0.32, "I / U: intensity / unpleasantness rating of the stimulus "
-                "(0-100), shown at its rating period", transform=ax.transAxes, ha="right",
-                va="top", fontsize=8.5, color="0.3")
+        ax.text(1.0, -0.3, "I / U: intensity / unpleasantness rating (0-100)",
+                transform=ax.transAxes, ha="right", va="top", fontsize=9.5, color="0.3")
     if title:
         ax.set_title(title, loc="left")
     fig.tight_layout()
@@ -292,7 +290,7 @@ def plot_mean_bold(bold_img, cut_coords=DEFAULT_VOXEL_MM, title: str | None = No
     values = np.asarray(mean.dataobj)
     inside = values[values != 0]
     vmin, vmax = (np.percentile(inside, (2, 99.5)) if inside.size else (None, None))
-    fig = Figure(figsize=(9, 3.4), facecolor="black")
+    fig = Figure(figsize=(8, 3.0), facecolor="black")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         plotting.plot_epi(mean, cut_coords=cut_coords, figure=fig, title=title,
@@ -383,24 +381,24 @@ def plot_voxel_timeseries(bold_img, events: pd.DataFrame, tr: float,
     frame_times, psc, fit, X, betas, xyz = (vt[k] for k in ("frame_times", "percent", "fit",
                                                             "design", "betas", "xyz"))
     conditions = [c for c in CONDITION_COLORS if c in X.columns]
-    fig = Figure(figsize=(11, 5.2))
+    fig = Figure(figsize=(9, 5.4))
     top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [2, 1]})
     for kind in ("hot", "warm"):
         for rec in events[events["trial_type"] == kind].itertuples():
             top.axvspan(rec.onset, rec.onset + rec.duration, color=CONDITION_COLORS[kind],
                         alpha=0.15, lw=0)
     top.plot(frame_times, psc, color="0.35", lw=1.0, marker="o", ms=2.5, label="Voxel signal")
-    top.plot(frame_times, fit, color="black", lw=1.8, label="Model fit (task + drift)")
+    top.plot(frame_times, fit, color="black", lw=1.8, label="Model fit")
     top.axhline(0, color="0.6", lw=0.8)
     top.set_ylabel("Signal change (%)")
     coords = ", ".join(f"{v:g}" for v in xyz)
     target = ", ".join(f"{v:g}" for v in voxel_mm)
-    top.set_title(f"Voxel at ({coords}) mm MNI, nearest to ({target}) mm", loc="left")
+    top.set_title(f"Voxel at ({coords}) mm MNI (nearest to {target})", loc="left")
     handles, _ = top.get_legend_handles_labels()
-    handles += [Patch(color=CONDITION_COLORS[k], alpha=0.3, label=f"{k.capitalize()} stimulus")
+    handles += [Patch(color=CONDITION_COLORS[k], alpha=0.3, label=k.capitalize())
                 for k in ("hot", "warm") if k in conditions]
     top.legend(handles=handles, ncols=len(handles), loc="upper right", frameon=True,
-               framealpha=0.9, fontsize=8.5)
+               framealpha=0.9, fontsize=9.5)
     lo, hi = top.get_ylim()
     top.set_ylim(lo, hi + 0.3 * (hi - lo))
     for kind in conditions:
@@ -409,7 +407,7 @@ def plot_voxel_timeseries(bold_img, events: pd.DataFrame, tr: float,
     bottom.set_ylabel("Regressor (a.u.)")
     bottom.set_xlabel("Time from the first volume (s)")
     bottom.legend(ncols=len(conditions), loc="upper right", frameon=True, framealpha=0.9,
-                  fontsize=8.5)
+                  fontsize=9.5)
     bottom.set_xlim(frame_times[0], frame_times[-1])
     lo, hi = bottom.get_ylim()
     bottom.set_ylim(lo, hi + 0.45 * (hi - lo))
@@ -444,7 +442,7 @@ def plot_ratings(session_ratings: pd.DataFrame, participants: pd.DataFrame) -> F
                                  how="left", validate="many_to_one")
     groups = [g for g in GROUPS if g in set(data["group"])]
     sessions = [s for s in SESSIONS if s in set(data["session"])]
-    fig = Figure(figsize=(10, 4.2))
+    fig = Figure(figsize=(9, 4.4))
     axes = fig.subplots(1, 2, sharey=True)
     for ax, col in zip(axes, ("intensity", "unpleasantness"), strict=True):
         common = {"data": data, "x": "session", "y": col, "hue": "group", "order": sessions,
@@ -461,7 +459,7 @@ def plot_ratings(session_ratings: pd.DataFrame, participants: pd.DataFrame) -> F
         ax.set_xticks(range(len(sessions)),
                       [{"pre": "Pre (baseline)", "post": "Post"}.get(s, s)
                        for s in sessions])
-        ax.set_ylabel("Mean rating of hot trials (0-100 VAS)")
+        ax.set_ylabel("Mean hot-trial rating (0-100)")
         ax.set_ylim(-3, 103)
         ax.grid(axis="y", color="0.92")
         ax.set_axisbelow(True)
@@ -525,7 +523,7 @@ def plot_parameter_status(parameters_table: pd.DataFrame) -> Figure:
         One horizontal stacked bar per section of the parameter file.
     """
     counts = status_counts(parameters_table).drop(index="total")
-    fig = Figure(figsize=(8, 0.45 * len(counts) + 1.6))
+    fig = Figure(figsize=(8, 0.5 * len(counts) + 1.6))
     ax = fig.add_subplot()
     y = np.arange(len(counts))[::-1]
     left = np.zeros(len(counts))
@@ -546,3 +544,40 @@ def plot_parameter_status(parameters_table: pd.DataFrame) -> Figure:
     ax.set_title("Where the twin's parameters come from", loc="left")
     fig.tight_layout()
     return fig
+
+
+def style_parameters(parameters_table: pd.DataFrame):
+    """Return the parameter table as a styled HTML table, each status row tinted.
+
+    Parameters
+    ----------
+    parameters_table : pandas.DataFrame
+        ``mindpain.twin.load_parameters(preset).table()``.
+
+    Returns
+    -------
+    pandas.io.formats.style.Styler
+        Notes are shown in full and wrap; the ``status`` cell has the colour of
+        :data:`STATUS_COLORS` (text contrast kept).
+    """
+    for col in ("section", "parameter", "value", "status"):
+        if col not in parameters_table:
+            raise MindpainError(f"parameter table lacks column {col!r}; expected "
+                                "load_parameters(preset).table()")
+    dark = {"reported"}
+
+    def status_css(value):
+        color = STATUS_COLORS.get(value)
+        if color is None:
+            return ""
+        return f"background-color: {color}; color: {'white' if value in dark else 'black'}"
+
+    wrap = {"white-space": "normal", "text-align": "left", "vertical-align": "top"}
+    return (parameters_table.style.hide(axis="index")
+            .map(status_css, subset=["status"])
+            .set_properties(**wrap)
+            .set_properties(subset=[c for c in ("note",) if c in parameters_table],
+                            **{"min-width": "18em"})
+            .set_table_styles([{"selector": "", "props": [("font-size", "0.85em")]},
+                               {"selector": "th", "props": [("text-align", "left")]},
+                               {"selector": "td, th", "props": [("padding", "2px 6px")]}]))
