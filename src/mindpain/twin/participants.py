@@ -120,6 +120,10 @@ def draw_truth(participants: pd.DataFrame, preset: str, seed: int, rng=None) -> 
     shift = np.array([[const.group_shift[k].get(g, 0.0) for k in OUTCOMES]
                       for g in participants["group"]])
     post = pre + shift + change
+    # Mean ratings live on the 0-100 visual analogue scale.
+    for k in ("intensity", "unpleasantness"):
+        j = OUTCOMES.index(k)
+        pre[:, j], post[:, j] = np.clip(pre[:, j], 0, 100), np.clip(post[:, j], 0, 100)
     sessions = _sessions(participants)
     index = {pid: i for i, pid in enumerate(participants["participant_id"])}
     rows = []
