@@ -179,8 +179,7 @@ class _Plan:
     W: np.ndarray  # (n_vox, n_cols) weights
     P: np.ndarray  # (n_vox, n_cols) 1 where the column's pattern is
     W2: np.ndarray = field(init=False)
-    Wfinite: dict = field(default_factory=dict)
-    sig_boxes: dict = field(default_factory=dict)
+    idx_f: np.ndarray | None = None  # the same voxels as flat indices in Fortran order
 
     def __post_init__(self):
         self.W2 = self.W * self.W
@@ -197,14 +196,22 @@ def _columns(signatures: Sequence[Signature], subregions: bool) -> list[tuple[in
     return cols
 
 
-def _column_weights(sig: Signature, label: int, shape, affine) -> np.ndarray:
-    w = np.asarray(sig.weights.dataobj, dtype=np.float64)
+def _same_grid(img, shape, affine) -> bool:
+    return tuple(img.shape[:3]) == tuple(shape[:3]) and np.allclose(img.affine, affine)
+
+
+def _column_sparse(sig: Signature, label: int, shape, affine):
+    """Flat indices and values of one column's non-zero weights on the grid ``shape``."""
+    w = np.nan_to_num(np.asarray(sig.weights.dataobj, dtype=np.float64).reshape(-1),
+                      nan=0.0, posinf=0.0, neginf=0.0)
     if label:
-        w = np.where(np.asarray(sig.labels.dataobj) == label, w, 0.0)
-    w = np.nan_to_num(w, nan=0.0, posinf=0.0, neginf=0.0)
-    if tuple(w.shape) == tuple(shape) and np.allclose(sig.weights.affine, affine):
-        return w
-    return resample_like(nib.Nifti1Image(w, sig.weights.affine), shape, affine)
+        w = np.where(np.asarray(sig.labels.dataobj).reshape(-1) == label, w, 0.0)
+    if not _same_grid(sig.weights, shape, affine):
+        # linear resampling is linear: region columns resampled one by one still add up
+        w = resample_like(nib.Nifti1Image(w.reshape(sig.weights.shape[:3]), sig.weights.affine),
+                          shape, affine).reshape(-1)
+    nz = np.flatnonzero(w)
+    return nz, w[nz]
 
 
 def _world_box(shape, affine, ijk=None) -> np.ndarray:
@@ -221,19 +228,45 @@ def _overlaps(a: np.ndarray, b: np.ndarray) -> bool:
     return bool(np.all(a[0] <= b[1]) and np.all(b[0] <= a[1]))
 
 
+_BOX_CACHE: dict = {}
+
+
 def _signature_box(sig: Signature) -> np.ndarray:
+    key = (sig.name, sig.sha256, id(sig.weights))
+    if key not in _BOX_CACHE:
+        _BOX_CACHE.clear() if len(_BOX_CACHE) > _PLAN_CACHE_SIZE else None
+        _BOX_CACHE[key] = _pattern_box(sig)
+    return _BOX_CACHE[key]
+
+
+def _pattern_box(sig: Signature) -> np.ndarray:
     w = np.asarray(sig.weights.dataobj)
     ijk = np.argwhere(np.isfinite(w) & (w != 0)).astype(float)
     return _world_box(w.shape, sig.weights.affine, ijk)
 
 
+_PLAN_CACHE: dict = {}
+_PLAN_CACHE_SIZE = 8
+
+
 def _build_plan(signatures, columns, col_ids, shape, affine) -> _Plan:
-    mats = np.stack([_column_weights(signatures[columns[c][0]], columns[c][2], shape, affine)
-                     .ravel() for c in col_ids], axis=1)
-    union = np.flatnonzero(np.any(mats != 0, axis=1))
-    W = np.ascontiguousarray(mats[union])
-    return _Plan(shape=tuple(shape), affine=np.asarray(affine), idx=union,
+    """Stack the columns' weights on the union of their pattern voxels (cached)."""
+    key = (tuple((s.name, s.sha256, id(s.weights)) for s in signatures),
+           tuple(columns[c] for c in col_ids), _grid_key(shape, affine))
+    if key in _PLAN_CACHE:
+        return _PLAN_CACHE[key]
+    sparse = [_column_sparse(signatures[columns[c][0]], columns[c][2], shape, affine)
+              for c in col_ids]
+    union = np.unique(np.concatenate([nz for nz, _ in sparse]))
+    W = np.zeros((union.size, len(col_ids)))
+    for j, (nz, vals) in enumerate(sparse):
+        W[np.searchsorted(union, nz), j] = vals
+    plan = _Plan(shape=tuple(shape), affine=np.asarray(affine), idx=union,
                  cols=np.asarray(col_ids), W=W, P=(W != 0).astype(np.float64))
+    if len(_PLAN_CACHE) >= _PLAN_CACHE_SIZE:
+        _PLAN_CACHE.pop(next(iter(_PLAN_CACHE)))
+    _PLAN_CACHE[key] = plan
+    return plan
 
 
 # --------------------------------------------------------------------------- metrics
@@ -290,6 +323,16 @@ def pattern_response(data, weights, metric: str = "dot") -> float:
                  W=w[idx, None], P=np.ones((idx.size, 1)))
     X, M = _missing_to_zero(x[idx][None, :])
     return float(_chunk_metrics(X, M, plan, (metric,))[metric][0, 0])
+
+
+def _take(data: np.ndarray, plan: _Plan) -> np.ndarray:
+    """Pattern voxels of a 3-D array, without copying it (nibabel arrays are F-ordered)."""
+    if data.flags.f_contiguous and not data.flags.c_contiguous:
+        if plan.idx_f is None:
+            plan.idx_f = np.ravel_multi_index(np.unravel_index(plan.idx, plan.shape),
+                                              plan.shape, order="F")
+        return data.ravel(order="F")[plan.idx_f]
+    return data.reshape(-1)[plan.idx]
 
 
 def _missing_to_zero(x: np.ndarray):
@@ -371,7 +414,7 @@ class _Engine:
         for pkey in targets:
             plan = self.plans[pkey]
             if pkey == key:
-                x = data.reshape(-1)[plan.idx]
+                x = _take(data, plan)
             else:
                 img = nib.Nifti1Image(np.asarray(data, dtype=np.float64), affine)
                 x = resample_like(img, plan.shape, plan.affine).reshape(-1)[plan.idx]
