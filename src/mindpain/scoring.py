@@ -363,6 +363,7 @@ class _Engine:
         self.plans: dict = {}
         self.sig_boxes = [_signature_box(s) for s in signatures]
         self.warned: set = set()
+        self.grids_ok: set = set()
         self.lock = threading.Lock()
         n_cols = len(self.columns)
         self.n_cols = n_cols
@@ -402,13 +403,15 @@ class _Engine:
         """Read map ``i``; return ``[(plan key, X row, M row)]`` (raises MindpainError)."""
         data, affine = read_map(item, label)
         shape = data.shape
-        self._check_overlap(label, shape, affine)
         key = _grid_key(shape, affine)
-        with self.lock:
-            self._warn_grid(label, shape, affine)
-            if self.resample == "weights-to-data" and key not in self.plans:
-                self.plans[key] = _build_plan(self.signatures, self.columns,
-                                              list(range(self.n_cols)), shape, affine)
+        if key not in self.grids_ok:  # checks that depend on the grid only: once per grid
+            self._check_overlap(label, shape, affine)
+            with self.lock:
+                self._warn_grid(label, shape, affine)
+                if self.resample == "weights-to-data" and key not in self.plans:
+                    self.plans[key] = _build_plan(self.signatures, self.columns,
+                                                  list(range(self.n_cols)), shape, affine)
+                self.grids_ok.add(key)
         rows = []
         targets = [key] if self.resample == "weights-to-data" else list(self.plans)
         for pkey in targets:
@@ -437,9 +440,9 @@ class _Engine:
         X = np.stack([b[1] for b in buf])
         M = np.stack([b[2] for b in buf])
         values = _chunk_metrics(X, M, plan, self.metrics)
-        for j, (i, _, _) in enumerate(buf):
-            for m, arr in values.items():
-                results[i][m][plan.cols] = arr[j]
+        rows = np.array([b[0] for b in buf])
+        for m, arr in values.items():
+            results[np.ix_(rows, plan.cols, [self.metrics.index(m)])] = arr[:, :, None]
 
     def add(self, i, rows, results):
         for pkey, X, M in rows:
@@ -529,7 +532,7 @@ def score_maps(maps, signatures=None, *, metrics=("dot",), subregions: bool = Fa
         raise MindpainError("no map given; expected at least one contrast map")
     chunk_size = max(1, int(chunk_size))
     engine = _Engine(sigs, metrics, subregions, resample, chunk_size)
-    results = [{m: np.full(engine.n_cols, np.nan) for m in metrics} for _ in items]
+    results = np.full((len(items), engine.n_cols, len(metrics)), np.nan)
     labels = [_item_label(it, k) for k, it in enumerate(items)]
     errors: list[str] = []
 
@@ -576,21 +579,23 @@ def _long_table(items, labels, sigs, columns, metrics, results) -> pd.DataFrame:
     meta = [parse_entities(lab) if not isinstance(it, nib.spatialimages.SpatialImage)
             else {"participant_id": lab, "session": None, "condition": None}
             for it, lab in zip(items, labels, strict=True)]
-    n_maps, n_cols, n_met = len(items), len(columns), len(metrics)
-    values = np.stack([np.stack([results[i][m] for m in metrics], axis=1)
-                       for i in range(n_maps)])  # (maps, cols, metrics)
+    n_maps, n_cols, n_met = results.shape
     map_i = np.repeat(np.arange(n_maps), n_cols * n_met)
     col_i = np.tile(np.repeat(np.arange(n_cols), n_met), n_maps)
     met_i = np.tile(np.arange(n_met), n_maps * n_cols)
+
+    def per_map(values):
+        return np.asarray(values, dtype=object)[map_i]
+
     frame = pd.DataFrame({
-        "participant_id": [meta[i]["participant_id"] for i in map_i],
-        "session": [meta[i]["session"] for i in map_i],
-        "condition": [meta[i]["condition"] for i in map_i],
-        "signature": [sigs[columns[c][0]].name for c in col_i],
-        "metric": [metrics[m] for m in met_i],
-        "region": [columns[c][1] for c in col_i],
-        "response": values.reshape(-1),
-        "map": [Path(labels[i]).name for i in map_i],
+        "participant_id": per_map([m["participant_id"] for m in meta]),
+        "session": per_map([m["session"] for m in meta]),
+        "condition": per_map([m["condition"] for m in meta]),
+        "signature": np.asarray([sigs[k].name for k, _, _ in columns], dtype=object)[col_i],
+        "metric": np.asarray(metrics, dtype=object)[met_i],
+        "region": np.asarray([r for _, r, _ in columns], dtype=object)[col_i],
+        "response": results.reshape(-1),
+        "map": per_map([Path(lab).name for lab in labels]),
     })
     return frame[list(COLUMNS)]
 
