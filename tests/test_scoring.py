@@ -359,3 +359,10 @@ def test_cli_writes_table_and_sidecar(tiny_set, tmp_path):
     assert all(len(s["sha256"]) == 64 for s in settings_["signatures"])
     assert settings_["mindpain_version"]
     assert set(scoring.COLUMNS) <= set(sidecar)
+
+
+def test_threads_and_chunks_do_not_change_results(pain21_scores):
+    maps, table = pain21_scores
+    again = scoring.score_maps(maps, list(SURROGATES), metrics=scoring.METRICS, n_jobs=2,
+                               chunk_size=5)
+    pd.testing.assert_frame_equal(again, table)
