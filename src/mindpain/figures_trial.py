@@ -1,0 +1,295 @@
+"""Figures of the randomized-trial chapter: each ``plot_*`` returns a Figure.
+
+Inputs come from :mod:`mindpain.trial` (validated trial rows, the effects table, the
+residuals, the link table and the calibration table). Figures are made with
+:class:`matplotlib.figure.Figure` directly (not pyplot) and use the book's group colours.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from scipy import stats
+
+from mindpain.errors import MindpainError
+from mindpain.figures_data import GROUP_COLORS, GROUP_LABELS, _styled
+from mindpain.trial import (
+    ARMS,
+    BETWEEN,
+    CONTRAST_LABELS,
+    CONTRASTS,
+    OUTCOME_LABELS,
+    SESSIONS,
+    change_scores,
+)
+
+#: Marker and colour of each model in the forest and coverage plots (Okabe-Ito).
+MODEL_STYLE = {"change_score": ("o", "#0072B2", "Change score (t)"),
+               "ancova": ("s", "#D55E00", "ANCOVA"),
+               "ancova_hc3": ("D", "#E69F00", "ANCOVA, HC3 SE"),
+               "mixedlm": ("^", "#009E73", "Mixed model (ITT)")}
+_UNITS = {"intensity": "rating (0-100)", "unpleasantness": "rating (0-100)"}
+
+
+def _need(frame: pd.DataFrame, columns, what: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise MindpainError(f"{what}: missing column(s) {', '.join(missing)}")
+
+
+@_styled
+def plot_trajectories(trial: pd.DataFrame, outcomes=("nps", "siips1")) -> Figure:
+    """Show each participant's pre→post trajectory with the group mean and its 95% CI.
+
+    Parameters
+    ----------
+    trial : pandas.DataFrame
+        Validated trial rows (:func:`mindpain.trial.validate_outcomes`).
+    outcomes : sequence of str
+        One row of panels per outcome; one column per arm.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Thin lines: completers; open circles: baseline-only participants; thick line and
+        error bars: mean of all available values per session with its t-based 95% CI.
+    """
+    _need(trial, ("participant_id", "session", "group", *outcomes), "trial table")
+    fig = Figure(figsize=(9, 2.9 * len(outcomes) + 0.4))
+    axes = np.atleast_2d(fig.subplots(len(outcomes), len(ARMS), sharey="row", squeeze=False))
+    for i, outcome in enumerate(outcomes):
+        ch = change_scores(trial, outcome)
+        for j, arm in enumerate(ARMS):
+            ax = axes[i, j]
+            color = GROUP_COLORS[arm]
+            sub = ch[ch.group == arm]
+            for pre, post in zip(sub["pre"], sub["post"], strict=True):
+                ax.plot([0, 1], [pre, post], color=color, alpha=0.25, lw=0.8)
+            only = trial[(trial.group == arm) & ~trial.participant_id.isin(ch.index)]
+            only = only.dropna(subset=[outcome])
+            xs = np.where(only["session"] == "pre", -0.06, 1.06)
+            ax.scatter(xs, only[outcome], facecolor="white", edgecolor=color, s=18, zorder=3)
+            means, half = [], []
+            for s in SESSIONS:
+                v = trial.loc[(trial.group == arm) & (trial.session == s), outcome].dropna()
+                means.append(v.mean())
+                half.append(stats.t.ppf(0.975, max(v.size - 1, 1)) * v.std(ddof=1)
+                            / np.sqrt(v.size) if v.size > 1 else np.nan)
+            ax.errorbar([0, 1], means, yerr=half, color=color, lw=2.5, capsize=5, zorder=4,
+                        marker="o", ms=6)
+            ax.set_xticks([0, 1], ["Pre", "Post"])
+            ax.set_xlim(-0.3, 1.3)
+            if i == 0:
+                n_only = only.participant_id.nunique()
+                ax.set_title(f"{GROUP_LABELS[arm]} (n = {len(sub)} + {n_only})", fontsize=11)
+            if j == 0:
+                ax.set_ylabel(f"{OUTCOME_LABELS[outcome]} {_UNITS.get(outcome, 'response')}")
+            ax.grid(axis="y", color="0.92")
+            ax.set_axisbelow(True)
+    handles = [Line2D([], [], color="0.4", alpha=0.4, lw=0.8, label="Participant (pre and post)"),
+               Line2D([], [], ls="", marker="o", mfc="white", mec="0.4", label="Baseline only"),
+               Line2D([], [], color="0.2", lw=2.5, marker="o", label="Group mean, 95% CI")]
+    fig.legend(handles=handles, loc="lower center", ncols=3, frameon=False)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    return fig
+
+
+@_styled
+def plot_forest(effects: pd.DataFrame, outcomes=("nps", "siips1"),
+                models=("change_score", "ancova", "mixedlm"), contrasts=CONTRASTS) -> Figure:
+    """Forest plot of the contrasts' d with 95% CIs, beside the paper's and the planted d.
+
+    Parameters
+    ----------
+    effects : pandas.DataFrame
+        Results table of :func:`mindpain.trial.analyse_trial`.
+    outcomes : sequence of str
+        One panel per outcome.
+    models : sequence of str
+        Models drawn (rows without a CI are skipped; ANCOVA has between-arm rows only).
+    contrasts : sequence of str
+        Contrasts, top to bottom.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    _need(effects, ("outcome", "contrast", "model", "estimate_d", "ci_low", "ci_high",
+                    "reported_d", "planted_d"), "effects table")
+    n = len(outcomes)
+    ncols = min(n, 2)
+    nrows = int(np.ceil(n / ncols))
+    fig = Figure(figsize=(5.2 * ncols, 0.55 * len(contrasts) * nrows + 1.6))
+    axes = np.atleast_1d(fig.subplots(nrows, ncols, sharex=True, squeeze=False)).ravel()
+    offsets = np.linspace(0.22, -0.22, len(models)) if len(models) > 1 else [0.0]
+    ypos = {c: len(contrasts) - 1 - k for k, c in enumerate(contrasts)}
+    for ax, outcome in zip(axes, outcomes, strict=False):
+        sub = effects[effects.outcome == outcome]
+        for off, model in zip(offsets, models, strict=True):
+            marker, color, _ = MODEL_STYLE[model]
+            rows = sub[(sub.model == model) & sub.contrast.isin(contrasts)].dropna(
+                subset=["ci_low"])
+            y = rows.contrast.map(ypos).to_numpy() + off
+            ax.errorbar(rows.estimate_d, y, xerr=[rows.estimate_d - rows.ci_low,
+                                                  rows.ci_high - rows.estimate_d],
+                        fmt=marker, color=color, ms=5, capsize=2, lw=1.2)
+        truth = sub.drop_duplicates("contrast").set_index("contrast").reindex(list(contrasts))
+        y = np.array([ypos[c] for c in contrasts])
+        ax.scatter(truth["planted_d"], y, marker="|", s=260, color="black", lw=2, zorder=5)
+        ax.scatter(truth["reported_d"], y, marker="*", s=110, color="#CC79A7", zorder=6,
+                   edgecolor="black", lw=0.4)
+        ax.axvline(0, color="0.6", lw=0.8)
+        ax.axhline(len(contrasts) - len([c for c in contrasts if c in BETWEEN]) - 0.5,
+                   color="0.85", lw=0.8)
+        ax.set_yticks(y, [CONTRAST_LABELS[c] for c in contrasts])
+        ax.set_title(OUTCOME_LABELS[outcome], loc="left")
+        ax.grid(axis="x", color="0.92")
+        ax.set_axisbelow(True)
+    for ax in axes[len(outcomes):]:
+        ax.set_visible(False)
+    for ax in axes[-ncols:]:
+        ax.set_xlabel("Cohen's d on the change score (negative: lower after)")
+    handles = [Line2D([], [], ls="", marker=MODEL_STYLE[m][0], color=MODEL_STYLE[m][1],
+                      label=MODEL_STYLE[m][2]) for m in models]
+    handles += [Line2D([], [], ls="", marker="|", ms=14, mew=2, color="black",
+                       label="Planted (twin truth)"),
+                Line2D([], [], ls="", marker="*", ms=11, color="#CC79A7", mec="black",
+                       label="Reported in the paper")]
+    fig.legend(handles=handles, loc="lower center", ncols=3, frameon=False)
+    fig.tight_layout(rect=(0, 0.1 if nrows == 1 else 0.06, 1, 1))
+    return fig
+
+
+@_styled
+def plot_residuals(residuals: pd.DataFrame, assumptions: pd.DataFrame | None = None,
+                   model: str = "ancova") -> Figure:
+    """Residuals against fitted values (top) and normal Q-Q plots (bottom), per outcome.
+
+    Parameters
+    ----------
+    residuals : pandas.DataFrame
+        ``outcome, model, fitted, residual`` (:attr:`mindpain.trial.TrialAnalysis.residuals`).
+    assumptions : pandas.DataFrame, optional
+        Shapiro-Wilk table; its p value is printed in each panel.
+    model : str
+        Which model's residuals to draw.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    _need(residuals, ("outcome", "model", "fitted", "residual"), "residuals table")
+    data = residuals[residuals.model == model]
+    outcomes = list(dict.fromkeys(data.outcome))
+    if not outcomes:
+        raise MindpainError(f"residuals table has no rows for model {model!r}")
+    fig = Figure(figsize=(2.4 * len(outcomes), 5.0))
+    axes = fig.subplots(2, len(outcomes), squeeze=False)
+    for j, outcome in enumerate(outcomes):
+        sub = data[data.outcome == outcome]
+        r = sub["residual"].to_numpy()
+        axes[0, j].scatter(sub["fitted"], r, s=9, color="0.3", alpha=0.7)
+        axes[0, j].axhline(0, color="#D55E00", lw=1)
+        axes[0, j].set_title(OUTCOME_LABELS[outcome], fontsize=11)
+        (osm, osr), (slope, icpt, _) = stats.probplot(r, dist="norm")
+        axes[1, j].scatter(osm, osr, s=9, color="0.3", alpha=0.7)
+        axes[1, j].plot(osm, slope * osm + icpt, color="#D55E00", lw=1)
+        if assumptions is not None:
+            row = assumptions[(assumptions.outcome == outcome) & (assumptions.model == model)]
+            if len(row):
+                axes[1, j].set_title(f"Shapiro p = {row.shapiro_p.iloc[0]:.2f}", fontsize=10)
+        axes[0, j].set_xlabel("Fitted", fontsize=9)
+        axes[1, j].set_xlabel("Normal quantile", fontsize=9)
+    axes[0, 0].set_ylabel("Residual")
+    axes[1, 0].set_ylabel("Ordered residual")
+    fig.tight_layout()
+    return fig
+
+
+@_styled
+def plot_link(trial: pd.DataFrame, link: pd.DataFrame | None = None, signatures=("nps", "siips1"),
+              ratings=("intensity", "unpleasantness")) -> Figure:
+    """Change in signature response against change in rating, one point per completer.
+
+    Parameters
+    ----------
+    trial : pandas.DataFrame
+        Validated trial rows.
+    link : pandas.DataFrame, optional
+        Output of :func:`mindpain.trial.neural_subjective_link`; its r values are printed.
+    signatures, ratings : sequence of str
+        Rows and columns of panels.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fig = Figure(figsize=(4.0 * len(ratings), 3.3 * len(signatures) + 0.4))
+    axes = fig.subplots(len(signatures), len(ratings), squeeze=False)
+    for i, sig in enumerate(signatures):
+        for j, rat in enumerate(ratings):
+            ax = axes[i, j]
+            x, y = change_scores(trial, rat), change_scores(trial, sig)
+            both = x.index.intersection(y.index)
+            for arm in ARMS:
+                keep = both[x.loc[both, "group"] == arm]
+                ax.scatter(x.loc[keep, "change"], y.loc[keep, "change"], s=16,
+                           color=GROUP_COLORS[arm], alpha=0.8, label=GROUP_LABELS[arm])
+            ax.axhline(0, color="0.8", lw=0.8)
+            ax.axvline(0, color="0.8", lw=0.8)
+            if link is not None:
+                rows = link[(link.signature == sig) & (link.rating == rat)].set_index("method")
+                text = "\n".join(f"{lab} r = {rows.loc[m, 'r']:.2f}" for m, lab in
+                                 (("rm_corr", "rm"), ("change_on_change", "Δ~Δ"))
+                                 if m in rows.index)
+                ax.text(0.02, 0.98, text, transform=ax.transAxes, va="top", fontsize=9)
+            ax.set_xlabel(f"Change in {rat}")
+            ax.set_ylabel(f"Change in {OUTCOME_LABELS[sig]}")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncols=len(ARMS), frameon=False)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    return fig
+
+
+@_styled
+def plot_coverage(coverage: pd.DataFrame, target: float = 0.95, tolerance: float = 0.03) -> Figure:
+    """Coverage of the 95% CIs of d per outcome, contrast and model, with 2 Monte-Carlo SEs.
+
+    Parameters
+    ----------
+    coverage : pandas.DataFrame
+        Table of :func:`mindpain.trial.calibrate_trial`.
+    target, tolerance : float
+        Nominal coverage and the accepted band (shaded).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    _need(coverage, ("outcome", "contrast", "model", "coverage", "mc_se"), "coverage table")
+    outcomes = list(dict.fromkeys(coverage.outcome))
+    fig = Figure(figsize=(2.2 * len(outcomes) + 1.5, 4.2))
+    axes = fig.subplots(1, len(outcomes), sharey=True, squeeze=False)[0]
+    models = [m for m in MODEL_STYLE if m in set(coverage.model)]
+    offsets = dict(zip(models, np.linspace(-0.27, 0.27, len(models)), strict=True))
+    for ax, outcome in zip(axes, outcomes, strict=True):
+        ax.axvspan(target - tolerance, target + tolerance, color="0.9")
+        ax.axvline(target, color="0.5", lw=0.8)
+        sub = coverage[coverage.outcome == outcome]
+        for model in models:
+            rows = sub[sub.model == model]
+            y = np.array([len(CONTRASTS) - 1 - CONTRASTS.index(c) for c in rows.contrast])
+            marker, color, _ = MODEL_STYLE[model]
+            ax.errorbar(rows.coverage, y + offsets[model], xerr=2 * rows.mc_se, fmt=marker,
+                        color=color, ms=4, lw=1, capsize=1.5)
+        ax.set_title(OUTCOME_LABELS[outcome], fontsize=11)
+        ax.set_xlim(0.85, 1.0)
+        ax.set_xlabel("Coverage")
+    axes[0].set_yticks(range(len(CONTRASTS)), [CONTRAST_LABELS[c] for c in CONTRASTS[::-1]])
+    handles = [Line2D([], [], ls="", marker=MODEL_STYLE[m][0], color=MODEL_STYLE[m][1],
+                      label=MODEL_STYLE[m][2]) for m in models]
+    fig.legend(handles=handles, loc="lower center", ncols=len(models), frameon=False)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    return fig

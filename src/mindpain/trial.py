@@ -1,0 +1,954 @@
+r"""Statistics of the randomized trial: MBSR vs HEP vs waitlist, pre and post.
+
+Input is an *outcomes table*: one row per participant and session with the columns
+``participant_id, session ('pre'|'post'), group ('MBSR'|'HEP'|'WL'|'LTM')`` and the
+outcomes ``nps, nps_pos, nps_neg, siips1, intensity, unpleasantness``. Long-term
+meditators (``LTM``) are not part of the trial and are dropped. :func:`validate_outcomes`
+checks the table once, before any model is fit.
+
+Effect sizes
+------------
+Every contrast is reported as Cohen's d on the **observed change score**
+:math:`\Delta = \text{post} - \text{pre}`, the definition the simulated twin plants
+(:func:`mindpain.twin.model.planted_trial_effects`):
+
+* between arms A and B: :math:`d = (\bar\Delta_A - \bar\Delta_B) / s_p`, with
+  :math:`s_p` the pooled SD of change of the two arms (ddof 1; Cohen's :math:`d_s`);
+* within arm A: :math:`d_z = \bar\Delta_A / s_{\Delta_A}`.
+
+No small-sample (Hedges) correction is applied, as the twin's planted value is the
+population d itself.
+
+Confidence intervals
+--------------------
+The 95% CI of d is obtained by inverting the noncentral t distribution: a t statistic
+for the contrast follows a noncentral t with noncentrality
+:math:`\lambda = \text{effect} / \sigma_{\text{estimate}}`; the interval for
+:math:`\lambda` (:func:`scipy.special.nctdtrinc`) is mapped back to the d scale. For the
+change-score contrasts under normal errors with equal variances this interval is exact
+(Steiger & Fouladi 1997; Cumming & Finch 2001), which is why it is the primary method.
+The model-based estimates (ANCOVA, mixed model) are standardised by an estimated SD, whose
+ratio to the estimate's SE is treated as known; their coverage is checked by simulation
+(:func:`calibrate_trial`).
+
+Models per outcome
+------------------
+``change_score``
+    Two-sample (between) or one-sample (within) t test on change scores, completers.
+``permutation``
+    Robust alternative: the same contrasts with a permutation (between: arm labels;
+    within: sign flips) p value; the d is the change-score d and no CI is given.
+``ancova``
+    ``post ~ C(group, Treatment('WL')) + pre`` by OLS (statsmodels), completers;
+    the adjusted group difference is divided by the change-score :math:`s_p`.
+``ancova_hc3``
+    The same ANCOVA with HC3 heteroscedasticity-consistent standard errors.
+``mixedlm``
+    Linear mixed model, all available sessions (intention to treat: baseline-only
+    participants count), REML, random intercept per participant, treatment coding with
+    reference group WL and reference session pre:
+    ``y ~ 1 + HEP + MBSR + post + HEP:post + MBSR:post``. Contrasts are linear
+    combinations of the interaction and time terms, divided by the model's SD of a
+    participant's change, :math:`\sqrt{2}\,\hat\sigma_e`; the t reference uses the
+    completers' degrees of freedom (completers - 3). Its ``group_x_time`` row is the
+    2-df Wald test of both interaction terms.
+``mixed_anova``
+    pingouin's mixed ANOVA (group between, session within) on completers; the
+    ``group_x_time`` row holds its interaction F test.
+
+Multiplicity
+------------
+Holm's step-down correction, per model, in families: the 3 between-arm contrasts × the
+4 signature outcomes (12 tests); the 3 between-arm contrasts × the 2 ratings (6 tests);
+the same two families for the within-arm contrasts; and the omnibus ``group_x_time`` rows
+(4 signatures; 2 ratings). ``p`` is unadjusted, ``p_adj`` Holm-adjusted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import special, stats
+
+from mindpain.errors import MindpainError
+
+#: Signature responses analysed as trial outcomes.
+SIGNATURES = ("nps", "nps_pos", "nps_neg", "siips1")
+#: Mean ratings of the hot trials analysed as trial outcomes.
+RATINGS = ("intensity", "unpleasantness")
+#: All trial outcomes, in the order of the tables.
+TRIAL_OUTCOMES = SIGNATURES + RATINGS
+#: Display names of the outcomes.
+OUTCOME_LABELS = {"nps": "NPS", "nps_pos": "NPSpos", "nps_neg": "NPSneg", "siips1": "SIIPS1",
+                  "intensity": "Intensity", "unpleasantness": "Unpleasantness"}
+ARMS = ("MBSR", "HEP", "WL")
+GROUPS = ARMS + ("LTM",)
+SESSIONS = ("pre", "post")
+BETWEEN = ("MBSR_vs_HEP", "MBSR_vs_WL", "HEP_vs_WL")
+WITHIN = ("MBSR_within", "HEP_within", "WL_within")
+CONTRASTS = BETWEEN + WITHIN
+OMNIBUS = "group_x_time"
+#: Display names of the contrasts.
+CONTRAST_LABELS = {"MBSR_vs_HEP": "MBSR vs HEP", "MBSR_vs_WL": "MBSR vs WL",
+                   "HEP_vs_WL": "HEP vs WL", "MBSR_within": "MBSR pre→post",
+                   "HEP_within": "HEP pre→post", "WL_within": "WL pre→post",
+                   OMNIBUS: "group × time"}
+MODELS = ("change_score", "permutation", "ancova", "ancova_hc3", "mixedlm", "mixed_anova")
+#: Columns of the results table (``trial_effects.tsv``).
+EFFECT_COLUMNS = ["outcome", "contrast", "model", "estimate_d", "ci_low", "ci_high", "p",
+                  "p_adj", "reported_d", "planted_d", "covers_planted", "status", "statistic",
+                  "df", "n"]
+REQUIRED_COLUMNS = ("participant_id", "session", "group")
+LEVEL = 0.95
+
+
+# ---------------------------------------------------------------- validation
+
+
+def validate_outcomes(table, outcomes=TRIAL_OUTCOMES) -> pd.DataFrame:
+    """Check an outcomes table and return its trial rows (LTM dropped).
+
+    Every check runs before any model is fit; each failure raises
+    :class:`~mindpain.errors.MindpainError` with a one-line message.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Outcomes table (one row per participant and session).
+    outcomes : sequence of str
+        Outcome columns that must be present and numeric.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Rows of the arms MBSR, HEP and WL, sorted by participant and session, with
+        ``session`` and ``group`` as plain strings.
+
+    Raises
+    ------
+    MindpainError
+        Missing columns, a session label other than pre/post, an unknown group, a
+        participant in two groups, a duplicated participant-session row, a non-numeric
+        outcome, or an arm with fewer than 2 participants with both sessions of an outcome.
+
+    Examples
+    --------
+    >>> from mindpain.twin import simulate_observed
+    >>> obs = simulate_observed("small", seed=1, n_replications=1)
+    >>> sorted(validate_outcomes(obs)["group"].unique())
+    ['HEP', 'MBSR', 'WL']
+    """
+    if not isinstance(table, pd.DataFrame):
+        raise MindpainError(f"outcomes table: expected a pandas DataFrame, got "
+                            f"{type(table).__name__}")
+    outcomes = tuple(outcomes)
+    missing = [c for c in (*REQUIRED_COLUMNS, *outcomes) if c not in table.columns]
+    if missing:
+        raise MindpainError(f"outcomes table: missing column(s) {', '.join(missing)}; expected "
+                            f"{', '.join((*REQUIRED_COLUMNS, *outcomes))}")
+    data = table.copy()
+    for col in REQUIRED_COLUMNS:
+        if data[col].isna().any():
+            raise MindpainError(f"outcomes table: column {col!r} has missing values")
+        data[col] = data[col].astype(str)
+    bad = sorted(set(data["session"]) - set(SESSIONS))
+    if bad:
+        raise MindpainError(f"outcomes table: session label(s) {', '.join(map(repr, bad))}; "
+                            "expected 'pre' or 'post'")
+    bad = sorted(set(data["group"]) - set(GROUPS))
+    if bad:
+        raise MindpainError(f"outcomes table: group label(s) {', '.join(map(repr, bad))}; "
+                            f"expected one of {', '.join(GROUPS)}")
+    n_groups = data.groupby("participant_id")["group"].nunique()
+    if (n_groups > 1).any():
+        who = n_groups.index[n_groups > 1].tolist()
+        arms = data.groupby("participant_id")["group"].agg(lambda g: "/".join(sorted(set(g))))
+        detail = ", ".join(f"{p} ({arms[p]})" for p in who[:3])
+        raise MindpainError(f"outcomes table: participant(s) in more than one group: {detail}"
+                            f"{' ...' if len(who) > 3 else ''}; each participant has one group")
+    dup = data.duplicated(["participant_id", "session"])
+    if dup.any():
+        first = data.loc[dup].iloc[0]
+        raise MindpainError(f"outcomes table: {dup.sum()} duplicated participant-session row(s), "
+                            f"e.g. {first.participant_id} {first.session}; expected one row each")
+    for col in outcomes:
+        if not pd.api.types.is_numeric_dtype(data[col]):
+            raise MindpainError(f"outcomes table: outcome column {col!r} is not numeric "
+                                f"(dtype {data[col].dtype})")
+    data = data[data["group"].isin(ARMS)]
+    for col in outcomes:
+        ok = data.dropna(subset=[col])
+        both = ok.groupby("participant_id")["session"].nunique().eq(2)
+        arm_of = ok.groupby("participant_id")["group"].first()
+        counts = arm_of[both].value_counts()
+        for arm in ARMS:
+            n = int(counts.get(arm, 0))
+            if n < 2:
+                raise MindpainError(
+                    f"outcomes table: group {arm!r} has {n} participant(s) with pre and post "
+                    f"{col!r}; at least 2 are needed")
+    order = {s: k for k, s in enumerate(SESSIONS)}
+    data = data.sort_values(["participant_id", "session"], key=lambda s: s.map(order)
+                            if s.name == "session" else s, kind="stable")
+    return data.reset_index(drop=True)
+
+
+def change_scores(trial: pd.DataFrame, outcome: str) -> pd.DataFrame:
+    """Completers' pre, post and change of ``outcome`` (rows with a missing value dropped).
+
+    Parameters
+    ----------
+    trial : pandas.DataFrame
+        Output of :func:`validate_outcomes`.
+    outcome : str
+        Outcome column.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``participant_id``; columns ``group, pre, post, change``.
+    """
+    wide = trial.dropna(subset=[outcome]).pivot(index="participant_id", columns="session",
+                                                values=outcome)
+    wide = wide.reindex(columns=list(SESSIONS)).dropna()
+    groups = trial.groupby("participant_id")["group"].first()
+    out = pd.DataFrame({"group": groups.reindex(wide.index), "pre": wide["pre"],
+                        "post": wide["post"]})
+    out["change"] = out["post"] - out["pre"]
+    return out
+
+
+# ---------------------------------------------------------------- vectorised core
+
+
+def noncentral_t_ci(t, df, level: float = LEVEL):
+    r"""Confidence interval of the noncentrality parameter of a noncentral t.
+
+    Parameters
+    ----------
+    t : array_like
+        Observed t statistics.
+    df : array_like
+        Degrees of freedom.
+    level : float
+        Confidence level.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        Lower and upper limits :math:`\lambda` with
+        :math:`P(T \le t \mid \lambda_{low}) = 1 - \alpha/2` and
+        :math:`P(T \le t \mid \lambda_{high}) = \alpha/2`.
+
+    Examples
+    --------
+    >>> lo, hi = noncentral_t_ci(0.0, 1000)
+    >>> round(float(lo), 2), round(float(hi), 2)
+    (-1.96, 1.96)
+    """
+    alpha = 1 - level
+    t, df = np.broadcast_arrays(np.asarray(t, float), np.asarray(df, float))
+    lo = special.nctdtrinc(df, 1 - alpha / 2, t)
+    hi = special.nctdtrinc(df, alpha / 2, t)
+    return np.asarray(lo), np.asarray(hi)
+
+
+def between_d(change_a, change_b, level: float = LEVEL) -> dict:
+    """Cohen's d of the difference in change between two arms, with noncentral-t CI.
+
+    Vectorised over leading axes: the last axis holds participants.
+
+    Parameters
+    ----------
+    change_a, change_b : array_like
+        Change scores of arms A and B, shape ``(..., n_a)`` and ``(..., n_b)``.
+    level : float
+        Confidence level.
+
+    Returns
+    -------
+    dict
+        ``d, ci_low, ci_high, p, t, df, sd`` (arrays of the leading shape); ``sd`` is the
+        pooled SD of change :math:`s_p`.
+
+    Examples
+    --------
+    >>> out = between_d([1.0, 2.0, 3.0], [0.0, 1.0, 2.0])
+    >>> float(out["d"])
+    1.0
+    """
+    a, b = np.asarray(change_a, float), np.asarray(change_b, float)
+    na, nb = a.shape[-1], b.shape[-1]
+    df = na + nb - 2
+    sd = np.sqrt(((na - 1) * a.var(-1, ddof=1) + (nb - 1) * b.var(-1, ddof=1)) / df)
+    d = (a.mean(-1) - b.mean(-1)) / sd
+    scale = np.sqrt(1 / na + 1 / nb)
+    t = d / scale
+    lo, hi = noncentral_t_ci(t, df, level)
+    return {"d": d, "ci_low": lo * scale, "ci_high": hi * scale,
+            "p": 2 * stats.t.sf(np.abs(t), df), "t": t, "df": np.full_like(d, df), "sd": sd}
+
+
+def within_d(change, level: float = LEVEL) -> dict:
+    """Cohen's d_z of an arm's change (mean / SD of change), with noncentral-t CI.
+
+    Parameters
+    ----------
+    change : array_like
+        Change scores, shape ``(..., n)``.
+    level : float
+        Confidence level.
+
+    Returns
+    -------
+    dict
+        ``d, ci_low, ci_high, p, t, df, sd``.
+
+    Examples
+    --------
+    >>> round(float(within_d([1.0, 2.0, 3.0])["d"]), 3)
+    2.0
+    """
+    c = np.asarray(change, float)
+    n = c.shape[-1]
+    sd = c.std(-1, ddof=1)
+    d = c.mean(-1) / sd
+    scale = 1 / np.sqrt(n)
+    t = d / scale
+    lo, hi = noncentral_t_ci(t, n - 1, level)
+    return {"d": d, "ci_low": lo * scale, "ci_high": hi * scale,
+            "p": 2 * stats.t.sf(np.abs(t), n - 1), "t": t, "df": np.full_like(d, n - 1),
+            "sd": sd}
+
+
+def standardised(estimate, se, sd, df, level: float = LEVEL) -> dict:
+    """Map a model estimate and its SE to d = estimate / sd with a noncentral-t CI.
+
+    The statistic ``t = estimate / se`` is referred to a noncentral t with ``df``
+    degrees of freedom; the CI of its noncentrality is multiplied by ``se / sd``.
+    """
+    estimate, se, sd = (np.asarray(x, float) for x in (estimate, se, sd))
+    t = estimate / se
+    lo, hi = noncentral_t_ci(t, df, level)
+    k = se / sd
+    return {"d": estimate / sd, "ci_low": lo * k, "ci_high": hi * k,
+            "p": 2 * stats.t.sf(np.abs(t), df), "t": t, "df": np.broadcast_to(df, t.shape) * 1.0}
+
+
+# ANCOVA design: columns [1, MBSR, HEP, pre] (reference arm WL); contrast vectors.
+_ANCOVA_L = {"MBSR_vs_HEP": np.array([0.0, 1, -1, 0]), "MBSR_vs_WL": np.array([0.0, 1, 0, 0]),
+             "HEP_vs_WL": np.array([0.0, 0, 1, 0])}
+
+
+def ancova_batch(pre, post, arm) -> dict:
+    """OLS ANCOVA ``post ~ arm + pre`` for many replications at once (classical and HC3 SEs).
+
+    Parameters
+    ----------
+    pre, post : numpy.ndarray
+        Shape ``(R, n)``: completers' values per replication.
+    arm : numpy.ndarray
+        Shape ``(n,)``: arm label of each column (``MBSR``, ``HEP``, ``WL``).
+
+    Returns
+    -------
+    dict
+        Per between-arm contrast: ``(estimate, se, se_hc3)`` arrays of shape ``(R,)``;
+        and ``"df"``, the residual degrees of freedom.
+    """
+    pre, post = np.atleast_2d(pre).astype(float), np.atleast_2d(post).astype(float)
+    arm = np.asarray(arm)
+    R, n = pre.shape
+    X = np.empty((R, n, 4))
+    X[..., 0] = 1.0
+    X[..., 1] = arm == "MBSR"
+    X[..., 2] = arm == "HEP"
+    X[..., 3] = pre
+    xtx_inv = np.linalg.inv(np.einsum("rni,rnj->rij", X, X))
+    beta = np.einsum("rij,rnj,rn->ri", xtx_inv, X, post)
+    resid = post - np.einsum("rni,ri->rn", X, beta)
+    df = n - 4
+    s2 = (resid**2).sum(-1) / df
+    lev = np.einsum("rni,rij,rnj->rn", X, xtx_inv, X)
+    omega = (resid / (1 - lev)) ** 2
+    bread = np.einsum("rij,rnj->rin", xtx_inv, X)
+    cov_hc3 = np.einsum("rin,rn,rjn->rij", bread, omega, bread)
+    out = {"df": df}
+    for name, L in _ANCOVA_L.items():
+        est = beta @ L
+        se = np.sqrt(s2 * np.einsum("i,rij,j->r", L, xtx_inv, L))
+        se3 = np.sqrt(np.einsum("i,rij,j->r", L, cov_hc3, L))
+        out[name] = (est, se, se3)
+    return out
+
+
+def _arm_pairs(name):
+    a, b = name.split("_vs_")
+    return a, b
+
+
+# ---------------------------------------------------------------- single-run models
+
+
+def _mixedlm_design(data: pd.DataFrame):
+    g = data["group"].to_numpy()
+    post = (data["session"] == "post").to_numpy(float)
+    hep, mbsr = (g == "HEP").astype(float), (g == "MBSR").astype(float)
+    names = ["Intercept", "HEP", "MBSR", "post", "HEP:post", "MBSR:post"]
+    return np.column_stack([np.ones(len(g)), hep, mbsr, post, hep * post, mbsr * post]), names
+
+
+# Contrast vectors on [Intercept, HEP, MBSR, post, HEP:post, MBSR:post].
+_MIXED_L = {"MBSR_vs_HEP": [0, 0, 0, 0, -1, 1], "MBSR_vs_WL": [0, 0, 0, 0, 0, 1],
+            "HEP_vs_WL": [0, 0, 0, 0, 1, 0], "MBSR_within": [0, 0, 0, 1, 0, 1],
+            "HEP_within": [0, 0, 0, 1, 1, 0], "WL_within": [0, 0, 0, 1, 0, 0]}
+
+
+def fit_mixedlm(data: pd.DataFrame, outcome: str, n_completers: int | None = None) -> dict:
+    r"""Fit the random-intercept group × time model to all available sessions (REML).
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Trial rows (:func:`validate_outcomes`); rows with a missing ``outcome`` are dropped.
+    outcome : str
+        Outcome column.
+    n_completers : int, optional
+        Participants with both sessions (default: counted from ``data``); sets the
+        degrees of freedom ``n_completers - 3`` of the t reference.
+
+    Returns
+    -------
+    dict
+        ``contrasts`` (name -> dict of d, CI, p, t, df), ``omnibus`` (chi2, df, p),
+        ``sd_change`` (:math:`\sqrt{2}\hat\sigma_e`), ``converged``, ``fitted`` and
+        ``resid`` (arrays), ``n_obs``, ``n_participants``.
+    """
+    import statsmodels.api as sm
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning
+
+    data = data.dropna(subset=[outcome])
+    X, _ = _mixedlm_design(data)
+    if n_completers is None:
+        n_completers = int(data.groupby("participant_id")["session"].nunique().eq(2).sum())
+    model = sm.MixedLM(data[outcome].to_numpy(float), X, groups=data["participant_id"].to_numpy())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        warnings.filterwarnings("ignore", category=RuntimeWarning)
+        warnings.filterwarnings("ignore", message=".*boundary.*")
+        res = model.fit(reml=True)
+    converged = bool(res.converged) and not any(issubclass(w.category, ConvergenceWarning)
+                                                for w in caught)
+    fe = np.asarray(res.fe_params)
+    cov = np.asarray(res.cov_params())[: fe.size, : fe.size]
+    sd_change = float(np.sqrt(2 * res.scale))
+    df = max(n_completers - 3, 1)
+    contrasts = {}
+    for name, L in _MIXED_L.items():
+        L = np.asarray(L, float)
+        contrasts[name] = standardised(L @ fe, np.sqrt(L @ cov @ L), sd_change, df)
+    Lw = np.array([_MIXED_L["HEP_vs_WL"], _MIXED_L["MBSR_vs_WL"]], float)
+    b = Lw @ fe
+    chi2 = float(b @ np.linalg.solve(Lw @ cov @ Lw.T, b))
+    fitted = np.asarray(res.fittedvalues)
+    return {"contrasts": contrasts,
+            "omnibus": {"statistic": chi2, "df": 2.0, "p": float(stats.chi2.sf(chi2, 2))},
+            "sd_change": sd_change, "converged": converged, "fitted": fitted,
+            "resid": data[outcome].to_numpy(float) - fitted, "n_obs": len(data),
+            "n_participants": int(data["participant_id"].nunique())}
+
+
+def fit_ancova(changes: pd.DataFrame):
+    """Fit ``post ~ C(group, Treatment('WL')) + pre`` by OLS (statsmodels) on completers.
+
+    Returns
+    -------
+    statsmodels.regression.linear_model.RegressionResultsWrapper
+        The fitted model (classical standard errors).
+    """
+    import statsmodels.formula.api as smf
+
+    return smf.ols("post ~ C(group, Treatment('WL')) + pre", data=changes).fit()
+
+
+def _ancova_contrasts(fit, changes: pd.DataFrame, cov_type: str) -> dict:
+    """Between-arm contrasts of an ANCOVA fit as d (standardised by the change-score s_p)."""
+    names = fit.model.exog_names
+    cov = np.asarray(fit.cov_params() if cov_type == "classical"
+                     else fit.get_robustcov_results(cov_type="HC3").cov_params())
+    params = np.asarray(fit.params)
+    col = {"MBSR": names.index("C(group, Treatment('WL'))[T.MBSR]"),
+           "HEP": names.index("C(group, Treatment('WL'))[T.HEP]")}
+    out = {}
+    for name in BETWEEN:
+        a, b = _arm_pairs(name)
+        L = np.zeros(len(names))
+        for arm, sign in ((a, 1.0), (b, -1.0)):
+            if arm in col:
+                L[col[arm]] += sign
+        sd = between_d(changes.loc[changes.group == a, "change"],
+                       changes.loc[changes.group == b, "change"])["sd"]
+        out[name] = standardised(L @ params, np.sqrt(L @ cov @ L), sd, fit.df_resid)
+    return out
+
+
+def _permutation_p(changes: pd.DataFrame, rng: np.random.Generator, n_permutations: int) -> dict:
+    """Two-sided permutation p values of the change-score contrasts.
+
+    Between: arm labels of the two arms permuted (difference in mean change). Within:
+    random sign flips of the arm's changes (mean change). p = (1 + #extreme) / (1 + B).
+    """
+    out = {}
+    for name in BETWEEN:
+        a, b = _arm_pairs(name)
+        x = np.concatenate([changes.loc[changes.group == a, "change"].to_numpy(),
+                            changes.loc[changes.group == b, "change"].to_numpy()])
+        na = int((changes.group == a).sum())
+        obs = x[:na].mean() - x[na:].mean()
+        perm = rng.permuted(np.broadcast_to(x, (n_permutations, x.size)), axis=1)
+        null = perm[:, :na].mean(1) - perm[:, na:].mean(1)
+        out[name] = (1 + np.sum(np.abs(null) >= abs(obs) - 1e-12)) / (1 + n_permutations)
+    for name in WITHIN:
+        x = changes.loc[changes.group == name.split("_")[0], "change"].to_numpy()
+        signs = rng.choice([-1.0, 1.0], size=(n_permutations, x.size))
+        null = (signs * x).mean(1)
+        out[name] = (1 + np.sum(np.abs(null) >= abs(x.mean()) - 1e-12)) / (1 + n_permutations)
+    return out
+
+
+def _mixed_anova(changes: pd.DataFrame) -> dict:
+    """Run pingouin's mixed ANOVA on completers; the interaction row (F, DF2, p, np2)."""
+    import pingouin as pg
+
+    long = pd.concat([changes.assign(session=s, value=changes[s]) for s in SESSIONS])
+    long = long.reset_index()[["participant_id", "group", "session", "value"]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        aov = pg.mixed_anova(long, dv="value", within="session", between="group",
+                             subject="participant_id")
+    row = aov.set_index("Source").loc["Interaction"]
+    pcol = "p_unc" if "p_unc" in aov.columns else "p-unc"
+    return {"statistic": float(row["F"]), "df": float(row["DF2"]), "p": float(row[pcol]),
+            "np2": float(row["np2"])}
+
+
+# ---------------------------------------------------------------- the analysis
+
+
+@dataclass
+class TrialAnalysis:
+    """Result of :func:`analyse_trial`.
+
+    Attributes
+    ----------
+    effects : pandas.DataFrame
+        The results table (columns :data:`EFFECT_COLUMNS`).
+    assumptions : pandas.DataFrame
+        Shapiro-Wilk test of the residuals per outcome and model.
+    residuals : pandas.DataFrame
+        ``outcome, model, fitted, residual`` for residual plots.
+    trial : pandas.DataFrame
+        The validated trial rows.
+    """
+
+    effects: pd.DataFrame
+    assumptions: pd.DataFrame
+    residuals: pd.DataFrame
+    trial: pd.DataFrame
+
+
+def truth_table(cfg) -> pd.DataFrame:
+    """Planted and reported d of every outcome × contrast for the configured data.
+
+    For the twin, ``planted_trial_effects(cfg.preset)``; for a user's dataset
+    (``cfg.bids_dir`` set) ``planted_d`` is NaN and only the paper's reported d remain.
+    """
+    from mindpain.twin.model import planted_trial_effects
+
+    if cfg.bids_dir is None:
+        truth = planted_trial_effects(cfg.preset)
+    else:
+        truth = planted_trial_effects("full").assign(planted_d=np.nan)
+        truth["status"] = np.where(truth["reported_d"].notna(), "reported", None)
+    return truth[["outcome", "contrast", "planted_d", "reported_d", "status"]]
+
+
+def analyse_trial(outcomes: pd.DataFrame, truth: pd.DataFrame | None = None, *, seed: int = 0,
+                  n_permutations: int = 5000, outcome_names=TRIAL_OUTCOMES) -> TrialAnalysis:
+    """Run every model on every outcome and assemble the results table.
+
+    Parameters
+    ----------
+    outcomes : pandas.DataFrame
+        Outcomes table (LTM rows are dropped); validated first.
+    truth : pandas.DataFrame, optional
+        ``outcome, contrast, planted_d, reported_d, status`` (:func:`truth_table`);
+        without it those columns are NaN.
+    seed : int
+        Seed of the permutation tests.
+    n_permutations : int
+        Permutations per contrast.
+    outcome_names : sequence of str
+        Outcomes to analyse.
+
+    Returns
+    -------
+    TrialAnalysis
+        The effects table, assumption checks, residuals and validated rows.
+
+    Examples
+    --------
+    >>> from mindpain.twin import simulate_observed
+    >>> obs = simulate_observed("small", seed=1, n_replications=1)
+    >>> res = analyse_trial(obs, n_permutations=99, outcome_names=("nps",))
+    >>> sorted(res.effects["model"].unique())[:2]
+    ['ancova', 'ancova_hc3']
+    """
+    from mindpain.config import derive_rng
+
+    trial = validate_outcomes(outcomes, outcome_names)
+    rng = derive_rng(seed, "trial-permutation")
+    rows, checks, resid_rows = [], [], []
+    for outcome in outcome_names:
+        ch = change_scores(trial, outcome)
+        arms = {a: ch.loc[ch.group == a, "change"].to_numpy() for a in ARMS}
+        n_comp = len(ch)
+        perm = _permutation_p(ch, rng, n_permutations)
+        for name in CONTRASTS:
+            if name in BETWEEN:
+                a, b = _arm_pairs(name)
+                r, n = between_d(arms[a], arms[b]), arms[a].size + arms[b].size
+            else:
+                arm = name.split("_")[0]
+                r, n = within_d(arms[arm]), arms[arm].size
+            rows.append(_row(outcome, name, "change_score", r, n))
+            rows.append({**_row(outcome, name, "permutation", r, n), "ci_low": np.nan,
+                         "ci_high": np.nan, "p": perm[name], "statistic": np.nan,
+                         "df": np.nan})
+        fit = fit_ancova(ch)
+        for cov_type, model in (("classical", "ancova"), ("HC3", "ancova_hc3")):
+            for name, r in _ancova_contrasts(fit, ch, cov_type).items():
+                a, b = _arm_pairs(name)
+                rows.append(_row(outcome, name, model, r, int(ch.group.isin([a, b]).sum())))
+        mixed = fit_mixedlm(trial, outcome, n_comp)
+        for name, r in mixed["contrasts"].items():
+            rows.append(_row(outcome, name, "mixedlm", r, mixed["n_participants"]))
+        rows.append({"outcome": outcome, "contrast": OMNIBUS, "model": "mixedlm",
+                     "p": mixed["omnibus"]["p"], "statistic": mixed["omnibus"]["statistic"],
+                     "df": 2.0, "n": mixed["n_participants"]})
+        aov = _mixed_anova(ch)
+        rows.append({"outcome": outcome, "contrast": OMNIBUS, "model": "mixed_anova",
+                     "p": aov["p"], "statistic": aov["statistic"], "df": aov["df"], "n": n_comp})
+        # Residuals for the assumption checks.
+        arm_mean = ch.groupby("group")["change"].transform("mean")
+        for model, fitted, resid, converged in (
+                ("change_score", arm_mean.to_numpy(), (ch["change"] - arm_mean).to_numpy(), True),
+                ("ancova", np.asarray(fit.fittedvalues), np.asarray(fit.resid), True),
+                ("mixedlm", mixed["fitted"], mixed["resid"], mixed["converged"])):
+            w, p = stats.shapiro(resid) if resid.size >= 3 else (np.nan, np.nan)
+            checks.append({"outcome": outcome, "model": model, "n": resid.size,
+                           "shapiro_w": float(w), "shapiro_p": float(p),
+                           "normal": bool(p >= 0.05), "converged": converged})
+            resid_rows.append(pd.DataFrame({"outcome": outcome, "model": model,
+                                            "fitted": fitted, "residual": resid}))
+    effects = pd.DataFrame(rows)
+    effects = _add_truth(effects, truth)
+    effects["p_adj"] = holm_adjust(effects)
+    effects = effects[EFFECT_COLUMNS]
+    return TrialAnalysis(effects=effects, assumptions=pd.DataFrame(checks),
+                         residuals=pd.concat(resid_rows, ignore_index=True), trial=trial)
+
+
+def _row(outcome, contrast, model, r, n) -> dict:
+    return {"outcome": outcome, "contrast": contrast, "model": model,
+            "estimate_d": float(r["d"]), "ci_low": float(r["ci_low"]),
+            "ci_high": float(r["ci_high"]), "p": float(r["p"]), "statistic": float(r["t"]),
+            "df": float(r["df"]), "n": int(n)}
+
+
+def _add_truth(effects: pd.DataFrame, truth: pd.DataFrame | None) -> pd.DataFrame:
+    if truth is None:
+        truth = pd.DataFrame(columns=["outcome", "contrast", "planted_d", "reported_d", "status"])
+    truth = truth[["outcome", "contrast", "planted_d", "reported_d", "status"]]
+    out = effects.merge(truth, on=["outcome", "contrast"], how="left")
+    for col in ("planted_d", "reported_d"):
+        out[col] = out[col].astype(float)
+    has = out[["ci_low", "ci_high", "planted_d"]].notna().all(axis=1)
+    covers = (out["ci_low"] <= out["planted_d"]) & (out["planted_d"] <= out["ci_high"])
+    out["covers_planted"] = pd.Series(pd.array(np.where(has, covers, pd.NA), dtype="boolean"),
+                                      index=out.index)
+    return out
+
+
+def holm(p) -> np.ndarray:
+    """Holm step-down adjusted p values of one family.
+
+    Examples
+    --------
+    >>> holm([0.01, 0.04, 0.03]).round(2).tolist()
+    [0.03, 0.06, 0.06]
+    """
+    p = np.asarray(p, float)
+    order = np.argsort(p, kind="stable")
+    m = p.size
+    stepped = np.maximum.accumulate((m - np.arange(m)) * p[order])
+    out = np.empty(m)
+    out[order] = np.minimum(stepped, 1.0)
+    return out
+
+
+def holm_adjust(effects: pd.DataFrame) -> np.ndarray:
+    """Holm-adjusted p values in the families described in the module docstring.
+
+    A family is (model, outcome domain: signatures or ratings, contrast kind: between,
+    within or omnibus).
+    """
+    domain = np.where(effects["outcome"].isin(SIGNATURES), "signature", "rating")
+    kind = np.where(effects["contrast"].isin(BETWEEN), "between",
+                    np.where(effects["contrast"].isin(WITHIN), "within", "omnibus"))
+    adj = np.full(len(effects), np.nan)
+    keys = pd.Series(list(zip(effects["model"], domain, kind, strict=True)), index=effects.index)
+    for _, idx in effects.groupby(keys).groups.items():
+        pos = effects.index.get_indexer(idx)
+        p = effects["p"].to_numpy(float)[pos]
+        ok = ~np.isnan(p)
+        if ok.any():
+            res = np.full(p.size, np.nan)
+            res[ok] = holm(p[ok])
+            adj[pos] = res
+    return adj
+
+
+# ---------------------------------------------------------------- neural-subjective link
+
+
+def neural_subjective_link(trial: pd.DataFrame, signatures=("nps", "siips1"),
+                           ratings=RATINGS) -> pd.DataFrame:
+    """Correlations between signature responses and ratings (trial participants).
+
+    Two analyses per signature × rating: the repeated-measures correlation (pingouin
+    ``rm_corr``: within-participant association across the two sessions, completers), and
+    the change-on-change correlation across completers, as a partial correlation
+    adjusting for arm (so the planted group effects do not drive it). 95% CIs by Fisher z
+    with the analysis' degrees of freedom.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``signature, rating, method, r, ci_low, ci_high, p, dof, n``.
+    """
+    import pingouin as pg
+
+    rows = []
+    for sig in signatures:
+        for rat in ratings:
+            data = trial.dropna(subset=[sig, rat])
+            both = data.groupby("participant_id")["session"].transform("nunique").eq(2)
+            data = data[both]
+            rm = pg.rm_corr(data, x=sig, y=rat, subject="participant_id")
+            pcol = next(c for c in ("pval", "p_unc", "p_val", "p-val") if c in rm.columns)
+            r, dof = float(rm["r"].iloc[0]), int(rm["dof"].iloc[0])
+            rows.append({"signature": sig, "rating": rat, "method": "rm_corr", "r": r,
+                         **_fisher_ci(r, dof - 1), "p": float(rm[pcol].iloc[0]), "dof": dof,
+                         "n": int(data["participant_id"].nunique())})
+            wide = pd.DataFrame({
+                "x": change_scores(data, sig)["change"], "y": change_scores(data, rat)["change"],
+                "group": change_scores(data, sig)["group"]}).dropna()
+            for arm in ARMS[:-1]:
+                wide[arm] = (wide["group"] == arm).astype(float)
+            pc = pg.partial_corr(wide, x="x", y="y", covar=list(ARMS[:-1]))
+            pcol = next(c for c in ("p_val", "p_unc", "pval", "p-val") if c in pc.columns)
+            r, n = float(pc["r"].iloc[0]), len(wide)
+            dof = n - 2 - (len(ARMS) - 1)
+            rows.append({"signature": sig, "rating": rat, "method": "change_on_change", "r": r,
+                         **_fisher_ci(r, dof - 1), "p": float(pc[pcol].iloc[0]), "dof": dof,
+                         "n": n})
+    return pd.DataFrame(rows)
+
+
+def _fisher_ci(r: float, n_minus_3: float, level: float = LEVEL) -> dict:
+    z = np.arctanh(np.clip(r, -0.999999, 0.999999))
+    half = stats.norm.ppf(0.5 + level / 2) / np.sqrt(max(n_minus_3, 1))
+    return {"ci_low": float(np.tanh(z - half)), "ci_high": float(np.tanh(z + half))}
+
+
+# ---------------------------------------------------------------- results files
+
+
+def results_dir(cfg) -> Path:
+    """Folder for result tables: ``results/`` beside the work folder (git-ignored).
+
+    With the default work folder (``<project>/data``) this is ``<project>/results``.
+    """
+    return Path(cfg.work_dir).parent / "results"
+
+
+def write_trial_effects(effects: pd.DataFrame, cfg) -> Path:
+    """Write the results table atomically to ``results/tables/trial_effects.tsv``."""
+    from mindpain.io import write_tsv
+
+    return write_tsv(results_dir(cfg) / "tables" / "trial_effects.tsv", effects[EFFECT_COLUMNS])
+
+
+# ---------------------------------------------------------------- calibration
+
+
+def _arrays(obs: pd.DataFrame, outcome: str):
+    """Completers' pre/post arrays ``(R, n)`` and their arms, from a replicated table."""
+    data = obs[obs["group"].isin(ARMS)]
+    wide = data.pivot_table(index=["replication", "participant_id"], columns="session",
+                            values=outcome, aggfunc="first").dropna()
+    reps = wide.index.get_level_values(0).unique()
+    pids = wide.loc[reps[0]].index
+    pre = wide["pre"].to_numpy().reshape(len(reps), -1)
+    post = wide["post"].to_numpy().reshape(len(reps), -1)
+    arm = data.drop_duplicates("participant_id").set_index("participant_id")["group"]
+    return pre, post, arm.reindex(pids).to_numpy()
+
+
+def calibration_estimates(obs: pd.DataFrame, outcome: str) -> pd.DataFrame:
+    """Change-score and ANCOVA d with CIs for every replication of ``obs`` (vectorised).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``replication, contrast, model, estimate_d, ci_low, ci_high``.
+    """
+    pre, post, arm = _arrays(obs, outcome)
+    change = post - pre
+    R = change.shape[0]
+    frames = []
+
+    def add(contrast, model, r):
+        frames.append(pd.DataFrame({"replication": np.arange(R), "contrast": contrast,
+                                    "model": model, "estimate_d": r["d"],
+                                    "ci_low": r["ci_low"], "ci_high": r["ci_high"]}))
+
+    sds = {}
+    for name in BETWEEN:
+        a, b = _arm_pairs(name)
+        r = between_d(change[:, arm == a], change[:, arm == b])
+        sds[name] = r["sd"]
+        add(name, "change_score", r)
+    for name in WITHIN:
+        add(name, "change_score", within_d(change[:, arm == name.split("_")[0]]))
+    anc = ancova_batch(pre, post, arm)
+    for name in BETWEEN:
+        est, se, se3 = anc[name]
+        add(name, "ancova", standardised(est, se, sds[name], anc["df"]))
+        add(name, "ancova_hc3", standardised(est, se3, sds[name], anc["df"]))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _mixedlm_replication(obs_rep: pd.DataFrame, outcome: str) -> list[dict]:
+    fit = fit_mixedlm(obs_rep, outcome)
+    return [{"contrast": name, "estimate_d": float(r["d"]), "ci_low": float(r["ci_low"]),
+             "ci_high": float(r["ci_high"])} for name, r in fit["contrasts"].items()]
+
+
+def calibrate_trial(seed: int, preset: str = "full", n_replications: int = 1000,
+                    mixedlm_replications: int = 400, mixedlm_outcomes=("nps",),
+                    n_jobs: int = 1, outcome_names=TRIAL_OUTCOMES) -> pd.DataFrame:
+    r"""Coverage of the 95% CIs of d over replications of the twin's participant level.
+
+    Draws ``simulate_observed(preset, seed, n_replications)`` and, per replication, computes
+    the change-score and ANCOVA (classical and HC3) d with CIs for every outcome
+    (vectorised), and the mixed model's for ``mixedlm_outcomes`` on the first
+    ``mixedlm_replications`` replications (one fit each, joblib-parallel).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``outcome, contrast, model, coverage, mc_se, replications, planted_d,
+        mean_estimate, mean_ci_width``; ``mc_se`` is the Monte-Carlo SE
+        :math:`\sqrt{\hat c(1-\hat c)/R}`.
+    """
+    from joblib import Parallel, delayed
+
+    from mindpain.twin import simulate_observed
+    from mindpain.twin.model import planted_trial_effects
+
+    obs = simulate_observed(preset, seed, n_replications)
+    obs = obs[obs["group"].isin(ARMS)]
+    estimates = []
+    for outcome in outcome_names:
+        estimates.append(calibration_estimates(obs, outcome).assign(outcome=outcome))
+    n_mixed = min(mixedlm_replications, n_replications)
+    jobs = [(outcome, rep) for outcome in mixedlm_outcomes for rep in range(n_mixed)]
+    if jobs:
+        by_rep = dict(tuple(obs[obs["replication"] < n_mixed].groupby("replication")))
+        fits = Parallel(n_jobs=n_jobs)(delayed(_mixedlm_replication)(by_rep[rep], outcome)
+                                       for outcome, rep in jobs)
+        for (outcome, rep), rows in zip(jobs, fits, strict=True):
+            estimates.append(pd.DataFrame(rows).assign(outcome=outcome, replication=rep,
+                                                       model="mixedlm"))
+    est = pd.concat(estimates, ignore_index=True)
+    truth = planted_trial_effects(preset)[["outcome", "contrast", "planted_d"]]
+    est = est.merge(truth, on=["outcome", "contrast"])
+    est["covered"] = (est["ci_low"] <= est["planted_d"]) & (est["planted_d"] <= est["ci_high"])
+    est["width"] = est["ci_high"] - est["ci_low"]
+    cov = (est.groupby(["outcome", "contrast", "model"], sort=False)
+           .agg(coverage=("covered", "mean"), replications=("covered", "size"),
+                planted_d=("planted_d", "first"), mean_estimate=("estimate_d", "mean"),
+                mean_ci_width=("width", "mean"))
+           .reset_index())
+    cov["mc_se"] = np.sqrt(cov["coverage"] * (1 - cov["coverage"]) / cov["replications"])
+    order = {m: k for k, m in enumerate(MODELS)}
+    cov = cov.sort_values(["outcome", "model", "contrast"],
+                          key=lambda s: s.map({o: k for k, o in enumerate(outcome_names)})
+                          if s.name == "outcome" else s.map(order) if s.name == "model"
+                          else s.map({c: k for k, c in enumerate(CONTRASTS)}), kind="stable")
+    return cov[["outcome", "contrast", "model", "coverage", "mc_se", "replications", "planted_d",
+                "mean_estimate", "mean_ci_width"]].reset_index(drop=True)
+
+
+def _code_fingerprint() -> str:
+    """Hash of the code and parameters that determine the calibration."""
+    from mindpain.twin import model, participants
+
+    digest = hashlib.sha256()
+    for mod in (model, participants):
+        digest.update(inspect.getsource(mod).encode())
+    digest.update(Path(__file__).read_bytes())
+    digest.update((Path(model.__file__).parent / "parameters.toml").read_bytes())
+    return digest.hexdigest()
+
+
+def load_or_calibrate(cfg, n_replications: int = 1000, mixedlm_replications: int = 400,
+                      mixedlm_outcomes=("nps",), preset: str = "full") -> pd.DataFrame:
+    """Return the calibration table, computing it only when its cache is absent or stale.
+
+    The table is written to ``results/tables/trial_coverage.tsv`` with a JSON sidecar
+    holding the cache key (seed, preset, replication counts and a hash of the code and
+    the parameter file). Calibration always uses the full design by default: it needs
+    no BOLD, only the participant level.
+    """
+    from mindpain.io import write_json, write_tsv
+
+    key = {"seed": int(cfg.seed), "preset": preset, "n_replications": int(n_replications),
+           "mixedlm_replications": int(mixedlm_replications),
+           "mixedlm_outcomes": list(mixedlm_outcomes), "code": _code_fingerprint()}
+    path = results_dir(cfg) / "tables" / "trial_coverage.tsv"
+    sidecar = path.with_suffix(".json")
+    if path.is_file() and sidecar.is_file():
+        import json
+
+        stored = json.loads(sidecar.read_text())
+        if stored.get("key") == key:
+            return pd.read_csv(path, sep="\t", na_values="n/a")
+    table = calibrate_trial(cfg.seed, preset, n_replications, mixedlm_replications,
+                            mixedlm_outcomes, n_jobs=min(max(int(cfg.n_jobs), 1), 2))
+    write_tsv(path, table)
+    write_json(sidecar, {"key": key, "columns": {
+        "coverage": "share of replications whose 95% CI of d contains planted_d",
+        "mc_se": "Monte-Carlo standard error of coverage",
+        "replications": "replications of simulate_observed used",
+        "mean_estimate": "mean estimated d over replications",
+        "mean_ci_width": "mean width of the 95% CI of d"}})
+    return pd.read_csv(path, sep="\t", na_values="n/a")
