@@ -7,6 +7,7 @@ its execution cache is never shared with the book's full-preset cache.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -57,8 +58,10 @@ def test_no_page_references_outside_resources(built_site):
 
 def test_mathjax_is_served_locally(built_site):
     assert (built_site / "_static" / "mathjax" / "tex-svg.js").is_file()
-    page = (built_site / "book" / "reexecute.html").read_text()
-    assert "_static/mathjax/tex-svg.js" in page
+    scripts = [src for page in built_site.rglob("*.html")
+               for src in re.findall(r'<script[^>]*src="([^"]*mathjax[^"]*)"', page.read_text())]
+    assert scripts, "no page loads MathJax; the formulas would show as raw TeX"
+    assert all(src.endswith("_static/mathjax/tex-svg.js") for src in scripts), set(scripts)
 
 
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium not installed "

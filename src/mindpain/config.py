@@ -73,6 +73,17 @@ class Config:
         """The BIDS dataset the chapters analyse (the user's, else the twin)."""
         return self.bids_dir if self.bids_dir is not None else self.twin_dir
 
+    @property
+    def derivatives_dir(self) -> Path:
+        """Folder of this dataset's derivatives (first level, scores) in the work folder."""
+        tag = self.preset if self.bids_dir is None else f"bids-{Path(self.bids_dir).name}"
+        return self.work_dir / f"derivatives-{tag}"
+
+    @property
+    def results_dir(self) -> Path:
+        """Folder of the result tables (``results/tables`` in the project checkout)."""
+        return PROJECT_ROOT / "results" / "tables"
+
     def as_dict(self) -> dict:
         """Return the settings as JSON-ready values."""
         return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}

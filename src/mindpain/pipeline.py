@@ -1,0 +1,121 @@
+"""The pipeline end to end, as the chapters use it: dataset -> first level -> scores -> outcomes.
+
+Each step is idempotent: the twin is generated only when absent or stale, first-level
+outputs are recomputed only when their inputs or settings change, and scores are cheap
+to recompute. Data flow one way; this module only calls the stage modules.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from mindpain.config import Config, get_config
+
+#: Outcome columns of the outcomes table.
+SIGNATURE_OUTCOMES = ("nps", "nps_pos", "nps_neg", "siips1")
+RATING_OUTCOMES = ("intensity", "unpleasantness")
+OUTCOMES = SIGNATURE_OUTCOMES + RATING_OUTCOMES
+
+
+def ensure_dataset(cfg: Config | None = None) -> Path:
+    """Return the BIDS dataset to analyse; generate the twin when it is absent or stale."""
+    cfg = cfg or get_config()
+    if cfg.bids_dir is not None:
+        return Path(cfg.bids_dir)
+    from mindpain.twin import generate_twin
+
+    return generate_twin(cfg.twin_dir, preset=cfg.preset, seed=cfg.seed, if_current=True,
+                         n_jobs=cfg.n_jobs, progress=False)
+
+
+def first_level_dir(cfg: Config | None = None) -> Path:
+    """Return the folder of the first-level derivatives of the configured dataset."""
+    return (cfg or get_config()).derivatives_dir / "first-level"
+
+
+def ensure_first_level(cfg: Config | None = None, progress: bool = False) -> Path:
+    """Run the first level on every run of the dataset (a no-op when up to date).
+
+    Raises
+    ------
+    mindpain.errors.MindpainError
+        When any run failed; the message lists them.
+    """
+    from mindpain.errors import MindpainError
+    from mindpain.first_level import run_first_level
+
+    cfg = cfg or get_config()
+    bids_dir = ensure_dataset(cfg)
+    out = first_level_dir(cfg)
+    summary = run_first_level(bids_dir, out, n_jobs=cfg.n_jobs, progress=progress)
+    if not summary.ok:
+        raise MindpainError(f"first level failed for {len(summary.failed)} run(s); "
+                            f"see {out}", bids_dir)
+    return out
+
+
+def outcome_signatures(cfg: Config | None = None) -> dict:
+    """Return the signatures behind the outcome columns (official if present, else surrogates)."""
+    from mindpain.signatures import default_signatures, get_signature
+
+    cfg = cfg or get_config()
+    nps, siips1 = default_signatures(cfg)
+    return {"nps": nps, "nps_pos": get_signature(f"{nps.name}-pos", cfg.data_dir),
+            "nps_neg": get_signature(f"{nps.name}-neg", cfg.data_dir), "siips1": siips1}
+
+
+def session_scores(cfg: Config | None = None, subregions: bool = False) -> pd.DataFrame:
+    """Score every session's hot>warm effect map with the outcome signatures (dot product).
+
+    Returns the scoring stage's long table plus an ``outcome`` column naming the outcome
+    each signature measures.
+    """
+    import warnings
+
+    from mindpain.scoring import ResamplingWarning, score_maps
+
+    cfg = cfg or get_config()
+    deriv = ensure_first_level(cfg)
+    maps = sorted(deriv.glob("sub-*/ses-*/func/*_contrast-hotVsWarm_stat-effect_statmap.nii.gz"))
+    signatures = outcome_signatures(cfg)
+    with warnings.catch_warnings():
+        # The dataset's grid differs from the signatures' 2 mm grid by design: the weights
+        # are resampled to the data grid (CANlab semantics), as documented in chapter 3.
+        warnings.simplefilter("ignore", ResamplingWarning)
+        table = score_maps(maps, list(signatures.values()), metrics=("dot",),
+                           subregions=subregions, n_jobs=cfg.n_jobs, data_dir=cfg.data_dir)
+    names = {sig.name: outcome for outcome, sig in signatures.items()}
+    table["outcome"] = table["signature"].map(names)
+    return table
+
+
+def load_outcomes(cfg: Config | None = None) -> pd.DataFrame:
+    """Return the outcomes table: one row per participant and session.
+
+    Columns: ``participant_id, session, group, age, sex`` and the outcomes
+    :data:`OUTCOMES` (signature responses of the hot>warm map, mean hot-trial ratings).
+    Works the same on the twin and on a user's BIDS dataset.
+    """
+    from mindpain.dataset import load_events, load_participants, session_ratings
+
+    cfg = cfg or get_config()
+    bids_dir = ensure_dataset(cfg)
+    scores = session_scores(cfg)
+    whole = scores[scores["region"] == "whole"]
+    wide = whole.pivot_table(index=["participant_id", "session"], columns="outcome",
+                             values="response", aggfunc="first").reset_index()
+    wide.columns.name = None
+    ratings = session_ratings(load_events(bids_dir))[["participant_id", "session",
+                                                      *RATING_OUTCOMES]]
+    participants = load_participants(bids_dir)
+    keep = [c for c in ("participant_id", "group", "age", "sex") if c in participants]
+    table = (wide.merge(ratings, on=["participant_id", "session"], how="outer")
+             .merge(participants[keep], on="participant_id", how="left"))
+    order = {"pre": 0, "post": 1}
+    table = table.sort_values(["participant_id", "session"],
+                              key=lambda s: s.map(order) if s.name == "session" else s)
+    columns = ["participant_id", "session", *[c for c in ("group", "age", "sex") if c in table],
+               *OUTCOMES]
+    return table[columns].reset_index(drop=True)
