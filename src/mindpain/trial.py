@@ -952,3 +952,38 @@ def load_or_calibrate(cfg, n_replications: int = 1000, mixedlm_replications: int
         "mean_estimate": "mean estimated d over replications",
         "mean_ci_width": "mean width of the 95% CI of d"}})
     return pd.read_csv(path, sep="\t", na_values="n/a")
+
+
+# ---------------------------------------------------------------- display helpers
+
+
+def format_effects(effects: pd.DataFrame, models=("change_score", "ancova", "mixedlm"),
+                   outcomes=TRIAL_OUTCOMES) -> pd.DataFrame:
+    """Return a readable results table: one row per outcome, contrast and model.
+
+    Columns: ``Outcome, Contrast, Model, d [95% CI], p, p (Holm), Paper d, Planted d,
+    CI covers planted``; numbers rounded for display (the TSV keeps full precision).
+    """
+    rows = effects[effects.model.isin(models) & effects.outcome.isin(outcomes)
+                   & effects.contrast.isin(CONTRASTS)].copy()
+    rows["_o"] = rows.outcome.map({o: k for k, o in enumerate(outcomes)})
+    rows["_c"] = rows.contrast.map({c: k for k, c in enumerate(CONTRASTS)})
+    rows["_m"] = rows.model.map({m: k for k, m in enumerate(models)})
+    rows = rows.sort_values(["_o", "_c", "_m"])
+
+    def num(x, fmt="{:.2f}"):
+        return "" if pd.isna(x) else fmt.format(x)
+
+    return pd.DataFrame({
+        "Outcome": rows.outcome.map(OUTCOME_LABELS),
+        "Contrast": rows.contrast.map(CONTRAST_LABELS),
+        "Model": rows.model,
+        "d [95% CI]": [f"{d:.2f} [{lo:.2f}, {hi:.2f}]" for d, lo, hi in
+                       zip(rows.estimate_d, rows.ci_low, rows.ci_high, strict=True)],
+        "p": rows.p.map(lambda x: num(x, "{:.3f}")),
+        "p (Holm)": rows.p_adj.map(lambda x: num(x, "{:.3f}")),
+        "Paper d": rows.reported_d.map(num),
+        "Planted d": rows.planted_d.map(num),
+        "CI covers planted": rows.covers_planted.map(
+            lambda x: "" if pd.isna(x) else ("yes" if x else "no")),
+    }).reset_index(drop=True)
