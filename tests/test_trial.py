@@ -275,3 +275,10 @@ def test_figures_return_figures(full_analysis):
     assert all(isinstance(f, Figure) for f in figs)
     with pytest.raises(MindpainError, match="missing column"):
         figures_trial.plot_forest(full_analysis.effects.drop(columns="planted_d"))
+
+
+def test_format_effects_is_readable(full_analysis):
+    shown = trial.format_effects(full_analysis.effects)
+    assert len(shown) == 6 * (6 + 3 + 6)  # change score and mixed model: 6; ANCOVA: 3
+    assert shown["CI covers planted"].isin(["yes", "no"]).all()
+    assert shown["d [95% CI]"].str.match(r"^-?\d\.\d\d \[-?\d\.\d\d, -?\d\.\d\d\]$").all()
