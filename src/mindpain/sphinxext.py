@@ -3,6 +3,10 @@
 It copies MathJax 3 from the installed ``django-static-mathjax`` wheel into the build's
 ``_static/mathjax`` folder (third-party JavaScript is never committed), so that
 ``mathjax_path = "mathjax/tex-svg.js"`` resolves to a local file.
+
+It also drops the Thebe loader that Jupyter Book 1 adds to every page even with Thebe off
+(it names a script on unpkg.com, and is added twice, which raises a JavaScript error). Live
+code would need a kernel from outside, which this offline book does not offer.
 """
 
 from __future__ import annotations
@@ -27,7 +31,20 @@ def _copy_mathjax(app, exception) -> None:
     shutil.copytree(mathjax_source(), target, dirs_exist_ok=True)
 
 
+def _is_thebe(asset) -> bool:
+    text = " ".join(str(v) for v in (getattr(asset, "filename", asset),
+                                      *getattr(asset, "attributes", {}).values()))
+    return "thebe" in text.lower()
+
+
+def _drop_thebe(app, pagename, templatename, context, doctree) -> None:
+    for key in ("script_files", "css_files"):
+        if key in context:
+            context[key] = [asset for asset in context[key] if not _is_thebe(asset)]
+
+
 def setup(app):
     """Register the extension with Sphinx."""
     app.connect("build-finished", _copy_mathjax)
+    app.connect("html-page-context", _drop_thebe, priority=900)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
