@@ -164,9 +164,10 @@ def test_user_data_has_no_planted_truth(tmp_path):
 
 
 def test_write_trial_effects(tmp_path, full_analysis):
-    cfg = get_config(work_dir=tmp_path / "data")
-    path = trial.write_trial_effects(full_analysis.effects, cfg)
-    assert path == tmp_path / "results" / "tables" / "trial_effects.tsv"
+    cfg = get_config()
+    assert trial.tables_dir(cfg) == cfg.results_dir
+    path = trial.write_trial_effects(full_analysis.effects, cfg, out_dir=tmp_path)
+    assert path == tmp_path / "trial_effects.tsv"
     back = pd.read_csv(path, sep="\t", na_values="n/a")
     assert list(back.columns) == trial.EFFECT_COLUMNS and len(back) == len(full_analysis.effects)
 
@@ -200,11 +201,13 @@ def test_change_score_and_ancova_ci_coverage_400_replications():
 
 
 def test_calibration_is_cached(tmp_path, monkeypatch):
-    cfg = get_config(work_dir=tmp_path / "data")
-    first = trial.load_or_calibrate(cfg, n_replications=20, mixedlm_replications=2)
-    assert (tmp_path / "results" / "tables" / "trial_coverage.tsv").is_file()
+    cfg = get_config()
+    first = trial.load_or_calibrate(cfg, n_replications=20, mixedlm_replications=2,
+                                    out_dir=tmp_path)
+    assert (tmp_path / "trial_coverage.tsv").is_file()
     monkeypatch.setattr(trial, "calibrate_trial", lambda *a, **k: pytest.fail("recomputed"))
-    second = trial.load_or_calibrate(cfg, n_replications=20, mixedlm_replications=2)
+    second = trial.load_or_calibrate(cfg, n_replications=20, mixedlm_replications=2,
+                                     out_dir=tmp_path)
     pd.testing.assert_frame_equal(first, second)
     assert set(first.model) == {"change_score", "ancova", "ancova_hc3", "mixedlm"}
 

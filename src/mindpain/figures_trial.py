@@ -286,6 +286,7 @@ def plot_coverage(coverage: pd.DataFrame, target: float = 0.95, tolerance: float
                         color=color, ms=4, lw=1, capsize=1.5)
         ax.set_title(OUTCOME_LABELS[outcome], fontsize=11)
         ax.set_xlim(0.85, 1.0)
+        ax.set_xticks([0.9, 0.95, 1.0], ["0.90", "0.95", "1.00"])
         ax.set_xlabel("Coverage")
     axes[0].set_yticks(range(len(CONTRASTS)), [CONTRAST_LABELS[c] for c in CONTRASTS[::-1]])
     handles = [Line2D([], [], ls="", marker=MODEL_STYLE[m][0], color=MODEL_STYLE[m][1],

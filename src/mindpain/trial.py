@@ -781,19 +781,38 @@ def _fisher_ci(r: float, n_minus_3: float, level: float = LEVEL) -> dict:
 # ---------------------------------------------------------------- results files
 
 
-def results_dir(cfg) -> Path:
-    """Folder for result tables: ``results/`` beside the work folder (git-ignored).
+def tables_dir(cfg) -> Path:
+    """Folder of the result tables: ``cfg.results_dir`` (``<project>/results/tables``).
 
-    With the default work folder (``<project>/data``) this is ``<project>/results``.
+    Configurations without that attribute fall back to ``results/tables`` beside the work
+    folder.
     """
-    return Path(cfg.work_dir).parent / "results"
+    if getattr(cfg, "results_dir", None) is not None:
+        return Path(cfg.results_dir)
+    return Path(cfg.work_dir).parent / "results" / "tables"
 
 
-def write_trial_effects(effects: pd.DataFrame, cfg) -> Path:
-    """Write the results table atomically to ``results/tables/trial_effects.tsv``."""
+def write_trial_effects(effects: pd.DataFrame, cfg, out_dir=None) -> Path:
+    """Write the results table atomically to ``trial_effects.tsv``.
+
+    Parameters
+    ----------
+    effects : pandas.DataFrame
+        The results table (:attr:`TrialAnalysis.effects`).
+    cfg : mindpain.config.Config
+        Configuration (gives the folder, :func:`tables_dir`).
+    out_dir : path-like, optional
+        Folder to write to instead.
+
+    Returns
+    -------
+    pathlib.Path
+        The written file.
+    """
     from mindpain.io import write_tsv
 
-    return write_tsv(results_dir(cfg) / "tables" / "trial_effects.tsv", effects[EFFECT_COLUMNS])
+    folder = Path(out_dir) if out_dir is not None else tables_dir(cfg)
+    return write_tsv(folder / "trial_effects.tsv", effects[EFFECT_COLUMNS])
 
 
 # ---------------------------------------------------------------- calibration
@@ -921,20 +940,21 @@ def _code_fingerprint() -> str:
 
 
 def load_or_calibrate(cfg, n_replications: int = 1000, mixedlm_replications: int = 400,
-                      mixedlm_outcomes=("nps",), preset: str = "full") -> pd.DataFrame:
+                      mixedlm_outcomes=("nps",), preset: str = "full",
+                      out_dir=None) -> pd.DataFrame:
     """Return the calibration table, computing it only when its cache is absent or stale.
 
-    The table is written to ``results/tables/trial_coverage.tsv`` with a JSON sidecar
-    holding the cache key (seed, preset, replication counts and a hash of the code and
-    the parameter file). Calibration always uses the full design by default: it needs
-    no BOLD, only the participant level.
+    The table is written to ``trial_coverage.tsv`` in :func:`tables_dir` (or ``out_dir``)
+    with a JSON sidecar holding the cache key (seed, preset, replication counts and a hash
+    of the code and the parameter file). Calibration always uses the full design by
+    default: it needs no BOLD, only the participant level.
     """
     from mindpain.io import write_json, write_tsv
 
     key = {"seed": int(cfg.seed), "preset": preset, "n_replications": int(n_replications),
            "mixedlm_replications": int(mixedlm_replications),
            "mixedlm_outcomes": list(mixedlm_outcomes), "code": _code_fingerprint()}
-    path = results_dir(cfg) / "tables" / "trial_coverage.tsv"
+    path = (Path(out_dir) if out_dir is not None else tables_dir(cfg)) / "trial_coverage.tsv"
     sidecar = path.with_suffix(".json")
     if path.is_file() and sidecar.is_file():
         import json
