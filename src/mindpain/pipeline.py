@@ -78,7 +78,9 @@ def session_scores(cfg: Config | None = None, subregions: bool = False) -> pd.Da
 
     cfg = cfg or get_config()
     deriv = ensure_first_level(cfg)
-    maps = sorted(deriv.glob("sub-*/ses-*/func/*_contrast-hotVsWarm_stat-effect_statmap.nii.gz"))
+    # Session maps only (runs combined by fixed effects); run-level maps carry ``_run-``.
+    pattern = "sub-*/ses-*/func/*_contrast-hotVsWarm_stat-effect_statmap.nii.gz"
+    maps = sorted(p for p in deriv.glob(pattern) if "_run-" not in p.name)
     signatures = outcome_signatures(cfg)
     with warnings.catch_warnings():
         # The dataset's grid differs from the signatures' 2 mm grid by design: the weights
