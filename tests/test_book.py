@@ -27,7 +27,7 @@ pytestmark = pytest.mark.slow
 def built_site(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("book")
     env = dict(os.environ, MINDPAIN_PRESET="small", MINDPAIN_WORK=str(out / "work"),
-               MPLBACKEND="Agg")
+               MINDPAIN_RESULTS=str(out / "results"), MPLBACKEND="Agg")
     env.pop("MINDPAIN_BIDS", None)
     exe = Path(sys.executable).with_name("jupyter-book")
     proc = subprocess.run([str(exe), "build", str(ROOT), "--path-output", str(out), "-W",

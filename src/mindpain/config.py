@@ -15,6 +15,8 @@ Settings (environment variables, all optional):
     Parallel workers for per-run work (joblib).
 ``MINDPAIN_BIDS``
     A BIDS dataset to analyse instead of the twin (your own data).
+``MINDPAIN_RESULTS``
+    Folder of the result tables (default ``results/tables`` in the project checkout).
 """
 
 from __future__ import annotations
@@ -81,8 +83,8 @@ class Config:
 
     @property
     def results_dir(self) -> Path:
-        """Folder of the result tables (``results/tables`` in the project checkout)."""
-        return PROJECT_ROOT / "results" / "tables"
+        """Folder of the result tables: ``MINDPAIN_RESULTS``, else ``results/tables``."""
+        return Path(os.environ.get("MINDPAIN_RESULTS", PROJECT_ROOT / "results" / "tables"))
 
     def as_dict(self) -> dict:
         """Return the settings as JSON-ready values."""

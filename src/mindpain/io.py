@@ -35,6 +35,10 @@ def atomic_path(path):
     tmp = Path(tmp)
     try:
         yield tmp
+        # mkstemp creates 0600; give the file the permissions a plain open() would.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     finally:
         if tmp.exists():

@@ -6,6 +6,7 @@ import copy
 import hashlib
 import tomllib
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib import resources
 
 import pandas as pd
@@ -60,6 +61,7 @@ def _fmt(value) -> str:
     return str(value)
 
 
+@lru_cache(maxsize=4)
 def load_parameters(preset: str = "full") -> Parameters:
     """Load ``parameters.toml`` and apply the overrides of ``preset``.
 
@@ -68,6 +70,8 @@ def load_parameters(preset: str = "full") -> Parameters:
     >>> p = load_parameters("small")
     >>> p["design.n_meditators"]
     4
+
+    The result is cached; treat it as read-only.
     """
     check_preset(preset)
     text = resources.files("mindpain.twin").joinpath("parameters.toml").read_text()

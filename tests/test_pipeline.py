@@ -1,0 +1,30 @@
+"""The pipeline end to end on the small twin: outcomes table and its recovery of the truth."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from conftest import TEST_SEED
+
+from mindpain.config import get_config
+from mindpain.pipeline import OUTCOMES, first_level_dir, load_outcomes
+
+
+def test_outcomes_table_recovers_the_planted_truth(small_twin):
+    cfg = get_config(preset="small", seed=TEST_SEED, work_dir=small_twin.parent, n_jobs=2,
+                     bids_dir=None)
+    assert cfg.twin_dir == small_twin
+    outcomes = load_outcomes(cfg)
+    truth = pd.read_csv(small_twin / "derivatives/twin-truth/truth.tsv", sep="\t")
+    assert list(outcomes.columns[:5]) == ["participant_id", "session", "group", "age", "sex"]
+    assert set(OUTCOMES) <= set(outcomes.columns)
+    assert len(outcomes) == len(truth)
+    assert not outcomes[list(OUTCOMES)].isna().any().any()
+    merged = outcomes.merge(truth, on=["participant_id", "session"], suffixes=("", "_true"))
+    for outcome in OUTCOMES:
+        r = np.corrcoef(merged[outcome], merged[f"{outcome}_true"])[0, 1]
+        assert r > 0.8, (outcome, r)
+    # The dot products of NPSpos and NPSneg add up to the NPS (disjoint weights).
+    np.testing.assert_allclose(outcomes["nps_pos"] + outcomes["nps_neg"], outcomes["nps"],
+                               rtol=1e-6)
+    assert (first_level_dir(cfg) / "dataset_description.json").is_file()
