@@ -47,7 +47,9 @@ twin: $(STAMP)
 	$(BIN)/mindpain twin --out data/twin-$(PRESET) --preset $(PRESET) --seed $(SEED) --if-current
 
 benchmark: $(STAMP)
-	cd benchmarks && ../$(BIN)/python bench_twin.py
+	cd benchmarks && ../$(BIN)/python bench_twin.py --keep \
+		&& ../$(BIN)/python bench_first_level.py --twin _work/twin-full \
+		&& ../$(BIN)/python bench_scoring.py
 
 ## lock: recompile requirements.txt from requirements.in (needs the package registry).
 lock:

@@ -28,6 +28,8 @@ def main() -> int:
     parser.add_argument("--preset", default="full")
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--seed", type=int, default=20220701)
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the twin in benchmarks/_work for bench_first_level.py")
     args = parser.parse_args()
     work = HERE / "_work" / f"twin-{args.preset}"
     shutil.rmtree(work, ignore_errors=True)
@@ -59,7 +61,8 @@ def main() -> int:
             + "\n".join(rows) + "\n")
     replace_section(HERE / "results.md", "twin", text)
     print(text)
-    shutil.rmtree(work, ignore_errors=True)
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
     return 0
 
 

@@ -133,9 +133,15 @@ def test_planted_values_follow_the_parameters():
     params = load_parameters("full")
     planted = meditators.planted_meditator_effects("full").set_index(
         ["outcome", "effect", "method"])["planted"]
-    sigma = params["meditators.lifetime_hours"]["log10_sd"]
+    from mindpain.twin.participants import practice_moments
+
+    sigma_r = np.sqrt(practice_moments(params)["v_r"])
     slope = params["meditators.retreat_slope"]["siips1"]
-    assert planted[("siips1", "retreat", "ols")] == pytest.approx(slope / sigma, rel=1e-12)
+    assert planted[("siips1", "retreat", "ols")] == pytest.approx(slope / sigma_r, rel=1e-12)
+    summary = meditators.practice_summary("full")
+    assert summary["siips1_slope_per_sd"] == pytest.approx(slope, rel=1e-12)
+    assert summary["mean_z_retreat"] == 0.0
+    assert planted[("siips1", "group", "welch_d")] == pytest.approx(0.0, abs=1e-12)
     assert planted[("siips1", "daily", "ols")] == 0.0
     assert planted[("nps", "retreat", "ols")] == 0.0
     assert planted[("nps", "retreat", "spearman")] == 0.0
@@ -158,9 +164,12 @@ def test_planted_moments_match_a_large_monte_carlo_draw():
     assert summary["sd_log_retreat"] == pytest.approx(log_r.std(), rel=2e-3)
     assert summary["corr_retreat_daily"] == pytest.approx(np.corrcoef(log_r, log_d)[0, 1],
                                                           abs=3e-3)
-    mean_frac = frac["a"] / (frac["a"] + frac["b"])
-    z_r = (log_r - np.log10(hours["median"] * mean_frac)) / hours["log10_sd"]
-    assert summary["mean_z_retreat"] == pytest.approx(z_r.mean(), abs=3e-3)
+    from mindpain.twin.participants import practice_moments
+
+    mom = practice_moments(params)
+    z_r = (log_r - mom["e_r"]) / np.sqrt(mom["v_r"])
+    assert z_r.mean() == pytest.approx(0.0, abs=3e-3)
+    assert z_r.std() == pytest.approx(1.0, abs=3e-3)
     # Population partial correlation of SIIPS1 with log retreat hours given log daily hours.
     planted = meditators.planted_meditator_effects("full").set_index(
         ["outcome", "effect", "method"])["planted"]

@@ -97,7 +97,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
+from scipy import stats
 
 from mindpain.errors import MindpainError
 from mindpain.trial import OUTCOME_LABELS, RATINGS, SIGNATURES, holm, standardised
@@ -698,27 +698,14 @@ def analyse_meditators(outcomes: pd.DataFrame, practice: pd.DataFrame, *,
 
 
 def _practice_moments(params) -> dict:
-    """Exact moments of log10 lifetime, retreat and non-retreat hours of the twin's LTM."""
-    hours, frac = params["meditators.lifetime_hours"], params["meditators.retreat_fraction"]
-    a, b = float(frac["a"]), float(frac["b"])
-    mu, sig, m = np.log10(hours["median"]), float(hours["log10_sd"]), np.log10(hours["min"])
-    # log10 L = max(N(mu, sig), m): a normal censored from below.
-    al = (m - mu) / sig
-    P, ph = stats.norm.cdf(al), stats.norm.pdf(al)
-    e_l = m * P + mu * (1 - P) + sig * ph
-    e2_l = m * m * P + mu**2 * (1 - P) + 2 * mu * sig * ph + sig**2 * ((1 - P) + al * ph)
-    ln10 = np.log(10)
-    e_b = (special.digamma(a) - special.digamma(a + b)) / ln10
-    e_1b = (special.digamma(b) - special.digamma(a + b)) / ln10
-    v_b = (special.polygamma(1, a) - special.polygamma(1, a + b)) / ln10**2
-    v_1b = (special.polygamma(1, b) - special.polygamma(1, a + b)) / ln10**2
-    c_b1b = -special.polygamma(1, a + b) / ln10**2
-    v_l = e2_l - e_l**2
-    mean_frac = a / (a + b)
-    return {"sigma": sig, "e_l": e_l, "v_l": v_l, "e_r": e_l + e_b, "e_d": e_l + e_1b,
-            "v_r": v_l + v_b, "v_d": v_l + v_1b, "c_rd": v_l + c_b1b,
-            "c_r": np.log10(hours["median"] * mean_frac),
-            "c_d": np.log10(hours["median"] * (1 - mean_frac))}
+    """Exact moments of log10 hours (from the generator) and its standardisation."""
+    from mindpain.twin.participants import practice_moments
+
+    mom = practice_moments(params)
+    # The generator standardises log10 hours with these exact moments.
+    mom.update(sigma_r=float(np.sqrt(mom["v_r"])), sigma_d=float(np.sqrt(mom["v_d"])),
+               c_r=mom["e_r"], c_d=mom["e_d"])
+    return mom
 
 
 def planted_meditator_effects(preset: str) -> pd.DataFrame:
@@ -781,7 +768,7 @@ def planted_meditator_effects(preset: str) -> pd.DataFrame:
             coefs = {n: sd_obs[k] * p.get(k, 0.0) for n, p in (("g", g), ("a", a), ("b", b))}
             pval = {n: abs(p.get(k, 0.0)) for n, p in (("g", g), ("a", a), ("b", b))}
         s = np.sqrt(var_n)
-        A, B = coefs["a"] / mom["sigma"], coefs["b"] / mom["sigma"]
+        A, B = coefs["a"] / mom["sigma_r"], coefs["b"] / mom["sigma_d"]
         mean_t = coefs["g"] + A * (mom["e_r"] - mom["c_r"]) + B * (mom["e_d"] - mom["c_d"])
         var_t = A**2 * mom["v_r"] + B**2 * mom["v_d"] + 2 * A * B * mom["c_rd"]
         pooled = np.sqrt(((n_ltm - 1) * (var_n + var_t) + (n_naive - 1) * var_n)
@@ -832,9 +819,9 @@ def practice_summary(preset: str) -> dict:
     slope = float(planted.loc[("siips1", "retreat", "ols"), "planted"])
     return {"sd_log_retreat": float(np.sqrt(mom["v_r"])),
             "sd_log_lifetime": float(np.sqrt(mom["v_l"])),
-            "generator_sd": float(mom["sigma"]),
+            "generator_sd": float(mom["sigma_r"]),
             "siips1_slope_per_sd": slope * float(np.sqrt(mom["v_r"])),
-            "mean_z_retreat": float((mom["e_r"] - mom["c_r"]) / mom["sigma"]),
+            "mean_z_retreat": float((mom["e_r"] - mom["c_r"]) / mom["sigma_r"]),
             "corr_retreat_daily": float(mom["c_rd"] / np.sqrt(mom["v_r"] * mom["v_d"])),
             "retreat_slope_parameter": float(params["meditators.retreat_slope"]["siips1"])}
 

@@ -72,22 +72,58 @@ def _sessions(participants: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["participant_id", "session"])
 
 
+def practice_moments(params) -> dict:
+    r"""Exact moments of log10 lifetime, retreat and non-retreat hours of the meditators.
+
+    Lifetime hours are log-normal, censored below at ``min``; the retreat share is
+    Beta(a, b). With :math:`\psi` the digamma and :math:`\psi_1` the trigamma function,
+    :math:`E[\log_{10} f] = (\psi(a) - \psi(a+b)) / \ln 10` and
+    :math:`Var[\log_{10} f] = (\psi_1(a) - \psi_1(a+b)) / \ln^2 10`.
+
+    Returns
+    -------
+    dict
+        ``e_l, v_l`` (log10 lifetime), ``e_r, v_r`` (log10 retreat), ``e_d, v_d``
+        (log10 non-retreat) and ``c_rd`` (covariance of log10 retreat and non-retreat).
+    """
+    from scipy import special, stats
+
+    hours, frac = params["meditators.lifetime_hours"], params["meditators.retreat_fraction"]
+    a, b = float(frac["a"]), float(frac["b"])
+    mu, sig, low = np.log10(hours["median"]), float(hours["log10_sd"]), np.log10(hours["min"])
+    alpha = (low - mu) / sig
+    p_low, dens = stats.norm.cdf(alpha), stats.norm.pdf(alpha)
+    e_l = low * p_low + mu * (1 - p_low) + sig * dens
+    e2_l = (low**2 * p_low + mu**2 * (1 - p_low) + 2 * mu * sig * dens
+            + sig**2 * ((1 - p_low) + alpha * dens))
+    v_l = e2_l - e_l**2
+    ln10 = np.log(10)
+    e_f = (special.digamma(a) - special.digamma(a + b)) / ln10
+    e_1f = (special.digamma(b) - special.digamma(a + b)) / ln10
+    v_f = (special.polygamma(1, a) - special.polygamma(1, a + b)) / ln10**2
+    v_1f = (special.polygamma(1, b) - special.polygamma(1, a + b)) / ln10**2
+    c_f1f = -special.polygamma(1, a + b) / ln10**2
+    return {"e_l": float(e_l), "v_l": float(v_l), "e_r": float(e_l + e_f),
+            "v_r": float(v_l + v_f), "e_d": float(e_l + e_1f), "v_d": float(v_l + v_1f),
+            "c_rd": float(v_l + c_f1f)}
+
+
 def _meditator_terms(participants: pd.DataFrame, preset: str) -> dict:
-    """Per-participant shifts of the meditators' true levels (group and dose terms)."""
+    """Per-participant shifts of the meditators' true levels (group and dose terms).
+
+    Log10 retreat and non-retreat hours are standardised with their exact population
+    moments (:func:`practice_moments`), so a slope is per SD of log10 hours and the dose
+    terms average zero: ``group_d`` alone sets the meditators' mean difference.
+    """
     params = load_parameters(preset)
     const = derive_constants(preset)
-    hours = params["meditators.lifetime_hours"]
-    frac = params["meditators.retreat_fraction"]
+    mom = practice_moments(params)
     ltm = participants["group"].eq("LTM").to_numpy()
-    # Standardise log10 hours with the generating distribution's moments (not the sample's).
-    log_r = np.log10(participants["retreat_hours"].to_numpy(dtype=float))
+    log_r = np.log10(np.maximum(participants["retreat_hours"].to_numpy(dtype=float), 1.0))
     log_d = np.log10(np.maximum(participants["lifetime_hours"] - participants["retreat_hours"], 1.0)
                      .to_numpy(dtype=float))
-    mean_frac = frac["a"] / (frac["a"] + frac["b"])
-    centre_r = np.log10(hours["median"] * mean_frac)
-    centre_d = np.log10(hours["median"] * (1 - mean_frac))
-    z_r = np.where(ltm, (log_r - centre_r) / hours["log10_sd"], 0.0)
-    z_d = np.where(ltm, (log_d - centre_d) / hours["log10_sd"], 0.0)
+    z_r = np.where(ltm, (log_r - mom["e_r"]) / np.sqrt(mom["v_r"]), 0.0)
+    z_d = np.where(ltm, (log_d - mom["e_d"]) / np.sqrt(mom["v_d"]), 0.0)
     terms = {}
     group_d = params["meditators.group_d"]
     slope_r, slope_d = params["meditators.retreat_slope"], params["meditators.daily_slope"]
