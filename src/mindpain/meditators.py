@@ -100,7 +100,13 @@ import pandas as pd
 from scipy import stats
 
 from mindpain.errors import MindpainError
-from mindpain.trial import OUTCOME_LABELS, RATINGS, SIGNATURES, holm, standardised
+from mindpain.trial import (
+    OUTCOME_LABELS,
+    RATINGS,
+    SIGNATURES,
+    holm_by_family,
+    standardised,
+)
 
 #: Naive (meditation-naive) groups; their baseline session is the comparison sample.
 NAIVE_GROUPS = ("MBSR", "HEP", "WL")
@@ -618,18 +624,7 @@ def holm_families(effects: pd.DataFrame) -> np.ndarray:
     """Holm-adjusted p values in the families of the module docstring (NaN p stay NaN)."""
     domain = np.where(effects["outcome"].isin(SIGNATURES), "signature", "rating")
     family = np.where(effects["effect"].isin(["retreat", "daily"]), "dose", effects["effect"])
-    adj = np.full(len(effects), np.nan)
-    keys = pd.Series(list(zip(effects["method"], domain, family, strict=True)),
-                     index=effects.index)
-    for _, idx in effects.groupby(keys).groups.items():
-        pos = effects.index.get_indexer(idx)
-        p = effects["p"].to_numpy(float)[pos]
-        ok = ~np.isnan(p)
-        if ok.any():
-            res = np.full(p.size, np.nan)
-            res[ok] = holm(p[ok])
-            adj[pos] = res
-    return adj
+    return holm_by_family(effects["p"], [effects["method"], domain, family])
 
 
 @dataclass

@@ -712,16 +712,31 @@ def holm_adjust(effects: pd.DataFrame) -> np.ndarray:
     domain = np.where(effects["outcome"].isin(SIGNATURES), "signature", "rating")
     kind = np.where(effects["contrast"].isin(BETWEEN), "between",
                     np.where(effects["contrast"].isin(WITHIN), "within", "omnibus"))
-    adj = np.full(len(effects), np.nan)
-    keys = pd.Series(list(zip(effects["model"], domain, kind, strict=True)), index=effects.index)
-    for _, idx in effects.groupby(keys).groups.items():
-        pos = effects.index.get_indexer(idx)
-        p = effects["p"].to_numpy(float)[pos]
-        ok = ~np.isnan(p)
-        if ok.any():
-            res = np.full(p.size, np.nan)
-            res[ok] = holm(p[ok])
-            adj[pos] = res
+    return holm_by_family(effects["p"], [effects["model"], domain, kind])
+
+
+def holm_by_family(p, keys) -> np.ndarray:
+    """Holm-adjust ``p`` separately within each family; NaN p values stay NaN.
+
+    Parameters
+    ----------
+    p : array-like
+        p values.
+    keys : list of array-like
+        Columns whose combination names a row's family (e.g. model, domain, kind).
+
+    Examples
+    --------
+    >>> holm_by_family([0.01, 0.04, 0.03, np.nan], [["a", "a", "b", "b"]]).round(2).tolist()
+    [0.02, 0.04, 0.03, nan]
+    """
+    p = np.asarray(p, dtype=float)
+    family = pd.Series(list(zip(*[np.asarray(k) for k in keys], strict=True)))
+    adj = np.full(p.size, np.nan)
+    for rows in family.groupby(family).indices.values():
+        ok = rows[~np.isnan(p[rows])]
+        if ok.size:
+            adj[ok] = holm(p[ok])
     return adj
 
 
