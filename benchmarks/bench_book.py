@@ -36,6 +36,9 @@ def main() -> int:
                MINDPAIN_RESULTS=str(tmp / "results"), MINDPAIN_N_JOBS=str(args.n_jobs),
                MPLBACKEND="Agg")
     env.pop("MINDPAIN_BIDS", None)
+    shared = ROOT.parent / "shared" / "data"
+    if not env.get("MINDPAIN_DATA") and shared.is_dir():  # as the Makefile does
+        env["MINDPAIN_DATA"] = str(shared)
     bin_dir = Path(sys.executable).parent
     steps = []
     start = time.perf_counter()
