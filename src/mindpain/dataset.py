@@ -42,7 +42,52 @@ RATING_COLUMNS = ("intensity_rating", "unpleasantness_rating")
 TRUTH_TSV = Path("derivatives") / "twin-truth" / "truth.tsv"
 
 _NA = ["n/a", "N/A", "NA", ""]
-_ENTITY = re.compile(r"([a-zA-Z]+)-([a-zA-Z0-9]+)")
+_ENTITY = re.compile(r"(?:^|_)([a-zA-Z0-9]+)-([a-zA-Z0-9]+)")
+
+
+def bids_entities(path) -> dict:
+    """Return the BIDS entities of a file name (``key-value`` pairs before the suffix).
+
+    Examples
+    --------
+    >>> bids_entities("sub-01_ses-pre_task-heat_run-1_bold.nii.gz")
+    {'sub': '01', 'ses': 'pre', 'task': 'heat', 'run': '1'}
+    """
+    return dict(_ENTITY.findall(Path(path).name.split(".")[0]))
+
+
+def sidecar_chain(bids_dir, data_path, suffix: str = "bold") -> list[Path]:
+    """JSON sidecars that apply to ``data_path`` by BIDS inheritance, least specific first.
+
+    Sidecars ``*_<suffix>.json`` from the dataset's top folder down to the file's folder
+    apply when all their entities match the file's; the deepest wins on conflicts.
+    """
+    root, data_path = Path(bids_dir), Path(data_path)
+    ents = bids_entities(data_path)
+    folders = [root]
+    if "sub" in ents:
+        folders.append(root / f"sub-{ents['sub']}")
+        if "ses" in ents:
+            folders.append(folders[-1] / f"ses-{ents['ses']}")
+        folders.append(folders[-1] / data_path.parent.name)
+    found = []
+    for folder in folders:
+        for js in sorted(folder.glob(f"*_{suffix}.json"), key=lambda p: len(bids_entities(p))):
+            if all(ents.get(k) == v for k, v in bids_entities(js).items()):
+                found.append(js)
+    return found
+
+
+def read_sidecar(path) -> dict:
+    """Read a JSON sidecar; raise a one-line error naming it when it is not a JSON object."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise MindpainError(f"unreadable JSON ({err})", path) from None
+    if not isinstance(data, dict):
+        raise MindpainError("JSON sidecar is not an object", path)
+    return data
 
 
 def _check_dir(bids_dir) -> Path:
@@ -116,7 +161,7 @@ def list_runs(bids_dir, task: str = TASK) -> pd.DataFrame:
     rows = []
     for bold in root.glob(f"sub-*/ses-*/func/sub-*_task-{task}_*bold.nii*"):
         stem = bold.name.split("_bold.nii")[0]
-        entities = dict(_ENTITY.findall(stem))
+        entities = bids_entities(stem)
         if entities.get("task") != task or "sub" not in entities:
             continue
         events = bold.with_name(f"{stem}_events.tsv")
@@ -376,8 +421,9 @@ def load_bold(bold_path):
 def repetition_time(bids_dir, bold_path=None, task: str = TASK) -> float:
     """Return the repetition time (s) of the task's BOLD runs.
 
-    Looks, in BIDS inheritance order, at the run's JSON sidecar, the dataset-level
-    ``task-<task>_bold.json``, and finally the NIfTI header of ``bold_path``.
+    Looks at the JSON sidecars by BIDS inheritance (:func:`sidecar_chain`; without
+    ``bold_path``, the dataset-level ``task-<task>_bold.json``), and finally at the NIfTI
+    header of ``bold_path``.
 
     Parameters
     ----------
@@ -394,16 +440,16 @@ def repetition_time(bids_dir, bold_path=None, task: str = TASK) -> float:
         Repetition time in seconds.
     """
     root = _check_dir(bids_dir)
-    candidates = []
     if bold_path is not None:
-        bold_path = Path(bold_path)
-        candidates.append(bold_path.with_name(bold_path.name.split(".nii")[0] + ".json"))
-    candidates.append(root / f"task-{task}_bold.json")
-    for sidecar in candidates:
+        chain = sidecar_chain(root, bold_path)
+    else:
+        chain = [root / f"task-{task}_bold.json"]
+    meta = {}
+    for sidecar in chain:
         if sidecar.is_file():
-            meta = json.loads(sidecar.read_text())
-            if "RepetitionTime" in meta:
-                return float(meta["RepetitionTime"])
+            meta.update(read_sidecar(sidecar))
+    if meta.get("RepetitionTime") is not None:
+        return float(meta["RepetitionTime"])
     if bold_path is not None:
         import nibabel as nib
 

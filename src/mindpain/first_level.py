@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -43,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from mindpain import __version__
+from mindpain.dataset import bids_entities, read_sidecar, sidecar_chain
 from mindpain.errors import MindpainError
 from mindpain.io import sha256, write_json, write_nifti, write_tsv
 
@@ -150,8 +150,7 @@ class FirstLevelSummary:
 # --------------------------------------------------------------------------- file names
 
 
-def _entities(name: str) -> dict:
-    return dict(re.findall(r"([a-zA-Z]+)-([a-zA-Z0-9]+)", Path(name).name.split(".")[0]))
+_entities = bids_entities
 
 
 def _prefix(spec_or_subject, session=None, run=None) -> str:
@@ -265,18 +264,14 @@ def find_runs(bids_dir, fmriprep=None, participant_label=None) -> list[RunSpec]:
 
 
 def bold_sidecars(spec: RunSpec) -> list[Path]:
-    """Return the JSON sidecars that apply to a run's BOLD, least specific first."""
-    ent = _entities(spec.bold.name)
-    raw_dir = spec.bids_dir / f"sub-{spec.subject}"
-    dirs = [spec.bids_dir, raw_dir]
-    if spec.session:
-        dirs.append(raw_dir / f"ses-{spec.session}")
-    dirs.append(dirs[-1] / "func")
-    found = []
-    for d in dirs:
-        for js in sorted(d.glob("*_bold.json"), key=lambda p: len(_entities(p.name))):
-            if all(ent.get(k) == v for k, v in _entities(js.name).items()):
-                found.append(js)
+    """Return the JSON sidecars that apply to a run's BOLD, least specific first.
+
+    The raw dataset's inheritance chain (:func:`mindpain.dataset.sidecar_chain`) for the
+    run, then (for fMRIPrep BOLD) the sidecar beside the preprocessed file.
+    """
+    raw_like = spec.bids_dir / f"sub-{spec.subject}" / (
+        f"ses-{spec.session}" if spec.session else "") / "func" / spec.bold.name
+    found = sidecar_chain(spec.bids_dir, raw_like)
     beside = _sidecar(spec.bold)
     if beside.is_file() and beside not in found:
         found.append(beside)
@@ -306,14 +301,7 @@ def repetition_time(spec: RunSpec) -> float:
     return tr
 
 
-def _read_json(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as err:
-        raise MindpainError(f"unreadable JSON ({err})", path) from None
-    if not isinstance(data, dict):
-        raise MindpainError("JSON sidecar is not an object", path)
-    return data
+_read_json = read_sidecar
 
 
 def load_bold(path) -> nib.Nifti1Image:

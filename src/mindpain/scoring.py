@@ -28,7 +28,6 @@ Memory is bounded by ``chunk_size`` whatever the number of maps.
 from __future__ import annotations
 
 import os
-import re
 import threading
 import warnings
 from collections.abc import Iterable, Sequence
@@ -40,6 +39,7 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 
+from mindpain.dataset import bids_entities
 from mindpain.errors import MindpainError
 from mindpain.images import resample_like
 from mindpain.signatures import Signature, get_signature
@@ -64,7 +64,6 @@ COLUMN_DESCRIPTIONS = {
 }
 WHOLE = "whole"
 DEFAULT_CHUNK = 64
-_ENTITY = re.compile(r"(?:^|_)([a-zA-Z0-9]+)-([a-zA-Z0-9]+)")
 _CONDITION_ENTITIES = ("contrast", "condition", "desc")
 _MAP_SUFFIXES = (".nii.gz", ".nii", ".img", ".hdr")
 _GRID_DECIMALS = 5
@@ -112,7 +111,7 @@ def parse_entities(path) -> dict:
     {'participant_id': 'contrast_pain_01', 'session': None, 'condition': None}
     """
     stem = map_stem(path)
-    ents = dict(_ENTITY.findall(stem))
+    ents = bids_entities(stem)
     condition = next((ents[k] for k in _CONDITION_ENTITIES if k in ents), None)
     pid = f"sub-{ents['sub']}" if "sub" in ents else stem
     return {"participant_id": pid, "session": ents.get("ses"), "condition": condition}
