@@ -153,9 +153,11 @@ def list_runs(bids_dir, task: str = TASK) -> pd.DataFrame:
 
     Examples
     --------
-    >>> runs = list_runs(twin_dir)  # doctest: +SKIP
-    >>> runs.columns.tolist()  # doctest: +SKIP
-    ['participant_id', 'session', 'run', 'bold_path', 'events_path']
+    Illustration (needs data, not run as a doctest)::
+
+        runs = list_runs(twin_dir)
+        runs.columns.tolist()
+        # ['participant_id', 'session', 'run', 'bold_path', 'events_path']
     """
     root = _check_dir(bids_dir)
     rows = []
@@ -205,9 +207,11 @@ def load_participants(bids_dir) -> pd.DataFrame:
 
     Examples
     --------
-    >>> participants = load_participants(twin_dir)  # doctest: +SKIP
-    >>> participants["group"].unique().tolist()  # doctest: +SKIP
-    ['HEP', 'WL', 'MBSR', 'LTM']
+    Illustration (needs data, not run as a doctest)::
+
+        participants = load_participants(twin_dir)
+        participants["group"].unique().tolist()
+        # ['HEP', 'WL', 'MBSR', 'LTM']
     """
     root = _check_dir(bids_dir)
     path = root / "participants.tsv"
@@ -265,9 +269,11 @@ def load_events(bids_dir, task: str = TASK) -> pd.DataFrame:
 
     Examples
     --------
-    >>> events = load_events(twin_dir)  # doctest: +SKIP
-    >>> events["trial_type"].unique().tolist()  # doctest: +SKIP
-    ['warm', 'rating', 'hot']
+    Illustration (needs data, not run as a doctest)::
+
+        events = load_events(twin_dir)
+        events["trial_type"].unique().tolist()
+        # ['warm', 'rating', 'hot']
     """
     runs = list_runs(bids_dir, task)
     frames = []

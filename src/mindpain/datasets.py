@@ -220,9 +220,11 @@ def fetch_pain21(data_dir=None, *, base_url: str = PAIN21_URL, download: bool = 
 
     Examples
     --------
-    >>> p21 = fetch_pain21()  # doctest: +SKIP
-    >>> len(p21.maps), p21.sample_sizes["n_subjects"].sum()  # doctest: +SKIP
-    (21, 334)
+    Illustration (needs data, not run as a doctest)::
+
+        p21 = fetch_pain21()
+        len(p21.maps), p21.sample_sizes["n_subjects"].sum()
+        # (21, 334)
     """
     root = pain21_dir(data_dir)
     downloaded = False
@@ -282,7 +284,9 @@ def normalise_pain21(img_or_array, method: str = "zscore", *, mask=None, data_di
 
     Examples
     --------
-    >>> z = normalise_pain21(fetch_pain21().maps[0])  # doctest: +SKIP
+    Illustration (needs data, not run as a doctest)::
+
+        z = normalise_pain21(fetch_pain21().maps[0])
     """
     if method not in NORMALISATIONS:
         raise MindpainError(f"unknown normalisation {method!r}; expected one of "

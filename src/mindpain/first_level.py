@@ -631,9 +631,11 @@ def run_first_level(bids_dir, out_dir, *, fmriprep=None, participant_label=None,
 
     Examples
     --------
-    >>> summary = run_first_level("twin-small", "deriv/first-level")  # doctest: +SKIP
-    >>> summary.ok  # doctest: +SKIP
-    True
+    Illustration (needs data, not run as a doctest)::
+
+        summary = run_first_level("twin-small", "deriv/first-level")
+        summary.ok
+        # True
     """
     out_dir = Path(out_dir)
     specs = find_runs(bids_dir, fmriprep, participant_label)

@@ -297,9 +297,11 @@ def fetch_siips1(data_dir=None, *, url: str = SIIPS1_URL, timeout: float = 60,
 
     Examples
     --------
-    >>> path = fetch_siips1()  # doctest: +SKIP
-    >>> get_signature("siips1").is_surrogate  # doctest: +SKIP
-    False
+    Illustration (needs data, not run as a doctest)::
+
+        path = fetch_siips1()
+        get_signature("siips1").is_surrogate
+        # False
     """
     from mindpain.datasets import download_file
 
