@@ -12,8 +12,9 @@ def test_cache_is_cleared_when_the_preset_or_seed_changes(tmp_path):
     (cache / "entry").write_text("full-preset outputs")
     assert prepare_book("full", 1, tmp_path) is False
     assert (cache / "entry").exists()
+    (tmp_path / ".doctrees").mkdir()
     assert prepare_book("small", 1, tmp_path) is True
-    assert not cache.exists()
+    assert not cache.exists() and not (tmp_path / ".doctrees").exists()
     cache.mkdir()
     assert prepare_book("small", 2, tmp_path) is True
     assert not cache.exists()

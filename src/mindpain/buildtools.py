@@ -1,9 +1,10 @@
 """Build helpers called by the Makefile: cache keying and the offline check of the site.
 
 ``python -m mindpain.buildtools prepare-book --preset P --seed S [--build-dir D]``
-    Clear the execution cache when anything its key cannot see changed: the preset, the
-    seed, a user dataset, the package code or the pinned environment. (jupyter-cache keys
-    a notebook by its code cells only.)
+    Empty the build folder (execution cache and Sphinx environment) when anything their
+    keys cannot see changed: the preset, the seed, a user dataset, the package code or the
+    pinned environment. (jupyter-cache keys a notebook by its code cells only; Sphinx
+    re-reads only changed sources.)
 ``python -m mindpain.buildtools check-site HTML_DIR``
     Fail when a built page loads a script, style, image or frame from outside.
 """
@@ -40,12 +41,17 @@ def cache_key(preset: str, seed: int) -> str:
 
 
 def prepare_book(preset: str, seed: int, build_dir: Path) -> bool:
-    """Clear ``build_dir/.jupyter_cache`` if the cache key changed; return whether it did."""
+    """Empty ``build_dir`` if the cache key changed; return whether it did.
+
+    Both caches must go: jupyter-cache (keyed by code cells) and Sphinx's environment,
+    which re-reads only changed sources and so would never re-execute an unchanged
+    notebook on new data.
+    """
     key = cache_key(preset, seed)
     stamp = build_dir / ".mindpain-cache-key"
     if stamp.is_file() and stamp.read_text().strip() == key:
         return False
-    shutil.rmtree(build_dir / ".jupyter_cache", ignore_errors=True)
+    shutil.rmtree(build_dir, ignore_errors=True)
     build_dir.mkdir(parents=True, exist_ok=True)
     stamp.write_text(key + "\n")
     return True
@@ -93,7 +99,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.command == "prepare-book":
         if prepare_book(args.preset, args.seed, args.build_dir):
-            print("execution cache cleared: preset, seed, data or code changed")
+            print("build cache cleared: preset, seed, data or code changed")
         return 0
     if not (args.html_dir / "index.html").is_file():
         print(f"{args.html_dir}: no index.html; build the book first", file=sys.stderr)
