@@ -46,17 +46,23 @@ def voxel_coords(shape, affine) -> np.ndarray:
     return ijk @ affine[:3, :3].T + affine[:3, 3]
 
 
-@lru_cache(maxsize=8)
-def _mask_array(voxel_size: float) -> np.ndarray:
+def _mni_on_grid(which: str, voxel_size: float) -> np.ndarray:
+    """Return nilearn's MNI152 ``"mask"`` or ``"template"`` (2 mm, from its wheel) on our grid."""
     from nilearn import datasets, image
 
     shape, affine = mni_grid(voxel_size)
+    loader = {"mask": datasets.load_mni152_brain_mask,
+              "template": datasets.load_mni152_template}[which]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        mni = datasets.load_mni152_brain_mask(resolution=2)
-        res = image.resample_img(mni, target_affine=affine, target_shape=shape,
+        res = image.resample_img(loader(resolution=2), target_affine=affine, target_shape=shape,
                                  interpolation="linear", force_resample=True, copy_header=True)
-    mask = np.asarray(res.dataobj) > 0.5
+    return np.nan_to_num(np.asarray(res.dataobj, dtype=float))
+
+
+@lru_cache(maxsize=8)
+def _mask_array(voxel_size: float) -> np.ndarray:
+    mask = _mni_on_grid("mask", voxel_size) > 0.5
     mask.setflags(write=False)
     return mask
 
@@ -69,15 +75,7 @@ def brain_mask(voxel_size: float = 2.0) -> nib.Nifti1Image:
 
 @lru_cache(maxsize=8)
 def _template_array(voxel_size: float) -> np.ndarray:
-    from nilearn import datasets, image
-
-    shape, affine = mni_grid(voxel_size)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        t1 = datasets.load_mni152_template(resolution=2)
-        res = image.resample_img(t1, target_affine=affine, target_shape=shape,
-                                 interpolation="linear", force_resample=True, copy_header=True)
-    arr = np.nan_to_num(np.asarray(res.dataobj, dtype=float))
+    arr = _mni_on_grid("template", voxel_size)
     arr.setflags(write=False)
     return arr
 
