@@ -24,6 +24,17 @@ def machine_line() -> str:
             f"Python {platform.python_version()}, numpy {numpy.__version__}.")
 
 
+BUDGET_HEADER = "| measure | value | budget | within |\n|---|---|---|---|"
+
+
+def budget_row(label: str, value: float, budget, fmt: str = ".2f", above: bool = False) -> str:
+    """One row of a budget table: the value, its budget and whether it is within it."""
+    if budget is None or budget == "":
+        return f"| {label} | {value:{fmt}} | | |"
+    within = value >= budget if above else value <= budget
+    return f"| {label} | {value:{fmt}} | {budget:g} | {'yes' if within else 'NO'} |"
+
+
 def replace_section(path: Path, name: str, text: str) -> None:
     """Replace the ``<!-- name:start -->``...``<!-- name:end -->`` section of ``path``."""
     start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"

@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _machine import machine_line, replace_section
+from _machine import BUDGET_HEADER, budget_row, machine_line, replace_section
 
 HERE = Path(__file__).resolve().parent
 BUDGET = {"seconds": 600.0, "memory_gb": 4.0, "recovery_r": 0.8}
@@ -57,19 +57,14 @@ def main() -> int:
         ".nii.gz", mask)
     n_runs = len(list(twin.rglob("sub-*_bold.nii.gz")))
 
-    def ok(value, key, above=False):
-        return "yes" if (value >= BUDGET[key] if above else value <= BUDGET[key]) else "NO"
-
     rows = [
-        "| measure | value | budget | within |",
-        "|---|---|---|---|",
-        f"| wall time (s), {n_runs} runs, n_jobs={args.n_jobs} | {seconds:.1f} | "
-        f"{BUDGET['seconds']:.0f} | {ok(seconds, 'seconds')} |",
-        f"| peak memory of one process (GB, max RSS) | {peak_gb:.2f} | "
-        f"{BUDGET['memory_gb']:.0f} | {ok(peak_gb, 'memory_gb')} |",
-        f"| second run, nothing to recompute (s) | {rerun:.1f} | | |",
-        f"| recovery: r(baseline group hot>warm, planted), n={group['n']} | {r:.3f} | "
-        f"{BUDGET['recovery_r']} | {ok(r, 'recovery_r', above=True)} |",
+        BUDGET_HEADER,
+        budget_row(f"wall time (s), {n_runs} runs, n_jobs={args.n_jobs}", seconds,
+                   BUDGET["seconds"], ".1f"),
+        budget_row("peak memory of one process (GB, max RSS)", peak_gb, BUDGET["memory_gb"]),
+        budget_row("second run, nothing to recompute (s)", rerun, None, ".1f"),
+        budget_row(f"recovery: r(baseline group hot>warm, planted), n={group['n']}", r,
+                   BUDGET["recovery_r"], ".3f", above=True),
     ]
     text = (f"### First level (`mindpain first-level`, {twin.name})\n\n{machine_line()}\n\n"
             + "\n".join(rows) + "\n")

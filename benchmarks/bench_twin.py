@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from _machine import machine_line, replace_section
+from _machine import BUDGET_HEADER, budget_row, machine_line, replace_section
 
 HERE = Path(__file__).resolve().parent
 BUDGET = {"seconds": 300.0, "disk_gb": 3.0, "memory_gb": 4.0}
@@ -47,15 +47,12 @@ def main() -> int:
     n_runs = len(list(work.rglob("*_bold.nii.gz")))
     figures = {"seconds": seconds, "disk_gb": size / 1e9, "memory_gb": peak_kb / 1e6}
     rows = [
-        "| measure | value | budget | within |",
-        "|---|---|---|---|",
-        f"| wall time (s), {n_runs} BOLD runs, n_jobs={args.n_jobs} | {seconds:.1f} | "
-        f"{BUDGET['seconds']:.0f} | {'yes' if seconds <= BUDGET['seconds'] else 'NO'} |",
-        f"| disk (GB) | {figures['disk_gb']:.2f} | {BUDGET['disk_gb']:.0f} | "
-        f"{'yes' if figures['disk_gb'] <= BUDGET['disk_gb'] else 'NO'} |",
-        f"| peak memory of one process (GB, max RSS) | {figures['memory_gb']:.2f} | "
-        f"{BUDGET['memory_gb']:.0f} | "
-        f"{'yes' if figures['memory_gb'] <= BUDGET['memory_gb'] else 'NO'} |",
+        BUDGET_HEADER,
+        budget_row(f"wall time (s), {n_runs} BOLD runs, n_jobs={args.n_jobs}", seconds,
+                   BUDGET["seconds"], ".1f"),
+        budget_row("disk (GB)", figures["disk_gb"], BUDGET["disk_gb"]),
+        budget_row("peak memory of one process (GB, max RSS)", figures["memory_gb"],
+                   BUDGET["memory_gb"]),
     ]
     text = (f"### Twin generation (`--preset {args.preset}`)\n\n{machine_line()}\n\n"
             + "\n".join(rows) + "\n")

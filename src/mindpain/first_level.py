@@ -335,12 +335,7 @@ def load_events(path, run_length: float | None = None) -> pd.DataFrame:
         Columns ``onset``, ``duration``, ``trial_type``.
     """
     path = Path(path)
-    if not path.is_file():
-        raise MindpainError("events file missing; expected onset/duration/trial_type TSV", path)
-    try:
-        ev = pd.read_csv(path, sep="\t", na_values="n/a", keep_default_na=False)
-    except Exception as err:
-        raise MindpainError(f"unreadable events TSV ({type(err).__name__})", path) from None
+    ev = _read_tsv(path, "events", "events file missing; expected onset/duration/trial_type TSV")
     missing = [c for c in ("onset", "duration", "trial_type") if c not in ev.columns]
     if missing:
         raise MindpainError(f"events lack column(s) {', '.join(missing)}; expected onset, "
@@ -371,15 +366,20 @@ def load_events(path, run_length: float | None = None) -> pd.DataFrame:
     return ev[["onset", "duration", "trial_type"]].assign(trial_type=types)
 
 
+def _read_tsv(path: Path, what: str, missing_message: str) -> pd.DataFrame:
+    """Read a BIDS TSV (``n/a`` = missing); a missing or unreadable file is a one-line error."""
+    if not path.is_file():
+        raise MindpainError(missing_message, path)
+    try:
+        return pd.read_csv(path, sep="\t", na_values="n/a", keep_default_na=False)
+    except Exception as err:
+        raise MindpainError(f"unreadable {what} TSV ({type(err).__name__})", path) from None
+
+
 def load_confounds(path, columns, n_scans: int) -> pd.DataFrame:
     """Read the chosen fMRIPrep confound columns; NaN (first rows of derivatives) -> 0."""
     path = Path(path)
-    if not path.is_file():
-        raise MindpainError("fMRIPrep confounds file missing", path)
-    try:
-        conf = pd.read_csv(path, sep="\t", na_values="n/a", keep_default_na=False)
-    except Exception as err:
-        raise MindpainError(f"unreadable confounds TSV ({type(err).__name__})", path) from None
+    conf = _read_tsv(path, "confounds", "fMRIPrep confounds file missing")
     missing = [c for c in columns if c not in conf.columns]
     if missing:
         raise MindpainError(f"confounds lack column(s) {', '.join(missing)}", path)
