@@ -366,7 +366,7 @@ def retrodesign(true_effect, se, alpha: float = ALPHA, df: float = np.inf) -> Re
 
     >>> r = retrodesign(1.959964, 1.0)
     >>> round(float(r.power), 3), round(float(r.exaggeration), 2)
-    (0.5, 1.4)
+    (0.5, 1.41)
     """
     lam, se_b = np.broadcast_arrays(np.abs(np.asarray(true_effect, float)),
                                     np.asarray(se, float))
@@ -631,7 +631,8 @@ def write_design_power(table: pd.DataFrame, cfg, out_dir=None):
     from mindpain.trial import tables_dir
 
     folder = Path(out_dir) if out_dir is not None else tables_dir(cfg)
-    path = write_tsv(folder / "design_power.tsv", table[list(POWER_COLUMNS)])
+    path = write_tsv(folder / "design_power.tsv", table[list(POWER_COLUMNS)],
+                     float_format="%.10g")
     write_json(path.with_suffix(".json"), {
         "Description": "Analytic power of the paper's reported contrasts (two-sided t test "
                        "on change scores, noncentral t) by arm size and true effect",
