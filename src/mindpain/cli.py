@@ -38,7 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("twin", help="generate the simulated twin of the trial as a BIDS dataset")
     p.add_argument("--out", required=True, help="output folder (must be new or empty)")
-    p.add_argument("--preset", default="full", help="small (tests), full (the book) or reduced (full design, coarse grid)")
+    p.add_argument("--preset", default="full",
+                   help="small (tests), full (the book) or reduced (full design, coarse grid)")
     p.add_argument("--seed", default=None, help="master seed (non-negative integer)")
     p.add_argument("--overwrite", action="store_true", help="replace a non-empty --out")
     p.add_argument("--if-current", action="store_true",

@@ -152,7 +152,7 @@ def n_per_arm_for(d: float, kind: str, power: float = POWER_TARGET,
 
 
 def reported_contrasts() -> pd.DataFrame:
-    """The paper's reported contrasts with their arm sizes and change-score d.
+    """Return the paper's reported contrasts with their arm sizes and change-score d.
 
     Returns
     -------
@@ -213,14 +213,14 @@ def power_table(preset: str | None = "full", n_grid=N_GRID, d_grid=D_GRID,
 
 
 def mde_table(power: float = POWER_TARGET, alpha: float = ALPHA) -> pd.DataFrame:
-    """MDE of each reported contrast's design at the actual arm sizes.
+    r"""MDE of each reported contrast's design at the actual arm sizes.
 
     Returns
     -------
     pandas.DataFrame
         ``outcome, contrast, kind, n1, n2, mde_d`` (change-score scale), ``mde_d_paper``
         (the same effect on the paper's scale: between arms :math:`d_s` times
-        :math:`2/\\sqrt{df_{88}}\\,/\\sqrt{1/n_1+1/n_2}`; within, unchanged), ``d_change``
+        :math:`2/\sqrt{df_{88}}\,/\sqrt{1/n_1+1/n_2}`; within, unchanged), ``d_change``
         (the change-score d the paper's t implies) and ``power_at_paper_d``.
     """
     from mindpain.reported import d_paper
@@ -245,7 +245,7 @@ def mde_table(power: float = POWER_TARGET, alpha: float = ALPHA) -> pd.DataFrame
 
 def simulated_power(preset: str, seed: int, outcome: str, contrast: str, n_values,
                     n_replications: int = 4000, alpha: float = ALPHA) -> pd.DataFrame:
-    """Power of the change-score test by simulation from the twin's participant level.
+    r"""Power of the change-score test by simulation from the twin's participant level.
 
     Each replication of :func:`mindpain.twin.participants.simulate_observed` redraws every
     participant's true and observed outcomes; for each ``n`` the first ``n`` completers
@@ -262,7 +262,7 @@ def simulated_power(preset: str, seed: int, outcome: str, contrast: str, n_value
     n_values : sequence of int
         Participants per arm.
     n_replications : int
-        Replications (Monte-Carlo SE of a power near 0.5 is :math:`0.5/\\sqrt{R}`).
+        Replications (Monte-Carlo SE of a power near 0.5 is :math:`0.5/\sqrt{R}`).
     alpha : float
         Two-sided level.
 
@@ -393,7 +393,7 @@ SHRINKAGE_LABELS = {1.0: "as estimated", 0.5: "half (replication average)",
 
 
 def contrast_se(kind: str, n1, n2=None) -> float:
-    """Standard error of a change-score d: :math:`\\sqrt{1/n_1+1/n_2}` or :math:`1/\\sqrt{n}`."""
+    r"""Return the SE of a change-score d: :math:`\sqrt{1/n_1+1/n_2}` or :math:`1/\sqrt{n}`."""
     if kind == "within":
         return float(1 / np.sqrt(n1))
     return float(np.sqrt(1 / n1 + 1 / n2))
@@ -522,10 +522,10 @@ def _assumed_value(base: dict, parameter: str) -> float:
 
 
 def _ltm_power(preset: str, comp: dict, base_comp: dict, alpha: float) -> float:
-    """Power of the meditators' retreat partial correlation (SIIPS1) for given components.
+    r"""Power of the meditators' retreat partial correlation (SIIPS1) for given components.
 
     The true slope in signature units is held at the twin's value; the partial
-    correlation is :math:`A\\sqrt{v}/\\sqrt{A^2 v + s^2}` (``planted_meditator_effects``)
+    correlation is :math:`A\sqrt{v}/\sqrt{A^2 v + s^2}` (``planted_meditator_effects``)
     with :math:`s` the observed level SD; the test is Fisher's z with
     :math:`n - k - 3` (k = 3 covariates: non-retreat hours, age, sex).
     """
