@@ -118,7 +118,7 @@ class FirstLevelVariant:
         return f"fwhm{fwhm:g}-{hrf}-hp{self.high_pass_s:g}-conf{self.confounds}"
 
     def settings(self):
-        """The first-level stage's :class:`~mindpain.first_level.ModelSettings`."""
+        """Return the first-level stage's :class:`~mindpain.first_level.ModelSettings`."""
         from mindpain.first_level import ModelSettings
 
         return ModelSettings(hrf_model=self.hrf_model, high_pass=1.0 / self.high_pass_s,
@@ -133,7 +133,7 @@ def first_level_variants() -> list[FirstLevelVariant]:
 
 
 def n_specifications() -> int:
-    """Number of specifications per outcome."""
+    """Return the number of specifications per outcome."""
     return (len(first_level_variants()) * len(METRICS) * len(MODEL_SAMPLES)
             * len(COVARIATE_SETS))
 
@@ -142,7 +142,7 @@ def n_specifications() -> int:
 
 
 def variant_dir(cfg, variant: FirstLevelVariant) -> Path:
-    """Derivative folder of one variant; the pipeline's own for the default settings."""
+    """Return a variant's derivative folder (the pipeline's own for the default settings)."""
     from mindpain.first_level import ModelSettings
     from mindpain.pipeline import first_level_dir
 
@@ -192,8 +192,10 @@ def run_variant(cfg, bids_dir, variant: FirstLevelVariant, signatures, progress=
 
 
 def _inv(a):
-    """Batched inverse; the pseudo-inverse when a permutation makes a design singular
-    (possible only in tiny samples, where an arm can coincide with a covariate)."""
+    """Invert a batch of matrices; pseudo-inverse when a permutation makes one singular.
+
+    Possible only in tiny samples, where an arm can coincide with a covariate.
+    """
     try:
         return np.linalg.inv(a)
     except np.linalg.LinAlgError:
@@ -239,19 +241,19 @@ def _reml_profile(sums, gammas):
 
 
 def reml_random_intercept(X, y, cls, n_grid: int = 61, n_refine: int = 40):
-    """REML fit of a random-intercept model with at most two sessions per person, batched.
+    r"""REML fit of a random-intercept model with at most two sessions per person, batched.
 
     The data are given in the orthogonally transformed form (see :func:`_mixed_rows`):
     within a person, the difference and the mean of two sessions are independent, so the
     model is a weighted regression whose weights depend on one ratio
-    :math:`\\gamma = \\sigma_u^2/\\sigma_e^2 \\ge 0`. The profiled REML criterion is
-    minimised over :math:`\\gamma` by a grid on :math:`\\log\\gamma` (plus
-    :math:`\\gamma = 0`) refined by golden-section search.
+    :math:`\gamma = \sigma_u^2/\sigma_e^2 \ge 0`. The profiled REML criterion is
+    minimised over :math:`\gamma` by a grid on :math:`\log\gamma` (plus
+    :math:`\gamma = 0`) refined by golden-section search.
 
     Returns
     -------
     tuple
-        ``beta`` (R, p), ``cov`` (R, p, p) = :math:`\\hat\\sigma^2 (X^T W X)^{-1}`,
+        ``beta`` (R, p), ``cov`` (R, p, p) = :math:`\hat\sigma^2 (X^T W X)^{-1}`,
         ``sigma2`` (R,) and ``gamma`` (R,).
     """
     sums = _class_sums(X, y, cls)
@@ -281,7 +283,7 @@ def reml_random_intercept(X, y, cls, n_grid: int = 61, n_refine: int = 40):
 
 
 def _mixed_rows(frame: pd.DataFrame, labels: np.ndarray, covariates, sample: str):
-    """Transformed rows of the mixed model for every permutation.
+    """Build the transformed rows of the mixed model for every permutation.
 
     ``frame``: one row per participant (``pre, post`` (NaN if absent), ``age, sex_m``);
     ``labels`` (R, n_people). Columns: [1, HEP, MBSR, post, HEP:post, MBSR:post, *cov].
@@ -408,8 +410,10 @@ def estimate_specs(frame: pd.DataFrame, labels: np.ndarray, contrast: str = "MBS
 
 
 def participant_frame(scores: pd.DataFrame, participants: pd.DataFrame) -> pd.DataFrame:
-    """Wide per-participant table of one score series: ``participant_id, group, pre, post,
-    age, sex_m`` (trial arms only)."""
+    """Return the wide per-participant table of one score series (trial arms only).
+
+    Columns ``participant_id, group, pre, post, age, sex_m``.
+    """
     wide = scores.pivot_table(index="participant_id", columns="session", values="response",
                               aggfunc="first").reindex(columns=["pre", "post"])
     people = participants[participants["group"].isin(("MBSR", "HEP", "WL"))]
@@ -581,8 +585,11 @@ def content_key(preset: str, seed: int, n_permutations: int = N_PERMUTATIONS,
 
 
 def write_result(result: Multiverse, folder, key: dict) -> Path:
-    """Write ``multiverse_specs.tsv``, ``multiverse_null.tsv``, ``multiverse_summary.tsv`` and
-    ``multiverse.json`` (key, column meanings, timing) atomically into ``folder``."""
+    """Write the multiverse's three tables and ``multiverse.json`` atomically into ``folder``.
+
+    Files: ``multiverse_specs.tsv``, ``multiverse_null.tsv``, ``multiverse_summary.tsv`` and
+    ``multiverse.json`` (key, column meanings, timing).
+    """
     from mindpain.io import write_json, write_tsv
 
     folder = Path(folder)
@@ -624,7 +631,7 @@ def load_result(folder, key: dict) -> Multiverse:
 
 
 def load_or_run(cfg, n_permutations: int = N_PERMUTATIONS, folder=None) -> tuple:
-    """The multiverse for the book: committed for the full twin, computed for the small one.
+    """Return the book's multiverse: committed for the full twin, computed for the small one.
 
     The full twin's first level costs minutes per variant, so the book reads the result
     that ``make multiverse`` computed on the ``reduced`` preset (full design, coarse grid)
