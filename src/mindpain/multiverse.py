@@ -126,15 +126,22 @@ class FirstLevelVariant:
                              confounds=CONFOUND_SETS[self.confounds])
 
 
-def first_level_variants() -> list[FirstLevelVariant]:
-    """Every first-level variant of the grid (default variant first)."""
+def first_level_variants(full_grid: bool = True) -> list[FirstLevelVariant]:
+    """Return every first-level variant of the grid (default variant first).
+
+    ``full_grid=False`` (the small test twin) varies the smoothing only, with the other
+    axes at their defaults: 2 variants, still 48 specifications per outcome.
+    """
+    if not full_grid:
+        return [FirstLevelVariant(f, HRF_MODELS[0], HIGH_PASS_S[0], next(iter(CONFOUND_SETS)))
+                for f in SMOOTHING]
     return [FirstLevelVariant(f, h, hp, c) for f, h, hp, c in
             itertools.product(SMOOTHING, HRF_MODELS, HIGH_PASS_S, CONFOUND_SETS)]
 
 
-def n_specifications() -> int:
+def n_specifications(full_grid: bool = True) -> int:
     """Return the number of specifications per outcome."""
-    return (len(first_level_variants()) * len(METRICS) * len(MODEL_SAMPLES)
+    return (len(first_level_variants(full_grid)) * len(METRICS) * len(MODEL_SAMPLES)
             * len(COVARIATE_SETS))
 
 
@@ -521,7 +528,7 @@ def analyse_scores(scores: pd.DataFrame, participants: pd.DataFrame, planted: di
 
 
 def run_multiverse(cfg, contrast: str = "MBSR_vs_HEP", n_permutations: int = N_PERMUTATIONS,
-                   progress: bool = False) -> Multiverse:
+                   progress: bool = False, full_grid: bool = True) -> Multiverse:
     """Run every first-level variant and scoring on ``cfg``'s dataset, then the curve.
 
     Returns
@@ -539,7 +546,7 @@ def run_multiverse(cfg, contrast: str = "MBSR_vs_HEP", n_permutations: int = N_P
     sigs = outcome_signatures(cfg)
     sigs = {k: sigs[k] for k in OUTCOMES}
     frames, timing = [], {"variants": {}}
-    for variant in first_level_variants():
+    for variant in first_level_variants(full_grid):
         table, seconds, runs = run_variant(cfg, bids_dir, variant, sigs, progress)
         frames.append(table)
         timing["variants"][variant.label] = {"seconds": seconds, "runs_computed": runs}
@@ -630,12 +637,14 @@ def load_result(folder, key: dict) -> Multiverse:
                       summary=read("multiverse_summary.tsv"), timing=meta.get("timing", {}))
 
 
-def load_or_run(cfg, n_permutations: int = N_PERMUTATIONS, folder=None) -> tuple:
+def load_or_run(cfg, n_permutations: int = N_PERMUTATIONS, folder=None,
+                small_permutations: int = 200) -> tuple:
     """Return the book's multiverse: committed for the full twin, computed for the small one.
 
     The full twin's first level costs minutes per variant, so the book reads the result
     that ``make multiverse`` computed on the ``reduced`` preset (full design, coarse grid)
-    and checks its key. The small twin (tests) is cheap and is computed here.
+    and checks its key. The small twin (tests) is cheap and is computed here, on the
+    smoothing axis only and with ``small_permutations``.
 
     Returns
     -------
@@ -643,7 +652,8 @@ def load_or_run(cfg, n_permutations: int = N_PERMUTATIONS, folder=None) -> tuple
         (:class:`Multiverse`, preset it was computed on, whether it was read from disk).
     """
     if cfg.preset == "small":
-        return run_multiverse(cfg, n_permutations=n_permutations), cfg.preset, False
+        return (run_multiverse(cfg, n_permutations=small_permutations, full_grid=False),
+                cfg.preset, False)
     folder = PRECOMPUTED_DIR if folder is None else Path(folder)
     key = content_key(PRECOMPUTED_PRESET, cfg.seed, n_permutations)
     return load_result(folder, key), PRECOMPUTED_PRESET, True
