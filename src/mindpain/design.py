@@ -521,24 +521,26 @@ def _assumed_value(base: dict, parameter: str) -> float:
             "outcomes.change_sd_fraction": base["change_fraction"]}[parameter]
 
 
-def _ltm_power(preset: str, comp: dict, base_comp: dict, alpha: float) -> float:
-    r"""Power of the meditators' retreat partial correlation (SIIPS1) for given components.
-
-    The true slope in signature units is held at the twin's value; the partial
-    correlation is :math:`A\sqrt{v}/\sqrt{A^2 v + s^2}` (``planted_meditator_effects``)
-    with :math:`s` the observed level SD; the test is Fisher's z with
-    :math:`n - k - 3` (k = 3 covariates: non-retreat hours, age, sex).
-    """
+def _ltm_planted(preset: str) -> tuple[float, int]:
+    """Planted retreat partial correlation (SIIPS1) and number of meditators."""
     from mindpain.meditators import planted_meditator_effects
     from mindpain.twin.params import load_parameters
 
     planted = planted_meditator_effects(preset)
     row = planted.query("outcome == 'siips1' and effect == 'retreat' and method == 'partial_r'")
-    r0 = float(row["planted"].iloc[0])
-    n = load_parameters(preset)["design.n_meditators"]
-    # A^2 v / s0^2 from r0; rescale the noise variance s^2.
-    snr0 = r0**2 / (1 - r0**2)
-    snr = snr0 * (base_comp["obs_level_sd"] / comp["obs_level_sd"]) ** 2
+    return float(row["planted"].iloc[0]), int(load_parameters(preset)["design.n_meditators"])
+
+
+def _ltm_power(r0: float, n: int, comp: dict, base_comp: dict, alpha: float) -> float:
+    r"""Power of the meditators' retreat partial correlation (SIIPS1) for given components.
+
+    The true slope in signature units is held at the twin's value; the partial
+    correlation is :math:`A\sqrt{v}/\sqrt{A^2 v + s^2}` (``planted_meditator_effects``)
+    with :math:`s` the observed level SD, so :math:`r^2/(1-r^2)` scales with
+    :math:`1/s^2`; the test is Fisher's z with :math:`n - k - 3` (k = 3 covariates:
+    non-retreat hours, age, sex).
+    """
+    snr = r0**2 / (1 - r0**2) * (base_comp["obs_level_sd"] / comp["obs_level_sd"]) ** 2
     r = np.sign(r0) * np.sqrt(snr / (1 + snr))
     z = abs(np.arctanh(r)) * np.sqrt(n - 3 - 3)
     crit = stats.norm.isf(alpha / 2)
@@ -574,6 +576,7 @@ def sensitivity(preset: str = "full", outcome: str = "nps", contrast: str = "MBS
     se_k = np.sqrt(1 / n1 + 1 / n2)
     ltm_base = _variance_model(preset, "siips1")
     ltm_base_comp = _components(ltm_base, None, 0.0)
+    r0, n_ltm = _ltm_planted(preset)
     rows = []
     for parameter, (low, high) in sweep.items():
         assumed = _assumed_value(base, parameter)
@@ -594,7 +597,8 @@ def sensitivity(preset: str = "full", outcome: str = "nps", contrast: str = "MBS
                          "prepost_r": comp["prepost_r"],
                          "power_change": float(power_t(d_eff, "between", n1, n2, alpha)),
                          "power_ancova": float(p_anc),
-                         "power_ltm": _ltm_power(preset, ltm_comp, ltm_base_comp, alpha)})
+                         "power_ltm": _ltm_power(r0, n_ltm, ltm_comp, ltm_base_comp,
+                                                 alpha)})
     return pd.DataFrame(rows)
 
 
