@@ -42,6 +42,7 @@ Sensitivity to the twin's assumptions
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -627,18 +628,25 @@ def tornado(sens: pd.DataFrame, column: str = "power_change") -> pd.DataFrame:
 # ---------------------------------------------------------------- results file
 
 
-def write_design_power(table: pd.DataFrame, cfg, out_dir=None):
-    """Write ``design_power.tsv`` (full precision) and its JSON sidecar of column meanings."""
-    from pathlib import Path
+def write_table(table: pd.DataFrame, name: str, columns: dict, cfg, out_dir=None,
+                **meta) -> Path:
+    """Write ``name`` (TSV, full precision) with a JSON sidecar of column meanings and ``meta``.
 
+    The folder is ``out_dir``, else :func:`mindpain.trial.tables_dir` of ``cfg``; both
+    files are written atomically.
+    """
     from mindpain.io import write_json, write_tsv
     from mindpain.trial import tables_dir
 
     folder = Path(out_dir) if out_dir is not None else tables_dir(cfg)
-    path = write_tsv(folder / "design_power.tsv", table[list(POWER_COLUMNS)],
-                     float_format="%.10g")
-    write_json(path.with_suffix(".json"), {
-        "Description": "Analytic power of the paper's reported contrasts (two-sided t test "
-                       "on change scores, noncentral t) by arm size and true effect",
-        "alpha": ALPHA, "columns": POWER_COLUMNS})
+    path = write_tsv(folder / name, table[list(columns)], float_format="%.10g")
+    write_json(path.with_suffix(".json"), {**meta, "columns": columns})
     return path
+
+
+def write_design_power(table: pd.DataFrame, cfg, out_dir=None) -> Path:
+    """Write ``design_power.tsv`` and its JSON sidecar of column meanings."""
+    return write_table(table, "design_power.tsv", POWER_COLUMNS, cfg, out_dir,
+                       Description="Analytic power of the paper's reported contrasts "
+                                   "(two-sided t test on change scores, noncentral t) by arm "
+                                   "size and true effect", alpha=ALPHA)

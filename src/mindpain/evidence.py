@@ -220,17 +220,12 @@ def evidence_table(outcomes: pd.DataFrame, truth: pd.DataFrame | None = None,
 
 def write_equivalence(table: pd.DataFrame, cfg, out_dir=None) -> Path:
     """Write ``equivalence.tsv`` and its JSON sidecar (column meanings, SESOI, alpha)."""
-    from mindpain.io import write_json, write_tsv
-    from mindpain.trial import tables_dir
+    from mindpain.design import write_table
 
-    folder = Path(out_dir) if out_dir is not None else tables_dir(cfg)
-    path = write_tsv(folder / "equivalence.tsv", table[list(EVIDENCE_COLUMNS)],
-                     float_format="%.10g")
-    write_json(path.with_suffix(".json"), {
-        "Description": "Equivalence tests (TOST) and default JZS Bayes factors of every "
-                       "trial contrast, on change scores of completers",
-        "alpha": ALPHA, "sesoi_default": SESOI,
-        "sesoi_justification": "half an SD: the minimal important difference across health "
-                               "outcomes (Norman, Sloan & Wyrwich 2003)",
-        "columns": EVIDENCE_COLUMNS})
-    return path
+    return write_table(
+        table, "equivalence.tsv", EVIDENCE_COLUMNS, cfg, out_dir,
+        Description="Equivalence tests (TOST) and default JZS Bayes factors of every trial "
+                    "contrast, on change scores of completers",
+        alpha=ALPHA, sesoi_default=SESOI,
+        sesoi_justification="half an SD: the minimal important difference across health "
+                            "outcomes (Norman, Sloan & Wyrwich 2003)")

@@ -661,15 +661,11 @@ def load_or_run(cfg, n_permutations: int = N_PERMUTATIONS, folder=None,
 
 def write_multiverse(specs: pd.DataFrame, cfg, out_dir=None) -> Path:
     """Write ``multiverse.tsv`` (every specification) and its JSON sidecar to the tables."""
-    from mindpain.io import write_json, write_tsv
-    from mindpain.trial import tables_dir
+    from mindpain.design import write_table
 
-    folder = Path(out_dir) if out_dir is not None else tables_dir(cfg)
-    path = write_tsv(folder / "multiverse.tsv", specs[list(SPEC_COLUMNS)], float_format="%.10g")
-    write_json(path.with_suffix(".json"), {
-        "Description": "Specification curve: one row per specification of the multiverse",
-        "columns": SPEC_COLUMNS})
-    return path
+    return write_table(specs, "multiverse.tsv", SPEC_COLUMNS, cfg, out_dir,
+                       Description="Specification curve: one row per specification of the "
+                                   "multiverse")
 
 
 def main(argv=None) -> int:
