@@ -24,10 +24,13 @@ def replication():
 
 
 def test_grid_has_at_least_48_specifications():
-    assert mv.n_specifications() >= 48
-    assert mv.n_specifications(full_grid=False) >= 48
-    labels = [v.label for v in mv.first_level_variants()]
-    assert len(set(labels)) == len(labels)
+    for grid in mv.GRIDS:
+        assert mv.n_specifications(grid) >= 48
+        labels = [v.label for v in mv.first_level_variants(grid)]
+        assert len(set(labels)) == len(labels)
+    assert len(mv.first_level_variants("full")) == 8
+    with pytest.raises(MindpainError, match="grid"):
+        mv.first_level_variants("huge")
 
 
 def test_batched_models_match_the_trial_stage(replication):
@@ -101,8 +104,8 @@ def test_multiverse_runs_through_the_pipeline_on_the_small_twin(small_twin, tmp_
     from mindpain.config import get_config
 
     cfg = get_config(preset="small", work_dir=small_twin.parent, n_jobs=1)
-    result = mv.run_multiverse(cfg, n_permutations=20, full_grid=False)
-    assert len(result.specs) == 2 * mv.n_specifications(full_grid=False)
+    result = mv.run_multiverse(cfg, n_permutations=20, grid="small")
+    assert len(result.specs) == 2 * mv.n_specifications("small")
     assert result.specs.estimate_d.notna().all()
     assert set(result.summary.outcome) == set(mv.OUTCOMES)
     assert result.summary.p_share.between(0, 1).all()

@@ -4,7 +4,8 @@ Every specification runs first level -> scoring -> outcome model on the BIDS dat
 
 First level (:mod:`mindpain.first_level`, one derivative folder per variant)
     smoothing FWHM (none or 8 mm), HRF model (Glover, or Glover plus its time
-    derivative), high-pass cut-off (128 s, SPM's default, or 100 s, FSL's). A confound
+    derivative), high-pass cut-off (128 s, SPM's default, or 100 s, FSL's); which axes
+    vary is set by the grid (:data:`GRIDS`). A confound
     axis is ready (:data:`CONFOUND_SETS`) but has one level: the twin's BOLD has no
     confounds file, so there is nothing to vary. Each variant's outputs carry the
     first-level stage's content key (inputs' sha256 and settings), so a variant is
@@ -126,22 +127,28 @@ class FirstLevelVariant:
                              confounds=CONFOUND_SETS[self.confounds])
 
 
-def first_level_variants(full_grid: bool = True) -> list[FirstLevelVariant]:
-    """Return every first-level variant of the grid (default variant first).
+#: First-level grids: which axes vary. ``book``: the committed multiverse (HRF x high-pass,
+#: no smoothing: on the reduced twin's 10 mm grid an 8 mm kernel is below one voxel, so the
+#: smoothing axis would double the cost for a near-identical map); ``full``: every axis
+#: (``python -m mindpain.multiverse --grid full``); ``small``: the test twin (smoothing only).
+GRIDS = {"book": {"smoothing": (None,), "hrf": HRF_MODELS, "high_pass": HIGH_PASS_S},
+         "full": {"smoothing": SMOOTHING, "hrf": HRF_MODELS, "high_pass": HIGH_PASS_S},
+         "small": {"smoothing": SMOOTHING, "hrf": HRF_MODELS[:1], "high_pass": HIGH_PASS_S[:1]}}
 
-    ``full_grid=False`` (the small test twin) varies the smoothing only, with the other
-    axes at their defaults: 2 variants, still 48 specifications per outcome.
-    """
-    if not full_grid:
-        return [FirstLevelVariant(f, HRF_MODELS[0], HIGH_PASS_S[0], next(iter(CONFOUND_SETS)))
-                for f in SMOOTHING]
+
+def first_level_variants(grid: str = "book") -> list[FirstLevelVariant]:
+    """Return every first-level variant of ``grid`` (:data:`GRIDS`; default variant first)."""
+    if grid not in GRIDS:
+        raise MindpainError(f"unknown multiverse grid {grid!r}; expected one of "
+                            f"{', '.join(GRIDS)}")
+    axes = GRIDS[grid]
     return [FirstLevelVariant(f, h, hp, c) for f, h, hp, c in
-            itertools.product(SMOOTHING, HRF_MODELS, HIGH_PASS_S, CONFOUND_SETS)]
+            itertools.product(axes["smoothing"], axes["hrf"], axes["high_pass"], CONFOUND_SETS)]
 
 
-def n_specifications(full_grid: bool = True) -> int:
+def n_specifications(grid: str = "book") -> int:
     """Return the number of specifications per outcome."""
-    return (len(first_level_variants(full_grid)) * len(METRICS) * len(MODEL_SAMPLES)
+    return (len(first_level_variants(grid)) * len(METRICS) * len(MODEL_SAMPLES)
             * len(COVARIATE_SETS))
 
 
@@ -475,14 +482,12 @@ def analyse_scores(scores: pd.DataFrame, participants: pd.DataFrame, planted: di
     planted : dict
         outcome -> planted d of the contrast (NaN when unknown).
     """
-    variants = {v.label: v for v in first_level_variants()}
+    variants = {v.label: v for grid in GRIDS for v in first_level_variants(grid)}
     spec_rows, null_rows, summary_rows = [], [], []
     for outcome in OUTCOMES:
         d_all, p_all = [], []
         labels = None
-        for label in [v.label for v in first_level_variants()]:
-            if label not in set(scores["first_level"]):
-                continue
+        for label in dict.fromkeys(scores["first_level"]):
             v = variants[label]
             for metric in METRICS:
                 sub = scores[(scores.first_level == label) & (scores.outcome == outcome)
@@ -528,7 +533,7 @@ def analyse_scores(scores: pd.DataFrame, participants: pd.DataFrame, planted: di
 
 
 def run_multiverse(cfg, contrast: str = "MBSR_vs_HEP", n_permutations: int = N_PERMUTATIONS,
-                   progress: bool = False, full_grid: bool = True) -> Multiverse:
+                   progress: bool = False, grid: str = "book") -> Multiverse:
     """Run every first-level variant and scoring on ``cfg``'s dataset, then the curve.
 
     Returns
@@ -546,7 +551,7 @@ def run_multiverse(cfg, contrast: str = "MBSR_vs_HEP", n_permutations: int = N_P
     sigs = outcome_signatures(cfg)
     sigs = {k: sigs[k] for k in OUTCOMES}
     frames, timing = [], {"variants": {}}
-    for variant in first_level_variants(full_grid):
+    for variant in first_level_variants(grid):
         table, seconds, runs = run_variant(cfg, bids_dir, variant, sigs, progress)
         frames.append(table)
         timing["variants"][variant.label] = {"seconds": seconds, "runs_computed": runs}
@@ -573,7 +578,7 @@ def _code_files() -> list[Path]:
 
 
 def content_key(preset: str, seed: int, n_permutations: int = N_PERMUTATIONS,
-                contrast: str = "MBSR_vs_HEP") -> dict:
+                contrast: str = "MBSR_vs_HEP", grid: str = "book") -> dict:
     """Key of a multiverse result: preset, seed, grid, permutations and a code fingerprint.
 
     The fingerprint hashes the source of every stage the result depends on (twin,
@@ -585,7 +590,7 @@ def content_key(preset: str, seed: int, n_permutations: int = N_PERMUTATIONS,
         digest.update(path.read_bytes())
     return {"preset": preset, "seed": int(seed), "contrast": contrast,
             "n_permutations": int(n_permutations),
-            "first_level": [v.label for v in first_level_variants()],
+            "first_level": [v.label for v in first_level_variants(grid)],
             "metrics": list(METRICS), "models": [list(m) for m in MODEL_SAMPLES],
             "covariates": list(COVARIATE_SETS), "outcomes": list(OUTCOMES),
             "code": digest.hexdigest()}
@@ -652,7 +657,7 @@ def load_or_run(cfg, n_permutations: int = N_PERMUTATIONS, folder=None,
         (:class:`Multiverse`, preset it was computed on, whether it was read from disk).
     """
     if cfg.preset == "small":
-        return (run_multiverse(cfg, n_permutations=small_permutations, full_grid=False),
+        return (run_multiverse(cfg, n_permutations=small_permutations, grid="small"),
                 cfg.preset, False)
     folder = PRECOMPUTED_DIR if folder is None else Path(folder)
     key = content_key(PRECOMPUTED_PRESET, cfg.seed, n_permutations)
@@ -679,6 +684,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=str(PRECOMPUTED_DIR))
     parser.add_argument("--n-permutations", type=int, default=N_PERMUTATIONS)
     parser.add_argument("--n-jobs", type=int, default=None)
+    parser.add_argument("--grid", default="book", choices=sorted(GRIDS))
     args = parser.parse_args(argv)
     overrides = {"preset": args.preset, "bids_dir": None}
     if args.seed is not None:
@@ -687,8 +693,9 @@ def main(argv=None) -> int:
         overrides["n_jobs"] = args.n_jobs
     try:
         cfg = get_config(**overrides)
-        key = content_key(cfg.preset, cfg.seed, args.n_permutations)
-        result = run_multiverse(cfg, n_permutations=args.n_permutations, progress=True)
+        key = content_key(cfg.preset, cfg.seed, args.n_permutations, grid=args.grid)
+        result = run_multiverse(cfg, n_permutations=args.n_permutations, progress=True,
+                                grid=args.grid)
         path = write_result(result, args.out, key)
     except MindpainError as err:
         print(f"mindpain multiverse: {err}", file=sys.stderr)
