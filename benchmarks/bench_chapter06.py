@@ -11,7 +11,7 @@ Budget (issue): the chapter adds at most about 1-2 min to a cold ``make book`` o
 
 Usage::
 
-    python bench_chapter06.py [--preset full|small] [--replications 1000]
+    python bench_chapter06.py [--preset full|reduced|small] [--replications 500]
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def _timed(func, *args, **kwargs):
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="full")
-    parser.add_argument("--replications", type=int, default=1000)
+    parser.add_argument("--replications", type=int, default=500)
     args = parser.parse_args()
     os.environ["MINDPAIN_PRESET"] = args.preset
     os.environ.setdefault("MPLBACKEND", "Agg")
@@ -65,7 +65,7 @@ def main() -> int:
     chapter = time.perf_counter() - start
     lines = [f"### Chapter 6 (`--preset {args.preset}`, `benchmarks/bench_chapter06.py`)", "",
              machine_line(), "", BUDGET_HEADER,
-             budget_row("whole chapter executed (s, nbclient, warm first level)", chapter, 120,
+             budget_row("whole chapter executed (s, nbclient)", chapter, 120,
                         ".1f")]
     lines += [budget_row(f"&nbsp;&nbsp;{name} (s)", value, None, ".1f")
               for name, value in steps.items()]

@@ -27,7 +27,8 @@ Retrospective design analysis (Gelman & Carlin 2014)
     normal errors, with :math:`\lambda = D/s` and :math:`z = z_{1-\alpha/2}`,
     :math:`E(|\hat D|\,1_{sig})/s = \lambda[\Phi(\lambda - z) - \Phi(-\lambda - z)]
     + \phi(\lambda - z) + \phi(\lambda + z)` (closed form, Lu, Qiu & Deng 2019); with
-    finite ``df`` the same expectation is integrated numerically.
+    finite ``df`` the same form holds with the t density and the tail term
+    :math:`f_\nu(a)(\nu + a^2)/(\nu - 1)` in place of :math:`\phi(a)`.
 Sensitivity to the twin's assumptions
     The twin plants each effect as a d on the observed change score, so the change-score
     power at a planted d does not depend on any assumed noise or reliability. What does
@@ -46,7 +47,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import integrate, optimize, stats
+from scipy import optimize, stats
 
 from mindpain.reported import N_COMPLETERS, REPORTED, effect_scale_table
 
@@ -333,11 +334,16 @@ def _abs_moment_normal(lam, z):
 
 
 def _abs_moment_t(lam, z, df):
-    """E(|lam + T| 1{|lam + T| > z}) for T ~ t(df), by numerical integration."""
-    dist = stats.t(df)
-    upper = integrate.quad(lambda x: (lam + x) * dist.pdf(x), z - lam, np.inf)[0]
-    lower = integrate.quad(lambda x: -(lam + x) * dist.pdf(x), -np.inf, -z - lam)[0]
-    return upper + lower
+    r"""E(|lam + T| 1{|lam + T| > z}) for T ~ t(df), df > 1 (closed form).
+
+    Uses :math:`\int_a^\infty x f_\nu(x)\,dx = f_\nu(a)(\nu + a^2)/(\nu - 1)`.
+    """
+
+    def tail(a):
+        return stats.t.pdf(a, df) * (df + a**2) / (df - 1)
+
+    return (lam * (stats.t.sf(z - lam, df) - stats.t.cdf(-z - lam, df)) + tail(z - lam)
+            + tail(z + lam))
 
 
 def retrodesign(true_effect, se, alpha: float = ALPHA, df: float = np.inf) -> Retrodesign:
@@ -379,7 +385,7 @@ def retrodesign(true_effect, se, alpha: float = ALPHA, df: float = np.inf) -> Re
     else:
         z = stats.t.isf(alpha / 2, df)
         hi, lo = stats.t.sf(z - lam, df), stats.t.cdf(-z - lam, df)
-        moment = np.vectorize(lambda v: _abs_moment_t(v, z, df))(lam)
+        moment = _abs_moment_t(lam, z, df)
     power = hi + lo
     with np.errstate(divide="ignore", invalid="ignore"):
         exaggeration = np.where(lam > 0, moment / (power * lam), np.inf)
