@@ -58,6 +58,45 @@ def plain_permissions(path) -> None:
     os.chmod(path, 0o666 & ~umask)
 
 
+def stage_file(path, write) -> Path:
+    """Write a file for ``path`` under a temporary name beside it; return that name.
+
+    ``write(tmp)`` writes the content. The caller renames the file into place (see
+    :func:`write_unit`) or deletes it.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    suffix = "".join(path.suffixes) or ".tmp"
+    fd, tmp = tempfile.mkstemp(prefix=f"{TMP_PREFIX}{path.name.split('.')[0]}-",
+                               suffix=suffix, dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp)
+    try:
+        write(tmp)
+        plain_permissions(tmp)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+def write_unit(staged, invalidate=()) -> None:
+    """Move staged files into place as a unit: first delete ``invalidate``, then rename.
+
+    Parameters
+    ----------
+    staged : list of (tmp, path)
+        Files from :func:`stage_file`, renamed in this order (put sidecars last).
+    invalidate : list of path-like
+        Files that vouch for the old outputs (their sidecars); removed before any rename, so
+        an interruption never leaves an old sidecar beside new data.
+    """
+    for path in invalidate:
+        Path(path).unlink(missing_ok=True)
+    for tmp, path in staged:
+        os.replace(tmp, path)
+
+
 def write_json(path, data) -> Path:
     """Write ``data`` as indented JSON with sorted keys (byte-stable)."""
     with atomic_path(path) as tmp:
