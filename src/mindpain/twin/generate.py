@@ -215,7 +215,7 @@ def generate_twin(out, preset: str = "full", seed=None, *, overwrite: bool = Fal
         if progress:
             print(f"{out}: twin ({preset}, seed {seed}) is complete and current")
         return out
-    check_writable_dir(out.parent)
+    check_writable_dir(out.parent, overwrite=True)
     partial = partial_dir(out)
     if partial.is_symlink() or (partial.exists() and not partial.is_dir()):
         raise MindpainError("is in the way of the twin being built; remove it", partial)
