@@ -211,6 +211,12 @@ def _fix_first_level(args) -> None:
         args.participant_label = labels
 
 
+def _fail(line: str, code: int) -> int:
+    """Print one line on stderr and return the exit status ``code``."""
+    print(line, file=sys.stderr)
+    return code
+
+
 def _on_sigterm(signum, frame):
     raise KeyboardInterrupt
 
@@ -235,26 +241,20 @@ def main(argv=None) -> int:
     try:
         return int(args.func(args) or 0)
     except MindpainError as err:
-        print(f"{name}: error: {err}", file=sys.stderr)
-        return 2
+        return _fail(f"{name}: error: {err}", 2)
     except KeyboardInterrupt:
-        print(f"{name}: interrupted; finished files are kept and a re-run resumes",
-              file=sys.stderr)
-        return 130
+        return _fail(f"{name}: interrupted; finished files are kept and a re-run resumes", 130)
     except OSError as err:
-        print(f"{name}: error: {os_error_message(err)}", file=sys.stderr)
-        return 2
+        return _fail(f"{name}: error: {os_error_message(err)}", 2)
     except MemoryError:
-        print(f"{name}: error: out of memory; use fewer --n-jobs or a machine with more memory",
-              file=sys.stderr)
-        return 2
+        return _fail(f"{name}: error: out of memory; use fewer --n-jobs or a machine with more "
+                     "memory", 2)
     except Exception as err:  # a bug: one line, and the traceback only on request
         if os.environ.get("MINDPAIN_DEBUG"):
             raise
         text = " ".join(str(err).split())[:300]
-        print(f"{name}: internal error: {type(err).__name__}: {text} (a bug in mindpain; "
-              "MINDPAIN_DEBUG=1 shows the traceback)", file=sys.stderr)
-        return 1
+        return _fail(f"{name}: internal error: {type(err).__name__}: {text} (a bug in "
+                     "mindpain; MINDPAIN_DEBUG=1 shows the traceback)", 1)
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)

@@ -28,6 +28,16 @@ import numpy as np
 import pandas as pd
 
 
+def _temp_beside(path: Path) -> Path:
+    """Create an empty temporary file beside ``path`` keeping its full suffix; return it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    suffix = "".join(path.suffixes) or ".tmp"
+    fd, tmp = tempfile.mkstemp(prefix=f"{TMP_PREFIX}{path.name.split('.')[0]}-",
+                               suffix=suffix, dir=path.parent)
+    os.close(fd)
+    return Path(tmp)
+
+
 @contextlib.contextmanager
 def atomic_path(path):
     """Yield a temporary path beside ``path``; rename it onto ``path`` on success.
@@ -36,12 +46,7 @@ def atomic_path(path):
     choose a format by extension behave the same.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    suffix = "".join(path.suffixes) or ".tmp"
-    fd, tmp = tempfile.mkstemp(prefix=f"{TMP_PREFIX}{path.name.split('.')[0]}-",
-                               suffix=suffix, dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp)
+    tmp = _temp_beside(path)
     try:
         yield tmp
         plain_permissions(tmp)
@@ -64,13 +69,7 @@ def stage_file(path, write) -> Path:
     ``write(tmp)`` writes the content. The caller renames the file into place (see
     :func:`write_unit`) or deletes it.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    suffix = "".join(path.suffixes) or ".tmp"
-    fd, tmp = tempfile.mkstemp(prefix=f"{TMP_PREFIX}{path.name.split('.')[0]}-",
-                               suffix=suffix, dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp)
+    tmp = _temp_beside(Path(path))
     try:
         write(tmp)
         plain_permissions(tmp)
