@@ -69,6 +69,7 @@ from mindpain.dataset import repetition_time as _repetition_time
 from mindpain.errors import MindpainError
 from mindpain.io import (
     check_writable_dir,
+    os_error_message,
     read_marker,
     sha256,
     stage_file,
@@ -507,7 +508,7 @@ def _fit_run(spec: RunSpec, out_dir: Path, settings: ModelSettings, mask_img) ->
                 "reason": str(err).removeprefix(f"{err.path}: ")}
     except Exception as err:  # a run must never take the others down
         return {"label": label, "status": "failed", "path": str(spec.bold),
-                "reason": f"{type(err).__name__}: {' '.join(str(err).split())}"}
+                "reason": _reason(err)}
 
 
 def _read_dof(path: Path):
@@ -576,7 +577,14 @@ def _combine_session(group: tuple, specs: list, dofs: list, out_dir: Path,
     except Exception as err:
         return {"label": label, "status": "failed", "path": str(_func_dir(out_dir, subject,
                                                                           session)),
-                "reason": f"{type(err).__name__}: {' '.join(str(err).split())}"}
+                "reason": _reason(err)}
+
+
+def _reason(err: Exception) -> str:
+    """One line for an unexpected error in a run or session (OS errors say what to do)."""
+    if isinstance(err, OSError):
+        return os_error_message(err)
+    return f"{type(err).__name__}: {' '.join(str(err).split())}"
 
 
 def _float32(img):
