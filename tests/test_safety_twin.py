@@ -124,13 +124,15 @@ def test_if_current_regenerates_a_damaged_twin_and_spares_lookalike_folders(
         folder.mkdir()
         (folder / "keep.txt").write_text(name)
         lookalikes[name] = _hashes(folder)
+    crashed = twin_copy.parent / ".mindpain-old-twin-0123456789"  # a swap cut short
+    shutil.copytree(small_twin, crashed)
     code, err = _run(["twin", "--out", str(twin_copy), "--preset", "small", "--seed",
                       str(TEST_SEED), "--if-current", "--quiet", "--n-jobs", "2"], capsys)
     assert code == 0, err
     assert _hashes(twin_copy) == _hashes(small_twin)
     for name, hashes in lookalikes.items():
         assert _hashes(twin_copy.parent / name) == hashes
-    assert not list(twin_copy.parent.glob(".mindpain-*"))
+    assert not list(twin_copy.parent.glob(".mindpain-*"))  # partial moved, old backup gone
     # current now: a second call is a no-op that checks content
     assert gen.twin_problems(twin_copy)[1:] == ([], [])
 

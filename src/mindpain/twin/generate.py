@@ -254,6 +254,9 @@ def generate_twin(out, preset: str = "full", seed=None, *, overwrite: bool = Fal
     write_json(partial / STAMP, key)
     write_marker(partial, KIND, key=key, files=manifest(partial))
     replace_dir(partial, out)
+    for old in out.parent.glob(f".mindpain-old-{out.name}-*"):  # left by a crash mid-swap
+        if (read_marker(old) or {}).get("kind") == KIND:
+            shutil.rmtree(old, ignore_errors=True)
     return out
 
 
