@@ -129,14 +129,14 @@ def build_parser() -> argparse.ArgumentParser:
         "twin", help="generate the simulated twin of the trial as a BIDS dataset",
         description="Generate the simulated twin of the trial as a BIDS dataset (deterministic: "
                     "one seed, byte-identical output). The full preset writes about 1.8 GB and "
-                    "takes minutes; small (for tests) a few MB. The folder is built beside "
+                    "takes minutes; small (for tests) about 26 MB. The folder is built beside "
                     "--out and moved into place when complete; an interrupted run resumes.",
         epilog="An existing --out is replaced only when it holds a twin made by mindpain "
                "(its .mindpain.json marker) and no file mindpain did not write.")
     p.add_argument("--out", required=True, metavar="DIR",
                    help="output folder: new, empty, or a twin made by mindpain")
     p.add_argument("--preset", default="full", choices=("small", "full"),
-                   help="twin size: full (the book, about 1.8 GB) or small (tests, a few MB)")
+                   help="twin size: full (the book, about 1.8 GB) or small (tests, about 26 MB)")
     p.add_argument("--seed", type=_seed, default=None, metavar="N",
                    help=f"master seed, a non-negative integer (default: MINDPAIN_SEED, else "
                         f"{DEFAULT_SEED})")
