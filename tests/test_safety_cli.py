@@ -9,31 +9,20 @@ import sys
 from pathlib import Path
 
 import pytest
+from _safety_helpers import one_line, run_cli
 
 from mindpain import __version__
 from mindpain import first_level as fl
 from mindpain.cli import build_parser, main
 
 
-def _run(argv, capsys) -> tuple[int, str, str]:
-    code = main(argv)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err.strip()
-
-
-def _one_line(err: str) -> str:
-    assert len(err.splitlines()) == 1, err
-    assert "Traceback" not in err
-    return err
-
-
 def test_version(capsys):
-    code, out, _ = _run(["--version"], capsys)
+    code, out, _ = run_cli(["--version"], capsys)
     assert code == 0 and out.strip() == f"mindpain {__version__}"
 
 
 def test_help_has_no_raw_markup_and_every_option_has_help(capsys):
-    code, out, _ = _run(["--help"], capsys)
+    code, out, _ = run_cli(["--help"], capsys)
     assert code == 0 and "``" not in out and ":class:" not in out
     parser = build_parser()
     commands = parser._subparsers._group_actions[0].choices  # noqa: SLF001
@@ -43,7 +32,7 @@ def test_help_has_no_raw_markup_and_every_option_has_help(capsys):
 
 
 def test_twin_help_states_defaults_and_size(capsys):
-    code, out, _ = _run(["twin", "--help"], capsys)
+    code, out, _ = run_cli(["twin", "--help"], capsys)
     flat = " ".join(out.split())
     assert code == 0 and "(default: full)" in flat and "1.8 GB" in flat
 
@@ -62,8 +51,8 @@ def test_twin_help_states_defaults_and_size(capsys):
 ])
 def test_parser_rejects_bad_values_in_one_line(tmp_path, monkeypatch, capsys, argv, message):
     monkeypatch.chdir(tmp_path)
-    code, _, err = _run(argv, capsys)
-    assert code == 2 and message in _one_line(err)
+    code, _, err = run_cli(argv, capsys)
+    assert code == 2 and message in one_line(err)
     assert err.startswith("mindpain ")
     assert list(tmp_path.iterdir()) == []
 
@@ -71,9 +60,9 @@ def test_parser_rejects_bad_values_in_one_line(tmp_path, monkeypatch, capsys, ar
 @pytest.mark.parametrize("value", ["abc", "0", "1.5"])
 def test_bad_n_jobs_environment_is_one_line(tmp_path, monkeypatch, capsys, value):
     monkeypatch.setenv("MINDPAIN_N_JOBS", value)
-    code, _, err = _run(["twin", "--out", str(tmp_path / "t"), "--preset", "small", "--quiet"],
+    code, _, err = run_cli(["twin", "--out", str(tmp_path / "t"), "--preset", "small", "--quiet"],
                         capsys)
-    assert code == 2 and "MINDPAIN_N_JOBS must be a non-zero integer" in _one_line(err)
+    assert code == 2 and "MINDPAIN_N_JOBS must be a non-zero integer" in one_line(err)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -100,17 +89,17 @@ def test_participant_label_does_not_swallow_the_dataset(tmp_path, monkeypatch, a
 
 
 def test_unknown_participant_label_is_an_error(small_twin, tmp_path, capsys):
-    code, _, err = _run(["first-level", str(small_twin), "--participant-label", "999", "--out",
+    code, _, err = run_cli(["first-level", str(small_twin), "--participant-label", "999", "--out",
                          str(tmp_path / "d")], capsys)
-    assert code == 2 and "participant label(s) 999" in _one_line(err)
+    assert code == 2 and "participant label(s) 999" in one_line(err)
     assert not (tmp_path / "d").exists()
 
 
 def test_bad_dask_scheduler_fails_fast_in_one_line(small_twin, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(fl, "DASK_TIMEOUT_S", 1)
-    code, _, err = _run(["first-level", str(small_twin), "--out", str(tmp_path / "d"),
+    code, _, err = run_cli(["first-level", str(small_twin), "--out", str(tmp_path / "d"),
                          "--dask-scheduler", "tcp://127.0.0.1:9", "--quiet"], capsys)
-    assert code == 2 and "cannot reach the Dask scheduler" in _one_line(err)
+    assert code == 2 and "cannot reach the Dask scheduler" in one_line(err)
     assert not (tmp_path / "d").exists()
 
 
@@ -122,8 +111,8 @@ def test_internal_error_is_one_line_without_traceback(tmp_path, monkeypatch, cap
 
     monkeypatch.delenv("MINDPAIN_DEBUG", raising=False)
     monkeypatch.setattr(generate, "generate_twin", broken)
-    code, _, err = _run(["twin", "--out", str(tmp_path / "t"), "--quiet"], capsys)
-    assert code == 1 and "internal error: ZeroDivisionError" in _one_line(err)
+    code, _, err = run_cli(["twin", "--out", str(tmp_path / "t"), "--quiet"], capsys)
+    assert code == 1 and "internal error: ZeroDivisionError" in one_line(err)
 
 
 @pytest.mark.parametrize("argv", [
@@ -174,9 +163,9 @@ def test_unwritable_out_is_one_line(tmp_path, monkeypatch, capsys):
         raise PermissionError(errno.EACCES, "Permission denied", str(tmp_path / "ro"))
 
     monkeypatch.setattr(generate, "partial_dir", denied)
-    code, _, err = _run(["twin", "--out", str(tmp_path / "ro" / "t"), "--preset", "small",
+    code, _, err = run_cli(["twin", "--out", str(tmp_path / "ro" / "t"), "--preset", "small",
                          "--quiet"], capsys)
-    assert code == 2 and "Permission denied; choose a folder you can write to" in _one_line(err)
+    assert code == 2 and "Permission denied; choose a folder you can write to" in one_line(err)
 
 
 def test_help_of_the_book_table_matches_the_parser():

@@ -7,7 +7,6 @@ user's files are unchanged.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -17,10 +16,10 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 import pytest
+from _safety_helpers import hashes, one_line, run_cli
 
 from mindpain import dataset
 from mindpain import first_level as fl
-from mindpain.cli import main
 from mindpain.errors import MindpainError
 from mindpain.io import MARKER, sha256
 
@@ -28,20 +27,7 @@ FUNC = Path("sub-001/ses-pre/func")
 STEM = "sub-001_ses-pre_task-heat"
 
 
-def _hashes(root: Path) -> dict:
-    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
 
-
-def _run(argv, capsys) -> tuple[int, str]:
-    code = main(argv)
-    return code, capsys.readouterr().err.strip()
-
-
-def _one_line(err: str) -> str:
-    assert len(err.splitlines()) == 1, err
-    assert "Traceback" not in err
-    return err
 
 
 @pytest.fixture(scope="module")
@@ -86,10 +72,10 @@ def test_refuses_outputs_that_would_touch_a_users_files(bids, tmp_path, monkeypa
     (tmp_path / "foreign").mkdir()
     (tmp_path / "foreign" / "analysis.R").write_text("mine")
     monkeypatch.chdir(tmp_path)
-    before = _hashes(tmp_path)
-    code, err = _run(["first-level", str(bids), "--out", where, "--quiet"], capsys)
-    assert code == 2 and where.split("/")[0] in _one_line(err)
-    assert _hashes(tmp_path) == before
+    before = hashes(tmp_path)
+    code, _, err = run_cli(["first-level", str(bids), "--out", where, "--quiet"], capsys)
+    assert code == 2 and where.split("/")[0] in one_line(err)
+    assert hashes(tmp_path) == before
 
 
 def test_derivatives_under_the_raw_dataset_are_allowed(bids):
@@ -116,9 +102,9 @@ def test_constant_run_is_excluded_and_recorded(bids, tmp_path, capsys):
     bold = _bold(bids, 1)
     _replace_data(bold, np.zeros(nib.load(bold).shape))
     out = tmp_path / "out"
-    code, err = _run(["first-level", str(bids), "--out", str(out), "--quiet"], capsys)
+    code, _, err = run_cli(["first-level", str(bids), "--out", str(out), "--quiet"], capsys)
     assert code == 0, err
-    warning = _one_line(err)
+    warning = one_line(err)
     assert warning.startswith("mindpain first-level: warning:") and bold.name in warning
     assert "all zero" in warning
     side = fl.session_map_path(out, "001", "pre", "hotVsWarm", "z")
@@ -131,7 +117,7 @@ def test_constant_run_is_excluded_and_recorded(bids, tmp_path, capsys):
 def test_session_without_usable_runs_fails(bids, tmp_path, capsys):
     for run in (1, 2):
         _replace_data(_bold(bids, run), np.full(nib.load(_bold(bids, run)).shape, np.nan))
-    code, err = _run(["first-level", str(bids), "--out", str(tmp_path / "out"), "--quiet"],
+    code, _, err = run_cli(["first-level", str(bids), "--out", str(tmp_path / "out"), "--quiet"],
                      capsys)
     assert code == 2
     assert "no usable run left in this session" in err and "all NaN" in err
@@ -229,14 +215,14 @@ def test_bad_confounds_through_the_cli(bids, tmp_path, capsys):
     conf.loc[4, "rot_y"] = np.inf
     conf.to_csv(prep / FUNC / f"{STEM}_run-1_desc-confounds_timeseries.tsv", sep="\t",
                 index=False, na_rep="n/a")
-    before = _hashes(prep)
-    code, err = _run(["first-level", str(bids), "--fmriprep", str(prep), "--out",
+    before = hashes(prep)
+    code, _, err = run_cli(["first-level", str(bids), "--fmriprep", str(prep), "--out",
                       str(tmp_path / "out"), "--quiet"], capsys)
     assert code == 2
     failed = [ln for ln in err.splitlines() if ln.startswith("FAILED")]
     assert len(failed) == 1 and "confounds_timeseries.tsv" in failed[0]
     assert "column rot_y has the value inf on line 6" in failed[0]
-    assert _hashes(prep) == before
+    assert hashes(prep) == before
 
 
 def test_trial_type_na_is_a_clear_error(tmp_path):

@@ -7,34 +7,15 @@ user had is byte-for-byte unchanged (hashes before and after).
 from __future__ import annotations
 
 import errno
-import hashlib
 import shutil
 from pathlib import Path
 
 import pytest
+from _safety_helpers import hashes, one_line, run_cli
 from conftest import TEST_SEED
 
-from mindpain.cli import main
 from mindpain.io import MARKER, partial_dir
 from mindpain.twin import generate as gen
-
-
-def _hashes(root: Path) -> dict:
-    """``{relative path: sha256}`` of every file under ``root`` (dotfiles included)."""
-    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
-
-
-def _run(argv, capsys) -> tuple[int, str]:
-    code = main(argv)
-    err = capsys.readouterr().err.strip()
-    return code, err
-
-
-def _one_line(err: str) -> str:
-    assert len(err.splitlines()) == 1, err
-    assert "Traceback" not in err
-    return err
 
 
 @pytest.fixture
@@ -58,12 +39,12 @@ def thesis(tmp_path) -> Path:
 @pytest.mark.parametrize("flags", [[], ["--overwrite"], ["--if-current"],
                                    ["--overwrite", "--if-current"]])
 def test_never_replaces_a_users_folder(thesis, capsys, flags):
-    before = _hashes(thesis)
-    code, err = _run(["twin", "--out", str(thesis), "--preset", "small", "--quiet", *flags],
+    before = hashes(thesis)
+    code, _, err = run_cli(["twin", "--out", str(thesis), "--preset", "small", "--quiet", *flags],
                      capsys)
     assert code == 2
-    assert "no twin made by mindpain" in _one_line(err) and str(thesis) in err
-    assert _hashes(thesis) == before
+    assert "no twin made by mindpain" in one_line(err) and str(thesis) in err
+    assert hashes(thesis) == before
     assert not list(thesis.parent.glob(".mindpain-*"))
 
 
@@ -71,22 +52,22 @@ def test_never_replaces_a_users_folder(thesis, capsys, flags):
 def test_never_replaces_a_twin_holding_a_users_file(twin_copy, capsys, flags):
     (twin_copy / "notes").mkdir()
     (twin_copy / "notes" / "ideas.md").write_text("mine")
-    before = _hashes(twin_copy)
-    code, err = _run(["twin", "--out", str(twin_copy), "--preset", "small", "--seed",
+    before = hashes(twin_copy)
+    code, _, err = run_cli(["twin", "--out", str(twin_copy), "--preset", "small", "--seed",
                       str(TEST_SEED + 1), "--quiet", *flags], capsys)
     assert code == 2
-    assert "did not write (e.g. notes/ideas.md)" in _one_line(err)
-    assert _hashes(twin_copy) == before
+    assert "did not write (e.g. notes/ideas.md)" in one_line(err)
+    assert hashes(twin_copy) == before
 
 
 def test_if_current_does_not_replace_a_twin_of_another_seed(twin_copy, capsys):
-    before = _hashes(twin_copy)
-    code, err = _run(["twin", "--out", str(twin_copy), "--preset", "small", "--seed",
+    before = hashes(twin_copy)
+    code, _, err = run_cli(["twin", "--out", str(twin_copy), "--preset", "small", "--seed",
                       str(TEST_SEED + 1), "--if-current", "--quiet"], capsys)
     assert code == 2
-    assert f"seed {TEST_SEED}, not preset small, seed {TEST_SEED + 1}" in _one_line(err)
+    assert f"seed {TEST_SEED}, not preset small, seed {TEST_SEED + 1}" in one_line(err)
     assert "--overwrite" in err
-    assert _hashes(twin_copy) == before
+    assert hashes(twin_copy) == before
 
 
 def _bold(root: Path) -> Path:
@@ -107,11 +88,11 @@ def test_a_damaged_twin_is_not_current(twin_copy, capsys, damage):
     _, problems, foreign = gen.twin_problems(twin_copy)
     rel = bold.relative_to(twin_copy).as_posix()
     assert len(problems) == 1 and problems[0].startswith(rel) and foreign == []
-    before = _hashes(twin_copy)
-    code, err = _run(["twin", "--out", str(twin_copy), "--preset", "small", "--seed",
+    before = hashes(twin_copy)
+    code, _, err = run_cli(["twin", "--out", str(twin_copy), "--preset", "small", "--seed",
                       str(TEST_SEED), "--quiet"], capsys)
-    assert code == 2 and rel in _one_line(err) and "--if-current" in err
-    assert _hashes(twin_copy) == before
+    assert code == 2 and rel in one_line(err) and "--if-current" in err
+    assert hashes(twin_copy) == before
 
 
 def test_if_current_regenerates_a_damaged_twin_and_spares_lookalike_folders(
@@ -123,15 +104,15 @@ def test_if_current_regenerates_a_damaged_twin_and_spares_lookalike_folders(
         folder = twin_copy.parent / name
         folder.mkdir()
         (folder / "keep.txt").write_text(name)
-        lookalikes[name] = _hashes(folder)
+        lookalikes[name] = hashes(folder)
     crashed = twin_copy.parent / ".mindpain-old-twin-0123456789"  # a swap cut short
     shutil.copytree(small_twin, crashed)
-    code, err = _run(["twin", "--out", str(twin_copy), "--preset", "small", "--seed",
+    code, _, err = run_cli(["twin", "--out", str(twin_copy), "--preset", "small", "--seed",
                       str(TEST_SEED), "--if-current", "--quiet", "--n-jobs", "2"], capsys)
     assert code == 0, err
-    assert _hashes(twin_copy) == _hashes(small_twin)
-    for name, hashes in lookalikes.items():
-        assert _hashes(twin_copy.parent / name) == hashes
+    assert hashes(twin_copy) == hashes(small_twin)
+    for name, before in lookalikes.items():
+        assert hashes(twin_copy.parent / name) == before
     assert not list(twin_copy.parent.glob(".mindpain-*"))  # partial moved, old backup gone
     # current now: a second call is a no-op that checks content
     assert gen.twin_problems(twin_copy)[1:] == ([], [])
@@ -156,17 +137,17 @@ def test_a_twin_from_before_markers_is_recognised(twin_copy):
 
 
 @pytest.mark.parametrize("where", [".", "..", "link", "a-file", "a-file/below"])
-def test_bad_out_paths_give_one_line(tmp_path, monkeypatch, capsys, where):
+def test_bad_out_paths_giveone_line(tmp_path, monkeypatch, capsys, where):
     work = tmp_path / "work"
     work.mkdir()
     (work / "a-file").write_text("mine")
     (tmp_path / "target").mkdir()
     (work / "link").symlink_to(tmp_path / "target")
     monkeypatch.chdir(work)
-    before = _hashes(tmp_path)
-    code, err = _run(["twin", "--out", where, "--preset", "small", "--quiet"], capsys)
-    assert code == 2 and where.split("/")[0] in _one_line(err)
-    assert _hashes(tmp_path) == before
+    before = hashes(tmp_path)
+    code, _, err = run_cli(["twin", "--out", where, "--preset", "small", "--quiet"], capsys)
+    assert code == 2 and where.split("/")[0] in one_line(err)
+    assert hashes(tmp_path) == before
     assert not list(tmp_path.rglob(".mindpain-*"))
 
 
@@ -175,8 +156,8 @@ def test_foreign_folder_in_the_way_of_the_partial_build(tmp_path, capsys):
     partial = partial_dir(out)
     partial.mkdir()
     (partial / "x.txt").write_text("not ours")
-    code, err = _run(["twin", "--out", str(out), "--preset", "small", "--quiet"], capsys)
-    assert code == 2 and "was not made by mindpain" in _one_line(err)
+    code, _, err = run_cli(["twin", "--out", str(out), "--preset", "small", "--quiet"], capsys)
+    assert code == 2 and "was not made by mindpain" in one_line(err)
     assert (partial / "x.txt").read_text() == "not ours" and not out.exists()
 
 
@@ -185,10 +166,10 @@ def test_disk_full_is_one_line(tmp_path, monkeypatch, capsys):
         raise OSError(errno.ENOSPC, "No space left on device", str(root / "participants.tsv"))
 
     monkeypatch.setattr(gen.bids, "write_top_level", full)
-    code, err = _run(["twin", "--out", str(tmp_path / "twin"), "--preset", "small",
+    code, _, err = run_cli(["twin", "--out", str(tmp_path / "twin"), "--preset", "small",
                       "--quiet"], capsys)
     assert code == 2
-    assert "No space left on device; free some space" in _one_line(err)
+    assert "No space left on device; free some space" in one_line(err)
     assert "participants.tsv" in err
 
 
@@ -197,6 +178,6 @@ def test_interruption_is_one_line(tmp_path, monkeypatch, capsys):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(gen.bids, "write_top_level", interrupted)
-    code, err = _run(["twin", "--out", str(tmp_path / "twin"), "--preset", "small",
+    code, _, err = run_cli(["twin", "--out", str(tmp_path / "twin"), "--preset", "small",
                       "--quiet"], capsys)
-    assert code == 130 and "interrupted" in _one_line(err)
+    assert code == 130 and "interrupted" in one_line(err)
