@@ -29,7 +29,8 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Show ``(default: X)`` for options whose default is a value (not None/False)."""
 
     def _get_help_string(self, action):
-        if action.default in (None, False) or action.default is argparse.SUPPRESS:
+        if action.default is None or action.default is False or \
+                action.default is argparse.SUPPRESS:
             return action.help
         return super()._get_help_string(action)
 
@@ -155,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "first-level", help="hot>warm contrast maps from a BIDS dataset",
+        usage="%(prog)s BIDS_DIR --out DIR [--participant-label LABEL ...] [options]",
         description="Fit a first-level GLM to every task-heat run of a BIDS dataset and combine "
                     "each session's runs by fixed effects; write BIDS derivatives with a JSON "
                     "sidecar per map. Finished outputs whose inputs are unchanged are kept.",
