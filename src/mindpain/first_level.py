@@ -209,15 +209,10 @@ class FirstLevelSummary:
 _entities = bids_entities
 
 
-def _prefix(spec_or_subject, session=None, run=None) -> str:
-    if isinstance(spec_or_subject, RunSpec):
-        subject, session = spec_or_subject.subject, spec_or_subject.session
-    else:
-        subject = spec_or_subject
-    parts = [f"sub-{subject}"] + ([f"ses-{session}"] if session else []) + [f"task-{TASK}"]
-    if run is not None:
-        parts.append(f"run-{run}")
-    return "_".join(parts)
+def _prefix(subject, session=None) -> str:
+    """``sub-X[_ses-Y]_task-heat``: the start of every output name."""
+    return "_".join([f"sub-{subject}"] + ([f"ses-{session}"] if session else [])
+                    + [f"task-{TASK}"])
 
 
 def _func_dir(out_dir, subject, session) -> Path:
