@@ -30,7 +30,7 @@ $(STAMP): requirements.txt pyproject.toml
 ## book: generate the full twin (if absent), execute every chapter on it, build _build/html.
 book: export MINDPAIN_PRESET := $(PRESET)
 book: $(STAMP)
-	$(BIN)/mindpain twin --out data/twin-$(PRESET) --preset $(PRESET) --seed $(SEED) --if-current
+	$(BIN)/mindpain twin --out data/twin-$(PRESET) --preset $(PRESET) --seed $(SEED) --if-current --overwrite
 	$(BIN)/python -m mindpain.buildtools prepare-book --preset $(PRESET) --seed $(SEED)
 	$(BIN)/jupyter-book build . -W --keep-going
 	$(BIN)/python -m mindpain.buildtools check-site _build/html
@@ -44,7 +44,7 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 twin: $(STAMP)
-	$(BIN)/mindpain twin --out data/twin-$(PRESET) --preset $(PRESET) --seed $(SEED) --if-current
+	$(BIN)/mindpain twin --out data/twin-$(PRESET) --preset $(PRESET) --seed $(SEED) --if-current --overwrite
 
 benchmark: $(STAMP)
 	cd benchmarks && ../$(BIN)/python bench_twin.py --keep \

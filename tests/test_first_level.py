@@ -56,7 +56,7 @@ def _expected_session(sub, ses):
 def test_derivative_tree(derivs, small_twin):
     out, before, _ = derivs
     parts = pd.read_csv(small_twin / "participants.tsv", sep="\t")
-    expected = ["dataset_description.json"]
+    expected = ["dataset_description.json", ".mindpain.json"]
     for rec in parts.itertuples():
         sub = rec.participant_id.removeprefix("sub-")
         for ses in ["pre"] + (["post"] if str(rec.completed_post) == "True" else []):
@@ -144,7 +144,7 @@ def test_fmriprep_input(small_twin, tmp_path):
 
 BAD = {
     "missing_events": ("002", "pre", 1, "events file missing"),
-    "garbled_events": ("003", "pre", 1, "events lack column(s) onset, duration, trial_type"),
+    "garbled_events": ("003", "pre", 1, "missing column(s) onset, duration, trial_type"),
     "bold_not_4d": ("004", "pre", 2, "BOLD is 3D"),
     "no_repetition_time": ("005", "pre", 1, "no RepetitionTime"),
     "event_beyond_end": ("006", "post", 1, "beyond the run's end"),

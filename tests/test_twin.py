@@ -142,7 +142,7 @@ def test_participant_level_is_deterministic_and_independent_of_bold():
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["--preset", "medium"], "unknown preset 'medium'"),
+        (["--preset", "medium"], "invalid choice: 'medium'"),
         (["--seed", "-3"], "seed must be a non-negative integer"),
         (["--seed", "abc"], "seed must be a non-negative integer"),
     ],
@@ -152,7 +152,7 @@ def test_cli_rejects_bad_arguments(tmp_path, capsys, argv, message):
     assert main(["twin", "--out", str(out), "--quiet", *argv]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err
-    assert not out.exists() and not list(tmp_path.glob(".*partial"))
+    assert not out.exists() and not list(tmp_path.glob(".mindpain-*"))
 
 
 def test_cli_refuses_non_empty_folder(tmp_path, capsys):
@@ -161,7 +161,7 @@ def test_cli_refuses_non_empty_folder(tmp_path, capsys):
     (out / "notes.txt").write_text("keep me")
     assert main(["twin", "--out", str(out), "--preset", "small", "--quiet"]) == 2
     err = capsys.readouterr().err.strip()
-    assert str(out) in err and "--overwrite" in err and len(err.splitlines()) == 1
+    assert str(out) in err and "no twin made by mindpain" in err and len(err.splitlines()) == 1
     assert (out / "notes.txt").read_text() == "keep me"
 
 
@@ -189,7 +189,8 @@ def test_interrupted_generation_resumes_to_identical_dataset(small_twin, tmp_pat
     with pytest.raises(KeyboardInterrupt):
         generate_twin(out, preset="small", seed=TEST_SEED, n_jobs=1, progress=False)
     assert not out.exists()
-    partial = tmp_path / ".twin.partial"
+    partial = gen.partial_dir(out)
+    assert partial.name.startswith(".mindpain-partial-twin-")
     done = len(list(partial.rglob("*_bold.nii.gz")))
     assert done == 4
     monkeypatch.setattr(gen, "_write_run", real)

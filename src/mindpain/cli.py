@@ -1,14 +1,83 @@
 """Command-line interface: ``mindpain twin``, ``mindpain first-level``, ``mindpain score``.
 
-Parsers live here (cheap to import); each command imports its stage lazily. Input
-problems raise :class:`mindpain.errors.MindpainError`, printed as one line on stderr with
-exit status 2; no partial output is left behind.
+Parsers live here (cheap to import); each command imports its stage lazily. Options are
+checked in the parser (types, ranges, choices). Every problem a user can meet — bad input,
+a folder in the way, a full disk, an unreachable Dask scheduler — is printed as one line on
+stderr with exit status 2; an interruption exits with 130. No traceback reaches the user
+(``MINDPAIN_DEBUG=1`` shows one for an internal error, which exits with 1).
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import os
+import re
+import signal
 import sys
+
+DESCRIPTION = ("Re-create Wielgosz et al. (2022), pain signatures in mindfulness training: "
+               "generate the simulated twin (a BIDS dataset), fit first-level hot>warm maps, "
+               "and score pain signatures.")
+EPILOG = ("Every command exits 0 on success, 2 on bad input or a folder in the way (one line "
+          "on stderr), 130 when interrupted; re-running resumes and reuses finished work.")
+#: BIDS label (alphanumeric), optionally with its ``sub-`` prefix.
+_LABEL = re.compile(r"(sub-)?[A-Za-z0-9]+")
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Show ``(default: X)`` for options whose default is a value (not None/False)."""
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False or \
+                action.default is argparse.SUPPRESS:
+            return action.help
+        return super()._get_help_string(action)
+
+
+class _Parser(argparse.ArgumentParser):
+    """Argument parser whose errors are one line: ``mindpain CMD: error: ...`` (exit 2)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message):
+        """Print one line naming the command and the problem, then exit with status 2."""
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+# --------------------------------------------------------------------------- value types
+
+
+def _seed(text: str) -> int:
+    if not re.fullmatch(r"\s*\d+\s*", str(text)):
+        raise argparse.ArgumentTypeError(f"seed must be a non-negative integer, got {text!r}")
+    return int(text)
+
+
+def _n_jobs(text: str) -> int:
+    from mindpain.config import check_n_jobs
+    from mindpain.errors import MindpainError
+
+    try:
+        return check_n_jobs(text, "--n-jobs")
+    except MindpainError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _fwhm(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"smoothing FWHM must be a finite number of mm >= 0 "
+                                         f"(0 = none), got {text!r}")
+    return value
+
+
+# --------------------------------------------------------------------------- commands
 
 
 def _twin(args) -> int:
@@ -20,9 +89,20 @@ def _twin(args) -> int:
 
 
 def _first_level(args) -> int:
-    from mindpain.first_level import first_level_cli
+    from mindpain.config import get_config
+    from mindpain.first_level import run_first_level
 
-    return first_level_cli(args)
+    n_jobs = args.n_jobs if args.n_jobs is not None else get_config().n_jobs
+    summary = run_first_level(args.bids_dir, args.out, fmriprep=args.fmriprep,
+                              participant_label=args.participant_label,
+                              smoothing_fwhm=args.smoothing_fwhm or None, n_jobs=n_jobs,
+                              dask_scheduler=args.dask_scheduler, progress=not args.quiet)
+    for path, reason in summary.excluded:
+        print(f"mindpain first-level: warning: {path}: {reason}", file=sys.stderr)
+    stream = sys.stderr if summary.failed else sys.stdout
+    if summary.failed or not args.quiet:
+        print(summary.report(), file=stream)
+    return 0 if summary.ok else 2
 
 
 def _score(args) -> int:
@@ -31,33 +111,79 @@ def _score(args) -> int:
     return score_cli(args)
 
 
+def _version() -> str:
+    from mindpain import __version__
+
+    return f"mindpain {__version__}"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``mindpain`` command."""
-    parser = argparse.ArgumentParser(prog="mindpain", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+    from mindpain.config import DEFAULT_SEED, PRESETS
 
-    p = sub.add_parser("twin", help="generate the simulated twin of the trial as a BIDS dataset")
-    p.add_argument("--out", required=True, help="output folder (must be new or empty)")
-    p.add_argument("--preset", default="full",
-                   help="small (tests), full (the book) or reduced (full design, coarse grid)")
-    p.add_argument("--seed", default=None, help="master seed (non-negative integer)")
-    p.add_argument("--overwrite", action="store_true", help="replace a non-empty --out")
+    parser = _Parser(prog="mindpain", description=DESCRIPTION, epilog=EPILOG)
+    parser.add_argument("--version", action="version", version=_version())
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                parser_class=_Parser)
+
+    p = sub.add_parser(
+        "twin", help="generate the simulated twin of the trial as a BIDS dataset",
+        description="Generate the simulated twin of the trial as a BIDS dataset (deterministic: "
+                    "one seed, byte-identical output). The full preset writes about 1.8 GB and "
+                    "takes minutes; small (for tests) about 26 MB. The folder is built beside "
+                    "--out and moved into place when complete; an interrupted run resumes.",
+        epilog="An existing --out is replaced only when it holds a twin made by mindpain "
+               "(its .mindpain.json marker) and no file mindpain did not write.")
+    p.add_argument("--out", required=True, metavar="DIR",
+                   help="output folder: new, empty, or a twin made by mindpain")
+    p.add_argument("--preset", default="full", choices=PRESETS,
+                   help="twin size: full (the book, about 1.8 GB), small (tests, about 26 MB) "
+                        "or reduced (the full design on the small twin's coarse grid)")
+    p.add_argument("--seed", type=_seed, default=None, metavar="N",
+                   help=f"master seed, a non-negative integer (default: MINDPAIN_SEED, else "
+                        f"{DEFAULT_SEED})")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace a twin of another preset or seed at --out (never a folder "
+                        "mindpain did not make, nor a twin holding your files)")
     p.add_argument("--if-current", action="store_true",
-                   help="do nothing when --out already holds this preset and seed")
-    p.add_argument("--n-jobs", type=int, default=None, help="parallel workers")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+                   help="do nothing when --out holds this preset and seed with every file as "
+                        "written (sizes and sha256 checked); regenerate it when stale or "
+                        "damaged")
+    p.add_argument("--n-jobs", type=_n_jobs, default=None, metavar="N",
+                   help="parallel workers (joblib: -1 = every core; default: MINDPAIN_N_JOBS, "
+                        "else 1)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or status line")
     p.set_defaults(func=_twin)
 
-    p = sub.add_parser("first-level", help="hot>warm contrast maps from a BIDS dataset")
-    p.add_argument("bids_dir")
-    p.add_argument("--out", required=True, help="derivatives folder")
-    p.add_argument("--fmriprep", default=None, help="fMRIPrep derivatives (BOLD + confounds)")
-    p.add_argument("--n-jobs", type=int, default=None)
-    p.add_argument("--participant-label", nargs="*", default=None)
-    p.add_argument("--smoothing-fwhm", type=float, default=None)
-    p.add_argument("--dask-scheduler", default=None, help="address of a Dask scheduler")
-    p.add_argument("--quiet", action="store_true")
-    p.set_defaults(func=_first_level)
+    p = sub.add_parser(
+        "first-level", help="hot>warm contrast maps from a BIDS dataset",
+        usage="%(prog)s BIDS_DIR --out DIR [--participant-label LABEL ...] [options]",
+        description="Fit a first-level GLM to every task-heat run of a BIDS dataset and combine "
+                    "each session's runs by fixed effects; write BIDS derivatives with a JSON "
+                    "sidecar per map. Finished outputs whose inputs are unchanged are kept.",
+        epilog="Examples: mindpain first-level BIDS --out DERIV; mindpain first-level "
+               "--participant-label 01 02 BIDS --out DERIV (the dataset may follow the labels). "
+               "--out must be outside the raw dataset or under its derivatives/ folder, and new, "
+               "empty or made by mindpain first-level.")
+    p.add_argument("bids_dir", nargs="?", metavar="BIDS_DIR",
+                   help="raw BIDS dataset (events, sidecars; BOLD too unless --fmriprep)")
+    p.add_argument("--out", required=True, metavar="DIR",
+                   help="derivatives folder: new, empty, or made by mindpain first-level")
+    p.add_argument("--fmriprep", default=None, metavar="DIR",
+                   help="fMRIPrep derivatives to take preprocessed BOLD and confounds from "
+                        "(default: the raw BOLD, no confounds)")
+    p.add_argument("--n-jobs", type=_n_jobs, default=None, metavar="N",
+                   help="parallel workers for runs (joblib: -1 = every core; default: "
+                        "MINDPAIN_N_JOBS, else 1)")
+    p.add_argument("--participant-label", nargs="+", default=None, metavar="LABEL",
+                   help="subjects to process, e.g. 01 02 or sub-01 (default: all)")
+    p.add_argument("--smoothing-fwhm", type=_fwhm, default=0.0, metavar="MM",
+                   help="Gaussian smoothing before the fit, in mm (0 = none)")
+    p.add_argument("--dask-scheduler", default=None, metavar="ADDRESS",
+                   help="run on a Dask cluster, e.g. tcp://host:8786 (default: "
+                        "MINDPAIN_DASK_SCHEDULER, else local joblib workers)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars or summary line")
+    p.set_defaults(func=_first_level, parser=p)
 
     p = sub.add_parser("score", help="signature responses of contrast maps")
     p.add_argument("maps", nargs="+")
@@ -70,19 +196,71 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _fix_first_level(args) -> None:
+    """Let the dataset follow ``--participant-label`` (nargs="+" would swallow it)."""
+    labels = list(args.participant_label or [])
+    if args.bids_dir is None and labels and (not _LABEL.fullmatch(labels[-1])
+                                             or os.path.isdir(labels[-1])):
+        args.bids_dir = labels.pop()
+    sub = args.parser
+    if args.bids_dir is None:
+        sub.error("the BIDS dataset folder is required (mindpain first-level BIDS_DIR --out "
+                  "DIR)")
+    bad = [lab for lab in labels if not _LABEL.fullmatch(lab)]
+    if bad:
+        sub.error(f"argument --participant-label: {bad[0]!r} is not a BIDS label (letters and "
+                  "digits, optionally prefixed sub-)")
+    if args.participant_label is not None:
+        args.participant_label = labels
+
+
+def _fail(line: str, code: int) -> int:
+    """Print one line on stderr and return the exit status ``code``."""
+    print(line, file=sys.stderr)
+    return code
+
+
+def _on_sigterm(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main(argv=None) -> int:
     """Run the command line; return the exit status."""
     from mindpain.errors import MindpainError
+    from mindpain.io import os_error_message
 
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.command == "first-level":
+            _fix_first_level(args)
+    except SystemExit as done:  # --help, --version, or a one-line parser error
+        return int(done.code or 0)
+    name = f"mindpain {args.command}"
+    try:  # a termination request cleans up like Ctrl-C (only possible in the main thread)
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:
+        previous = None
     try:
         return int(args.func(args) or 0)
     except MindpainError as err:
-        print(f"mindpain {args.command}: error: {err}", file=sys.stderr)
-        return 2
+        return _fail(f"{name}: error: {err}", 2)
     except KeyboardInterrupt:
-        print(f"mindpain {args.command}: interrupted; re-run to resume", file=sys.stderr)
-        return 130
+        return _fail(f"{name}: interrupted; finished files are kept and a re-run resumes", 130)
+    except OSError as err:
+        return _fail(f"{name}: error: {os_error_message(err)}", 2)
+    except MemoryError:
+        return _fail(f"{name}: error: out of memory; use fewer --n-jobs or a machine with more "
+                     "memory", 2)
+    except Exception as err:  # a bug: one line, and the traceback only on request
+        if os.environ.get("MINDPAIN_DEBUG"):
+            raise
+        text = " ".join(str(err).split())[:300]
+        return _fail(f"{name}: internal error: {type(err).__name__}: {text} (a bug in "
+                     "mindpain; MINDPAIN_DEBUG=1 shows the traceback)", 1)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

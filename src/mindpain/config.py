@@ -13,7 +13,8 @@ Settings (environment variables, all optional):
 ``MINDPAIN_WORK``
     Where generated data and derivatives go. Default: ``data/`` in the project checkout.
 ``MINDPAIN_N_JOBS``
-    Parallel workers for per-run work (joblib).
+    Parallel workers for per-run work (joblib convention: a positive count, or ``-1`` for
+    every core, ``-2`` for all but one, ...; ``0`` is an error).
 ``MINDPAIN_BIDS``
     A BIDS dataset to analyse instead of the twin (your own data).
 ``MINDPAIN_RESULTS``
@@ -114,6 +115,30 @@ def check_seed(seed) -> int:
     return value
 
 
+def check_n_jobs(value, source: str = "n_jobs") -> int:
+    """Return ``value`` as a joblib worker count, else raise a one-line error.
+
+    joblib's convention: a positive integer is that many workers, ``-1`` every core, ``-2``
+    all cores but one, and so on; ``0`` means nothing and is refused.
+
+    Examples
+    --------
+    >>> check_n_jobs("2"), check_n_jobs(-1)
+    (2, -1)
+    """
+    from mindpain.errors import MindpainError
+
+    text = str(value).strip()
+    try:
+        number = int(text) if not isinstance(value, (int, np.integer)) else int(value)
+    except (TypeError, ValueError):
+        number = None
+    if number is None or isinstance(value, bool) or number == 0:
+        raise MindpainError(f"{source} must be a non-zero integer (workers; -1 = every core), "
+                            f"got {value!r}")
+    return number
+
+
 def get_config(**overrides) -> Config:
     """Read the configuration from the environment, then apply ``overrides``.
 
@@ -129,12 +154,14 @@ def get_config(**overrides) -> Config:
         "seed": env.get("MINDPAIN_SEED", DEFAULT_SEED),
         "data_dir": Path(env["MINDPAIN_DATA"]) if env.get("MINDPAIN_DATA") else _default_data_dir(),
         "work_dir": Path(env.get("MINDPAIN_WORK", PROJECT_ROOT / "data")),
-        "n_jobs": int(env.get("MINDPAIN_N_JOBS", 1)),
+        "n_jobs": env.get("MINDPAIN_N_JOBS") or 1,
         "bids_dir": Path(env["MINDPAIN_BIDS"]) if env.get("MINDPAIN_BIDS") else None,
     }
     values.update(overrides)
     values["preset"] = check_preset(values["preset"])
     values["seed"] = check_seed(values["seed"])
+    source = "n_jobs" if "n_jobs" in overrides else "MINDPAIN_N_JOBS"
+    values["n_jobs"] = check_n_jobs(values["n_jobs"], source)
     return Config(**values)
 
 

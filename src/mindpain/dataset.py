@@ -9,8 +9,12 @@ on the twin and on real data with the same layout::
     sub-<id>/ses-<pre|post>/func/sub-<id>_ses-<s>_task-heat_run-<n>_events.tsv
     derivatives/twin-truth/truth.tsv      twin only: the planted truth
 
-Inputs are checked once, here: a missing file or column raises
-:class:`mindpain.errors.MindpainError` naming the file and what was expected.
+This is the package's one BIDS reader: every read of runs, events, confounds, participants
+and sidecars goes through it, with one policy for missing values (``n/a``, ``N/A``, ``NA``
+and empty cells are missing) and one rule for the repetition time (see
+:func:`repetition_time`). Inputs are checked once, here: a missing file or column, or a value
+that would silently give wrong numbers, raises :class:`mindpain.errors.MindpainError` naming
+the file and what was expected.
 """
 
 from __future__ import annotations
@@ -98,14 +102,31 @@ def _check_dir(bids_dir) -> Path:
     return path
 
 
-def _read_tsv(path: Path, required, what: str) -> pd.DataFrame:
-    """Read a BIDS TSV (``n/a`` = missing) and check it has the ``required`` columns."""
+def read_tsv(path, required=(), what: str = "a BIDS table") -> pd.DataFrame:
+    """Read a BIDS TSV (``n/a`` = missing) and check it has the ``required`` columns.
+
+    Parameters
+    ----------
+    path : path-like
+        The ``.tsv`` file.
+    required : sequence of str
+        Columns it must have.
+    what : str
+        What the file should be, for the error message (e.g. ``"a BIDS events file"``).
+
+    Raises
+    ------
+    mindpain.errors.MindpainError
+        If the file is missing or unreadable, or lacks a required column.
+    """
+    path = Path(path)
     if not path.is_file():
         raise MindpainError(f"file not found; expected {what} with columns "
                             f"{', '.join(required)}", path)
     try:
         table = pd.read_csv(path, sep="\t", na_values=_NA, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError,
+            OSError) as err:
         raise MindpainError(f"cannot be read as a tab-separated table ({err}); expected {what} "
                             f"with columns {', '.join(required)}", path) from None
     missing = [c for c in required if c not in table.columns]
@@ -215,7 +236,7 @@ def load_participants(bids_dir) -> pd.DataFrame:
     """
     root = _check_dir(bids_dir)
     path = root / "participants.tsv"
-    table = _read_tsv(path, PARTICIPANT_COLUMNS, "a participants table")
+    table = read_tsv(path, PARTICIPANT_COLUMNS, "a participants table")
     ids = table["participant_id"].astype(str).str.strip()
     table["participant_id"] = ids.where(ids.str.startswith("sub-"), "sub-" + ids)
     if table["participant_id"].duplicated().any():
@@ -238,7 +259,7 @@ def load_participants(bids_dir) -> pd.DataFrame:
                                    for pid in table["participant_id"]]
     practice = root / "phenotype" / "practice.tsv"
     if practice.is_file():
-        hours = _read_tsv(practice, ("participant_id", "lifetime_hours", "retreat_hours"),
+        hours = read_tsv(practice, ("participant_id", "lifetime_hours", "retreat_hours"),
                           "a practice table")
         table = table.merge(hours[["participant_id", "lifetime_hours", "retreat_hours"]],
                             on="participant_id", how="left")
@@ -282,7 +303,7 @@ def load_events(bids_dir, task: str = TASK) -> pd.DataFrame:
             raise MindpainError("this run has no events file; expected "
                                 f"{rec.bold_path.name.split('_bold.nii')[0]}_events.tsv beside it",
                                 rec.bold_path)
-        events = _read_tsv(rec.events_path, EVENT_COLUMNS, "a BIDS events file")
+        events = read_tsv(rec.events_path, EVENT_COLUMNS, "a BIDS events file")
         events.insert(0, "run", rec.run)
         events.insert(0, "session", rec.session)
         events.insert(0, "participant_id", rec.participant_id)
@@ -391,13 +412,15 @@ def run_summary(events_one_run: pd.DataFrame, tr: float, n_volumes: int) -> dict
     return out
 
 
-def load_bold(bold_path):
+def load_bold(bold_path, min_volumes: int = 1):
     """Load one 4D BOLD run into memory (float32), so it is read from disk once.
 
     Parameters
     ----------
     bold_path : str or path-like
         A ``*_bold.nii[.gz]`` file.
+    min_volumes : int
+        Fewest volumes accepted (the first level needs 10).
 
     Returns
     -------
@@ -407,38 +430,112 @@ def load_bold(bold_path):
     Raises
     ------
     mindpain.errors.MindpainError
-        If the file is missing or not a 4D image.
+        If the file is missing, unreadable, not a 4D image or too short.
     """
     import nibabel as nib
 
     path = Path(bold_path)
     if not path.is_file():
         raise MindpainError("file not found; expected a 4D BOLD NIfTI image", path)
-    img = nib.load(path)
-    if img.ndim != 4:
-        raise MindpainError(f"image is {img.ndim}D with shape {img.shape}; expected a 4D BOLD "
-                            "run", path)
-    data = np.asarray(img.dataobj, dtype=np.float32)
+    try:
+        img = nib.load(path)
+        shape = img.shape
+        if len(shape) == 4 and shape[3] >= min_volumes:
+            data = np.asarray(img.dataobj, dtype=np.float32)
+    except Exception as err:  # nibabel raises many types for broken files
+        raise MindpainError(f"unreadable NIfTI ({type(err).__name__}); expected a 4D BOLD "
+                            "image", path) from None
+    if len(shape) != 4:
+        raise MindpainError(f"BOLD is {len(shape)}D {tuple(shape)}; expected a 4D series", path)
+    if shape[3] < min_volumes:
+        raise MindpainError(f"BOLD has {shape[3]} volumes; expected at least {min_volumes}",
+                            path)
     out = nib.Nifti1Image(data, img.affine, img.header)
     out.header.set_data_dtype(np.float32)
     return out
 
 
-def repetition_time(bids_dir, bold_path=None, task: str = TASK) -> float:
-    """Return the repetition time (s) of the task's BOLD runs.
+def constant_bold(data: np.ndarray) -> str | None:
+    """Return why a BOLD series carries no signal (``"all NaN"``, ...), or ``None``.
 
-    Looks at the JSON sidecars by BIDS inheritance (:func:`sidecar_chain`; without
-    ``bold_path``, the dataset-level ``task-<task>_bold.json``), and finally at the NIfTI
-    header of ``bold_path``.
+    A run with no voxel whose finite values vary over time (all zero, all NaN or Inf, one
+    constant value) cannot be fitted; nilearn would still return maps, of noise or zeros.
+
+    Examples
+    --------
+    >>> constant_bold(np.zeros((2, 2, 2, 5)))
+    'all zero'
+    >>> constant_bold(np.arange(40.0).reshape(2, 2, 2, 5)) is None
+    True
+    """
+    import warnings
+
+    if np.isfinite(np.sum(data, dtype=np.float64)):
+        high, low = np.max(data, axis=-1), np.min(data, axis=-1)
+    else:
+        finite = np.isfinite(data)
+        if not finite.any():
+            return "all NaN or infinite"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            high = np.nanmax(np.where(finite, data, np.nan), axis=-1)
+            low = np.nanmin(np.where(finite, data, np.nan), axis=-1)
+    varies = np.nan_to_num(high - low) > 0
+    if varies.any():
+        return None
+    values = high[np.isfinite(high)]
+    if values.size and np.all(values == 0):
+        return "all zero"
+    return "constant in time in every voxel"
+
+
+#: A ``RepetitionTime`` at or above this many seconds is taken for milliseconds.
+TR_MAX_SECONDS = 100.0
+#: Sidecar and header repetition times agree when within this many seconds.
+TR_TOLERANCE_S = 1e-3
+
+
+def header_repetition_time(bold_path) -> float | None:
+    """Return the NIfTI header's repetition time in seconds, or ``None`` when unset.
+
+    ``pixdim[4]`` in the header's time unit (ms and us converted); ``None`` when it is 0 or
+    negative, or the file is not 4D.
+    """
+    import nibabel as nib
+
+    try:
+        header = nib.load(bold_path).header
+        zooms = header.get_zooms()
+        unit = header.get_xyzt_units()[1]
+    except Exception:  # unreadable files are reported by load_bold
+        return None
+    if len(zooms) < 4 or not np.isfinite(zooms[3]) or zooms[3] <= 0:
+        return None
+    return float(zooms[3]) * {"msec": 1e-3, "usec": 1e-6}.get(unit, 1.0)
+
+
+def repetition_time(bids_dir, bold_path=None, task: str = TASK, *, sidecars=None) -> float:
+    """Return the repetition time (s) of the task's BOLD runs: the package's one TR rule.
+
+    * ``RepetitionTime`` comes from the JSON sidecars by BIDS inheritance
+      (:func:`sidecar_chain`; the deepest wins). Without ``bold_path``, the dataset-level
+      ``task-<task>_bold.json``. It is required (as in BIDS): missing there is an error,
+      even when the NIfTI header has a value.
+    * It must be a positive number of seconds; a value of :data:`TR_MAX_SECONDS` or more is
+      taken for milliseconds and refused.
+    * With ``bold_path``, the NIfTI header's value (when set, :func:`header_repetition_time`)
+      must agree within :data:`TR_TOLERANCE_S`; a disagreement is an error naming both.
 
     Parameters
     ----------
     bids_dir : str or path-like
         BIDS dataset folder.
     bold_path : str or path-like, optional
-        A run whose own sidecar and header are checked.
+        A run whose sidecars and header are checked.
     task : str
         BIDS task label.
+    sidecars : list of path-like, optional
+        The sidecars to read instead of the inheritance chain (least specific first).
 
     Returns
     -------
@@ -446,7 +543,9 @@ def repetition_time(bids_dir, bold_path=None, task: str = TASK) -> float:
         Repetition time in seconds.
     """
     root = _check_dir(bids_dir)
-    if bold_path is not None:
+    if sidecars is not None:
+        chain = [Path(p) for p in sidecars]
+    elif bold_path is not None:
         chain = sidecar_chain(root, bold_path)
     else:
         chain = [root / f"task-{task}_bold.json"]
@@ -454,16 +553,144 @@ def repetition_time(bids_dir, bold_path=None, task: str = TASK) -> float:
     for sidecar in chain:
         if sidecar.is_file():
             meta.update(read_sidecar(sidecar))
-    if meta.get("RepetitionTime") is not None:
-        return float(meta["RepetitionTime"])
-    if bold_path is not None:
-        import nibabel as nib
+    where = Path(bold_path) if bold_path is not None else root
+    header = header_repetition_time(bold_path) if bold_path is not None else None
+    tr = meta.get("RepetitionTime")
+    if tr is None:
+        seen = f" (the NIfTI header says {header:g} s)" if header else ""
+        raise MindpainError(f"no RepetitionTime in task-{task}_bold.json nor in a sidecar "
+                            f"beside the run{seen}; BIDS requires it, in seconds", where)
+    if isinstance(tr, bool) or not isinstance(tr, (int, float, str)):
+        raise MindpainError(f"RepetitionTime {tr!r} is not a number of seconds", where)
+    try:
+        tr = float(tr)
+    except ValueError:
+        raise MindpainError(f"RepetitionTime {tr!r} is not a number of seconds", where) from None
+    if not np.isfinite(tr) or tr <= 0:
+        raise MindpainError(f"RepetitionTime {tr!r} must be a positive number of seconds", where)
+    if tr >= TR_MAX_SECONDS:
+        raise MindpainError(f"RepetitionTime {tr:g} looks like milliseconds; BIDS expects "
+                            f"seconds (e.g. {tr / 1000:g})", where)
+    if header is not None and abs(header - tr) > TR_TOLERANCE_S:
+        raise MindpainError(f"RepetitionTime {tr:g} s in the JSON sidecar disagrees with "
+                            f"{header:g} s in the NIfTI header; fix the one that is wrong",
+                            where)
+    return tr
 
-        zooms = nib.load(bold_path).header.get_zooms()
-        if len(zooms) > 3 and zooms[3] > 0:
-            return float(zooms[3])
-    raise MindpainError(f"no RepetitionTime found; expected it in task-{task}_bold.json",
-                        root)
+
+def load_run_events(path, run_length: float | None = None,
+                    trial_types=("hot", "warm", "rating")) -> pd.DataFrame:
+    """Read and check one run's events for the GLM (onset, duration, trial_type).
+
+    Parameters
+    ----------
+    path : path-like
+        ``*_events.tsv``.
+    run_length : float, optional
+        Length of the run in seconds (volumes x TR); events ending after it are an error.
+    trial_types : sequence of str
+        The trial types allowed; ``hot`` and ``warm`` must both occur.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``onset``, ``duration``, ``trial_type``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MindpainError("events file missing; expected onset/duration/trial_type TSV", path)
+    ev = read_tsv(path, EVENT_COLUMNS, "a BIDS events file")
+    if ev.empty:
+        raise MindpainError("events table is empty", path)
+    for col in ("onset", "duration"):
+        values = pd.to_numeric(ev[col], errors="coerce")
+        bad = values.isna() | ~np.isfinite(values.fillna(0))
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0]) + 2
+            raise MindpainError(f"events column {col} has a non-numeric value on line {row}",
+                                path)
+        ev[col] = values.astype(float)
+    if (ev["duration"] < 0).any() or (ev["onset"] < 0).any():
+        raise MindpainError("events have a negative onset or duration", path)
+    if ev["trial_type"].isna().any():
+        row = int(np.flatnonzero(ev["trial_type"].isna())[0]) + 2
+        raise MindpainError(f"trial_type is n/a (missing) on line {row}; every event needs one "
+                            f"of {', '.join(trial_types)}", path)
+    types = ev["trial_type"].astype(str)
+    unknown = sorted(set(types) - set(trial_types))
+    if unknown:
+        raise MindpainError(f"unknown trial type(s) {', '.join(unknown)}; expected only "
+                            f"{', '.join(trial_types)}", path)
+    for needed in ("hot", "warm"):
+        if needed not in set(types):
+            raise MindpainError(f"no {needed!r} events; the hot>warm contrast needs both", path)
+    ends = ev["onset"] + ev["duration"]
+    if run_length is not None and (ends > run_length + 1e-6).any():
+        raise MindpainError(f"event ending at {ends.max():.1f} s is beyond the run's end "
+                            f"({run_length:.1f} s = volumes x RepetitionTime)", path)
+    return ev[["onset", "duration", "trial_type"]].assign(trial_type=types)
+
+
+#: Confound values beyond this magnitude are taken for a corrupted file.
+CONFOUND_MAX = 1e6
+#: fMRIPrep confound columns whose first row(s) are n/a by construction (no previous volume).
+_LEADING_NA = re.compile(r".*_derivative1(_power2)?|framewise_displacement|(std_)?dvars"
+                         r"|rmsd")
+
+
+def load_confounds(path, columns, n_scans: int) -> pd.DataFrame:
+    """Read the chosen fMRIPrep confound columns, checked.
+
+    fMRIPrep leaves ``n/a`` in the first row(s) of derivative columns
+    (``*_derivative1``, ``*_derivative1_power2``, ``framewise_displacement``, ``dvars``,
+    ``std_dvars``, ``rmsd``) because there is no previous volume; those leading values
+    become 0, as fMRIPrep's documentation advises. Any other ``n/a``, text, an infinite
+    value or a value beyond :data:`CONFOUND_MAX` is an error naming the file, column and
+    line.
+
+    Parameters
+    ----------
+    path : path-like
+        ``*_desc-confounds_timeseries.tsv``.
+    columns : sequence of str
+        Columns to use.
+    n_scans : int
+        Volumes of the BOLD run (the table must have as many rows).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MindpainError("fMRIPrep confounds file missing; expected "
+                            "*_desc-confounds_timeseries.tsv beside the BOLD", path)
+    conf = read_tsv(path, columns, "an fMRIPrep confounds table")
+    if len(conf) != n_scans:
+        raise MindpainError(f"confounds have {len(conf)} rows; the BOLD has {n_scans} volumes",
+                            path)
+    out = {}
+    for col in columns:
+        raw = conf[col]
+        values = pd.to_numeric(raw, errors="coerce")
+        text = raw.notna() & values.isna()
+        if text.any():
+            i = int(np.flatnonzero(text)[0])
+            raise MindpainError(f"confounds column {col} has a non-numeric value "
+                                f"{raw.iloc[i]!r} on line {i + 2}", path)
+        missing = values.isna().to_numpy()
+        if missing.all():
+            raise MindpainError(f"confounds column {col} is n/a in every row", path)
+        leading = np.cumprod(missing).astype(bool)  # the n/a run at the top
+        if (missing & ~leading).any() or (leading.any() and not _LEADING_NA.fullmatch(col)):
+            i = int(np.flatnonzero(missing & ~(leading & bool(_LEADING_NA.fullmatch(col))))[0])
+            raise MindpainError(f"confounds column {col} is n/a on line {i + 2}; only the first "
+                                "row(s) of derivative columns may be n/a", path)
+        values = values.fillna(0.0)
+        bad = ~np.isfinite(values) | (values.abs() > CONFOUND_MAX)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise MindpainError(f"confounds column {col} has the value {values.iloc[i]:g} on "
+                                f"line {i + 2} (infinite or beyond ±{CONFOUND_MAX:g}); the file "
+                                "looks corrupted", path)
+        out[col] = values.astype(float)
+    return pd.DataFrame(out, index=conf.index)
 
 
 def load_truth(bids_dir) -> pd.DataFrame | None:
@@ -483,7 +710,7 @@ def load_truth(bids_dir) -> pd.DataFrame | None:
     path = _check_dir(bids_dir) / TRUTH_TSV
     if not path.is_file():
         return None
-    return _read_tsv(path, ("participant_id", "session"), "the twin's truth table")
+    return read_tsv(path, ("participant_id", "session"), "the twin's truth table")
 
 
 def participant_flow(participants: pd.DataFrame) -> dict:

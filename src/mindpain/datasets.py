@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from mindpain.errors import MindpainError
+from mindpain.io import TMP_PREFIX, plain_permissions
 
 #: Upstream commit of github.com/simonvandekar/pain21 ("Added software version to data
 #: table.", 2023-07-07); pinned so the bytes cannot change under the checksums.
@@ -155,7 +156,8 @@ def download_file(url: str, dest, *, sha256: str | None = None, size: int | None
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     opener = opener or urllib.request.urlopen
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f"{TMP_PREFIX}{dest.name}-", suffix=".part",
+                               dir=dest.parent)
     tmp = Path(tmp)
     digest = hashlib.sha256()
     try:
@@ -175,6 +177,7 @@ def download_file(url: str, dest, *, sha256: str | None = None, size: int | None
         if sha256 is not None and got != sha256:
             raise MindpainError(f"download from {url} has sha256 {got[:12]}…, expected "
                                 f"{sha256[:12]}… (pinned); nothing was kept", dest)
+        plain_permissions(tmp)  # mkstemp made it 0600; a downloaded file is readable by all
         os.replace(tmp, dest)
         return got
     finally:

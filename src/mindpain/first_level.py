@@ -16,17 +16,31 @@ Inputs
 Confounds
     With fMRIPrep, :data:`DEFAULT_CONFOUNDS` from ``*_desc-confounds_timeseries.tsv``: the six
     rigid-body motion parameters and framewise displacement (a conservative set that does
-    not depend on fMRIPrep's CompCor settings); the NaN first row of derivative columns is
-    set to 0. The twin's BOLD has no confounds file and is fitted without confounds.
+    not depend on fMRIPrep's CompCor settings), read and checked by
+    :func:`mindpain.dataset.load_confounds` (the ``n/a`` first row of derivative columns is
+    set to 0; any other ``n/a``, text, Inf or absurd value is an error). The twin's BOLD has
+    no confounds file and is fitted without confounds.
+Checks
+    Every input is read by :mod:`mindpain.dataset` (one reader, one TR rule: the sidecar's
+    ``RepetitionTime``, which must agree with the NIfTI header). A run whose BOLD has no
+    voxel varying in time (all zero, all NaN, constant) is **excluded** with a warning and
+    listed under ``ExcludedRuns`` in its session's sidecars; a session with no run left
+    fails. Two BOLD files that would write the same outputs are refused.
 Space
     The ``space-`` entity of the BOLD file name; when absent (the twin's raw BOLD, already in
     MNI space) :data:`DEFAULT_SPACE`.
 Mask
     A given mask image, else nilearn's default (an EPI mask computed per run).
 Outputs
-    BIDS-derivative names (see :func:`session_map_path`), a JSON sidecar per output with the
-    model settings and the sha256 of every input, and ``dataset_description.json``. An output
-    whose inputs and settings are unchanged is not recomputed.
+    BIDS-derivative names (see :func:`session_map_path`; run outputs carry every entity of
+    the BOLD file name, e.g. ``acq-``), a JSON sidecar per output with the model settings,
+    the sha256 of every input and of the output itself, ``dataset_description.json`` and the
+    ownership marker ``.mindpain.json``. The folder must be new, empty or made by this
+    command, and outside the raw dataset (or under its ``derivatives/``). A run's or a
+    session's outputs are written as a unit: staged under temporary names, old sidecars
+    removed, then renamed into place, so a crash leaves outputs without a valid sidecar
+    (recomputed next time), never a valid-looking mix. An output whose inputs and settings
+    are unchanged is not recomputed.
 """
 
 from __future__ import annotations
@@ -42,9 +56,28 @@ import numpy as np
 import pandas as pd
 
 from mindpain import __version__
-from mindpain.dataset import bids_entities, read_sidecar, sidecar_chain
+from mindpain.dataset import (
+    bids_entities,
+    constant_bold,
+    load_confounds,
+    load_run_events,
+    read_sidecar,
+    sidecar_chain,
+)
+from mindpain.dataset import load_bold as _load_bold
+from mindpain.dataset import repetition_time as _repetition_time
 from mindpain.errors import MindpainError
-from mindpain.io import sha256, write_json, write_nifti, write_tsv
+from mindpain.io import (
+    check_writable_dir,
+    os_error_message,
+    read_marker,
+    sha256,
+    stage_file,
+    write_json,
+    write_marker,
+    write_tsv,
+    write_unit,
+)
 
 TASK = "heat"
 DEFAULT_SPACE = "MNI152NLin6Asym"
@@ -56,6 +89,14 @@ DEFAULT_CONFOUNDS = ("trans_x", "trans_y", "trans_z", "rot_x", "rot_y", "rot_z",
                      "framewise_displacement")
 STATS = ("effect", "variance", "z")
 DASK_ENV = "MINDPAIN_DASK_SCHEDULER"
+#: Seconds to wait for a Dask scheduler before giving up with a one-line error.
+DASK_TIMEOUT_S = 10
+#: Raw BIDS entities after ``task`` that identify a run, in BIDS order (kept in output names).
+RUN_ENTITIES = ("acq", "ce", "rec", "dir", "run", "echo", "part", "chunk")
+#: Kind recorded in the ownership marker of a first-level derivatives folder.
+KIND = "first-level"
+#: Fewest volumes a run needs for the GLM.
+MIN_VOLUMES = 10
 
 
 @dataclass(frozen=True)
@@ -107,11 +148,23 @@ class RunSpec:
     bids_dir: Path
     space: str = DEFAULT_SPACE
     confounds: Path | None = None
+    entities: tuple = ()
 
     @property
     def session_key(self) -> tuple:
         """``(subject, session)``."""
         return (self.subject, self.session)
+
+    @property
+    def label(self) -> str:
+        """The run's name: ``sub-X[_ses-Y]_task-heat`` and every other raw entity."""
+        ents = self.entities or ((("run", str(self.run)),) if self.run is not None else ())
+        return "_".join([_prefix(self.subject, self.session)]
+                        + [f"{k}-{v}" for k, v in ents])
+
+
+class ExcludedRun(MindpainError):
+    """A run that cannot contribute (no signal); excluded with a warning, not a failure."""
 
 
 @dataclass
@@ -123,6 +176,8 @@ class FirstLevelSummary:
     computed, skipped : list of str
         Output groups (runs as ``sub-X_ses-Y_run-N``, sessions as ``sub-X_ses-Y``) that were
         computed, or left as they were because inputs and settings are unchanged.
+    excluded : list of (str, str)
+        ``(file, reason)`` of every run left out of its session (e.g. constant BOLD).
     failed : list of (str, str)
         ``(file, reason)`` of every run or session that failed.
     session_maps : dict
@@ -131,6 +186,7 @@ class FirstLevelSummary:
 
     computed: list = field(default_factory=list)
     skipped: list = field(default_factory=list)
+    excluded: list = field(default_factory=list)
     failed: list = field(default_factory=list)
     session_maps: dict = field(default_factory=dict)
 
@@ -142,7 +198,7 @@ class FirstLevelSummary:
     def report(self) -> str:
         """Return a text summary, one line per failure."""
         lines = [f"first level: {len(self.computed)} computed, {len(self.skipped)} unchanged, "
-                 f"{len(self.failed)} failed"]
+                 f"{len(self.excluded)} run(s) excluded, {len(self.failed)} failed"]
         lines += [f"FAILED {path}: {reason}" for path, reason in self.failed]
         return "\n".join(lines)
 
@@ -153,15 +209,10 @@ class FirstLevelSummary:
 _entities = bids_entities
 
 
-def _prefix(spec_or_subject, session=None, run=None) -> str:
-    if isinstance(spec_or_subject, RunSpec):
-        subject, session = spec_or_subject.subject, spec_or_subject.session
-    else:
-        subject = spec_or_subject
-    parts = [f"sub-{subject}"] + ([f"ses-{session}"] if session else []) + [f"task-{TASK}"]
-    if run is not None:
-        parts.append(f"run-{run}")
-    return "_".join(parts)
+def _prefix(subject, session=None) -> str:
+    """``sub-X[_ses-Y]_task-heat``: the start of every output name."""
+    return "_".join([f"sub-{subject}"] + ([f"ses-{session}"] if session else [])
+                    + [f"task-{TASK}"])
 
 
 def _func_dir(out_dir, subject, session) -> Path:
@@ -185,14 +236,12 @@ def session_map_path(out_dir, subject, session, contrast="hotVsWarm", stat="effe
 def run_map_path(out_dir, spec: RunSpec, contrast: str, stat: str) -> Path:
     """Path of a per-run map (effect or variance) used by the fixed-effects step."""
     return _func_dir(out_dir, spec.subject, spec.session) / (
-        f"{_prefix(spec, run=spec.run)}_space-{spec.space}_contrast-{contrast}_stat-{stat}"
-        "_statmap.nii.gz")
+        f"{spec.label}_space-{spec.space}_contrast-{contrast}_stat-{stat}_statmap.nii.gz")
 
 
 def design_matrix_path(out_dir, spec: RunSpec) -> Path:
     """Path of a run's design matrix table."""
-    return _func_dir(out_dir, spec.subject, spec.session) / (
-        f"{_prefix(spec, run=spec.run)}_desc-design_matrix.tsv")
+    return _func_dir(out_dir, spec.subject, spec.session) / f"{spec.label}_desc-design_matrix.tsv"
 
 
 def session_mask_path(out_dir, subject, session, space=DEFAULT_SPACE) -> Path:
@@ -233,6 +282,11 @@ def find_runs(bids_dir, fmriprep=None, participant_label=None) -> list[RunSpec]:
     if not (bids_dir / "dataset_description.json").is_file():
         raise MindpainError("not a BIDS dataset (no dataset_description.json)", bids_dir)
     keep = None if not participant_label else {p.removeprefix("sub-") for p in participant_label}
+    if keep is not None:
+        absent = sorted(k for k in keep if not (bids_dir / f"sub-{k}").is_dir())
+        if absent:
+            raise MindpainError(f"no subject folder for participant label(s) "
+                                f"{', '.join(absent)}; expected sub-<label>/ folders", bids_dir)
     specs = []
     if fmriprep is None:
         pattern, root = f"sub-*/**/func/*_task-{TASK}*_bold.nii*", bids_dir
@@ -245,18 +299,27 @@ def find_runs(bids_dir, fmriprep=None, participant_label=None) -> list[RunSpec]:
         ent = _entities(bold.name)
         if keep is not None and ent.get("sub") not in keep:
             continue
-        stem = "_".join(f"{k}-{ent[k]}" for k in ("sub", "ses", "task", "acq", "run")
-                        if k in ent)
+        run_ents = tuple((k, ent[k]) for k in RUN_ENTITIES if k in ent)
+        stem = "_".join(f"{k}-{ent[k]}" for k in ("sub", "ses", "task") if k in ent)
+        stem = "_".join([stem] + [f"{k}-{v}" for k, v in run_ents if k != "echo"])
         rel = Path(f"sub-{ent['sub']}") / (f"ses-{ent['ses']}" if "ses" in ent else "") / "func"
         confounds = None
         if fmriprep is not None:
             confounds = bold.parent / f"{stem}_desc-confounds_timeseries.tsv"
-        specs.append(RunSpec(subject=ent["sub"], session=ent.get("ses"),
-                             run=int(ent["run"]) if "run" in ent else None, bold=bold,
+        run = int(ent["run"]) if ent.get("run", "").isdigit() else None
+        specs.append(RunSpec(subject=ent["sub"], session=ent.get("ses"), run=run, bold=bold,
                              events=bids_dir / rel / f"{stem}_events.tsv", bids_dir=bids_dir,
-                             space=ent.get("space", DEFAULT_SPACE), confounds=confounds))
+                             space=ent.get("space", DEFAULT_SPACE), confounds=confounds,
+                             entities=run_ents))
     if not specs:
         raise MindpainError(f"no task-{TASK} BOLD runs found", root)
+    seen = {}
+    for spec in specs:
+        other = seen.setdefault((spec.label, spec.space), spec.bold)
+        if other != spec.bold:
+            raise MindpainError(f"and {other.name} would write the same outputs ({spec.label}, "
+                                f"space {spec.space}); keep one of them or select subjects "
+                                "with --participant-label", spec.bold)
     return specs
 
 
@@ -279,114 +342,24 @@ def bold_sidecars(spec: RunSpec) -> list[Path]:
 
 
 def repetition_time(spec: RunSpec) -> float:
-    """Return ``RepetitionTime`` by BIDS sidecar inheritance (the deepest file wins).
+    """Return a run's ``RepetitionTime`` by the package's one rule.
 
-    Sidecars considered: ``*_bold.json`` files from the dataset top down to the BOLD file's
-    folder whose entities all match the run's, and (for fMRIPrep BOLD) the sidecar beside
-    the preprocessed file.
+    See :func:`mindpain.dataset.repetition_time`: the sidecars of :func:`bold_sidecars` (the
+    deepest wins) must give it in seconds, and it must agree with the NIfTI header.
     """
-    meta = {}
-    for js in bold_sidecars(spec):
-        meta.update(_read_json(js))
-    tr = meta.get("RepetitionTime")
-    if tr is None:
-        raise MindpainError("no RepetitionTime in task-heat_bold.json nor in the sidecar beside "
-                            "it; expected seconds", spec.bold)
-    try:
-        tr = float(tr)
-    except (TypeError, ValueError):
-        raise MindpainError(f"RepetitionTime {tr!r} is not a number", spec.bold) from None
-    if not np.isfinite(tr) or tr <= 0:
-        raise MindpainError(f"RepetitionTime {tr!r} must be positive", spec.bold)
-    return tr
+    return _repetition_time(spec.bids_dir, spec.bold, sidecars=bold_sidecars(spec))
 
 
 _read_json = read_sidecar
 
 
-def load_bold(path) -> nib.Nifti1Image:
-    """Load a BOLD series and check that it is 4D with at least 10 volumes."""
-    path = Path(path)
-    try:
-        img = nib.load(path)
-        shape = img.shape
-    except Exception as err:  # nibabel raises many types for broken files
-        raise MindpainError(f"unreadable NIfTI ({type(err).__name__})", path) from None
-    if len(shape) != 4:
-        raise MindpainError(f"BOLD is {len(shape)}D {tuple(shape)}; expected a 4D series", path)
-    if shape[3] < 10:
-        raise MindpainError(f"BOLD has {shape[3]} volumes; expected at least 10", path)
-    return img
+def load_bold(path):
+    """Load a BOLD series (in memory, float32); it must be 4D with at least 10 volumes."""
+    return _load_bold(path, min_volumes=MIN_VOLUMES)
 
 
-def load_events(path, run_length: float | None = None) -> pd.DataFrame:
-    """Read and check a run's events (onset, duration, trial_type in hot/warm/rating).
-
-    Parameters
-    ----------
-    path : path-like
-        ``*_events.tsv``.
-    run_length : float, optional
-        Length of the run in seconds (volumes x TR); events ending after it are an error.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``onset``, ``duration``, ``trial_type``.
-    """
-    path = Path(path)
-    ev = _read_tsv(path, "events", "events file missing; expected onset/duration/trial_type TSV")
-    missing = [c for c in ("onset", "duration", "trial_type") if c not in ev.columns]
-    if missing:
-        raise MindpainError(f"events lack column(s) {', '.join(missing)}; expected onset, "
-                            "duration, trial_type (tab-separated)", path)
-    if ev.empty:
-        raise MindpainError("events table is empty", path)
-    for col in ("onset", "duration"):
-        values = pd.to_numeric(ev[col], errors="coerce")
-        if values.isna().any() or not np.isfinite(values).all():
-            row = int(np.flatnonzero(values.isna() | ~np.isfinite(values.fillna(0)))[0]) + 2
-            raise MindpainError(f"events column {col} has a non-numeric value on line {row}",
-                                path)
-        ev[col] = values.astype(float)
-    if (ev["duration"] < 0).any() or (ev["onset"] < 0).any():
-        raise MindpainError("events have a negative onset or duration", path)
-    types = ev["trial_type"].astype(str)
-    unknown = sorted(set(types) - set(TRIAL_TYPES))
-    if unknown:
-        raise MindpainError(f"unknown trial type(s) {', '.join(unknown)}; expected only "
-                            f"{', '.join(TRIAL_TYPES)}", path)
-    for needed in ("hot", "warm"):
-        if needed not in set(types):
-            raise MindpainError(f"no {needed!r} events; the hot>warm contrast needs both", path)
-    ends = ev["onset"] + ev["duration"]
-    if run_length is not None and (ends > run_length + 1e-6).any():
-        raise MindpainError(f"event ending at {ends.max():.1f} s is beyond the run's end "
-                            f"({run_length:.1f} s = volumes x RepetitionTime)", path)
-    return ev[["onset", "duration", "trial_type"]].assign(trial_type=types)
-
-
-def _read_tsv(path: Path, what: str, missing_message: str) -> pd.DataFrame:
-    """Read a BIDS TSV (``n/a`` = missing); a missing or unreadable file is a one-line error."""
-    if not path.is_file():
-        raise MindpainError(missing_message, path)
-    try:
-        return pd.read_csv(path, sep="\t", na_values="n/a", keep_default_na=False)
-    except Exception as err:
-        raise MindpainError(f"unreadable {what} TSV ({type(err).__name__})", path) from None
-
-
-def load_confounds(path, columns, n_scans: int) -> pd.DataFrame:
-    """Read the chosen fMRIPrep confound columns; NaN (first rows of derivatives) -> 0."""
-    path = Path(path)
-    conf = _read_tsv(path, "confounds", "fMRIPrep confounds file missing")
-    missing = [c for c in columns if c not in conf.columns]
-    if missing:
-        raise MindpainError(f"confounds lack column(s) {', '.join(missing)}", path)
-    if len(conf) != n_scans:
-        raise MindpainError(f"confounds have {len(conf)} rows; the BOLD has {n_scans} volumes",
-                            path)
-    return conf[list(columns)].apply(pd.to_numeric, errors="coerce").fillna(0.0)
+#: A run's events for the GLM (see :func:`mindpain.dataset.load_run_events`).
+load_events = load_run_events
 
 
 # --------------------------------------------------------------------------- fitting
@@ -416,31 +389,50 @@ def _rel(p: Path, spec: RunSpec) -> str:
 
 
 def _is_current(outputs, key: dict) -> bool:
+    """Whether every output exists with a sidecar of this key and of its own checksum."""
     for path in outputs:
         side = _sidecar(path)
         if not path.is_file() or not side.is_file():
             return False
         try:
-            if json.loads(side.read_text()).get("MindpainKey") != key:
-                return False
-        except ValueError:
+            meta = json.loads(side.read_text())
+        except (OSError, ValueError):
+            return False
+        if not isinstance(meta, dict) or meta.get("MindpainKey") != key:
+            return False
+        if meta.get("DataSha256") != sha256(path):
             return False
     return True
 
 
 def _write_outputs(items, key: dict, description: dict) -> None:
-    """Write ``[(path, obj)]`` and a sidecar for each; sidecars last so a crash recomputes."""
-    for path, obj in items:
-        if isinstance(obj, pd.DataFrame):
-            write_tsv(path, obj)
-        else:
-            write_nifti(path, obj)
-    for path, obj in items:
-        meta = dict(description)
-        if isinstance(obj, pd.DataFrame):
-            meta["Columns"] = list(obj.columns)
-        meta["MindpainKey"] = key
-        write_json(_sidecar(path), meta)
+    """Write ``[(path, obj)]`` and a sidecar for each, as one unit.
+
+    Every file is staged under a temporary name first; then the old sidecars are removed
+    and the staged files renamed into place, data before sidecars. Each sidecar records the
+    sha256 of its data file, so a crash at any point leaves no output whose sidecar looks
+    valid for other data.
+    """
+    staged = []
+    try:
+        for path, obj in items:
+            if isinstance(obj, pd.DataFrame):
+                tmp = stage_file(path, lambda t, obj=obj: write_tsv(t, obj))
+            else:
+                tmp = stage_file(path, lambda t, obj=obj: nib.save(obj, t))
+            staged.append((tmp, path))
+        for (tmp, path), (_, obj) in zip(list(staged), items, strict=True):
+            meta = dict(description)
+            if isinstance(obj, pd.DataFrame):
+                meta["Columns"] = list(obj.columns)
+            meta["MindpainKey"] = key
+            meta["DataSha256"] = sha256(tmp)
+            staged.append((stage_file(_sidecar(path), lambda t, m=meta: write_json(t, m)),
+                           _sidecar(path)))
+        write_unit(staged, invalidate=[_sidecar(path) for path, _ in items])
+    finally:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
 
 
 def fit_run_model(spec: RunSpec, settings: ModelSettings = ModelSettings(), mask_img=None):
@@ -456,6 +448,10 @@ def fit_run_model(spec: RunSpec, settings: ModelSettings = ModelSettings(), mask
     img = load_bold(spec.bold)
     tr = repetition_time(spec)
     n_scans = img.shape[3]
+    why = constant_bold(np.asarray(img.dataobj))
+    if why is not None:
+        raise ExcludedRun(f"excluded: BOLD has no voxel that varies in time ({why}); the run "
+                          "is left out of its session", spec.bold)
     events = load_events(spec.events, run_length=n_scans * tr)
     confounds = None
     if spec.confounds is not None:
@@ -476,7 +472,7 @@ def fit_run_model(spec: RunSpec, settings: ModelSettings = ModelSettings(), mask
 
 def _fit_run(spec: RunSpec, out_dir: Path, settings: ModelSettings, mask_img) -> dict:
     """Joblib task: fit one run and write its design matrix and effect/variance maps."""
-    label = _prefix(spec, run=spec.run)
+    label = spec.label
     try:
         inputs = run_inputs(spec)
         key = {"inputs": inputs, "settings": settings.as_dict()}
@@ -499,12 +495,15 @@ def _fit_run(spec: RunSpec, out_dir: Path, settings: ModelSettings, mask_img) ->
                 "Space": spec.space}
         _write_outputs(items, key, desc)
         return {"label": label, "status": "computed", "dof": dof}
+    except ExcludedRun as err:
+        return {"label": label, "status": "excluded", "path": err.path or str(spec.bold),
+                "reason": str(err).removeprefix(f"{err.path}: ")}
     except MindpainError as err:
         return {"label": label, "status": "failed", "path": err.path or str(spec.bold),
                 "reason": str(err).removeprefix(f"{err.path}: ")}
     except Exception as err:  # a run must never take the others down
         return {"label": label, "status": "failed", "path": str(spec.bold),
-                "reason": f"{type(err).__name__}: {' '.join(str(err).split())}"}
+                "reason": _reason(err)}
 
 
 def _read_dof(path: Path):
@@ -514,20 +513,30 @@ def _read_dof(path: Path):
         return None
 
 
-def _combine_session(specs: list, dofs: list, out_dir: Path, settings: ModelSettings) -> dict:
-    """Joblib task: fixed effects over a session's runs; writes effect, variance, z, mask."""
+def _combine_session(group: tuple, specs: list, dofs: list, out_dir: Path,
+                     settings: ModelSettings, excluded: list = ()) -> dict:
+    """Joblib task: fixed effects over a session's runs; writes effect, variance, z, mask.
+
+    ``group`` is ``(subject, session, space)``; ``excluded`` lists ``(file, reason)`` of the
+    session's runs left out, recorded in the sidecars. With no run left the session fails.
+    """
     from nilearn.glm import compute_fixed_effects
 
-    subject, session = specs[0].session_key
-    space = specs[0].space
+    subject, session, space = group
     label = _prefix(subject, session)
+    excluded = [{"File": f, "Reason": r} for f, r in excluded]
     try:
+        if not specs:
+            raise MindpainError(f"no usable run left in this session ({len(excluded)} "
+                                "excluded); no session maps written",
+                                _func_dir(out_dir, subject, session))
         run_maps = {c: [(run_map_path(out_dir, s, c, "effect"),
                          run_map_path(out_dir, s, c, "variance")) for s in specs]
                     for c in CONTRASTS}
         inputs = {str(p.relative_to(out_dir)): sha256(p)
                   for pairs in run_maps.values() for pair in pairs for p in pair}
-        key = {"inputs": inputs, "settings": settings.as_dict(), "dofs": dofs}
+        key = {"inputs": inputs, "settings": settings.as_dict(), "dofs": dofs,
+               "excluded": excluded}
         mask_path = session_mask_path(out_dir, subject, session, space)
         outputs = [mask_path] + [session_map_path(out_dir, subject, session, c, s, space)
                                  for c in CONTRASTS for s in STATS]
@@ -554,7 +563,7 @@ def _combine_session(specs: list, dofs: list, out_dir: Path, settings: ModelSett
         desc = {"Description": f"Fixed effects over {len(specs)} run(s) of {label}",
                 "Sources": sorted(inputs), "DegreesOfFreedom": int(sum(dofs)),
                 "ModelSettings": settings.as_dict(), "Space": space,
-                "Runs": [s.run for s in specs]}
+                "Runs": [s.run for s in specs], "ExcludedRuns": excluded}
         _write_outputs(items, key, desc)
         return {"label": label, "status": "computed"}
     except MindpainError as err:
@@ -563,7 +572,14 @@ def _combine_session(specs: list, dofs: list, out_dir: Path, settings: ModelSett
     except Exception as err:
         return {"label": label, "status": "failed", "path": str(_func_dir(out_dir, subject,
                                                                           session)),
-                "reason": f"{type(err).__name__}: {' '.join(str(err).split())}"}
+                "reason": _reason(err)}
+
+
+def _reason(err: Exception) -> str:
+    """One line for an unexpected error in a run or session (OS errors say what to do)."""
+    if isinstance(err, OSError):
+        return os_error_message(err)
+    return f"{type(err).__name__}: {' '.join(str(err).split())}"
 
 
 def _float32(img):
@@ -584,7 +600,7 @@ def write_dataset_description(out_dir, bids_dir, fmriprep=None) -> Path:
                                                   if fmriprep else [])
     path = Path(out_dir) / "dataset_description.json"
     data = {
-        "Name": "mindpain first level: hot>warm contrast maps",
+        "Name": DESCRIPTION_NAME,
         "BIDSVersion": "1.10.0", "DatasetType": "derivative",
         "GeneratedBy": [{"Name": "mindpain", "Version": __version__,
                          "Description": "nilearn FirstLevelModel per run (glover HRF, cosine "
@@ -599,6 +615,69 @@ def write_dataset_description(out_dir, bids_dir, fmriprep=None) -> Path:
     return write_json(path, data)
 
 
+def prepare_out_dir(out_dir, bids_dir, fmriprep=None) -> Path:
+    """Check that ``out_dir`` may receive first-level derivatives; create and mark it.
+
+    Refused, with a one-line error and nothing written: a file; a folder inside the raw
+    dataset other than under its ``derivatives/``; the raw or fMRIPrep folder itself or a
+    folder inside fMRIPrep's; a non-empty folder without this command's ownership marker
+    (:data:`mindpain.io.MARKER`, kind ``first-level``) or an older mindpain
+    ``dataset_description.json``.
+
+    Returns
+    -------
+    pathlib.Path
+        The folder (absolute).
+    """
+    out = Path(os.path.abspath(out_dir))
+    real = out.resolve()
+    raw = Path(bids_dir).resolve()
+    if real == raw or raw in real.parents and raw / "derivatives" not in real.parents:
+        raise MindpainError(f"is inside the raw BIDS dataset {bids_dir}; write derivatives "
+                            "outside it, or under its derivatives/ folder (e.g. "
+                            f"{Path(bids_dir) / 'derivatives' / 'mindpain'})", out_dir)
+    if real in raw.parents:
+        raise MindpainError(f"contains the raw BIDS dataset {bids_dir}; choose a new folder "
+                            "for the derivatives", out_dir)
+    if fmriprep is not None:
+        prep = Path(fmriprep).resolve()
+        if real == prep or prep in real.parents or real in prep.parents:
+            raise MindpainError(f"overlaps the fMRIPrep folder {fmriprep}; choose a separate "
+                                "folder for the derivatives", out_dir)
+    if out.exists() and not out.is_dir():
+        raise MindpainError("exists and is not a folder; expected a derivatives folder",
+                            out_dir)
+    marker = read_marker(out) if out.is_dir() else None
+    if marker is not None and marker["kind"] != KIND:
+        raise MindpainError(f"holds a mindpain {marker['kind']}, not first-level derivatives; "
+                            "choose another folder", out_dir)
+    if marker is None and out.is_dir() and any(out.iterdir()) and not _legacy_derivatives(out):
+        raise MindpainError("folder is not empty and was not made by mindpain first-level (no "
+                            ".mindpain.json marker); mindpain never writes into a folder it "
+                            "did not make; choose a new or empty folder", out_dir)
+    check_writable_dir(out, overwrite=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        if marker is None:
+            write_marker(out, KIND)
+    except OSError as err:
+        raise MindpainError(f"cannot create the derivatives folder ({err.strerror})",
+                            out_dir) from None
+    return out
+
+
+def _legacy_derivatives(out: Path) -> bool:
+    """Whether ``out`` holds first-level derivatives written before ownership markers."""
+    try:
+        desc = json.loads((out / "dataset_description.json").read_text())
+        return desc["Name"] == DESCRIPTION_NAME and desc["GeneratedBy"][0]["Name"] == "mindpain"
+    except (OSError, ValueError, KeyError, IndexError, TypeError):
+        return False
+
+
+DESCRIPTION_NAME = "mindpain first level: hot>warm contrast maps"
+
+
 def run_first_level(bids_dir, out_dir, *, fmriprep=None, participant_label=None,
                     smoothing_fwhm=None, mask_img=None, n_jobs=1, dask_scheduler=None,
                     progress=True) -> FirstLevelSummary:
@@ -609,13 +688,14 @@ def run_first_level(bids_dir, out_dir, *, fmriprep=None, participant_label=None,
     bids_dir : path-like
         Raw BIDS dataset.
     out_dir : path-like
-        Derivatives folder (created; existing up-to-date outputs are kept as they are).
+        Derivatives folder: new, empty, or made by this function (see
+        :func:`prepare_out_dir`); existing up-to-date outputs are kept as they are.
     fmriprep : path-like, optional
         fMRIPrep derivatives to take BOLD and confounds from.
     participant_label : list of str, optional
         Subjects to process (default all).
     smoothing_fwhm : float, optional
-        Smoothing in mm before the fit.
+        Smoothing in mm before the fit (finite, >= 0; ``None`` or 0 for none).
     mask_img : path-like, optional
         Analysis mask (default nilearn's EPI mask per run).
     n_jobs : int
@@ -637,7 +717,20 @@ def run_first_level(bids_dir, out_dir, *, fmriprep=None, participant_label=None,
         summary.ok
         # True
     """
-    out_dir = Path(out_dir)
+    from mindpain.config import check_n_jobs
+
+    n_jobs = check_n_jobs(n_jobs)
+    if smoothing_fwhm is not None:
+        try:
+            smoothing_fwhm = float(smoothing_fwhm)
+        except (TypeError, ValueError):
+            smoothing_fwhm = float("nan")
+        if not np.isfinite(smoothing_fwhm) or smoothing_fwhm < 0:
+            raise MindpainError(f"smoothing FWHM must be a finite number of mm >= 0, got "
+                                f"{smoothing_fwhm!r}")
+        smoothing_fwhm = smoothing_fwhm or None
+    if not Path(bids_dir).is_dir():
+        raise MindpainError("not a folder; expected a BIDS dataset", bids_dir)
     specs = find_runs(bids_dir, fmriprep, participant_label)
     mask_sha = None
     if mask_img is not None:
@@ -648,76 +741,94 @@ def run_first_level(bids_dir, out_dir, *, fmriprep=None, participant_label=None,
         mask_img = str(mask_img)
     settings = ModelSettings(smoothing_fwhm=smoothing_fwhm, mask_sha256=mask_sha,
                              confounds=DEFAULT_CONFOUNDS if fmriprep else ())
-    out_dir.mkdir(parents=True, exist_ok=True)
-    write_dataset_description(out_dir, bids_dir, fmriprep)
     dask_scheduler = dask_scheduler or os.environ.get(DASK_ENV) or None
-    if dask_scheduler:
-        from distributed import Client
+    client = _dask_client(dask_scheduler) if dask_scheduler else None
+    out_dir = prepare_out_dir(out_dir, bids_dir, fmriprep)
+    write_dataset_description(out_dir, bids_dir, fmriprep)
+    if client is not None:
         from joblib import parallel_config
 
-        with Client(dask_scheduler) as _client, parallel_config(backend="dask"):
+        with client, parallel_config(backend="dask"):
             return _run_all(specs, out_dir, settings, mask_img, -1, progress)
     return _run_all(specs, out_dir, settings, mask_img, n_jobs, progress)
+
+
+def _dask_client(address: str):
+    """Connect to a Dask scheduler within :data:`DASK_TIMEOUT_S`, or raise a one-line error."""
+    import logging
+
+    from distributed import Client
+
+    logger = logging.getLogger("distributed")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)  # its own retry messages would bury the one line
+    try:
+        return Client(address, timeout=f"{DASK_TIMEOUT_S}s")
+    except (OSError, TimeoutError, ValueError, TypeError) as err:
+        why = " ".join(str(err).split())[:160] or type(err).__name__
+        raise MindpainError(f"cannot reach the Dask scheduler at {address!r} within "
+                            f"{DASK_TIMEOUT_S} s ({why}); check the address (e.g. "
+                            "tcp://host:8786) or run without --dask-scheduler") from None
+    finally:
+        logger.setLevel(level)
 
 
 def _run_all(specs, out_dir, settings, mask_img, n_jobs, progress) -> FirstLevelSummary:
     summary = FirstLevelSummary()
     results = _parallel(_fit_run, [(s, out_dir, settings, mask_img) for s in specs], n_jobs,
                         progress, "runs")
-    by_session, dofs, failed_sessions = {}, {}, set()
+    groups, dofs, excluded, failed_groups = {}, {}, {}, set()
     for spec, res in zip(specs, results, strict=True):
-        by_session.setdefault(spec.session_key, []).append(spec)
-        dofs[spec] = res.get("dof")
+        group = (spec.subject, spec.session, spec.space)
+        groups.setdefault(group, [])
         if res["status"] == "failed":
             summary.failed.append((res["path"], res["reason"]))
-            failed_sessions.add(spec.session_key)
+            failed_groups.add(group)
             _remove_stale(out_dir, spec)
+        elif res["status"] == "excluded":
+            summary.excluded.append((res["path"], res["reason"]))
+            excluded.setdefault(group, []).append((_rel(Path(res["path"]), spec),
+                                                   res["reason"]))
+            _remove_stale(out_dir, spec, session=False)
         else:
+            groups[group].append(spec)
+            dofs[spec] = res.get("dof")
             getattr(summary, res["status"]).append(res["label"])
-    sessions = [(runs, [dofs[s] for s in runs], out_dir, settings)
-                for key, runs in by_session.items() if key not in failed_sessions]
+    sessions = [(group, runs, [dofs[s] for s in runs], out_dir, settings,
+                 excluded.get(group, [])) for group, runs in groups.items()
+                if group not in failed_groups]
     results = _parallel(_combine_session, sessions, n_jobs, progress, "sessions")
-    for (runs, *_), res in zip(sessions, results, strict=True):
+    for (group, *_), res in zip(sessions, results, strict=True):
+        subject, session, space = group
         if res["status"] == "failed":
             summary.failed.append((res["path"], res["reason"]))
+            for path in _session_outputs(out_dir, subject, session, space):
+                for p in (path, _sidecar(path)):
+                    p.unlink(missing_ok=True)
             continue
         getattr(summary, res["status"]).append(res["label"])
-        subject, session = runs[0].session_key
         summary.session_maps[(subject, session)] = {
-            c: {s: session_map_path(out_dir, subject, session, c, s, runs[0].space)
+            c: {s: session_map_path(out_dir, subject, session, c, s, space)
                 for s in STATS} for c in CONTRASTS}
     return summary
 
 
-def _remove_stale(out_dir: Path, spec: RunSpec) -> None:
+def _session_outputs(out_dir, subject, session, space) -> list:
+    return [session_mask_path(out_dir, subject, session, space)] + [
+        session_map_path(out_dir, subject, session, c, s, space) for c in CONTRASTS
+        for s in STATS]
+
+
+def _remove_stale(out_dir: Path, spec: RunSpec, session: bool = True) -> None:
     """Delete outputs (and sidecars) left from an earlier run of a failed run and its session."""
-    subject, session = spec.session_key
-    stale = [design_matrix_path(out_dir, spec), session_mask_path(out_dir, subject, session,
-                                                                   spec.space)]
+    stale = [design_matrix_path(out_dir, spec)]
     for contrast in CONTRASTS:
         stale += [run_map_path(out_dir, spec, contrast, s) for s in ("effect", "variance")]
-        stale += [session_map_path(out_dir, subject, session, contrast, s, spec.space)
-                  for s in STATS]
+    if session:
+        stale += _session_outputs(out_dir, spec.subject, spec.session, spec.space)
     for path in stale:
         for p in (path, _sidecar(path)):
             p.unlink(missing_ok=True)
-
-
-def first_level_cli(args) -> int:
-    """Entry point of ``mindpain first-level``; returns 0, or 2 if any run failed."""
-    import sys
-
-    from mindpain.config import get_config
-
-    n_jobs = args.n_jobs if args.n_jobs is not None else get_config().n_jobs
-    summary = run_first_level(args.bids_dir, args.out, fmriprep=args.fmriprep,
-                              participant_label=args.participant_label,
-                              smoothing_fwhm=args.smoothing_fwhm, n_jobs=n_jobs,
-                              dask_scheduler=args.dask_scheduler, progress=not args.quiet)
-    stream = sys.stderr if summary.failed else sys.stdout
-    if summary.failed or not args.quiet:
-        print(summary.report(), file=stream)
-    return 0 if summary.ok else 2
 
 
 # --------------------------------------------------------------------------- group level

@@ -1,22 +1,41 @@
-"""File writing that never leaves partial output, and file checksums.
+"""File writing that never leaves partial output, folder ownership, and file checksums.
 
 Every writer goes through :func:`atomic_path`: it writes to a temporary file in the
 target's folder and renames it into place only when the write finished.
+
+Folders this package makes (a twin, first-level derivatives) carry an **ownership marker**,
+:data:`MARKER` (``.mindpain.json``: the kind of folder and, for a twin, a manifest of its
+files). A folder is replaced or written into only when its marker proves it is ours and of
+the expected kind; temporary and backup folders have names only this package uses
+(``.mindpain-partial-<name>-<token>``, ``.mindpain-old-<name>-<token>``), so a user's
+``.NAME.partial`` or ``.NAME.old`` is never touched.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
 import shutil
 import tempfile
+import uuid
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
 import pandas as pd
+
+
+def _temp_beside(path: Path) -> Path:
+    """Create an empty temporary file beside ``path`` keeping its full suffix; return it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    suffix = "".join(path.suffixes) or ".tmp"
+    fd, tmp = tempfile.mkstemp(prefix=f"{TMP_PREFIX}{path.name.split('.')[0]}-",
+                               suffix=suffix, dir=path.parent)
+    os.close(fd)
+    return Path(tmp)
 
 
 @contextlib.contextmanager
@@ -27,22 +46,54 @@ def atomic_path(path):
     choose a format by extension behave the same.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    suffix = "".join(path.suffixes) or ".tmp"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name.split('.')[0]}.", suffix=suffix,
-                               dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp)
+    tmp = _temp_beside(path)
     try:
         yield tmp
-        # mkstemp creates 0600; give the file the permissions a plain open() would.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        plain_permissions(tmp)
         os.replace(tmp, path)
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def plain_permissions(path) -> None:
+    """Give a file made by :func:`tempfile.mkstemp` (mode 0600) the mode ``open()`` would."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
+def stage_file(path, write) -> Path:
+    """Write a file for ``path`` under a temporary name beside it; return that name.
+
+    ``write(tmp)`` writes the content. The caller renames the file into place (see
+    :func:`write_unit`) or deletes it.
+    """
+    tmp = _temp_beside(Path(path))
+    try:
+        write(tmp)
+        plain_permissions(tmp)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+def write_unit(staged, invalidate=()) -> None:
+    """Move staged files into place as a unit: first delete ``invalidate``, then rename.
+
+    Parameters
+    ----------
+    staged : list of (tmp, path)
+        Files from :func:`stage_file`, renamed in this order (put sidecars last).
+    invalidate : list of path-like
+        Files that vouch for the old outputs (their sidecars); removed before any rename, so
+        an interruption never leaves an old sidecar beside new data.
+    """
+    for path in invalidate:
+        Path(path).unlink(missing_ok=True)
+    for tmp, path in staged:
+        os.replace(tmp, path)
 
 
 def write_json(path, data) -> Path:
@@ -100,21 +151,102 @@ def check_writable_dir(path, *, overwrite: bool = False) -> Path:
     parent = path.parent if not path.exists() else path
     while not parent.exists():
         parent = parent.parent
+    if not parent.is_dir():
+        raise MindpainError("is a file, so no folder can be made below it", parent)
     if not os.access(parent, os.W_OK | os.X_OK):
         raise MindpainError("cannot write here (permission denied)", parent)
     return path
 
 
+# --------------------------------------------------------------------------- ownership
+
+#: Name of the ownership marker at the top of every folder this package makes.
+MARKER = ".mindpain.json"
+#: Prefix of every temporary file or folder this package makes.
+TMP_PREFIX = ".mindpain-tmp-"
+
+
+def read_marker(folder) -> dict | None:
+    """Return the ownership marker of ``folder`` (a dict with ``kind``), or ``None``."""
+    try:
+        data = json.loads((Path(folder) / MARKER).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("creator") != "mindpain" or "kind" not in data:
+        return None
+    return data
+
+
+def write_marker(folder, kind: str, **info) -> Path:
+    """Write the ownership marker of ``folder``: ``{"creator": "mindpain", "kind": kind, ...}``."""
+    return write_json(Path(folder) / MARKER, {"creator": "mindpain", "kind": kind, **info})
+
+
+def check_output_folder(path, *, what: str = "output folder", replaceable: bool = True) -> Path:
+    """Return ``path`` made absolute, or raise a one-line error when it cannot be an output.
+
+    Refused: the current folder or one of its parents (``.``, ``..``), a symbolic link when
+    the folder would be replaced (``replaceable``: a new folder is moved onto the path), and
+    an existing file.
+    """
+    from mindpain.errors import MindpainError
+
+    raw = Path(path)
+    if str(path).strip() == "":
+        raise MindpainError(f"empty {what} name; expected a folder path")
+    if raw.is_symlink() and replaceable:
+        raise MindpainError(f"is a symbolic link; give the real folder path ({what} is "
+                            "replaced as a whole, which would replace the link)", raw)
+    absolute = Path(os.path.abspath(raw))
+    cwd = Path.cwd()
+    if replaceable and (absolute == cwd or absolute in cwd.parents or absolute.parent == absolute):
+        raise MindpainError(f"is the current folder or one of its parents; give a new {what} "
+                            "name, e.g. ./twin", raw)
+    if absolute.exists() and not absolute.is_dir():
+        raise MindpainError(f"exists and is not a folder; expected a folder path ({what})", raw)
+    return absolute
+
+
+def folder_token(path) -> str:
+    """Return a short token naming an absolute folder path (stable across runs)."""
+    return hashlib.sha256(str(Path(os.path.abspath(path))).encode()).hexdigest()[:10]
+
+
+def partial_dir(out) -> Path:
+    """Return the hidden sibling folder where ``out`` is built (``.mindpain-partial-...``)."""
+    out = Path(os.path.abspath(out))
+    return out.parent / f".mindpain-partial-{out.name}-{folder_token(out)}"
+
+
 def replace_dir(src, dst) -> None:
-    """Move the finished folder ``src`` onto ``dst``, removing an old ``dst`` first."""
+    """Move the finished folder ``src`` onto ``dst``.
+
+    An existing ``dst`` (which the caller has proved is ours) is first renamed to a backup
+    with a unique name (``.mindpain-old-<name>-<random>``), then deleted once ``src`` is in
+    place; a crash in between leaves the old folder under that name, never a mix.
+    """
     src, dst = Path(src), Path(dst)
     if dst.exists():
-        old = dst.with_name(f".{dst.name}.old")
-        if old.exists():
-            shutil.rmtree(old)
+        old = dst.with_name(f".mindpain-old-{dst.name}-{uuid.uuid4().hex[:10]}")
         os.replace(dst, old)
-        os.replace(src, dst)
+        try:
+            os.replace(src, dst)
+        except OSError:
+            os.replace(old, dst)
+            raise
         shutil.rmtree(old)
     else:
         dst.parent.mkdir(parents=True, exist_ok=True)
         os.replace(src, dst)
+
+
+def os_error_message(err: OSError) -> str:
+    """One line for an operating-system error: what happened and what to do."""
+    where = f"{err.filename}: " if getattr(err, "filename", None) else ""
+    reason = err.strerror or str(err) or type(err).__name__
+    hint = {errno.ENOSPC: "free some space and re-run (finished files are kept and reused)",
+            errno.EDQUOT: "free some space and re-run (finished files are kept and reused)",
+            errno.EACCES: "choose a folder you can write to",
+            errno.EPERM: "choose a folder you can write to",
+            errno.EROFS: "choose a folder on a writable disk"}.get(err.errno, "")
+    return f"{where}{reason}" + (f"; {hint}" if hint else "")

@@ -1,13 +1,27 @@
 """Write the simulated twin as a BIDS dataset, deterministically and atomically.
 
-The dataset is built in a hidden sibling folder (``.OUT.partial``) and moved onto ``OUT``
-only when complete, so a failed or interrupted run leaves no partial dataset; re-running
-with the same preset and seed resumes from the files already written.
+The dataset is built in a hidden sibling folder (``.mindpain-partial-OUT-<token>``, a name
+only this package uses) and moved onto ``OUT`` only when complete, so a failed or
+interrupted run leaves no partial dataset; re-running with the same preset and seed resumes
+from the files already written.
+
+A finished twin carries an ownership marker (:data:`mindpain.io.MARKER`) with its generation
+key and a manifest (size and sha256 of every file). The marker decides what may happen to
+an existing ``OUT``:
+
+* the same preset and seed, every file as written: nothing to do (``--if-current``, or no
+  option);
+* the same preset and seed but stale (another package version or parameter file) or damaged
+  (a file deleted, emptied or changed): regenerated with ``--if-current`` or ``--overwrite``;
+* another preset or seed: replaced only with ``--overwrite``;
+* files the manifest does not list (a user's), or no marker at all (not a twin): refused,
+  whatever the options; nothing is changed.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -20,7 +34,18 @@ from mindpain import __version__
 from mindpain.config import check_preset, check_seed, derive_rng, get_config
 from mindpain.errors import MindpainError
 from mindpain.images import make_img
-from mindpain.io import check_writable_dir, replace_dir, write_json, write_nifti, write_tsv
+from mindpain.io import (
+    check_output_folder,
+    check_writable_dir,
+    partial_dir,
+    read_marker,
+    replace_dir,
+    sha256,
+    write_json,
+    write_marker,
+    write_nifti,
+    write_tsv,
+)
 from mindpain.twin import bids
 from mindpain.twin.bold import session_patterns, synthesize_run
 from mindpain.twin.model import twin_space
@@ -30,6 +55,8 @@ from mindpain.twin.task import make_run_events
 
 TRUTH_DIR = Path("derivatives") / "twin-truth"
 STAMP = TRUTH_DIR / "generation.json"
+#: Kind of folder recorded in the ownership marker of a finished twin / a twin being built.
+KIND, PARTIAL_KIND = "twin", "twin-partial"
 
 
 def generation_key(preset: str, seed: int) -> dict:
@@ -49,6 +76,104 @@ def read_stamp(out) -> dict | None:
         return None
 
 
+def manifest(root) -> dict:
+    """Return ``{relative path: [size, sha256]}`` of every file under ``root`` but the marker."""
+    from mindpain.io import MARKER
+
+    root = Path(root)
+    return {p.relative_to(root).as_posix(): [p.stat().st_size, sha256(p)]
+            for p in sorted(root.rglob("*")) if p.is_file() and p.name != MARKER}
+
+
+def twin_problems(out) -> tuple[dict | None, list, list]:
+    """Inspect the twin at ``out``: ``(marker, damage, foreign)``.
+
+    ``marker`` is the ownership marker (``None`` if ``out`` holds no finished twin made by
+    this package); ``damage`` lists files of the manifest that are missing or changed (size
+    or sha256); ``foreign`` lists files the manifest does not list.
+    """
+    from mindpain.io import MARKER
+
+    out = Path(out)
+    marker = read_marker(out)
+    present = {p.relative_to(out).as_posix(): p for p in out.rglob("*")
+               if p.is_file() and p.name != MARKER}
+    if marker is None:
+        return _legacy_problems(out, present)
+    if marker.get("kind") != KIND or not isinstance(marker.get("files"), dict):
+        return None, [], []
+    files = marker["files"]
+    foreign = sorted(set(present) - set(files))
+    damage = []
+    for rel, (size, digest) in sorted(files.items()):
+        path = present.get(rel)
+        if path is None:
+            damage.append(f"{rel} is missing")
+        elif path.stat().st_size != size:
+            damage.append(f"{rel} has {path.stat().st_size} bytes, not {size}")
+        elif sha256(path) != digest:
+            damage.append(f"{rel} was changed (sha256)")
+    return marker, damage, foreign
+
+
+#: Files of a twin made before ownership markers existed (recognised by name).
+_LEGACY = re.compile(
+    r"(dataset_description\.json|README\.md|CHANGES|participants\.(tsv|json)|sessions\.json"
+    r"|phenotype/practice\.(tsv|json)|task-heat_(bold|events)\.json"
+    r"|derivatives/twin-truth/[^/]+"
+    r"|(?P<a>sub-[^/_]+)/(?P=a)_sessions\.tsv"
+    r"|(?P<b>sub-[^/_]+)/ses-(?P<s>[^/_]+)/func/(?P=b)_ses-(?P=s)_task-heat_run-\d+"
+    r"_(bold\.nii\.gz|events\.tsv))")
+
+
+def _legacy_problems(out: Path, present: dict) -> tuple[dict | None, list, list]:
+    """Inspect a twin written before markers (its stamp and description name mindpain)."""
+    import json
+
+    stamp = read_stamp(out)
+    try:
+        made_by = json.loads((out / "dataset_description.json").read_text())["GeneratedBy"][0]
+    except (OSError, ValueError, KeyError, IndexError, TypeError):
+        made_by = {}
+    if not isinstance(stamp, dict) or "seed" not in stamp or made_by.get("Name") != "mindpain":
+        return None, [], []
+    foreign = sorted(rel for rel in present if not _LEGACY.fullmatch(rel))
+    return ({"kind": KIND, "key": stamp}, ["it has no content manifest (made by an older "
+                                           "mindpain)"], foreign)
+
+
+def _describe(key: dict) -> str:
+    return f"preset {key.get('preset')}, seed {key.get('seed')}"
+
+
+def _check_existing(out: Path, key: dict, overwrite: bool, if_current: bool) -> str:
+    """Decide what to do with an existing ``out``: ``"keep"``, ``"make"``; or raise."""
+    if not out.exists() or (out.is_dir() and not any(out.iterdir())):
+        return "make"
+    marker, damage, foreign = twin_problems(out)
+    if marker is None:
+        raise MindpainError("folder is not empty and holds no twin made by mindpain (no "
+                            ".mindpain.json marker); mindpain never replaces a folder it did "
+                            "not make; choose a new or empty folder", out)
+    if foreign:
+        raise MindpainError(f"holds {len(foreign)} file(s) mindpain did not write (e.g. "
+                            f"{foreign[0]}); move them out of the twin first; nothing was "
+                            "changed", out)
+    old = marker.get("key", {})
+    if old == key and not damage:
+        return "make" if overwrite and not if_current else "keep"
+    same_twin = {k: old.get(k) for k in ("preset", "seed")} == {k: key[k] for k in
+                                                                ("preset", "seed")}
+    if not same_twin and not overwrite:
+        raise MindpainError(f"holds a twin of {_describe(old)}, not {_describe(key)}; pass "
+                            "--overwrite to replace it", out)
+    if same_twin and not (overwrite or if_current):
+        why = damage[0] if damage else "made by another mindpain version or parameter file"
+        raise MindpainError(f"holds this twin ({_describe(key)}) but {why}; pass --if-current "
+                            "to regenerate it", out)
+    return "make"
+
+
 def generate_twin(out, preset: str = "full", seed=None, *, overwrite: bool = False,
                   if_current: bool = False, n_jobs: int | None = None,
                   progress: bool = True) -> Path:
@@ -57,15 +182,17 @@ def generate_twin(out, preset: str = "full", seed=None, *, overwrite: bool = Fal
     Parameters
     ----------
     out : str or path-like
-        Output folder; must be new or empty unless ``overwrite``.
+        Output folder: new, empty, or a twin made by this package (see the module notes).
     preset : {"full", "small"}
         ``full`` for the book, ``small`` for tests.
     seed : int, optional
         Master seed (default: the configured one).
     overwrite : bool
-        Replace a non-empty ``out``.
+        Replace a twin of another preset or seed (never a folder mindpain did not make,
+        nor a twin holding files it did not write).
     if_current : bool
-        Return at once when ``out`` already holds a complete twin of this preset and seed.
+        Return at once when ``out`` holds this preset and seed, every file as written;
+        regenerate it when it is stale or damaged.
     n_jobs : int, optional
         Parallel workers for the runs (default: the configured ``n_jobs``).
     progress : bool
@@ -76,25 +203,32 @@ def generate_twin(out, preset: str = "full", seed=None, *, overwrite: bool = Fal
     pathlib.Path
         The dataset folder.
     """
+    from mindpain.config import check_n_jobs
+
     cfg = get_config()
     preset = check_preset(preset)
     seed = cfg.seed if seed is None else check_seed(seed)
-    n_jobs = cfg.n_jobs if n_jobs is None else n_jobs
-    out = Path(out)
+    n_jobs = cfg.n_jobs if n_jobs is None else check_n_jobs(n_jobs)
+    out = check_output_folder(out, what="twin folder")
     key = generation_key(preset, seed)
-    if read_stamp(out) == key and (if_current or not overwrite):
+    if _check_existing(out, key, overwrite, if_current) == "keep":
         if progress:
             print(f"{out}: twin ({preset}, seed {seed}) is complete and current")
         return out
-    check_writable_dir(out, overwrite=overwrite or if_current and read_stamp(out) is not None)
-    partial = out.parent / f".{out.name}.partial"
-    try:
-        partial.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise MindpainError(f"cannot create the output folder ({err.strerror})", out) from None
-    if read_stamp_partial(partial) != key:
+    check_writable_dir(out.parent, overwrite=True)
+    partial = partial_dir(out)
+    if partial.is_symlink() or (partial.exists() and not partial.is_dir()):
+        raise MindpainError("is in the way of the twin being built; remove it", partial)
+    resumable = read_stamp_partial(partial) == key
+    if partial.exists() and not resumable:
+        marker = read_marker(partial)
+        if any(partial.iterdir()) and (marker is None or marker["kind"] != PARTIAL_KIND):
+            raise MindpainError("is in the way of the twin being built and was not made by "
+                                "mindpain; remove it", partial)
         shutil.rmtree(partial)
+    if not resumable:
         partial.mkdir(parents=True)
+        write_marker(partial, PARTIAL_KIND, key=key)
         write_json(partial / ".generation-in-progress.json", key)
 
     params = load_parameters(preset)
@@ -118,7 +252,11 @@ def generate_twin(out, preset: str = "full", seed=None, *, overwrite: bool = Fal
     write_truth(partial, preset, seed, participants, truth, key)
     os.remove(partial / ".generation-in-progress.json")
     write_json(partial / STAMP, key)
+    write_marker(partial, KIND, key=key, files=manifest(partial))
     replace_dir(partial, out)
+    for old in out.parent.glob(f".mindpain-old-{out.name}-*"):  # left by a crash mid-swap
+        if (read_marker(old) or {}).get("kind") == KIND:
+            shutil.rmtree(old, ignore_errors=True)
     return out
 
 
