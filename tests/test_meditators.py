@@ -186,6 +186,7 @@ def test_calibration_is_modest_and_calibrated():
     c = key.loc[("retreat_ols", "siips1", "coverage")]
     assert abs(c.value - 0.95) <= 3 * c.mc_se + 0.01
     fpr = cov[cov.quantity == "false_positive_rate"]
+    assert len(fpr) > 0 and fpr.note.str.startswith("unadjusted").all()
     assert (fpr.value <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / 200)).all(), fpr
 
 

@@ -64,11 +64,11 @@ TRUTH_SIDECAR = {
     "participant_id": {"Description": "Participant"},
     "session": {"Description": "Session (pre or post)"},
     "group": {"Description": "Arm or LTM"},
-    "nps": {"Description": "Planted NPS (open surrogate) response of the session's hot>warm "
-            "pattern: what a perfect pipeline would measure"},
-    "siips1": {"Description": "Planted SIIPS1 (open surrogate) response, as for nps"},
-    "nps_pos": {"Description": "NPSpos readout of the planted pattern"},
-    "nps_neg": {"Description": "NPSneg readout of the planted pattern"},
+    "nociceptive": {"Description": "Latent nociceptive response of the session's hot>warm "
+                    "map: percent signal change at the peak of the twin's nociceptive pattern "
+                    "(desc-nociceptive_pattern). Not a signature score"},
+    "modulatory": {"Description": "Latent modulatory ('pain beyond nociception') response, "
+                   "percent at the peak of the twin's modulatory pattern"},
     "intensity": {"Description": "True mean intensity rating of hot trials (before trial noise)"},
     "unpleasantness": {"Description": "True mean unpleasantness of hot trials "
                        "(before trial noise)"},
