@@ -1175,8 +1175,10 @@ def format_effects(effects: pd.DataFrame, models=("change_score", "ancova", "mix
                    outcomes=TRIAL_OUTCOMES) -> pd.DataFrame:
     """Return a readable results table: one row per outcome, contrast and model.
 
-    Columns: ``Outcome, Contrast, Model, d [95% CI], p, p (Holm), Paper d, Planted d,
-    CI covers planted``; numbers rounded for display (the TSV keeps full precision).
+    Columns: ``Outcome, Contrast, Model, d [95% CI]`` (change-score scale), ``d (paper
+    scale)`` (the same model's t as :math:`2t/\sqrt{df}` between arms, :math:`d_z` within),
+    ``p, p (Holm), Paper d`` (as reported, paper scale), ``Planted d`` (change-score scale),
+    ``CI covers planted``; numbers rounded for display (the TSV keeps full precision).
     """
     rows = effects[effects.model.isin(models) & effects.outcome.isin(outcomes)
                    & effects.contrast.isin(CONTRASTS)].copy()
@@ -1194,6 +1196,7 @@ def format_effects(effects: pd.DataFrame, models=("change_score", "ancova", "mix
         "Model": rows.model,
         "d [95% CI]": [f"{d:.2f} [{lo:.2f}, {hi:.2f}]" for d, lo, hi in
                        zip(rows.estimate_d, rows.ci_low, rows.ci_high, strict=True)],
+        "d (paper scale)": rows.estimate_d_paper.map(num),
         "p": rows.p.map(lambda x: num(x, "{:.3f}")),
         "p (Holm)": rows.p_adj.map(lambda x: num(x, "{:.3f}")),
         "Paper d": rows.reported_d.map(num),

@@ -392,3 +392,34 @@ def _reported_d() -> dict:
 
 
 REPORTED_D = _reported_d()
+
+
+def score_variance_shares(preset: str) -> pd.DataFrame:
+    """What a session's signature score is made of, by the twin's measurement model.
+
+    Over baseline sessions of naive participants (between-participant variation of the
+    latent responses, no group shifts): the share of a score's variance due to the latent
+    responses, scanner noise, the idiosyncratic pattern and the generic amplitude, and the
+    correlation this implies between the score and the latent response it targets
+    (:data:`TARGET_LATENT`). A prediction of the model, to set beside the measured one.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``readout``; ``target, loading, latent_share, noise_share,
+        idiosyncratic_share, generic_share, predicted_r``.
+    """
+    const = derive_constants(preset)
+    cov_b = const.latent_cov("level")
+    rows = []
+    for k, r in enumerate(READOUTS):
+        L = const.readout[k]
+        parts = {"latent": float(L @ cov_b @ L), "noise": const.noise_cov[k, k],
+                 "idiosyncratic": const.idiosyncratic_cov[k, k],
+                 "generic": const.generic_cov[k, k]}
+        total = sum(parts.values())
+        j = LATENTS.index(TARGET_LATENT[r])
+        rows.append({"readout": r, "target": TARGET_LATENT[r], "loading": float(L[j]),
+                     **{f"{name}_share": value / total for name, value in parts.items()},
+                     "predicted_r": float(L @ cov_b[:, j] / np.sqrt(total * cov_b[j, j]))})
+    return pd.DataFrame(rows).set_index("readout")
