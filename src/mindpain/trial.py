@@ -1173,7 +1173,7 @@ def load_or_calibrate(cfg, n_replications: int = 1000, mixedlm_replications: int
 
 def format_effects(effects: pd.DataFrame, models=("change_score", "ancova", "mixedlm"),
                    outcomes=TRIAL_OUTCOMES) -> pd.DataFrame:
-    """Return a readable results table: one row per outcome, contrast and model.
+    r"""Return a readable results table: one row per outcome, contrast and model.
 
     Columns: ``Outcome, Contrast, Model, d [95% CI]`` (change-score scale), ``d (paper
     scale)`` (the same model's t as :math:`2t/\sqrt{df}` between arms, :math:`d_z` within),

@@ -395,7 +395,7 @@ REPORTED_D = _reported_d()
 
 
 def score_variance_shares(preset: str) -> pd.DataFrame:
-    """What a session's signature score is made of, by the twin's measurement model.
+    """Decompose a session's signature score by the twin's measurement model.
 
     Over baseline sessions of naive participants (between-participant variation of the
     latent responses, no group shifts): the share of a score's variance due to the latent
