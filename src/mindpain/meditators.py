@@ -1041,11 +1041,11 @@ def calibrate_meditators(seed: int, preset: str = "full", n_replications: int = 
 
 def _code_fingerprint() -> str:
     """Hash of the code and parameters that determine the calibration."""
-    from mindpain import trial
-    from mindpain.twin import model, participants
+    from mindpain import reported, surrogates, trial
+    from mindpain.twin import model, params, participants, patterns
 
     digest = hashlib.sha256()
-    for mod in (model, participants, trial):
+    for mod in (model, participants, patterns, params, reported, surrogates, trial):
         digest.update(inspect.getsource(mod).encode())
     digest.update(Path(__file__).read_bytes())
     digest.update((Path(model.__file__).parent / "parameters.toml").read_bytes())

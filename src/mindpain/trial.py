@@ -1123,10 +1123,11 @@ def replication_table(seed: int, n_replications: int = 2000, preset: str = "full
 
 def _code_fingerprint() -> str:
     """Hash of the code and parameters that determine the calibration."""
-    from mindpain.twin import model, participants
+    from mindpain import reported, surrogates
+    from mindpain.twin import model, params, participants, patterns
 
     digest = hashlib.sha256()
-    for mod in (model, participants):
+    for mod in (model, participants, patterns, params, reported, surrogates):
         digest.update(inspect.getsource(mod).encode())
     digest.update(Path(__file__).read_bytes())
     digest.update((Path(model.__file__).parent / "parameters.toml").read_bytes())
