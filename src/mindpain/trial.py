@@ -114,8 +114,8 @@ EFFECT_COLUMNS = ["outcome", "contrast", "model", "estimate_d", "ci_low", "ci_hi
                   "planted_d", "planted_d_paper", "covers_planted", "status", "statistic",
                   "df", "n"]
 #: Columns of the truth table (:func:`truth_table`).
-TRUTH_COLUMNS = ["outcome", "contrast", "planted_d", "planted_d_paper", "reported_d",
-                 "reported_d_change", "status"]
+TRUTH_COLUMNS = ["outcome", "contrast", "planted_d", "planted_d_paper", "latent_d",
+                 "reported_d", "reported_d_change", "status"]
 REQUIRED_COLUMNS = ("participant_id", "session", "group")
 LEVEL = 0.95
 
@@ -601,7 +601,7 @@ def truth_table(cfg) -> pd.DataFrame:
     else:
         truth = planted_trial_effects("full")
         blank = pd.Series(True, index=truth.index)
-    truth.loc[blank, ["planted_d", "planted_d_paper"]] = np.nan
+    truth.loc[blank, ["planted_d", "planted_d_paper", "latent_d"]] = np.nan
     truth.loc[blank, "status"] = np.where(truth.loc[blank, "reported_d"].notna(), "reported",
                                           None)
     truth["reported_d_change"] = [REPORTED_D_CHANGE.get((o, c), np.nan) for o, c in
