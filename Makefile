@@ -16,7 +16,7 @@ export MINDPAIN_SEED := $(SEED)
 export MINDPAIN_N_JOBS := $(N_JOBS)
 export MPLBACKEND := Agg
 
-.PHONY: book test lint venv twin lock benchmark clean chromium
+.PHONY: book test lint venv twin lock benchmark clean chromium multiverse
 
 venv: $(STAMP)
 
@@ -50,6 +50,12 @@ benchmark: $(STAMP)
 	cd benchmarks && ../$(BIN)/python bench_twin.py --keep \
 		&& ../$(BIN)/python bench_first_level.py --twin _work/twin-full \
 		&& ../$(BIN)/python bench_scoring.py
+
+## multiverse: recompute chapter 6's committed multiverse (book/precomputed/) on the reduced
+## twin (full design, coarse grid); the book checks its content key. About 40 min on 2 cores.
+multiverse: $(STAMP)
+	$(BIN)/mindpain twin --out data/twin-reduced --preset reduced --seed $(SEED) --if-current
+	$(BIN)/python -m mindpain.multiverse --preset reduced --seed $(SEED) --out book/precomputed
 
 ## lock: recompile requirements.txt from requirements.in (needs the package registry).
 lock:

@@ -119,7 +119,7 @@ def _version() -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``mindpain`` command."""
-    from mindpain.config import DEFAULT_SEED
+    from mindpain.config import DEFAULT_SEED, PRESETS
 
     parser = _Parser(prog="mindpain", description=DESCRIPTION, epilog=EPILOG)
     parser.add_argument("--version", action="version", version=_version())
@@ -136,8 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
                "(its .mindpain.json marker) and no file mindpain did not write.")
     p.add_argument("--out", required=True, metavar="DIR",
                    help="output folder: new, empty, or a twin made by mindpain")
-    p.add_argument("--preset", default="full", choices=("small", "full"),
-                   help="twin size: full (the book, about 1.8 GB) or small (tests, about 26 MB)")
+    p.add_argument("--preset", default="full", choices=PRESETS,
+                   help="twin size: full (the book, about 1.8 GB), small (tests, about 26 MB) "
+                        "or reduced (the full design on the small twin's coarse grid)")
     p.add_argument("--seed", type=_seed, default=None, metavar="N",
                    help=f"master seed, a non-negative integer (default: MINDPAIN_SEED, else "
                         f"{DEFAULT_SEED})")

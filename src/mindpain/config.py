@@ -3,7 +3,8 @@
 Settings (environment variables, all optional):
 
 ``MINDPAIN_PRESET``
-    Twin size used by the chapters: ``full`` (the book) or ``small`` (tests).
+    Twin size used by the chapters: ``full`` (the book) or ``small`` (tests); ``reduced``
+    is the full design on the small twin's grid (repeated-pipeline studies).
 ``MINDPAIN_SEED``
     Master seed; every random step derives its own seed from it.
 ``MINDPAIN_DATA``
@@ -30,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 DEFAULT_SEED = 20220701
-PRESETS = ("small", "full")
+PRESETS = ("small", "full", "reduced")
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -46,7 +47,7 @@ class Config:
     Attributes
     ----------
     preset : str
-        ``"small"`` or ``"full"``.
+        ``"small"``, ``"full"`` or ``"reduced"``.
     seed : int
         Master seed.
     data_dir : pathlib.Path

@@ -25,7 +25,7 @@ class Parameters:
     Attributes
     ----------
     preset : str
-        ``"small"`` or ``"full"``.
+        ``"small"``, ``"full"`` or ``"reduced"``.
     raw : dict
         The parameter file, with the preset's overrides applied. Each entry is a table
         with ``value``, ``status`` and optional ``unit`` and ``note``.

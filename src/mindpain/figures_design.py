@@ -1,0 +1,245 @@
+"""Figures of the design-analysis chapter: each ``plot_*`` returns a Figure.
+
+Inputs come from :mod:`mindpain.design` (power, exaggeration and sensitivity tables),
+:mod:`mindpain.evidence` (equivalence and Bayes factors) and :mod:`mindpain.multiverse`
+(specification curve and its null). Figures are made with
+:class:`matplotlib.figure.Figure` directly (not pyplot) under the book's style.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from mindpain.errors import MindpainError
+from mindpain.figures_data import _styled
+from mindpain.trial import CONTRAST_LABELS, OUTCOME_LABELS
+
+#: Okabe-Ito colours per outcome and per scenario.
+OUTCOME_COLORS = {"nps": "#0072B2", "siips1": "#D55E00"}
+DESIGN_COLORS = {"MBSR_vs_HEP": "#0072B2", "MBSR_vs_WL": "#D55E00", "MBSR_within": "#009E73"}
+SIGNIFICANT_COLOR, OTHER_COLOR = "#D55E00", "#7f7f7f"
+
+
+def _need(frame: pd.DataFrame, columns, what: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise MindpainError(f"{what}: missing column(s) {', '.join(missing)}")
+
+
+@_styled
+def plot_power_curves(power: pd.DataFrame, target: float = 0.8) -> Figure:
+    """Power against participants per arm, one panel per design, actual arm sizes marked.
+
+    Parameters
+    ----------
+    power : pandas.DataFrame
+        :func:`mindpain.design.power_table` (scenarios ``paper`` and ``planted``).
+    target : float
+        Conventional power drawn as a dashed line.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Solid lines: power at the change-score d the paper's t implies; dotted: at the
+        twin's planted d; dots: power at the trial's actual arm sizes.
+    """
+    _need(power, ("outcome", "contrast", "scenario", "n_per_arm", "power", "actual_n",
+                  "true_d", "n1"), "power table")
+    designs = list(dict.fromkeys(power["contrast"]))
+    fig = Figure(figsize=(3.3 * len(designs), 3.4))
+    axes = fig.subplots(1, len(designs), sharey=True, squeeze=False)[0]
+    for ax, design in zip(axes, designs, strict=True):
+        rows = power[power.contrast == design]
+        for (outcome, scenario), g in rows[rows.scenario.isin(["paper", "planted"])].groupby(
+                ["outcome", "scenario"], sort=False):
+            curve = g[~g.actual_n].sort_values("n_per_arm")
+            style = "-" if scenario == "paper" else ":"
+            label = f"{OUTCOME_LABELS[outcome]}, {scenario} d = {g.true_d.iloc[0]:.2f}"
+            ax.plot(curve.n_per_arm, curve.power, style, color=OUTCOME_COLORS[outcome],
+                    label=label)
+            actual = g[g.actual_n].iloc[0]
+            ax.plot(actual.n1, actual.power, "o", color=OUTCOME_COLORS[outcome], ms=5)
+        n_actual = rows[rows.actual_n].n1.iloc[0]
+        ax.axvline(n_actual, color="black", lw=0.8)
+        ax.annotate(f"trial: {n_actual:.0f}", (n_actual, 0.02), xytext=(3, 0),
+                    textcoords="offset points", fontsize=8)
+        ax.axhline(target, color="grey", ls="--", lw=0.8)
+        ax.set_title(CONTRAST_LABELS.get(design, design))
+        ax.set_xlabel("participants per arm")
+        ax.set_ylim(0, 1)
+        ax.legend(fontsize=7, loc="lower right")
+    axes[0].set_ylabel("power (two-sided, α = .05)")
+    fig.tight_layout()
+    return fig
+
+
+@_styled
+def plot_exaggeration(curve: pd.DataFrame, retro: pd.DataFrame) -> Figure:
+    """Exaggeration ratio (type M) and type S rate against the true effect, per design.
+
+    Parameters
+    ----------
+    curve : pandas.DataFrame
+        :func:`mindpain.design.exaggeration_curve`.
+    retro : pandas.DataFrame
+        :func:`mindpain.design.retrodesign_table` (its plausible effects are marked).
+    """
+    _need(curve, ("design", "true_d", "exaggeration", "type_s", "power"), "exaggeration curve")
+    fig = Figure(figsize=(9, 3.4))
+    ax_m, ax_s = fig.subplots(1, 2)
+    for design, g in curve.groupby("design", sort=False):
+        color = DESIGN_COLORS.get(design, "black")
+        label = CONTRAST_LABELS.get(design, design)
+        ax_m.plot(g.true_d, g.exaggeration, color=color, label=label)
+        ax_s.plot(g.true_d, g.type_s, color=color, label=label)
+        marks = retro[retro.contrast == design]
+        ax_m.plot(marks.true_d, marks.exaggeration, "o", color=color, ms=4)
+    ax_m.set_yscale("log")
+    ax_m.axhline(1, color="grey", lw=0.8)
+    ax_m.set_xlabel("true effect |d| (change-score scale)")
+    ax_m.set_ylabel("exaggeration ratio of a significant estimate")
+    ax_m.set_title("Type M")
+    ax_m.legend(fontsize=8)
+    ax_s.set_xlabel("true effect |d| (change-score scale)")
+    ax_s.set_ylabel("P(wrong sign | significant)")
+    ax_s.set_yscale("log")
+    ax_s.set_title("Type S")
+    fig.tight_layout()
+    return fig
+
+
+@_styled
+def plot_tornado(bars: dict) -> Figure:
+    """Tornado of power over each assumed parameter's range, one panel per analysis.
+
+    Parameters
+    ----------
+    bars : dict
+        Panel title -> :func:`mindpain.design.tornado` table.
+    """
+    fig = Figure(figsize=(3.4 * len(bars), 2.9))
+    axes = fig.subplots(1, len(bars), sharey=False, squeeze=False)[0]
+    for ax, (title, t) in zip(axes, bars.items(), strict=True):
+        _need(t, ("label", "power_low", "power_high", "power_assumed", "value_low",
+                  "value_high"), "tornado table")
+        y = np.arange(len(t))[::-1]
+        for yi, row in zip(y, t.itertuples(index=False), strict=True):
+            lo, hi = sorted((row.power_low, row.power_high))
+            ax.barh(yi, hi - lo, left=lo, color="#56B4E9", height=0.6)
+            ax.annotate(f"{row.value_low:g}", (row.power_low, yi), xytext=(0, -10),
+                        textcoords="offset points", fontsize=7, ha="center")
+            ax.annotate(f"{row.value_high:g}", (row.power_high, yi), xytext=(0, -10),
+                        textcoords="offset points", fontsize=7, ha="center")
+        ax.axvline(t.power_assumed.iloc[0], color="black", lw=1)
+        ax.set_yticks(y, t.label)
+        ax.set_xlim(0, 1)
+        ax.set_xlabel("power")
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+@_styled
+def plot_evidence(table: pd.DataFrame, outcomes=("nps", "siips1")) -> Figure:
+    """Each contrast's d with its 90 % CI against the equivalence bounds, with BF10.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`mindpain.evidence.evidence_table`.
+    """
+    _need(table, ("outcome", "contrast", "estimate_d", "ci90_low", "ci90_high", "sesoi_d",
+                  "bf10", "equivalent"), "evidence table")
+    outcomes = [o for o in outcomes if o in set(table.outcome)]
+    fig = Figure(figsize=(4.6 * len(outcomes), 3.4))
+    axes = fig.subplots(1, len(outcomes), sharey=True, squeeze=False)[0]
+    for ax, outcome in zip(axes, outcomes, strict=True):
+        rows = table[table.outcome == outcome].reset_index(drop=True)
+        y = np.arange(len(rows))[::-1]
+        sesoi = rows.sesoi_d.iloc[0]
+        ax.axvspan(-sesoi, sesoi, color="#009E73", alpha=0.12, lw=0)
+        ax.axvline(0, color="grey", lw=0.8)
+        for yi, r in zip(y, rows.itertuples(index=False), strict=True):
+            color = "#009E73" if r.equivalent else "black"
+            ax.plot([r.ci90_low, r.ci90_high], [yi, yi], color=color)
+            ax.plot(r.estimate_d, yi, "o", color=color)
+            ax.annotate(f"BF10 = {r.bf10:.2g}", (1.02, yi), xycoords=("axes fraction", "data"),
+                        fontsize=7, va="center")
+        ax.set_yticks(y, [CONTRAST_LABELS.get(c, c) for c in rows.contrast])
+        ax.set_xlabel("d with 90% CI")
+        ax.set_title(OUTCOME_LABELS.get(outcome, outcome))
+    fig.tight_layout()
+    return fig
+
+
+#: Rows of the choice panel: column -> display name.
+CHOICES = {"smoothing_fwhm": "smoothing (mm)", "hrf_model": "HRF", "high_pass_s": "high-pass (s)",
+           "metric": "metric", "model": "model", "sample": "sample", "covariates": "covariates"}
+
+
+@_styled
+def plot_specification_curve(specs: pd.DataFrame, outcome: str = "nps") -> Figure:
+    """Sorted estimates with 95 % CIs (top) and the choices behind each one (bottom).
+
+    Parameters
+    ----------
+    specs : pandas.DataFrame
+        :data:`mindpain.multiverse.SPEC_COLUMNS` rows.
+    outcome : str
+        Which signature's curve.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Every specification is one x position; orange: significant in the predicted
+        direction; the dashed line is the twin's planted d.
+    """
+    _need(specs, ("outcome", "estimate_d", "ci_low", "ci_high", "significant", "planted_d",
+                  *CHOICES), "specification table")
+    rows = specs[specs.outcome == outcome].sort_values("estimate_d", kind="stable")
+    rows = rows.reset_index(drop=True)
+    levels = [(col, v) for col in CHOICES for v in sorted(rows[col].astype(str).unique())]
+    fig = Figure(figsize=(10, 3.2 + 0.17 * len(levels)))
+    ax, ax_c = fig.subplots(2, 1, sharex=True,
+                            gridspec_kw={"height_ratios": [3, 0.22 * len(levels)]})
+    x = np.arange(len(rows))
+    colors = np.where(rows.significant, SIGNIFICANT_COLOR, OTHER_COLOR)
+    ax.vlines(x, rows.ci_low, rows.ci_high, colors=colors, lw=0.6, alpha=0.6)
+    ax.scatter(x, rows.estimate_d, c=colors, s=6, zorder=3)
+    ax.axhline(0, color="black", lw=0.8)
+    planted = rows.planted_d.iloc[0]
+    if np.isfinite(planted):
+        ax.axhline(planted, color="#009E73", ls="--", lw=1, label=f"planted d = {planted:.2f}")
+        ax.legend(fontsize=8, loc="upper left")
+    ax.set_ylabel("d with 95% CI")
+    ax.set_title(f"{OUTCOME_LABELS.get(outcome, outcome)}, {len(rows)} specifications")
+    for k, (col, value) in enumerate(levels):
+        on = rows[col].astype(str).to_numpy() == value
+        ax_c.scatter(x[on], np.full(on.sum(), k), s=4, c=colors[on], marker="s")
+    ax_c.set_yticks(np.arange(len(levels)), [f"{CHOICES[c]}: {v}" for c, v in levels],
+                    fontsize=7)
+    ax_c.set_ylim(len(levels) - 0.5, -0.5)
+    ax_c.set_xlabel("specification (sorted by estimate)")
+    fig.tight_layout()
+    return fig
+
+
+@_styled
+def plot_null(null: pd.DataFrame, summary: pd.DataFrame, outcome: str = "nps") -> Figure:
+    """Permutation null of the curve's share significant and median d, observed marked."""
+    _need(null, ("outcome", "share_significant", "median_d"), "null table")
+    rows = null[null.outcome == outcome]
+    obs = summary.set_index("outcome").loc[outcome]
+    fig = Figure(figsize=(8, 2.8))
+    a, b = fig.subplots(1, 2)
+    a.hist(rows.share_significant, bins=30, color="#56B4E9")
+    a.axvline(obs.share_significant, color=SIGNIFICANT_COLOR, lw=2)
+    a.set_xlabel("share of specifications significant (predicted direction)")
+    a.set_ylabel("permutations")
+    b.hist(rows.median_d, bins=30, color="#56B4E9")
+    b.axvline(obs.median_d, color=SIGNIFICANT_COLOR, lw=2)
+    b.set_xlabel("median d over specifications")
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,113 @@
+"""Multiverse: batched models against mindpain.trial, the permutation null, the content key."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from mindpain import multiverse as mv
+from mindpain.errors import MindpainError
+
+
+@pytest.fixture(scope="module")
+def replication():
+    from mindpain.trial import validate_outcomes
+    from mindpain.twin.participants import draw_participants, simulate_observed
+
+    obs = simulate_observed("full", 3, 1)
+    trial = validate_outcomes(obs)
+    scores = trial.rename(columns={"nps": "response"})[["participant_id", "session", "response"]]
+    frame = mv.participant_frame(scores, draw_participants("full", 3))
+    return trial, frame
+
+
+def test_grid_has_at_least_48_specifications():
+    for grid in mv.GRIDS:
+        assert mv.n_specifications(grid) >= 48
+        labels = [v.label for v in mv.first_level_variants(grid)]
+        assert len(set(labels)) == len(labels)
+    assert len(mv.first_level_variants("full")) == 8
+    with pytest.raises(MindpainError, match="grid"):
+        mv.first_level_variants("huge")
+
+
+def test_batched_models_match_the_trial_stage(replication):
+    from mindpain.trial import _ancova_contrasts, between_d, change_scores, fit_ancova, fit_mixedlm
+
+    trial, frame = replication
+    labels = frame["group"].to_numpy()[None, :]
+    res = {(r["model"], r["sample"], r["covariates"]): r
+           for r in mv.estimate_specs(frame, labels)}
+    ch = change_scores(trial, "nps")
+    ref = between_d(ch.change[ch.group == "MBSR"], ch.change[ch.group == "HEP"])
+    got = res[("change_score", "completers", "none")]
+    for k in ("d", "ci_low", "ci_high", "p"):
+        assert got[k][0] == pytest.approx(float(ref[k]), rel=1e-9)
+    ref = _ancova_contrasts(fit_ancova(ch), ch, "classical")["MBSR_vs_HEP"]
+    got = res[("ancova", "completers", "none")]
+    for k in ("d", "ci_low", "ci_high", "p"):
+        assert got[k][0] == pytest.approx(float(ref[k]), rel=1e-9)
+    for sample, data in (("all", trial), ("completers",
+                                          trial[trial.participant_id.isin(ch.index)])):
+        ref = fit_mixedlm(data, "nps")["contrasts"]["MBSR_vs_HEP"]
+        got = res[("mixedlm", sample, "none")]
+        assert got["d"][0] == pytest.approx(float(ref["d"]), abs=1e-4)
+        assert got["p"][0] == pytest.approx(float(ref["p"]), abs=1e-3)
+        assert got["ci_low"][0] == pytest.approx(float(ref["ci_low"]), abs=1e-3)
+
+
+def test_permutations_stay_within_the_two_arms(replication):
+    _, frame = replication
+    groups = frame["group"].to_numpy()
+    labels = mv.permuted_labels(groups, "MBSR_vs_HEP", 50, seed=1)
+    assert (labels[0] == groups).all()
+    assert (labels[:, groups == "WL"] == "WL").all()
+    for row in labels:
+        assert (row == "MBSR").sum() == (groups == "MBSR").sum()
+    assert not (labels[1:] == groups).all(axis=1).any()
+    again = mv.permuted_labels(groups, "MBSR_vs_HEP", 50, seed=1)
+    assert (again == labels).all()
+
+
+def test_null_curves_are_centred_on_zero(replication):
+    _, frame = replication
+    labels = mv.permuted_labels(frame["group"].to_numpy(), "MBSR_vs_HEP", 300, seed=2)
+    rows = mv.estimate_specs(frame, labels, ci=False)
+    d = np.array([r["d"] for r in rows]).T[1:]
+    p = np.array([r["p"] for r in rows]).T[1:]
+    assert abs(np.median(d)) < 0.05
+    # Under the permutation null each specification rejects about 5% of the time.
+    assert 0.02 < (p < 0.05).mean() < 0.09
+
+
+def test_committed_result_key_is_checked(tmp_path):
+    key = mv.content_key("reduced", 1, 10)
+    assert key != mv.content_key("reduced", 2, 10)
+    with pytest.raises(MindpainError, match="make multiverse"):
+        mv.load_result(tmp_path, key)
+    import pandas as pd
+
+    result = mv.Multiverse(specs=pd.DataFrame({"spec": [0]}), null=pd.DataFrame({"a": [1]}),
+                           summary=pd.DataFrame({"b": [2]}))
+    mv.write_result(result, tmp_path, key)
+    assert mv.load_result(tmp_path, key).summary.b.tolist() == [2]
+    with pytest.raises(MindpainError, match="stale .*seed"):
+        mv.load_result(tmp_path, mv.content_key("reduced", 2, 10))
+    meta = json.loads((tmp_path / "multiverse.json").read_text())
+    assert set(meta["columns"]) == set(mv.SPEC_COLUMNS)
+
+
+@pytest.mark.slow
+def test_multiverse_runs_through_the_pipeline_on_the_small_twin(small_twin, tmp_path):
+    from mindpain.config import get_config
+
+    cfg = get_config(preset="small", work_dir=small_twin.parent, n_jobs=1)
+    result = mv.run_multiverse(cfg, n_permutations=20, grid="small")
+    assert len(result.specs) == 2 * mv.n_specifications("small")
+    assert result.specs.estimate_d.notna().all()
+    assert set(result.summary.outcome) == set(mv.OUTCOMES)
+    assert result.summary.p_share.between(0, 1).all()
+    path = mv.write_multiverse(result.specs, cfg, out_dir=tmp_path)
+    assert path.is_file()
