@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import sys
 import threading
@@ -129,7 +130,7 @@ class BadMapsError(MindpainError):
 
 def map_stem(path) -> str:
     """Return a map's file name without its NIfTI extension."""
-    name = Path(path).name
+    name = os.path.basename(os.fspath(path))
     for suffix in _MAP_SUFFIXES:
         if name.endswith(suffix):
             return name[: -len(suffix)]
@@ -147,7 +148,10 @@ def parse_entities(path) -> dict:
     {'participant_id': 'contrast_pain_01', 'session': None, 'condition': None}
     """
     stem = map_stem(path)
-    ents = bids_entities(stem)
+    return _summary(stem, bids_entities(stem))
+
+
+def _summary(stem: str, ents: dict) -> dict:
     condition = next((ents[k] for k in _CONDITION_ENTITIES if k in ents), None)
     pid = f"sub-{ents['sub']}" if "sub" in ents else stem
     return {"participant_id": pid, "session": ents.get("ses"), "condition": condition}
@@ -187,8 +191,8 @@ def _map_key(item, label: str, columns: Sequence[str]) -> dict:
     ents = bids_entities(stem)
     row = dict.fromkeys(columns)
     row.update({_entity_column(k): v for k, v in ents.items() if _entity_column(k) in row})
-    row.update(parse_entities(label))
-    row.update({"map": Path(label).name, "path": os.path.abspath(label)})
+    row.update(_summary(stem, ents))
+    row.update({"map": os.path.basename(label), "path": os.path.abspath(label)})
     return row
 
 
@@ -211,10 +215,14 @@ def read_map(path_or_img, name=None):
         img = path_or_img
     else:
         path = Path(path_or_img)
-        if not path.is_file():
-            raise MindpainError("file not found; expected a 3-D NIfTI contrast map", label)
         try:
             img = _load_image(path)
+        except (FileNotFoundError, NotADirectoryError):
+            raise MindpainError("file not found; expected a 3-D NIfTI contrast map",
+                                label) from None
+        except IsADirectoryError:
+            raise MindpainError("is a folder; expected a 3-D NIfTI contrast map",
+                                label) from None
         except Exception as err:  # nibabel and zlib raise many types for bad files
             raise MindpainError(f"cannot be read as NIfTI ({type(err).__name__}: {err}); the "
                                 "file is truncated, corrupt or not NIfTI; expected a 3-D NIfTI "
@@ -243,7 +251,16 @@ def read_map(path_or_img, name=None):
 
 
 def _gunzip(raw: bytes) -> bytes:
-    """Inflate a whole gzip file in as few zlib calls as it has members (GIL released)."""
+    """Inflate a whole gzip file in one zlib call (GIL released) into a buffer of its size.
+
+    The gzip trailer gives the inflated size (mod 2**32); a file whose output does not
+    have that size (several gzip members, > 4 GiB) is inflated member by member.
+    """
+    size = int.from_bytes(raw[-4:], "little") if len(raw) >= 18 else 0
+    if size:
+        out = zlib.decompress(raw, 31, size)
+        if len(out) == size:
+            return out
     parts = []
     while raw:
         inflater = zlib.decompressobj(31)
@@ -254,20 +271,47 @@ def _gunzip(raw: bytes) -> bytes:
     return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
-def _load_image(path: Path):
-    """``nibabel.load``, but a single-file ``.nii.gz`` is read and inflated in one go.
+@dataclass
+class _Image:
+    """What :func:`read_map` needs of an image read without nibabel's proxy machinery."""
 
-    nibabel streams gzip through Python in small blocks; reading the whole file and
-    inflating it with one zlib call is faster and releases the GIL, so threads overlap.
+    shape: tuple
+    header: nib.Nifti1Header
+    affine: np.ndarray
+    dataobj: np.ndarray
+
+
+def _load_image(path: Path):
+    """Read a map: a single-file ``.nii`` / ``.nii.gz`` directly, anything else by nibabel.
+
+    nibabel streams gzip through Python in small blocks and checks the header field by
+    field; here the whole file is inflated with one zlib call (which releases the GIL, so
+    threads overlap) and the header is parsed by nibabel without its checks, the data
+    viewed in place (scaled by ``scl_slope``/``scl_inter`` like nibabel).
     """
-    if not path.name.endswith(".nii.gz"):
+    name = path.name
+    if not name.endswith((".nii", ".nii.gz")):
         return nib.load(path)
-    buf = _gunzip(path.read_bytes())
+    raw = path.read_bytes()
+    buf = _gunzip(raw) if name.endswith(".gz") else raw
     if buf[344:348] == b"n+1\0":
-        return nib.Nifti1Image.from_bytes(buf)
-    if buf[4:8] == b"n+2\0":
-        return nib.Nifti2Image.from_bytes(buf)
-    return nib.load(path)  # not a single-file NIfTI: let nibabel say what it is
+        hdr = nib.Nifti1Header(buf[:348], check=False)
+    elif buf[4:8] == b"n+2\0":
+        hdr = nib.Nifti2Header(buf[:540], check=False)
+    else:
+        return nib.load(path)  # not a single-file NIfTI: let nibabel say what it is
+    shape = hdr.get_data_shape()
+    dtype = hdr.get_data_dtype()
+    offset = int(hdr.get_data_offset())
+    count = math.prod(shape)
+    if offset + count * dtype.itemsize > len(buf):
+        raise EOFError(f"{len(buf) - offset} bytes of data where the header needs "
+                       f"{count * dtype.itemsize} (truncated file)")
+    data = np.frombuffer(buf, dtype, count, offset).reshape(shape, order="F")
+    slope, inter = hdr.get_slope_inter()
+    if slope is not None and (slope != 1 or (inter or 0) != 0):
+        data = data * np.float64(slope) + np.float64(inter or 0)
+    return _Image(shape=tuple(shape), header=hdr, affine=hdr.get_best_affine(), dataobj=data)
 
 
 def _has_data(data: np.ndarray) -> bool:
