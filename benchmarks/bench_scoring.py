@@ -166,7 +166,7 @@ def main(argv=None) -> int:
     parser.add_argument("--n-jobs", type=int, default=2, help="mindpain score --n-jobs")
     parser.add_argument("--nltools-python", default="/tmp/nltools-venv/bin/python",
                         help="a Python with nltools 0.5.1 (skipped if absent)")
-    parser.add_argument("--nltools-max-n", type=int, default=2100,
+    parser.add_argument("--nltools-max-n", type=int, default=210,
                         help="largest N given to nltools (it holds every map in memory)")
     args = parser.parse_args(argv)
     sizes = (21,) if args.quick else SIZES
@@ -183,7 +183,7 @@ def main(argv=None) -> int:
         load_cmd = [sys.executable, str(files["load"]), str(listing)]
         big = n >= 1000
         vs_load = paired(mindpain_cmd(listing, args.n_jobs), load_cmd,
-                         max(1, runs // 2) if big else runs)
+                         1 if big else runs, warmup=0 if big else 1)
         row = {"n": n, "load": vs_load}
         if n <= 210:
             row["load_j1"] = paired(mindpain_cmd(listing, 1), load_cmd, runs)
@@ -199,6 +199,10 @@ def main(argv=None) -> int:
         print(n, {k: v for k, v in row.items()}, flush=True)
     if not has_nl:
         notes.append(f"nltools 0.5.1 not found at {nl_py}: peer column empty.")
+    elif max(sizes) > args.nltools_max_n:
+        notes.append(f"nltools was not run above N = {args.nltools_max_n} "
+                     "(`--nltools-max-n`): it holds every map in memory as float64 and took "
+                     "minutes per run on the shared machine.")
     cold = cold_start(files, make_maps(21), args.n_jobs)
     text = render(rows, cold, args, runs, load_avg, notes)
     print(text)
@@ -238,8 +242,8 @@ def render(rows, cold, args, runs, load_avg, notes) -> str:
         "(load only) and vs nltools 0.5.1 `Brain_Data(paths).similarity(w, "
         "'dot_product')` (its own venv: numpy 1.23.5, nilearn 0.10.2). Every figure is a "
         f"fresh process, start-up included; median of {runs} pairs after a warm-up pair "
-        "(N = 2,100: fewer pairs, nltools once without warm-up). Peak RSS = max resident "
-        "set of the process.",
+        "(N = 2,100: one pair, no warm-up; the files were just written, so in the page "
+        "cache). Peak RSS = max resident set of the process.",
         "",
         "| N maps | mindpain (s) | load only (s) | **mindpain / load only** (min–max) | "
         "mindpain, 1 thread / load only | nltools (s) | **nltools / mindpain** | "

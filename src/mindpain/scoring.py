@@ -1122,7 +1122,7 @@ def score_to_file(maps, signatures, out, *, metrics=("dot",), subregions: bool =
                                        chunk_size, n_jobs, bar, ent_cols)
             if errs:
                 errors += errs
-            elif not errors:
+            else:  # kept even after a bad block: the re-run skips it
                 partial.save(k, table, paths, stats)
     finally:
         bar.close()
