@@ -1186,8 +1186,9 @@ def parse_entity_filters(pairs) -> dict[str, set[str]]:
 
     Examples
     --------
-    >>> parse_entity_filters(["sub=sub-01,02", "stat=effect"])
-    {'sub': {'01', '02'}, 'stat': {'effect'}}
+    >>> parse_entity_filters(["sub=sub-01,02", "stat=effect"]) == {"sub": {"01", "02"},
+    ...                                                            "stat": {"effect"}}
+    True
     """
     filters: dict[str, set[str]] = {}
     for pair in pairs or ():
