@@ -52,6 +52,7 @@ import zlib
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import nibabel as nib
@@ -199,7 +200,13 @@ def _map_key(item, label: str, columns: Sequence[str]) -> dict:
 # --------------------------------------------------------------------------- reading maps
 
 def _grid_key(shape, affine) -> tuple:
-    return tuple(int(n) for n in shape[:3]), tuple(np.round(affine, _GRID_DECIMALS).ravel())
+    affine = np.asarray(affine, dtype=np.float64)
+    return _grid_key_cached(tuple(int(n) for n in shape[:3]), affine.tobytes())
+
+
+@lru_cache(maxsize=256)
+def _grid_key_cached(shape: tuple, affine: bytes) -> tuple:
+    return shape, tuple(np.round(np.frombuffer(affine), _GRID_DECIMALS).ravel())
 
 
 def read_map(path_or_img, name=None):
@@ -227,8 +234,7 @@ def read_map(path_or_img, name=None):
             raise MindpainError(f"cannot be read as NIfTI ({type(err).__name__}: {err}); the "
                                 "file is truncated, corrupt or not NIfTI; expected a 3-D NIfTI "
                                 "contrast map", label) from None
-        hdr = img.header
-        if isinstance(hdr, nib.Nifti1Header) and not hdr["sform_code"] and not hdr["qform_code"]:
+        if not img.oriented:
             raise MindpainError("has no orientation in its header (sform and qform codes are "
                                 "both 0), so where its voxels lie in the brain is unknown; "
                                 "expected a map in MNI space (set its sform, e.g. with "
@@ -276,9 +282,25 @@ class _Image:
     """What :func:`read_map` needs of an image read without nibabel's proxy machinery."""
 
     shape: tuple
-    header: nib.Nifti1Header
+    oriented: bool
     affine: np.ndarray
     dataobj: np.ndarray
+
+
+@lru_cache(maxsize=1024)
+def _header_info(block: bytes) -> tuple:
+    """Shape, dtype, data offset, scaling, affine and orientation of a NIfTI header.
+
+    Cached by the header's bytes: maps written by one program often share their header,
+    so a batch parses each distinct header once (nibabel, without its field checks).
+    """
+    hdr = (nib.Nifti1Header if len(block) == 348 else nib.Nifti2Header)(block, check=False)
+    affine = hdr.get_best_affine()
+    affine.setflags(write=False)
+    slope, inter = hdr.get_slope_inter()
+    return (tuple(int(n) for n in hdr.get_data_shape()), hdr.get_data_dtype(),
+            int(hdr.get_data_offset()), slope, inter, affine,
+            bool(hdr["sform_code"] or hdr["qform_code"]))
 
 
 def _load_image(path: Path):
@@ -291,27 +313,31 @@ def _load_image(path: Path):
     """
     name = path.name
     if not name.endswith((".nii", ".nii.gz")):
-        return nib.load(path)
+        return _from_nibabel(nib.load(path))
     raw = path.read_bytes()
     buf = _gunzip(raw) if name.endswith(".gz") else raw
     if buf[344:348] == b"n+1\0":
-        hdr = nib.Nifti1Header(buf[:348], check=False)
+        info = _header_info(bytes(buf[:348]))
     elif buf[4:8] == b"n+2\0":
-        hdr = nib.Nifti2Header(buf[:540], check=False)
+        info = _header_info(bytes(buf[:540]))
     else:
-        return nib.load(path)  # not a single-file NIfTI: let nibabel say what it is
-    shape = hdr.get_data_shape()
-    dtype = hdr.get_data_dtype()
-    offset = int(hdr.get_data_offset())
+        return _from_nibabel(nib.load(path))  # not a single-file NIfTI: nibabel says what
+    shape, dtype, offset, slope, inter, affine, oriented = info
     count = math.prod(shape)
     if offset + count * dtype.itemsize > len(buf):
         raise EOFError(f"{len(buf) - offset} bytes of data where the header needs "
                        f"{count * dtype.itemsize} (truncated file)")
     data = np.frombuffer(buf, dtype, count, offset).reshape(shape, order="F")
-    slope, inter = hdr.get_slope_inter()
     if slope is not None and (slope != 1 or (inter or 0) != 0):
         data = data * np.float64(slope) + np.float64(inter or 0)
-    return _Image(shape=tuple(shape), header=hdr, affine=hdr.get_best_affine(), dataobj=data)
+    return _Image(shape=shape, oriented=oriented, affine=affine, dataobj=data)
+
+
+def _from_nibabel(img):
+    hdr = img.header
+    oriented = not isinstance(hdr, nib.Nifti1Header) or bool(hdr["sform_code"]
+                                                             or hdr["qform_code"])
+    return _Image(shape=img.shape, oriented=oriented, affine=img.affine, dataobj=img.dataobj)
 
 
 def _has_data(data: np.ndarray) -> bool:
