@@ -1294,7 +1294,13 @@ def score_cli(args) -> int:
         warnings.simplefilter("default")
         warnings.showwarning = _one_line_warning
         sigs = [get_signature(s) for s in args.signature]
-        score_to_file(maps, sigs, out, metrics=tuple(dict.fromkeys(args.metric or ["dot"])),
-                      subregions=args.subregions, resample=args.resample, n_jobs=n_jobs,
-                      progress=not args.quiet and sys.stderr.isatty())
+        try:
+            score_to_file(maps, sigs, out,
+                          metrics=tuple(dict.fromkeys(args.metric or ["dot"])),
+                          subregions=args.subregions, resample=args.resample, n_jobs=n_jobs,
+                          progress=not args.quiet and sys.stderr.isatty())
+        except OSError as err:  # disk full, folder removed or made read-only meanwhile
+            raise MindpainError(f"cannot be written ({err.strerror or err}); nothing was "
+                                "written (finished blocks, if any, are kept for a re-run)",
+                                err.filename or out) from None
     return 0
