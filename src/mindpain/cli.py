@@ -31,17 +31,43 @@ def _score(args) -> int:
     return score_cli(args)
 
 
-def _score_jobs(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
-    return value
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of the ``mindpain`` command."""
+    parser = argparse.ArgumentParser(prog="mindpain", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
 
+    p = sub.add_parser("twin", help="generate the simulated twin of the trial as a BIDS dataset")
+    p.add_argument("--out", required=True, help="output folder (must be new or empty)")
+    p.add_argument("--preset", default="full", help="small (tests) or full (the book)")
+    p.add_argument("--seed", default=None, help="master seed (non-negative integer)")
+    p.add_argument("--overwrite", action="store_true", help="replace a non-empty --out")
+    p.add_argument("--if-current", action="store_true",
+                   help="do nothing when --out already holds this preset and seed")
+    p.add_argument("--n-jobs", type=int, default=None, help="parallel workers")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_twin)
 
-_SCORE_HELP = """\
+    p = sub.add_parser("first-level", help="hot>warm contrast maps from a BIDS dataset")
+    p.add_argument("bids_dir")
+    p.add_argument("--out", required=True, help="derivatives folder")
+    p.add_argument("--fmriprep", default=None, help="fMRIPrep derivatives (BOLD + confounds)")
+    p.add_argument("--n-jobs", type=int, default=None)
+    p.add_argument("--participant-label", nargs="*", default=None)
+    p.add_argument("--smoothing-fwhm", type=float, default=None)
+    p.add_argument("--dask-scheduler", default=None, help="address of a Dask scheduler")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_first_level)
+
+    def score_jobs(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
+        return value
+
+    score_help = """\
 Signature responses (dot, cosine or correlation; CANlab semantics) of 3-D contrast maps,
 written as a long TSV table (one row per map x signature x region x metric, full double
 precision) with a JSON sidecar beside it (same name, .json) describing the columns and
@@ -53,11 +79,8 @@ resumes when run again. An existing --out is replaced only if mindpain wrote it.
 example: mindpain score --bids-derivatives derivatives/mindpain --entities
 contrast=hotVsWarm stat=effect --signature nps-surrogate --signature siips1-surrogate
 --out scores.tsv"""
-
-
-def _add_score_parser(sub) -> None:
     p = sub.add_parser("score", help="signature responses of contrast maps",
-                       description=_SCORE_HELP,
+                       description=score_help,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("maps", nargs="*", metavar="MAP",
                    help="3-D NIfTI contrast maps (.nii or .nii.gz)")
@@ -90,42 +113,12 @@ def _add_score_parser(sub) -> None:
                    help="when a map's grid differs from a signature's, resample the weights "
                         "to the map (CANlab) or the map to the weights (default: "
                         "%(default)s)")
-    p.add_argument("--n-jobs", type=_score_jobs, default=None, metavar="N",
+    p.add_argument("--n-jobs", type=score_jobs, default=None, metavar="N",
                    help="threads reading maps (default: $MINDPAIN_N_JOBS, else 1)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--out", required=True, metavar="SCORES.tsv",
                    help="output table (.tsv); its JSON sidecar is written beside it")
     p.set_defaults(func=_score)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """Return the argument parser of the ``mindpain`` command."""
-    parser = argparse.ArgumentParser(prog="mindpain", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    p = sub.add_parser("twin", help="generate the simulated twin of the trial as a BIDS dataset")
-    p.add_argument("--out", required=True, help="output folder (must be new or empty)")
-    p.add_argument("--preset", default="full", help="small (tests) or full (the book)")
-    p.add_argument("--seed", default=None, help="master seed (non-negative integer)")
-    p.add_argument("--overwrite", action="store_true", help="replace a non-empty --out")
-    p.add_argument("--if-current", action="store_true",
-                   help="do nothing when --out already holds this preset and seed")
-    p.add_argument("--n-jobs", type=int, default=None, help="parallel workers")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=_twin)
-
-    p = sub.add_parser("first-level", help="hot>warm contrast maps from a BIDS dataset")
-    p.add_argument("bids_dir")
-    p.add_argument("--out", required=True, help="derivatives folder")
-    p.add_argument("--fmriprep", default=None, help="fMRIPrep derivatives (BOLD + confounds)")
-    p.add_argument("--n-jobs", type=int, default=None)
-    p.add_argument("--participant-label", nargs="*", default=None)
-    p.add_argument("--smoothing-fwhm", type=float, default=None)
-    p.add_argument("--dask-scheduler", default=None, help="address of a Dask scheduler")
-    p.add_argument("--quiet", action="store_true")
-    p.set_defaults(func=_first_level)
-
-    _add_score_parser(sub)
     return parser
 
 
