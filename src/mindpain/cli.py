@@ -185,15 +185,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bars or summary line")
     p.set_defaults(func=_first_level, parser=p)
 
-    def score_jobs(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = 0
-        if value < 1:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
-        return value
-
     score_help = """\
 Signature responses (dot, cosine or correlation; CANlab semantics) of 3-D contrast maps,
 written as a long TSV table (one row per map x signature x region x metric, full double
@@ -240,8 +231,9 @@ contrast=hotVsWarm stat=effect --signature nps-surrogate --signature siips1-surr
                    help="when a map's grid differs from a signature's, resample the weights "
                         "to the map (CANlab) or the map to the weights (default: "
                         "%(default)s)")
-    p.add_argument("--n-jobs", type=score_jobs, default=None, metavar="N",
-                   help="threads reading maps (default: $MINDPAIN_N_JOBS, else 1)")
+    p.add_argument("--n-jobs", type=_n_jobs, default=None, metavar="N",
+                   help="threads reading maps (-1 = every core; default: MINDPAIN_N_JOBS, "
+                        "else 1)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--out", required=True, metavar="SCORES.tsv",
                    help="output table (.tsv); its JSON sidecar is written beside it")

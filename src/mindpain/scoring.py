@@ -59,6 +59,7 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 
+from mindpain.config import worker_count
 from mindpain.dataset import bids_entities
 from mindpain.errors import MindpainError
 from mindpain.images import resample_like
@@ -1283,13 +1284,8 @@ def score_cli(args) -> int:
     if not maps:
         raise MindpainError("no map given; pass map files, --from-file LIST or "
                             "--bids-derivatives DIR")
-    n_jobs = args.n_jobs
-    if n_jobs is None:
-        raw = os.environ.get("MINDPAIN_N_JOBS", "1")
-        if not raw.strip().isdigit() or int(raw) < 1:
-            raise MindpainError(f"MINDPAIN_N_JOBS={raw!r} is not a positive integer; unset it "
-                                "or pass --n-jobs N")
-        n_jobs = int(raw)
+    n_jobs = (worker_count(args.n_jobs, "--n-jobs") if args.n_jobs is not None
+              else worker_count(os.environ.get("MINDPAIN_N_JOBS", "1"), "MINDPAIN_N_JOBS"))
     with warnings.catch_warnings():
         warnings.simplefilter("default")
         warnings.showwarning = _one_line_warning
