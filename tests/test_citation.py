@@ -7,6 +7,7 @@ into ``.venv/share/mindpain`` (see the Makefile); nothing is fetched at test tim
 from __future__ import annotations
 
 import copy
+import json
 import re
 import sys
 from pathlib import Path
@@ -25,11 +26,10 @@ SCHEMA = Path(sys.prefix) / "share" / "mindpain" / "cff-schema-1.2.0.json"
 def validator():
     if not SCHEMA.is_file():
         pytest.fail(f"{SCHEMA}: CFF schema missing; `make venv` unpacks it")
-    import json
-
     schema = json.loads(SCHEMA.read_text())
     assert schema["$id"].endswith("/1.2.0/schema.json")
-    return jsonschema.Draft7Validator(schema, format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER)
+    checker = jsonschema.Draft7Validator.FORMAT_CHECKER
+    return jsonschema.Draft7Validator(schema, format_checker=checker)
 
 
 @pytest.fixture(scope="module")
