@@ -132,10 +132,16 @@ def test_results_tables_are_downloadable_from_their_chapter(built_site):
 
 
 def test_source_notebooks_are_downloadable(built_site):
+    import nbformat
+
     for page in sorted((built_site / "notebooks").glob("*.html")):
-        sources = re.findall(r'href="([^"]*_sources/[^"]+\.(?:md|ipynb))"', page.read_text())
-        assert sources, page.name
+        text = page.read_text()
+        sources = re.findall(r'href="([^"]*_sources/[^"]+\.md)"', text)
+        executed = re.findall(r'href="([^"]*_downloads/notebooks/[^"]+\.ipynb)"', text)
+        assert sources and executed, page.name
         assert all((page.parent / s).resolve().is_file() for s in sources), sources
+        nb = nbformat.read(page.parent / executed[0], as_version=4)
+        assert any(cell.get("outputs") for cell in nb.cells), executed[0]
 
 
 def test_api_reference_has_a_page_per_module_linked_from_the_chapters(built_site):
@@ -175,3 +181,12 @@ def test_reproducibility_report_matches_the_files_on_disk(built_site, build_out)
         assert f"<p>{name}</p>" in page, name
     assert "04_randomized_trial" in page  # the execution table
     assert str(ROOT) not in page and os.uname().nodename not in page
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium not installed "
+                    "(`make test` installs it)")
+def test_axe_core_finds_no_serious_or_critical_violation(built_site):
+    pages = [page for page in sorted(built_site.rglob("*.html"))
+             if "_static" not in page.relative_to(built_site).parts]
+    assert len(pages) > 10
+    assert buildtools.axe_violations(pages) == {}

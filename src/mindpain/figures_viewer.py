@@ -39,6 +39,8 @@ def external_urls(page: str) -> list[str]:
 def accessible_standalone(page: str, title: str) -> str:
     """Make nilearn's viewer page deterministic, offline and labelled (see module doc)."""
     page = re.sub(r"<link[^>]*rel=\"icon\"[^>]*>", "", page, flags=re.S)
+    page = re.sub(r"<title>.*?</title>", f"<title>{html.escape(title)}</title>", page,
+                  count=1, flags=re.S)
     ids = sorted(set(re.findall(r"-([0-9a-f]{32})\b", page)))
     for i, old in enumerate(ids):
         new = hashlib.sha256(f"{title}|{i}".encode()).hexdigest()[:32]
@@ -68,7 +70,7 @@ class BrainViewer:
     """
 
     def __init__(self, page: str, title: str, png: bytes, alt: str, width: int = 720,
-                 height: int = 420):
+                 height: int = 360):
         if not title.strip() or not alt.strip():
             raise ValueError("a viewer needs a title and alt text for its static image")
         self.page, self.title, self.png, self.alt = page, title, png, alt
@@ -80,6 +82,7 @@ class BrainViewer:
             f'<div class="mindpain-viewer"><style>{VIEWER_CSS}</style>'
             f'<noscript><style>.mindpain-viewer-frame{{display:none}}'
             f'.mindpain-viewer-static{{display:block}}</style></noscript>'
+            f'<p class="mindpain-viewer-title"><strong>{html.escape(self.title)}</strong></p>'
             f'<iframe class="mindpain-viewer-frame" title="{html.escape(self.title)}" '
             f'srcdoc="{html.escape(self.page, quote=True)}" width="{self.width}" '
             f'height="{self.height}" style="border:0;max-width:100%"></iframe>'
@@ -106,7 +109,7 @@ def brain_viewer(img, title: str, alt: str, threshold=None, cut_coords=None,
     img : path-like or nibabel image
         The map (a statistical map or signature weights).
     title : str
-        Name of the map, shown in the viewer and used as the frame's title.
+        Name of the map, shown above the viewer and used as the frame's title.
     alt : str
         What the map shows, for the static image's alt text.
     threshold : float, optional
@@ -125,10 +128,37 @@ def brain_viewer(img, title: str, alt: str, threshold=None, cut_coords=None,
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        view = plotting.view_img(img, threshold=threshold, title=title, black_bg=False,
+        # No title drawn inside the viewer (nilearn cuts long ones): it is shown above it.
+        view = plotting.view_img(img, threshold=threshold, title=None, black_bg=False,
                                  symmetric_cmap=True, cmap="RdBu_r", width_view=700,
                                  cut_coords=cut_coords, vmax=vmax)
     page = accessible_standalone(view.get_standalone(), title)
     if external_urls(page):
         raise RuntimeError(f"viewer HTML loads from outside: {external_urls(page)}")
     return BrainViewer(page, title, static_png(img, title, threshold, cut_coords), alt)
+
+
+def pain21_mean_map(pain21, method: str = "zscore"):
+    """Voxel-wise mean of the pain21 maps, each normalised first (for a viewer of all 21).
+
+    Parameters
+    ----------
+    pain21 : mindpain.datasets.Pain21
+        The pain21 files (:func:`mindpain.datasets.fetch_pain21`).
+    method : {"zscore", "l2"}
+        Normalisation of each map within the pain21 mask
+        (:func:`mindpain.datasets.normalise_pain21`); voxels outside it are 0.
+
+    Returns
+    -------
+    nibabel.Nifti1Image
+        The mean map on the pain21 grid.
+    """
+    import nibabel as nib
+    import numpy as np
+
+    from mindpain.datasets import normalise_pain21
+
+    maps = [normalise_pain21(path, method, mask=pain21.mask) for path in pain21.maps]
+    mean = np.mean([np.asarray(m.dataobj, dtype=np.float64) for m in maps], axis=0)
+    return nib.Nifti1Image(mean.astype(np.float32), maps[0].affine)

@@ -16,6 +16,12 @@ Downloads
     A results table shown in a chapter (``mindpain_table_downloads`` in ``_config.yml``: figure
     name -> file in the results folder) gets download links for the TSV and its JSON sidecar,
     copied into ``_downloads/tables``.
+Chapter downloads
+    Each executed chapter ends with links to its MyST source and to the executed notebook
+    (``.ipynb`` with outputs), copied into ``_downloads/notebooks``.
+Accessibility fixes
+    The theme's collapsible navigation entries (``<summary>`` with only an icon) get an
+    accessible name.
 Reproducibility report
     The directives ``mindpain-commit``, ``mindpain-environment``, ``mindpain-signatures``,
     ``mindpain-manifest``, ``mindpain-results`` and ``mindpain-execution`` render the report
@@ -26,6 +32,7 @@ Reproducibility report
 from __future__ import annotations
 
 import posixpath
+import re
 import shutil
 from importlib import resources
 from pathlib import Path
@@ -43,6 +50,8 @@ logger = logging.getLogger(__name__)
 DOWNLOADS = "_downloads/tables"
 #: Where the reproducibility report's manifest files are written, inside the HTML output.
 REPORT_DOWNLOADS = "_downloads/reproducibility"
+#: Where the executed chapters (``.ipynb`` with outputs) are copied, inside the HTML output.
+NOTEBOOK_DOWNLOADS = "_downloads/notebooks"
 
 
 def mathjax_source() -> Path:
@@ -148,6 +157,22 @@ def _rubric_headings(app, what, name, obj, options, lines) -> None:
         i += 1
 
 
+_BARS = re.compile(r"(?<![\\\w])\|(\S[^|]*?\S|\S)\|(?![\w_])")
+
+
+def _escape_bars(app, what, name, obj, options, lines) -> None:
+    """Escape ``|x|`` (absolute values in prose) so reST does not read a substitution.
+
+    Text inside backticks (code, math roles) is left as it is.
+    """
+    for i, line in enumerate(lines):
+        if "|" not in line or line.lstrip().startswith(("|", "+")):
+            continue
+        parts = re.split(r"(`+[^`]*`+)", line)
+        lines[i] = "".join(part if part.startswith("`") else _BARS.sub(r"\\|\1\\|", part)
+                           for part in parts)
+
+
 # --- downloads of results tables ----------------------------------------------------------
 
 def _results_dir() -> Path:
@@ -199,13 +224,74 @@ class TableDownloads(SphinxTransform):
             legend += para
 
 
+class NotebookDownloads(SphinxTransform):
+    """End each executed chapter with links to its source and its executed notebook."""
+
+    default_priority = 430
+
+    def apply(self, **kwargs) -> None:  # noqa: D102 (see the class)
+        from myst_nb.sphinx_ import NbMetadataCollector
+
+        docname = self.env.docname
+        if not NbMetadataCollector.get_doc_data(self.env).get(docname, {}).get("exec_data"):
+            return
+        name = posixpath.basename(docname)
+        suffix = Path(self.env.doc2path(docname)).suffix
+        para = nodes.paragraph(classes=["mindpain-download"])
+        para += nodes.Text("Download this chapter: ")
+        links = [(f"_sources/{docname}{suffix}", f"{name}{suffix}", "source, MyST markdown"),
+                 (f"{NOTEBOOK_DOWNLOADS}/{name}.ipynb", f"{name}.ipynb",
+                  "executed notebook with its outputs")]
+        for i, (target, label, what) in enumerate(links):
+            if i:
+                para += nodes.Text(" · ")
+            para += nodes.reference("", label, refuri=_relative(self.app, docname, target),
+                                    internal=False, classes=["download"])
+            para += nodes.Text(f" ({what})")
+        sections = list(self.document.findall(nodes.section))
+        (sections[0] if sections else self.document).append(para)
+        self.env.mindpain_notebooks.add(docname)
+
+
+def _copy_notebooks(app, exception) -> None:
+    if exception is not None or app.builder.format != "html":
+        return
+    executed = Path(app.outdir).parent / "jupyter_execute"
+    target = Path(app.outdir) / NOTEBOOK_DOWNLOADS
+    for docname in sorted(getattr(app.env, "mindpain_notebooks", ())):
+        source = executed / f"{docname}.ipynb"
+        if source.is_file():
+            target.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target / source.name)
+        else:
+            logger.warning("%s: executed notebook not found for download", source)
+
+
+_SUMMARY = '<summary><span class="toctree-toggle" role="presentation">'
+
+
+def _name_toggles(app, exception) -> None:
+    """Give the navigation's icon-only ``<summary>`` toggles an accessible name."""
+    if exception is not None or app.builder.format != "html":
+        return
+    named = '<summary aria-label="Show or hide the pages of this section">' \
+        '<span class="toctree-toggle" role="presentation">'
+    for page in Path(app.outdir).rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        if _SUMMARY in text:
+            page.write_text(text.replace(_SUMMARY, named), encoding="utf-8")
+
+
 def _purge(app, env, docname) -> None:
     getattr(env, "mindpain_downloads", {}).pop(docname, None)
+    getattr(env, "mindpain_notebooks", set()).discard(docname)
 
 
 def _init_env(app, env, docnames) -> None:
     if not hasattr(env, "mindpain_downloads"):
         env.mindpain_downloads = {}
+    if not hasattr(env, "mindpain_notebooks"):
+        env.mindpain_notebooks = set()
     env._mindpain_report = None  # recomputed on every build
     # The reproducibility report describes what the other pages read and how they executed:
     # read it after them.
@@ -390,6 +476,7 @@ def setup(app):
     app.add_transform(TableFigures)
     app.add_transform(ImageAltText)
     app.add_transform(TableDownloads)
+    app.add_transform(NotebookDownloads)
     app.add_directive("mindpain-commit", CommitDirective)
     app.add_directive("mindpain-environment", EnvironmentDirective)
     app.add_directive("mindpain-signatures", SignaturesDirective)
@@ -397,11 +484,14 @@ def setup(app):
     app.add_directive("mindpain-results", ResultsDirective)
     app.add_directive("mindpain-execution", ExecutionDirective)
     app.connect("autodoc-process-docstring", _rubric_headings, priority=600)
+    app.connect("autodoc-process-docstring", _escape_bars, priority=610)
     app.connect("env-before-read-docs", _init_env)
     app.connect("env-purge-doc", _purge)
     app.connect("env-get-outdated", _report_always_outdated)
     app.connect("build-finished", _copy_mathjax)
     app.connect("build-finished", _copy_downloads)
     app.connect("build-finished", _write_report_files)
+    app.connect("build-finished", _copy_notebooks)
+    app.connect("build-finished", _name_toggles)
     app.connect("html-page-context", _drop_thebe, priority=900)
     return {"version": "2", "parallel_read_safe": False, "parallel_write_safe": True}
