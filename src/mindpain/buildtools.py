@@ -323,7 +323,11 @@ def api_pages() -> dict[str, str]:
     return pages
 
 
-def write_api_pages(folder: Path = PROJECT_ROOT / "book" / "api") -> list[Path]:
+#: Folder of the API reference pages in the book.
+ROOT_API = PROJECT_ROOT / "book" / "api"
+
+
+def write_api_pages(folder: Path = ROOT_API) -> list[Path]:
     """Write :func:`api_pages` into ``folder`` (``make api`` after adding a module)."""
     missing = sorted(set(package_modules()) - {m for ms in API_SECTIONS.values() for m in ms})
     if missing:

@@ -473,25 +473,19 @@ def setup(app):
     app.add_config_value("mindpain_report_page", "book/reproducibility", "env")
     app.add_enumerable_node(table_figure, "table",
                             html=(HTML5Translator.visit_figure, HTML5Translator.depart_figure))
-    app.add_transform(TableFigures)
-    app.add_transform(ImageAltText)
-    app.add_transform(TableDownloads)
-    app.add_transform(NotebookDownloads)
-    app.add_directive("mindpain-commit", CommitDirective)
-    app.add_directive("mindpain-environment", EnvironmentDirective)
-    app.add_directive("mindpain-signatures", SignaturesDirective)
-    app.add_directive("mindpain-manifest", ManifestDirective)
-    app.add_directive("mindpain-results", ResultsDirective)
-    app.add_directive("mindpain-execution", ExecutionDirective)
+    for transform in (TableFigures, ImageAltText, TableDownloads, NotebookDownloads):
+        app.add_transform(transform)
+    for name, directive in (("commit", CommitDirective), ("environment", EnvironmentDirective),
+                            ("signatures", SignaturesDirective), ("manifest", ManifestDirective),
+                            ("results", ResultsDirective), ("execution", ExecutionDirective)):
+        app.add_directive(f"mindpain-{name}", directive)
     app.connect("autodoc-process-docstring", _rubric_headings, priority=600)
     app.connect("autodoc-process-docstring", _escape_bars, priority=610)
     app.connect("env-before-read-docs", _init_env)
     app.connect("env-purge-doc", _purge)
     app.connect("env-get-outdated", _report_always_outdated)
-    app.connect("build-finished", _copy_mathjax)
-    app.connect("build-finished", _copy_downloads)
-    app.connect("build-finished", _write_report_files)
-    app.connect("build-finished", _copy_notebooks)
-    app.connect("build-finished", _name_toggles)
+    for finish in (_copy_mathjax, _copy_downloads, _write_report_files, _copy_notebooks,
+                   _name_toggles):
+        app.connect("build-finished", finish)
     app.connect("html-page-context", _drop_thebe, priority=900)
     return {"version": "2", "parallel_read_safe": False, "parallel_write_safe": True}
