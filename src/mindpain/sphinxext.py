@@ -21,7 +21,7 @@ Chapter downloads
     (``.ipynb`` with outputs), copied into ``_downloads/notebooks``.
 Accessibility fixes
     The theme's collapsible navigation entries (``<summary>`` with only an icon) get an
-    accessible name.
+    accessible name; the bibliography's citation list loses a wrong ``role="list"``.
 Reproducibility report
     The directives ``mindpain-commit``, ``mindpain-environment``, ``mindpain-signatures``,
     ``mindpain-manifest``, ``mindpain-results`` and ``mindpain-execution`` render the report
@@ -267,19 +267,26 @@ def _copy_notebooks(app, exception) -> None:
             logger.warning("%s: executed notebook not found for download", source)
 
 
-_SUMMARY = '<summary><span class="toctree-toggle" role="presentation">'
+#: Fixes of the written HTML for axe-core: icon-only navigation toggles get a name; docutils'
+#: citation list drops ``role="list"`` (its entries are not list items, which axe flags).
+HTML_FIXES = (
+    ('<summary><span class="toctree-toggle" role="presentation">',
+     '<summary aria-label="Show or hide the pages of this section">'
+     '<span class="toctree-toggle" role="presentation">'),
+    ('<div role="list" class="citation-list">', '<div class="citation-list">'),
+)
 
 
-def _name_toggles(app, exception) -> None:
-    """Give the navigation's icon-only ``<summary>`` toggles an accessible name."""
+def _fix_html(app, exception) -> None:
+    """Apply :data:`HTML_FIXES` to every written page (idempotent)."""
     if exception is not None or app.builder.format != "html":
         return
-    named = '<summary aria-label="Show or hide the pages of this section">' \
-        '<span class="toctree-toggle" role="presentation">'
     for page in Path(app.outdir).rglob("*.html"):
-        text = page.read_text(encoding="utf-8")
-        if _SUMMARY in text:
-            page.write_text(text.replace(_SUMMARY, named), encoding="utf-8")
+        text = fixed = page.read_text(encoding="utf-8")
+        for old, new in HTML_FIXES:
+            fixed = fixed.replace(old, new)
+        if fixed != text:
+            page.write_text(fixed, encoding="utf-8")
 
 
 def _purge(app, env, docname) -> None:
@@ -485,7 +492,7 @@ def setup(app):
     app.connect("env-purge-doc", _purge)
     app.connect("env-get-outdated", _report_always_outdated)
     for finish in (_copy_mathjax, _copy_downloads, _write_report_files, _copy_notebooks,
-                   _name_toggles):
+                   _fix_html):
         app.connect("build-finished", finish)
     app.connect("html-page-context", _drop_thebe, priority=900)
     return {"version": "2", "parallel_read_safe": False, "parallel_write_safe": True}
