@@ -135,3 +135,15 @@ def test_docstring_fixes_for_the_api_pages():
     _rubric_headings(None, "module", "m", None, None, lines)
     assert lines[0] == "Largest \\|a - b\\| over maps, :math:`|x|`."
     assert lines[2:4] == [".. rubric:: Multiplicity", ""]
+
+
+def test_a_file_recording_its_build_folder_is_told_apart_from_a_real_difference(tmp_path):
+    from mindpain.buildtools import _same_but_location
+
+    first, second = tmp_path / "first", tmp_path / "second"
+    for folder, value in ((first, "1"), (second, "2")):
+        folder.mkdir()
+        (folder / "desc.json").write_text(f'{{"URL": "file://{folder}/twin"}}')
+        (folder / "table.tsv").write_text(f"x\\t{value}\\n")
+    assert _same_but_location(first, second, "desc.json")
+    assert not _same_but_location(first, second, "table.tsv")
