@@ -289,6 +289,16 @@ def _fix_html(app, exception) -> None:
             page.write_text(fixed, encoding="utf-8")
 
 
+def _api_pages(app, config) -> None:
+    """Write the API reference pages (one per module) before the table of contents is read."""
+    from mindpain import buildtools
+
+    folder = Path(app.srcdir) / "book" / "api"
+    if folder.is_dir():
+        for path in buildtools.write_api_pages(folder):
+            logger.info("API page written: %s", path.name)
+
+
 def _purge(app, env, docname) -> None:
     getattr(env, "mindpain_downloads", {}).pop(docname, None)
     getattr(env, "mindpain_notebooks", set()).discard(docname)
@@ -486,6 +496,8 @@ def setup(app):
                             ("signatures", SignaturesDirective), ("manifest", ManifestDirective),
                             ("results", ResultsDirective), ("execution", ExecutionDirective)):
         app.add_directive(f"mindpain-{name}", directive)
+    # Before sphinx-external-toc expands the toc's globs (its config-inited handler).
+    app.connect("config-inited", _api_pages, priority=100)
     app.connect("autodoc-process-docstring", _rubric_headings, priority=600)
     app.connect("autodoc-process-docstring", _escape_bars, priority=610)
     app.connect("env-before-read-docs", _init_env)
