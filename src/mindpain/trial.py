@@ -116,6 +116,35 @@ EFFECT_COLUMNS = ["outcome", "contrast", "model", "estimate_d", "ci_low", "ci_hi
 #: Columns of the truth table (:func:`truth_table`).
 TRUTH_COLUMNS = ["outcome", "contrast", "planted_d", "planted_d_paper", "latent_d",
                  "reported_d", "reported_d_change", "status"]
+#: Column descriptions of ``trial_effects.tsv`` (its JSON sidecar).
+EFFECT_DESCRIPTIONS = {
+    "outcome": "signature response (nps, nps_pos, nps_neg, siips1) or rating "
+               "(intensity, unpleasantness)",
+    "contrast": "between arms (A_vs_B: change in A minus change in B), within an arm "
+                "(A_within: change from pre to post) or group_x_time (omnibus test)",
+    "model": "change_score, permutation, ancova, ancova_hc3, mixedlm or mixed_anova "
+             "(see mindpain.trial)",
+    "estimate_d": "Cohen's d of the change score (between: pooled SD of change; within: d_z)",
+    "ci_low": "lower end of the 95% CI of d (noncentral t inversion); n/a where none is given",
+    "ci_high": "upper end of the 95% CI of d",
+    "estimate_d_paper": "the same model's t on the paper's scale: 2t/sqrt(df) between arms, "
+                        "d_z within an arm (see mindpain.reported)",
+    "p": "unadjusted two-sided p",
+    "p_adj": "Holm-adjusted p, per model and family (see mindpain.trial)",
+    "reported_d": "d the paper reports for this contrast (its own scale); n/a where it "
+                  "reports none",
+    "reported_d_change": "the change-score d that the paper's reported p implies (t from p, "
+                         "then d_s or d_z; see mindpain.reported)",
+    "planted_d": "change-score d the simulated twin plants on the observed signature score "
+                 "(population value); n/a where none applies or an official map is used",
+    "planted_d_paper": "the planted effect on the paper's scale (2t/sqrt(df) of its expected t)",
+    "covers_planted": "whether the 95% CI contains planted_d",
+    "status": "where planted_d comes from, as marked in the twin's parameter file: reported "
+              "(the paper's value), derived, or assumed",
+    "statistic": "test statistic of the model (t, or F for group_x_time)",
+    "df": "degrees of freedom of the test",
+    "n": "participants in the analysis",
+}
 REQUIRED_COLUMNS = ("participant_id", "session", "group")
 LEVEL = 0.95
 
@@ -916,12 +945,15 @@ def write_trial_effects(effects: pd.DataFrame, cfg, out_dir=None) -> Path:
     Returns
     -------
     pathlib.Path
-        The written file.
+        The written file; its JSON sidecar (``trial_effects.json``, the column descriptions
+        :data:`EFFECT_DESCRIPTIONS`) is written beside it.
     """
-    from mindpain.io import write_tsv
+    from mindpain.io import write_json, write_tsv
 
     folder = Path(out_dir) if out_dir is not None else tables_dir(cfg)
-    return write_tsv(folder / "trial_effects.tsv", effects[EFFECT_COLUMNS])
+    path = write_tsv(folder / "trial_effects.tsv", effects[EFFECT_COLUMNS])
+    write_json(path.with_suffix(".json"), EFFECT_DESCRIPTIONS)
+    return path
 
 
 # ---------------------------------------------------------------- calibration
