@@ -279,14 +279,18 @@ API_SECTIONS = {
         "mindpain.dataset", "mindpain.datasets"],
     "The simulated twin": [
         "mindpain.twin", "mindpain.twin.params", "mindpain.twin.model",
-        "mindpain.twin.participants", "mindpain.twin.task", "mindpain.twin.bold",
+        "mindpain.twin.participants", "mindpain.twin.patterns", "mindpain.twin.task",
+        "mindpain.twin.bold",
         "mindpain.twin.bids", "mindpain.twin.generate"],
     "Pipeline stages": [
         "mindpain.reported", "mindpain.first_level", "mindpain.signatures", "mindpain.surrogates",
         "mindpain.scoring", "mindpain.pipeline", "mindpain.trial", "mindpain.meditators"],
+    "Design analysis, evidence and the multiverse": [
+        "mindpain.design", "mindpain.evidence", "mindpain.multiverse"],
     "Figures": [
         "mindpain.figures_data", "mindpain.figures_first_level", "mindpain.figures_signatures",
-        "mindpain.figures_trial", "mindpain.figures_meditators", "mindpain.figures_viewer"],
+        "mindpain.figures_trial", "mindpain.figures_meditators", "mindpain.figures_design",
+        "mindpain.figures_viewer"],
     "Command line and build tools": [
         "mindpain.cli", "mindpain.buildtools", "mindpain.sphinxext"],
 }
