@@ -5,6 +5,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.mindpain-installed
+# The Citation File Format 1.2.0 JSON schema, for the test of CITATION.cff. It ships inside the
+# cffconvert 2.0.0 wheel (pinned by hash here), which is unpacked but not installed: cffconvert
+# needs jsonschema<4, which the book's stack cannot take. Tests read it from this file, offline.
+CFF_SCHEMA := $(VENV)/share/mindpain/cff-schema-1.2.0.json
+CFFCONVERT := cffconvert==2.0.0 --hash=sha256:573c825e4e16173d99396dc956bd22ff5d4f84215cc16b6ab05299124f5373bb
 PRESET ?= full
 SEED ?= 20220701
 N_JOBS ?= 2
@@ -16,9 +21,9 @@ export MINDPAIN_SEED := $(SEED)
 export MINDPAIN_N_JOBS := $(N_JOBS)
 export MPLBACKEND := Agg
 
-.PHONY: book test lint venv twin lock benchmark clean chromium multiverse
+.PHONY: book test lint venv twin lock benchmark clean chromium multiverse verify api
 
-venv: $(STAMP)
+venv: $(STAMP) $(CFF_SCHEMA)
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +31,15 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	$(BIN)/python -m pip check
 	@touch $@
+
+$(CFF_SCHEMA): | $(STAMP)
+	@tmp=$$(mktemp -d) && echo "$(CFFCONVERT)" > $$tmp/req.txt \
+	  && $(BIN)/python -m pip download --quiet --no-deps --require-hashes -r $$tmp/req.txt -d $$tmp \
+	  && mkdir -p $(dir $@) \
+	  && $(BIN)/python -c "import sys, zipfile; w = zipfile.ZipFile(sys.argv[1]); \
+	     open(sys.argv[2], 'wb').write(w.read('cffconvert/schemas/1.2.0/schema.json'))" \
+	     $$tmp/cffconvert-2.0.0-py3-none-any.whl $@ \
+	  ; status=$$?; rm -rf $$tmp; exit $$status
 
 ## book: generate the full twin (if absent), execute every chapter on it, build _build/html.
 book: export MINDPAIN_PRESET := $(PRESET)
@@ -36,12 +50,20 @@ book: $(STAMP)
 	$(BIN)/python -m mindpain.buildtools check-site _build/html
 
 ## test: lint, unit tests, BIDS validation, chapters on the small preset, offline-site check.
-test: $(STAMP) chromium
+test: $(STAMP) $(CFF_SCHEMA) chromium
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest
 
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+## verify: compute the results tables twice from scratch (small preset) and compare byte for byte.
+verify: $(STAMP)
+	$(BIN)/python -m mindpain.buildtools verify --preset small
+
+## api: rewrite book/api/*.md (one page per module) after adding or renaming a module.
+api: $(STAMP)
+	$(BIN)/python -m mindpain.buildtools api-pages
 
 twin: $(STAMP)
 	$(BIN)/mindpain twin --out data/twin-$(PRESET) --preset $(PRESET) --seed $(SEED) --if-current --overwrite

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from mindpain import buildtools
 from mindpain.buildtools import external_resources
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,8 +25,13 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def built_site(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("book")
+def build_out(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("book")
+
+
+@pytest.fixture(scope="module")
+def built_site(build_out) -> Path:
+    out = build_out
     env = dict(os.environ, MINDPAIN_PRESET="small", MINDPAIN_WORK=str(out / "work"),
                MINDPAIN_RESULTS=str(out / "results"), MPLBACKEND="Agg")
     env.pop("MINDPAIN_BIDS", None)
@@ -61,7 +67,9 @@ def test_mathjax_is_served_locally(built_site):
     scripts = [src for page in built_site.rglob("*.html")
                for src in re.findall(r'<script[^>]*src="([^"]*mathjax[^"]*)"', page.read_text())]
     assert scripts, "no page loads MathJax; the formulas would show as raw TeX"
-    assert all(src.endswith("_static/mathjax/tex-svg.js") for src in scripts), set(scripts)
+    # An incremental build adds Sphinx's "?v=<checksum>" (the file exists by then).
+    assert all(src.split("?")[0].endswith("_static/mathjax/tex-svg.js") for src in scripts), \
+        set(scripts)
 
 
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium not installed "
@@ -88,3 +96,99 @@ def test_pages_render_offline_in_chromium(built_site):
             assert page.title(), html
         context.close()
     assert problems == []
+
+
+def test_every_image_has_alt_text_every_frame_a_title_every_figure_a_number(built_site):
+    assert buildtools.site_problems(built_site) == []
+    chapters = sorted((built_site / "notebooks").glob("*.html"))
+    numbers = {page.stem: buildtools.audit_page(page.read_text()).caption_numbers
+               for page in chapters}
+    assert all(numbers.values()), numbers
+    for i, page in enumerate(chapters, start=1):
+        assert all(re.match(rf"^(Figure|Table) {i}\.\d+$", n) for n in numbers[page.stem]), \
+            (page.stem, numbers[page.stem])
+    # Glued tables are numbered as tables, and in-text references carry the same numbers.
+    trial = (built_site / "notebooks" / "04_randomized_trial.html").read_text()
+    assert re.search(r'<span class="caption-number">Table 4\.\d+ </span>', trial)
+    assert re.search(r'<span class="std std-numref">Figure 4\.\d+</span>', trial)
+
+
+def test_viewers_are_titled_frames_with_a_static_image(built_site):
+    for chapter, count in (("02_first_level", 2), ("03_pain_signatures", 3)):
+        page = (built_site / "notebooks" / f"{chapter}.html").read_text()
+        audit = buildtools.audit_page(page)
+        assert audit.frames >= count and audit.frames_without_title == [], chapter
+        assert page.count('class="mindpain-viewer-static"') == audit.frames, chapter
+
+
+def test_results_tables_are_downloadable_from_their_chapter(built_site):
+    wanted = {"04_randomized_trial": ["trial_effects", "trial_coverage"],
+              "05_long_term_meditators": ["meditator_effects", "meditator_coverage"]}
+    for chapter, tables in wanted.items():
+        page = built_site / "notebooks" / f"{chapter}.html"
+        links = re.findall(r'href="([^"]*_downloads/tables/[^"]+)"', page.read_text())
+        for table in tables:
+            for ext in (".tsv", ".json"):
+                link = next(link for link in links if link.endswith(table + ext))
+                assert (page.parent / link).resolve().is_file(), link
+
+
+def test_source_notebooks_are_downloadable(built_site):
+    import nbformat
+
+    for page in sorted((built_site / "notebooks").glob("*.html")):
+        text = page.read_text()
+        sources = re.findall(r'href="([^"]*_sources/[^"]+\.md)"', text)
+        executed = re.findall(r'href="([^"]*_downloads/notebooks/[^"]+\.ipynb)"', text)
+        assert sources and executed, page.name
+        assert all((page.parent / s).resolve().is_file() for s in sources), sources
+        nb = nbformat.read(page.parent / executed[0], as_version=4)
+        assert any(cell.get("outputs") for cell in nb.cells), executed[0]
+
+
+def test_api_reference_has_a_page_per_module_linked_from_the_chapters(built_site):
+    for module in buildtools.package_modules():
+        page = built_site / "book" / "api" / f"{module}.html"
+        assert page.is_file(), module
+        assert f'id="module-{module}"' in page.read_text(), module
+    assert (ROOT / "book" / "api" / "index.md").read_text() == buildtools.api_pages()["index.md"]
+    linked = [page.name for page in (built_site / "notebooks").glob("*.html")
+              if "api/mindpain." in page.read_text()]
+    assert len(linked) >= 4, linked
+
+
+def test_reproducibility_report_matches_the_files_on_disk(built_site, build_out):
+    page = (built_site / "book" / "reproducibility.html").read_text()
+    manifest = buildtools.read_manifest(built_site / "_downloads" / "reproducibility" /
+                                        "manifest.tsv")
+    env = {"MINDPAIN_PRESET": "small", "MINDPAIN_WORK": str(build_out / "work"),
+           "MINDPAIN_RESULTS": str(build_out / "results")}
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in env.items():
+            mp.setenv(key, value)
+        mp.delenv("MINDPAIN_BIDS", raising=False)
+        roots = {root: path for root, _, path in buildtools.data_roots()}
+    roots_seen = {root for root, *_ in manifest}
+    assert {"dataset", "derivatives", "results"} <= roots_seen
+    for root, path, size, sha in manifest:
+        file = roots[root] / path
+        assert file.stat().st_size == size, file
+        assert buildtools._sha256(file) == sha, file
+    results = [(path, sha) for root, path, _, sha in manifest if root == "results"]
+    assert any(path == "trial_effects.tsv" for path, _ in results)
+    for path, sha in results:  # every results table's hash is on the page itself
+        assert sha in page, path
+    assert buildtools.git_commit().split()[0] in page
+    for name in ("threadpoolctl", "nilearn", "numpy"):
+        assert f"<p>{name}</p>" in page, name
+    assert "04_randomized_trial" in page  # the execution table
+    assert str(ROOT) not in page and os.uname().nodename not in page
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium not installed "
+                    "(`make test` installs it)")
+def test_axe_core_finds_no_serious_or_critical_violation(built_site):
+    pages = [page for page in sorted(built_site.rglob("*.html"))
+             if "_static" not in page.relative_to(built_site).parts]
+    assert len(pages) > 10
+    assert buildtools.axe_violations(pages) == {}

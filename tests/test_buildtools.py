@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
+
 from mindpain.buildtools import external_resources, main, prepare_book
 
 
@@ -41,3 +44,107 @@ def test_external_resources_are_found_but_links_are_not(tmp_path):
     assert main(["check-site", str(tmp_path)]) == 1
     (tmp_path / "page.html").unlink()
     assert main(["check-site", str(tmp_path)]) == 0
+
+
+def test_site_problems_finds_missing_alt_titles_and_numbers(tmp_path):
+    from mindpain.buildtools import site_problems
+
+    chapters = tmp_path / "notebooks"
+    chapters.mkdir()
+    good = ('<figure><img src="a.png" alt="Bar chart of ratings by group"><figcaption><p>'
+            '<span class="caption-number">Figure 2.1 </span>text</p></figcaption></figure>'
+            '<iframe title="viewer" srcdoc="&lt;img alt=&quot;slices&quot; src=&quot;x&quot;&gt;">'
+            '</iframe>')
+    (chapters / "02.html").write_text(good)
+    assert site_problems(tmp_path) == []
+    bad = ('<figure><img src="../_images/a.png" alt="../_images/a.png"><figcaption><p>'
+           '<span class="caption-number">Fig. 20 </span>text</p></figcaption></figure>'
+           '<figure><img src="b.png" alt="b.png"></figure>'
+           '<iframe srcdoc="&lt;img src=&quot;x&quot;&gt;"></iframe>'
+           '<figure><img src="c.png" alt="A map"><figcaption><p><span class="caption-number">'
+           'Figure 3.1 </span>x</p></figcaption></figure><figure><figcaption><p>'
+           '<span class="caption-number">Table 4.1 </span>x</p></figcaption></figure>')
+    (chapters / "03.html").write_text(bad)
+    problems = site_problems(tmp_path)
+    assert sum("without alt" in p for p in problems) == 3  # file-name alts and the frame's img
+    assert sum("frame without title" in p for p in problems) == 1
+    assert any("'Fig. 20'" in p for p in problems)
+    assert any("figure without a per-chapter number: ''" in p for p in problems)
+    assert any("several chapters" in p for p in problems)
+
+
+def test_manifest_round_trip_and_build_comparison(tmp_path):
+    from mindpain.buildtools import (
+        compare_builds,
+        hash_tree,
+        read_manifest,
+        sha256sum_text,
+        write_manifest,
+    )
+
+    root = tmp_path / "tables"
+    (root / "sub").mkdir(parents=True)
+    (root / "a.tsv").write_text("x\t1\n")
+    (root / "sub" / "b.json").write_text("{}")
+    cache = {}
+    rows = hash_tree(root, cache)
+    assert [r[0] for r in rows] == ["a.tsv", "sub/b.json"]
+    assert rows[0][2] == hashlib.sha256(b"x\t1\n").hexdigest() and len(cache) == 2
+    assert hash_tree(root, cache) == rows
+    assert sha256sum_text(rows).splitlines()[0] == f"{rows[0][2]}  a.tsv"
+    report = {"files": [("results", *r) for r in rows],
+              "roots": [{"root": "results"}, {"root": "pain21"}]}
+    write_manifest(report, tmp_path / "out")
+    assert read_manifest(tmp_path / "out" / "manifest.tsv") == report["files"]
+    assert not (tmp_path / "out" / "pain21.sha256").exists()
+    first = [("results", *r) for r in rows]
+    (root / "a.tsv").write_text("x\t2\n")
+    second = [("results", *r) for r in hash_tree(root)]
+    assert compare_builds(first, first) == []
+    assert compare_builds(first, second) == ["results/a.tsv: differs"]
+    assert compare_builds(first, second[1:]) == ["results/a.tsv: only in the first build"]
+
+
+def test_every_module_has_an_api_page_in_the_book():
+    from mindpain.buildtools import API_SECTIONS, ROOT_API, api_pages, package_modules
+
+    listed = [m for modules in API_SECTIONS.values() for m in modules]
+    unplaced = sorted(set(package_modules()) - set(listed))
+    assert unplaced == [], f"place these modules in a section of API_SECTIONS: {unplaced}"
+    for name, text in api_pages().items():
+        assert (ROOT_API / name).read_text() == text, f"book/api/{name} is stale: make api"
+
+
+def test_report_parts_name_no_host_or_path():
+    import os
+
+    from mindpain.buildtools import blas_info, git_commit, package_versions, python_info
+
+    text = repr([python_info(), package_versions(), blas_info()])
+    assert os.uname().nodename not in text and "/work/" not in text
+    assert ["numpy", __import__("numpy").__version__] in package_versions()
+    assert blas_info()[0][:3] == ["user_api", "internal_api", "version"]
+    assert re.fullmatch(r"[0-9a-f]{40}( \(with uncommitted changes\))?|unknown.*", git_commit())
+
+
+def test_docstring_fixes_for_the_api_pages():
+    from mindpain.sphinxext import _escape_bars, _rubric_headings
+
+    lines = ["Largest |a - b| over maps, :math:`|x|`.", "", "Multiplicity", "------------",
+             "text"]
+    _escape_bars(None, "module", "m", None, None, lines)
+    _rubric_headings(None, "module", "m", None, None, lines)
+    assert lines[0] == "Largest \\|a - b\\| over maps, :math:`|x|`."
+    assert lines[2:4] == [".. rubric:: Multiplicity", ""]
+
+
+def test_a_file_recording_its_build_folder_is_told_apart_from_a_real_difference(tmp_path):
+    from mindpain.buildtools import _same_but_location
+
+    first, second = tmp_path / "first", tmp_path / "second"
+    for folder, value in ((first, "1"), (second, "2")):
+        folder.mkdir()
+        (folder / "desc.json").write_text(f'{{"URL": "file://{folder}/twin"}}')
+        (folder / "table.tsv").write_text(f"x\\t{value}\\n")
+    assert _same_but_location(first, second, "desc.json")
+    assert not _same_but_location(first, second, "table.tsv")

@@ -79,9 +79,10 @@ def session_scores(signatures, rng):
         pid = f"sub-{p + 1:03d}"
         for session in ("pre", "post"):
             planted = {"nps": rng.normal(10, 3), "siips1": rng.normal(2, 1)}
+            # The twin's truth is latent: here the score is 2 x the latent response.
             truth.append({"participant_id": pid, "session": session,
-                          "group": ["MBSR", "HEP", "WL"][p % 3], **planted,
-                          "nps_pos": 0.0, "nps_neg": 0.0})
+                          "group": ["MBSR", "HEP", "WL"][p % 3],
+                          "nociceptive": planted["nps"] / 2, "modulatory": planted["siips1"] / 2})
             for run in ("run-1_", "run-2_", ""):
                 name = f"{pid}_ses-{session}_task-heat_{run}contrast-hotVsWarm_statmap.nii.gz"
                 for sig in signatures:
@@ -141,11 +142,20 @@ def test_twin_comparison_and_figures(session_scores, signatures):
     sessions = figs.session_level(scores)
     assert sessions["map"].nunique() == len(truth)
     assert not sessions["map"].str.contains("_run-").any()
+    from scipy import stats
+
     comparison = figs.twin_comparison(scores, truth, outcomes=("nps", "siips1"))
     assert len(comparison) == 2 * len(truth)
-    np.testing.assert_allclose(comparison["measured"], comparison["planted"], atol=1.0)
-    r = figs.recovery_correlations(comparison)
-    assert (r > 0.9).all()
+    assert set(comparison.target) == {"nociceptive", "modulatory"}
+    np.testing.assert_allclose(comparison["measured"], 2 * comparison["planted"], atol=1.0)
+    rec = figs.recovery_stats(comparison, {"nps": 2.0, "siips1": 4.0})
+    for outcome, g in comparison.groupby("outcome"):
+        fit = stats.linregress(g["planted"], g["measured"])
+        assert rec.loc[outcome, "r"] == pytest.approx(fit.rvalue, rel=1e-9)
+        assert rec.loc[outcome, "slope"] == pytest.approx(fit.slope, rel=1e-9)
+    assert rec.loc["nps", "slope_ratio"] == pytest.approx(rec.loc["nps", "slope"] / 2.0)
+    assert rec.loc["siips1", "slope_ratio"] == pytest.approx(rec.loc["siips1", "slope"] / 4.0,
+                                                             rel=1e-9)
     assert figs.additivity_error(sessions) < 1e-9
     labels = dict(zip(("nps", "siips1"), signatures, strict=True))
     assert _drawn(figs.plot_measured_vs_planted(comparison, labels))

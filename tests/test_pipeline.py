@@ -8,6 +8,8 @@ from conftest import TEST_SEED
 
 from mindpain.config import get_config
 from mindpain.pipeline import OUTCOMES, first_level_dir, load_outcomes
+from mindpain.twin.model import READOUTS, derive_constants
+from mindpain.twin.patterns import LATENTS
 
 
 def test_outcomes_table_recovers_the_planted_truth(small_twin):
@@ -21,9 +23,17 @@ def test_outcomes_table_recovers_the_planted_truth(small_twin):
     assert len(outcomes) == len(truth)
     assert not outcomes[list(OUTCOMES)].isna().any().any()
     merged = outcomes.merge(truth, on=["participant_id", "session"], suffixes=("", "_true"))
-    for outcome in OUTCOMES:
+    for outcome in ("intensity", "unpleasantness"):
         r = np.corrcoef(merged[outcome], merged[f"{outcome}_true"])[0, 1]
         assert r > 0.8, (outcome, r)
+    # Each signature score is what the twin's measurement model expects from the latent
+    # truth (loadings x latent + generic), within its session-level SD.
+    const = derive_constants("small")
+    latent = merged[list(LATENTS)].to_numpy()
+    for k, outcome in enumerate(READOUTS):
+        expected = latent @ const.readout[k] + const.generic_mean[k]
+        z = (merged[outcome] - expected) / const.measurement_sd(outcome)
+        assert np.abs(z).max() < 4.5 and abs(z.mean()) < 4 / np.sqrt(len(z)), (outcome, z)
     # The dot products of NPSpos and NPSneg add up to the NPS (disjoint weights).
     np.testing.assert_allclose(outcomes["nps_pos"] + outcomes["nps_neg"], outcomes["nps"],
                                rtol=1e-6)

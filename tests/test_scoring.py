@@ -88,7 +88,13 @@ def test_score_maps_table_shape_and_entities(tmp_path):
                                       "statmap.nii.gz")
     p2 = save(tiny_img(x), tmp_path / "study_A.nii")
     table = scoring.score_maps([p1, p2], [custom(w)], metrics=("dot", "cosine"))
-    assert list(table.columns) == list(scoring.COLUMNS)
+    assert list(table.columns) == ["participant_id", "session", "task", "contrast", "stat",
+                                   *scoring.COLUMNS[2:]]
+    assert table["task"].tolist()[:2] == ["heat", "heat"] and table["task"].isna()[2:].all()
+    assert table["stat"].tolist()[0] == "effect" and table["contrast"].tolist()[0] == "hotVsWarm"
+    assert table["path"].tolist() == [str(p1)] * 2 + [str(p2)] * 2
+    assert table["map"].tolist()[2] == "study_A.nii"
+    assert (table["n_voxels"] == 3).all()  # pattern = 5 voxels, 3 with data
     assert table["participant_id"].tolist() == ["sub-01", "sub-01", "study_A", "study_A"]
     assert table["session"].tolist()[:2] == ["pre", "pre"] and table["session"].isna()[2:].all()
     assert table["condition"].tolist()[0] == "hotVsWarm"
@@ -340,16 +346,19 @@ def test_cli_checksum_mismatch_exit_2(tiny_set, tmp_path, monkeypatch, capsys):
     assert str(path) in err and "sha256" in err
 
 
-def test_cli_writes_table_and_sidecar(tiny_set, tmp_path):
+def test_cli_writes_table_and_sidecar(tiny_set, tmp_path, capsys):
     wpath, good, rng = tiny_set
     out = tmp_path / "scores.tsv"
-    with pytest.warns(scoring.ResamplingWarning):  # the tiny grid is not the surrogate's
-        code = cli.main(["score", str(good), "--signature", str(wpath), "--signature",
-                         "siips1-surrogate", "--metric", "cosine", "--subregions", "--out",
-                         str(out)])
+    code = cli.main(["score", str(good), "--signature", str(wpath), "--signature",
+                     "siips1-surrogate", "--metric", "cosine", "--subregions", "--out",
+                     str(out)])
     assert code == 0
+    # the tiny grid is not the surrogate's: one warning line, saying how the grids differ
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("mindpain score: warning: ")
+    assert "grid 7x7x5, 2x2x2 mm, origin (0,0,0) mm differs" in err[0]
     table = pd.read_csv(out, sep="\t", na_values="n/a")
-    assert list(table.columns) == list(scoring.COLUMNS)
+    assert list(table.columns) == ["participant_id", "session", *scoring.COLUMNS[2:]]
     assert set(table["signature"]) == {"weights", "siips1-surrogate"}
     assert (table["metric"] == "cosine").all()
     sidecar = json.loads(out.with_suffix(".json").read_text())

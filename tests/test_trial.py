@@ -137,8 +137,29 @@ def test_mixedlm_uses_baseline_only_participants(full_obs, full_analysis):
 def test_results_table_columns_and_truth(full_analysis):
     e = full_analysis.effects
     assert list(e.columns) == trial.EFFECT_COLUMNS
-    row = e[(e.outcome == "nps") & (e.contrast == "MBSR_vs_HEP") & (e.model == "change_score")]
-    assert row.reported_d.iloc[0] == -0.43 and row.planted_d.iloc[0] == pytest.approx(-0.43)
+    # The planted d of a reported contrast, carried through the twin's measurement model,
+    # is the change-score d that the paper's p implies (computed independently here).
+    from mindpain.reported import N_COMPLETERS, REPORTED
+
+    for c in REPORTED:
+        row = e[(e.outcome == c.outcome) & (e.contrast == c.contrast)
+                & (e.model == "change_score")].iloc[0]
+        t = stats.t.isf(c.p / 2, c.df) * np.sign(c.d)
+        n = [N_COMPLETERS[a] for a in c.arms]
+        implied = t / np.sqrt(n[0]) if c.kind == "within" else t * np.sqrt(1 / n[0] + 1 / n[1])
+        assert row.planted_d == pytest.approx(implied, rel=1e-9)
+        assert row.reported_d_change == pytest.approx(implied, rel=1e-9)
+        assert abs(row.planted_d_paper - c.d) < 0.015  # the paper rounds d to 2 decimals
+    # Paper-scale d: 2t/sqrt(df) of the row's own t (between), t/sqrt(n_arm) (within).
+    ch = trial.change_scores(full_analysis.trial, "nps")
+    a, b = ch.change[ch.group == "MBSR"], ch.change[ch.group == "HEP"]
+    tt = stats.ttest_ind(a, b)
+    row = e[(e.outcome == "nps") & (e.contrast == "MBSR_vs_HEP")
+            & (e.model == "change_score")].iloc[0]
+    assert row.estimate_d_paper == pytest.approx(2 * tt.statistic / np.sqrt(tt.df), rel=1e-9)
+    row = e[(e.outcome == "nps") & (e.contrast == "MBSR_within")
+            & (e.model == "change_score")].iloc[0]
+    assert row.estimate_d_paper == pytest.approx(row.estimate_d, rel=1e-9)
     assert e.loc[e.contrast == "group_x_time", "estimate_d"].isna().all()
     assert (e.p_adj.dropna() >= e.p[e.p_adj.notna()] - 1e-15).all()
     assert set(e.model) == set(trial.MODELS)
@@ -155,6 +176,38 @@ def test_small_preset_copes(small_obs):
     res = trial.analyse_trial(small_obs, trial.truth_table(get_config(preset="small")),
                               n_permutations=199)
     assert res.effects.query("model == 'change_score'")["ci_low"].notna().all()
+
+
+def test_mixedlm_omnibus_is_an_f_test_on_the_completers_df(full_obs, full_analysis):
+    import statsmodels.api as sm
+
+    tr = full_analysis.trial
+    n_comp = int(tr.groupby("participant_id")["session"].nunique().eq(2).sum())
+    post = (tr.session == "post").astype(float)
+    X = np.column_stack([np.ones(len(tr)), tr.group.eq("HEP"), tr.group.eq("MBSR"), post,
+                         tr.group.eq("HEP") * post, tr.group.eq("MBSR") * post]).astype(float)
+    res = sm.MixedLM(tr["nps"].to_numpy(), X, groups=tr.participant_id).fit(reml=True)
+    L = np.zeros((2, len(res.params)))
+    L[0, 4] = L[1, 5] = 1.0
+    wald = float(np.squeeze(res.wald_test(L, use_f=False, scalar=True).statistic))
+    row = full_analysis.effects.query(
+        "outcome == 'nps' and contrast == 'group_x_time' and model == 'mixedlm'").iloc[0]
+    assert row.statistic == pytest.approx(wald / 2, rel=1e-4)
+    assert row.df == n_comp - 3
+    assert row.p == pytest.approx(stats.f.sf(wald / 2, 2, n_comp - 3), rel=1e-3)
+
+
+def test_official_maps_never_inherit_surrogate_truth(tmp_path):
+    folder = tmp_path / "signatures" / "siips1"
+    folder.mkdir(parents=True)
+    from mindpain.signatures import SIIPS1_FILENAME
+
+    (folder / SIIPS1_FILENAME).write_bytes(b"")
+    cfg = get_config(preset="small", data_dir=tmp_path)
+    truth = trial.truth_table(cfg).set_index(["outcome", "contrast"])
+    assert truth.loc["siips1", "planted_d"].isna().all()
+    assert truth.loc["nps", "planted_d"].notna().all()
+    assert "SIIPS1" in trial.planted_note(cfg)
 
 
 def test_user_data_has_no_planted_truth(tmp_path):

@@ -185,13 +185,58 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bars or summary line")
     p.set_defaults(func=_first_level, parser=p)
 
-    p = sub.add_parser("score", help="signature responses of contrast maps")
-    p.add_argument("maps", nargs="+")
-    p.add_argument("--signature", action="append", required=True,
-                   help="registered name (nps, siips1, nps-surrogate, ...) or a NIfTI path")
-    p.add_argument("--metric", default="dot", choices=("dot", "cosine", "correlation"))
-    p.add_argument("--subregions", action="store_true")
-    p.add_argument("--out", required=True, help="output table (.tsv)")
+    score_help = """\
+Signature responses (dot, cosine or correlation; CANlab semantics) of 3-D contrast maps,
+written as a long TSV table (one row per map x signature x region x metric, full double
+precision) with a JSON sidecar beside it (same name, .json) describing the columns and
+settings. Maps come from the command line, from --from-file and/or from
+--bids-derivatives; rows are keyed by the maps' BIDS entities and absolute paths.
+Batches are scored in blocks kept in a hidden folder beside --out: an interrupted run
+resumes when run again. An existing --out is replaced only if mindpain wrote it.
+
+example: mindpain score --bids-derivatives derivatives/mindpain --entities
+contrast=hotVsWarm stat=effect --signature nps-surrogate --signature siips1-surrogate
+--out scores.tsv"""
+    p = sub.add_parser("score", help="signature responses of contrast maps",
+                       description=score_help,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("maps", nargs="*", metavar="MAP",
+                   help="3-D NIfTI contrast maps (.nii or .nii.gz)")
+    p.add_argument("--from-file", metavar="LIST", default=None,
+                   help="read map paths from LIST, one per line ('-' = standard input); for "
+                        "batches too long for the command line")
+    p.add_argument("--bids-derivatives", metavar="DIR", default=None,
+                   help="score every *_<suffix>.nii[.gz] map below this BIDS derivatives "
+                        "folder that matches --entities")
+    p.add_argument("--entities", nargs="+", metavar="KEY=VALUE", default=None,
+                   help="entities the maps of --bids-derivatives must have, e.g. "
+                        "contrast=hotVsWarm stat=effect (VALUE may list alternatives: "
+                        "stat=effect,z)")
+    p.add_argument("--suffix", default="statmap",
+                   help="BIDS suffix of the maps searched in --bids-derivatives "
+                        "(default: %(default)s)")
+    p.add_argument("--signature", action="append", required=True, metavar="NAME_OR_PATH",
+                   help="signature to score; repeat the option for several (e.g. "
+                        "--signature nps-surrogate --signature siips1-surrogate): a "
+                        "registered name (nps, nps-pos, nps-neg, siips1, nps-surrogate, "
+                        "nps-surrogate-pos, nps-surrogate-neg, siips1-surrogate) or a NIfTI "
+                        "weight map")
+    p.add_argument("--metric", action="append", choices=("dot", "cosine", "correlation"),
+                   default=None,
+                   help="response metric; repeat for several (default: dot)")
+    p.add_argument("--subregions", action="store_true",
+                   help="also score each region of the signatures (local scores)")
+    p.add_argument("--resample", choices=("weights-to-data", "data-to-weights"),
+                   default="weights-to-data",
+                   help="when a map's grid differs from a signature's, resample the weights "
+                        "to the map (CANlab) or the map to the weights (default: "
+                        "%(default)s)")
+    p.add_argument("--n-jobs", type=_n_jobs, default=None, metavar="N",
+                   help="threads reading maps (-1 = every core; default: MINDPAIN_N_JOBS, "
+                        "else 1)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--out", required=True, metavar="SCORES.tsv",
+                   help="output table (.tsv); its JSON sidecar is written beside it")
     p.set_defaults(func=_score)
     return parser
 

@@ -139,6 +139,22 @@ def check_n_jobs(value, source: str = "n_jobs") -> int:
     return number
 
 
+def worker_count(n_jobs, source: str = "n_jobs") -> int:
+    """Return the positive number of workers that a joblib-style ``n_jobs`` means.
+
+    ``-1`` is every core, ``-2`` all but one, and so on (at least one).
+
+    Examples
+    --------
+    >>> worker_count(3)
+    3
+    >>> worker_count(-1) == (os.cpu_count() or 1)
+    True
+    """
+    n = check_n_jobs(n_jobs, source)
+    return n if n > 0 else max(1, (os.cpu_count() or 1) + 1 + n)
+
+
 def get_config(**overrides) -> Config:
     """Read the configuration from the environment, then apply ``overrides``.
 

@@ -705,7 +705,8 @@ def load_truth(bids_dir) -> pd.DataFrame | None:
     -------
     pandas.DataFrame or None
         One row per participant and session: ``participant_id, session, group`` and the
-        planted ``nps, siips1, nps_pos, nps_neg, intensity, unpleasantness``.
+        planted latent responses ``nociceptive, modulatory, intensity, unpleasantness``
+        (the generator's scale; signature scores are read out of the BOLD, not planted).
     """
     path = _check_dir(bids_dir) / TRUTH_TSV
     if not path.is_file():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import warnings
 
 import matplotlib.pyplot as plt
@@ -10,6 +9,13 @@ import nibabel as nib
 import numpy as np
 
 from mindpain import first_level as fl
+
+
+def _detached(fig):
+    """Close ``fig`` in pyplot and return it (shown where it is glued, not again by pyplot)."""
+    plt.close(fig)
+    return fig
+
 
 COLORS = {"hot": "#d7301f", "warm": "#fdae61", "rating": "#9e9ac8", "observed": "0.45",
           "fitted": "#08519c"}
@@ -36,7 +42,7 @@ def plot_design_matrix(design, title=None):
     ax.set_ylabel("volume (scan)")
     if title:
         ax.set_title(title, fontsize=11)
-    return fig
+    return _detached(fig)
 
 
 def voxel_fit(spec, design, coords_mm):
@@ -94,7 +100,7 @@ def plot_voxel_fit(fit, title=None):
     x, y, z = fit["coords"]
     ax.set_title(title or f"voxel at MNI ({x:.0f}, {y:.0f}, {z:.0f}) mm, "
                           f"R² = {fit['r2']:.2f}", fontsize=11)
-    return fig
+    return _detached(fig)
 
 
 def plot_contrast_map(img, title, threshold=None, vmax=None, cut_coords=(4, -20, 10)):
@@ -110,31 +116,20 @@ def plot_contrast_map(img, title, threshold=None, vmax=None, cut_coords=(4, -20,
                                          cmap="RdBu_r")
     fig.suptitle(title, fontsize=11)
     del display
-    return fig
+    return _detached(fig)
 
 
-def offline_viewer(img, threshold=None, title=None):
-    """Interactive ``nilearn.plotting.view_img`` viewer, checked to load nothing online.
+def offline_viewer(img, threshold=None, title=None, alt=None):
+    """Return an offline viewer of a map (:func:`~mindpain.figures_viewer.brain_viewer`).
 
-    Raises
-    ------
-    RuntimeError
-        If the viewer's HTML references an external (http/https) script.
+    ``alt`` (what the map shows) defaults to a description built from ``title``.
     """
-    from nilearn import plotting
+    from mindpain.figures_viewer import brain_viewer
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        view = plotting.view_img(img, threshold=threshold, title=title, black_bg=False,
-                                 symmetric_cmap=True, cmap="RdBu_r", width_view=700)
-    if external_scripts(view.get_standalone()):
-        raise RuntimeError("view_img HTML loads an external script; it would not work offline")
-    return view
-
-
-def external_scripts(html: str) -> list[str]:
-    """Return the http(s) URLs of ``<script src=...>`` tags in ``html``."""
-    return re.findall(r"<script[^>]*\bsrc\s*=\s*[\"'](https?:[^\"']+)", html, flags=re.I)
+    title = title or "statistical map"
+    alt = alt or (f"Orthogonal slices of {title} on the MNI152 template"
+                  + (f", shown where |value| > {threshold:g}" if threshold else ""))
+    return brain_viewer(img, title, alt, threshold=threshold)
 
 
 def plot_recovery(group_effect, planted, mask_img, r, cut_coords=(4, -20, 10)):
@@ -163,4 +158,4 @@ def plot_recovery(group_effect, planted, mask_img, r, cut_coords=(4, -20, 10)):
     ax.set_title(f"voxels in the mask, r = {r:.2f}", fontsize=10)
     lim = [min(a.min(), b.min()), max(a.max(), b.max())]
     ax.plot(lim, lim, color="0.6", lw=1, ls="--")
-    return fig
+    return _detached(fig)

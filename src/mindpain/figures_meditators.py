@@ -204,7 +204,7 @@ def plot_coverage(coverage: pd.DataFrame, target: float = 0.95, tolerance: float
             ax.set_xlim(0.85, 1.0)
         else:
             ax.axvline(alpha, color="0.3", linestyle="--", linewidth=1)
-            ax.set_title("False-positive rate (Holm)")
+            ax.set_title("False-positive rate (unadjusted p < .05)")
             ax.set_xlim(0, max(0.12, float((rows["value"] + 2 * rows["mc_se"]).max()) + 0.01))
         ax.errorbar(rows["value"], y, xerr=2 * rows["mc_se"], fmt="o", color="#0072B2",
                     markersize=4, capsize=0, linewidth=1)

@@ -34,9 +34,9 @@ SOFTWARE_COLORS = {"SPM": "#E69F00", "FSL": "#56B4E9"}
 TOTAL_COLORS = {"sum": "#999999", "whole": "#000000"}
 #: Outcomes of the twin comparison, in the order they are drawn.
 TWIN_OUTCOMES = ("nps", "siips1", "nps_pos", "nps_neg")
-#: Pearson r between measured and planted responses that the full twin should reach
-#: (the first level and the scoring together recover the planted scores).
-RECOVERY_TARGET_R = 0.9
+#: The twin's latent response each outcome's signature targets (truth.tsv column).
+TWIN_TARGETS = {"nps": "nociceptive", "nps_pos": "nociceptive", "nps_neg": "nociceptive",
+                "siips1": "modulatory"}
 #: Diverging colour map of every brain map and heatmap here.
 DIVERGING_CMAP = "RdBu_r"
 _WHOLE = "whole"
@@ -411,8 +411,9 @@ def session_level(scores: pd.DataFrame) -> pd.DataFrame:
 
 
 def twin_comparison(scores: pd.DataFrame, truth: pd.DataFrame,
-                    outcomes: Sequence[str] = TWIN_OUTCOMES) -> pd.DataFrame:
-    """Measured whole-pattern responses beside the twin's planted values.
+                    outcomes: Sequence[str] = TWIN_OUTCOMES,
+                    targets: dict | None = None) -> pd.DataFrame:
+    """Measured whole-pattern responses beside the twin's latent (planted) responses.
 
     Parameters
     ----------
@@ -422,16 +423,22 @@ def twin_comparison(scores: pd.DataFrame, truth: pd.DataFrame,
     truth : pandas.DataFrame
         From :func:`mindpain.dataset.load_truth`.
     outcomes : sequence of str
-        Outcome columns to compare.
+        Outcomes to compare.
+    targets : dict, optional
+        ``outcome -> truth column`` it is compared with (default :data:`TWIN_TARGETS`: the
+        latent response each signature targets); an outcome whose target is absent from
+        ``truth`` is compared with the column of its own name.
 
     Returns
     -------
     pandas.DataFrame
-        Long: ``participant_id, session, group, outcome, measured, planted``.
+        Long: ``participant_id, session, group, outcome, target, measured, planted``.
     """
     _need(scores, ("participant_id", "session", "outcome", "metric", "region", "response",
                    "map"), "session scores")
-    _need(truth, ("participant_id", "session", *outcomes), "truth table")
+    targets = {**TWIN_TARGETS, **(targets or {})}
+    column = {o: targets[o] if targets.get(o) in truth else o for o in outcomes}
+    _need(truth, ("participant_id", "session", *dict.fromkeys(column.values())), "truth table")
     whole = session_level(scores)
     whole = whole[(whole["region"] == _WHOLE) & (whole["metric"] == "dot")]
     whole = whole[whole["outcome"].isin(list(outcomes))]
@@ -442,12 +449,12 @@ def twin_comparison(scores: pd.DataFrame, truth: pd.DataFrame,
     measured = whole[["participant_id", "session", "outcome", "response"]].rename(
         columns={"response": "measured"})
     keep = ["participant_id", "session", *(["group"] if "group" in truth else [])]
-    planted = truth.melt(id_vars=keep, value_vars=list(outcomes), var_name="outcome",
-                         value_name="planted")
+    planted = pd.concat([truth[keep].assign(outcome=o, target=c, planted=truth[c])
+                         for o, c in column.items()], ignore_index=True)
     out = measured.merge(planted, on=["participant_id", "session", "outcome"], how="inner")
     if "group" not in out:
         out["group"] = "n/a"
-    columns = ["participant_id", "session", "group", "outcome", "measured", "planted"]
+    columns = ["participant_id", "session", "group", "outcome", "target", "measured", "planted"]
     return out[columns].sort_values(["outcome", "participant_id", "session"]).reset_index(
         drop=True)
 
@@ -462,10 +469,46 @@ def recovery_correlations(comparison: pd.DataFrame) -> pd.Series:
     >>> round(float(recovery_correlations(c)["nps"]), 3)
     0.998
     """
+    return recovery_stats(comparison)["r"]
+
+
+def recovery_stats(comparison: pd.DataFrame, loadings: dict | None = None) -> pd.DataFrame:
+    """How measured scores relate to the planted (latent) responses, per outcome.
+
+    Parameters
+    ----------
+    comparison : pandas.DataFrame
+        From :func:`twin_comparison`.
+    loadings : dict, optional
+        ``outcome -> loading``: the score per unit of latent response that the twin's
+        measurement model expects (:attr:`mindpain.twin.model.Constants.readout`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``outcome``; ``r`` (Pearson), ``r2``, ``slope`` (OLS of measured on planted,
+        score units per unit of latent response), ``loading`` and ``slope_ratio``
+        (slope / loading: 1 when the score is, on average, the model's linear readout of the
+        latent response; NaN without ``loadings``), ``n`` sessions.
+
+    Examples
+    --------
+    >>> c = pd.DataFrame({"outcome": ["nps"] * 3, "measured": [1.0, 2.0, 3.0],
+    ...                   "planted": [2.0, 4.0, 6.0]})
+    >>> recovery_stats(c, {"nps": 0.25})[["r", "slope", "slope_ratio"]].round(3).values.tolist()
+    [[1.0, 0.5, 2.0]]
+    """
     _need(comparison, ("outcome", "measured", "planted"), "comparison")
-    return comparison.groupby("outcome", sort=False).apply(
-        lambda g: float(np.corrcoef(g["measured"], g["planted"])[0, 1]) if len(g) > 1
-        else np.nan, include_groups=False).rename("r")
+    rows = []
+    for outcome, g in comparison.groupby("outcome", sort=False):
+        g = g.dropna(subset=["measured", "planted"])
+        ok = len(g) > 1 and g["planted"].std() > 0 and g["measured"].std() > 0
+        r = float(np.corrcoef(g["measured"], g["planted"])[0, 1]) if ok else np.nan
+        slope = float(np.polyfit(g["planted"], g["measured"], 1)[0]) if ok else np.nan
+        loading = float((loadings or {}).get(outcome, np.nan))
+        rows.append({"outcome": outcome, "r": r, "r2": r**2, "slope": slope,
+                     "loading": loading, "slope_ratio": slope / loading, "n": len(g)})
+    return pd.DataFrame(rows).set_index("outcome")
 
 
 def additivity_error(scores: pd.DataFrame, metric: str = "dot") -> float:
@@ -491,7 +534,11 @@ def additivity_error(scores: pd.DataFrame, metric: str = "dot") -> float:
 @_styled
 def plot_measured_vs_planted(comparison: pd.DataFrame, labels: dict | None = None,
                              outcomes: Sequence[str] = TWIN_OUTCOMES) -> Figure:
-    """Scatter of measured against planted responses, one panel per outcome.
+    """Scatter of measured scores against the planted latent responses, one panel per outcome.
+
+    Each panel shows the least-squares line (solid). Measured (score units) and planted
+    (percent signal change at the pattern's peak) are on different scales, so there is no
+    identity line.
 
     Parameters
     ----------
@@ -510,7 +557,8 @@ def plot_measured_vs_planted(comparison: pd.DataFrame, labels: dict | None = Non
     outcomes = [o for o in outcomes if o in set(comparison["outcome"])]
     if not outcomes:
         raise MindpainError("comparison: none of the outcomes to draw is present")
-    r = recovery_correlations(comparison)
+    stats_ = recovery_stats(comparison)
+    r = stats_["r"]
     ncols = min(len(outcomes), 2)
     nrows = int(np.ceil(len(outcomes) / ncols))
     fig = Figure(figsize=(4.4 * ncols + 0.4, 4.0 * nrows + 0.6), layout="constrained")
@@ -521,14 +569,15 @@ def plot_measured_vs_planted(comparison: pd.DataFrame, labels: dict | None = Non
         for (group, session), g in rows.groupby(["group", "session"], sort=False):
             ax.scatter(g["planted"], g["measured"], s=26, alpha=0.8, lw=0.4, edgecolor="white",
                        color=GROUP_COLORS.get(group, "0.4"), marker=markers.get(session, "s"))
-        lo = float(min(rows["planted"].min(), rows["measured"].min()))
-        hi = float(max(rows["planted"].max(), rows["measured"].max()))
-        pad = 0.05 * (hi - lo or 1.0)
-        ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], color="0.5", lw=1, ls="--")
+        if np.isfinite(stats_.loc[outcome, "slope"]):
+            x = np.array([rows["planted"].min(), rows["planted"].max()])
+            b = np.polyfit(rows["planted"], rows["measured"], 1)
+            ax.plot(x, np.polyval(b, x), color="0.3", lw=1.2)
         label = (labels or {}).get(outcome, outcome)
         name = label if isinstance(label, str) else getattr(label, "label", outcome)
         ax.set_title(f"{name}\nr = {r[outcome]:.2f}, n = {len(rows)} sessions", fontsize=10.5)
-        ax.set_xlabel("planted response (twin truth)")
+        target = rows["target"].iloc[0] if "target" in rows else "planted"
+        ax.set_xlabel(f"latent {target} response (twin truth, % at peak)")
         ax.set_ylabel("measured response (dot product)")
     for ax in axes[len(outcomes):]:
         ax.set_visible(False)
@@ -537,7 +586,7 @@ def plot_measured_vs_planted(comparison: pd.DataFrame, labels: dict | None = Non
                for g in groups]
     handles += [Line2D([], [], ls="", marker=m, color="0.35", label=f"session {s}")
                 for s, m in markers.items() if s in set(comparison["session"])]
-    handles.append(Line2D([], [], color="0.5", ls="--", label="identity"))
+    handles.append(Line2D([], [], color="0.3", lw=1.2, label="least-squares line"))
     fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 4),
                frameon=False)
     return fig

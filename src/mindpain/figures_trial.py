@@ -101,6 +101,9 @@ def plot_forest(effects: pd.DataFrame, outcomes=("nps", "siips1"),
                 models=("change_score", "ancova", "mixedlm"), contrasts=CONTRASTS) -> Figure:
     """Forest plot of the contrasts' d with 95% CIs, beside the paper's and the planted d.
 
+    All on the change-score scale: the paper's stars are ``reported_d_change`` (the
+    change-score d its p implies, :mod:`mindpain.reported`) when the table has it.
+
     Parameters
     ----------
     effects : pandas.DataFrame
@@ -138,7 +141,9 @@ def plot_forest(effects: pd.DataFrame, outcomes=("nps", "siips1"),
         truth = sub.drop_duplicates("contrast").set_index("contrast").reindex(list(contrasts))
         y = np.array([ypos[c] for c in contrasts])
         ax.scatter(truth["planted_d"], y, marker="|", s=260, color="black", lw=2, zorder=5)
-        ax.scatter(truth["reported_d"], y, marker="*", s=110, color="#CC79A7", zorder=6,
+        paper = (truth["reported_d_change"] if "reported_d_change" in truth
+                 else truth["reported_d"])
+        ax.scatter(paper, y, marker="*", s=110, color="#CC79A7", zorder=6,
                    edgecolor="black", lw=0.4)
         ax.axvline(0, color="0.6", lw=0.8)
         ax.axhline(len(contrasts) - len([c for c in contrasts if c in BETWEEN]) - 0.5,
@@ -156,7 +161,7 @@ def plot_forest(effects: pd.DataFrame, outcomes=("nps", "siips1"),
     handles += [Line2D([], [], ls="", marker="|", ms=14, mew=2, color="black",
                        label="Planted (twin truth)"),
                 Line2D([], [], ls="", marker="*", ms=11, color="#CC79A7", mec="black",
-                       label="Reported in the paper")]
+                       label="Paper (its p as a change-score d)")]
     fig.legend(handles=handles, loc="lower center", ncols=3, frameon=False)
     fig.tight_layout(rect=(0, 0.1 if nrows == 1 else 0.06, 1, 1))
     return fig

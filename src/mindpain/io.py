@@ -115,8 +115,14 @@ def _json_default(obj):
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 
-def write_tsv(path, frame: pd.DataFrame, float_format: str = "%.6g") -> Path:
-    """Write a table as BIDS TSV (tab-separated, ``n/a`` for missing)."""
+def write_tsv(path, frame: pd.DataFrame, float_format: str | None = None) -> Path:
+    """Write a table as BIDS TSV (tab-separated, ``n/a`` for missing), at full precision.
+
+    By default every float is written as its shortest round-trip representation (Python's
+    ``repr``), so reading the file back gives exactly the same float64 values. Pass a
+    ``float_format`` (e.g. ``"%.3f"``) only for values whose precision is fixed by design
+    (onsets in seconds).
+    """
     with atomic_path(path) as tmp:
         frame.to_csv(tmp, sep="\t", index=False, na_rep="n/a", float_format=float_format,
                      lineterminator="\n")

@@ -418,10 +418,10 @@ def _official_signature(name: str, data_dir=None) -> Signature:
 
 @lru_cache(maxsize=8)
 def _surrogate_signature(name: str) -> Signature:
-    from mindpain.surrogates import SURROGATE_VERSION, build_surrogate
+    from mindpain.surrogates import SURROGATE_VERSION, load_surrogate
 
     base, sign, label = _SURROGATE[name]
-    s = build_surrogate(base)
+    s = load_surrogate(base)
     weights, labels, regions = s.weights, s.labels, s.regions
     if sign is not None:
         weights, labels, regions = _split_sign(weights, labels, regions, sign)

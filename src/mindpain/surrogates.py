@@ -5,19 +5,33 @@ be shipped. The surrogates here are *not* those maps: they are smooth signed blo
 approximate centres of the published regions (``../shared/reference/STUDY.md``), each with
 a name, so that local (subregion) scores exist. They stand in for the real maps so that
 every chapter runs; every figure and table that uses them says so.
+
+Building a surrogate takes seconds (it resamples nilearn's MNI152 mask, which imports
+scikit-learn), so :func:`load_surrogate` keeps built maps in an on-disk cache,
+``<work_dir>/cache/surrogates/`` (:attr:`mindpain.config.Config.work_dir`): one ``.npz``
+(the non-zero voxels only) and one ``.json`` per surrogate, named by a content key, the
+sha256 of the construction parameters, of this module's and :mod:`mindpain.images`' source
+code, and of the numpy / scipy / nilearn versions. A read verifies the file's sha256; a
+stale (other key) or corrupt entry is rebuilt and replaced atomically. A read-only work
+folder only means the surrogate is built in memory.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import tempfile
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import nibabel as nib
 import numpy as np
 import pandas as pd
-from scipy import ndimage
 
-from mindpain.images import MNI2MM_AFFINE, MNI2MM_SHAPE, _mask_array, make_img, voxel_coords
+from mindpain.images import MNI2MM_AFFINE, MNI2MM_SHAPE, make_img, voxel_coords
 
 #: Version of the surrogate construction; change it whenever the maps change.
 SURROGATE_VERSION = "1"
@@ -100,6 +114,10 @@ def build_surrogate(name: str) -> Surrogate:
         from mindpain.errors import MindpainError
 
         raise MindpainError(f"unknown surrogate {name!r}; expected one of {SURROGATE_NAMES}")
+    from scipy import ndimage
+
+    from mindpain.images import _mask_array
+
     specs = _REGIONS[name]
     xyz = voxel_coords(MNI2MM_SHAPE, MNI2MM_AFFINE)
     mask = _mask_array(2.0)
@@ -136,3 +154,160 @@ def build_surrogate(name: str) -> Surrogate:
         labels=make_img(labels, MNI2MM_AFFINE),
         regions=regions,
     )
+
+
+# --------------------------------------------------------------------------- on-disk cache
+
+#: Prefix of every cache file (so only files this package wrote are ever replaced).
+CACHE_PREFIX = "mindpain-surrogate-"
+_REGION_FIELDS = ("label", "region", "sign", "x", "y", "z", "n_voxels")
+
+
+class SurrogateCacheWarning(UserWarning):
+    """A cached surrogate was corrupt (or unreadable) and was rebuilt."""
+
+
+def surrogate_cache_dir() -> Path:
+    """Folder of the surrogate cache: ``<work_dir>/cache/surrogates``."""
+    from mindpain.config import get_config
+
+    return get_config().work_dir / "cache" / "surrogates"
+
+
+@lru_cache(maxsize=1)
+def _code_digest() -> str:
+    """sha256 of the source code the surrogates depend on (this module and images.py)."""
+    digest = hashlib.sha256()
+    here = Path(__file__).resolve().parent
+    for module in ("surrogates.py", "images.py"):
+        digest.update((here / module).read_bytes())
+    return digest.hexdigest()
+
+
+def cache_key(name: str) -> str:
+    """Content key of a built surrogate: parameters, code and library versions.
+
+    Examples
+    --------
+    >>> len(cache_key("nps-surrogate"))
+    64
+    """
+    from importlib.metadata import version
+
+    if name not in _REGIONS:
+        from mindpain.errors import MindpainError
+
+        raise MindpainError(f"unknown surrogate {name!r}; expected one of {SURROGATE_NAMES}")
+    params = {"name": name, "version": SURROGATE_VERSION, "regions": _REGIONS[name],
+              "truncate_sigmas": _TRUNCATE_SIGMAS, "shape": MNI2MM_SHAPE,
+              "affine": MNI2MM_AFFINE.tolist(), "code": _code_digest(),
+              "libraries": {lib: version(lib) for lib in ("numpy", "scipy", "nilearn")}}
+    return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
+
+
+def _cache_paths(folder: Path, name: str, key: str) -> tuple[Path, Path]:
+    stem = f"{CACHE_PREFIX}{name}-{key[:16]}"
+    return folder / f"{stem}.npz", folder / f"{stem}.json"
+
+
+def _file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _read_cached(npz: Path, meta: Path, name: str, key: str) -> Surrogate:
+    """Read and verify one cache entry; raise ValueError/OSError/KeyError if unusable."""
+    record = json.loads(meta.read_text())
+    if record.get("key") != key or record.get("name") != name:
+        raise ValueError("cache record is for another key")
+    if _file_sha256(npz) != record["sha256"]:
+        raise ValueError(f"sha256 of {npz.name} differs from its record")
+    with np.load(npz, allow_pickle=False) as z:
+        shape = tuple(int(n) for n in z["shape"])
+        affine = np.asarray(z["affine"], float)
+        weights = np.zeros(int(np.prod(shape)), np.float32)
+        labels = np.zeros(weights.size, np.int16)
+        weights[z["index"]] = z["weights"]
+        labels[z["index"]] = z["labels"]
+        regions = pd.DataFrame({f: z[f"region_{f}"].tolist() for f in _REGION_FIELDS})
+    return Surrogate(name=name, weights=make_img(weights.reshape(shape), affine),
+                     labels=make_img(labels.reshape(shape), affine), regions=regions)
+
+
+def _write_cached(folder: Path, name: str, key: str, s: Surrogate) -> None:
+    """Write a cache entry atomically (npz first, then its record); replace stale ones."""
+    npz, meta = _cache_paths(folder, name, key)
+    folder.mkdir(parents=True, exist_ok=True)
+    w = np.asarray(s.weights.dataobj, np.float32).reshape(-1)
+    index = np.flatnonzero(w).astype(np.int64)
+    arrays = {"shape": np.asarray(s.weights.shape[:3], np.int64),
+              "affine": np.asarray(s.weights.affine, float), "index": index,
+              "weights": w[index],
+              "labels": np.asarray(s.labels.dataobj, np.int16).reshape(-1)[index]}
+    for f in _REGION_FIELDS:
+        col = s.regions[f].to_numpy()
+        arrays[f"region_{f}"] = col.astype(str) if f == "region" else col
+    for path, write in ((npz, lambda fh: np.savez(fh, **arrays)), (meta, None)):
+        fd, tmp = tempfile.mkstemp(prefix=f".{CACHE_PREFIX}", suffix=path.suffix, dir=folder)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                if write is not None:
+                    write(fh)
+                else:
+                    fh.write(json.dumps({"name": name, "key": key, "sha256": _file_sha256(npz),
+                                         "surrogate_version": SURROGATE_VERSION},
+                                        indent=2, sort_keys=True).encode() + b"\n")
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    for old in folder.glob(f"{CACHE_PREFIX}{name}-*"):  # stale entries of this surrogate
+        if old not in (npz, meta) and old.suffix in (".npz", ".json"):
+            old.unlink(missing_ok=True)
+
+
+@lru_cache(maxsize=4)
+def _load_cached(name: str, folder_str: str) -> Surrogate:
+    folder = Path(folder_str)
+    key = cache_key(name)
+    npz, meta = _cache_paths(folder, name, key)
+    if npz.is_file() and meta.is_file():
+        try:
+            return _read_cached(npz, meta, name, key)
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            warnings.warn(f"{npz}: cached surrogate unusable ({err}); rebuilding it",
+                          SurrogateCacheWarning, stacklevel=3)
+    s = build_surrogate(name)
+    try:
+        _write_cached(folder, name, key, s)
+    except OSError:  # a read-only work folder: the surrogate is simply not cached
+        pass
+    return s
+
+
+def load_surrogate(name: str, cache_dir=None) -> Surrogate:
+    """Return the surrogate ``name``, from the on-disk cache when it is current.
+
+    The first call builds it (seconds) and stores it under ``cache_dir``; later calls, in
+    any process, read it back (milliseconds) after checking its sha256. The result equals
+    :func:`build_surrogate` exactly.
+
+    Parameters
+    ----------
+    name : {"nps-surrogate", "siips1-surrogate"}
+        Which surrogate.
+    cache_dir : path-like, optional
+        Default: :func:`surrogate_cache_dir`.
+
+    Returns
+    -------
+    Surrogate
+
+    Examples
+    --------
+    >>> cached = load_surrogate("siips1-surrogate").weights.get_fdata()
+    >>> bool((cached == build_surrogate("siips1-surrogate").weights.get_fdata()).all())
+    True
+    """
+    folder = Path(cache_dir) if cache_dir is not None else surrogate_cache_dir()
+    return _load_cached(name, str(folder))

@@ -19,6 +19,13 @@ Every contrast is reported as Cohen's d on the **observed change score**
 No small-sample (Hedges) correction is applied, as the twin's planted value is the
 population d itself.
 
+The paper's d values are on another scale (:mod:`mindpain.reported`): between arms
+:math:`2t/\sqrt{df}`, within an arm :math:`d_z`. Every row therefore also carries
+``estimate_d_paper``, the same model's t on that scale (between: :math:`2t/\sqrt{df}` with
+the model's own df; within: :math:`t/\sqrt{n}` with the arm's completers), beside
+``reported_d`` (the paper's number), ``reported_d_change`` (the change-score d the paper's
+t implies) and the twin's ``planted_d`` / ``planted_d_paper``.
+
 Confidence intervals
 --------------------
 The 95% CI of d is obtained by inverting the noncentral t distribution: a t statistic
@@ -51,7 +58,8 @@ Models per outcome
     combinations of the interaction and time terms, divided by the model's SD of a
     participant's change, :math:`\sqrt{2}\,\hat\sigma_e`; the t reference uses the
     completers' degrees of freedom (completers - 3). Its ``group_x_time`` row is the
-    2-df Wald test of both interaction terms.
+    Wald test of both interaction terms as :math:`F(2, df) = \chi^2_W / 2` with the same
+    df (``statistic`` = F, ``df`` = the denominator df), consistent with the contrasts.
 ``mixed_anova``
     pingouin's mixed ANOVA (group between, session within) on completers; the
     ``group_x_time`` row holds its interaction F test.
@@ -101,9 +109,42 @@ CONTRAST_LABELS = {"MBSR_vs_HEP": "MBSR vs HEP", "MBSR_vs_WL": "MBSR vs WL",
                    OMNIBUS: "group × time"}
 MODELS = ("change_score", "permutation", "ancova", "ancova_hc3", "mixedlm", "mixed_anova")
 #: Columns of the results table (``trial_effects.tsv``).
-EFFECT_COLUMNS = ["outcome", "contrast", "model", "estimate_d", "ci_low", "ci_high", "p",
-                  "p_adj", "reported_d", "planted_d", "covers_planted", "status", "statistic",
+EFFECT_COLUMNS = ["outcome", "contrast", "model", "estimate_d", "ci_low", "ci_high",
+                  "estimate_d_paper", "p", "p_adj", "reported_d", "reported_d_change",
+                  "planted_d", "planted_d_paper", "covers_planted", "status", "statistic",
                   "df", "n"]
+#: Columns of the truth table (:func:`truth_table`).
+TRUTH_COLUMNS = ["outcome", "contrast", "planted_d", "planted_d_paper", "latent_d",
+                 "reported_d", "reported_d_change", "status"]
+#: Column descriptions of ``trial_effects.tsv`` (its JSON sidecar).
+EFFECT_DESCRIPTIONS = {
+    "outcome": "signature response (nps, nps_pos, nps_neg, siips1) or rating "
+               "(intensity, unpleasantness)",
+    "contrast": "between arms (A_vs_B: change in A minus change in B), within an arm "
+                "(A_within: change from pre to post) or group_x_time (omnibus test)",
+    "model": "change_score, permutation, ancova, ancova_hc3, mixedlm or mixed_anova "
+             "(see mindpain.trial)",
+    "estimate_d": "Cohen's d of the change score (between: pooled SD of change; within: d_z)",
+    "ci_low": "lower end of the 95% CI of d (noncentral t inversion); n/a where none is given",
+    "ci_high": "upper end of the 95% CI of d",
+    "estimate_d_paper": "the same model's t on the paper's scale: 2t/sqrt(df) between arms, "
+                        "d_z within an arm (see mindpain.reported)",
+    "p": "unadjusted two-sided p",
+    "p_adj": "Holm-adjusted p, per model and family (see mindpain.trial)",
+    "reported_d": "d the paper reports for this contrast (its own scale); n/a where it "
+                  "reports none",
+    "reported_d_change": "the change-score d that the paper's reported p implies (t from p, "
+                         "then d_s or d_z; see mindpain.reported)",
+    "planted_d": "change-score d the simulated twin plants on the observed signature score "
+                 "(population value); n/a where none applies or an official map is used",
+    "planted_d_paper": "the planted effect on the paper's scale (2t/sqrt(df) of its expected t)",
+    "covers_planted": "whether the 95% CI contains planted_d",
+    "status": "where planted_d comes from, as marked in the twin's parameter file: reported "
+              "(the paper's value), derived, or assumed",
+    "statistic": "test statistic of the model (t, or F for group_x_time)",
+    "df": "degrees of freedom of the test",
+    "n": "participants in the analysis",
+}
 REQUIRED_COLUMNS = ("participant_id", "session", "group")
 LEVEL = 0.95
 
@@ -426,7 +467,8 @@ def fit_mixedlm(data: pd.DataFrame, outcome: str, n_completers: int | None = Non
     Returns
     -------
     dict
-        ``contrasts`` (name -> dict of d, CI, p, t, df), ``omnibus`` (chi2, df, p),
+        ``contrasts`` (name -> dict of d, CI, p, t, df), ``omnibus`` (``statistic`` =
+        F = Wald chi2 / 2, ``df_num`` = 2, ``df`` = completers - 3, ``p``, ``wald_chi2``),
         ``sd_change`` (:math:`\sqrt{2}\hat\sigma_e`), ``converged``, ``fitted`` and
         ``resid`` (arrays), ``n_obs``, ``n_participants``.
     """
@@ -455,10 +497,12 @@ def fit_mixedlm(data: pd.DataFrame, outcome: str, n_completers: int | None = Non
         contrasts[name] = standardised(L @ fe, np.sqrt(L @ cov @ L), sd_change, df)
     Lw = np.array([_MIXED_L["HEP_vs_WL"], _MIXED_L["MBSR_vs_WL"]], float)
     b = Lw @ fe
-    chi2 = float(b @ np.linalg.solve(Lw @ cov @ Lw.T, b))
+    wald = float(b @ np.linalg.solve(Lw @ cov @ Lw.T, b))
+    f_stat = wald / len(Lw)
     fitted = np.asarray(res.fittedvalues)
     return {"contrasts": contrasts,
-            "omnibus": {"statistic": chi2, "df": 2.0, "p": float(stats.chi2.sf(chi2, 2))},
+            "omnibus": {"statistic": f_stat, "df_num": float(len(Lw)), "df": float(df),
+                        "p": float(stats.f.sf(f_stat, len(Lw), df)), "wald_chi2": wald},
             "sd_change": sd_change, "converged": converged, "fitted": fitted,
             "resid": data[outcome].to_numpy(float) - fitted, "n_obs": len(data),
             "n_participants": int(data["participant_id"].nunique())}
@@ -566,17 +610,70 @@ class TrialAnalysis:
 def truth_table(cfg) -> pd.DataFrame:
     """Planted and reported d of every outcome × contrast for the configured data.
 
-    For the twin, ``planted_trial_effects(cfg.preset)``; for a user's dataset
-    (``cfg.bids_dir`` set) ``planted_d`` is NaN and only the paper's reported d remain.
+    For the twin scored with the open surrogates, ``planted_trial_effects(cfg.preset)``.
+    The planted values are derived for the surrogates (the twin's measurement model reads
+    its latent truth through them), so they are blanked (NaN) for outcomes scored with an
+    official map (NPS, NPSpos, NPSneg when the official NPS file is present; SIIPS1 when the
+    official SIIPS1 is), and for every outcome of a user's dataset (``cfg.bids_dir`` set),
+    where only the paper's reported values remain. :func:`planted_note` says which.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`TRUTH_COLUMNS`.
     """
     from mindpain.twin.model import planted_trial_effects
 
     if cfg.bids_dir is None:
         truth = planted_trial_effects(cfg.preset)
+        blank = truth["outcome"].isin(official_outcomes(cfg))
     else:
-        truth = planted_trial_effects("full").assign(planted_d=np.nan)
-        truth["status"] = np.where(truth["reported_d"].notna(), "reported", None)
-    return truth[["outcome", "contrast", "planted_d", "reported_d", "status"]]
+        truth = planted_trial_effects("full")
+        blank = pd.Series(True, index=truth.index)
+    truth.loc[blank, ["planted_d", "planted_d_paper", "latent_d"]] = np.nan
+    truth.loc[blank, "status"] = np.where(truth.loc[blank, "reported_d"].notna(), "reported",
+                                          None)
+    truth["reported_d_change"] = [REPORTED_D_CHANGE.get((o, c), np.nan) for o, c in
+                                  zip(truth["outcome"], truth["contrast"], strict=True)]
+    return truth[TRUTH_COLUMNS]
+
+
+def _reported_d_change() -> dict:
+    from mindpain.reported import effect_scale_table
+
+    table = effect_scale_table()
+    return {(r.outcome, r.contrast): float(r.d_change) for r in table.itertuples()}
+
+
+#: The change-score d (d_s between, d_z within) that each reported p implies.
+REPORTED_D_CHANGE = _reported_d_change()
+
+
+def official_outcomes(cfg) -> tuple[str, ...]:
+    """Outcomes scored with an official signature map in this configuration."""
+    from mindpain.signatures import nps_path, siips1_path
+
+    out = ()
+    if nps_path(cfg.data_dir) is not None:
+        out += ("nps", "nps_pos", "nps_neg")
+    if siips1_path(cfg.data_dir) is not None:
+        out += ("siips1",)
+    return out
+
+
+def planted_note(cfg) -> str:
+    """One sentence on whether this build compares estimates with the twin's planted values."""
+    if cfg.bids_dir is not None:
+        return ("This is not the simulated twin: there are no planted values, only the "
+                "paper's reported ones.")
+    official = official_outcomes(cfg)
+    if not official:
+        return ("The planted values are those of the twin read out by the open surrogate "
+                "signatures that score it in this build.")
+    names = ", ".join(OUTCOME_LABELS[o] for o in official)
+    return (f"{names} are scored with the official map(s) in this build; the twin's planted "
+            "values were derived for the open surrogates, so they are left empty for these "
+            "outcomes rather than compared with scores from another map.")
 
 
 def analyse_trial(outcomes: pd.DataFrame, truth: pd.DataFrame | None = None, *, seed: int = 0,
@@ -588,8 +685,7 @@ def analyse_trial(outcomes: pd.DataFrame, truth: pd.DataFrame | None = None, *, 
     outcomes : pandas.DataFrame
         Outcomes table (LTM rows are dropped); validated first.
     truth : pandas.DataFrame, optional
-        ``outcome, contrast, planted_d, reported_d, status`` (:func:`truth_table`);
-        without it those columns are NaN.
+        :data:`TRUTH_COLUMNS` (:func:`truth_table`); without it those columns are NaN.
     seed : int
         Seed of the permutation tests.
     n_permutations : int
@@ -614,10 +710,11 @@ def analyse_trial(outcomes: pd.DataFrame, truth: pd.DataFrame | None = None, *, 
 
     trial = validate_outcomes(outcomes, outcome_names)
     rng = derive_rng(seed, "trial-permutation")
-    rows, checks, resid_rows = [], [], []
+    rows, checks, resid_rows, arm_n = [], [], [], {}
     for outcome in outcome_names:
         ch = change_scores(trial, outcome)
         arms = {a: ch.loc[ch.group == a, "change"].to_numpy() for a in ARMS}
+        arm_n[outcome] = {a: v.size for a, v in arms.items()}
         n_comp = len(ch)
         perm = _permutation_p(ch, rng, n_permutations)
         for name in CONTRASTS:
@@ -641,7 +738,7 @@ def analyse_trial(outcomes: pd.DataFrame, truth: pd.DataFrame | None = None, *, 
             rows.append(_row(outcome, name, "mixedlm", r, mixed["n_participants"]))
         rows.append({"outcome": outcome, "contrast": OMNIBUS, "model": "mixedlm",
                      "p": mixed["omnibus"]["p"], "statistic": mixed["omnibus"]["statistic"],
-                     "df": 2.0, "n": mixed["n_participants"]})
+                     "df": mixed["omnibus"]["df"], "n": mixed["n_participants"]})
         aov = _mixed_anova(ch)
         rows.append({"outcome": outcome, "contrast": OMNIBUS, "model": "mixed_anova",
                      "p": aov["p"], "statistic": aov["statistic"], "df": aov["df"], "n": n_comp})
@@ -658,11 +755,37 @@ def analyse_trial(outcomes: pd.DataFrame, truth: pd.DataFrame | None = None, *, 
             resid_rows.append(pd.DataFrame({"outcome": outcome, "model": model,
                                             "fitted": fitted, "residual": resid}))
     effects = pd.DataFrame(rows)
+    effects["estimate_d_paper"] = paper_scale_d(effects, arm_n)
     effects = _add_truth(effects, truth)
     effects["p_adj"] = holm_adjust(effects)
     effects = effects[EFFECT_COLUMNS]
     return TrialAnalysis(effects=effects, assumptions=pd.DataFrame(checks),
                          residuals=pd.concat(resid_rows, ignore_index=True), trial=trial)
+
+
+def paper_scale_d(effects: pd.DataFrame, arm_n: dict) -> np.ndarray:
+    r"""Each row's t on the paper's d scale (:mod:`mindpain.reported`).
+
+    Between arms :math:`2t/\sqrt{df}` with the row's own t (``statistic``) and df; within
+    an arm :math:`t/\sqrt{n}` with ``n`` the arm's completers (``arm_n[outcome][arm]``).
+    NaN where the row has no t (permutation p values, omnibus tests).
+
+    Examples
+    --------
+    >>> e = pd.DataFrame({"outcome": ["nps", "nps"], "contrast": ["MBSR_vs_HEP", "MBSR_within"],
+    ...                   "statistic": [-2.0, -2.0], "df": [88.0, 27.0]})
+    >>> paper_scale_d(e, {"nps": {"MBSR": 28}}).round(3).tolist()
+    [-0.426, -0.378]
+    """
+    from mindpain.reported import d_paper, d_z
+
+    out = np.full(len(effects), np.nan)
+    for i, r in enumerate(effects[["outcome", "contrast", "statistic", "df"]].itertuples()):
+        if r.contrast in BETWEEN:
+            out[i] = d_paper(r.statistic, r.df)
+        elif r.contrast in WITHIN:
+            out[i] = d_z(r.statistic, arm_n[r.outcome][r.contrast.split("_")[0]])
+    return out
 
 
 def _row(outcome, contrast, model, r, n) -> dict:
@@ -674,10 +797,10 @@ def _row(outcome, contrast, model, r, n) -> dict:
 
 def _add_truth(effects: pd.DataFrame, truth: pd.DataFrame | None) -> pd.DataFrame:
     if truth is None:
-        truth = pd.DataFrame(columns=["outcome", "contrast", "planted_d", "reported_d", "status"])
-    truth = truth[["outcome", "contrast", "planted_d", "reported_d", "status"]]
+        truth = pd.DataFrame(columns=TRUTH_COLUMNS)
+    truth = truth.reindex(columns=TRUTH_COLUMNS)
     out = effects.merge(truth, on=["outcome", "contrast"], how="left")
-    for col in ("planted_d", "reported_d"):
+    for col in ("planted_d", "planted_d_paper", "reported_d", "reported_d_change"):
         out[col] = out[col].astype(float)
     has = out[["ci_low", "ci_high", "planted_d"]].notna().all(axis=1)
     covers = (out["ci_low"] <= out["planted_d"]) & (out["planted_d"] <= out["ci_high"])
@@ -822,12 +945,15 @@ def write_trial_effects(effects: pd.DataFrame, cfg, out_dir=None) -> Path:
     Returns
     -------
     pathlib.Path
-        The written file.
+        The written file; its JSON sidecar (``trial_effects.json``, the column descriptions
+        :data:`EFFECT_DESCRIPTIONS`) is written beside it.
     """
-    from mindpain.io import write_tsv
+    from mindpain.io import write_json, write_tsv
 
     folder = Path(out_dir) if out_dir is not None else tables_dir(cfg)
-    return write_tsv(folder / "trial_effects.tsv", effects[EFFECT_COLUMNS])
+    path = write_tsv(folder / "trial_effects.tsv", effects[EFFECT_COLUMNS])
+    write_json(path.with_suffix(".json"), EFFECT_DESCRIPTIONS)
+    return path
 
 
 # ---------------------------------------------------------------- calibration
@@ -942,12 +1068,98 @@ def calibrate_trial(seed: int, preset: str = "full", n_replications: int = 1000,
                 "mean_estimate", "mean_ci_width"]].reset_index(drop=True)
 
 
+# ---------------------------------------------------------------- replication of the paper
+
+
+#: Tolerance of the replication check: median t within this of the reported t.
+REPLICATION_T_TOLERANCE = 0.15
+
+
+def paper_model_t(obs: pd.DataFrame) -> pd.DataFrame:
+    r"""T of every reported contrast as the paper's numbers imply it was tested, per replication.
+
+    Between arms: difference in mean change against the **3-arm pooled** SD of change of
+    the completers (df = completers − 3); MBSR within: one-sample t of MBSR's change
+    (df = n − 1). These are the models whose t reproduce the paper's d from its p values
+    (:mod:`mindpain.reported`).
+
+    Parameters
+    ----------
+    obs : pandas.DataFrame
+        Replicated outcomes (:func:`mindpain.twin.simulate_observed`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``outcome, contrast, replication, t, df, p``.
+    """
+    from mindpain.reported import REPORTED, p_from_t
+
+    frames = []
+    for outcome in dict.fromkeys(c.outcome for c in REPORTED):
+        pre, post, arm = _arrays(obs[obs["group"].isin(ARMS)], outcome)
+        change = post - pre
+        n = {a: int((arm == a).sum()) for a in ARMS}
+        df_b = sum(n.values()) - len(ARMS)
+        ss = sum(((change[:, arm == a] - change[:, arm == a].mean(1, keepdims=True)) ** 2)
+                 .sum(1) for a in ARMS)
+        sd = np.sqrt(ss / df_b)
+        for c in (c for c in REPORTED if c.outcome == outcome):
+            if c.kind == "within":
+                x = change[:, arm == c.arms[0]]
+                t = x.mean(1) / (x.std(1, ddof=1) / np.sqrt(x.shape[1]))
+                df = x.shape[1] - 1
+            else:
+                a, b = c.arms
+                diff = change[:, arm == a].mean(1) - change[:, arm == b].mean(1)
+                t = diff / (sd * np.sqrt(1 / n[a] + 1 / n[b]))
+                df = df_b
+            frames.append(pd.DataFrame({"outcome": outcome, "contrast": c.contrast,
+                                        "replication": np.arange(len(t)), "t": t,
+                                        "df": float(df), "p": p_from_t(t, df)}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def replication_table(seed: int, n_replications: int = 2000, preset: str = "full") -> pd.DataFrame:
+    """Compare the twin's median t and p over replications with the paper's reported ones.
+
+    Draws ``n_replications`` participant-level replications of the twin
+    (:func:`mindpain.twin.simulate_observed`), tests each reported contrast with
+    :func:`paper_model_t`, and compares the median t with the reported t (two-sided p → t
+    on the contrast's df) and the median p with the reported p.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per reported contrast: ``outcome, contrast, df, reported_d, reported_p,
+        reported_t, median_t, median_p, t_within`` (|median t − reported t| ≤
+        :data:`REPLICATION_T_TOLERANCE`), ``p_within`` (reported p / 2 ≤ median p ≤ 2 ×
+        reported p), ``power`` (share with p < .05) and ``replications``.
+    """
+    from mindpain.reported import REPORTED, expected_t
+    from mindpain.twin import simulate_observed
+
+    reps = paper_model_t(simulate_observed(preset, seed, n_replications))
+    rows = []
+    for c in REPORTED:
+        sub = reps[(reps.outcome == c.outcome) & (reps.contrast == c.contrast)]
+        t_rep, med_t, med_p = expected_t(c), float(sub.t.median()), float(sub.p.median())
+        rows.append({"outcome": c.outcome, "contrast": c.contrast, "df": c.df,
+                     "reported_d": c.d, "reported_p": c.p, "reported_t": t_rep,
+                     "median_t": med_t, "median_p": med_p,
+                     "t_within": bool(abs(med_t - t_rep) <= REPLICATION_T_TOLERANCE),
+                     "p_within": bool(c.p / 2 <= med_p <= 2 * c.p),
+                     "power": float((sub.p < 0.05).mean()), "replications": len(sub)})
+    return pd.DataFrame(rows)
+
+
 def _code_fingerprint() -> str:
     """Hash of the code and parameters that determine the calibration."""
-    from mindpain.twin import model, participants
+    from mindpain import reported, surrogates
+    from mindpain.twin import model, params, participants, patterns
 
     digest = hashlib.sha256()
-    for mod in (model, participants):
+    for mod in (model, participants, patterns, params, reported, surrogates):
         digest.update(inspect.getsource(mod).encode())
     digest.update(Path(__file__).read_bytes())
     digest.update((Path(model.__file__).parent / "parameters.toml").read_bytes())
@@ -994,10 +1206,12 @@ def load_or_calibrate(cfg, n_replications: int = 1000, mixedlm_replications: int
 
 def format_effects(effects: pd.DataFrame, models=("change_score", "ancova", "mixedlm"),
                    outcomes=TRIAL_OUTCOMES) -> pd.DataFrame:
-    """Return a readable results table: one row per outcome, contrast and model.
+    r"""Return a readable results table: one row per outcome, contrast and model.
 
-    Columns: ``Outcome, Contrast, Model, d [95% CI], p, p (Holm), Paper d, Planted d,
-    CI covers planted``; numbers rounded for display (the TSV keeps full precision).
+    Columns: ``Outcome, Contrast, Model, d [95% CI]`` (change-score scale), ``d (paper
+    scale)`` (the same model's t as :math:`2t/\sqrt{df}` between arms, :math:`d_z` within),
+    ``p, p (Holm), Paper d`` (as reported, paper scale), ``Planted d`` (change-score scale),
+    ``CI covers planted``; numbers rounded for display (the TSV keeps full precision).
     """
     rows = effects[effects.model.isin(models) & effects.outcome.isin(outcomes)
                    & effects.contrast.isin(CONTRASTS)].copy()
@@ -1015,6 +1229,7 @@ def format_effects(effects: pd.DataFrame, models=("change_score", "ancova", "mix
         "Model": rows.model,
         "d [95% CI]": [f"{d:.2f} [{lo:.2f}, {hi:.2f}]" for d, lo, hi in
                        zip(rows.estimate_d, rows.ci_low, rows.ci_high, strict=True)],
+        "d (paper scale)": rows.estimate_d_paper.map(num),
         "p": rows.p.map(lambda x: num(x, "{:.3f}")),
         "p (Holm)": rows.p_adj.map(lambda x: num(x, "{:.3f}")),
         "Paper d": rows.reported_d.map(num),

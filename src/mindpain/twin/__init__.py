@@ -1,14 +1,25 @@
 """The simulated twin of the trial: a BIDS dataset with planted ground truth.
 
-Stages: :mod:`~mindpain.twin.params` (the parameter file), :mod:`~mindpain.twin.model`
-(generative model), :mod:`~mindpain.twin.participants` (participant level),
-:mod:`~mindpain.twin.task`, :mod:`~mindpain.twin.bold` and :mod:`~mindpain.twin.bids`
-(the dataset), :mod:`~mindpain.twin.generate` (orchestration).
+Stages: :mod:`~mindpain.twin.params` (the parameter file), :mod:`~mindpain.twin.patterns`
+(the generator's own spatial patterns), :mod:`~mindpain.twin.model` (the measurement model:
+what the signatures read from them), :mod:`~mindpain.twin.participants` (participant
+level), :mod:`~mindpain.twin.task`, :mod:`~mindpain.twin.bold` and
+:mod:`~mindpain.twin.bids` (the dataset), :mod:`~mindpain.twin.generate` (orchestration).
+
+The public names are imported lazily, so the generator's modules (``patterns``, ``bold``)
+can be imported without the scorer's (a test checks they never read a signature map).
 """
 
-from mindpain.twin.generate import generate_twin, read_stamp
-from mindpain.twin.params import load_parameters
-from mindpain.twin.participants import draw_participants, draw_truth, simulate_observed
+from importlib import import_module
 
-__all__ = ["draw_participants", "draw_truth", "generate_twin", "load_parameters", "read_stamp",
-           "simulate_observed"]
+_EXPORTS = {"draw_participants": "participants", "draw_truth": "participants",
+            "generate_twin": "generate", "load_parameters": "params", "read_stamp": "generate",
+            "simulate_observed": "participants"}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        return getattr(import_module(f"mindpain.twin.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'mindpain.twin' has no attribute {name!r}")

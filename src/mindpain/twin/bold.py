@@ -1,4 +1,8 @@
-"""BOLD synthesis for one run of the twin, from the participant-level truth."""
+"""BOLD synthesis for one run of the twin, from the participant-level (latent) truth.
+
+Uses only the generator's own space (:mod:`mindpain.twin.patterns`); it reads no signature
+map.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage, signal
 
-from mindpain.twin.model import TwinSpace, _kernel_norm
+from mindpain.twin.patterns import LATENTS, GeneratorSpace, _kernel_norm
 from mindpain.twin.task import frame_times
 
 
@@ -20,7 +24,8 @@ def condition_regressors(params, events: pd.DataFrame) -> pd.DataFrame:
     return X[["hot", "warm", "rating"]]
 
 
-def smooth_field(space: TwinSpace, rng: np.random.Generator, n: int | None = None) -> np.ndarray:
+def smooth_field(space: GeneratorSpace, rng: np.random.Generator,
+                 n: int | None = None) -> np.ndarray:
     """Spatially smooth Gaussian noise in the mask, unit variance per voxel.
 
     Returns an ``(n_vox,)`` vector, or ``(n_vox, n)`` for ``n`` independent fields.
@@ -33,23 +38,28 @@ def smooth_field(space: TwinSpace, rng: np.random.Generator, n: int | None = Non
     return field[space.mask]
 
 
-def session_patterns(space: TwinSpace, params, truth: dict, rng: np.random.Generator) -> dict:
+def session_patterns(space: GeneratorSpace, params, truth: dict,
+                     rng: np.random.Generator) -> dict:
     """Condition response maps (percent signal change, in-mask) of one session.
 
-    ``truth`` holds the planted ``nps`` and ``siips1`` responses of the session.
+    ``truth`` holds the session's latent ``nociceptive`` and ``modulatory`` responses. The
+    hot>warm map is their patterns scaled by them, plus the generic activation (amplitude
+    varying by ``bold.generic_amplitude_cv`` between sessions) and the session's own smooth
+    idiosyncratic pattern (voxel SD ``bold.idiosyncratic_percent``). Nothing is projected
+    out: whatever of the generic and idiosyncratic parts a signature weights leaks into its
+    score.
     """
-    idio = space.orthogonalise(smooth_field(space, rng))
-    idio *= params["bold.idiosyncratic_percent"] / idio.std()
-    amp = 1.0 + 0.2 * rng.standard_normal(3)
-    hot_vs_warm = (space.dual @ np.array([truth["nps"], truth["siips1"]])
-                   + amp[0] * params["bold.generic_percent"] * space.generic + idio)
+    idio = params["bold.idiosyncratic_percent"] * smooth_field(space, rng)
+    amp = 1.0 + params["bold.generic_amplitude_cv"] * rng.standard_normal(3)
+    latent = sum(float(truth[k]) * space.patterns[k] for k in LATENTS)
+    hot_vs_warm = latent + amp[0] * params["bold.generic_percent"] * space.generic + idio
     warm = amp[1] * params["bold.warm_percent"] * space.warm
     return {"hot": warm + hot_vs_warm, "warm": warm,
             "rating": amp[2] * params["bold.rating_percent"] * space.rating,
             "hot_vs_warm": hot_vs_warm}
 
 
-def synthesize_run(space: TwinSpace, params, events: pd.DataFrame, patterns: dict,
+def synthesize_run(space: GeneratorSpace, params, events: pd.DataFrame, patterns: dict,
                    rng: np.random.Generator, gain: float = 1.0) -> np.ndarray:
     """Make one run's BOLD (int16, grid shape + time).
 

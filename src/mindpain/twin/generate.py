@@ -48,9 +48,9 @@ from mindpain.io import (
 )
 from mindpain.twin import bids
 from mindpain.twin.bold import session_patterns, synthesize_run
-from mindpain.twin.model import twin_space
 from mindpain.twin.params import load_parameters
 from mindpain.twin.participants import draw_participants, draw_truth
+from mindpain.twin.patterns import LATENTS, generator_space
 from mindpain.twin.task import make_run_events
 
 TRUTH_DIR = Path("derivatives") / "twin-truth"
@@ -273,7 +273,7 @@ def read_stamp_partial(partial: Path) -> dict | None:
 def _write_run(root: str, preset: str, seed: int, rec: dict, run: int, hot: float) -> None:
     """Make and write one run: events and BOLD (each file atomically)."""
     params = load_parameters(preset)
-    space = twin_space(preset)
+    space = generator_space(preset)
     pid, ses = rec["participant_id"], rec["session"]
     events = make_run_events(derive_rng(seed, "events", pid, ses, run), params,
                              hot_temperature=hot, session_means=rec)
@@ -292,7 +292,7 @@ def _write_run(root: str, preset: str, seed: int, rec: dict, run: int, hot: floa
 def write_truth(root: Path, preset: str, seed: int, participants: pd.DataFrame,
                 truth: pd.DataFrame, key: dict) -> None:
     """Write the planted truth under ``derivatives/twin-truth/``."""
-    from mindpain.twin.model import derive_constants, planted_trial_effects
+    from mindpain.twin.model import derive_constants, planted_trial_effects, twin_space
 
     params = load_parameters(preset)
     space = twin_space(preset)
@@ -307,6 +307,7 @@ def write_truth(root: Path, preset: str, seed: int, participants: pd.DataFrame,
     write_tsv(out / "truth.tsv", truth)
     write_json(out / "truth.json", bids.TRUTH_SIDECAR)
     write_tsv(out / "parameters.tsv", params.table())
+    write_tsv(out / "similarity.tsv", space.similarity)
     write_json(out / "constants.json", {
         "preset": preset, "seed": seed, "voxel_size_mm": space.voxel_size,
         "n_voxels_in_mask": space.n_voxels,
@@ -315,16 +316,19 @@ def write_truth(root: Path, preset: str, seed: int, participants: pd.DataFrame,
         "measurement_sd": {k: const.measurement_sd(k) for k in
                            ("nps", "siips1", "nps_pos", "nps_neg", "intensity")},
         "observed_change_sd": const.observed_change_sd,
-        "observed_level_sd": const.observed_level_sd, "group_shift": const.group_shift,
-        "readout_of_planted_scores": {"rows": ["nps", "siips1", "nps_pos", "nps_neg"],
-                                      "columns": ["nps", "siips1"],
-                                      "matrix": space.readout.round(6)},
+        "observed_level_sd": const.observed_level_sd, "latent_shift": const.latent_shift,
+        "observed_shift": const.observed_shift,
+        "loadings_of_latent_responses": {"rows": ["nps", "siips1", "nps_pos", "nps_neg"],
+                                         "columns": list(LATENTS),
+                                         "matrix": space.readout.round(6)},
     })
     write_tsv(out / "planted_effects.tsv", planted_trial_effects(preset))
+    mean_pattern = sum(const.mean[k] * space.generator.patterns[k] for k in LATENTS)
     maps = {
-        "desc-plantedHotVsWarm_effect": space.dual @ np.array([const.mean["nps"],
-                                                               const.mean["siips1"]])
-        + params["bold.generic_percent"] * space.generic,
+        "desc-plantedHotVsWarm_effect": mean_pattern
+        + params["bold.generic_percent"] * space.generator.generic,
+        "desc-nociceptive_pattern": space.generator.patterns["nociceptive"],
+        "desc-modulatory_pattern": space.generator.patterns["modulatory"],
         "desc-npsSurrogate_weights": space.weights["nps"],
         "desc-siips1Surrogate_weights": space.weights["siips1"],
         "desc-brain_mask": np.ones(space.n_voxels),

@@ -1,23 +1,37 @@
-r"""The twin's generative model: signature space on the twin grid and derived constants.
+r"""The twin's measurement model: what the signatures read from the twin's BOLD.
 
-The hot>warm response of participant *i* in session *s* is built as
+The BOLD generator (:mod:`mindpain.twin.patterns`, :mod:`mindpain.twin.bold`) makes each
+session's hot>warm response from the twin's own spatial patterns,
 
-.. math:: \beta_{is} = D\,[s^{NPS}_{is}, s^{SIIPS1}_{is}]^T + a_{is} g + e_{is}
+.. math:: \beta_{is} = a^{noc}_{is} P_{noc} + a^{mod}_{is} P_{mod} + g_{is} G + e_{is},
 
-where the columns of :math:`D = W (W^T W)^{-1}` are the dual vectors of the two
-signature weight maps :math:`W` (resampled to the twin grid, as the scoring stage does),
-and :math:`g` (a common activation) and :math:`e_{is}` (an idiosyncratic pattern) are
-orthogonal to the NPS positive, NPS negative and SIIPS1 weights. A perfect pipeline that
-recovers :math:`\beta_{is}` therefore measures exactly the planted :math:`s_{is}`; the NPSpos
-and NPSneg readouts are fixed linear functions of the two planted scores.
+without reading any signature map. This module applies the **scorer** to that generator:
+with :math:`w_k` the weights of readout *k* (NPS, SIIPS1, NPSpos, NPSneg of the open
+surrogates, resampled to the twin grid as the scoring stage does), a session's score is
 
-The BOLD noise model (spatially smooth, AR(1), fixed amplitude) implies the noise that a
-session's score carries: for weights :math:`w_x, w_y`,
-:math:`\mathrm{Cov}(m_x, m_y) = \sigma^2 (K w_x)^T (K w_y) / c \cdot g^T \Sigma g / R`, with
-:math:`K` the spatial smoothing operator, :math:`c` its variance normaliser, :math:`g` the
-contrast's estimation vector of one run, :math:`\Sigma` the AR(1) correlation and
-:math:`R` the number of runs. The participant-level simulator uses this covariance, so it
-shares the noise model of the scored maps without making any BOLD.
+.. math:: m_{k,is} = L_{k,noc} a^{noc}_{is} + L_{k,mod} a^{mod}_{is}
+                   + (w_k^T G) g_{is} + w_k^T e_{is} + \varepsilon_{k,is},
+   \qquad L_{k,j} = w_k^T P_j .
+
+The loadings :math:`L` are the scorer applied to the generator's patterns; their cosine
+form is the *similarity* stated in the parameter file (``patterns.similarity``) and checked
+by a test. Everything that is not the latent response leaks into the score as in real data:
+the generic activation (its session-to-session amplitude variation), the idiosyncratic
+pattern :math:`e_{is}` (smooth, of fixed voxel SD) and the scanner noise
+:math:`\varepsilon` whose covariance follows from the BOLD noise model (spatially smooth,
+AR(1), fixed amplitude): for weights :math:`w_x, w_y`,
+:math:`\mathrm{Cov}(\varepsilon_x, \varepsilon_y) = \sigma^2 (K w_x)^T (K w_y) / c \cdot
+g^T \Sigma g / R`, with :math:`K` the spatial smoothing operator, :math:`c` its variance
+normaliser, :math:`g` the contrast's estimation vector of one run, :math:`\Sigma` the AR(1)
+correlation and :math:`R` the number of runs. The idiosyncratic pattern uses the same
+smoothing, so its score covariance is :math:`\sigma_e^2 (K w_x)^T (K w_y) / c`.
+
+Planting (:func:`derive_constants`): the paper's reported contrasts are on the observed
+NPS and SIIPS1 scores. The observed change-score shifts that give each reported contrast
+its reported *expected* t (the change-score d values of
+:func:`mindpain.reported.effect_scale_table`) are mapped to the latent space by
+inverting the 2 × 2 loading block of NPS and SIIPS1, so the twin's truth is latent
+while the observed expected t match the paper.
 """
 
 from __future__ import annotations
@@ -28,130 +42,89 @@ from functools import lru_cache
 
 import numpy as np
 import pandas as pd
-from scipy import ndimage
 
 from mindpain.config import derive_rng
-from mindpain.images import (
-    _mask_array,
-    mni_grid,
-    resample_like,
-    template_intensity,
-    voxel_coords,
-)
-from mindpain.surrogates import build_surrogate
+from mindpain.images import resample_like
 from mindpain.twin.params import Parameters, load_parameters
+from mindpain.twin.patterns import (
+    LATENTS,
+    GeneratorSpace,
+    generator_space,
+    smooth_noise_operator,
+)
 from mindpain.twin.task import frame_times, make_run_events
 
-#: Signatures whose responses the twin plants (open surrogates).
+#: Signatures the twin's measurement model reads out (open surrogates).
 PLANTED_SIGNATURES = {"nps": "nps-surrogate", "siips1": "siips1-surrogate"}
-#: Readouts computed for every planted pattern.
+#: Readouts computed for every session.
 READOUTS = ("nps", "siips1", "nps_pos", "nps_neg")
+#: The participant-level quantities drawn per session: latent responses and true ratings.
+LATENT_OUTCOMES = LATENTS + ("intensity", "unpleasantness")
+#: Observed outcomes whose effects the parameter file plants.
 OUTCOMES = ("nps", "siips1", "intensity", "unpleasantness")
-
-# Activation outside the signatures (approximate MNI centres, mm; sigma mm).
-_GENERIC_BLOBS = [((38, -28, 56), 8.0), ((0, -4, 56), 8.0), ((-50, -24, 18), 7.0),
-                  ((-20, -60, -30), 7.0)]
-_WARM_BLOBS = [((38, -28, 56), 8.0), ((-38, -20, 12), 6.0), ((38, -20, 12), 6.0)]
-_RATING_BLOBS = [((20, -92, 0), 8.0), ((-20, -92, 0), 8.0), ((-36, -22, 56), 8.0)]
-
-
-def _blobs(xyz, blobs, mask):
-    out = np.zeros(xyz.shape[:-1])
-    for centre, sigma in blobs:
-        r2 = ((xyz - np.asarray(centre, float)) ** 2).sum(-1)
-        out += np.exp(-r2 / (2 * sigma**2))
-    out[~mask] = 0.0
-    return out / out.max()
 
 
 @dataclass(frozen=True)
 class TwinSpace:
-    """Grid, mask, signature weights and fixed maps of the twin for one preset.
+    """The generator's space plus the scorer: surrogate weights and loadings on the twin grid.
 
-    All maps are float arrays of the grid's shape; ``vec`` arrays hold in-mask voxels.
+    Attributes
+    ----------
+    generator : GeneratorSpace
+        Grid, mask and the generator's own patterns (built without any signature map).
+    weights : dict
+        Readout name -> in-mask weight vector of the open surrogate.
+    readout : numpy.ndarray
+        ``(4, 2)`` loadings :math:`L_{k,j} = w_k^T P_j` of :data:`READOUTS` on
+        :data:`~mindpain.twin.patterns.LATENTS`.
+    generic_readout : numpy.ndarray
+        ``(4,)`` :math:`w_k^T G` (generic pattern of peak 1).
+    similarity : pandas.DataFrame
+        Measured cosine similarity of each readout's weights with each latent pattern and
+        the generic pattern.
     """
 
-    preset: str
-    voxel_size: float
-    shape: tuple
-    affine: np.ndarray
-    mask: np.ndarray
-    weights: dict  # readout name -> in-mask weight vector
-    dual: np.ndarray  # (n_vox, 2): dual vectors of nps, siips1
-    ortho: np.ndarray  # (n_vox, 3): orthonormal basis of nps_pos, nps_neg, siips1 span
-    readout: np.ndarray  # (4, 2): READOUTS of the dual patterns
-    generic: np.ndarray  # in-mask hot>warm common map (peak 1, orthogonalised)
-    warm: np.ndarray  # in-mask warm map (peak 1)
-    rating: np.ndarray  # in-mask rating map (peak 1)
-    s0: np.ndarray  # in-mask baseline signal shape (mean 1)
-    noise_sigma_vox: float  # FWHM -> sigma in voxels
+    generator: GeneratorSpace
+    weights: dict
+    readout: np.ndarray
+    generic_readout: np.ndarray
+    similarity: pd.DataFrame
 
-    @property
-    def n_voxels(self) -> int:
-        """Number of in-mask voxels."""
-        return int(self.mask.sum())
+    def __getattr__(self, name):
+        # Grid attributes (shape, affine, mask, voxel_size, to_volume, ...) of the generator.
+        if name == "generator":
+            raise AttributeError(name)
+        return getattr(self.generator, name)
 
-    def to_volume(self, vec) -> np.ndarray:
-        """Put an in-mask vector (or ``(n_vox, t)`` matrix) back on the grid."""
-        vec = np.asarray(vec)
-        out = np.zeros(self.shape + vec.shape[1:], dtype=vec.dtype)
-        out[self.mask] = vec
-        return out
 
-    def orthogonalise(self, vec) -> np.ndarray:
-        """Remove from ``vec`` its projection on the signatures' weights."""
-        return vec - self.ortho @ (self.ortho.T @ vec)
+def _cosine(a, b) -> float:
+    na, nb = np.linalg.norm(a), np.linalg.norm(b)
+    return float(a @ b / (na * nb)) if na > 0 and nb > 0 else 0.0
 
 
 @lru_cache(maxsize=4)
 def twin_space(preset: str) -> TwinSpace:
     """Build the :class:`TwinSpace` of ``preset`` (deterministic; cached)."""
-    params = load_parameters(preset)
-    voxel = float(params["bold.voxel_size"][preset])
-    shape, affine = mni_grid(voxel)
-    mask = _mask_array(voxel).copy()
+    from mindpain.surrogates import build_surrogate
+
+    gen = generator_space(preset)
     weights = {}
     for key, name in PLANTED_SIGNATURES.items():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            w = resample_like(build_surrogate(name).weights, shape, affine)
-        weights[key] = w[mask]
+            w = resample_like(build_surrogate(name).weights, gen.shape, gen.affine)
+        weights[key] = w[gen.mask]
     weights["nps_pos"] = np.clip(weights["nps"], 0, None)
     weights["nps_neg"] = np.clip(weights["nps"], None, 0)
-    mask_keep = mask.copy()
-    W = np.column_stack([weights["nps"], weights["siips1"]])
-    dual = W @ np.linalg.inv(W.T @ W)
-    ortho, _ = np.linalg.qr(np.column_stack([weights["nps_pos"], weights["nps_neg"],
-                                             weights["siips1"]]))
-    readout = np.array([[weights[r] @ dual[:, k] for k in range(2)] for r in READOUTS])
-    xyz = voxel_coords(shape, affine)
-    generic = _blobs(xyz, _GENERIC_BLOBS, mask)[mask]
-    generic = generic - ortho @ (ortho.T @ generic)
-    generic /= np.abs(generic).max()
-    s0 = 0.6 + 0.4 * template_intensity(voxel)[mask]
-    return TwinSpace(
-        preset=preset, voxel_size=voxel, shape=shape, affine=affine, mask=mask_keep,
-        weights=weights, dual=dual, ortho=ortho, readout=readout, generic=generic,
-        warm=_blobs(xyz, _WARM_BLOBS, mask)[mask], rating=_blobs(xyz, _RATING_BLOBS, mask)[mask],
-        s0=s0 / s0.mean(),
-        noise_sigma_vox=params["bold.noise_fwhm"] / (2 * np.sqrt(2 * np.log(2))) / voxel,
-    )
-
-
-def smooth_noise_operator(space: TwinSpace, vec: np.ndarray) -> np.ndarray:
-    """Apply the BOLD noise model's spatial operator (smoothing, unit voxel variance)."""
-    vol = space.to_volume(vec.astype(float))
-    out = ndimage.gaussian_filter(vol, space.noise_sigma_vox, mode="constant") / _kernel_norm(
-        space.noise_sigma_vox)
-    return out[space.mask]
-
-
-@lru_cache(maxsize=8)
-def _kernel_norm(sigma: float) -> float:
-    """L2 norm of the discrete Gaussian kernel (so smoothed white noise has unit variance)."""
-    impulse = np.zeros((41, 41, 41))
-    impulse[20, 20, 20] = 1.0
-    return float(np.sqrt((ndimage.gaussian_filter(impulse, sigma, mode="constant") ** 2).sum()))
+    P = gen.pattern_matrix()
+    readout = np.array([[weights[r] @ P[:, j] for j in range(len(LATENTS))] for r in READOUTS])
+    generic = np.array([weights[r] @ gen.generic for r in READOUTS])
+    rows = []
+    for r in READOUTS:
+        for name, vec in (*((k, gen.patterns[k]) for k in LATENTS), ("generic", gen.generic)):
+            rows.append({"readout": r, "pattern": name, "cosine": _cosine(weights[r], vec)})
+    return TwinSpace(generator=gen, weights=weights, readout=readout, generic_readout=generic,
+                     similarity=pd.DataFrame(rows))
 
 
 def contrast_variance_factor(params: Parameters, n_designs: int = 16) -> float:
@@ -182,24 +155,70 @@ def contrast_variance_factor(params: Parameters, n_designs: int = 16) -> float:
 
 @dataclass(frozen=True)
 class Constants:
-    """Derived constants of the participant-level model (score units of the surrogates)."""
+    """Derived constants of the participant-level model.
 
-    mean: dict  # baseline mean per outcome
-    between_sd: dict  # between-participant SD of the true level
-    change_sd: dict  # SD of the true pre-to-post change
-    measurement_cov: np.ndarray  # (4, 4) session-level noise covariance of READOUTS
-    rating_measurement_sd: float  # noise SD of a session's mean rating
-    correlation: np.ndarray  # (4, 4) across OUTCOMES
-    group_shift: dict  # outcome -> arm -> true mean change
-    observed_change_sd: dict  # outcome -> SD of the observed change score
-    observed_level_sd: dict  # outcome -> SD of an observed single-session level
+    Latent responses are in percent signal change at the peak of their pattern; readouts
+    in score units of the open surrogates; ratings on the 0-100 scale.
+
+    Attributes
+    ----------
+    mean, between_sd, change_sd : dict
+        Per :data:`LATENT_OUTCOMES`: baseline mean, between-participant SD of the true
+        level, SD of the true pre-to-post change.
+    correlation : numpy.ndarray
+        ``(4, 4)`` correlation of levels and of changes across :data:`LATENT_OUTCOMES`.
+    readout : numpy.ndarray
+        ``(4, 2)`` loadings of :data:`READOUTS` on the latent responses.
+    generic_mean : numpy.ndarray
+        ``(4,)`` mean contribution of the generic activation to each readout.
+    noise_cov, idiosyncratic_cov, generic_cov : numpy.ndarray
+        ``(4, 4)`` session-level covariance of the readouts from scanner noise, from the
+        idiosyncratic pattern and from the generic amplitude's variation.
+    measurement_cov : numpy.ndarray
+        Their sum: everything in a session's score that is not the latent response.
+    rating_measurement_sd : float
+        Noise SD of a session's mean rating.
+    latent_shift : dict
+        Per latent outcome and arm: true mean change (the planted effects).
+    observed_shift : dict
+        Per readout and rating, per arm: expected mean change of the observed outcome.
+    observed_change_sd, observed_level_sd : dict
+        Per readout and rating: SD of the observed change score and of one observed level.
+    """
+
+    mean: dict
+    between_sd: dict
+    change_sd: dict
+    correlation: np.ndarray
+    readout: np.ndarray
+    generic_mean: np.ndarray
+    noise_cov: np.ndarray
+    idiosyncratic_cov: np.ndarray
+    generic_cov: np.ndarray
+    measurement_cov: np.ndarray
+    rating_measurement_sd: float
+    latent_shift: dict
+    observed_shift: dict
+    observed_change_sd: dict
+    observed_level_sd: dict
 
     def measurement_sd(self, outcome: str) -> float:
-        """Session-level measurement noise SD of ``outcome``."""
+        """Session-level SD of everything in ``outcome`` that is not its true value."""
         if outcome in READOUTS:
             k = READOUTS.index(outcome)
             return float(np.sqrt(self.measurement_cov[k, k]))
         return self.rating_measurement_sd
+
+    def latent_cov(self, which: str = "change") -> np.ndarray:
+        """``(2, 2)`` covariance of the latent responses' levels or changes."""
+        sd = np.array([(self.change_sd if which == "change" else self.between_sd)[k]
+                       for k in LATENTS])
+        return self.correlation[:2, :2] * np.outer(sd, sd)
+
+    def to_latent(self, observed: dict) -> np.ndarray:
+        """Latent shift that moves the expected NPS and SIIPS1 scores by ``observed``."""
+        block = self.readout[[READOUTS.index("nps"), READOUTS.index("siips1")]]
+        return np.linalg.solve(block, [observed.get("nps", 0.0), observed.get("siips1", 0.0)])
 
 
 @lru_cache(maxsize=4)
@@ -207,42 +226,60 @@ def derive_constants(preset: str) -> Constants:
     """Compute the participant-level constants of ``preset`` from the parameter file."""
     params = load_parameters(preset)
     space = twin_space(preset)
-    # Baseline means: the planted part's peak voxel equals the assumed percent amplitude.
-    mean = {}
-    for k, key in enumerate(("nps", "siips1")):
-        peak = params[f"bold.{key}_peak_percent"]
-        mean[key] = float(peak / np.abs(space.dual[:, k]).max())
+    mean = {k: float(params[f"patterns.{k}_peak_percent"]) for k in LATENTS}
     ratings = params["outcomes.ratings"]
     mean["intensity"], mean["unpleasantness"] = (ratings["intensity_mean"],
                                                  ratings["unpleasantness_mean"])
     cv, frac = params["outcomes.between_cv"], params["outcomes.change_sd_fraction"]
-    between = {k: cv[k] * mean[k] for k in ("nps", "siips1")}
+    between = {k: cv[k] * mean[k] for k in LATENTS}
     between["intensity"], between["unpleasantness"] = (ratings["intensity_sd"],
                                                        ratings["unpleasantness_sd"])
-    change = {k: frac[k] * between[k] for k in ("nps", "siips1")}
+    change = {k: frac[k] * between[k] for k in LATENTS}
     for k in ("intensity", "unpleasantness"):
         change[k] = ratings["change_sd_fraction"] * between[k]
+    corr = np.asarray(params["outcomes.correlation"], float)
 
     n_runs = params["task.n_runs"]
     gsg = contrast_variance_factor(params)
-    smoothed = np.column_stack([smooth_noise_operator(space, space.weights[r]) for r in READOUTS])
-    noise = params["bold.noise_percent"]
-    mcov = noise**2 * (smoothed.T @ smoothed) * gsg / n_runs
+    smoothed = np.column_stack([smooth_noise_operator(space.generator, space.weights[r])
+                                for r in READOUTS])
+    kernel = smoothed.T @ smoothed
+    noise_cov = params["bold.noise_percent"] ** 2 * kernel * gsg / n_runs
+    idio_cov = params["bold.idiosyncratic_percent"] ** 2 * kernel
+    generic = params["bold.generic_percent"] * space.generic_readout
+    generic_cov = params["bold.generic_amplitude_cv"] ** 2 * np.outer(generic, generic)
+    mcov = noise_cov + idio_cov + generic_cov
     n_hot = n_runs * params["task.trials_per_condition_per_run"]
     rating_sd = ratings["trial_sd"] / np.sqrt(n_hot)
 
-    def msd(outcome):
-        return (float(np.sqrt(mcov[READOUTS.index(outcome)] [READOUTS.index(outcome)]))
-                if outcome in READOUTS else rating_sd)
+    L = space.readout
+    sd_l = np.array([between[k] for k in LATENTS])
+    sd_c = np.array([change[k] for k in LATENTS])
+    cov_l, cov_c = corr[:2, :2] * np.outer(sd_l, sd_l), corr[:2, :2] * np.outer(sd_c, sd_c)
+    obs_change, obs_level = {}, {}
+    for k, r in enumerate(READOUTS):
+        obs_change[r] = float(np.sqrt(L[k] @ cov_c @ L[k] + 2 * mcov[k, k]))
+        obs_level[r] = float(np.sqrt(L[k] @ cov_l @ L[k] + mcov[k, k]))
+    for r in ("intensity", "unpleasantness"):
+        obs_change[r] = float(np.sqrt(change[r] ** 2 + 2 * rating_sd**2))
+        obs_level[r] = float(np.sqrt(between[r] ** 2 + rating_sd**2))
 
-    obs_change = {k: float(np.sqrt(change[k] ** 2 + 2 * msd(k) ** 2)) for k in OUTCOMES}
-    obs_level = {k: float(np.sqrt(between[k] ** 2 + msd(k) ** 2)) for k in OUTCOMES}
-    shifts = {k: solve_group_shifts(effect_targets(params, k), obs_change[k]) for k in OUTCOMES}
+    # Observed-scale targets -> arm shifts of the observed NPS, SIIPS1 and ratings.
+    observed = {k: solve_group_shifts(effect_targets(params, k), obs_change[k]) for k in OUTCOMES}
+    block = L[[READOUTS.index("nps"), READOUTS.index("siips1")]]
+    latent_arm = {a: np.linalg.solve(block, [observed["nps"][a], observed["siips1"][a]])
+                  for a in ARMS}
+    latent_shift = {k: {a: float(latent_arm[a][j]) for a in ARMS} for j, k in enumerate(LATENTS)}
+    for r in ("intensity", "unpleasantness"):
+        latent_shift[r] = observed[r]
+    for k, r in enumerate(READOUTS):
+        observed[r] = {a: float(L[k] @ latent_arm[a]) for a in ARMS}
     return Constants(
-        mean=mean, between_sd=between, change_sd=change, measurement_cov=mcov,
-        rating_measurement_sd=float(rating_sd),
-        correlation=np.asarray(params["outcomes.correlation"], float), group_shift=shifts,
-        observed_change_sd=obs_change, observed_level_sd=obs_level,
+        mean=mean, between_sd=between, change_sd=change, correlation=corr, readout=L,
+        generic_mean=generic, noise_cov=noise_cov, idiosyncratic_cov=idio_cov,
+        generic_cov=generic_cov, measurement_cov=mcov, rating_measurement_sd=float(rating_sd),
+        latent_shift=latent_shift, observed_shift=observed, observed_change_sd=obs_change,
+        observed_level_sd=obs_level,
     )
 
 
@@ -278,57 +315,111 @@ def solve_group_shifts(effects: dict, sd: float) -> dict:
 
 
 def effect_targets(params: Parameters, outcome: str) -> dict:
-    """Planted d values of ``outcome``: the entry's ``value`` plus its ``assumed`` part."""
+    """Planted observed-scale d values of ``outcome`` (reported, derived and assumed parts).
+
+    For the NPS and SIIPS1 the reported part comes from :mod:`mindpain.reported` (see
+    :func:`mindpain.twin.params.load_parameters`); d is the change-score d in SD of the
+    observed change (between arms :math:`d_s`, within an arm :math:`d_z`).
+    """
     entry = params.raw["effects"][outcome]
-    return {**entry["value"], **entry.get("assumed", {})}
+    merged = {**entry["value"], **entry.get("derived", {}), **entry.get("assumed", {})}
+    return {k: v for k, v in merged.items() if k in CONTRASTS}
 
 
 CONTRASTS = ("MBSR_vs_HEP", "MBSR_vs_WL", "HEP_vs_WL", "MBSR_within", "HEP_within", "WL_within")
 
 
 def planted_trial_effects(preset: str) -> pd.DataFrame:
-    """Planted effect of every trial contrast on every observed outcome, as Cohen's d.
+    r"""Planted effect of every trial contrast on every observed outcome.
 
-    d is taken on the observed change score: the true mean change difference divided by
-    the SD of the observed change (true change variance plus twice the session-level
-    measurement variance). Between-arm rows are differences of change; ``*_within`` rows
-    are d_z of an arm's change. NPSpos and NPSneg follow from the planted NPS and SIIPS1
-    through the readout matrix. ``status`` says whether the value is reported, assumed
-    or derived from those.
+    ``planted_d`` is the population d of the observed change score: the expected mean
+    change difference (between arms) or mean change (within an arm) divided by the SD of
+    the observed change (true latent change read out by the signature, plus twice the
+    session-level variance of everything else: idiosyncratic pattern, generic activation,
+    scanner noise). ``planted_t`` is the expected t of the contrast in the paper's
+    completers (:data:`mindpain.reported.N_COMPLETERS`) and ``planted_d_paper`` that t on
+    the paper's scale (:math:`2t/\sqrt{df}`, df 88, between; :math:`d_z` within).
+    ``latent_d`` is the same contrast of the latent response the signature targets
+    (nociceptive for NPS, NPSpos, NPSneg; modulatory for SIIPS1; ratings: their true
+    value), in SD of its true change. ``status`` says whether the value is reported,
+    derived from reported values, or assumed.
     """
+    from mindpain.reported import N_COMPLETERS, d_paper
+
     params = load_parameters(preset)
     const = derive_constants(preset)
-    space = twin_space(preset)
-    corr = const.correlation[:2, :2]
-    sd_c = np.array([const.change_sd["nps"], const.change_sd["siips1"]])
-    cov_c = corr * np.outer(sd_c, sd_c)
     rows = []
     for outcome in READOUTS + ("intensity", "unpleasantness"):
-        if outcome in READOUTS:
-            r = space.readout[READOUTS.index(outcome)]
-            shift = {a: float(r @ [const.group_shift["nps"][a], const.group_shift["siips1"][a]])
-                     for a in ARMS}
-            var_true = float(r @ cov_c @ r)
-        else:
-            shift = const.group_shift[outcome]
-            var_true = const.change_sd[outcome] ** 2
-        sd = np.sqrt(var_true + 2 * const.measurement_sd(outcome) ** 2)
+        shift = const.observed_shift[outcome]
+        sd = const.observed_change_sd[outcome]
+        target = TARGET_LATENT.get(outcome, outcome)
+        lat_shift, lat_sd = const.latent_shift[target], const.change_sd[target]
         entry = params.raw["effects"].get(outcome, {})
         for contrast in CONTRASTS:
             if contrast.endswith("_within"):
-                d = shift[contrast.split("_")[0]] / sd
+                arm = contrast.split("_")[0]
+                diff, lat = shift[arm], lat_shift[arm]
+                t = diff / sd * np.sqrt(N_COMPLETERS[arm])
+                paper = t / np.sqrt(N_COMPLETERS[arm])
             else:
                 a, b = contrast.split("_vs_")
-                d = (shift[a] - shift[b]) / sd
+                diff, lat = shift[a] - shift[b], lat_shift[a] - lat_shift[b]
+                t = diff / sd / np.sqrt(1 / N_COMPLETERS[a] + 1 / N_COMPLETERS[b])
+                paper = float(d_paper(t, sum(N_COMPLETERS.values()) - len(ARMS)))
             if contrast in entry.get("value", {}):
                 status = entry["status"]
             elif contrast in entry.get("assumed", {}):
                 status = "assumed"
             else:
                 status = "derived"
-            reported = entry["value"][contrast] if status == "reported" else np.nan
-            rows.append({"outcome": outcome, "contrast": contrast, "planted_d": round(d, 6),
-                         "reported_d": reported, "status": status,
-                         "true_change_difference": round(
-                             d * sd, 6), "observed_change_sd": round(float(sd), 6)})
+            rows.append({"outcome": outcome, "contrast": contrast, "planted_d": diff / sd,
+                         "planted_t": t, "planted_d_paper": paper, "latent_d": lat / lat_sd,
+                         "reported_d": REPORTED_D.get((outcome, contrast), np.nan),
+                         "status": status, "true_change_difference": diff,
+                         "observed_change_sd": sd})
     return pd.DataFrame(rows)
+
+
+#: The latent response each readout targets.
+TARGET_LATENT = {"nps": "nociceptive", "nps_pos": "nociceptive", "nps_neg": "nociceptive",
+                 "siips1": "modulatory"}
+
+
+def _reported_d() -> dict:
+    from mindpain.reported import REPORTED
+
+    return {(c.outcome, c.contrast): c.d for c in REPORTED}
+
+
+REPORTED_D = _reported_d()
+
+
+def score_variance_shares(preset: str) -> pd.DataFrame:
+    """Decompose a session's signature score by the twin's measurement model.
+
+    Over baseline sessions of naive participants (between-participant variation of the
+    latent responses, no group shifts): the share of a score's variance due to the latent
+    responses, scanner noise, the idiosyncratic pattern and the generic amplitude, and the
+    correlation this implies between the score and the latent response it targets
+    (:data:`TARGET_LATENT`). A prediction of the model, to set beside the measured one.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``readout``; ``target, loading, latent_share, noise_share,
+        idiosyncratic_share, generic_share, predicted_r``.
+    """
+    const = derive_constants(preset)
+    cov_b = const.latent_cov("level")
+    rows = []
+    for k, r in enumerate(READOUTS):
+        L = const.readout[k]
+        parts = {"latent": float(L @ cov_b @ L), "noise": const.noise_cov[k, k],
+                 "idiosyncratic": const.idiosyncratic_cov[k, k],
+                 "generic": const.generic_cov[k, k]}
+        total = sum(parts.values())
+        j = LATENTS.index(TARGET_LATENT[r])
+        rows.append({"readout": r, "target": TARGET_LATENT[r], "loading": float(L[j]),
+                     **{f"{name}_share": value / total for name, value in parts.items()},
+                     "predicted_r": float(L @ cov_b[:, j] / np.sqrt(total * cov_b[j, j]))})
+    return pd.DataFrame(rows).set_index("readout")

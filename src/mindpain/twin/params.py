@@ -14,6 +14,8 @@ import pandas as pd
 from mindpain.config import check_preset
 
 STATUSES = ("reported", "derived", "context", "assumed")
+#: Marker in ``parameters.toml``: take this outcome's reported effects from mindpain.reported.
+REPORTED_SOURCE = "mindpain.reported"
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,12 @@ class Parameters:
 
 def _fmt(value) -> str:
     if isinstance(value, dict):
-        return ", ".join(f"{k}={v}" for k, v in value.items())
+        return ", ".join(f"{k}={_fmt(v) if isinstance(v, float) else v}"
+                         for k, v in value.items())
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, list) and value and isinstance(value[0], dict):
+        return f"{len(value)} regions: " + ", ".join(str(v.get("name", "?")) for v in value)
     if isinstance(value, list):
         return "matrix " + "x".join([str(len(value)), str(len(value[0]))])
     return str(value)
@@ -85,4 +92,37 @@ def load_parameters(preset: str = "full") -> Parameters:
     raw = copy.deepcopy(raw)
     for name, value in raw.get("presets", {}).get(preset, {}).items():
         raw["design"][name]["value"] = value
+    for name, entry in raw.get("effects", {}).items():
+        if entry.get("value") == REPORTED_SOURCE:
+            _fill_reported(name, entry)
     return Parameters(preset=preset, raw=raw, sha256=hashlib.sha256(text.encode()).hexdigest())
+
+
+def _fill_reported(outcome: str, entry: dict) -> None:
+    """Fill an ``effects`` entry from :mod:`mindpain.reported` (observed change-score d).
+
+    ``value`` becomes the change-score d (:math:`d_s` between arms, :math:`d_z` within) of
+    every contrast the paper reports for ``outcome``. If the MBSR within-arm change is not
+    reported, the entry must state ``assumed.controls_mean_change`` (the completer-weighted
+    mean change of HEP and WL, in the same d units); MBSR within is then derived from it
+    and the reported between-arm d and stored under ``derived``.
+    """
+    from mindpain.reported import N_COMPLETERS, effect_scale_table
+
+    table = effect_scale_table()
+    rows = table[table["outcome"] == outcome]
+    if rows.empty:
+        raise ValueError(f"parameters.toml: effects.{outcome} takes its values from "
+                         f"{REPORTED_SOURCE}, which reports nothing for {outcome!r}")
+    entry["value"] = {r.contrast: float(r.d_change) for r in rows.itertuples()}
+    if "MBSR_within" not in entry["value"]:
+        base = entry.get("assumed", {}).get("controls_mean_change")
+        if base is None:
+            raise ValueError(f"parameters.toml: effects.{outcome} has no MBSR within-arm "
+                             "change; state assumed.controls_mean_change")
+        controls = [a for a in N_COMPLETERS if a != "MBSR"]
+        weights = [N_COMPLETERS[a] for a in controls]
+        # arm change = MBSR change - d(MBSR vs arm); the controls' weighted mean is `base`.
+        mbsr = base + sum(w * entry["value"][f"MBSR_vs_{a}"]
+                          for a, w in zip(controls, weights, strict=True)) / sum(weights)
+        entry["derived"] = {"MBSR_within": float(mbsr)}

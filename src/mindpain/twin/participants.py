@@ -1,8 +1,12 @@
-"""Participant level of the twin: who took part, their true responses, their observations.
+"""Participant level of the twin: who took part, their latent responses, their observations.
 
-This level is drawn first and fast; the BOLD is then made from it. :func:`simulate_observed`
-draws the observed outcomes directly (true values plus the measurement noise that the BOLD
-noise model implies), for calibration studies with hundreds of replications.
+This level is drawn first and fast; the BOLD is then made from it. The truth of a session
+is latent: its nociceptive and modulatory responses (percent signal change at the peak of
+the twin's patterns) and its true mean ratings. :func:`simulate_observed` draws the
+observed outcomes directly through the measurement model of :mod:`mindpain.twin.model`
+(loadings of each signature on the latent responses, plus what leaks into a score from
+the generic activation, the idiosyncratic pattern and scanner noise), for calibration
+studies with hundreds of replications.
 """
 
 from __future__ import annotations
@@ -11,8 +15,9 @@ import numpy as np
 import pandas as pd
 
 from mindpain.config import derive_rng
-from mindpain.twin.model import ARMS, OUTCOMES, READOUTS, derive_constants, twin_space
+from mindpain.twin.model import ARMS, LATENT_OUTCOMES, READOUTS, derive_constants
 from mindpain.twin.params import load_parameters
+from mindpain.twin.patterns import LATENTS
 
 SESSIONS = ("pre", "post")
 
@@ -113,7 +118,16 @@ def _meditator_terms(participants: pd.DataFrame, preset: str) -> dict:
 
     Log10 retreat and non-retreat hours are standardised with their exact population
     moments (:func:`practice_moments`), so a slope is per SD of log10 hours and the dose
-    terms average zero: ``group_d`` alone sets the meditators' mean difference.
+    terms average zero: ``group_d`` alone sets the meditators' mean difference. The
+    parameter file states the terms in SD of the observed NPS and SIIPS1 (and ratings);
+    the NPS and SIIPS1 terms are mapped to latent shifts through the loadings
+    (:meth:`~mindpain.twin.model.Constants.to_latent`).
+
+    Returns
+    -------
+    dict
+        :data:`~mindpain.twin.model.LATENT_OUTCOMES` -> array of shifts, one per
+        participant.
     """
     params = load_parameters(preset)
     const = derive_constants(preset)
@@ -124,63 +138,80 @@ def _meditator_terms(participants: pd.DataFrame, preset: str) -> dict:
                      .to_numpy(dtype=float))
     z_r = np.where(ltm, (log_r - mom["e_r"]) / np.sqrt(mom["v_r"]), 0.0)
     z_d = np.where(ltm, (log_d - mom["e_d"]) / np.sqrt(mom["v_d"]), 0.0)
-    terms = {}
     group_d = params["meditators.group_d"]
     slope_r, slope_d = params["meditators.retreat_slope"], params["meditators.daily_slope"]
-    for k in OUTCOMES:
+    observed = {}
+    for k in ("nps", "siips1", "intensity", "unpleasantness"):
         sd = const.observed_level_sd[k]
-        terms[k] = np.where(ltm, group_d.get(k, 0.0) * sd, 0.0) + sd * (
+        observed[k] = np.where(ltm, group_d.get(k, 0.0) * sd, 0.0) + sd * (
             slope_r.get(k, 0.0) * z_r + slope_d.get(k, 0.0) * z_d)
+    unit = {k: const.to_latent({k: 1.0}) for k in ("nps", "siips1")}
+    terms = {k: observed["nps"] * unit["nps"][j] + observed["siips1"] * unit["siips1"][j]
+             for j, k in enumerate(LATENTS)}
+    terms["intensity"], terms["unpleasantness"] = observed["intensity"], observed["unpleasantness"]
     return terms
 
 
 def draw_truth(participants: pd.DataFrame, preset: str, seed: int, rng=None) -> pd.DataFrame:
-    """Draw the true outcome of every participant and session.
+    """Draw the true (latent) responses of every participant and session.
 
-    Returns one row per participant and session with the true NPS and SIIPS1 responses
-    (the planted scores), the NPSpos/NPSneg readouts they imply, and the true mean
-    ratings of hot trials.
+    Returns
+    -------
+    pandas.DataFrame
+        One row per participant and session: ``participant_id, session, group`` and
+        :data:`~mindpain.twin.model.LATENT_OUTCOMES` (``nociceptive, modulatory``: latent
+        responses, percent signal change at the pattern's peak; ``intensity,
+        unpleasantness``: true mean ratings of the hot trials before trial noise).
     """
-    const = derive_constants(preset)
-    space = twin_space(preset)
     rng = derive_rng(seed, "truth") if rng is None else rng
-    n = len(participants)
-    corr = const.correlation
-    sd_b = np.array([const.between_sd[k] for k in OUTCOMES])
-    sd_c = np.array([const.change_sd[k] for k in OUTCOMES])
-    level = rng.multivariate_normal(np.zeros(4), corr, size=n) * sd_b
-    change = rng.multivariate_normal(np.zeros(4), corr, size=n) * sd_c
-    mean = np.array([const.mean[k] for k in OUTCOMES])
-    terms = _meditator_terms(participants, preset)
-    pre = mean + level + np.column_stack([terms[k] for k in OUTCOMES])
-    shift = np.array([[const.group_shift[k].get(g, 0.0) for k in OUTCOMES]
-                      for g in participants["group"]])
-    post = pre + shift + change
-    # Mean ratings live on the 0-100 visual analogue scale.
-    for k in ("intensity", "unpleasantness"):
-        j = OUTCOMES.index(k)
-        pre[:, j], post[:, j] = np.clip(pre[:, j], 0, 100), np.clip(post[:, j], 0, 100)
+    rows, post = _session_index(participants)
+    values = _draw_sessions(participants, preset, rng, rows, post)
+    truth = participants[["participant_id", "group"]].iloc[rows].reset_index(drop=True)
+    truth.insert(1, "session", np.where(post, "post", "pre"))
+    for j, k in enumerate(LATENT_OUTCOMES):
+        truth[k] = values[:, j]
+    return truth[["participant_id", "session", "group", *LATENT_OUTCOMES]]
+
+
+def _session_index(participants: pd.DataFrame):
+    """Participant row and post flag of every session, in the order of :func:`_sessions`."""
     sessions = _sessions(participants)
     index = {pid: i for i, pid in enumerate(participants["participant_id"])}
-    rows = []
-    for pid, ses in sessions.itertuples(index=False):
-        values = (pre if ses == "pre" else post)[index[pid]]
-        rec = dict(zip(OUTCOMES, values, strict=True))
-        sig = space.readout @ np.array([rec["nps"], rec["siips1"]])
-        rec.update(dict(zip(READOUTS, sig, strict=True)))
-        rows.append({"participant_id": pid, "session": ses, **rec})
-    truth = pd.DataFrame(rows)
-    truth = truth.merge(participants[["participant_id", "group"]], on="participant_id")
-    return truth[["participant_id", "session", "group", *READOUTS, "intensity", "unpleasantness"]]
+    rows = sessions["participant_id"].map(index).to_numpy()
+    return rows, sessions["session"].eq("post").to_numpy()
+
+
+def _draw_sessions(participants, preset, rng, rows, post, terms=None) -> np.ndarray:
+    """Draw ``(n_sessions, 4)`` true values of :data:`LATENT_OUTCOMES` (one replication)."""
+    const = derive_constants(preset)
+    n = len(participants)
+    corr = const.correlation
+    sd_b = np.array([const.between_sd[k] for k in LATENT_OUTCOMES])
+    sd_c = np.array([const.change_sd[k] for k in LATENT_OUTCOMES])
+    level = rng.multivariate_normal(np.zeros(4), corr, size=n) * sd_b
+    change = rng.multivariate_normal(np.zeros(4), corr, size=n) * sd_c
+    mean = np.array([const.mean[k] for k in LATENT_OUTCOMES])
+    terms = _meditator_terms(participants, preset) if terms is None else terms
+    pre = mean + level + np.column_stack([terms[k] for k in LATENT_OUTCOMES])
+    shift = np.array([[const.latent_shift[k].get(g, 0.0) for k in LATENT_OUTCOMES]
+                      for g in participants["group"]])
+    after = pre + shift + change
+    # Mean ratings live on the 0-100 visual analogue scale.
+    for k in ("intensity", "unpleasantness"):
+        j = LATENT_OUTCOMES.index(k)
+        pre[:, j], after[:, j] = np.clip(pre[:, j], 0, 100), np.clip(after[:, j], 0, 100)
+    return np.where(post[:, None], after[rows], pre[rows])
 
 
 def simulate_observed(preset: str, seed: int, n_replications: int) -> pd.DataFrame:
     """Draw observed participant-level outcomes for many replications, without BOLD.
 
-    Each replication redraws the participants' true values (same design, same
-    participants table) and adds the measurement noise the twin's BOLD noise model
-    implies for session scores (joint across NPS, SIIPS1, NPSpos, NPSneg) and for mean
-    ratings (trial noise over the session's hot trials).
+    Each replication redraws the participants' latent responses (same design, same
+    participants table) and reads them out through the measurement model of
+    :mod:`mindpain.twin.model`: signature score = loadings x latent responses + mean
+    generic contribution + session-level variation (scanner noise, idiosyncratic pattern,
+    generic amplitude; joint across NPS, SIIPS1, NPSpos, NPSneg); mean rating = true
+    rating + trial noise over the session's hot trials.
 
     Parameters
     ----------
@@ -194,8 +225,9 @@ def simulate_observed(preset: str, seed: int, n_replications: int) -> pd.DataFra
     Returns
     -------
     pandas.DataFrame
-        Long table: ``replication, participant_id, session, group`` and one column per
-        outcome (``nps, siips1, nps_pos, nps_neg, intensity, unpleasantness``).
+        Long table: ``replication, participant_id, session, group``, one column per
+        observed outcome (``nps, siips1, nps_pos, nps_neg, intensity, unpleasantness``)
+        and, last, the latent truth (``nociceptive, modulatory``).
 
     Examples
     --------
@@ -205,16 +237,28 @@ def simulate_observed(preset: str, seed: int, n_replications: int) -> pd.DataFra
     """
     const = derive_constants(preset)
     participants = draw_participants(preset, seed)
-    frames = []
+    rows, post = _session_index(participants)
+    terms = _meditator_terms(participants, preset)
+    n_ses = rows.size
+    values = np.empty((n_replications, n_ses, len(READOUTS) + 2 + len(LATENTS)))
     for rep in range(n_replications):
         rng = derive_rng(seed, "replication", rep)
-        truth = draw_truth(participants, preset, seed, rng=rng)
+        truth = _draw_sessions(participants, preset, rng, rows, post, terms)
+        latent = truth[:, :len(LATENTS)]
         noise = rng.multivariate_normal(np.zeros(len(READOUTS)), const.measurement_cov,
-                                        size=len(truth))
-        for k, name in enumerate(READOUTS):
-            truth[name] = truth[name] + noise[:, k]
-        for name in ("intensity", "unpleasantness"):
-            truth[name] = truth[name] + rng.normal(0, const.rating_measurement_sd, len(truth))
-        truth.insert(0, "replication", rep)
-        frames.append(truth)
-    return pd.concat(frames, ignore_index=True)
+                                        size=n_ses)
+        values[rep, :, :len(READOUTS)] = latent @ const.readout.T + const.generic_mean + noise
+        ratings = truth[:, len(LATENTS):] + rng.normal(0, const.rating_measurement_sd, (n_ses, 2))
+        values[rep, :, len(READOUTS):len(READOUTS) + 2] = ratings
+        values[rep, :, len(READOUTS) + 2:] = latent
+    ids = participants[["participant_id", "group"]].iloc[rows].reset_index(drop=True)
+    out = pd.DataFrame({
+        "replication": np.repeat(np.arange(n_replications), n_ses),
+        "participant_id": np.tile(ids["participant_id"].to_numpy(), n_replications),
+        "session": np.tile(np.where(post, "post", "pre"), n_replications),
+        "group": np.tile(ids["group"].to_numpy(), n_replications)})
+    names = (*READOUTS, "intensity", "unpleasantness", *LATENTS)
+    flat = values.reshape(-1, len(names))
+    for j, name in enumerate(names):
+        out[name] = flat[:, j]
+    return out
