@@ -475,48 +475,56 @@ SWEEP = {
 }
 SWEEP_LABELS = {"bold.noise_percent": "BOLD noise (% signal)",
                 "task.n_runs": "runs per session",
-                "outcomes.between_cv": "between-person variability",
-                "outcomes.change_sd_fraction": "true change variability"}
+                "outcomes.between_cv": "between-person variability (× assumed)",
+                "outcomes.change_sd_fraction": "true change variability (× assumed)"}
 
 
 def _variance_model(preset: str, outcome: str) -> dict:
-    """Assumed variance components of one signature outcome in the twin (score units)."""
-    from mindpain.twin.model import derive_constants
+    """Assumed variance components of one signature readout in the twin (score units).
+
+    The readout's true level and change are its loadings on the latent responses applied
+    to their covariances; its session-level measurement variance splits into scanner noise
+    (which averages over runs) and the rest (idiosyncratic and generic patterns).
+    """
+    from mindpain.twin.model import READOUTS, derive_constants
     from mindpain.twin.params import load_parameters
 
     const = derive_constants(preset)
     params = load_parameters(preset)
-    return {"between": const.between_sd[outcome], "change": const.change_sd[outcome],
-            "noise": const.measurement_sd(outcome), "n_runs": params["task.n_runs"],
-            "noise_percent": params["bold.noise_percent"],
-            "between_cv": params["outcomes.between_cv"][outcome],
-            "change_fraction": params["outcomes.change_sd_fraction"][outcome]}
+    k = READOUTS.index(outcome)
+    r = const.readout[k]
+    scanner = float(const.noise_cov[k, k])
+    return {"between": float(np.sqrt(r @ const.latent_cov("level") @ r)),
+            "change": float(np.sqrt(r @ const.latent_cov("change") @ r)),
+            "scanner": float(np.sqrt(scanner)),
+            "other": float(np.sqrt(max(float(const.measurement_cov[k, k]) - scanner, 0.0))),
+            "n_runs": params["task.n_runs"], "noise_percent": params["bold.noise_percent"],
+            "between_cv": 1.0, "change_fraction": 1.0}
 
 
 def _components(base: dict, parameter: str | None, value: float) -> dict:
     """Variance components with one parameter set to ``value`` (the twin's formulas).
 
-    Measurement SD scales with noise percent and with 1/sqrt(runs); the between-person
-    SD with its coefficient of variation; the true change SD is the change fraction times
-    the between SD.
+    Scanner noise SD scales with the noise percent and with 1/sqrt(runs); the
+    between-person SDs (and with them the true change SD) with the ``between_cv``
+    multiplier; the true change SD with the ``change_sd_fraction`` multiplier.
     """
-    between, noise = base["between"], base["noise"]
-    fraction = base["change_fraction"]
+    between, change, scanner = base["between"], base["change"], base["scanner"]
     if parameter == "bold.noise_percent":
-        noise = noise * value / base["noise_percent"]
+        scanner = scanner * value / base["noise_percent"]
     elif parameter == "task.n_runs":
-        noise = noise * np.sqrt(base["n_runs"] / value)
+        scanner = scanner * np.sqrt(base["n_runs"] / value)
     elif parameter == "outcomes.between_cv":
-        between = between * value / base["between_cv"]
+        between, change = between * value, change * value
     elif parameter == "outcomes.change_sd_fraction":
-        fraction = value
+        change = change * value
     elif parameter is not None:
         raise ValueError(f"unknown swept parameter {parameter!r}; expected one of "
                          f"{', '.join(SWEEP)}")
-    change = fraction * between
-    var_pre = between**2 + noise**2
-    var_post = between**2 + change**2 + noise**2
-    return {"obs_change_sd": float(np.sqrt(change**2 + 2 * noise**2)),
+    noise2 = scanner**2 + base["other"] ** 2
+    var_pre = between**2 + noise2
+    var_post = between**2 + change**2 + noise2
+    return {"obs_change_sd": float(np.sqrt(change**2 + 2 * noise2)),
             "ancova_resid_sd": float(np.sqrt(var_post - between**4 / var_pre)),
             "obs_level_sd": float(np.sqrt(var_pre)),
             "prepost_r": float(between**2 / np.sqrt(var_pre * var_post))}
