@@ -181,7 +181,7 @@ def power_table(preset: str | None = "full", n_grid=N_GRID, d_grid=D_GRID,
 
     Three scenarios per contrast: ``paper`` (the change-score d the paper's t implies),
     ``planted`` (the twin's planted d, when ``preset`` is given) and ``grid`` (each
-    |d| in ``d_grid``). Each scenario has one row per equal arm size in ``n_grid`` and one
+    absolute d in ``d_grid``). Each scenario has one row per equal arm size in ``n_grid`` and one
     row at the actual arm sizes (``actual_n`` True).
     """
     rep = reported_contrasts()
