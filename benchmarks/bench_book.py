@@ -3,7 +3,7 @@
 Generates the full twin and builds the site with every chapter executed, into temporary
 folders (work, results and build output), so nothing is cached: twin, first level, scores,
 calibrations and all five chapters. Writes the step times into the ``book`` section of
-``benchmarks/results.md``. Budget (issue): <= 25 min on 2 cores.
+``benchmarks/results.md``. Budget (issues #9-#12): <= 10 min on 2 cores, venv included.
 
 Usage: ``python benchmarks/bench_book.py [--preset full] [--keep DIR]``
 """
@@ -23,7 +23,7 @@ from _machine import machine_line, replace_section
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-BUDGET_MIN = 25.0
+BUDGET_MIN = 10.0
 
 
 def main() -> int:
