@@ -108,7 +108,7 @@ def test_dose_response_matches_statsmodels_and_pingouin(full):
 def test_vectorised_calibration_path_equals_single_analysis(full):
     obs, people, res = full
     data = res.data
-    arrays = {k: data[k].to_numpy(float)[None, :] for k in meditators.GROUP_OUTCOMES}
+    arrays = {k: data[k].to_numpy(float)[None, :] for k in meditators.TRIAL_OUTCOMES}
     est = meditators.calibration_estimates(data, arrays)
     merged = est.merge(res.effects, on=["outcome", "effect", "method"], suffixes=("_v", ""))
     assert len(merged) == len(est)

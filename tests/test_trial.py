@@ -321,7 +321,7 @@ def test_figures_return_figures(full_analysis):
 
     link = trial.neural_subjective_link(full_analysis.trial, signatures=("nps",),
                                         ratings=("intensity",))
-    cov = pd.DataFrame({"outcome": "nps", "contrast": list(trial.CONTRASTS),
+    cov = pd.DataFrame({"outcome": "nps", "contrast": list(trial.TRIAL_CONTRASTS),
                         "model": "change_score", "coverage": 0.95, "mc_se": 0.007})
     figs = [figures_trial.plot_trajectories(full_analysis.trial),
             figures_trial.plot_forest(full_analysis.effects),

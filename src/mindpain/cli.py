@@ -119,7 +119,7 @@ def _version() -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``mindpain`` command."""
-    from mindpain.config import DEFAULT_SEED, PRESETS
+    from mindpain.vocabulary import DEFAULT_SEED, METRICS, PRESETS
 
     parser = _Parser(prog="mindpain", description=DESCRIPTION, epilog=EPILOG)
     parser.add_argument("--version", action="version", version=_version())
@@ -221,7 +221,7 @@ contrast=hotVsWarm stat=effect --signature nps-surrogate --signature siips1-surr
                         "registered name (nps, nps-pos, nps-neg, siips1, nps-surrogate, "
                         "nps-surrogate-pos, nps-surrogate-neg, siips1-surrogate) or a NIfTI "
                         "weight map")
-    p.add_argument("--metric", action="append", choices=("dot", "cosine", "correlation"),
+    p.add_argument("--metric", action="append", choices=METRICS,
                    default=None,
                    help="response metric; repeat for several (default: dot)")
     p.add_argument("--subregions", action="store_true",

@@ -30,8 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-DEFAULT_SEED = 20220701
-PRESETS = ("small", "full", "reduced")
+from mindpain.vocabulary import DEFAULT_SEED, PRESETS
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 

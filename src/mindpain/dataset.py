@@ -27,15 +27,8 @@ import numpy as np
 import pandas as pd
 
 from mindpain.errors import MindpainError
+from mindpain.vocabulary import ARMS, GROUPS, SESSIONS, TASK, TRIAL_TYPES
 
-#: Groups of the study, in the order every table and figure uses.
-GROUPS = ("MBSR", "HEP", "WL", "LTM")
-#: Randomized arms (meditation-naive participants).
-ARMS = ("MBSR", "HEP", "WL")
-#: Session labels, in time order.
-SESSIONS = ("pre", "post")
-#: BIDS task label of the heat paradigm.
-TASK = "heat"
 #: Columns ``participants.tsv`` must have.
 PARTICIPANT_COLUMNS = ("participant_id", "group")
 #: Columns every events file must have (BIDS).
@@ -579,7 +572,7 @@ def repetition_time(bids_dir, bold_path=None, task: str = TASK, *, sidecars=None
 
 
 def load_run_events(path, run_length: float | None = None,
-                    trial_types=("hot", "warm", "rating")) -> pd.DataFrame:
+                    trial_types=TRIAL_TYPES) -> pd.DataFrame:
     """Read and check one run's events for the GLM (onset, duration, trial_type).
 
     Parameters

@@ -50,6 +50,7 @@ import pandas as pd
 from scipy import optimize, stats
 
 from mindpain.reported import N_COMPLETERS, REPORTED, effect_scale_table
+from mindpain.vocabulary import ARMS
 
 ALPHA = 0.05
 POWER_TARGET = 0.80
@@ -278,7 +279,7 @@ def simulated_power(preset: str, seed: int, outcome: str, contrast: str, n_value
     from mindpain.twin.participants import simulate_observed
 
     obs = simulate_observed(preset, seed, n_replications)
-    obs = obs[obs["group"].isin(("MBSR", "HEP", "WL"))]
+    obs = obs[obs["group"].isin(ARMS)]
     both = obs.groupby("participant_id")["session"].transform("nunique").eq(2)
     obs = obs[both].sort_values(["replication", "participant_id", "session"], kind="stable")
     # Sorted so that each replication holds the same participants, "post" before "pre".

@@ -16,8 +16,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch, Patch
 
-from mindpain.dataset import ARMS, GROUPS, SESSIONS
 from mindpain.errors import MindpainError
+from mindpain.vocabulary import ARMS, GROUP_LABELS, GROUPS, RATING_OUTCOMES, SESSIONS
 
 #: Colour of each group (Okabe-Ito, colour-blind safe); every figure of the book uses it.
 GROUP_COLORS = {"MBSR": "#0072B2", "HEP": "#009E73", "WL": "#999999", "LTM": "#CC79A7"}
@@ -26,8 +26,6 @@ CONDITION_COLORS = {"hot": "#D55E00", "warm": "#E69F00", "rating": "#56B4E9"}
 #: Colour of each parameter status, from most to least evidence (viridis, colour-blind safe).
 STATUS_COLORS = {"reported": "#31688E", "derived": "#35B779", "context": "#90D743",
                  "assumed": "#FDE725"}
-#: Long names of the groups for legends.
-GROUP_LABELS = {"MBSR": "MBSR", "HEP": "HEP", "WL": "Waitlist", "LTM": "Long-term meditators"}
 #: Default voxel of :func:`plot_voxel_timeseries`: right anterior insula (NPS region rIns).
 DEFAULT_VOXEL_MM = (40.0, 8.0, 0.0)
 
@@ -444,7 +442,7 @@ def plot_ratings(session_ratings: pd.DataFrame, participants: pd.DataFrame) -> F
     sessions = [s for s in SESSIONS if s in set(data["session"])]
     fig = Figure(figsize=(9, 4.4))
     axes = fig.subplots(1, 2, sharey=True)
-    for ax, col in zip(axes, ("intensity", "unpleasantness"), strict=True):
+    for ax, col in zip(axes, RATING_OUTCOMES, strict=True):
         common = {"data": data, "x": "session", "y": col, "hue": "group", "order": sessions,
                   "hue_order": groups, "palette": GROUP_COLORS, "ax": ax}
         with warnings.catch_warnings():

@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 
 from mindpain.errors import MindpainError
 from mindpain.figures_data import _styled
-from mindpain.trial import CONTRAST_LABELS, OUTCOME_LABELS
+from mindpain.vocabulary import CONTRAST_LABELS, OUTCOME_LABELS
 
 #: Okabe-Ito colours per outcome and per scenario.
 OUTCOME_COLORS = {"nps": "#0072B2", "siips1": "#D55E00"}

@@ -9,6 +9,7 @@ import nibabel as nib
 import numpy as np
 
 from mindpain import first_level as fl
+from mindpain.vocabulary import TRIAL_TYPES
 
 
 def _detached(fig):
@@ -92,7 +93,7 @@ def plot_voxel_fit(fit, title=None):
     from matplotlib.patches import Patch
 
     handles = ax.get_legend_handles_labels()[0] + [
-        Patch(color=COLORS[k], alpha=0.4, label=k) for k in ("hot", "warm", "rating")]
+        Patch(color=COLORS[k], alpha=0.4, label=k) for k in TRIAL_TYPES]
     ax.legend(handles=handles, ncol=5, loc="upper right", fontsize=8, frameon=False)
     ax.set_xlabel("time (s)")
     ax.set_ylabel("BOLD (% signal change)")

@@ -14,8 +14,8 @@ from scipy import stats
 
 from mindpain.errors import MindpainError
 from mindpain.figures_data import GROUP_COLORS, _styled
-from mindpain.meditators import EFFECT_LABELS, GROUP_OUTCOMES, PREDICTORS
-from mindpain.trial import OUTCOME_LABELS
+from mindpain.meditators import EFFECT_LABELS, PREDICTORS
+from mindpain.vocabulary import OUTCOME_LABELS, TRIAL_OUTCOMES
 
 NAIVE_COLOR = "#0072B2"
 COHORT_COLORS = {"naive": NAIVE_COLOR, "LTM": GROUP_COLORS["LTM"]}
@@ -32,7 +32,7 @@ def _need(frame: pd.DataFrame, columns, what: str) -> None:
 
 
 @_styled
-def plot_groups(data: pd.DataFrame, outcomes=GROUP_OUTCOMES, seed: int = 0) -> Figure:
+def plot_groups(data: pd.DataFrame, outcomes=TRIAL_OUTCOMES, seed: int = 0) -> Figure:
     """Show each outcome's distribution in naive participants and meditators.
 
     Parameters

@@ -24,7 +24,10 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from mindpain.errors import MindpainError
-from mindpain.figures_data import GROUP_COLORS, GROUP_LABELS, _styled
+from mindpain.figures_data import GROUP_COLORS, _styled
+from mindpain.twin.model import READOUTS as TWIN_OUTCOMES
+from mindpain.twin.model import TARGET_LATENT as TWIN_TARGETS
+from mindpain.vocabulary import GROUP_LABELS
 
 #: Colour of positive / negative signature weights (Okabe-Ito vermillion / blue).
 SIGN_COLORS = {1: "#D55E00", -1: "#0072B2"}
@@ -32,11 +35,6 @@ SIGN_COLORS = {1: "#D55E00", -1: "#0072B2"}
 SOFTWARE_COLORS = {"SPM": "#E69F00", "FSL": "#56B4E9"}
 #: Colour of the sum of local scores and of the whole-pattern score (Okabe-Ito).
 TOTAL_COLORS = {"sum": "#999999", "whole": "#000000"}
-#: Outcomes of the twin comparison, in the order they are drawn.
-TWIN_OUTCOMES = ("nps", "siips1", "nps_pos", "nps_neg")
-#: The twin's latent response each outcome's signature targets (truth.tsv column).
-TWIN_TARGETS = {"nps": "nociceptive", "nps_pos": "nociceptive", "nps_neg": "nociceptive",
-                "siips1": "modulatory"}
 #: Diverging colour map of every brain map and heatmap here.
 DIVERGING_CMAP = "RdBu_r"
 _WHOLE = "whole"

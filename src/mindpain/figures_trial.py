@@ -14,15 +14,17 @@ from matplotlib.lines import Line2D
 from scipy import stats
 
 from mindpain.errors import MindpainError
-from mindpain.figures_data import GROUP_COLORS, GROUP_LABELS, _styled
-from mindpain.trial import (
+from mindpain.figures_data import GROUP_COLORS, _styled
+from mindpain.trial import change_scores
+from mindpain.vocabulary import (
     ARMS,
     BETWEEN,
     CONTRAST_LABELS,
-    CONTRASTS,
+    GROUP_LABELS,
     OUTCOME_LABELS,
+    RATING_OUTCOMES,
     SESSIONS,
-    change_scores,
+    TRIAL_CONTRASTS,
 )
 
 #: Marker and colour of each model in the forest and coverage plots (Okabe-Ito).
@@ -98,7 +100,7 @@ def plot_trajectories(trial: pd.DataFrame, outcomes=("nps", "siips1")) -> Figure
 
 @_styled
 def plot_forest(effects: pd.DataFrame, outcomes=("nps", "siips1"),
-                models=("change_score", "ancova", "mixedlm"), contrasts=CONTRASTS) -> Figure:
+                models=("change_score", "ancova", "mixedlm"), contrasts=TRIAL_CONTRASTS) -> Figure:
     """Forest plot of the contrasts' d with 95% CIs, beside the paper's and the planted d.
 
     All on the change-score scale: the paper's stars are ``reported_d_change`` (the
@@ -215,7 +217,7 @@ def plot_residuals(residuals: pd.DataFrame, assumptions: pd.DataFrame | None = N
 
 @_styled
 def plot_link(trial: pd.DataFrame, link: pd.DataFrame | None = None, signatures=("nps", "siips1"),
-              ratings=("intensity", "unpleasantness")) -> Figure:
+              ratings=RATING_OUTCOMES) -> Figure:
     """Change in signature response against change in rating, one point per completer.
 
     Parameters
@@ -285,7 +287,8 @@ def plot_coverage(coverage: pd.DataFrame, target: float = 0.95, tolerance: float
         sub = coverage[coverage.outcome == outcome]
         for model in models:
             rows = sub[sub.model == model]
-            y = np.array([len(CONTRASTS) - 1 - CONTRASTS.index(c) for c in rows.contrast])
+            y = np.array([len(TRIAL_CONTRASTS) - 1 - TRIAL_CONTRASTS.index(c)
+                          for c in rows.contrast])
             marker, color, _ = MODEL_STYLE[model]
             ax.errorbar(rows.coverage, y + offsets[model], xerr=2 * rows.mc_se, fmt=marker,
                         color=color, ms=4, lw=1, capsize=1.5)
@@ -293,7 +296,8 @@ def plot_coverage(coverage: pd.DataFrame, target: float = 0.95, tolerance: float
         ax.set_xlim(0.85, 1.0)
         ax.set_xticks([0.9, 0.95, 1.0], ["0.90", "0.95", "1.00"])
         ax.set_xlabel("Coverage")
-    axes[0].set_yticks(range(len(CONTRASTS)), [CONTRAST_LABELS[c] for c in CONTRASTS[::-1]])
+    axes[0].set_yticks(range(len(TRIAL_CONTRASTS)),
+                       [CONTRAST_LABELS[c] for c in TRIAL_CONTRASTS[::-1]])
     handles = [Line2D([], [], ls="", marker=MODEL_STYLE[m][0], color=MODEL_STYLE[m][1],
                       label=MODEL_STYLE[m][2]) for m in models]
     fig.legend(handles=handles, loc="lower center", ncols=len(models), frameon=False)

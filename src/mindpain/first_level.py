@@ -78,12 +78,10 @@ from mindpain.io import (
     write_tsv,
     write_unit,
 )
+from mindpain.vocabulary import MAP_CONTRASTS as CONTRASTS
+from mindpain.vocabulary import TASK
 
-TASK = "heat"
 DEFAULT_SPACE = "MNI152NLin6Asym"
-TRIAL_TYPES = ("hot", "warm", "rating")
-#: Contrast label (BIDS ``contrast-`` entity) -> nilearn contrast expression.
-CONTRASTS = {"hotVsWarm": "hot - warm", "hot": "hot", "warm": "warm"}
 #: Confound columns used from fMRIPrep's ``desc-confounds_timeseries.tsv``.
 DEFAULT_CONFOUNDS = ("trans_x", "trans_y", "trans_z", "rot_x", "rot_y", "rot_z",
                      "framewise_displacement")

@@ -104,18 +104,17 @@ from scipy import stats
 
 from mindpain.errors import MindpainError
 from mindpain.trial import (
-    OUTCOME_LABELS,
-    RATINGS,
-    SIGNATURES,
     holm_by_family,
     standardised,
 )
+from mindpain.vocabulary import (
+    GROUPS,
+    NAIVE_GROUPS,
+    OUTCOME_LABELS,
+    SIGNATURE_OUTCOMES,
+    TRIAL_OUTCOMES,
+)
 
-#: Naive (meditation-naive) groups; their baseline session is the comparison sample.
-NAIVE_GROUPS = ("MBSR", "HEP", "WL")
-GROUPS = NAIVE_GROUPS + ("LTM",)
-#: Outcomes of the group comparison.
-GROUP_OUTCOMES = SIGNATURES + RATINGS
 #: Practice predictors: effect name -> column of log10 hours.
 PREDICTORS = {"retreat": "log_retreat", "daily": "log_daily", "lifetime": "log_lifetime"}
 HOURS = ("lifetime_hours", "retreat_hours")
@@ -477,7 +476,7 @@ def _join(*notes) -> str:
     return "; ".join(n for n in notes if n)
 
 
-def compare_groups(data: pd.DataFrame, outcomes=GROUP_OUTCOMES) -> list[dict]:
+def compare_groups(data: pd.DataFrame, outcomes=TRIAL_OUTCOMES) -> list[dict]:
     """LTM vs naive baseline per outcome: ``welch_d``, ``ancova_d`` and ``bf10`` rows."""
     import pingouin as pg
 
@@ -537,7 +536,7 @@ def _spearman_pairs(X, Y):
         return (rx * ry).sum(-1) / np.sqrt((rx**2).sum(-1) * (ry**2).sum(-1))
 
 
-def dose_response(data: pd.DataFrame, outcomes=SIGNATURES, *, seed: int = 0,
+def dose_response(data: pd.DataFrame, outcomes=SIGNATURE_OUTCOMES, *, seed: int = 0,
                   n_boot: int = 2000) -> list[dict]:
     """Retreat, daily and lifetime practice against each outcome, within meditators.
 
@@ -625,7 +624,7 @@ def dose_response(data: pd.DataFrame, outcomes=SIGNATURES, *, seed: int = 0,
 
 def holm_families(effects: pd.DataFrame) -> np.ndarray:
     """Holm-adjusted p values in the families of the module docstring (NaN p stay NaN)."""
-    domain = np.where(effects["outcome"].isin(SIGNATURES), "signature", "rating")
+    domain = np.where(effects["outcome"].isin(SIGNATURE_OUTCOMES), "signature", "rating")
     family = np.where(effects["effect"].isin(["retreat", "daily"]), "dose", effects["effect"])
     return holm_by_family(effects["p"], [effects["method"], domain, family])
 
@@ -753,7 +752,7 @@ def planted_meditator_effects(preset: str) -> pd.DataFrame:
     status = {n: params.raw["meditators"][n]["status"]
               for n in ("group_d", "retreat_slope", "daily_slope")}
     rows = []
-    for k in GROUP_OUTCOMES:
+    for k in TRIAL_OUTCOMES:
         if k in READOUTS:
             loading = const.readout[READOUTS.index(k)]
             r = mixing[READOUTS.index(k)]
@@ -778,7 +777,7 @@ def planted_meditator_effects(preset: str) -> pd.DataFrame:
                          "planted": mean_t / pooled if method != "bf10" else np.nan,
                          "parameter": "group_d", "parameter_value": pval["g"],
                          "status": status["group_d"]})
-        if k not in SIGNATURES:
+        if k not in SIGNATURE_OUTCOMES:
             continue
         v_r_d = mom["v_r"] - mom["c_rd"] ** 2 / mom["v_d"]
         v_d_r = mom["v_d"] - mom["c_rd"] ** 2 / mom["v_r"]
@@ -865,7 +864,7 @@ def _replicated(preset: str, seed: int, n_replications: int):
     data = meditator_table(first, people)
     order = data["participant_id"].tolist()
     arrays = {}
-    for k in GROUP_OUTCOMES:
+    for k in TRIAL_OUTCOMES:
         wide = obs.pivot(index="replication", columns="participant_id", values=k)
         arrays[k] = wide[order].to_numpy(float)
     return data, arrays
@@ -895,7 +894,7 @@ def calibration_estimates(data: pd.DataFrame, arrays: dict) -> pd.DataFrame:
     Xg, _, _ = _design(pd.concat([cov, pd.Series(ltm.astype(float), name="ltm",
                                                  index=data.index)], axis=1),
                        ["ltm", *cov.columns])
-    for k in GROUP_OUTCOMES:
+    for k in TRIAL_OUTCOMES:
         Y = arrays[k]
         g = group_batch(Y[:, ltm], Y[:, ~ltm])
         add(k, "group", "welch_d", g["d"], g["ci_low"], g["ci_high"], g["p"])
@@ -905,7 +904,7 @@ def calibration_estimates(data: pd.DataFrame, arrays: dict) -> pd.DataFrame:
     med = data[ltm]
     cov_m = cov[ltm]
     n_naive = int((~ltm).sum())
-    for k in SIGNATURES:
+    for k in SIGNATURE_OUTCOMES:
         Y = arrays[k][:, ltm]
         scale = arrays[k][:, ~ltm].std(-1, ddof=1)
         for effect, preds in (("retreat", ["log_retreat", "log_daily"]),
@@ -932,7 +931,7 @@ def calibration_estimates(data: pd.DataFrame, arrays: dict) -> pd.DataFrame:
 
 def _holm_by_replication(est: pd.DataFrame) -> np.ndarray:
     """Holm within the families of the module docstring, separately per replication."""
-    domain = np.where(est["outcome"].isin(SIGNATURES), "signature", "rating")
+    domain = np.where(est["outcome"].isin(SIGNATURE_OUTCOMES), "signature", "rating")
     family = np.where(est["effect"].isin(["retreat", "daily"]), "dose", est["effect"])
     adj = np.full(len(est), np.nan)
     keys = pd.Series(list(zip(est["method"], domain, family, strict=True)), index=est.index)
@@ -949,7 +948,7 @@ def _holm_by_replication(est: pd.DataFrame) -> np.ndarray:
 
 
 def _rlm_estimates(data: pd.DataFrame, arrays: dict, n_rep: int,
-                   outcomes=SIGNATURES) -> pd.DataFrame:
+                   outcomes=SIGNATURE_OUTCOMES) -> pd.DataFrame:
     """Huber RLM slopes for the first ``n_rep`` replications (one statsmodels fit each)."""
     import statsmodels.api as sm
 

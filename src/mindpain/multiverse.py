@@ -58,6 +58,7 @@ import pandas as pd
 from mindpain.config import PROJECT_ROOT, derive_rng
 from mindpain.errors import MindpainError
 from mindpain.trial import standardised
+from mindpain.vocabulary import ARMS, METRICS, SESSIONS
 
 #: First-level axes: smoothing FWHM (mm; None = none), HRF model, high-pass period (s).
 SMOOTHING = (None, 8.0)
@@ -65,7 +66,6 @@ HRF_MODELS = ("glover", "glover + derivative")
 HIGH_PASS_S = (128.0, 100.0)
 #: Confound sets (column names of fMRIPrep's confounds table); the twin has none.
 CONFOUND_SETS = {"none": ()}
-METRICS = ("dot", "cosine", "correlation")
 #: (model, sample) pairs that are defined.
 MODEL_SAMPLES = (("change_score", "completers"), ("ancova", "completers"),
                  ("mixedlm", "completers"), ("mixedlm", "all"))
@@ -429,8 +429,8 @@ def participant_frame(scores: pd.DataFrame, participants: pd.DataFrame) -> pd.Da
     Columns ``participant_id, group, pre, post, age, sex_m``.
     """
     wide = scores.pivot_table(index="participant_id", columns="session", values="response",
-                              aggfunc="first").reindex(columns=["pre", "post"])
-    people = participants[participants["group"].isin(("MBSR", "HEP", "WL"))]
+                              aggfunc="first").reindex(columns=list(SESSIONS))
+    people = participants[participants["group"].isin(ARMS)]
     people = people.set_index("participant_id")
     frame = people[["group"]].join(wide, how="inner")
     frame["age"] = people["age"].astype(float) if "age" in people else np.nan

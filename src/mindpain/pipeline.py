@@ -12,11 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from mindpain.config import Config, get_config
-
-#: Outcome columns of the outcomes table.
-SIGNATURE_OUTCOMES = ("nps", "nps_pos", "nps_neg", "siips1")
-RATING_OUTCOMES = ("intensity", "unpleasantness")
-OUTCOMES = SIGNATURE_OUTCOMES + RATING_OUTCOMES
+from mindpain.vocabulary import RATING_OUTCOMES, TRIAL_OUTCOMES
 
 
 def ensure_dataset(cfg: Config | None = None) -> Path:
@@ -97,7 +93,8 @@ def load_outcomes(cfg: Config | None = None) -> pd.DataFrame:
     """Return the outcomes table: one row per participant and session.
 
     Columns: ``participant_id, session, group, age, sex`` and the outcomes
-    :data:`OUTCOMES` (signature responses of the hot>warm map, mean hot-trial ratings).
+    :data:`mindpain.vocabulary.TRIAL_OUTCOMES` (signature responses of the hot>warm map, mean
+    hot-trial ratings).
     Works the same on the twin and on a user's BIDS dataset.
     """
     from mindpain.dataset import load_events, load_participants, session_ratings
@@ -119,5 +116,5 @@ def load_outcomes(cfg: Config | None = None) -> pd.DataFrame:
     table = table.sort_values(["participant_id", "session"],
                               key=lambda s: s.map(order) if s.name == "session" else s)
     columns = ["participant_id", "session", *[c for c in ("group", "age", "sex") if c in table],
-               *OUTCOMES]
+               *TRIAL_OUTCOMES]
     return table[columns].reset_index(drop=True)

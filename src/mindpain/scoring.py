@@ -64,8 +64,8 @@ from mindpain.dataset import bids_entities
 from mindpain.errors import MindpainError
 from mindpain.images import resample_like
 from mindpain.signatures import Signature, get_signature
+from mindpain.vocabulary import METRICS
 
-METRICS = ("dot", "cosine", "correlation")
 #: Resampling directions: weights to each map's grid (CANlab, default) or maps to weights.
 RESAMPLE_DIRECTIONS = ("weights-to-data", "data-to-weights")
 #: Fixed columns of the long table returned by :func:`score_maps`; one column per BIDS

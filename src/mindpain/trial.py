@@ -85,28 +85,21 @@ import pandas as pd
 from scipy import special, stats
 
 from mindpain.errors import MindpainError
+from mindpain.vocabulary import (
+    ARMS,
+    BETWEEN,
+    CONTRAST_LABELS,
+    GROUPS,
+    OMNIBUS,
+    OUTCOME_LABELS,
+    RATING_OUTCOMES,
+    SESSIONS,
+    SIGNATURE_OUTCOMES,
+    TRIAL_CONTRASTS,
+    TRIAL_OUTCOMES,
+    WITHIN,
+)
 
-#: Signature responses analysed as trial outcomes.
-SIGNATURES = ("nps", "nps_pos", "nps_neg", "siips1")
-#: Mean ratings of the hot trials analysed as trial outcomes.
-RATINGS = ("intensity", "unpleasantness")
-#: All trial outcomes, in the order of the tables.
-TRIAL_OUTCOMES = SIGNATURES + RATINGS
-#: Display names of the outcomes.
-OUTCOME_LABELS = {"nps": "NPS", "nps_pos": "NPSpos", "nps_neg": "NPSneg", "siips1": "SIIPS1",
-                  "intensity": "Intensity", "unpleasantness": "Unpleasantness"}
-ARMS = ("MBSR", "HEP", "WL")
-GROUPS = ARMS + ("LTM",)
-SESSIONS = ("pre", "post")
-BETWEEN = ("MBSR_vs_HEP", "MBSR_vs_WL", "HEP_vs_WL")
-WITHIN = ("MBSR_within", "HEP_within", "WL_within")
-CONTRASTS = BETWEEN + WITHIN
-OMNIBUS = "group_x_time"
-#: Display names of the contrasts.
-CONTRAST_LABELS = {"MBSR_vs_HEP": "MBSR vs HEP", "MBSR_vs_WL": "MBSR vs WL",
-                   "HEP_vs_WL": "HEP vs WL", "MBSR_within": "MBSR pre→post",
-                   "HEP_within": "HEP pre→post", "WL_within": "WL pre→post",
-                   OMNIBUS: "group × time"}
 MODELS = ("change_score", "permutation", "ancova", "ancova_hc3", "mixedlm", "mixed_anova")
 #: Columns of the results table (``trial_effects.tsv``).
 EFFECT_COLUMNS = ["outcome", "contrast", "model", "estimate_d", "ci_low", "ci_high",
@@ -717,7 +710,7 @@ def analyse_trial(outcomes: pd.DataFrame, truth: pd.DataFrame | None = None, *, 
         arm_n[outcome] = {a: v.size for a, v in arms.items()}
         n_comp = len(ch)
         perm = _permutation_p(ch, rng, n_permutations)
-        for name in CONTRASTS:
+        for name in TRIAL_CONTRASTS:
             if name in BETWEEN:
                 a, b = _arm_pairs(name)
                 r, n = between_d(arms[a], arms[b]), arms[a].size + arms[b].size
@@ -832,7 +825,7 @@ def holm_adjust(effects: pd.DataFrame) -> np.ndarray:
     A family is (model, outcome domain: signatures or ratings, contrast kind: between,
     within or omnibus).
     """
-    domain = np.where(effects["outcome"].isin(SIGNATURES), "signature", "rating")
+    domain = np.where(effects["outcome"].isin(SIGNATURE_OUTCOMES), "signature", "rating")
     kind = np.where(effects["contrast"].isin(BETWEEN), "between",
                     np.where(effects["contrast"].isin(WITHIN), "within", "omnibus"))
     return holm_by_family(effects["p"], [effects["model"], domain, kind])
@@ -867,7 +860,7 @@ def holm_by_family(p, keys) -> np.ndarray:
 
 
 def neural_subjective_link(trial: pd.DataFrame, signatures=("nps", "siips1"),
-                           ratings=RATINGS) -> pd.DataFrame:
+                           ratings=RATING_OUTCOMES) -> pd.DataFrame:
     """Correlations between signature responses and ratings (trial participants).
 
     Two analyses per signature × rating: the repeated-measures correlation (pingouin
@@ -1063,7 +1056,7 @@ def calibrate_trial(seed: int, preset: str = "full", n_replications: int = 1000,
     cov = cov.sort_values(["outcome", "model", "contrast"],
                           key=lambda s: s.map({o: k for k, o in enumerate(outcome_names)})
                           if s.name == "outcome" else s.map(order) if s.name == "model"
-                          else s.map({c: k for k, c in enumerate(CONTRASTS)}), kind="stable")
+                          else s.map({c: k for k, c in enumerate(TRIAL_CONTRASTS)}), kind="stable")
     return cov[["outcome", "contrast", "model", "coverage", "mc_se", "replications", "planted_d",
                 "mean_estimate", "mean_ci_width"]].reset_index(drop=True)
 
@@ -1214,9 +1207,9 @@ def format_effects(effects: pd.DataFrame, models=("change_score", "ancova", "mix
     ``CI covers planted``; numbers rounded for display (the TSV keeps full precision).
     """
     rows = effects[effects.model.isin(models) & effects.outcome.isin(outcomes)
-                   & effects.contrast.isin(CONTRASTS)].copy()
+                   & effects.contrast.isin(TRIAL_CONTRASTS)].copy()
     rows["_o"] = rows.outcome.map({o: k for k, o in enumerate(outcomes)})
-    rows["_c"] = rows.contrast.map({c: k for k, c in enumerate(CONTRASTS)})
+    rows["_c"] = rows.contrast.map({c: k for k, c in enumerate(TRIAL_CONTRASTS)})
     rows["_m"] = rows.model.map({m: k for k, m in enumerate(models)})
     rows = rows.sort_values(["_o", "_c", "_m"])
 

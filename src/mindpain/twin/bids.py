@@ -8,9 +8,9 @@ import pandas as pd
 
 from mindpain import __version__
 from mindpain.io import atomic_path, write_json, write_tsv
+from mindpain.vocabulary import TASK
 
 BIDS_VERSION = "1.10.0"
-TASK = "heat"
 
 
 def run_paths(root: Path, participant_id: str, session: str, run: int):

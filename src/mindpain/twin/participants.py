@@ -19,8 +19,6 @@ from mindpain.twin.model import ARMS, LATENT_OUTCOMES, READOUTS, derive_constant
 from mindpain.twin.params import load_parameters
 from mindpain.twin.patterns import LATENTS
 
-SESSIONS = ("pre", "post")
-
 
 def draw_participants(preset: str, seed: int) -> pd.DataFrame:
     """Draw the participants table: id, group, age, sex, sessions, practice hours.
