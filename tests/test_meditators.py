@@ -12,7 +12,7 @@ from scipy import optimize, stats
 
 from mindpain import figures_meditators, meditators
 from mindpain.errors import MindpainError
-from mindpain.trial import holm
+from mindpain.stats.multiplicity import holm
 from mindpain.twin import draw_participants, load_parameters, simulate_observed
 
 SEED = 20220701

@@ -10,6 +10,7 @@ from scipy import optimize, stats
 from mindpain import figures_trial, trial
 from mindpain.config import get_config
 from mindpain.errors import MindpainError
+from mindpain.stats.multiplicity import holm
 from mindpain.twin import simulate_observed
 
 SEED = 20220701
@@ -92,7 +93,7 @@ def test_holm_matches_statsmodels(rng):
     from statsmodels.stats.multitest import multipletests
 
     p = rng.uniform(0, 0.2, 12)
-    np.testing.assert_allclose(trial.holm(p), multipletests(p, method="holm")[1], rtol=1e-12)
+    np.testing.assert_allclose(holm(p), multipletests(p, method="holm")[1], rtol=1e-12)
 
 
 # ---------------------------------------------------------------- models

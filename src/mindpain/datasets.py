@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from mindpain.errors import MindpainError
-from mindpain.io import TMP_PREFIX, plain_permissions
+from mindpain.io import TMP_PREFIX, plain_permissions, sha256
 
 #: Upstream commit of github.com/simonvandekar/pain21 ("Added software version to data
 #: table.", 2023-07-07); pinned so the bytes cannot change under the checksums.
@@ -76,8 +76,6 @@ SAMPLESIZE_COLUMNS = ("study_id", "n_subjects", "spm_flag")
 NORMALISATIONS = ("zscore", "l2")
 _DOWNLOAD_TIMEOUT_S = 60
 _CHUNK = 1 << 20
-# (path, size, mtime_ns) -> sha256 of files already hashed in this process.
-_VERIFIED: dict[tuple[str, int, int], str] = {}
 
 
 @dataclass(frozen=True)
@@ -107,17 +105,8 @@ class Pain21:
 
 
 def file_sha256(path) -> str:
-    """Return the sha256 of ``path``, remembering it per (path, size, mtime) in memory."""
-    path = Path(path)
-    st = path.stat()
-    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
-    if key not in _VERIFIED:
-        digest = hashlib.sha256()
-        with open(path, "rb") as fh:
-            while block := fh.read(_CHUNK):
-                digest.update(block)
-        _VERIFIED[key] = digest.hexdigest()
-    return _VERIFIED[key]
+    """Return the sha256 of ``path``, remembered in memory while the file is unchanged."""
+    return sha256(path, remember=True)
 
 
 def verify_file(path, size: int | None, sha256: str) -> None:

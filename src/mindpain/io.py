@@ -1,4 +1,4 @@
-"""File writing that never leaves partial output, folder ownership, and file checksums.
+"""Files in and out: atomic writers and the readers beside them, ownership, checksums, caches.
 
 Every writer goes through :func:`atomic_path`: it writes to a temporary file in the
 target's folder and renames it into place only when the write finished.
@@ -13,6 +13,7 @@ the expected kind; temporary and backup folders have names only this package use
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import errno
 import hashlib
@@ -129,6 +130,73 @@ def write_tsv(path, frame: pd.DataFrame, float_format: str | None = None) -> Pat
     return Path(path)
 
 
+# --------------------------------------------------------------------------- readers
+
+#: What :func:`read_tsv` reads as missing: BIDS's ``n/a``, the only marker the writers write.
+NA_VALUES = ("n/a",)
+
+
+def read_tsv(path, *, na_values=NA_VALUES, keep_default_na: bool = False,
+             **kwargs) -> pd.DataFrame:
+    """Read a table written by :func:`write_tsv` (or any BIDS TSV).
+
+    Only ``na_values`` (default ``n/a``) mean missing; every other cell, an empty string
+    included, is kept as written. ``keep_default_na=True`` adds pandas' own list of missing
+    markers (``NA``, ``nan``, empty, ...). Other keyword arguments go to
+    :func:`pandas.read_csv`.
+    """
+    return pd.read_csv(path, sep="\t", na_values=list(na_values),
+                       keep_default_na=keep_default_na, **kwargs)
+
+
+def read_json(path):
+    """Read a JSON file written by :func:`write_json` (or any JSON sidecar)."""
+    return json.loads(Path(path).read_text())
+
+
+def _code_only(source: str) -> str:
+    """Return the syntax tree of Python ``source`` without docstrings, as text."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        first = body[0] if isinstance(body, list) and body else None
+        if (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
+                and isinstance(first.value.value, str)):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree)
+
+
+def code_fingerprint(paths) -> str:
+    """sha256 over the code of ``paths``: Python files as their syntax tree, others as bytes.
+
+    Docstrings, comments and layout do not count, so editing documentation keeps every cache
+    keyed on the fingerprint valid; a change to what the code does changes it.
+    """
+    digest = hashlib.sha256()
+    for path in map(Path, paths):
+        digest.update(path.name.encode())
+        digest.update(_code_only(path.read_text()).encode() if path.suffix == ".py"
+                      else path.read_bytes())
+    return digest.hexdigest()
+
+
+def cached_table(path, key: dict, compute, columns: dict, *, read=read_tsv) -> pd.DataFrame:
+    """Return the table at ``path``, computing and writing it only when its key changed.
+
+    The table's JSON sidecar (``path`` with ``.json``) holds ``{"key": key, "columns":
+    columns}``. When it matches ``key``, the stored table is read back with ``read``;
+    otherwise ``compute()`` makes the table, which is written (TSV, then sidecar) and read
+    back the same way, so a fresh and a cached call return the same frame.
+    """
+    path = Path(path)
+    sidecar = path.with_suffix(".json")
+    if path.is_file() and sidecar.is_file() and read_json(sidecar).get("key") == key:
+        return read(path)
+    write_tsv(path, compute())
+    write_json(sidecar, {"key": key, "columns": columns})
+    return read(path)
+
+
 def write_nifti(path, img) -> Path:
     """Save a NIfTI image atomically (gzip output is deterministic in nibabel)."""
     with atomic_path(path) as tmp:
@@ -136,8 +204,23 @@ def write_nifti(path, img) -> Path:
     return Path(path)
 
 
-def sha256(path, chunk: int = 1 << 20) -> str:
-    """Return the sha256 hex digest of a file."""
+#: Digests already computed by :func:`sha256` with ``remember=True``: (path, size, mtime) -> hex.
+_REMEMBERED: dict[tuple[str, int, int], str] = {}
+
+
+def sha256(path, chunk: int = 1 << 20, *, remember: bool = False) -> str:
+    """Return the sha256 hex digest of a file (the package's only file checksum).
+
+    With ``remember`` the digest is kept in memory per (path, size, modification time), so a
+    large file verified once is not read again while it is unchanged.
+    """
+    path = Path(path)
+    if remember:
+        st = path.stat()
+        key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+        if key not in _REMEMBERED:
+            _REMEMBERED[key] = sha256(path, chunk)
+        return _REMEMBERED[key]
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         while block := fh.read(chunk):

@@ -91,9 +91,6 @@ lifetime slopes on the four signatures. ``p`` is unadjusted, ``p_adj`` Holm-adju
 
 from __future__ import annotations
 
-import hashlib
-import inspect
-import json
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,10 +100,8 @@ import pandas as pd
 from scipy import stats
 
 from mindpain.errors import MindpainError
-from mindpain.trial import (
-    holm_by_family,
-    standardised,
-)
+from mindpain.stats.multiplicity import holm_by_family, holm_rows
+from mindpain.trial import standardised
 from mindpain.vocabulary import (
     GROUPS,
     NAIVE_GROUPS,
@@ -298,21 +293,6 @@ def meditator_table(outcomes: pd.DataFrame, practice: pd.DataFrame, source=None)
     return rows.drop(columns="session").reset_index(drop=True)
 
 
-def practice_from_bids(bids_dir) -> tuple[pd.DataFrame, Path]:
-    """Read ``phenotype/practice.tsv`` of a BIDS dataset (``n/a`` = missing).
-
-    Returns
-    -------
-    tuple
-        The table and its path (for error messages).
-    """
-    path = Path(bids_dir) / "phenotype" / "practice.tsv"
-    if not path.is_file():
-        raise MindpainError("no practice table; expected phenotype/practice.tsv with "
-                            "participant_id, lifetime_hours, retreat_hours", path)
-    return pd.read_csv(path, sep="\t", na_values="n/a", keep_default_na=False), path
-
-
 # ---------------------------------------------------------------- vectorised estimators
 
 
@@ -437,18 +417,6 @@ def spearman_batch(x, Y):
         n = ry.shape[-1]
         t = r * np.sqrt((n - 2) / ((1 - r) * (1 + r)))
     return r, 2 * stats.t.sf(np.abs(t), n - 2)
-
-
-def holm_rows(P) -> np.ndarray:
-    """Holm-adjusted p values along the last axis (one family per row)."""
-    P = np.atleast_2d(np.asarray(P, float))
-    m = P.shape[-1]
-    order = np.argsort(P, axis=-1, kind="stable")
-    sorted_p = np.take_along_axis(P, order, -1) * (m - np.arange(m))
-    stepped = np.minimum(np.maximum.accumulate(sorted_p, axis=-1), 1.0)
-    out = np.empty_like(P)
-    np.put_along_axis(out, order, stepped, -1)
-    return out
 
 
 # ---------------------------------------------------------------- analysis
@@ -1040,15 +1008,12 @@ def calibrate_meditators(seed: int, preset: str = "full", n_replications: int = 
 
 def _code_fingerprint() -> str:
     """Hash of the code and parameters that determine the calibration."""
-    from mindpain import reported, surrogates, trial
-    from mindpain.twin import model, params, participants, patterns
+    from mindpain.io import code_fingerprint
+    from mindpain.twin.params import participant_level_files
 
-    digest = hashlib.sha256()
-    for mod in (model, participants, patterns, params, reported, surrogates, trial):
-        digest.update(inspect.getsource(mod).encode())
-    digest.update(Path(__file__).read_bytes())
-    digest.update((Path(model.__file__).parent / "parameters.toml").read_bytes())
-    return digest.hexdigest()
+    here = Path(__file__).resolve().parent
+    return code_fingerprint([*participant_level_files(), here / "reported.py",
+                             here / "surrogates.py", here / "trial.py", here / "meditators.py"])
 
 
 def load_or_calibrate(cfg, n_replications: int = 1000, rlm_replications: int = 200,
@@ -1059,24 +1024,17 @@ def load_or_calibrate(cfg, n_replications: int = 1000, rlm_replications: int = 2
     cache key: preset, seed, replication counts and a hash of the code and parameters.
     Calibration uses the full design by default (participant level only, no BOLD).
     """
-    from mindpain.io import write_json, write_tsv
+    from mindpain.io import cached_table
 
     key = {"seed": int(cfg.seed), "preset": preset, "n_replications": int(n_replications),
            "rlm_replications": int(rlm_replications), "code": _code_fingerprint()}
-    path = Path(cfg.results_dir) / "meditator_coverage.tsv"
-    sidecar = path.with_suffix(".json")
-    if path.is_file() and sidecar.is_file():
-        stored = json.loads(sidecar.read_text())
-        if stored.get("key") == key:
-            return pd.read_csv(path, sep="\t", na_values="n/a", keep_default_na=False)
-    table = calibrate_meditators(cfg.seed, preset, n_replications, rlm_replications)
-    write_tsv(path, table)
-    write_json(sidecar, {"key": key, "columns": {
-        "quantity": "coverage (95% CI contains planted), false_positive_rate (parameter-level "
-                    "null rejected at .05 after Holm) or power",
-        "value": "share of replications", "mc_se": "Monte-Carlo standard error",
-        "planted": "value implied by the generator", "mean_estimate": "mean over replications"}})
-    return pd.read_csv(path, sep="\t", na_values="n/a", keep_default_na=False)
+    return cached_table(
+        Path(cfg.results_dir) / "meditator_coverage.tsv", key,
+        lambda: calibrate_meditators(cfg.seed, preset, n_replications, rlm_replications),
+        {"quantity": "coverage (95% CI contains planted), false_positive_rate (parameter-level "
+                     "null rejected at .05 after Holm) or power",
+         "value": "share of replications", "mc_se": "Monte-Carlo standard error",
+         "planted": "value implied by the generator", "mean_estimate": "mean over replications"})
 
 
 # ---------------------------------------------------------------- display helpers

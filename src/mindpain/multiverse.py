@@ -43,7 +43,6 @@ Inference under the null (Simonsohn, Simmons & Nelson 2020)
 from __future__ import annotations
 
 import argparse
-import hashlib
 import itertools
 import json
 import sys
@@ -570,30 +569,30 @@ def run_multiverse(cfg, contrast: str = "MBSR_vs_HEP", n_permutations: int = N_P
 
 
 def _code_files() -> list[Path]:
+    """Source files a multiverse result depends on (paths inside the package)."""
     root = Path(__file__).resolve().parent
     names = ["multiverse.py", "first_level.py", "scoring.py", "signatures.py", "surrogates.py",
-             "images.py", "trial.py", "pipeline.py", "dataset.py"]
-    return [root / n for n in names] + sorted((root / "twin").glob("*.py")) + [
-        root / "twin" / "parameters.toml"]
+             "images.py", "trial.py", "pipeline.py", "dataset.py", "vocabulary.py", "io.py"]
+    return ([root / n for n in names] + sorted((root / "stats").glob("*.py"))
+            + sorted((root / "twin").glob("*.py")) + [root / "twin" / "parameters.toml"])
 
 
 def content_key(preset: str, seed: int, n_permutations: int = N_PERMUTATIONS,
                 contrast: str = "MBSR_vs_HEP", grid: str = "book") -> dict:
     """Key of a multiverse result: preset, seed, grid, permutations and a code fingerprint.
 
-    The fingerprint hashes the source of every stage the result depends on (twin,
-    first level, scoring, signatures, models) and the twin's parameter file.
+    The fingerprint (:func:`mindpain.io.code_fingerprint`) hashes the code of every stage the
+    result depends on (twin, first level, scoring, signatures, models; docstrings and
+    comments do not count) and the twin's parameter file.
     """
-    digest = hashlib.sha256()
-    for path in _code_files():
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
+    from mindpain.io import code_fingerprint
+
     return {"preset": preset, "seed": int(seed), "contrast": contrast,
             "n_permutations": int(n_permutations),
             "first_level": [v.label for v in first_level_variants(grid)],
             "metrics": list(METRICS), "models": [list(m) for m in MODEL_SAMPLES],
             "covariates": list(COVARIATE_SETS), "outcomes": list(OUTCOMES),
-            "code": digest.hexdigest()}
+            "code": code_fingerprint(_code_files())}
 
 
 def write_result(result: Multiverse, folder, key: dict) -> Path:

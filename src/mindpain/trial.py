@@ -74,8 +74,6 @@ the same two families for the within-arm contrasts; and the omnibus ``group_x_ti
 
 from __future__ import annotations
 
-import hashlib
-import inspect
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,6 +83,7 @@ import pandas as pd
 from scipy import special, stats
 
 from mindpain.errors import MindpainError
+from mindpain.stats.multiplicity import holm_by_family
 from mindpain.vocabulary import (
     ARMS,
     BETWEEN,
@@ -802,23 +801,6 @@ def _add_truth(effects: pd.DataFrame, truth: pd.DataFrame | None) -> pd.DataFram
     return out
 
 
-def holm(p) -> np.ndarray:
-    """Holm step-down adjusted p values of one family.
-
-    Examples
-    --------
-    >>> holm([0.01, 0.04, 0.03]).round(2).tolist()
-    [0.03, 0.06, 0.06]
-    """
-    p = np.asarray(p, float)
-    order = np.argsort(p, kind="stable")
-    m = p.size
-    stepped = np.maximum.accumulate((m - np.arange(m)) * p[order])
-    out = np.empty(m)
-    out[order] = np.minimum(stepped, 1.0)
-    return out
-
-
 def holm_adjust(effects: pd.DataFrame) -> np.ndarray:
     """Holm-adjusted p values in the families described in the module docstring.
 
@@ -829,31 +811,6 @@ def holm_adjust(effects: pd.DataFrame) -> np.ndarray:
     kind = np.where(effects["contrast"].isin(BETWEEN), "between",
                     np.where(effects["contrast"].isin(WITHIN), "within", "omnibus"))
     return holm_by_family(effects["p"], [effects["model"], domain, kind])
-
-
-def holm_by_family(p, keys) -> np.ndarray:
-    """Holm-adjust ``p`` separately within each family; NaN p values stay NaN.
-
-    Parameters
-    ----------
-    p : array-like
-        p values.
-    keys : list of array-like
-        Columns whose combination names a row's family (e.g. model, domain, kind).
-
-    Examples
-    --------
-    >>> holm_by_family([0.01, 0.04, 0.03, np.nan], [["a", "a", "b", "b"]]).round(2).tolist()
-    [0.02, 0.04, 0.03, nan]
-    """
-    p = np.asarray(p, dtype=float)
-    family = pd.Series(list(zip(*[np.asarray(k) for k in keys], strict=True)))
-    adj = np.full(p.size, np.nan)
-    for rows in family.groupby(family).indices.values():
-        ok = rows[~np.isnan(p[rows])]
-        if ok.size:
-            adj[ok] = holm(p[ok])
-    return adj
 
 
 # ---------------------------------------------------------------- neural-subjective link
@@ -1148,15 +1105,12 @@ def replication_table(seed: int, n_replications: int = 2000, preset: str = "full
 
 def _code_fingerprint() -> str:
     """Hash of the code and parameters that determine the calibration."""
-    from mindpain import reported, surrogates
-    from mindpain.twin import model, params, participants, patterns
+    from mindpain.io import code_fingerprint
+    from mindpain.twin.params import participant_level_files
 
-    digest = hashlib.sha256()
-    for mod in (model, participants, patterns, params, reported, surrogates):
-        digest.update(inspect.getsource(mod).encode())
-    digest.update(Path(__file__).read_bytes())
-    digest.update((Path(model.__file__).parent / "parameters.toml").read_bytes())
-    return digest.hexdigest()
+    here = Path(__file__).resolve().parent
+    return code_fingerprint([*participant_level_files(), here / "reported.py",
+                             here / "surrogates.py", here / "trial.py"])
 
 
 def load_or_calibrate(cfg, n_replications: int = 1000, mixedlm_replications: int = 400,
@@ -1169,29 +1123,22 @@ def load_or_calibrate(cfg, n_replications: int = 1000, mixedlm_replications: int
     of the code and the parameter file). Calibration always uses the full design by
     default: it needs no BOLD, only the participant level.
     """
-    from mindpain.io import write_json, write_tsv
+    from mindpain.io import cached_table, read_tsv
 
     key = {"seed": int(cfg.seed), "preset": preset, "n_replications": int(n_replications),
            "mixedlm_replications": int(mixedlm_replications),
            "mixedlm_outcomes": list(mixedlm_outcomes), "code": _code_fingerprint()}
     path = (Path(out_dir) if out_dir is not None else tables_dir(cfg)) / "trial_coverage.tsv"
-    sidecar = path.with_suffix(".json")
-    if path.is_file() and sidecar.is_file():
-        import json
-
-        stored = json.loads(sidecar.read_text())
-        if stored.get("key") == key:
-            return pd.read_csv(path, sep="\t", na_values="n/a")
-    table = calibrate_trial(cfg.seed, preset, n_replications, mixedlm_replications,
-                            mixedlm_outcomes, n_jobs=min(max(int(cfg.n_jobs), 1), 2))
-    write_tsv(path, table)
-    write_json(sidecar, {"key": key, "columns": {
-        "coverage": "share of replications whose 95% CI of d contains planted_d",
-        "mc_se": "Monte-Carlo standard error of coverage",
-        "replications": "replications of simulate_observed used",
-        "mean_estimate": "mean estimated d over replications",
-        "mean_ci_width": "mean width of the 95% CI of d"}})
-    return pd.read_csv(path, sep="\t", na_values="n/a")
+    return cached_table(
+        path, key,
+        lambda: calibrate_trial(cfg.seed, preset, n_replications, mixedlm_replications,
+                                mixedlm_outcomes, n_jobs=min(max(int(cfg.n_jobs), 1), 2)),
+        {"coverage": "share of replications whose 95% CI of d contains planted_d",
+         "mc_se": "Monte-Carlo standard error of coverage",
+         "replications": "replications of simulate_observed used",
+         "mean_estimate": "mean estimated d over replications",
+         "mean_ci_width": "mean width of the 95% CI of d"},
+        read=lambda p: read_tsv(p, keep_default_na=True))
 
 
 # ---------------------------------------------------------------- display helpers
