@@ -8,7 +8,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from mindpain.figures_viewer import BrainViewer, accessible_standalone, brain_viewer, external_urls
+from mindpain.figures.viewer import BrainViewer, accessible_standalone, brain_viewer, external_urls
 from mindpain_book.buildtools import audit_page
 
 

@@ -10,8 +10,9 @@ import pytest
 import statsmodels.api as sm
 from scipy import optimize, stats
 
-from mindpain import figures_meditators, meditators
+from mindpain import meditators
 from mindpain.errors import MindpainError
+from mindpain.figures import meditators as figures_meditators
 from mindpain.stats.multiplicity import holm
 from mindpain.twin import draw_participants, load_parameters, simulate_observed
 

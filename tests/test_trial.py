@@ -7,9 +7,10 @@ import pandas as pd
 import pytest
 from scipy import optimize, stats
 
-from mindpain import figures_trial, trial
+from mindpain import trial
 from mindpain.config import get_config
 from mindpain.errors import MindpainError
+from mindpain.figures import trial as figures_trial
 from mindpain.stats.multiplicity import holm
 from mindpain.twin import simulate_observed
 

@@ -278,9 +278,9 @@ API_SECTIONS = {
     "Design analysis, evidence and the multiverse": [
         "mindpain.design", "mindpain.evidence", "mindpain.multiverse"],
     "Figures": [
-        "mindpain.figures_data", "mindpain.figures_first_level", "mindpain.figures_signatures",
-        "mindpain.figures_trial", "mindpain.figures_meditators", "mindpain.figures_design",
-        "mindpain.figures_viewer"],
+        "mindpain.figures", "mindpain.figures.style", "mindpain.figures.data",
+        "mindpain.figures.first_level", "mindpain.figures.signatures", "mindpain.figures.trial",
+        "mindpain.figures.meditators", "mindpain.figures.design", "mindpain.figures.viewer"],
     "Command line and build tools": [
         "mindpain.cli", "mindpain_book", "mindpain_book.buildtools",
         "mindpain_book.sphinxext"],

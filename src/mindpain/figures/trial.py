@@ -14,7 +14,7 @@ from matplotlib.lines import Line2D
 from scipy import stats
 
 from mindpain.errors import MindpainError
-from mindpain.figures_data import GROUP_COLORS, _styled
+from mindpain.figures.style import GROUP_COLORS, RATING_UNITS, styled
 from mindpain.trial import change_scores
 from mindpain.vocabulary import (
     ARMS,
@@ -32,7 +32,6 @@ MODEL_STYLE = {"change_score": ("o", "#0072B2", "Change score (t)"),
                "ancova": ("s", "#D55E00", "ANCOVA"),
                "ancova_hc3": ("D", "#E69F00", "ANCOVA, HC3 SE"),
                "mixedlm": ("^", "#009E73", "Mixed model (ITT)")}
-_UNITS = {"intensity": "rating (0-100)", "unpleasantness": "rating (0-100)"}
 
 
 def _need(frame: pd.DataFrame, columns, what: str) -> None:
@@ -41,7 +40,7 @@ def _need(frame: pd.DataFrame, columns, what: str) -> None:
         raise MindpainError(f"{what}: missing column(s) {', '.join(missing)}")
 
 
-@_styled
+@styled
 def plot_trajectories(trial: pd.DataFrame, outcomes=("nps", "siips1")) -> Figure:
     """Show each participant's pre→post trajectory with the group mean and its 95% CI.
 
@@ -87,7 +86,7 @@ def plot_trajectories(trial: pd.DataFrame, outcomes=("nps", "siips1")) -> Figure
                 n_only = only.participant_id.nunique()
                 ax.set_title(f"{GROUP_LABELS[arm]} (n = {len(sub)} + {n_only})", fontsize=11)
             if j == 0:
-                ax.set_ylabel(f"{OUTCOME_LABELS[outcome]} {_UNITS.get(outcome, 'response')}")
+                ax.set_ylabel(f"{OUTCOME_LABELS[outcome]} {RATING_UNITS.get(outcome, 'response')}")
             ax.grid(axis="y", color="0.92")
             ax.set_axisbelow(True)
     handles = [Line2D([], [], color="0.4", alpha=0.4, lw=0.8, label="Participant (pre and post)"),
@@ -98,7 +97,7 @@ def plot_trajectories(trial: pd.DataFrame, outcomes=("nps", "siips1")) -> Figure
     return fig
 
 
-@_styled
+@styled
 def plot_forest(effects: pd.DataFrame, outcomes=("nps", "siips1"),
                 models=("change_score", "ancova", "mixedlm"), contrasts=TRIAL_CONTRASTS) -> Figure:
     """Forest plot of the contrasts' d with 95% CIs, beside the paper's and the planted d.
@@ -169,7 +168,7 @@ def plot_forest(effects: pd.DataFrame, outcomes=("nps", "siips1"),
     return fig
 
 
-@_styled
+@styled
 def plot_residuals(residuals: pd.DataFrame, assumptions: pd.DataFrame | None = None,
                    model: str = "ancova") -> Figure:
     """Residuals against fitted values (top) and normal Q-Q plots (bottom), per outcome.
@@ -215,7 +214,7 @@ def plot_residuals(residuals: pd.DataFrame, assumptions: pd.DataFrame | None = N
     return fig
 
 
-@_styled
+@styled
 def plot_link(trial: pd.DataFrame, link: pd.DataFrame | None = None, signatures=("nps", "siips1"),
               ratings=RATING_OUTCOMES) -> Figure:
     """Change in signature response against change in rating, one point per completer.
@@ -260,7 +259,7 @@ def plot_link(trial: pd.DataFrame, link: pd.DataFrame | None = None, signatures=
     return fig
 
 
-@_styled
+@styled
 def plot_coverage(coverage: pd.DataFrame, target: float = 0.95, tolerance: float = 0.03) -> Figure:
     """Coverage of the 95% CIs of d per outcome, contrast and model, with 2 Monte-Carlo SEs.
 

@@ -92,7 +92,7 @@ class BrainViewer:
 
 def static_png(img, title: str, threshold=None, cut_coords=None, dpi: int = 80) -> bytes:
     """Orthogonal slices of ``img`` on the MNI template, as PNG bytes (the print fallback)."""
-    from mindpain.figures_first_level import plot_contrast_map
+    from mindpain.figures.first_level import plot_contrast_map
 
     fig = plot_contrast_map(img, title, threshold=threshold, cut_coords=cut_coords)
     buffer = io.BytesIO()

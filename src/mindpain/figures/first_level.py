@@ -9,6 +9,7 @@ import nibabel as nib
 import numpy as np
 
 from mindpain import first_level as fl
+from mindpain.figures.style import CONDITION_COLORS, SIGNAL_COLORS
 from mindpain.vocabulary import TRIAL_TYPES
 
 
@@ -18,8 +19,8 @@ def _detached(fig):
     return fig
 
 
-COLORS = {"hot": "#d7301f", "warm": "#fdae61", "rating": "#9e9ac8", "observed": "0.45",
-          "fitted": "#08519c"}
+#: Colours of the conditions and of the observed and fitted signal (the book's style).
+COLORS = {**CONDITION_COLORS, **SIGNAL_COLORS}
 
 
 def plot_design_matrix(design, title=None):
@@ -121,11 +122,11 @@ def plot_contrast_map(img, title, threshold=None, vmax=None, cut_coords=(4, -20,
 
 
 def offline_viewer(img, threshold=None, title=None, alt=None):
-    """Return an offline viewer of a map (:func:`~mindpain.figures_viewer.brain_viewer`).
+    """Return an offline viewer of a map (:func:`~mindpain.figures.viewer.brain_viewer`).
 
     ``alt`` (what the map shows) defaults to a description built from ``title``.
     """
-    from mindpain.figures_viewer import brain_viewer
+    from mindpain.figures.viewer import brain_viewer
 
     title = title or "statistical map"
     alt = alt or (f"Orthogonal slices of {title} on the MNI152 template"
