@@ -15,6 +15,7 @@ from mindpain.errors import MindpainError
 from mindpain.figures import meditators as figures_meditators
 from mindpain.stats.multiplicity import holm
 from mindpain.twin import draw_participants, load_parameters, simulate_observed
+from mindpain.twin import meditators as twin_meditators
 
 SEED = 20220701
 
@@ -29,7 +30,7 @@ def _twin(preset):
 def full():
     obs, people = _twin("full")
     res = meditators.analyse_meditators(obs, people, seed=SEED, n_boot=500,
-                                        planted=meditators.planted_meditator_effects("full"))
+                                        planted=twin_meditators.planted_meditator_effects("full"))
     return obs, people, res
 
 
@@ -123,7 +124,7 @@ def test_vectorised_calibration_path_equals_single_analysis(full):
 def test_analysis_is_deterministic(full):
     obs, people, res = full
     again = meditators.analyse_meditators(obs, people, seed=SEED, n_boot=500,
-                                          planted=meditators.planted_meditator_effects("full"))
+                                          planted=twin_meditators.planted_meditator_effects("full"))
     pd.testing.assert_frame_equal(res.effects, again.effects)
 
 
@@ -144,7 +145,7 @@ def test_planted_values_match_a_monte_carlo_of_the_twin():
     obs = simulate_observed("full", SEED, R)
     obs = obs[obs.session.eq("pre")].merge(people[["participant_id", "lifetime_hours",
                                                    "retreat_hours"]], on="participant_id")
-    planted = meditators.planted_meditator_effects("full").set_index(
+    planted = twin_meditators.planted_meditator_effects("full").set_index(
         ["outcome", "effect", "method"])["planted"]
     slopes, diffs = [], {"siips1": [], "unpleasantness": []}
     for _, rep in obs.groupby("replication"):
@@ -177,7 +178,7 @@ def test_planted_moments_match_a_large_monte_carlo_draw():
                       hours["min"])
     b = rng.beta(frac["a"], frac["b"], n)
     log_r, log_d = np.log10(life * b), np.log10(life * (1 - b))
-    summary = meditators.practice_summary("full")
+    summary = twin_meditators.practice_summary("full")
     assert summary["sd_log_retreat"] == pytest.approx(log_r.std(), rel=2e-3)
     assert summary["corr_retreat_daily"] == pytest.approx(np.corrcoef(log_r, log_d)[0, 1],
                                                           abs=3e-3)
@@ -188,7 +189,7 @@ def test_planted_moments_match_a_large_monte_carlo_draw():
     assert z_r.mean() == pytest.approx(0.0, abs=3e-3)
     assert z_r.std() == pytest.approx(1.0, abs=3e-3)
     # Population partial correlation of SIIPS1 with log retreat hours given log daily hours.
-    planted = meditators.planted_meditator_effects("full").set_index(
+    planted = twin_meditators.planted_meditator_effects("full").set_index(
         ["outcome", "effect", "method"])["planted"]
     a = planted[("siips1", "retreat", "ols")]
     y = a * log_r + rng.normal(size=n)

@@ -539,7 +539,7 @@ def _assumed_value(base: dict, parameter: str) -> float:
 
 def _ltm_planted(preset: str) -> tuple[float, int]:
     """Planted retreat partial correlation (SIIPS1) and number of meditators."""
-    from mindpain.meditators import planted_meditator_effects
+    from mindpain.twin.meditators import planted_meditator_effects
     from mindpain.twin.params import load_parameters
 
     planted = planted_meditator_effects(preset)

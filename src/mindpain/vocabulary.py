@@ -72,6 +72,13 @@ CONTRAST_LABELS = {"MBSR_vs_HEP": "MBSR vs HEP", "MBSR_vs_WL": "MBSR vs WL",
                    "HEP_within": "HEP pre→post", "WL_within": "WL pre→post",
                    OMNIBUS: "group × time"}
 
+# ---------------------------------------------------------------- meditator analyses
+
+#: Methods of the LTM-versus-naive group comparison.
+GROUP_METHODS = ("welch_d", "ancova_d", "bf10")
+#: Methods of the practice dose-response analyses.
+DOSE_METHODS = ("ols", "rlm", "partial_r", "spearman")
+
 # ---------------------------------------------------------------- scoring
 
 #: Signature-response metrics (CANlab semantics).

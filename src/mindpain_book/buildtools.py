@@ -270,7 +270,7 @@ API_SECTIONS = {
         "mindpain.twin", "mindpain.twin.params", "mindpain.twin.model",
         "mindpain.twin.participants", "mindpain.twin.patterns", "mindpain.twin.task",
         "mindpain.twin.bold",
-        "mindpain.twin.bids", "mindpain.twin.generate"],
+        "mindpain.twin.bids", "mindpain.twin.generate", "mindpain.twin.meditators"],
     "Pipeline stages": [
         "mindpain.reported", "mindpain.first_level", "mindpain.signatures", "mindpain.surrogates",
         "mindpain.scoring", "mindpain.pipeline", "mindpain.trial", "mindpain.meditators"],

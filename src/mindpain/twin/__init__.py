@@ -4,7 +4,8 @@ Stages: :mod:`~mindpain.twin.params` (the parameter file), :mod:`~mindpain.twin.
 (the generator's own spatial patterns), :mod:`~mindpain.twin.model` (the measurement model:
 what the signatures read from them), :mod:`~mindpain.twin.participants` (participant
 level), :mod:`~mindpain.twin.task`, :mod:`~mindpain.twin.bold` and
-:mod:`~mindpain.twin.bids` (the dataset), :mod:`~mindpain.twin.generate` (orchestration).
+:mod:`~mindpain.twin.bids` (the dataset), :mod:`~mindpain.twin.generate` (orchestration),
+:mod:`~mindpain.twin.meditators` (the planted value of every meditator estimand).
 
 The public names are imported lazily, so the generator's modules (``patterns``, ``bold``)
 can be imported without the scorer's (a test checks they never read a signature map).
