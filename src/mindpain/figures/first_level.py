@@ -9,15 +9,9 @@ import nibabel as nib
 import numpy as np
 
 from mindpain import first_level as fl
-from mindpain.figures.style import CONDITION_COLORS, SIGNAL_COLORS
+from mindpain.figures.style import CONDITION_COLORS, SIGNAL_COLORS, detached
+from mindpain.figures.viewer import brain_viewer
 from mindpain.vocabulary import TRIAL_TYPES
-
-
-def _detached(fig):
-    """Close ``fig`` in pyplot and return it (shown where it is glued, not again by pyplot)."""
-    plt.close(fig)
-    return fig
-
 
 #: Colours of the conditions and of the observed and fitted signal (the book's style).
 COLORS = {**CONDITION_COLORS, **SIGNAL_COLORS}
@@ -44,7 +38,7 @@ def plot_design_matrix(design, title=None):
     ax.set_ylabel("volume (scan)")
     if title:
         ax.set_title(title, fontsize=11)
-    return _detached(fig)
+    return detached(fig)
 
 
 def voxel_fit(spec, design, coords_mm):
@@ -102,23 +96,7 @@ def plot_voxel_fit(fit, title=None):
     x, y, z = fit["coords"]
     ax.set_title(title or f"voxel at MNI ({x:.0f}, {y:.0f}, {z:.0f}) mm, "
                           f"R² = {fit['r2']:.2f}", fontsize=11)
-    return _detached(fig)
-
-
-def plot_contrast_map(img, title, threshold=None, vmax=None, cut_coords=(4, -20, 10)):
-    """Plot a statistical map in orthogonal slices on the MNI template."""
-    from nilearn import plotting
-
-    fig = plt.figure(figsize=(9, 3.3))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        display = plotting.plot_stat_map(img, threshold=threshold, vmax=vmax, figure=fig,
-                                         cut_coords=cut_coords, title=None,
-                                         draw_cross=False, annotate=True, black_bg=False,
-                                         cmap="RdBu_r")
-    fig.suptitle(title, fontsize=11)
-    del display
-    return _detached(fig)
+    return detached(fig)
 
 
 def offline_viewer(img, threshold=None, title=None, alt=None):
@@ -126,8 +104,6 @@ def offline_viewer(img, threshold=None, title=None, alt=None):
 
     ``alt`` (what the map shows) defaults to a description built from ``title``.
     """
-    from mindpain.figures.viewer import brain_viewer
-
     title = title or "statistical map"
     alt = alt or (f"Orthogonal slices of {title} on the MNI152 template"
                   + (f", shown where |value| > {threshold:g}" if threshold else ""))
@@ -160,4 +136,4 @@ def plot_recovery(group_effect, planted, mask_img, r, cut_coords=(4, -20, 10)):
     ax.set_title(f"voxels in the mask, r = {r:.2f}", fontsize=10)
     lim = [min(a.min(), b.min()), max(a.max(), b.max())]
     ax.plot(lim, lim, color="0.6", lw=1, ls="--")
-    return _detached(fig)
+    return detached(fig)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 
 import matplotlib as mpl
+import matplotlib.pyplot as plt
 
 #: Colour of each group (Okabe-Ito, colour-blind safe); every figure of the book uses it.
 GROUP_COLORS = {"MBSR": "#0072B2", "HEP": "#009E73", "WL": "#999999", "LTM": "#CC79A7"}
@@ -42,3 +43,9 @@ def styled(func):
             return func(*args, **kwargs)
 
     return wrapper
+
+
+def detached(fig):
+    """Close ``fig`` in pyplot and return it (shown where it is glued, not again by pyplot)."""
+    plt.close(fig)
+    return fig
