@@ -11,6 +11,7 @@ from mindpain import trial
 from mindpain.config import get_config
 from mindpain.errors import MindpainError
 from mindpain.figures import trial as figures_trial
+from mindpain.stats import effect_sizes
 from mindpain.stats.multiplicity import holm
 from mindpain.twin import simulate_observed
 
@@ -47,7 +48,7 @@ def test_between_d_matches_pingouin_and_scipy(rng):
     import pingouin as pg
 
     a, b = rng.normal(0.5, 1, 14), rng.normal(0, 1, 11)
-    out = trial.between_d(a, b)
+    out = effect_sizes.between_d(a, b)
     assert out["d"] == pytest.approx(pg.compute_effsize(a, b, eftype="cohen"), rel=1e-10)
     tt = stats.ttest_ind(a, b)
     assert out["t"] == pytest.approx(tt.statistic, rel=1e-10)
@@ -60,7 +61,7 @@ def test_between_d_matches_pingouin_and_scipy(rng):
 
 def test_within_d_is_dz_with_noncentral_ci(rng):
     c = rng.normal(-0.4, 1, 9)
-    out = trial.within_d(c)
+    out = effect_sizes.within_d(c)
     tt = stats.ttest_1samp(c, 0)
     assert out["d"] == pytest.approx(c.mean() / c.std(ddof=1), rel=1e-12)
     assert out["p"] == pytest.approx(tt.pvalue, rel=1e-8)
@@ -70,22 +71,22 @@ def test_within_d_is_dz_with_noncentral_ci(rng):
 
 
 def test_hand_checkable_d():
-    out = trial.between_d([1.0, 2.0, 3.0], [0.0, 1.0, 2.0])
+    out = effect_sizes.between_d([1.0, 2.0, 3.0], [0.0, 1.0, 2.0])
     assert float(out["d"]) == 1.0  # difference 1, pooled SD 1
-    assert float(trial.within_d([1.0, 2.0, 3.0])["d"]) == pytest.approx(2.0)
+    assert float(effect_sizes.within_d([1.0, 2.0, 3.0])["d"]) == pytest.approx(2.0)
 
 
 def test_noncentral_ci_tends_to_wald_for_large_df():
-    lo, hi = trial.noncentral_t_ci(np.array([0.0, 2.0]), 1e6)
+    lo, hi = effect_sizes.noncentral_t_ci(np.array([0.0, 2.0]), 1e6)
     np.testing.assert_allclose(lo, [-1.959964, 0.040036], atol=1e-4)
     np.testing.assert_allclose(hi, [1.959964, 3.959964], atol=1e-4)
 
 
 def test_vectorised_d_equals_loop(rng):
     a, b = rng.normal(size=(5, 8)), rng.normal(size=(5, 10))
-    vec = trial.between_d(a, b)
+    vec = effect_sizes.between_d(a, b)
     for r in range(5):
-        one = trial.between_d(a[r], b[r])
+        one = effect_sizes.between_d(a[r], b[r])
         for key in ("d", "ci_low", "ci_high", "p"):
             assert vec[key][r] == pytest.approx(float(one[key]), rel=1e-12)
 

@@ -275,7 +275,7 @@ def simulated_power(preset: str, seed: int, outcome: str, contrast: str, n_value
         ``outcome, contrast, n_per_arm, planted_d, power_simulated, mc_se,
         power_analytic, replications``.
     """
-    from mindpain.trial import between_d, within_d
+    from mindpain.stats.effect_sizes import between_d, within_d
     from mindpain.twin.participants import simulate_observed
 
     obs = simulate_observed(preset, seed, n_replications)

@@ -39,12 +39,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from mindpain.trial import (
-    between_d,
-    change_scores,
-    validate_outcomes,
-    within_d,
-)
+from mindpain.stats.effect_sizes import between_d, within_d
+from mindpain.trial import change_scores, validate_outcomes
 from mindpain.vocabulary import ARMS, BETWEEN, SIGNATURE_OUTCOMES, TRIAL_CONTRASTS
 
 ALPHA = 0.05

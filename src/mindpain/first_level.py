@@ -60,6 +60,7 @@ from mindpain.dataset import (
     bids_entities,
     constant_bold,
     load_confounds,
+    load_participants,
     load_run_events,
     read_sidecar,
     sidecar_chain,
@@ -846,8 +847,8 @@ def load_session_maps(out_dir, contrast="hotVsWarm", stat="effect", session="pre
 
 def naive_subjects(bids_dir) -> list[str]:
     """Labels (without ``sub-``) of meditation-naive participants (group is not LTM)."""
-    table = pd.read_csv(Path(bids_dir) / "participants.tsv", sep="\t")
-    keep = table[table["group"].astype(str) != "LTM"]["participant_id"]
+    table = load_participants(bids_dir)
+    keep = table[table["group"] != "LTM"]["participant_id"]
     return [p.removeprefix("sub-") for p in keep]
 
 

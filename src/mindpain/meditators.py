@@ -20,7 +20,7 @@ Group comparison (LTM vs naive baseline), per outcome
     Cohen's d: mean difference (LTM minus naive) over the pooled SD. p from Welch's t test;
     the 95% CI inverts the noncentral t of the Welch statistic (Welch df) and is mapped to
     the d scale with the ratio of the Welch SE to the pooled SD
-    (:func:`mindpain.trial.standardised`).
+    (:func:`mindpain.stats.effect_sizes.standardised`).
 ``ancova_d``
     OLS ``y ~ LTM + age + sex`` with HC3 standard errors (the groups differ in size and,
     for SIIPS1, in variance); the adjusted difference is divided by the same pooled SD.
@@ -73,8 +73,8 @@ from scipy import stats
 from mindpain.config import derive_rng
 from mindpain.errors import MindpainError
 from mindpain.io import cached_table, code_fingerprint, write_json, write_tsv
+from mindpain.stats.effect_sizes import LEVEL, standardised
 from mindpain.stats.multiplicity import holm_by_family, holm_rows
-from mindpain.trial import standardised
 from mindpain.twin.meditators import planted_meditator_effects
 from mindpain.twin.params import participant_level_files
 from mindpain.twin.participants import draw_participants, simulate_observed
@@ -100,7 +100,6 @@ EFFECT_LABELS = {"group": "LTM vs naive", "retreat": "retreat hours",
 METHOD_LABELS = {"welch_d": "Welch t, Cohen's d", "ancova_d": "ANCOVA (age, sex), d",
                  "bf10": "Bayes factor BF10", "ols": "OLS slope", "rlm": "Huber RLM slope",
                  "partial_r": "partial r", "spearman": "Spearman rho"}
-LEVEL = 0.95
 MIN_BOOT_N = 8
 
 
@@ -848,7 +847,8 @@ def _code_fingerprint() -> str:
     """Hash of the code and parameters that determine the calibration."""
     here = Path(__file__).resolve().parent
     return code_fingerprint([*participant_level_files(), here / "reported.py",
-                             here / "surrogates.py", here / "trial.py", here / "meditators.py"])
+                             here / "surrogates.py", here / "trial.py", here / "meditators.py",
+                             here / "vocabulary.py", *sorted((here / "stats").glob("*.py"))])
 
 
 def load_or_calibrate(cfg, n_replications: int = 1000, rlm_replications: int = 200,

@@ -56,7 +56,7 @@ import pandas as pd
 
 from mindpain.config import PROJECT_ROOT, derive_rng
 from mindpain.errors import MindpainError
-from mindpain.trial import standardised
+from mindpain.stats.effect_sizes import standardised
 from mindpain.vocabulary import ARMS, METRICS, SESSIONS
 
 #: First-level axes: smoothing FWHM (mm; None = none), HRF model, high-pass period (s).
