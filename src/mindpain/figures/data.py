@@ -329,21 +329,8 @@ def plot_voxel_timeseries(bold_img, events: pd.DataFrame, tr: float,
     """Plot one voxel's percent signal change against the run's HRF-convolved design.
 
     The top panel shows the data and the least-squares fit of the design
-    (:func:`voxel_timeseries`), the bottom panel the hot, warm and rating regressors.
-
-    Parameters
-    ----------
-    bold_img : str, path-like or nibabel image
-        4D BOLD run.
-    events : pandas.DataFrame
-        Events of the same run (``onset, duration, trial_type``).
-    tr : float
-        Repetition time (s); volume *k* is acquired at ``k * tr``.
-    voxel_mm : sequence of 3 floats
-        Target coordinate (mm); the nearest in-brain voxel is used. Default: the right
-        anterior insula (40, 8, 0), a positive region of the NPS.
-    high_pass : float
-        High-pass cut-off of the cosine drift regressors (Hz).
+    (:func:`voxel_timeseries`, whose parameters these are), the bottom panel the hot, warm
+    and rating regressors.
 
     Returns
     -------
