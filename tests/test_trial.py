@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import optimize, stats
 
-from mindpain import trial
+from mindpain import trial, trial_calibration
 from mindpain.config import get_config
 from mindpain.errors import MindpainError
 from mindpain.figures import trial as figures_trial
@@ -245,8 +245,9 @@ def test_link_rm_corr_matches_centred_correlation(full_analysis):
 
 
 def test_change_score_and_ancova_ci_coverage_400_replications():
-    cov = trial.calibrate_trial(SEED, "full", n_replications=400, mixedlm_replications=0,
-                                outcome_names=("nps", "unpleasantness"))
+    cov = trial_calibration.calibrate_trial(SEED, "full", n_replications=400,
+                                            mixedlm_replications=0,
+                                            outcome_names=("nps", "unpleasantness"))
     assert (cov.replications == 400).all()
     # Each of the 24 coverages within 4 Monte-Carlo SEs of 95% (a per-check false alarm
     # rate below 1e-4); their mean within 1 point (the chapter's 1000-replication table
@@ -258,11 +259,12 @@ def test_change_score_and_ancova_ci_coverage_400_replications():
 
 def test_calibration_is_cached(tmp_path, monkeypatch):
     cfg = get_config()
-    first = trial.load_or_calibrate(cfg, n_replications=20, mixedlm_replications=2,
+    first = trial_calibration.load_or_calibrate(cfg, n_replications=20, mixedlm_replications=2,
                                     out_dir=tmp_path)
     assert (tmp_path / "trial_coverage.tsv").is_file()
-    monkeypatch.setattr(trial, "calibrate_trial", lambda *a, **k: pytest.fail("recomputed"))
-    second = trial.load_or_calibrate(cfg, n_replications=20, mixedlm_replications=2,
+    monkeypatch.setattr(trial_calibration, "calibrate_trial",
+                        lambda *a, **k: pytest.fail("recomputed"))
+    second = trial_calibration.load_or_calibrate(cfg, n_replications=20, mixedlm_replications=2,
                                      out_dir=tmp_path)
     pd.testing.assert_frame_equal(first, second)
     assert set(first.model) == {"change_score", "ancova", "ancova_hc3", "mixedlm"}

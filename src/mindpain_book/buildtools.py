@@ -273,7 +273,8 @@ API_SECTIONS = {
         "mindpain.twin.bids", "mindpain.twin.generate", "mindpain.twin.meditators"],
     "Pipeline stages": [
         "mindpain.reported", "mindpain.first_level", "mindpain.signatures", "mindpain.surrogates",
-        "mindpain.scoring", "mindpain.pipeline", "mindpain.trial", "mindpain.meditators"],
+        "mindpain.scoring", "mindpain.pipeline", "mindpain.trial", "mindpain.trial_calibration",
+        "mindpain.meditators"],
     "Statistics": ["mindpain.stats", "mindpain.stats.effect_sizes", "mindpain.stats.multiplicity"],
     "Design analysis, evidence and the multiverse": [
         "mindpain.design", "mindpain.evidence", "mindpain.multiverse"],

@@ -266,7 +266,7 @@ def plot_coverage(coverage: pd.DataFrame, target: float = 0.95, tolerance: float
     Parameters
     ----------
     coverage : pandas.DataFrame
-        Table of :func:`mindpain.trial.calibrate_trial`.
+        Table of :func:`mindpain.trial_calibration.calibrate_trial`.
     target, tolerance : float
         Nominal coverage and the accepted band (shaded).
 
