@@ -10,7 +10,7 @@ import pytest
 import statsmodels.api as sm
 from scipy import optimize, stats
 
-from mindpain import meditators
+from mindpain import meditator_calibration, meditators
 from mindpain.errors import MindpainError
 from mindpain.figures import meditators as figures_meditators
 from mindpain.stats.multiplicity import holm
@@ -111,7 +111,7 @@ def test_vectorised_calibration_path_equals_single_analysis(full):
     obs, people, res = full
     data = res.data
     arrays = {k: data[k].to_numpy(float)[None, :] for k in meditators.TRIAL_OUTCOMES}
-    est = meditators.calibration_estimates(data, arrays)
+    est = meditator_calibration.calibration_estimates(data, arrays)
     merged = est.merge(res.effects, on=["outcome", "effect", "method"], suffixes=("_v", ""))
     assert len(merged) == len(est)
     for col in ("estimate", "ci_low", "ci_high", "p"):
@@ -199,7 +199,8 @@ def test_planted_moments_match_a_large_monte_carlo_draw():
 
 
 def test_calibration_is_modest_and_calibrated():
-    cov = meditators.calibrate_meditators(SEED, "full", n_replications=200, rlm_replications=0)
+    cov = meditator_calibration.calibrate_meditators(SEED, "full", n_replications=200,
+                                                     rlm_replications=0)
     key = cov.set_index(["analysis", "outcome", "quantity"])
     c = key.loc[("retreat_ols", "siips1", "coverage")]
     assert abs(c.value - 0.95) <= 3 * c.mc_se + 0.01
@@ -210,15 +211,15 @@ def test_calibration_is_modest_and_calibrated():
 
 def test_load_or_calibrate_caches(tmp_path, monkeypatch):
     cfg = types.SimpleNamespace(seed=3, results_dir=tmp_path)
-    first = meditators.load_or_calibrate(cfg, n_replications=20, rlm_replications=2)
+    first = meditator_calibration.load_or_calibrate(cfg, n_replications=20, rlm_replications=2)
     assert (tmp_path / "meditator_coverage.tsv").is_file()
-    assert list(first.columns) == meditators.COVERAGE_COLUMNS
+    assert list(first.columns) == meditator_calibration.COVERAGE_COLUMNS
 
     def boom(*args, **kwargs):
         raise AssertionError("recomputed despite a current cache")
 
-    monkeypatch.setattr(meditators, "calibrate_meditators", boom)
-    again = meditators.load_or_calibrate(cfg, n_replications=20, rlm_replications=2)
+    monkeypatch.setattr(meditator_calibration, "calibrate_meditators", boom)
+    again = meditator_calibration.load_or_calibrate(cfg, n_replications=20, rlm_replications=2)
     pd.testing.assert_frame_equal(first, again)
 
 

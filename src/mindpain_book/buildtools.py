@@ -274,7 +274,7 @@ API_SECTIONS = {
     "Pipeline stages": [
         "mindpain.reported", "mindpain.first_level", "mindpain.signatures", "mindpain.surrogates",
         "mindpain.scoring", "mindpain.pipeline", "mindpain.trial", "mindpain.trial_calibration",
-        "mindpain.meditators"],
+        "mindpain.meditators", "mindpain.meditator_calibration"],
     "Statistics": ["mindpain.stats", "mindpain.stats.effect_sizes", "mindpain.stats.multiplicity"],
     "Design analysis, evidence and the multiverse": [
         "mindpain.design", "mindpain.evidence", "mindpain.multiverse"],

@@ -175,7 +175,7 @@ def plot_coverage(coverage: pd.DataFrame, target: float = 0.95, tolerance: float
     Parameters
     ----------
     coverage : pandas.DataFrame
-        Calibration table (:func:`mindpain.meditators.load_or_calibrate`).
+        Calibration table (:func:`mindpain.meditator_calibration.load_or_calibrate`).
     target, tolerance : float
         Nominal coverage and the shaded band around it.
     alpha : float
