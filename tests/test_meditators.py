@@ -13,7 +13,7 @@ from scipy import optimize, stats
 from mindpain import meditator_calibration, meditators
 from mindpain.errors import MindpainError
 from mindpain.figures import meditators as figures_meditators
-from mindpain.stats.multiplicity import holm
+from mindpain.stats.multiplicity import holm, holm_rows
 from mindpain.twin import draw_participants, load_parameters, simulate_observed
 from mindpain.twin import meditators as twin_meditators
 
@@ -79,7 +79,7 @@ def test_spearman_and_holm_rows_match_references(rng):
         assert r[i] == pytest.approx(ref.statistic, rel=1e-10)
         assert p[i] == pytest.approx(ref.pvalue, rel=1e-8)
     P = rng.uniform(size=(4, 6))
-    np.testing.assert_allclose(meditators.holm_rows(P), np.vstack([holm(row) for row in P]))
+    np.testing.assert_allclose(holm_rows(P), np.vstack([holm(row) for row in P]))
 
 
 def test_dose_response_matches_statsmodels_and_pingouin(full):
