@@ -283,7 +283,8 @@ API_SECTIONS = {
         "mindpain.twin.bold",
         "mindpain.twin.bids", "mindpain.twin.generate"],
     "Pipeline stages": [
-        "mindpain.reported", "mindpain.first_level", "mindpain.signatures", "mindpain.surrogates",
+        "mindpain.reported", "mindpain.glm", "mindpain.first_level", "mindpain.signatures",
+        "mindpain.surrogates",
         "mindpain.scoring", "mindpain.pipeline", "mindpain.trial", "mindpain.meditators"],
     "Design analysis, evidence and the multiverse": [
         "mindpain.design", "mindpain.evidence", "mindpain.multiverse"],
