@@ -27,7 +27,9 @@ venv: $(STAMP) $(CFF_SCHEMA)
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements.txt
+	# --no-compile: Python compiles a module to bytecode when it is first imported; compiling
+	# every file of every wheel up front doubled the install's CPU time (55 s vs 114 s).
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps --no-compile -r requirements.txt
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	$(BIN)/python -m pip check
 	@touch $@
