@@ -158,8 +158,8 @@ def sha256(path, chunk: int = 1 << 20) -> str:
     if not cache:
         return _hash_file(path, chunk)
     st = os.stat(path)
-    sig = f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}"
-    key = os.path.realpath(path)
+    key = f"{st.st_dev}:{st.st_ino}"  # the file itself, whatever path reaches it
+    sig = f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}"
     found = _hash_cache_get(cache, key, sig)
     if found is not None:
         return found
@@ -192,7 +192,7 @@ def _hash_db(cache: str):
         Path(cache).parent.mkdir(parents=True, exist_ok=True)
         con = sqlite3.connect(cache, timeout=30, isolation_level=None)
         con.execute("PRAGMA journal_mode=WAL")
-        con.execute("CREATE TABLE IF NOT EXISTS sha256 (path TEXT PRIMARY KEY, sig TEXT, "
+        con.execute("CREATE TABLE IF NOT EXISTS sha256 (file TEXT PRIMARY KEY, sig TEXT, "
                     "digest TEXT)")
     except (OSError, sqlite3.Error):
         con = None
@@ -207,7 +207,7 @@ def _hash_cache_get(cache: str, key: str, sig: str) -> str | None:
     if con is None:
         return None
     try:
-        row = con.execute("SELECT sig, digest FROM sha256 WHERE path = ?", (key,)).fetchone()
+        row = con.execute("SELECT sig, digest FROM sha256 WHERE file = ?", (key,)).fetchone()
     except sqlite3.Error:
         return None
     return row[1] if row is not None and row[0] == sig else None
