@@ -26,7 +26,8 @@ def ensure_dataset(cfg: Config | None = None) -> Path:
         return Path(cfg.bids_dir)
     from mindpain.twin import generate_twin
 
-    return generate_twin(cfg.twin_dir, preset=cfg.preset, seed=cfg.seed, if_current=True,
+    return generate_twin(cfg.twin_dir, preset=cfg.preset, seed=cfg.seed, world=cfg.world,
+                         if_current=True,
                          n_jobs=cfg.n_jobs, progress=False)
 
 
