@@ -42,8 +42,8 @@ MOTION_COLUMNS = ("trans_x", "trans_y", "trans_z", "rot_x", "rot_y", "rot_z")
 PHYSIO_COLUMNS = ("cardiac_sin", "cardiac_cos", "respiratory_sin", "respiratory_cos")
 #: Radius (mm) converting rotations to displacement in framewise displacement (Power 2012).
 FD_RADIUS_MM = 50.0
-#: Truncation (in SD) of the Gaussian kernels of the fast smooth fields.
-_TRUNCATE = 3.0
+#: Truncation (in SD) of the Gaussian kernels of the fast smooth fields (98.8% of the mass).
+_TRUNCATE = 2.5
 #: Latency grid (s) of the HRF family; a voxel's regressor interpolates between two of them.
 LATENCY_GRID = np.arange(-2.5, 2.5001, 0.5)
 #: Temporal oversampling of the HRF convolution.
@@ -77,7 +77,7 @@ def fast_smooth_field(space: GeneratorSpace, rng: np.random.Generator, n: int,
     """``(n_vox, n)`` float32 smooth Gaussian fields of unit voxel variance.
 
     Cheaper than :func:`mindpain.twin.bold.smooth_field` (float32, only the mask's bounding
-    box plus the kernel's reach, kernel truncated at 3 SD); statistically the same field.
+    box plus the kernel's reach, kernel truncated at 2.5 SD); statistically the same field.
     """
     sigma = space.noise_sigma_vox if sigma_vox is None else float(sigma_vox)
     margin = int(np.ceil(_TRUNCATE * sigma))
@@ -219,18 +219,19 @@ def physio(space: GeneratorSpace, params, n_t: int, rng: np.random.Generator):
     edge = np.linalg.norm(grad, axis=1)
     edge = 0.5 + edge / edge.mean()
     edge /= np.sqrt((edge**2).mean())
-    columns, percent = {}, np.zeros((space.n_voxels, n_t), np.float32)
+    columns, amps = {}, []
     maps = fast_smooth_field(space, rng, 4, sigma_vox=2 * space.noise_sigma_vox)
     for k, name in enumerate(("cardiac", "respiratory")):
         rate = ph[f"{name}_hz"] + ph[f"{name}_hz_sd"] * rng.standard_normal()
         jitter = np.cumsum(0.05 * rate * tr * 2 * np.pi * rng.standard_normal(n_t))
         phase = 2 * np.pi * rate * t + rng.uniform(0, 2 * np.pi) + jitter
         columns[f"{name}_sin"], columns[f"{name}_cos"] = np.sin(phase), np.cos(phase)
-        amp = ph[f"{name}_percent"] * edge
-        percent += (amp * maps[:, 2 * k])[:, None] * np.sin(phase).astype(np.float32)
-        percent += (amp * maps[:, 2 * k + 1])[:, None] * np.cos(phase).astype(np.float32)
+        amps += [ph[f"{name}_percent"] * edge * maps[:, 2 * k],
+                 ph[f"{name}_percent"] * edge * maps[:, 2 * k + 1]]
     slow = _bandpass_noise(rng, n_t, tr, 0.01, 0.1)
-    percent += (ph["global_percent"] * slow).astype(np.float32)[None, :]
+    amps.append(np.full(space.n_voxels, ph["global_percent"]))
+    series = np.stack([columns[c] for c in PHYSIO_COLUMNS] + [slow]).astype(np.float32)
+    percent = np.column_stack(amps).astype(np.float32) @ series
     return percent, pd.DataFrame(columns)
 
 
@@ -338,15 +339,17 @@ def voxel_task(betas: dict, regressors: dict, latency: np.ndarray) -> np.ndarray
     names = list(betas)
     pos = (latency - LATENCY_GRID[0]) / (LATENCY_GRID[1] - LATENCY_GRID[0])
     lo = np.clip(np.floor(pos).astype(int), 0, LATENCY_GRID.size - 2)
-    w = np.clip(pos - lo, 0.0, 1.0)[:, None]
-    B = np.column_stack([betas[n] for n in names])
-    n_t = regressors[names[0]].shape[1]
-    out = np.empty((B.shape[0], n_t), np.float32)
-    for b in np.unique(lo):
-        sel = lo == b
-        X0 = np.stack([regressors[n][b] for n in names])
-        X1 = np.stack([regressors[n][b + 1] for n in names])
-        out[sel] = (B[sel] * (1 - w[sel])) @ X0 + (B[sel] * w[sel]) @ X1
+    w = np.clip(pos - lo, 0.0, 1.0)[:, None].astype(np.float32)
+    B = np.column_stack([betas[n] for n in names]).astype(np.float32)
+    X = np.stack([regressors[n] for n in names], axis=1).astype(np.float32)  # (lat, cond, t)
+    order = np.argsort(lo, kind="stable")
+    bounds = np.searchsorted(lo[order], np.arange(LATENCY_GRID.size))
+    out = np.empty((B.shape[0], X.shape[2]), np.float32)
+    for b in range(LATENCY_GRID.size - 1):
+        idx = order[bounds[b]:bounds[b + 1]]
+        if idx.size:
+            Bw = B[idx] * w[idx]
+            out[idx] = (B[idx] - Bw) @ X[b] + Bw @ X[b + 1]
     return out
 
 

@@ -75,6 +75,8 @@ def _fmt(value) -> str:
         return f"{value:.6g}"
     if isinstance(value, list) and value and isinstance(value[0], dict):
         return f"{len(value)} regions: " + ", ".join(str(v.get("name", "?")) for v in value)
+    if isinstance(value, list) and not any(isinstance(v, list) for v in value):
+        return ", ".join(_fmt(v) for v in value)
     if isinstance(value, list):
         return "matrix " + "x".join([str(len(value)), str(len(value[0]))])
     return str(value)

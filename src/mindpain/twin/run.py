@@ -131,5 +131,7 @@ def _realistic_run(space, params, seed, rec, run, hot, events, patterns, gain) -
              "hrf_dispersion": hrf["dispersion"], "hrf_undershoot_ratio": hrf["ratio"],
              "misregistration_mm": shift.tolist(), "motion_scale": motion_scale,
              "hrf_latency": hrf["latency"]}
-    return RunData(events=events, bold=space.to_volume(values), confounds=confounds,
+    bold = np.zeros(space.shape + (n_t,), dtype=np.int16, order="F")  # NIfTI's order
+    bold[space.mask] = values
+    return RunData(events=events, bold=bold, confounds=confounds,
                    truth=truth)
