@@ -151,7 +151,12 @@ def _motion_geometry(preset: str):
     A[:, 0, 4], A[:, 0, 5] = r[:, 2], -r[:, 1]
     A[:, 1, 5], A[:, 1, 3] = r[:, 0], -r[:, 2]
     A[:, 2, 3], A[:, 2, 4] = r[:, 1], -r[:, 0]
-    vol = space.to_volume(space.s0)
+    # The baseline image outside the brain mask is not zero in a realigned EPI (CSF, edges):
+    # the gradient is taken on the template's intensity over the whole grid, scaled as S0.
+    from mindpain.images import template_intensity
+
+    full = 0.6 + 0.4 * template_intensity(space.voxel_size)
+    vol = full / full[space.mask].mean()
     spacing = np.diag(space.affine)[:3]
     grad = np.column_stack([g[space.mask] for g in np.gradient(vol, *spacing)])
     return A, grad, space.s0
