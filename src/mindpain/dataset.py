@@ -662,6 +662,26 @@ def expand_confound_columns(columns, available) -> list:
     return out
 
 
+def twin_world(bids_dir) -> str | None:
+    """Return the world of the simulated twin at ``bids_dir`` from its description.
+
+    ``"realistic"`` or ``"ideal"`` as recorded in ``dataset_description.json``
+    (``GeneratedBy[0].Description``, ``world=...``); ``"ideal"`` for a twin made before
+    worlds existed; ``None`` for a dataset mindpain did not generate (real data).
+    """
+    import json
+
+    try:
+        made = json.loads((Path(bids_dir) / "dataset_description.json").read_text())
+        generated = made["GeneratedBy"][0]
+    except (OSError, ValueError, KeyError, IndexError, TypeError):
+        return None
+    if not isinstance(generated, dict) or generated.get("Name") != "mindpain":
+        return None
+    match = re.search(r"world=(\w+)", str(generated.get("Description", "")))
+    return match.group(1) if match else "ideal"
+
+
 def load_confounds(path, columns, n_scans: int) -> pd.DataFrame:
     """Read the chosen fMRIPrep confound columns, checked.
 

@@ -47,6 +47,9 @@ def design(params, events: pd.DataFrame, confounds: pd.DataFrame | None = None,
            split_hot_by_temperature: bool = False, shift: float = 0.0) -> pd.DataFrame:
     """Build the first level's design matrix of one run (optionally with confounds).
 
+    ``params`` is the twin's :class:`~mindpain.twin.params.Parameters` or an array of frame
+    times (s).
+
     ``split_hot_by_temperature`` models each hot temperature as its own condition
     (``hot_<temperature>``); ``shift`` delays every onset by that many seconds.
     """
@@ -64,7 +67,8 @@ def design(params, events: pd.DataFrame, confounds: pd.DataFrame | None = None,
     if confounds is not None:
         names = expand_confound_columns(MOTION_SET, confounds.columns)
         add = confounds[names].fillna(0.0).to_numpy()
-    return make_first_level_design_matrix(frame_times(params), ev, hrf_model="glover",
+    times = frame_times(params) if hasattr(params, "raw") else np.asarray(params, float)
+    return make_first_level_design_matrix(times, ev, hrf_model="glover",
                                           drift_model="cosine", high_pass=1 / 128,
                                           add_regs=add, add_reg_names=names)
 
@@ -322,3 +326,99 @@ def recovery(preset: str = "small", seed: int = 1, worlds=("ideal", "realistic")
                          "slope_ratio": slope / float(loading[sig]),
                          "n_sessions": len(recs)})
     return pd.DataFrame(rows)
+
+
+def motion_effect_on_runs(specs, n_runs: int = 4) -> pd.DataFrame:
+    """Residual variance with and without the motion confounds on a dataset's runs (files).
+
+    For the first ``n_runs`` runs of ``specs`` (:func:`mindpain.first_level.find_runs`) that
+    have a confounds table, the first level's design is fitted by least squares to every
+    in-brain voxel (percent of its mean) without and with the motion set
+    (:data:`MOTION_SET`). Returns one row per run: ``run``, ``var_without``, ``var_with``,
+    ``reduction`` (fraction of residual variance removed, averaged over voxels),
+    ``n_confounds``, ``mean_fd`` and ``n_outliers``.
+    """
+    import nibabel as nib
+
+    from mindpain.dataset import load_events, repetition_time
+
+    rows = []
+    for spec in [s for s in specs if s.confounds is not None][:n_runs]:
+        img = nib.load(spec.bold)
+        data = np.asarray(img.dataobj)
+        mask = data.std(-1) > 0
+        tr = repetition_time(spec.bids_dir, spec.bold)
+        times = np.arange(data.shape[-1]) * tr
+        events = load_events(spec.events, run_length=data.shape[-1] * tr)
+        conf = pd.read_csv(spec.confounds, sep="\t", na_values="n/a", keep_default_na=False)
+        y = _percent(data, mask)
+        base = design(times, events)
+        full = design(times, events, conf)
+        _, without = ols(base, y)
+        _, with_ = ols(full, y)
+        v0, v1 = float(without.var(0).mean()), float(with_.var(0).mean())
+        rows.append({"run": spec.label, "var_without": v0, "var_with": v1,
+                     "reduction": 1 - v1 / v0, "n_confounds": full.shape[1] - base.shape[1],
+                     "mean_fd": float(conf["framewise_displacement"].mean()),
+                     "n_outliers": int(sum(c.startswith("motion_outlier") for c in conf))})
+    return pd.DataFrame(rows)
+
+
+def recovery_key(preset: str, seed: int) -> str:
+    """Content key of :func:`recovery`: parameters, package version, generator and this code."""
+    import hashlib
+    from importlib import resources
+
+    from mindpain import __version__
+
+    digest = hashlib.sha256(f"{preset}|{seed}|{__version__}".encode())
+    for mod, names in (("mindpain.twin", ("parameters.toml", "bold.py", "nuisance.py",
+                                          "run.py", "participants.py", "patterns.py",
+                                          "task.py", "model.py")),
+                       ("mindpain", ("realism.py",))):
+        for name in names:
+            digest.update(resources.files(mod).joinpath(name).read_bytes())
+    return digest.hexdigest()
+
+
+def recovery_cached(cache_dir, preset: str = "small", seed: int = 1) -> pd.DataFrame:
+    """:func:`recovery`, cached in ``cache_dir`` under its content key (:func:`recovery_key`).
+
+    The table is recomputed when the key (parameters, generator or this code) changes; it
+    costs about a minute on the small preset.
+    """
+    from pathlib import Path
+
+    from mindpain.io import write_json, write_tsv
+
+    key = recovery_key(preset, seed)
+    folder = Path(cache_dir)
+    table_path = folder / f"twin_recovery_{preset}_seed-{seed}.tsv"
+    key_path = table_path.with_suffix(".json")
+    try:
+        import json
+
+        if json.loads(key_path.read_text()).get("key") == key:
+            return pd.read_csv(table_path, sep="\t")
+    except (OSError, ValueError):
+        pass
+    table = recovery(preset, seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_tsv(table_path, table)
+    write_json(key_path, {"key": key, "preset": preset, "seed": seed})
+    return table
+
+
+def world_note(world: str | None) -> str:
+    """One sentence (Markdown) saying which world of the twin a chapter runs on."""
+    if world is None:
+        return "This chapter runs on **your own dataset**, not on the simulated twin."
+    if world == "ideal":
+        return ("This chapter runs on the twin's **ideal** world: its BOLD is made by the "
+                "analysis model itself (canonical HRF, AR(1) noise, no head motion), so every "
+                "model below is exact, a best case.")
+    return ("This chapter runs on the twin's **realistic** world: its BOLD has head motion and "
+            "motion-related signal, physiological noise, noise that is not AR(1), HRFs that "
+            "differ between participants and regions, misregistration between sessions and "
+            "trial-to-trial temperatures, which the analysis model does not know (chapter 3 "
+            "compares recovery with the ideal world).")

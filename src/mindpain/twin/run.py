@@ -77,7 +77,12 @@ def make_run(preset: str, seed: int, rec: dict, run: int, hot: float,
         data = synthesize_run(space, params, events, patterns,
                               derive_rng(seed, "bold", pid, ses, run), gain=gain)
         return RunData(events=events, bold=data, confounds=None, truth={})
-    return _realistic_run(space, params, seed, rec, run, hot, events, patterns, gain)
+    from threadpoolctl import threadpool_limits
+
+    # One BLAS thread: float32 products summed in the same order wherever the run is made
+    # (main process or joblib worker), so the BOLD is byte-identical for a seed.
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _realistic_run(space, params, seed, rec, run, hot, events, patterns, gain)
 
 
 def _realistic_run(space, params, seed, rec, run, hot, events, patterns, gain) -> RunData:
