@@ -340,7 +340,7 @@ def motion_effect_on_runs(specs, n_runs: int = 4) -> pd.DataFrame:
     """
     import nibabel as nib
 
-    from mindpain.dataset import load_events, repetition_time
+    from mindpain.dataset import load_run_events, repetition_time
 
     rows = []
     for spec in [s for s in specs if s.confounds is not None][:n_runs]:
@@ -349,7 +349,7 @@ def motion_effect_on_runs(specs, n_runs: int = 4) -> pd.DataFrame:
         mask = data.std(-1) > 0
         tr = repetition_time(spec.bids_dir, spec.bold)
         times = np.arange(data.shape[-1]) * tr
-        events = load_events(spec.events, run_length=data.shape[-1] * tr)
+        events = load_run_events(spec.events, run_length=data.shape[-1] * tr)
         conf = pd.read_csv(spec.confounds, sep="\t", na_values="n/a", keep_default_na=False)
         y = _percent(data, mask)
         base = design(times, events)
