@@ -49,6 +49,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=6)
     parser.add_argument("--seed", type=int, default=20220701)
     args = parser.parse_args()
+    load = os.getloadavg()[0]
     rows = [BUDGET_HEADER]
     for world in ("ideal", "realistic"):
         wall, cpu = time_world(args.preset, args.seed, world, args.runs)
@@ -56,8 +57,10 @@ def main() -> int:
         rows.append(budget_row(f"{world} world: CPU s per run", cpu, budget, ".3f"))
         rows.append(budget_row(f"{world} world: wall s per run", wall, None, ".3f"))
     text = (f"### One twin run, make + write (`--preset {args.preset}`, one core)\n\n"
-            f"{machine_line()}\n\nThe ideal world is the generator before issue #10 (same "
-            "code path, byte-identical BOLD).\n\n" + "\n".join(rows) + "\n")
+            f"{machine_line()} Load average at the start: {load:.1f} (wall time grows with "
+            "other work on the machine; CPU time much less).\n\nThe ideal world is the "
+            "generator before issue #10 (same code path, byte-identical BOLD).\n\n"
+            + "\n".join(rows) + "\n")
     replace_section(HERE / "results.md", "twin_run", text)
     print(text)
     return 0
