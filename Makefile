@@ -77,7 +77,8 @@ twin: $(STAMP)
 	$(BIN)/mindpain twin --out data/twin-$(PRESET) --preset $(PRESET) --seed $(SEED) --if-current --overwrite
 
 benchmark: $(STAMP)
-	cd benchmarks && ../$(BIN)/python bench_twin.py --keep \
+	cd benchmarks && ../$(BIN)/python bench_twin_run.py \
+		&& ../$(BIN)/python bench_twin.py --keep \
 		&& ../$(BIN)/python bench_first_level.py --twin _work/twin-full \
 		&& ../$(BIN)/python bench_scoring.py
 

@@ -280,8 +280,8 @@ API_SECTIONS = {
     "The simulated twin": [
         "mindpain.twin", "mindpain.twin.params", "mindpain.twin.model",
         "mindpain.twin.participants", "mindpain.twin.patterns", "mindpain.twin.task",
-        "mindpain.twin.bold",
-        "mindpain.twin.bids", "mindpain.twin.generate"],
+        "mindpain.twin.bold", "mindpain.twin.nuisance", "mindpain.twin.run",
+        "mindpain.twin.bids", "mindpain.twin.generate", "mindpain.realism"],
     "Pipeline stages": [
         "mindpain.reported", "mindpain.glm", "mindpain.first_level", "mindpain.signatures",
         "mindpain.surrogates",

@@ -61,6 +61,9 @@ class Config:
         Number of parallel workers.
     bids_dir : pathlib.Path or None
         A user's BIDS dataset; ``None`` means the simulated twin.
+    world : str
+        World of the simulated twin: ``"realistic"`` (default) or ``"ideal"``
+        (:data:`WORLDS`).
     """
 
     preset: str = "full"
@@ -69,11 +72,16 @@ class Config:
     work_dir: Path = PROJECT_ROOT / "data"
     n_jobs: int = 1
     bids_dir: Path | None = None
+    world: str = "realistic"
 
     @property
     def twin_dir(self) -> Path:
-        """Folder of the simulated twin for this preset."""
-        return self.work_dir / f"twin-{self.preset}"
+        """Folder of the simulated twin for this preset (and world, when not realistic)."""
+        return self.work_dir / f"twin-{self.preset}{self._world_tag}"
+
+    @property
+    def _world_tag(self) -> str:
+        return "" if self.world == "realistic" else f"-{self.world}"
 
     @property
     def dataset_dir(self) -> Path:
@@ -83,7 +91,8 @@ class Config:
     @property
     def derivatives_dir(self) -> Path:
         """Folder of this dataset's derivatives (first level, scores) in the work folder."""
-        tag = self.preset if self.bids_dir is None else f"bids-{Path(self.bids_dir).name}"
+        tag = (self.preset + self._world_tag if self.bids_dir is None
+               else f"bids-{Path(self.bids_dir).name}")
         return self.work_dir / f"derivatives-{tag}"
 
     @property
@@ -103,6 +112,19 @@ def check_preset(preset: str) -> str:
 
         raise MindpainError(f"unknown preset {preset!r}; expected one of {', '.join(PRESETS)}")
     return preset
+
+
+#: Worlds of the simulated twin (see :mod:`mindpain.twin.params`).
+WORLDS = ("realistic", "ideal")
+
+
+def check_world(world) -> str:
+    """Return ``world`` if it is one of :data:`WORLDS`, else raise a one-line error."""
+    if world not in WORLDS:
+        from mindpain.errors import MindpainError
+
+        raise MindpainError(f"unknown world {world!r}; expected one of {', '.join(WORLDS)}")
+    return world
 
 
 def check_seed(seed) -> int:
@@ -175,10 +197,12 @@ def get_config(**overrides) -> Config:
         "work_dir": Path(env.get("MINDPAIN_WORK", PROJECT_ROOT / "data")),
         "n_jobs": env.get("MINDPAIN_N_JOBS") or 1,
         "bids_dir": Path(env["MINDPAIN_BIDS"]) if env.get("MINDPAIN_BIDS") else None,
+        "world": env.get("MINDPAIN_WORLD", "realistic"),
     }
     values.update(overrides)
     values["preset"] = check_preset(values["preset"])
     values["seed"] = check_seed(values["seed"])
+    values["world"] = check_world(values["world"])
     source = "n_jobs" if "n_jobs" in overrides else "MINDPAIN_N_JOBS"
     values["n_jobs"] = check_n_jobs(values["n_jobs"], source)
     return Config(**values)

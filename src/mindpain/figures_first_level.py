@@ -159,3 +159,65 @@ def plot_recovery(group_effect, planted, mask_img, r, cut_coords=(4, -20, 10)):
     lim = [min(a.min(), b.min()), max(a.max(), b.max())]
     ax.plot(lim, lim, color="0.6", lw=1, ls="--")
     return _detached(fig)
+
+
+def plot_motion(confounds, threshold_mm: float = 0.5, title=None):
+    """Show one run's head motion: translations, rotations and framewise displacement.
+
+    Parameters
+    ----------
+    confounds : pandas.DataFrame
+        A ``*_desc-confounds_timeseries.tsv`` table (fMRIPrep names: ``trans_x`` ..
+        ``rot_z`` in mm and rad, ``framewise_displacement`` in mm).
+    threshold_mm : float
+        FD above which a volume is an outlier (drawn as a line, outliers marked).
+    title : str, optional
+        Figure title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fig, axes = plt.subplots(3, 1, figsize=(8, 6), sharex=True, layout="constrained")
+    vol = np.arange(len(confounds))
+    for axis, colour in zip("xyz", ("#1b9e77", "#d95f02", "#7570b3"), strict=True):
+        axes[0].plot(vol, confounds[f"trans_{axis}"], color=colour, lw=1, label=axis)
+        axes[1].plot(vol, np.degrees(confounds[f"rot_{axis}"]), color=colour, lw=1, label=axis)
+    axes[0].set_ylabel("translation (mm)")
+    axes[1].set_ylabel("rotation (degrees)")
+    axes[0].legend(ncols=3, fontsize=8, loc="upper left")
+    fd = confounds["framewise_displacement"].to_numpy(dtype=float)
+    axes[2].plot(vol, fd, color="0.3", lw=1)
+    axes[2].axhline(threshold_mm, color=COLORS["hot"], ls="--", lw=1,
+                    label=f"outlier threshold {threshold_mm:g} mm")
+    out = np.flatnonzero(np.nan_to_num(fd) > threshold_mm)
+    axes[2].plot(out, fd[out], "o", color=COLORS["hot"], ms=4, label="outlier volumes")
+    axes[2].set_ylabel("FD (mm)")
+    axes[2].set_xlabel("volume")
+    axes[2].legend(fontsize=8, loc="upper left")
+    if title:
+        axes[0].set_title(title, fontsize=11)
+    return _detached(fig)
+
+
+def plot_motion_effect(table):
+    """Show the residual variance of each run without and with the motion confounds.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`mindpain.realism.motion_effect_on_runs` output.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fig, ax = plt.subplots(figsize=(7, 3.2), layout="constrained")
+    x = np.arange(len(table))
+    ax.bar(x - 0.2, table["var_without"], width=0.4, color="0.6", label="without motion")
+    ax.bar(x + 0.2, table["var_with"], width=0.4, color=COLORS["fitted"],
+           label="with motion + outliers")
+    ax.set_xticks(x, [r.replace("_task-heat", "\n") for r in table["run"]], fontsize=7)
+    ax.set_ylabel("mean residual variance (%²)")
+    ax.legend(fontsize=8)
+    return _detached(fig)

@@ -20,8 +20,11 @@ Confounds
     rigid-body motion parameters and framewise displacement (a conservative set that does
     not depend on fMRIPrep's CompCor settings), read and checked by
     :func:`mindpain.dataset.load_confounds` (the ``n/a`` first row of derivative columns is
-    set to 0; any other ``n/a``, text, Inf or absurd value is an error). The twin's BOLD has
-    no confounds file and is fitted without confounds.
+    set to 0; any other ``n/a``, text, Inf or absurd value is an error). The twin's raw BOLD
+    takes its confounds from ``derivatives/twin-confounds`` (``confounds_dir``; realistic
+    world) with :data:`MOTION_CONFOUNDS`: six motion parameters, their derivatives and one
+    scrubbing regressor per volume with framewise displacement above 0.5 mm
+    (``motion_outlier*``). The ideal-world twin has no confounds and is fitted without.
 Checks
     Every input is read by :mod:`mindpain.dataset` (one reader, one TR rule: the sidecar's
     ``RepetitionTime``, which must agree with the NIfTI header). A run whose BOLD has no
@@ -90,6 +93,13 @@ CONTRASTS = {"hotVsWarm": "hot - warm", "hot": "hot", "warm": "warm"}
 #: Confound columns used from fMRIPrep's ``desc-confounds_timeseries.tsv``.
 DEFAULT_CONFOUNDS = ("trans_x", "trans_y", "trans_z", "rot_x", "rot_y", "rot_z",
                      "framewise_displacement")
+_MOTION = ("trans_x", "trans_y", "trans_z", "rot_x", "rot_y", "rot_z")
+#: Motion set used with the twin's confounds (``derivatives/twin-confounds``): the six
+#: rigid-body parameters, their backward differences, and one spike regressor per volume
+#: with framewise displacement above the outlier threshold (scrubbing; Power et al. 2014).
+MOTION_CONFOUNDS = (*_MOTION, *(f"{c}_derivative1" for c in _MOTION), "motion_outlier*")
+#: Folder (inside a raw BIDS dataset) where the simulated twin keeps its confounds tables.
+TWIN_CONFOUNDS_DIR = Path("derivatives") / "twin-confounds"
 STATS = ("effect", "variance", "z")
 DASK_ENV = "MINDPAIN_DASK_SCHEDULER"
 #: Seconds to wait for a Dask scheduler before giving up with a one-line error.
@@ -264,7 +274,8 @@ def _sidecar(path: Path) -> Path:
 # --------------------------------------------------------------------------- finding runs
 
 
-def find_runs(bids_dir, fmriprep=None, participant_label=None) -> list[RunSpec]:
+def find_runs(bids_dir, fmriprep=None, participant_label=None,
+              confounds_dir=None) -> list[RunSpec]:
     """List the runs of task ``heat`` in a BIDS dataset.
 
     Parameters
@@ -275,6 +286,10 @@ def find_runs(bids_dir, fmriprep=None, participant_label=None) -> list[RunSpec]:
         fMRIPrep derivatives: BOLD (``*_space-*_desc-preproc_bold.nii.gz``) and confounds.
     participant_label : list of str, optional
         Subjects to keep (``"001"`` or ``"sub-001"``).
+    confounds_dir : path-like, optional
+        A derivatives folder holding only ``*_desc-confounds_timeseries.tsv`` tables, laid out
+        like the raw dataset (the twin's ``derivatives/twin-confounds``), for BOLD taken from
+        the raw dataset. Ignored with ``fmriprep`` (its confounds sit beside its BOLD).
 
     Returns
     -------
@@ -309,6 +324,8 @@ def find_runs(bids_dir, fmriprep=None, participant_label=None) -> list[RunSpec]:
         confounds = None
         if fmriprep is not None:
             confounds = bold.parent / f"{stem}_desc-confounds_timeseries.tsv"
+        elif confounds_dir is not None:
+            confounds = Path(confounds_dir) / rel / f"{stem}_desc-confounds_timeseries.tsv"
         run = int(ent["run"]) if ent.get("run", "").isdigit() else None
         specs.append(RunSpec(subject=ent["sub"], session=ent.get("ses"), run=run, bold=bold,
                              events=bids_dir / rel / f"{stem}_events.tsv", bids_dir=bids_dir,
@@ -678,7 +695,8 @@ DESCRIPTION_NAME = "mindpain first level: hot>warm contrast maps"
 
 def run_first_level(bids_dir, out_dir, *, fmriprep=None, participant_label=None,
                     smoothing_fwhm=None, mask_img=None, n_jobs=1, dask_scheduler=None,
-                    progress=True) -> FirstLevelSummary:
+                    progress=True, confounds_dir=None,
+                    confounds=None) -> FirstLevelSummary:
     """Fit every run, combine each session by fixed effects, write BIDS derivatives.
 
     Parameters
@@ -702,6 +720,13 @@ def run_first_level(bids_dir, out_dir, *, fmriprep=None, participant_label=None,
         Address of a Dask distributed scheduler; default env ``MINDPAIN_DASK_SCHEDULER``.
     progress : bool
         Show tqdm progress bars.
+    confounds_dir : path-like, optional
+        Confounds-only derivatives for raw BOLD (see :func:`find_runs`), e.g. the twin's
+        ``derivatives/twin-confounds``.
+    confounds : sequence of str, optional
+        Confound columns (shell patterns allowed, e.g. ``motion_outlier*``). Default:
+        :data:`DEFAULT_CONFOUNDS` with ``fmriprep``, :data:`MOTION_CONFOUNDS` with
+        ``confounds_dir``, none otherwise.
 
     Returns
     -------
@@ -729,7 +754,8 @@ def run_first_level(bids_dir, out_dir, *, fmriprep=None, participant_label=None,
         smoothing_fwhm = smoothing_fwhm or None
     if not Path(bids_dir).is_dir():
         raise MindpainError("not a folder; expected a BIDS dataset", bids_dir)
-    specs = find_runs(bids_dir, fmriprep, participant_label)
+    specs = find_runs(bids_dir, fmriprep, participant_label,
+                      None if fmriprep else confounds_dir)
     mask_sha = None
     if mask_img is not None:
         mask_img = Path(mask_img)
@@ -737,8 +763,11 @@ def run_first_level(bids_dir, out_dir, *, fmriprep=None, participant_label=None,
             raise MindpainError("mask image not found", mask_img)
         mask_sha = sha256(mask_img)
         mask_img = str(mask_img)
+    if confounds is None:
+        confounds = (DEFAULT_CONFOUNDS if fmriprep else
+                     MOTION_CONFOUNDS if confounds_dir is not None else ())
     settings = ModelSettings(smoothing_fwhm=smoothing_fwhm, mask_sha256=mask_sha,
-                             confounds=DEFAULT_CONFOUNDS if fmriprep else ())
+                             confounds=tuple(confounds))
     dask_scheduler = dask_scheduler or os.environ.get(DASK_ENV) or None
     client = _dask_client(dask_scheduler) if dask_scheduler else None
     out_dir = prepare_out_dir(out_dir, bids_dir, fmriprep)
