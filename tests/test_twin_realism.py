@@ -120,7 +120,7 @@ def test_first_level_uses_the_twins_motion_confounds(small_twin, tmp_path):
     specs = fl.find_runs(small_twin, confounds_dir=conf_dir, participant_label=["001"])
     assert all(s.confounds is not None and s.confounds.is_file() for s in specs)
     settings = fl.ModelSettings(confounds=fl.MOTION_CONFOUNDS)
-    _, design, _ = fl.fit_run_model(specs[0], settings)
+    design = fl.fit_run_model(specs[0], settings).design
     assert {f"{c}_derivative1" for c in MOTION_COLUMNS} <= set(design.columns)
     table = pd.read_csv(specs[0].confounds, sep="\t")
     outliers = [c for c in table.columns if c.startswith("motion_outlier")]
