@@ -21,7 +21,7 @@ export MINDPAIN_SEED := $(SEED)
 export MINDPAIN_N_JOBS := $(N_JOBS)
 export MPLBACKEND := Agg
 
-.PHONY: book test lint venv twin lock benchmark clean chromium multiverse verify api
+.PHONY: book test lint venv twin lock benchmark clean chromium multiverse verify api precompute
 
 venv: $(STAMP) $(CFF_SCHEMA)
 
@@ -68,6 +68,11 @@ chromium:
 ## verify: compute the results tables twice from scratch (small preset) and compare byte for byte.
 verify: $(STAMP)
 	$(BIN)/python -m mindpain.buildtools verify --preset small
+
+## precompute: recompute the committed calibration and recovery tables (book/precomputed/);
+## the book adopts each only while its content key matches the code (else computes it).
+precompute: $(STAMP)
+	$(BIN)/python -m mindpain.precomputed
 
 ## api: rewrite book/api/*.md (one page per module) after adding or renaming a module.
 api: $(STAMP)

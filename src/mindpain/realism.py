@@ -402,6 +402,10 @@ def recovery_cached(cache_dir, preset: str = "small", seed: int = 1) -> pd.DataF
             return pd.read_csv(table_path, sep="\t")
     except (OSError, ValueError):
         pass
+    from mindpain.precomputed import adopt
+
+    if adopt(table_path, key):
+        return pd.read_csv(table_path, sep="\t")
     table = recovery(preset, seed)
     folder.mkdir(parents=True, exist_ok=True)
     write_tsv(table_path, table)
