@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 from mindpain.config import PROJECT_ROOT
@@ -32,7 +33,7 @@ def adopt(path, key, folder=None) -> bool:
     bool
         Whether the committed copy was current and is now at ``path``.
     """
-    from mindpain.io import write_json
+    from mindpain.io import atomic_path, write_json
 
     path = Path(path)
     source = Path(folder or FOLDER) / path.name
@@ -42,19 +43,11 @@ def adopt(path, key, folder=None) -> bool:
         return False
     if not isinstance(meta, dict) or meta.get("key") != key or not source.is_file():
         return False
-    if source.resolve() == path.resolve():
-        return True
-    text = source.read_text()
-    _copy_text(path, text)
-    write_json(path.with_suffix(".json"), meta)
+    if source.resolve() != path.resolve():
+        with atomic_path(path) as tmp:
+            shutil.copyfile(source, tmp)
+        write_json(path.with_suffix(".json"), meta)
     return True
-
-
-def _copy_text(path: Path, text: str) -> None:
-    from mindpain.io import atomic_path
-
-    with atomic_path(path) as tmp:
-        Path(tmp).write_text(text)
 
 
 def main() -> int:
