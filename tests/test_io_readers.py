@@ -32,11 +32,11 @@ def test_json_reads_back(tmp_path):
     assert read_json(write_json(tmp_path / "x.json", data)) == data
 
 
-def test_one_sha256_also_remembers(tmp_path):
+def test_one_sha256_any_chunk(tmp_path):
     path = tmp_path / "f.bin"
     path.write_bytes(b"mindpain" * 1000)
     expected = hashlib.sha256(path.read_bytes()).hexdigest()
-    assert sha256(path) == sha256(path, remember=True) == sha256(path, chunk=7) == expected
+    assert sha256(path) == sha256(path, chunk=7) == expected
 
 
 def test_code_fingerprint_ignores_docstrings_and_comments(tmp_path):

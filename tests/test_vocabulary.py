@@ -1,10 +1,11 @@
 """Every fact of the study's vocabulary has one definition: :mod:`mindpain.vocabulary`.
 
 The test reads the package's source (it runs nothing) and fails where a module types a
-vocabulary fact again: the task label, the default seed, or a literal tuple, list, set or
+vocabulary fact again: a scalar fact (:data:`SCALARS`: the task label, the default seed, the
+framewise-displacement column, the twin's confounds folder), or a literal tuple, list, set or
 dict whose content is one of the vocabulary's collections (arms, groups, sessions, outcomes,
-contrasts, labels, presets, metrics, trial types). Subsets are choices of an analysis (e.g.
-the two outcomes of the multiverse) and are allowed.
+contrasts, labels, presets, worlds, metrics, trial types, motion parameters). Subsets are
+choices of an analysis (e.g. the two outcomes of the multiverse) and are allowed.
 """
 
 from __future__ import annotations
@@ -17,10 +18,8 @@ import pytest
 from mindpain import vocabulary
 
 PACKAGE = Path(vocabulary.__file__).parent
-#: Known copies left in twin modules that issue #10 is rewriting (folded after that merge, to
-#: spare it conflicts): file -> how many. A new copy anywhere still fails.
-PENDING = {"mindpain/twin/bold.py": 1, "mindpain/twin/generate.py": 1,
-           "mindpain/twin/participants.py": 1}
+#: Scalar facts found by exact value (strings and ints whose value only they can mean).
+SCALARS = ("TASK", "DEFAULT_SEED", "FRAMEWISE_DISPLACEMENT", "TWIN_CONFOUNDS_DIR")
 #: Every module of the source tree (the package and the book tooling beside it).
 SOURCES = sorted(p for p in PACKAGE.parent.rglob("*.py") if p.name != "vocabulary.py")
 
@@ -56,10 +55,9 @@ def duplicates(path: Path, root: Path = PACKAGE.parent) -> list[str]:
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         where = f"{path.relative_to(root)}:{getattr(node, 'lineno', 0)}"
         if isinstance(node, ast.Constant):
-            if node.value == vocabulary.TASK and isinstance(node.value, str):
-                found.append(f"{where}: TASK")
-            elif node.value == vocabulary.DEFAULT_SEED and type(node.value) is int:
-                found.append(f"{where}: DEFAULT_SEED")
+            found += [f"{where}: {name}" for name in SCALARS
+                      if type(node.value) is type(getattr(vocabulary, name))
+                      and node.value == getattr(vocabulary, name)]
         elif isinstance(node, (ast.Tuple, ast.List, ast.Set, ast.Dict)):
             value = _literal(node)
             if value is None:
@@ -77,16 +75,18 @@ def test_sources_are_found():
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(PACKAGE.parent)))
 def test_no_vocabulary_fact_is_typed_twice(path):
     found = duplicates(path)
-    allowed = PENDING.get(str(path.relative_to(PACKAGE.parent)), 0)
-    assert len(found) <= allowed, f"{found}: import these from mindpain.vocabulary instead"
+    assert not found, f"{found}: import these from mindpain.vocabulary instead"
 
 
 def test_the_detector_finds_a_copy(tmp_path):
     probe = tmp_path / "probe.py"
     probe.write_text('ARMS = ("WL", "MBSR", "HEP")\nTASK = "heat"\nLABELS = '
-                     + repr(vocabulary.OUTCOME_LABELS) + "\nSUBSET = ('nps', 'siips1')\n")
+                     + repr(vocabulary.OUTCOME_LABELS) + "\nSUBSET = ('nps', 'siips1')\n"
+                     + "WORLDS = ['realistic', 'ideal']\nFD = 'framewise_displacement'\n"
+                     + "SEED = 20220701\nNOT_SEED = 20220701.0\n")
     found = sorted(line.split(": ", 1)[1] for line in duplicates(probe, root=tmp_path))
-    assert found == ["ARMS = NAIVE_GROUPS", "OUTCOME_LABELS", "TASK"]
+    assert found == ["ARMS = NAIVE_GROUPS", "DEFAULT_SEED", "FRAMEWISE_DISPLACEMENT",
+                     "OUTCOME_LABELS", "TASK", "WORLDS"]
 
 
 def test_vocabulary_imports_nothing_heavy():

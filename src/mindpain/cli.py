@@ -83,7 +83,8 @@ def _fwhm(text: str) -> float:
 def _twin(args) -> int:
     from mindpain.twin.generate import generate_twin
 
-    generate_twin(args.out, preset=args.preset, seed=args.seed, overwrite=args.overwrite,
+    generate_twin(args.out, preset=args.preset, seed=args.seed, world=args.world,
+                  overwrite=args.overwrite,
                   if_current=args.if_current, n_jobs=args.n_jobs, progress=not args.quiet)
     return 0
 
@@ -94,6 +95,7 @@ def _first_level(args) -> int:
 
     n_jobs = args.n_jobs if args.n_jobs is not None else get_config().n_jobs
     summary = run_first_level(args.bids_dir, args.out, fmriprep=args.fmriprep,
+                              confounds_dir=args.confounds_dir,
                               participant_label=args.participant_label,
                               smoothing_fwhm=args.smoothing_fwhm or None, n_jobs=n_jobs,
                               dask_scheduler=args.dask_scheduler, progress=not args.quiet)
@@ -119,7 +121,7 @@ def _version() -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``mindpain`` command."""
-    from mindpain.vocabulary import DEFAULT_SEED, METRICS, PRESETS
+    from mindpain.vocabulary import DEFAULT_SEED, DEFAULT_WORLD, METRICS, PRESETS, WORLDS
 
     parser = _Parser(prog="mindpain", description=DESCRIPTION, epilog=EPILOG)
     parser.add_argument("--version", action="version", version=_version())
@@ -142,8 +144,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_seed, default=None, metavar="N",
                    help=f"master seed, a non-negative integer (default: MINDPAIN_SEED, else "
                         f"{DEFAULT_SEED})")
+    p.add_argument("--world", default=DEFAULT_WORLD, choices=WORLDS,
+                   help="realistic (default): BOLD with head motion and its signal, "
+                        "physiological noise, noise that is not AR(1), HRFs that differ between "
+                        "people and regions, session misregistration and trial temperatures, "
+                        "with fMRIPrep-named confounds in derivatives/twin-confounds; ideal: "
+                        "BOLD made by the analysis model itself (canonical HRF, AR(1) noise)")
     p.add_argument("--overwrite", action="store_true",
-                   help="replace a twin of another preset or seed at --out (never a folder "
+                   help="replace a twin of another preset, seed or world at --out (never a folder "
                         "mindpain did not make, nor a twin holding your files)")
     p.add_argument("--if-current", action="store_true",
                    help="do nothing when --out holds this preset and seed with every file as "
@@ -172,6 +180,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fmriprep", default=None, metavar="DIR",
                    help="fMRIPrep derivatives to take preprocessed BOLD and confounds from "
                         "(default: the raw BOLD, no confounds)")
+    p.add_argument("--confounds-dir", default=None, metavar="DIR",
+                   help="derivatives holding only *_desc-confounds_timeseries.tsv tables for "
+                        "the raw BOLD (e.g. the twin's derivatives/twin-confounds); fitted "
+                        "with six motion parameters, their derivatives and FD>0.5 mm outlier "
+                        "regressors (ignored with --fmriprep)")
     p.add_argument("--n-jobs", type=_n_jobs, default=None, metavar="N",
                    help="parallel workers for runs (joblib: -1 = every core; default: "
                         "MINDPAIN_N_JOBS, else 1)")

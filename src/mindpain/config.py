@@ -19,6 +19,9 @@ Settings (environment variables, all optional):
     A BIDS dataset to analyse instead of the twin (your own data).
 ``MINDPAIN_RESULTS``
     Folder of the result tables (default ``results/tables`` in the project checkout).
+``MINDPAIN_HASH_CACHE``
+    An SQLite file caching file checksums by file identity and times (see
+    :func:`mindpain.io.sha256`); unset: every checksum reads the file.
 """
 
 from __future__ import annotations
@@ -30,9 +33,12 @@ from pathlib import Path
 
 import numpy as np
 
-from mindpain.vocabulary import DEFAULT_SEED, PRESETS
+from mindpain.vocabulary import DEFAULT_SEED, DEFAULT_WORLD, PRESETS, WORLDS
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+#: Tables committed with the book, adopted while their content key matches
+#: (:mod:`mindpain.precomputed`; chapter 6's multiverse).
+PRECOMPUTED_DIR = PROJECT_ROOT / "book" / "precomputed"
 
 
 def _default_data_dir() -> Path:
@@ -58,6 +64,9 @@ class Config:
         Number of parallel workers.
     bids_dir : pathlib.Path or None
         A user's BIDS dataset; ``None`` means the simulated twin.
+    world : str
+        World of the simulated twin: ``"realistic"`` (default) or ``"ideal"``
+        (:data:`WORLDS`).
     """
 
     preset: str = "full"
@@ -66,11 +75,16 @@ class Config:
     work_dir: Path = PROJECT_ROOT / "data"
     n_jobs: int = 1
     bids_dir: Path | None = None
+    world: str = DEFAULT_WORLD
 
     @property
     def twin_dir(self) -> Path:
-        """Folder of the simulated twin for this preset."""
-        return self.work_dir / f"twin-{self.preset}"
+        """Folder of the simulated twin for this preset (and world, when not realistic)."""
+        return self.work_dir / f"twin-{self.preset}{self._world_tag}"
+
+    @property
+    def _world_tag(self) -> str:
+        return "" if self.world == DEFAULT_WORLD else f"-{self.world}"
 
     @property
     def dataset_dir(self) -> Path:
@@ -80,7 +94,8 @@ class Config:
     @property
     def derivatives_dir(self) -> Path:
         """Folder of this dataset's derivatives (first level, scores) in the work folder."""
-        tag = self.preset if self.bids_dir is None else f"bids-{Path(self.bids_dir).name}"
+        tag = (self.preset + self._world_tag if self.bids_dir is None
+               else f"bids-{Path(self.bids_dir).name}")
         return self.work_dir / f"derivatives-{tag}"
 
     @property
@@ -100,6 +115,15 @@ def check_preset(preset: str) -> str:
 
         raise MindpainError(f"unknown preset {preset!r}; expected one of {', '.join(PRESETS)}")
     return preset
+
+
+def check_world(world) -> str:
+    """Return ``world`` if it is one of :data:`WORLDS`, else raise a one-line error."""
+    if world not in WORLDS:
+        from mindpain.errors import MindpainError
+
+        raise MindpainError(f"unknown world {world!r}; expected one of {', '.join(WORLDS)}")
+    return world
 
 
 def check_seed(seed) -> int:
@@ -172,10 +196,12 @@ def get_config(**overrides) -> Config:
         "work_dir": Path(env.get("MINDPAIN_WORK", PROJECT_ROOT / "data")),
         "n_jobs": env.get("MINDPAIN_N_JOBS") or 1,
         "bids_dir": Path(env["MINDPAIN_BIDS"]) if env.get("MINDPAIN_BIDS") else None,
+        "world": env.get("MINDPAIN_WORLD", DEFAULT_WORLD),
     }
     values.update(overrides)
     values["preset"] = check_preset(values["preset"])
     values["seed"] = check_seed(values["seed"])
+    values["world"] = check_world(values["world"])
     source = "n_jobs" if "n_jobs" in overrides else "MINDPAIN_N_JOBS"
     values["n_jobs"] = check_n_jobs(values["n_jobs"], source)
     return Config(**values)

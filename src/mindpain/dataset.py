@@ -632,8 +632,55 @@ _LEADING_NA = re.compile(r".*_derivative1(_power2)?|framewise_displacement|(std_
                          r"|rmsd")
 
 
+def expand_confound_columns(columns, available) -> list:
+    """Expand shell-style patterns in ``columns`` (e.g. ``motion_outlier*``) over ``available``.
+
+    A name without a wildcard is kept as it is; a pattern becomes every available column it
+    matches, in the table's order (none is fine: a run without outlier volumes has no
+    ``motion_outlierNN`` column).
+
+    Examples
+    --------
+    >>> expand_confound_columns(["trans_x", "motion_outlier*"],
+    ...                         ["trans_x", "motion_outlier00", "motion_outlier01"])
+    ['trans_x', 'motion_outlier00', 'motion_outlier01']
+    """
+    from fnmatch import fnmatchcase
+
+    out = []
+    for col in columns:
+        if any(ch in col for ch in "*?["):
+            out += [c for c in available if fnmatchcase(c, col) and c not in out]
+        elif col not in out:
+            out.append(col)
+    return out
+
+
+def twin_world(bids_dir) -> str | None:
+    """Return the world of the simulated twin at ``bids_dir`` from its description.
+
+    ``"realistic"`` or ``"ideal"`` as recorded in ``dataset_description.json``
+    (``GeneratedBy[0].Description``, ``world=...``); ``"ideal"`` for a twin made before
+    worlds existed; ``None`` for a dataset mindpain did not generate (real data).
+    """
+    import json
+
+    try:
+        made = json.loads((Path(bids_dir) / "dataset_description.json").read_text())
+        generated = made["GeneratedBy"][0]
+    except (OSError, ValueError, KeyError, IndexError, TypeError):
+        return None
+    if not isinstance(generated, dict) or generated.get("Name") != "mindpain":
+        return None
+    match = re.search(r"world=(\w+)", str(generated.get("Description", "")))
+    return match.group(1) if match else "ideal"
+
+
 def load_confounds(path, columns, n_scans: int) -> pd.DataFrame:
     """Read the chosen fMRIPrep confound columns, checked.
+
+    ``columns`` may hold shell-style patterns (``motion_outlier*``: fMRIPrep's one-column-per-
+    outlier-volume scrubbing regressors), expanded by :func:`expand_confound_columns`.
 
     fMRIPrep leaves ``n/a`` in the first row(s) of derivative columns
     (``*_derivative1``, ``*_derivative1_power2``, ``framewise_displacement``, ``dvars``,
@@ -655,7 +702,10 @@ def load_confounds(path, columns, n_scans: int) -> pd.DataFrame:
     if not path.is_file():
         raise MindpainError("fMRIPrep confounds file missing; expected "
                             "*_desc-confounds_timeseries.tsv beside the BOLD", path)
-    conf = read_tsv(path, columns, "an fMRIPrep confounds table")
+    patterns = [c for c in columns if any(ch in c for ch in "*?[")]
+    conf = read_tsv(path, [c for c in columns if c not in patterns],
+                    "an fMRIPrep confounds table")
+    columns = expand_confound_columns(columns, conf.columns)
     if len(conf) != n_scans:
         raise MindpainError(f"confounds have {len(conf)} rows; the BOLD has {n_scans} volumes",
                             path)

@@ -14,7 +14,8 @@ Where the files come from (in this order):
 
 Every file, local or downloaded, is checked against the size and sha256 table below
 (copied from the data's ``PROVENANCE.md``); a downloaded file that does not match is
-deleted and an error raised. Verified files are remembered for the rest of the process.
+deleted and an error raised. With ``MINDPAIN_HASH_CACHE`` set, an unchanged file's checksum
+is reused (:func:`mindpain.io.sha256`).
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ import numpy as np
 import pandas as pd
 
 from mindpain.errors import MindpainError
-from mindpain.io import TMP_PREFIX, plain_permissions, sha256
+from mindpain.io import TMP_PREFIX, plain_permissions
+from mindpain.io import sha256 as file_sha256
 
 #: Upstream commit of github.com/simonvandekar/pain21 ("Added software version to data
 #: table.", 2023-07-07); pinned so the bytes cannot change under the checksums.
@@ -102,11 +104,6 @@ class Pain21:
     mask: Path
     sample_sizes: pd.DataFrame
     source: str
-
-
-def file_sha256(path) -> str:
-    """Return the sha256 of ``path``, remembered in memory while the file is unchanged."""
-    return sha256(path, remember=True)
 
 
 def verify_file(path, size: int | None, sha256: str) -> None:
@@ -234,7 +231,6 @@ def fetch_pain21(data_dir=None, *, base_url: str = PAIN21_URL, download: bool = 
                                 f"{base_url}{name}", path)
         download_file(base_url + name, path, sha256=sha, size=size, timeout=timeout,
                       opener=opener)
-        file_sha256(path)  # remember the verified file
         downloaded = True
     table = pd.read_csv(root / "samplesize.csv", header=None, names=list(SAMPLESIZE_COLUMNS))
     maps = tuple(sorted(root / n for n in PAIN21_FILES if n.startswith("contrast_pain_")))

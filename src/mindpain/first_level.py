@@ -1,8 +1,10 @@
 """First level: hot>warm contrast maps per run and per session, from a BIDS dataset.
 
-Every run is fitted with a nilearn :class:`~nilearn.glm.first_level.FirstLevelModel`
-(canonical Glover HRF, cosine drift with a 1/128 Hz high-pass, AR(1) noise, voxel-wise
-mean scaling so effects are in percent signal change). Three contrasts are estimated:
+Every run is fitted with nilearn's single-run GLM (:mod:`mindpain.glm` runs the steps of
+:class:`~nilearn.glm.first_level.FirstLevelModel` with its AR(1) step vectorised; the maps
+are byte for byte ``FirstLevelModel``'s): canonical Glover HRF, cosine drift with a
+1/128 Hz high-pass, AR(1) noise, voxel-wise mean scaling so effects are in percent signal
+change. Three contrasts are estimated:
 ``hotVsWarm`` (``hot - warm``), ``hot`` and ``warm`` (each against the implicit baseline).
 The runs of a session are combined by fixed effects (nilearn
 :func:`~nilearn.glm.compute_fixed_effects`, equal weights) within the voxels every run's
@@ -18,8 +20,11 @@ Confounds
     rigid-body motion parameters and framewise displacement (a conservative set that does
     not depend on fMRIPrep's CompCor settings), read and checked by
     :func:`mindpain.dataset.load_confounds` (the ``n/a`` first row of derivative columns is
-    set to 0; any other ``n/a``, text, Inf or absurd value is an error). The twin's BOLD has
-    no confounds file and is fitted without confounds.
+    set to 0; any other ``n/a``, text, Inf or absurd value is an error). The twin's raw BOLD
+    takes its confounds from ``derivatives/twin-confounds`` (``confounds_dir``; realistic
+    world) with :data:`MOTION_CONFOUNDS`: six motion parameters, their derivatives and one
+    scrubbing regressor per volume with framewise displacement above 0.5 mm
+    (``motion_outlier*``). The ideal-world twin has no confounds and is fitted without.
 Checks
     Every input is read by :mod:`mindpain.dataset` (one reader, one TR rule: the sidecar's
     ``RepetitionTime``, which must agree with the NIfTI header). A run whose BOLD has no
@@ -68,6 +73,7 @@ from mindpain.dataset import (
 from mindpain.dataset import load_bold as _load_bold
 from mindpain.dataset import repetition_time as _repetition_time
 from mindpain.errors import MindpainError
+from mindpain.glm import ImageFit, fit_image
 from mindpain.io import (
     check_writable_dir,
     os_error_message,
@@ -79,13 +85,18 @@ from mindpain.io import (
     write_tsv,
     write_unit,
 )
+from mindpain.vocabulary import FRAMEWISE_DISPLACEMENT, MOTION_CONFOUNDS, MOTION_PARAMETERS, TASK
 from mindpain.vocabulary import MAP_CONTRASTS as CONTRASTS
-from mindpain.vocabulary import TASK
+from mindpain.vocabulary import TWIN_CONFOUNDS_DIR as _TWIN_CONFOUNDS_DIR
 
 DEFAULT_SPACE = "MNI152NLin6Asym"
 #: Confound columns used from fMRIPrep's ``desc-confounds_timeseries.tsv``.
-DEFAULT_CONFOUNDS = ("trans_x", "trans_y", "trans_z", "rot_x", "rot_y", "rot_z",
-                     "framewise_displacement")
+DEFAULT_CONFOUNDS = (*MOTION_PARAMETERS, FRAMEWISE_DISPLACEMENT)
+# MOTION_CONFOUNDS (vocabulary): the set used with the twin's confounds: the six rigid-body
+# parameters, their backward differences, and one spike regressor per volume with framewise
+# displacement above the outlier threshold (scrubbing; Power et al. 2014).
+#: Folder (inside a raw BIDS dataset) where the simulated twin keeps its confounds tables.
+TWIN_CONFOUNDS_DIR = Path(_TWIN_CONFOUNDS_DIR)
 STATS = ("effect", "variance", "z")
 DASK_ENV = "MINDPAIN_DASK_SCHEDULER"
 #: Seconds to wait for a Dask scheduler before giving up with a one-line error.
@@ -260,7 +271,8 @@ def _sidecar(path: Path) -> Path:
 # --------------------------------------------------------------------------- finding runs
 
 
-def find_runs(bids_dir, fmriprep=None, participant_label=None) -> list[RunSpec]:
+def find_runs(bids_dir, fmriprep=None, participant_label=None,
+              confounds_dir=None) -> list[RunSpec]:
     """List the runs of task ``heat`` in a BIDS dataset.
 
     Parameters
@@ -271,6 +283,10 @@ def find_runs(bids_dir, fmriprep=None, participant_label=None) -> list[RunSpec]:
         fMRIPrep derivatives: BOLD (``*_space-*_desc-preproc_bold.nii.gz``) and confounds.
     participant_label : list of str, optional
         Subjects to keep (``"001"`` or ``"sub-001"``).
+    confounds_dir : path-like, optional
+        A derivatives folder holding only ``*_desc-confounds_timeseries.tsv`` tables, laid out
+        like the raw dataset (the twin's ``derivatives/twin-confounds``), for BOLD taken from
+        the raw dataset. Ignored with ``fmriprep`` (its confounds sit beside its BOLD).
 
     Returns
     -------
@@ -305,6 +321,8 @@ def find_runs(bids_dir, fmriprep=None, participant_label=None) -> list[RunSpec]:
         confounds = None
         if fmriprep is not None:
             confounds = bold.parent / f"{stem}_desc-confounds_timeseries.tsv"
+        elif confounds_dir is not None:
+            confounds = Path(confounds_dir) / rel / f"{stem}_desc-confounds_timeseries.tsv"
         run = int(ent["run"]) if ent.get("run", "").isdigit() else None
         specs.append(RunSpec(subject=ent["sub"], session=ent.get("ses"), run=run, bold=bold,
                              events=bids_dir / rel / f"{stem}_events.tsv", bids_dir=bids_dir,
@@ -434,16 +452,18 @@ def _write_outputs(items, key: dict, description: dict) -> None:
             tmp.unlink(missing_ok=True)
 
 
-def fit_run_model(spec: RunSpec, settings: ModelSettings = ModelSettings(), mask_img=None):
-    """Fit one run's GLM; return ``(model, design_matrix, dof)``.
+def fit_run_model(spec: RunSpec, settings: ModelSettings = ModelSettings(),
+                  mask_img=None) -> ImageFit:
+    """Fit one run's GLM (see :mod:`mindpain.glm`); return the fitted run.
+
+    The fit equals nilearn's ``FirstLevelModel`` with the same settings (a test checks
+    it); its ``design``, ``dof`` and ``contrast_maps(expression)`` are used here.
 
     Raises
     ------
     MindpainError
         For any input problem, naming the file.
     """
-    from nilearn.glm.first_level import FirstLevelModel
-
     img = load_bold(spec.bold)
     tr = repetition_time(spec)
     n_scans = img.shape[3]
@@ -455,18 +475,12 @@ def fit_run_model(spec: RunSpec, settings: ModelSettings = ModelSettings(), mask
     confounds = None
     if spec.confounds is not None:
         confounds = load_confounds(spec.confounds, settings.confounds, n_scans)
-    model = FirstLevelModel(
-        t_r=tr, hrf_model=settings.hrf_model, drift_model=settings.drift_model,
-        high_pass=settings.high_pass, noise_model=settings.noise_model,
-        signal_scaling=settings.signal_scaling, smoothing_fwhm=settings.smoothing_fwhm,
-        mask_img=mask_img, minimize_memory=True, reports=False, n_jobs=1)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        data = nib.Nifti1Image(np.asarray(img.dataobj, dtype=np.float32), img.affine)
-        model.fit(data, events=events, confounds=confounds)
-    design = model.design_matrices_[0]
-    dof = int(n_scans - np.linalg.matrix_rank(design.to_numpy()))
-    return model, design, dof
+    data = nib.Nifti1Image(np.asarray(img.dataobj, dtype=np.float32), img.affine)
+    return fit_image(data, events, tr, hrf_model=settings.hrf_model,
+                     drift_model=settings.drift_model, high_pass=settings.high_pass,
+                     noise_model=settings.noise_model, signal_scaling=settings.signal_scaling,
+                     smoothing_fwhm=settings.smoothing_fwhm, confounds=confounds,
+                     mask_img=mask_img)
 
 
 def _fit_run(spec: RunSpec, out_dir: Path, settings: ModelSettings, mask_img) -> dict:
@@ -479,15 +493,13 @@ def _fit_run(spec: RunSpec, out_dir: Path, settings: ModelSettings, mask_img) ->
             run_map_path(out_dir, spec, c, s) for c in CONTRASTS for s in ("effect", "variance")]
         if _is_current(outputs, key):
             return {"label": label, "status": "skipped", "dof": _read_dof(outputs[1])}
-        model, design, dof = fit_run_model(spec, settings, mask_img)
-        items = [(outputs[0], design)]
+        fit = fit_run_model(spec, settings, mask_img)
+        dof = fit.dof
+        items = [(outputs[0], fit.design)]
         for contrast, expr in CONTRASTS.items():
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                res = model.compute_contrast(expr, output_type="all")
-            items.append((run_map_path(out_dir, spec, contrast, "effect"), res["effect_size"]))
-            items.append((run_map_path(out_dir, spec, contrast, "variance"),
-                          res["effect_variance"]))
+            effect, variance = fit.contrast_maps(expr)
+            items.append((run_map_path(out_dir, spec, contrast, "effect"), effect))
+            items.append((run_map_path(out_dir, spec, contrast, "variance"), variance))
         desc = {"Description": f"First-level GLM of one run ({label})",
                 "Sources": sorted(inputs), "RepetitionTime": repetition_time(spec),
                 "DegreesOfFreedom": dof, "ModelSettings": settings.as_dict(),
@@ -602,8 +614,9 @@ def write_dataset_description(out_dir, bids_dir, fmriprep=None) -> Path:
         "Name": DESCRIPTION_NAME,
         "BIDSVersion": "1.10.0", "DatasetType": "derivative",
         "GeneratedBy": [{"Name": "mindpain", "Version": __version__,
-                         "Description": "nilearn FirstLevelModel per run (glover HRF, cosine "
-                                        "drift 1/128 Hz, AR(1)); fixed effects per session"}],
+                         "Description": "nilearn single-run GLM per run (FirstLevelModel's steps; "
+                                        "glover HRF, cosine drift 1/128 Hz, AR(1)); fixed "
+                                        "effects per session"}],
         "SourceDatasets": [{"URL": f"file://{s}"} for s in sources],
     }
     try:
@@ -679,7 +692,8 @@ DESCRIPTION_NAME = "mindpain first level: hot>warm contrast maps"
 
 def run_first_level(bids_dir, out_dir, *, fmriprep=None, participant_label=None,
                     smoothing_fwhm=None, mask_img=None, n_jobs=1, dask_scheduler=None,
-                    progress=True) -> FirstLevelSummary:
+                    progress=True, confounds_dir=None,
+                    confounds=None) -> FirstLevelSummary:
     """Fit every run, combine each session by fixed effects, write BIDS derivatives.
 
     Parameters
@@ -703,6 +717,13 @@ def run_first_level(bids_dir, out_dir, *, fmriprep=None, participant_label=None,
         Address of a Dask distributed scheduler; default env ``MINDPAIN_DASK_SCHEDULER``.
     progress : bool
         Show tqdm progress bars.
+    confounds_dir : path-like, optional
+        Confounds-only derivatives for raw BOLD (see :func:`find_runs`), e.g. the twin's
+        ``derivatives/twin-confounds``.
+    confounds : sequence of str, optional
+        Confound columns (shell patterns allowed, e.g. ``motion_outlier*``). Default:
+        :data:`DEFAULT_CONFOUNDS` with ``fmriprep``, :data:`MOTION_CONFOUNDS` with
+        ``confounds_dir``, none otherwise.
 
     Returns
     -------
@@ -730,7 +751,8 @@ def run_first_level(bids_dir, out_dir, *, fmriprep=None, participant_label=None,
         smoothing_fwhm = smoothing_fwhm or None
     if not Path(bids_dir).is_dir():
         raise MindpainError("not a folder; expected a BIDS dataset", bids_dir)
-    specs = find_runs(bids_dir, fmriprep, participant_label)
+    specs = find_runs(bids_dir, fmriprep, participant_label,
+                      None if fmriprep else confounds_dir)
     mask_sha = None
     if mask_img is not None:
         mask_img = Path(mask_img)
@@ -738,8 +760,11 @@ def run_first_level(bids_dir, out_dir, *, fmriprep=None, participant_label=None,
             raise MindpainError("mask image not found", mask_img)
         mask_sha = sha256(mask_img)
         mask_img = str(mask_img)
+    if confounds is None:
+        confounds = (DEFAULT_CONFOUNDS if fmriprep else
+                     MOTION_CONFOUNDS if confounds_dir is not None else ())
     settings = ModelSettings(smoothing_fwhm=smoothing_fwhm, mask_sha256=mask_sha,
-                             confounds=DEFAULT_CONFOUNDS if fmriprep else ())
+                             confounds=tuple(confounds))
     dask_scheduler = dask_scheduler or os.environ.get(DASK_ENV) or None
     client = _dask_client(dask_scheduler) if dask_scheduler else None
     out_dir = prepare_out_dir(out_dir, bids_dir, fmriprep)

@@ -20,7 +20,9 @@ import hashlib
 import json
 import os
 import shutil
+import sqlite3
 import tempfile
+import time
 import uuid
 from pathlib import Path
 
@@ -180,20 +182,57 @@ def code_fingerprint(paths) -> str:
     return digest.hexdigest()
 
 
-def cached_table(path, key: dict, compute, columns: dict, *, read=read_tsv) -> pd.DataFrame:
-    """Return the table at ``path``, computing and writing it only when its key changed.
+def _stored_key(sidecar: Path):
+    """Return the ``key`` of a table's JSON sidecar, or ``None`` (absent, unreadable, odd)."""
+    try:
+        meta = read_json(sidecar)
+    except (OSError, ValueError):
+        return None
+    return meta.get("key") if isinstance(meta, dict) else None
 
-    The table's JSON sidecar (``path`` with ``.json``) holds ``{"key": key, "columns":
-    columns}``. When it matches ``key``, the stored table is read back with ``read``;
-    otherwise ``compute()`` makes the table, which is written (TSV, then sidecar) and read
-    back the same way, so a fresh and a cached call return the same frame.
+
+def adopt(path, key, folder) -> bool:
+    """Copy ``folder/<path.name>`` (and its sidecar) to ``path`` if its sidecar's key is ``key``.
+
+    ``folder`` holds tables committed with the book (``book/precomputed/``, see
+    :mod:`mindpain.precomputed`); a copy whose key differs (the code, parameters, seed or
+    settings changed) is ignored, so nothing stale is ever used.
+
+    Returns
+    -------
+    bool
+        Whether the committed copy was current and is now at ``path``.
     """
     path = Path(path)
-    sidecar = path.with_suffix(".json")
-    if path.is_file() and sidecar.is_file() and read_json(sidecar).get("key") == key:
+    source = Path(folder) / path.name
+    if _stored_key(source.with_suffix(".json")) != key or not source.is_file():
+        return False
+    if source.resolve() != path.resolve():
+        with atomic_path(path) as tmp:
+            shutil.copyfile(source, tmp)
+        write_json(path.with_suffix(".json"), read_json(source.with_suffix(".json")))
+    return True
+
+
+def cached_table(path, key: dict, compute, columns: dict, *, read=read_tsv,
+                 committed=None) -> pd.DataFrame:
+    """Return the table at ``path``, computing and writing it only when its key changed.
+
+    The one way to say "compute unless a table with this key exists". The table's JSON
+    sidecar (``path`` with ``.json``) holds ``{"key": key, "columns": columns}``. When it
+    matches ``key``, the stored table is read back with ``read``; else, when ``committed``
+    (a folder of tables committed with the book) holds a table of that name under the same
+    key, it is copied to ``path`` (:func:`adopt`) and read; otherwise ``compute()`` makes the
+    table, which is written (TSV, then sidecar) and read back the same way, so a fresh, a
+    cached and an adopted call return the same frame.
+    """
+    path = Path(path)
+    if path.is_file() and _stored_key(path.with_suffix(".json")) == key:
+        return read(path)
+    if committed is not None and adopt(path, key, committed):
         return read(path)
     write_tsv(path, compute())
-    write_json(sidecar, {"key": key, "columns": columns})
+    write_json(path.with_suffix(".json"), {"key": key, "columns": columns})
     return read(path)
 
 
@@ -204,28 +243,83 @@ def write_nifti(path, img) -> Path:
     return Path(path)
 
 
-#: Digests already computed by :func:`sha256` with ``remember=True``: (path, size, mtime) -> hex.
-_REMEMBERED: dict[tuple[str, int, int], str] = {}
+#: Environment variable naming the checksum cache (an SQLite file); unset: no cache.
+HASH_CACHE_ENV = "MINDPAIN_HASH_CACHE"
+#: A file modified less than this many seconds before it was hashed is not cached: its
+#: modification time could still repeat for a later write within the clock's resolution.
+HASH_CACHE_SETTLE_S = 2.0
 
 
-def sha256(path, chunk: int = 1 << 20, *, remember: bool = False) -> str:
+def sha256(path, chunk: int = 1 << 20) -> str:
     """Return the sha256 hex digest of a file (the package's only file checksum).
 
-    With ``remember`` the digest is kept in memory per (path, size, modification time), so a
-    large file verified once is not read again while it is unchanged.
+    With :data:`HASH_CACHE_ENV` set (the book's Makefile sets it), a digest is reused when
+    the file's identity and metadata are exactly as when it was hashed: device, inode,
+    size, modification and status-change times in nanoseconds. Any write, truncation,
+    replacement or ``touch`` changes at least one of them (the status-change time cannot be
+    set back by a user), so a changed file is always hashed again; the cache only saves
+    re-reading unchanged gigabytes of the twin and its derivatives in every chapter. A
+    broken or unwritable cache is ignored.
     """
-    path = Path(path)
-    if remember:
-        st = path.stat()
-        key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
-        if key not in _REMEMBERED:
-            _REMEMBERED[key] = sha256(path, chunk)
-        return _REMEMBERED[key]
+    cache = os.environ.get(HASH_CACHE_ENV)
+    if not cache:
+        return _hash_file(path, chunk)
+    st = os.stat(path)
+    key = f"{st.st_dev}:{st.st_ino}"  # the file itself, whatever path reaches it
+    sig = f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}"
+    found = _hash_cache_get(cache, key, sig)
+    if found is not None:
+        return found
+    digest = _hash_file(path, chunk)
+    if time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) > HASH_CACHE_SETTLE_S * 1e9:
+        _hash_cache_put(cache, key, sig, digest)
+    return digest
+
+
+def _hash_file(path, chunk: int) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         while block := fh.read(chunk):
             digest.update(block)
     return digest.hexdigest()
+
+
+_HASH_DB: dict = {}
+
+
+def _hash_db(cache: str):
+    """Return this process's connection to the checksum cache (``None`` if unusable)."""
+    if cache in _HASH_DB:
+        return _HASH_DB[cache]
+    try:
+        Path(cache).parent.mkdir(parents=True, exist_ok=True)
+        con = sqlite3.connect(cache, timeout=30, isolation_level=None)
+        con.execute("PRAGMA journal_mode=WAL")
+        con.execute("CREATE TABLE IF NOT EXISTS sha256 (file TEXT PRIMARY KEY, sig TEXT, "
+                    "digest TEXT)")
+    except (OSError, sqlite3.Error):
+        con = None
+    _HASH_DB[cache] = con
+    return con
+
+
+def _hash_cache_get(cache: str, key: str, sig: str) -> str | None:
+    con = _hash_db(cache)
+    if con is None:
+        return None
+    try:
+        row = con.execute("SELECT sig, digest FROM sha256 WHERE file = ?", (key,)).fetchone()
+    except sqlite3.Error:
+        return None
+    return row[1] if row is not None and row[0] == sig else None
+
+
+def _hash_cache_put(cache: str, key: str, sig: str, digest: str) -> None:
+    con = _hash_db(cache)
+    if con is None:
+        return
+    with contextlib.suppress(sqlite3.Error):
+        con.execute("INSERT OR REPLACE INTO sha256 VALUES (?, ?, ?)", (key, sig, digest))
 
 
 def check_writable_dir(path, *, overwrite: bool = False) -> Path:

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from mindpain.config import PRECOMPUTED_DIR
 from mindpain.io import cached_table, code_fingerprint
 from mindpain.meditators import (
     _covariates,
@@ -237,7 +238,8 @@ def load_or_calibrate(cfg, n_replications: int = 1000, rlm_replications: int = 2
     """Return the calibration table, computing it only when its cache is absent or stale.
 
     Written to ``results/tables/meditator_coverage.tsv`` with a JSON sidecar holding the
-    cache key: preset, seed, replication counts and a hash of the code and parameters.
+    cache key: preset, seed, replication counts and a hash of the code and parameters. A copy
+    committed in ``book/precomputed/`` under the same key is adopted instead of computing.
     Calibration uses the full design by default (participant level only, no BOLD).
     """
     key = {"seed": int(cfg.seed), "preset": preset, "n_replications": int(n_replications),
@@ -248,4 +250,5 @@ def load_or_calibrate(cfg, n_replications: int = 1000, rlm_replications: int = 2
         {"quantity": "coverage (95% CI contains planted), false_positive_rate (parameter-level "
                      "null rejected at .05 after Holm) or power",
          "value": "share of replications", "mc_se": "Monte-Carlo standard error",
-         "planted": "value implied by the generator", "mean_estimate": "mean over replications"})
+         "planted": "value implied by the generator", "mean_estimate": "mean over replications"},
+        committed=PRECOMPUTED_DIR)

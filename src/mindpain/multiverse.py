@@ -54,7 +54,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mindpain.config import PROJECT_ROOT, derive_rng
+from mindpain.config import PRECOMPUTED_DIR, derive_rng
 from mindpain.errors import MindpainError
 from mindpain.stats.effect_sizes import standardised
 from mindpain.vocabulary import ARMS, METRICS, SESSIONS
@@ -72,8 +72,6 @@ COVARIATE_SETS = {"none": (), "age+sex": ("age", "sex")}
 OUTCOMES = ("nps", "siips1")
 ALPHA = 0.05
 N_PERMUTATIONS = 500
-#: Where ``make multiverse`` writes the committed result (outside the ignored results/).
-PRECOMPUTED_DIR = PROJECT_ROOT / "book" / "precomputed"
 #: Preset of the committed multiverse (full design, coarse grid).
 PRECOMPUTED_PRESET = "reduced"
 
@@ -571,8 +569,9 @@ def run_multiverse(cfg, contrast: str = "MBSR_vs_HEP", n_permutations: int = N_P
 def _code_files() -> list[Path]:
     """Source files a multiverse result depends on (paths inside the package)."""
     root = Path(__file__).resolve().parent
-    names = ["multiverse.py", "first_level.py", "scoring.py", "signatures.py", "surrogates.py",
-             "images.py", "trial.py", "pipeline.py", "dataset.py", "vocabulary.py", "io.py"]
+    names = ["multiverse.py", "first_level.py", "glm.py", "scoring.py", "signatures.py",
+             "surrogates.py", "images.py", "trial.py", "pipeline.py", "dataset.py",
+             "vocabulary.py", "io.py"]
     return ([root / n for n in names] + sorted((root / "stats").glob("*.py"))
             + sorted((root / "twin").glob("*.py")) + [root / "twin" / "parameters.toml"])
 

@@ -22,8 +22,17 @@ def ensure_dataset(cfg: Config | None = None) -> Path:
         return Path(cfg.bids_dir)
     from mindpain.twin import generate_twin
 
-    return generate_twin(cfg.twin_dir, preset=cfg.preset, seed=cfg.seed, if_current=True,
+    return generate_twin(cfg.twin_dir, preset=cfg.preset, seed=cfg.seed, world=cfg.world,
+                         if_current=True,
                          n_jobs=cfg.n_jobs, progress=False)
+
+
+def twin_confounds_dir(bids_dir) -> Path | None:
+    """Return the twin's confounds folder inside ``bids_dir`` (realistic world), or ``None``."""
+    from mindpain.first_level import TWIN_CONFOUNDS_DIR
+
+    folder = Path(bids_dir) / TWIN_CONFOUNDS_DIR
+    return folder if folder.is_dir() else None
 
 
 def first_level_dir(cfg: Config | None = None) -> Path:
@@ -45,7 +54,9 @@ def ensure_first_level(cfg: Config | None = None, progress: bool = False) -> Pat
     cfg = cfg or get_config()
     bids_dir = ensure_dataset(cfg)
     out = first_level_dir(cfg)
-    summary = run_first_level(bids_dir, out, n_jobs=cfg.n_jobs, progress=progress)
+    confounds_dir = twin_confounds_dir(bids_dir)
+    summary = run_first_level(bids_dir, out, n_jobs=cfg.n_jobs, progress=progress,
+                              confounds_dir=confounds_dir)
     if not summary.ok:
         raise MindpainError(f"first level failed for {len(summary.failed)} run(s); "
                             f"see {out}", bids_dir)

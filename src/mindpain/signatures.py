@@ -253,7 +253,7 @@ def _write_checksum_record(path: Path, sha: str, how: str, url: str | None = Non
 
 def _verified_siips1(path: Path) -> str:
     """Check SIIPS1 against its recorded sha256 (recording it if no record exists)."""
-    sha = sha256(path, remember=True)
+    sha = sha256(path)
     record = _read_checksum_record(path)
     if record is None:
         _write_checksum_record(path, sha, how="first load of a file put here by hand")
@@ -385,7 +385,7 @@ def _split_sign(weights, labels, regions, sign):
 def _official(base: str, path_str: str, size: int, mtime_ns: int) -> tuple:
     """Load and verify an official file (cached per file state)."""
     path = Path(path_str)
-    sha = _verified_siips1(path) if base == "siips1" else sha256(path, remember=True)
+    sha = _verified_siips1(path) if base == "siips1" else sha256(path)
     weights = _load_weights(path)
     labels, regions = approximate_regions(
         weights, _region_centres(DEFAULTS[base]))
@@ -439,7 +439,7 @@ def _custom_signature(path: Path) -> Signature:
     for suffix in NIFTI_SUFFIXES:
         name = name.removesuffix(suffix)
     return Signature(name=name, label=f"{name} (custom)", is_surrogate=False, weights=weights,
-                     source=str(path), sha256=sha256(path, remember=True), path=path)
+                     source=str(path), sha256=sha256(path), path=path)
 
 
 def get_signature(name_or_path, data_dir=None) -> Signature:

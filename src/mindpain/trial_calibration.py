@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mindpain.config import PRECOMPUTED_DIR
 from mindpain.io import cached_table, code_fingerprint, read_tsv
 from mindpain.reported import REPORTED, expected_t, p_from_t
 from mindpain.stats.effect_sizes import between_d, standardised, within_d
@@ -227,7 +228,8 @@ def load_or_calibrate(cfg, n_replications: int = 1000, mixedlm_replications: int
 
     The table is written to ``trial_coverage.tsv`` in :func:`tables_dir` (or ``out_dir``)
     with a JSON sidecar holding the cache key (seed, preset, replication counts and a hash
-    of the code and the parameter file). Calibration always uses the full design by
+    of the code and the parameter file). A copy committed in ``book/precomputed/`` under the
+    same key is adopted instead of computing. Calibration always uses the full design by
     default: it needs no BOLD, only the participant level.
     """
     key = {"seed": int(cfg.seed), "preset": preset, "n_replications": int(n_replications),
@@ -243,4 +245,4 @@ def load_or_calibrate(cfg, n_replications: int = 1000, mixedlm_replications: int
          "replications": "replications of simulate_observed used",
          "mean_estimate": "mean estimated d over replications",
          "mean_ci_width": "mean width of the 95% CI of d"},
-        read=lambda p: read_tsv(p, keep_default_na=True))
+        read=lambda p: read_tsv(p, keep_default_na=True), committed=PRECOMPUTED_DIR)

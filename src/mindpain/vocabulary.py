@@ -22,6 +22,11 @@ from __future__ import annotations
 DEFAULT_SEED = 20220701
 #: Twin sizes: ``full`` (the book), ``small`` (tests), ``reduced`` (full design, small grid).
 PRESETS = ("small", "full", "reduced")
+#: Worlds of the simulated twin: ``ideal`` (BOLD made by the analysis model itself: canonical
+#: HRF, AR(1) noise, no motion) and ``realistic`` (adds what real scans have; the default).
+WORLDS = ("ideal", "realistic")
+#: The twin's world unless one is chosen.
+DEFAULT_WORLD = "realistic"
 
 # ---------------------------------------------------------------- the experiment
 
@@ -71,6 +76,19 @@ CONTRAST_LABELS = {"MBSR_vs_HEP": "MBSR vs HEP", "MBSR_vs_WL": "MBSR vs WL",
                    "HEP_vs_WL": "HEP vs WL", "MBSR_within": "MBSR pre→post",
                    "HEP_within": "HEP pre→post", "WL_within": "WL pre→post",
                    OMNIBUS: "group × time"}
+
+# ---------------------------------------------------------------- confounds
+
+#: The six rigid-body head-motion parameters, named as fMRIPrep names them.
+MOTION_PARAMETERS = ("trans_x", "trans_y", "trans_z", "rot_x", "rot_y", "rot_z")
+#: fMRIPrep's framewise displacement column (Power et al. 2012).
+FRAMEWISE_DISPLACEMENT = "framewise_displacement"
+#: Confounds of the realistic twin's first level: the motion parameters, their temporal
+#: derivatives and one scrubbing column per outlier volume (shell pattern).
+MOTION_CONFOUNDS = (*MOTION_PARAMETERS, *(f"{c}_derivative1" for c in MOTION_PARAMETERS),
+                    "motion_outlier*")
+#: Folder (inside a twin) of its fMRIPrep-named confounds tables (realistic world).
+TWIN_CONFOUNDS_DIR = "derivatives/twin-confounds"
 
 # ---------------------------------------------------------------- meditator analyses
 

@@ -9,9 +9,9 @@ import nibabel as nib
 import numpy as np
 
 from mindpain import first_level as fl
-from mindpain.figures.style import CONDITION_COLORS, SIGNAL_COLORS, detached
+from mindpain.figures.style import AXIS_COLORS, CONDITION_COLORS, SIGNAL_COLORS, detached
 from mindpain.figures.viewer import brain_viewer
-from mindpain.vocabulary import TRIAL_TYPES
+from mindpain.vocabulary import FRAMEWISE_DISPLACEMENT, TASK, TRIAL_TYPES
 
 #: Colours of the conditions and of the observed and fitted signal (the book's style).
 COLORS = {**CONDITION_COLORS, **SIGNAL_COLORS}
@@ -136,4 +136,66 @@ def plot_recovery(group_effect, planted, mask_img, r, cut_coords=(4, -20, 10)):
     ax.set_title(f"voxels in the mask, r = {r:.2f}", fontsize=10)
     lim = [min(a.min(), b.min()), max(a.max(), b.max())]
     ax.plot(lim, lim, color="0.6", lw=1, ls="--")
+    return detached(fig)
+
+
+def plot_motion(confounds, threshold_mm: float = 0.5, title=None):
+    """Show one run's head motion: translations, rotations and framewise displacement.
+
+    Parameters
+    ----------
+    confounds : pandas.DataFrame
+        A ``*_desc-confounds_timeseries.tsv`` table (fMRIPrep names: ``trans_x`` ..
+        ``rot_z`` in mm and rad, ``framewise_displacement`` in mm).
+    threshold_mm : float
+        FD above which a volume is an outlier (drawn as a line, outliers marked).
+    title : str, optional
+        Figure title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fig, axes = plt.subplots(3, 1, figsize=(8, 6), sharex=True, layout="constrained")
+    vol = np.arange(len(confounds))
+    for axis, colour in AXIS_COLORS.items():
+        axes[0].plot(vol, confounds[f"trans_{axis}"], color=colour, lw=1, label=axis)
+        axes[1].plot(vol, np.degrees(confounds[f"rot_{axis}"]), color=colour, lw=1, label=axis)
+    axes[0].set_ylabel("translation (mm)")
+    axes[1].set_ylabel("rotation (degrees)")
+    axes[0].legend(ncols=3, fontsize=8, loc="upper left")
+    fd = confounds[FRAMEWISE_DISPLACEMENT].to_numpy(dtype=float)
+    axes[2].plot(vol, fd, color="0.3", lw=1)
+    axes[2].axhline(threshold_mm, color=COLORS["hot"], ls="--", lw=1,
+                    label=f"outlier threshold {threshold_mm:g} mm")
+    out = np.flatnonzero(np.nan_to_num(fd) > threshold_mm)
+    axes[2].plot(out, fd[out], "o", color=COLORS["hot"], ms=4, label="outlier volumes")
+    axes[2].set_ylabel("FD (mm)")
+    axes[2].set_xlabel("volume")
+    axes[2].legend(fontsize=8, loc="upper left")
+    if title:
+        axes[0].set_title(title, fontsize=11)
+    return detached(fig)
+
+
+def plot_motion_effect(table):
+    """Show the residual variance of each run without and with the motion confounds.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`mindpain.realism.motion_effect_on_runs` output.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fig, ax = plt.subplots(figsize=(7, 3.2), layout="constrained")
+    x = np.arange(len(table))
+    ax.bar(x - 0.2, table["var_without"], width=0.4, color="0.6", label="without motion")
+    ax.bar(x + 0.2, table["var_with"], width=0.4, color=COLORS["fitted"],
+           label="with motion + outliers")
+    ax.set_xticks(x, [r.replace(f"_task-{TASK}", "\n") for r in table["run"]], fontsize=7)
+    ax.set_ylabel("mean residual variance (%²)")
+    ax.legend(fontsize=8)
     return detached(fig)

@@ -17,6 +17,8 @@ GROUP_COLORS = {"MBSR": "#0072B2", "HEP": "#009E73", "WL": "#999999", "LTM": "#C
 CONDITION_COLORS = {"hot": "#D55E00", "warm": "#E69F00", "rating": "#56B4E9"}
 #: Colour of an observed signal and of a model's fit (time series, design fits).
 SIGNAL_COLORS = {"observed": "0.45", "fitted": "#0072B2"}
+#: Colour of each spatial axis (x, y, z) in motion traces (ColorBrewer Dark2, colour-blind safe).
+AXIS_COLORS = {"x": "#1b9e77", "y": "#d95f02", "z": "#7570b3"}
 #: Colour of each parameter status, from most to least evidence (viridis, colour-blind safe).
 STATUS_COLORS = {"reported": "#31688E", "derived": "#35B779", "context": "#90D743",
                  "assumed": "#FDE725"}

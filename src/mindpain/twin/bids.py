@@ -8,7 +8,7 @@ import pandas as pd
 
 from mindpain import __version__
 from mindpain.io import atomic_path, write_json, write_tsv
-from mindpain.vocabulary import TASK
+from mindpain.vocabulary import TASK, TWIN_CONFOUNDS_DIR
 
 BIDS_VERSION = "1.10.0"
 
@@ -18,6 +18,33 @@ def run_paths(root: Path, participant_id: str, session: str, run: int):
     stem = f"{participant_id}_ses-{session}_task-{TASK}_run-{run}"
     func = Path(root) / participant_id / f"ses-{session}" / "func"
     return func / f"{stem}_bold.nii.gz", func / f"{stem}_events.tsv"
+
+
+#: Folder of the twin's confounds tables (realistic world), as fMRIPrep would write them.
+CONFOUNDS_DIR = Path(TWIN_CONFOUNDS_DIR)
+
+
+def confounds_path(root: Path, participant_id: str, session: str, run: int) -> Path:
+    """Return the ``*_desc-confounds_timeseries.tsv`` path of one run (realistic world)."""
+    stem = f"{participant_id}_ses-{session}_task-{TASK}_run-{run}"
+    return (Path(root) / CONFOUNDS_DIR / participant_id / f"ses-{session}" / "func"
+            / f"{stem}_desc-confounds_timeseries.tsv")
+
+
+def write_confounds_top_level(root: Path, key: dict) -> None:
+    """Write the confounds derivative's description and its inherited column sidecar."""
+    from mindpain.twin.nuisance import CONFOUNDS_SIDECAR
+
+    out = Path(root) / CONFOUNDS_DIR
+    write_json(out / "dataset_description.json", {
+        "Name": "mindpain twin: confounds (simulated, fMRIPrep naming)",
+        "BIDSVersion": BIDS_VERSION, "DatasetType": "derivative",
+        "GeneratedBy": [{"Name": "mindpain", "Version": __version__,
+                         "Description": f"simulated head motion and physiological "
+                                        f"regressors, preset={key['preset']}, "
+                                        f"seed={key['seed']}, world={key['world']}"}],
+    })
+    write_json(out / f"task-{TASK}_desc-confounds_timeseries.json", CONFOUNDS_SIDECAR)
 
 
 PARTICIPANTS_SIDECAR = {
@@ -75,6 +102,22 @@ TRUTH_SIDECAR = {
 }
 
 
+def _world_text(world: str) -> str:
+    if world == "ideal":
+        return ("The BOLD is made by the analysis model itself: canonical (Glover) HRF "
+                "responses to hot, warm and rating periods, slow drift, spatially smooth AR(1) "
+                "noise, and per-participant and per-session variation.")
+    return ("The BOLD has what real scans have and the first-level model does not know: head "
+            "motion and motion-related signal, cardiac and respiratory noise aliased at the TR "
+            "and slow global fluctuations, noise that is not AR(1) (AR(2), 1/f), HRFs that "
+            "differ between participants and regions, sub-voxel misregistration between "
+            "sessions, and hot trials whose temperature varies around the calibrated one and "
+            "scales the nociceptive response; participant-level responses are skewed and the "
+            "arms' changes have unequal variances. Motion parameters, framewise displacement, "
+            "outlier columns and physiological regressors are in "
+            "`derivatives/twin-confounds/` (fMRIPrep names).")
+
+
 def _readme(params, key: dict) -> str:
     return f"""# mindpain simulated twin of Wielgosz et al. (2022)
 
@@ -97,9 +140,8 @@ session; sessions `pre` and `post` (8-week interventions between them). Long-ter
 have a single session, labelled `pre`. The task timing is an assumption of the twin.
 
 BOLD images are already in MNI152NLin6Asym space at {params['bold.voxel_size'][key['preset']]} mm
-(as if motion-corrected and normalised), stored as int16, zero outside the brain. They are made
-from HRF-convolved responses to hot, warm and rating periods, slow drift, spatially smooth
-AR(1) noise, and per-participant and per-session variation.
+(as if motion-corrected and normalised), stored as int16, zero outside the brain. World:
+`{key.get('world', 'ideal')}`. {_world_text(key.get('world', 'ideal'))}
 
 Reference: Wielgosz J, Kral TRA, Perlman DM, Mumford JA, Wager TD, Lutz A, Davidson RJ (2022).
 Neural Signatures of Pain Modulation in Short-Term and Long-Term Mindfulness Training.
@@ -116,7 +158,7 @@ def write_top_level(root: Path, params, participants: pd.DataFrame, key: dict) -
         "Authors": ["mindpain contributors"],
         "GeneratedBy": [{"Name": "mindpain", "Version": __version__,
                          "Description": f"simulated twin, preset={key['preset']}, "
-                                        f"seed={key['seed']}"}],
+                                        f"seed={key['seed']}, world={key['world']}"}],
         "ReferencesAndLinks": ["https://doi.org/10.1176/appi.ajp.21020145"],
         "HowToAcknowledge": "Simulated data; cite the mindpain project and the original study.",
     })

@@ -12,6 +12,7 @@ from scipy import ndimage, signal
 
 from mindpain.twin.patterns import LATENTS, GeneratorSpace, _kernel_norm
 from mindpain.twin.task import frame_times
+from mindpain.vocabulary import TRIAL_TYPES
 
 
 def condition_regressors(params, events: pd.DataFrame) -> pd.DataFrame:
@@ -21,7 +22,7 @@ def condition_regressors(params, events: pd.DataFrame) -> pd.DataFrame:
     X = make_first_level_design_matrix(frame_times(params),
                                        events[["onset", "duration", "trial_type"]],
                                        hrf_model="glover", drift_model=None)
-    return X[["hot", "warm", "rating"]]
+    return X[list(TRIAL_TYPES)]
 
 
 def smooth_field(space: GeneratorSpace, rng: np.random.Generator,

@@ -31,7 +31,7 @@ from joblib import Parallel, delayed
 from tqdm import tqdm
 
 from mindpain import __version__
-from mindpain.config import check_preset, check_seed, derive_rng, get_config
+from mindpain.config import check_preset, check_seed, get_config
 from mindpain.errors import MindpainError
 from mindpain.images import make_img
 from mindpain.io import (
@@ -47,11 +47,11 @@ from mindpain.io import (
     write_tsv,
 )
 from mindpain.twin import bids
-from mindpain.twin.bold import session_patterns, synthesize_run
-from mindpain.twin.params import load_parameters
+from mindpain.twin.params import check_world, load_parameters
 from mindpain.twin.participants import draw_participants, draw_truth
 from mindpain.twin.patterns import LATENTS, generator_space
-from mindpain.twin.task import make_run_events
+from mindpain.twin.run import make_run
+from mindpain.vocabulary import DEFAULT_WORLD, TASK, TWIN_CONFOUNDS_DIR, TWIN_READOUTS
 
 TRUTH_DIR = Path("derivatives") / "twin-truth"
 STAMP = TRUTH_DIR / "generation.json"
@@ -59,10 +59,11 @@ STAMP = TRUTH_DIR / "generation.json"
 KIND, PARTIAL_KIND = "twin", "twin-partial"
 
 
-def generation_key(preset: str, seed: int) -> dict:
-    """Return what identifies a twin: preset, seed, package version, parameter checksum."""
-    return {"preset": preset, "seed": seed, "mindpain_version": __version__,
-            "parameters_sha256": load_parameters(preset).sha256}
+def generation_key(preset: str, seed: int, world: str = DEFAULT_WORLD) -> dict:
+    """Return what identifies a twin: preset, seed, world, package version, parameter checksum."""
+    return {"preset": preset, "seed": seed, "world": check_world(world),
+            "mindpain_version": __version__,
+            "parameters_sha256": load_parameters(preset, world).sha256}
 
 
 def read_stamp(out) -> dict | None:
@@ -119,10 +120,13 @@ def twin_problems(out) -> tuple[dict | None, list, list]:
 #: Files of a twin made before ownership markers existed (recognised by name).
 _LEGACY = re.compile(
     r"(dataset_description\.json|README\.md|CHANGES|participants\.(tsv|json)|sessions\.json"
-    r"|phenotype/practice\.(tsv|json)|task-heat_(bold|events)\.json"
+    rf"|phenotype/practice\.(tsv|json)|task-{TASK}_(bold|events)\.json"
     r"|derivatives/twin-truth/[^/]+"
+    rf"|{TWIN_CONFOUNDS_DIR}/(dataset_description\.json|task-{TASK}_desc-confounds_timeseries"
+    rf"\.json|(?P<c>sub-[^/_]+)/ses-(?P<t>[^/_]+)/func/(?P=c)_ses-(?P=t)_task-{TASK}_run-\d+"
+    r"_desc-confounds_timeseries\.tsv)"
     r"|(?P<a>sub-[^/_]+)/(?P=a)_sessions\.tsv"
-    r"|(?P<b>sub-[^/_]+)/ses-(?P<s>[^/_]+)/func/(?P=b)_ses-(?P=s)_task-heat_run-\d+"
+    rf"|(?P<b>sub-[^/_]+)/ses-(?P<s>[^/_]+)/func/(?P=b)_ses-(?P=s)_task-{TASK}_run-\d+"
     r"_(bold\.nii\.gz|events\.tsv))")
 
 
@@ -142,8 +146,9 @@ def _legacy_problems(out: Path, present: dict) -> tuple[dict | None, list, list]
                                            "mindpain)"], foreign)
 
 
-def _describe(key: dict) -> str:
-    return f"preset {key.get('preset')}, seed {key.get('seed')}"
+def _describe(key: dict, world: bool = False) -> str:
+    text = f"preset {key.get('preset')}, seed {key.get('seed')}"
+    return text + (f", world {key.get('world', 'ideal')}" if world else "")
 
 
 def _check_existing(out: Path, key: dict, overwrite: bool, if_current: bool) -> str:
@@ -162,11 +167,14 @@ def _check_existing(out: Path, key: dict, overwrite: bool, if_current: bool) -> 
     old = marker.get("key", {})
     if old == key and not damage:
         return "make" if overwrite and not if_current else "keep"
-    same_twin = {k: old.get(k) for k in ("preset", "seed")} == {k: key[k] for k in
-                                                                ("preset", "seed")}
+    same_twin = ({k: old.get(k) for k in ("preset", "seed")} == {k: key[k] for k in
+                                                                 ("preset", "seed")}
+                 # a twin made before worlds existed carries none: stale, not another twin
+                 and old.get("world", key["world"]) == key["world"])
     if not same_twin and not overwrite:
-        raise MindpainError(f"holds a twin of {_describe(old)}, not {_describe(key)}; pass "
-                            "--overwrite to replace it", out)
+        worlds = old.get("world", key["world"]) != key["world"]
+        raise MindpainError(f"holds a twin of {_describe(old, worlds)}, not "
+                            f"{_describe(key, worlds)}; pass --overwrite to replace it", out)
     if same_twin and not (overwrite or if_current):
         why = damage[0] if damage else "made by another mindpain version or parameter file"
         raise MindpainError(f"holds this twin ({_describe(key)}) but {why}; pass --if-current "
@@ -174,9 +182,9 @@ def _check_existing(out: Path, key: dict, overwrite: bool, if_current: bool) -> 
     return "make"
 
 
-def generate_twin(out, preset: str = "full", seed=None, *, overwrite: bool = False,
-                  if_current: bool = False, n_jobs: int | None = None,
-                  progress: bool = True) -> Path:
+def generate_twin(out, preset: str = "full", seed=None, *, world: str = DEFAULT_WORLD,
+                  overwrite: bool = False, if_current: bool = False,
+                  n_jobs: int | None = None, progress: bool = True) -> Path:
     """Generate the simulated twin of the trial as a BIDS dataset at ``out``.
 
     Parameters
@@ -187,8 +195,14 @@ def generate_twin(out, preset: str = "full", seed=None, *, overwrite: bool = Fal
         ``full`` for the book, ``small`` for tests.
     seed : int, optional
         Master seed (default: the configured one).
+    world : {"realistic", "ideal"}
+        ``realistic`` (default): BOLD with the nuisance of real scans (head motion and its
+        signal, physiological noise, noise that is not AR(1), HRF differences, session
+        misregistration, trial temperature; see :mod:`mindpain.twin.nuisance`), with
+        fMRIPrep-named confounds under ``derivatives/twin-confounds/``. ``ideal``: BOLD made
+        by the analysis model itself (canonical HRF, AR(1) noise), no confounds.
     overwrite : bool
-        Replace a twin of another preset or seed (never a folder mindpain did not make,
+        Replace a twin of another preset, seed or world (never a folder mindpain did not make,
         nor a twin holding files it did not write).
     if_current : bool
         Return at once when ``out`` holds this preset and seed, every file as written;
@@ -210,10 +224,11 @@ def generate_twin(out, preset: str = "full", seed=None, *, overwrite: bool = Fal
     seed = cfg.seed if seed is None else check_seed(seed)
     n_jobs = cfg.n_jobs if n_jobs is None else check_n_jobs(n_jobs)
     out = check_output_folder(out, what="twin folder")
-    key = generation_key(preset, seed)
+    key = generation_key(preset, seed, world)
     if _check_existing(out, key, overwrite, if_current) == "keep":
         if progress:
-            print(f"{out}: twin ({preset}, seed {seed}) is complete and current")
+            print(f"{out}: twin ({preset}, seed {seed}, world {world}) is complete and "
+                  "current")
         return out
     check_writable_dir(out.parent, overwrite=True)
     partial = partial_dir(out)
@@ -231,19 +246,24 @@ def generate_twin(out, preset: str = "full", seed=None, *, overwrite: bool = Fal
         write_marker(partial, PARTIAL_KIND, key=key)
         write_json(partial / ".generation-in-progress.json", key)
 
-    params = load_parameters(preset)
+    params = load_parameters(preset, world)
     participants = draw_participants(preset, seed)
-    truth = draw_truth(participants, preset, seed)
+    truth = draw_truth(participants, preset, seed, world=world)
     bids.write_top_level(partial, params, participants, key)
+    if params.realistic:
+        bids.write_confounds_top_level(partial, key)
     jobs = []
     for rec in truth.itertuples(index=False):
         for run in range(1, params["task.n_runs"] + 1):
             paths = bids.run_paths(partial, rec.participant_id, rec.session, run)
+            if params.realistic:
+                paths += (bids.confounds_path(partial, rec.participant_id, rec.session, run),)
             if all(p.exists() for p in paths):
                 continue
             hot = participants.loc[participants.participant_id == rec.participant_id,
                                    "hot_temperature"].item()
-            jobs.append(delayed(_write_run)(str(partial), preset, seed, rec._asdict(), run, hot))
+            jobs.append(delayed(_write_run)(str(partial), preset, seed, rec._asdict(), run, hot,
+                                            world))
     bar = tqdm(total=len(jobs), desc=f"twin {preset}: BOLD runs", disable=not progress,
                unit="run")
     for _ in Parallel(n_jobs=n_jobs, return_as="generator_unordered")(jobs):
@@ -270,22 +290,21 @@ def read_stamp_partial(partial: Path) -> dict | None:
         return None
 
 
-def _write_run(root: str, preset: str, seed: int, rec: dict, run: int, hot: float) -> None:
-    """Make and write one run: events and BOLD (each file atomically)."""
-    params = load_parameters(preset)
+def _write_run(root: str, preset: str, seed: int, rec: dict, run: int, hot: float,
+               world: str = DEFAULT_WORLD) -> None:
+    """Make and write one run: events, BOLD and (realistic world) confounds, atomically."""
+    params = load_parameters(preset, world)
     space = generator_space(preset)
     pid, ses = rec["participant_id"], rec["session"]
-    events = make_run_events(derive_rng(seed, "events", pid, ses, run), params,
-                             hot_temperature=hot, session_means=rec)
-    patterns = session_patterns(space, params, rec, derive_rng(seed, "pattern", pid, ses))
-    gain = 1.0 + params["bold.session_gain_sd"] * derive_rng(seed, "gain", pid, ses).normal()
-    data = synthesize_run(space, params, events, patterns,
-                          derive_rng(seed, "bold", pid, ses, run), gain=gain)
+    data = make_run(preset, seed, rec, run, hot, world)
     bold_path, events_path = bids.run_paths(Path(root), pid, ses, run)
-    img = make_img(data, space.affine)
+    img = make_img(data.bold, space.affine)
     img.header.set_zooms((space.voxel_size,) * 3 + (params["task.repetition_time"],))
     img.header["cal_min"], img.header["cal_max"] = 0, 0
-    write_tsv(events_path, events, float_format="%.3f")
+    if data.confounds is not None:
+        write_tsv(bids.confounds_path(Path(root), pid, ses, run), data.confounds,
+                  float_format="%.6g")
+    write_tsv(events_path, data.events, float_format="%.3f")
     write_nifti(bold_path, img)
 
 
@@ -302,7 +321,8 @@ def write_truth(root: Path, preset: str, seed: int, participants: pd.DataFrame,
         "Name": "mindpain twin: planted truth", "BIDSVersion": bids.BIDS_VERSION,
         "DatasetType": "derivative",
         "GeneratedBy": [{"Name": "mindpain", "Version": __version__,
-                         "Description": f"preset={preset}, seed={seed}"}],
+                         "Description": f"preset={preset}, seed={seed}, "
+                                        f"world={key.get('world', 'ideal')}"}],
     })
     write_tsv(out / "truth.tsv", truth)
     write_json(out / "truth.json", bids.TRUTH_SIDECAR)
@@ -314,11 +334,11 @@ def write_truth(root: Path, preset: str, seed: int, participants: pd.DataFrame,
         "baseline_mean": const.mean, "between_sd": const.between_sd,
         "change_sd": const.change_sd,
         "measurement_sd": {k: const.measurement_sd(k) for k in
-                           ("nps", "siips1", "nps_pos", "nps_neg", "intensity")},
+                           (*TWIN_READOUTS, "intensity")},
         "observed_change_sd": const.observed_change_sd,
         "observed_level_sd": const.observed_level_sd, "latent_shift": const.latent_shift,
         "observed_shift": const.observed_shift,
-        "loadings_of_latent_responses": {"rows": ["nps", "siips1", "nps_pos", "nps_neg"],
+        "loadings_of_latent_responses": {"rows": list(TWIN_READOUTS),
                                          "columns": list(LATENTS),
                                          "matrix": space.readout.round(6)},
     })

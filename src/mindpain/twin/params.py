@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from mindpain.config import check_preset
+from mindpain.config import check_preset, check_world
+from mindpain.vocabulary import DEFAULT_WORLD
 
 STATUSES = ("reported", "derived", "context", "assumed")
 #: Marker in ``parameters.toml``: take this outcome's reported effects from mindpain.reported.
@@ -34,6 +35,8 @@ class Parameters:
     ----------
     preset : str
         ``"small"``, ``"full"`` or ``"reduced"``.
+    world : str
+        ``"realistic"`` or ``"ideal"`` (see :data:`mindpain.vocabulary.WORLDS`).
     raw : dict
         The parameter file, with the preset's overrides applied. Each entry is a table
         with ``value``, ``status`` and optional ``unit`` and ``note``.
@@ -44,6 +47,12 @@ class Parameters:
     preset: str
     raw: dict
     sha256: str
+    world: str = DEFAULT_WORLD
+
+    @property
+    def realistic(self) -> bool:
+        """Whether the generator adds the nuisance of section ``[nuisance]``."""
+        return self.world == "realistic"
 
     def __getitem__(self, dotted: str):
         """Return the value at ``"section.name"`` (e.g. ``"task.repetition_time"``)."""
@@ -71,14 +80,19 @@ def _fmt(value) -> str:
         return f"{value:.6g}"
     if isinstance(value, list) and value and isinstance(value[0], dict):
         return f"{len(value)} regions: " + ", ".join(str(v.get("name", "?")) for v in value)
+    if isinstance(value, list) and not any(isinstance(v, list) for v in value):
+        return ", ".join(_fmt(v) for v in value)
     if isinstance(value, list):
         return "matrix " + "x".join([str(len(value)), str(len(value[0]))])
     return str(value)
 
 
-@lru_cache(maxsize=4)
-def load_parameters(preset: str = "full") -> Parameters:
+@lru_cache(maxsize=8)
+def load_parameters(preset: str = "full", world: str = DEFAULT_WORLD) -> Parameters:
     """Load ``parameters.toml`` and apply the overrides of ``preset``.
+
+    ``world`` is carried in the result (:attr:`Parameters.world`): the ``[nuisance]``
+    values are used by the BOLD generator only in the ``realistic`` world.
 
     Examples
     --------
@@ -89,6 +103,7 @@ def load_parameters(preset: str = "full") -> Parameters:
     The result is cached; treat it as read-only.
     """
     check_preset(preset)
+    check_world(world)
     text = resources.files("mindpain.twin").joinpath("parameters.toml").read_text()
     raw = tomllib.loads(text)
     for section, entries in raw.items():
@@ -103,7 +118,8 @@ def load_parameters(preset: str = "full") -> Parameters:
     for name, entry in raw.get("effects", {}).items():
         if entry.get("value") == REPORTED_SOURCE:
             _fill_reported(name, entry)
-    return Parameters(preset=preset, raw=raw, sha256=hashlib.sha256(text.encode()).hexdigest())
+    return Parameters(preset=preset, raw=raw, sha256=hashlib.sha256(text.encode()).hexdigest(),
+                      world=world)
 
 
 def _fill_reported(outcome: str, entry: dict) -> None:

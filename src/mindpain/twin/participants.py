@@ -18,6 +18,7 @@ from mindpain.config import derive_rng
 from mindpain.twin.model import ARMS, LATENT_OUTCOMES, READOUTS, derive_constants
 from mindpain.twin.params import load_parameters
 from mindpain.twin.patterns import LATENTS
+from mindpain.vocabulary import DEFAULT_WORLD, RATING_OUTCOMES
 
 
 def draw_participants(preset: str, seed: int) -> pd.DataFrame:
@@ -150,8 +151,13 @@ def _meditator_terms(participants: pd.DataFrame, preset: str) -> dict:
     return terms
 
 
-def draw_truth(participants: pd.DataFrame, preset: str, seed: int, rng=None) -> pd.DataFrame:
+def draw_truth(participants: pd.DataFrame, preset: str, seed: int, rng=None,
+               world: str = DEFAULT_WORLD) -> pd.DataFrame:
     """Draw the true (latent) responses of every participant and session.
+
+    In the ``realistic`` world (default) the latent responses' deviations are skewed and the
+    arms' true changes have unequal SDs (:func:`realistic_deviations`); ``ideal`` draws them
+    Gaussian with equal SDs, from the same random numbers.
 
     Returns
     -------
@@ -163,7 +169,7 @@ def draw_truth(participants: pd.DataFrame, preset: str, seed: int, rng=None) -> 
     """
     rng = derive_rng(seed, "truth") if rng is None else rng
     rows, post = _session_index(participants)
-    values = _draw_sessions(participants, preset, rng, rows, post)
+    values = _draw_sessions(participants, preset, rng, rows, post, world=world)
     truth = participants[["participant_id", "group"]].iloc[rows].reset_index(drop=True)
     truth.insert(1, "session", np.where(post, "post", "pre"))
     for j, k in enumerate(LATENT_OUTCOMES):
@@ -179,7 +185,33 @@ def _session_index(participants: pd.DataFrame):
     return rows, sessions["session"].eq("post").to_numpy()
 
 
-def _draw_sessions(participants, preset, rng, rows, post, terms=None) -> np.ndarray:
+def realistic_deviations(params, level: np.ndarray, change: np.ndarray, sd_b, sd_c,
+                         groups) -> tuple[np.ndarray, np.ndarray]:
+    """Skew the latent responses' deviations and give each arm its change SD.
+
+    Each latent column (:data:`~mindpain.twin.patterns.LATENTS`) of the Gaussian level and
+    change draws is mapped through a standardised log-normal of shape
+    ``nuisance.latent_skew`` (same mean 0 and SD, right-skewed); the change is then scaled
+    by ``nuisance.arm_change_sd_ratio`` of the participant's arm (1 for the meditators).
+    """
+    sigma = float(params["nuisance.latent_skew"])
+    ratio = params["nuisance.arm_change_sd_ratio"]
+    mean, sd = np.exp(sigma**2 / 2), np.sqrt((np.exp(sigma**2) - 1) * np.exp(sigma**2))
+
+    def skew(z):
+        return (np.exp(sigma * z) - mean) / sd
+
+    level, change = level.copy(), change.copy()
+    for j in range(len(LATENTS)):
+        level[:, j] = skew(level[:, j] / sd_b[j]) * sd_b[j]
+        change[:, j] = skew(change[:, j] / sd_c[j]) * sd_c[j]
+    arm = np.array([ratio.get(g, 1.0) for g in groups])
+    change[:, :len(LATENTS)] *= arm[:, None]
+    return level, change
+
+
+def _draw_sessions(participants, preset, rng, rows, post, terms=None,
+                   world: str = "ideal") -> np.ndarray:
     """Draw ``(n_sessions, 4)`` true values of :data:`LATENT_OUTCOMES` (one replication)."""
     const = derive_constants(preset)
     n = len(participants)
@@ -188,6 +220,9 @@ def _draw_sessions(participants, preset, rng, rows, post, terms=None) -> np.ndar
     sd_c = np.array([const.change_sd[k] for k in LATENT_OUTCOMES])
     level = rng.multivariate_normal(np.zeros(4), corr, size=n) * sd_b
     change = rng.multivariate_normal(np.zeros(4), corr, size=n) * sd_c
+    if world == "realistic":
+        level, change = realistic_deviations(load_parameters(preset, world), level, change,
+                                             sd_b, sd_c, participants["group"])
     mean = np.array([const.mean[k] for k in LATENT_OUTCOMES])
     terms = _meditator_terms(participants, preset) if terms is None else terms
     pre = mean + level + np.column_stack([terms[k] for k in LATENT_OUTCOMES])
@@ -195,7 +230,7 @@ def _draw_sessions(participants, preset, rng, rows, post, terms=None) -> np.ndar
                       for g in participants["group"]])
     after = pre + shift + change
     # Mean ratings live on the 0-100 visual analogue scale.
-    for k in ("intensity", "unpleasantness"):
+    for k in RATING_OUTCOMES:
         j = LATENT_OUTCOMES.index(k)
         pre[:, j], after[:, j] = np.clip(pre[:, j], 0, 100), np.clip(after[:, j], 0, 100)
     return np.where(post[:, None], after[rows], pre[rows])
