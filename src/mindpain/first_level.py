@@ -75,6 +75,7 @@ from mindpain.errors import MindpainError
 from mindpain.glm import ImageFit, fit_image
 from mindpain.io import (
     check_writable_dir,
+    folder_lock,
     os_error_message,
     read_marker,
     sha256,
@@ -770,14 +771,15 @@ def run_first_level(bids_dir, out_dir, *, fmriprep=None, participant_label=None,
                              confounds=tuple(confounds))
     dask_scheduler = dask_scheduler or os.environ.get(DASK_ENV) or None
     client = _dask_client(dask_scheduler) if dask_scheduler else None
-    out_dir = prepare_out_dir(out_dir, bids_dir, fmriprep)
-    write_dataset_description(out_dir, bids_dir, fmriprep)
-    if client is not None:
-        from joblib import parallel_config
+    with folder_lock(out_dir):  # a second process waits, then finds the outputs current
+        out_dir = prepare_out_dir(out_dir, bids_dir, fmriprep)
+        write_dataset_description(out_dir, bids_dir, fmriprep)
+        if client is not None:
+            from joblib import parallel_config
 
-        with client, parallel_config(backend="dask"):
-            return _run_all(specs, out_dir, settings, mask_img, -1, progress)
-    return _run_all(specs, out_dir, settings, mask_img, n_jobs, progress)
+            with client, parallel_config(backend="dask"):
+                return _run_all(specs, out_dir, settings, mask_img, -1, progress)
+        return _run_all(specs, out_dir, settings, mask_img, n_jobs, progress)
 
 
 def _dask_client(address: str):
