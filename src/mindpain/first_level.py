@@ -76,6 +76,7 @@ from mindpain.errors import MindpainError
 from mindpain.glm import ImageFit, fit_image
 from mindpain.io import (
     check_writable_dir,
+    folder_lock,
     os_error_message,
     read_marker,
     sha256,
@@ -767,14 +768,15 @@ def run_first_level(bids_dir, out_dir, *, fmriprep=None, participant_label=None,
                              confounds=tuple(confounds))
     dask_scheduler = dask_scheduler or os.environ.get(DASK_ENV) or None
     client = _dask_client(dask_scheduler) if dask_scheduler else None
-    out_dir = prepare_out_dir(out_dir, bids_dir, fmriprep)
-    write_dataset_description(out_dir, bids_dir, fmriprep)
-    if client is not None:
-        from joblib import parallel_config
+    with folder_lock(out_dir):  # a second process waits, then finds the outputs current
+        out_dir = prepare_out_dir(out_dir, bids_dir, fmriprep)
+        write_dataset_description(out_dir, bids_dir, fmriprep)
+        if client is not None:
+            from joblib import parallel_config
 
-        with client, parallel_config(backend="dask"):
-            return _run_all(specs, out_dir, settings, mask_img, -1, progress)
-    return _run_all(specs, out_dir, settings, mask_img, n_jobs, progress)
+            with client, parallel_config(backend="dask"):
+                return _run_all(specs, out_dir, settings, mask_img, -1, progress)
+        return _run_all(specs, out_dir, settings, mask_img, n_jobs, progress)
 
 
 def _dask_client(address: str):
@@ -910,7 +912,9 @@ def group_map(out_dir, subjects, mask_img=None, contrast="hotVsWarm", session="p
         masks = [nib.load(session_mask_path(out_dir, s, session)) for s in maps]
         covered = np.logical_and.reduce([np.asarray(m.dataobj) > 0 for m in masks])
         mask_img = nib.Nifti1Image(covered.astype(np.uint8), masks[0].affine)
-    imgs = [str(p) for p in maps.values()]
+    # In memory: given paths, nilearn re-reads every file's header many times over (a
+    # minute for 115 maps); the fitted maps are the same to the bit.
+    imgs = [_in_memory(nib.load(p)) for p in maps.values()]
     model = SecondLevelModel(mask_img=mask_img, minimize_memory=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -921,6 +925,11 @@ def group_map(out_dir, subjects, mask_img=None, contrast="hotVsWarm", session="p
                                            two_sided=True)
     return {"effect": res["effect_size"], "z": res["z_score"], "thresholded": thr_img,
             "threshold": float(thr), "n": len(imgs), "mask": model.masker_.mask_img_}
+
+
+def _in_memory(img):
+    """The image with its data read into memory (header and affine kept)."""
+    return nib.Nifti1Image(np.asarray(img.dataobj), img.affine, img.header)
 
 
 def spatial_correlation(img_a, img_b, mask_img) -> float:

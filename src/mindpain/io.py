@@ -401,6 +401,30 @@ def partial_dir(out) -> Path:
     return out.parent / f".mindpain-partial-{out.name}-{folder_token(out)}"
 
 
+@contextlib.contextmanager
+def folder_lock(out):
+    """Hold the exclusive build lock of folder ``out`` until the block ends.
+
+    Two processes building the same folder (two chapters executed side by side, each
+    making the twin or its first level on demand) would otherwise share one partial
+    folder. The second waits here; when it gets the lock it finds the folder made and
+    current, and keeps it. The lock is ``fcntl.flock`` on an empty file beside the partial
+    folder (``.mindpain-lock-...``, a name only this package uses); the kernel releases it
+    when the process ends, so a crash never leaves the folder locked.
+    """
+    import fcntl
+
+    out = Path(os.path.abspath(out))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    lock = out.parent / f".mindpain-lock-{out.name}-{folder_token(out)}"
+    with open(lock, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def replace_dir(src, dst) -> None:
     """Move the finished folder ``src`` onto ``dst``.
 
