@@ -928,7 +928,7 @@ def group_map(out_dir, subjects, mask_img=None, contrast="hotVsWarm", session="p
 
 
 def _in_memory(img):
-    """The image with its data read into memory (header and affine kept)."""
+    """Return the image with its data read into memory (header and affine kept)."""
     return nib.Nifti1Image(np.asarray(img.dataobj), img.affine, img.header)
 
 
