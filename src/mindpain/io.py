@@ -303,21 +303,32 @@ def folder_lock(out):
     Two processes building the same folder (two chapters executed side by side, each
     making the twin or its first level on demand) would otherwise share one partial
     folder. The second waits here; when it gets the lock it finds the folder made and
-    current, and keeps it. The lock is ``fcntl.flock`` on an empty file beside the partial
-    folder (``.mindpain-lock-...``, a name only this package uses); the kernel releases it
-    when the process ends, so a crash never leaves the folder locked.
+    current, and keeps it. The lock is ``fcntl.flock`` on an empty file beside the folder
+    (``.mindpain-lock-...``, a name only this package uses), removed by its holder before
+    release; a waiter that wakes on a removed file tries again. The kernel releases the
+    lock when a process ends, so a crash never leaves the folder locked.
     """
     import fcntl
 
     out = Path(os.path.abspath(out))
     out.parent.mkdir(parents=True, exist_ok=True)
     lock = out.parent / f".mindpain-lock-{out.name}-{folder_token(out)}"
-    with open(lock, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+    while True:
+        fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o644)
+        fcntl.flock(fd, fcntl.LOCK_EX)
         try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            same = os.stat(lock).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)  # the holder removed this file after we opened it: take the new one
+    try:
+        yield
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(lock)
+        os.close(fd)
 
 
 def replace_dir(src, dst) -> None:
