@@ -190,8 +190,9 @@ def test_folder_lock_is_exclusive_between_processes(tmp_path):
 
     from mindpain.io import folder_lock
 
-    probe = ("import fcntl, sys, pathlib; lock = next(pathlib.Path(sys.argv[1]).glob("
-             "'.mindpain-lock-twin-*')); h = open(lock, 'a');\n"
+    probe = ("import fcntl, sys, pathlib; locks = list(pathlib.Path(sys.argv[1]).glob("
+             "'.mindpain-lock-twin-*'))\nif not locks:\n    print('gone'); sys.exit()\n"
+             "h = open(locks[0], 'a')\n"
              "try:\n    fcntl.flock(h, fcntl.LOCK_EX | fcntl.LOCK_NB); print('free')\n"
              "except BlockingIOError:\n    print('held')")
     with folder_lock(tmp_path / "twin"):
@@ -199,8 +200,8 @@ def test_folder_lock_is_exclusive_between_processes(tmp_path):
                                 capture_output=True, text=True, check=True).stdout.strip()
     after = subprocess.run([sys.executable, "-c", probe, str(tmp_path)],
                            capture_output=True, text=True, check=True).stdout.strip()
-    assert (inside, after) == ("held", "free")
-    assert not (tmp_path / "twin").exists()  # the lock makes no folder
+    assert (inside, after) == ("held", "gone")
+    assert not (tmp_path / "twin").exists()  # the lock makes no folder and leaves no file
 
 
 def test_two_processes_making_one_twin_at_once_both_succeed(tmp_path):

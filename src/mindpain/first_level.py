@@ -554,10 +554,13 @@ def _combine_session(group: tuple, specs: list, dofs: list, out_dir: Path,
                                  for c in CONTRASTS for s in STATS]
         if _is_current(outputs, key):
             return {"label": label, "status": "skipped"}
-        ref = nib.load(run_maps["hotVsWarm"][0][1])
+        # each map read once, into memory (nilearn re-reads a file given by its path)
+        loaded = {p: _in_memory(nib.load(p)) for pairs in run_maps.values()
+                  for pair in pairs for p in pair}
+        ref = loaded[run_maps["hotVsWarm"][0][1]]
         covered = np.ones(ref.shape, bool)
         for _, var in run_maps["hotVsWarm"]:
-            v = np.asarray(nib.load(var).dataobj)
+            v = np.asarray(loaded[var].dataobj)
             covered &= np.isfinite(v) & (v > 0)
         if not covered.any():
             raise MindpainError("the runs' masks do not overlap", run_maps["hotVsWarm"][0][1])
@@ -567,7 +570,7 @@ def _combine_session(group: tuple, specs: list, dofs: list, out_dir: Path,
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 eff, var, _, z = compute_fixed_effects(
-                    [str(e) for e, _ in pairs], [str(v) for _, v in pairs], mask=mask,
+                    [loaded[e] for e, _ in pairs], [loaded[v] for _, v in pairs], mask=mask,
                     precision_weighted=False, dofs=dofs)
             for stat, img in zip(STATS, (eff, var, z), strict=True):
                 items.append((session_map_path(out_dir, subject, session, contrast, stat, space),
@@ -768,8 +771,8 @@ def run_first_level(bids_dir, out_dir, *, fmriprep=None, participant_label=None,
                              confounds=tuple(confounds))
     dask_scheduler = dask_scheduler or os.environ.get(DASK_ENV) or None
     client = _dask_client(dask_scheduler) if dask_scheduler else None
+    out_dir = prepare_out_dir(out_dir, bids_dir, fmriprep)  # refusals come before the lock
     with folder_lock(out_dir):  # a second process waits, then finds the outputs current
-        out_dir = prepare_out_dir(out_dir, bids_dir, fmriprep)
         write_dataset_description(out_dir, bids_dir, fmriprep)
         if client is not None:
             from joblib import parallel_config

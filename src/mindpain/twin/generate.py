@@ -226,6 +226,7 @@ def generate_twin(out, preset: str = "full", seed=None, *, world: str = DEFAULT_
     n_jobs = cfg.n_jobs if n_jobs is None else check_n_jobs(n_jobs)
     out = check_output_folder(out, what="twin folder")
     key = generation_key(preset, seed, world)
+    _check_existing(out, key, overwrite, if_current)  # refusals come before the lock
     with folder_lock(out):
         return _generate(out, preset, seed, world, key, overwrite, if_current, n_jobs,
                          progress)
