@@ -1,10 +1,11 @@
 """Multiple-comparison correction: Holm's step-down, coded once (statsmodels).
 
-Every adjusted p value of the book comes from :func:`holm`, which is
-:func:`statsmodels.stats.multitest.multipletests` with ``method="holm"``. The helpers apply it
-per family (:func:`holm_by_family`: NaN p values leave the family) or per row of a matrix
-(:func:`holm_rows`: one family per replication of a simulation; a NaN stays in its row's
-count, as it did in the vectorised code this replaces).
+Every adjusted p value of one family comes from :func:`holm`, which is
+:func:`statsmodels.stats.multitest.multipletests` with ``method="holm"``; :func:`holm_rows`
+is the same step-down vectorised over the rows of a simulation (tested against it). The
+helpers apply it per family (:func:`holm_by_family`: NaN p values leave the family) or per
+row of a matrix (:func:`holm_rows`: one family per replication of a simulation; a NaN stays
+in its row's count).
 """
 
 from __future__ import annotations
@@ -37,7 +38,15 @@ def holm_rows(P) -> np.ndarray:
     [[0.03, 0.06, 0.06], [0.5, 0.03, 0.04]]
     """
     P = np.atleast_2d(np.asarray(P, float))
-    return np.apply_along_axis(holm, -1, P)
+    # Vectorised over rows (a simulation has thousands of families; one statsmodels call per
+    # row took minutes). Equal to :func:`holm` row by row (tests compare with statsmodels).
+    m = P.shape[-1]
+    order = np.argsort(P, axis=-1, kind="stable")
+    sorted_p = np.take_along_axis(P, order, -1) * (m - np.arange(m))
+    stepped = np.minimum(np.maximum.accumulate(sorted_p, axis=-1), 1.0)
+    out = np.empty_like(P)
+    np.put_along_axis(out, order, stepped, -1)
+    return out
 
 
 def holm_by_family(p, keys) -> np.ndarray:
