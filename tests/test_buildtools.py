@@ -148,3 +148,34 @@ def test_a_file_recording_its_build_folder_is_told_apart_from_a_real_difference(
         (folder / "table.tsv").write_text(f"x\\t{value}\\n")
     assert _same_but_location(first, second, "desc.json")
     assert not _same_but_location(first, second, "table.tsv")
+
+
+def test_parallel_execution_is_reused_by_jupyter_book(tmp_path):
+    """`buildtools execute` fills the cache so that jupyter-book executes nothing again."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from mindpain.buildtools import _chapters_in_toc, execute_chapters
+
+    (tmp_path / "_config.yml").write_text(
+        "title: t\nonly_build_toc_files: true\nexecute:\n  execute_notebooks: cache\n"
+        "  timeout: 120\n  allow_errors: false\n")
+    (tmp_path / "_toc.yml").write_text(
+        "format: jb-book\nroot: intro\nchapters:\n  - file: a\n  - file: b\n")
+    (tmp_path / "intro.md").write_text("# Intro\n\nNo code here.\n")
+    header = ("---\njupytext:\n  text_representation:\n    format_name: myst\n"
+              "kernelspec:\n  display_name: Python 3\n  name: python3\n---\n\n")
+    for name, value in (("a", 6), ("b", 7)):
+        (tmp_path / f"{name}.md").write_text(
+            header + f"# {name}\n\n```{{code-cell}} ipython3\nprint({value} * 7)\n```\n")
+    assert [p.name for p in _chapters_in_toc(tmp_path)] == ["a.md", "b.md"]
+    build = tmp_path / "_build"
+    assert execute_chapters(build, jobs=2, root=tmp_path) == 0
+    exe = Path(sys.executable).with_name("jupyter-book")
+    proc = subprocess.run([str(exe), "build", str(tmp_path)], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert proc.stdout.count("Using cached notebook") == 2, proc.stdout[-3000:]
+    assert "Executing notebook" not in proc.stdout
+    assert "49" in (build / "html" / "b.html").read_text()

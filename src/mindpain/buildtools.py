@@ -283,7 +283,8 @@ API_SECTIONS = {
         "mindpain.twin.bold", "mindpain.twin.nuisance", "mindpain.twin.run",
         "mindpain.twin.bids", "mindpain.twin.generate", "mindpain.realism"],
     "Pipeline stages": [
-        "mindpain.reported", "mindpain.first_level", "mindpain.signatures", "mindpain.surrogates",
+        "mindpain.reported", "mindpain.glm", "mindpain.first_level", "mindpain.signatures",
+        "mindpain.surrogates",
         "mindpain.scoring", "mindpain.pipeline", "mindpain.trial", "mindpain.meditators"],
     "Design analysis, evidence and the multiverse": [
         "mindpain.design", "mindpain.evidence", "mindpain.multiverse"],
@@ -601,6 +602,117 @@ def verify(preset: str = "small", keep: Path | None = None, jobs: int = 1) -> in
             shutil.rmtree(base, ignore_errors=True)
 
 
+# --------------------------------------------------------------------------- execution
+
+def _chapters_in_toc(root: Path = PROJECT_ROOT) -> list[Path]:
+    """Return the book's executable sources (MyST notebooks in ``_toc.yml``), in order."""
+    import yaml
+
+    found = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            if isinstance(node.get("file"), str):
+                path = root / (node["file"] + ".md")
+                if path.is_file() and "```{code-cell}" in path.read_text():
+                    found.append(path)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(yaml.safe_load((root / "_toc.yml").read_text()))
+    return found
+
+
+def _read_notebook(path: Path):
+    """Read a MyST notebook as myst-nb reads it when it builds the page."""
+    from myst_nb.core.config import NbParserConfig
+    from myst_nb.core.read import create_nb_reader
+    from myst_parser.config.main import MdParserConfig
+
+    text = path.read_text()
+    reader = create_nb_reader(str(path), MdParserConfig(), NbParserConfig(), text)
+    return reader.read(text)
+
+
+def _execute_one(path: str, timeout: int, allow_errors: bool):
+    """Worker: execute one notebook in its folder; return ``(notebook, seconds, error)``."""
+    from jupyter_cache.executors.utils import single_nb_execution
+
+    nb = _read_notebook(Path(path))
+    result = single_nb_execution(nb, cwd=str(Path(path).parent), timeout=timeout,
+                                 allow_errors=allow_errors, meta_override=True)
+    error = None if result.err is None else (result.exc_string or repr(result.err))
+    return nb, result.time, error
+
+
+def stage_data() -> int:
+    """Make the data every chapter reads, once, before the chapters run side by side.
+
+    The configured dataset (the twin, generated if absent), its first level (``n_jobs``
+    workers, with progress) and the session scores; each is a no-op when up to date.
+    """
+    from mindpain.config import get_config
+    from mindpain.pipeline import ensure_first_level, session_scores
+
+    cfg = get_config()
+    ensure_first_level(cfg, progress=True)
+    session_scores(cfg)
+    return 0
+
+
+def execute_chapters(build_dir: Path, jobs: int = 2, root: Path = PROJECT_ROOT) -> int:
+    """Execute the book's notebooks ``jobs`` at a time into the build's execution cache.
+
+    ``jupyter-book build`` executes notebooks one after the other; the chapters depend only
+    on data made before them (twin, first level, scores), so they can run side by side.
+    Each notebook is read and executed exactly as myst-nb would (same reader, same
+    executor, its own folder as working directory, the timeout and error policy of
+    ``_config.yml``) and stored in ``BUILD_DIR/.jupyter_cache``, where myst-nb's ``cache``
+    mode finds it by the hash of its code cells. A notebook already cached is skipped; one
+    that fails is left out, so ``jupyter-book build`` runs it again and reports the error
+    in its usual way. Returns 0.
+    """
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    import yaml
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
+
+    config = yaml.safe_load((root / "_config.yml").read_text()).get("execute", {})
+    timeout, allow = int(config.get("timeout", 1800)), bool(config.get("allow_errors", False))
+    cache = get_cache(str(build_dir / ".jupyter_cache"))
+    todo = []
+    for path in _chapters_in_toc(root):
+        try:
+            cache.match_cache_notebook(_read_notebook(path))
+            print(f"{path.relative_to(root)}: cached")
+        except KeyError:
+            todo.append(path)
+    with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = {pool.submit(_execute_one, str(p), timeout, allow): p for p in todo}
+        for future in as_completed(futures):
+            path = futures[future]
+            name = path.relative_to(root)
+            try:
+                nb, seconds, error = future.result()
+            except Exception as err:  # leave it to jupyter-book, which reports it properly
+                print(f"{name}: not executed here ({type(err).__name__}: {err}); "
+                      "jupyter-book will run it")
+                continue
+            if error is not None:
+                print(f"{name}: failed after {seconds:.1f} s; jupyter-book will run it again "
+                      "and report the error")
+                continue
+            cache.cache_notebook_bundle(
+                CacheBundleIn(nb, str(path), data={"execution_seconds": seconds}),
+                check_validity=False, overwrite=True)
+            print(f"{name}: executed in {seconds:.1f} s")
+    return 0
+
+
 def main(argv=None) -> int:
     """Command line of the build helpers."""
     parser = argparse.ArgumentParser(prog="python -m mindpain.buildtools")
@@ -614,6 +726,12 @@ def main(argv=None) -> int:
     p.add_argument("--axe", action="store_true",
                    help="also run axe-core in headless Chromium (serious/critical fail)")
     sub.add_parser("api-pages", help="write book/api/*.md, one page per module")
+    sub.add_parser("stage-data", help="twin, first level and scores of the configured "
+                                      "dataset, before the chapters run")
+    p = sub.add_parser("execute", help="execute the chapters in parallel into the build's "
+                                       "execution cache (jupyter-book then reuses them)")
+    p.add_argument("--build-dir", type=Path, default=PROJECT_ROOT / "_build")
+    p.add_argument("--jobs", type=int, default=2)
     p = sub.add_parser("verify")
     p.add_argument("--preset", choices=("small", "full"), default="small")
     p.add_argument("--keep", type=Path, default=None,
@@ -626,6 +744,10 @@ def main(argv=None) -> int:
         if prepare_book(args.preset, args.seed, args.build_dir):
             print("build cache cleared: preset, seed, data or code changed")
         return 0
+    if args.command == "stage-data":
+        return stage_data()
+    if args.command == "execute":
+        return execute_chapters(args.build_dir, args.jobs)
     if args.command == "api-pages":
         for path in write_api_pages():
             print(path.relative_to(PROJECT_ROOT))

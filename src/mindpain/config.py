@@ -19,6 +19,9 @@ Settings (environment variables, all optional):
     A BIDS dataset to analyse instead of the twin (your own data).
 ``MINDPAIN_RESULTS``
     Folder of the result tables (default ``results/tables`` in the project checkout).
+``MINDPAIN_HASH_CACHE``
+    An SQLite file caching file checksums by file identity and times (see
+    :func:`mindpain.io.sha256`); unset: every checksum reads the file.
 """
 
 from __future__ import annotations

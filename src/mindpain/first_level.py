@@ -1,8 +1,10 @@
 """First level: hot>warm contrast maps per run and per session, from a BIDS dataset.
 
-Every run is fitted with a nilearn :class:`~nilearn.glm.first_level.FirstLevelModel`
-(canonical Glover HRF, cosine drift with a 1/128 Hz high-pass, AR(1) noise, voxel-wise
-mean scaling so effects are in percent signal change). Three contrasts are estimated:
+Every run is fitted with nilearn's single-run GLM (:mod:`mindpain.glm` runs the steps of
+:class:`~nilearn.glm.first_level.FirstLevelModel` with its AR(1) step vectorised; the maps
+are byte for byte ``FirstLevelModel``'s): canonical Glover HRF, cosine drift with a
+1/128 Hz high-pass, AR(1) noise, voxel-wise mean scaling so effects are in percent signal
+change. Three contrasts are estimated:
 ``hotVsWarm`` (``hot - warm``), ``hot`` and ``warm`` (each against the implicit baseline).
 The runs of a session are combined by fixed effects (nilearn
 :func:`~nilearn.glm.compute_fixed_effects`, equal weights) within the voxels every run's
@@ -70,6 +72,7 @@ from mindpain.dataset import (
 from mindpain.dataset import load_bold as _load_bold
 from mindpain.dataset import repetition_time as _repetition_time
 from mindpain.errors import MindpainError
+from mindpain.glm import ImageFit, fit_image
 from mindpain.io import (
     check_writable_dir,
     os_error_message,
@@ -452,16 +455,18 @@ def _write_outputs(items, key: dict, description: dict) -> None:
             tmp.unlink(missing_ok=True)
 
 
-def fit_run_model(spec: RunSpec, settings: ModelSettings = ModelSettings(), mask_img=None):
-    """Fit one run's GLM; return ``(model, design_matrix, dof)``.
+def fit_run_model(spec: RunSpec, settings: ModelSettings = ModelSettings(),
+                  mask_img=None) -> ImageFit:
+    """Fit one run's GLM (see :mod:`mindpain.glm`); return the fitted run.
+
+    The fit equals nilearn's ``FirstLevelModel`` with the same settings (a test checks
+    it); its ``design``, ``dof`` and ``contrast_maps(expression)`` are used here.
 
     Raises
     ------
     MindpainError
         For any input problem, naming the file.
     """
-    from nilearn.glm.first_level import FirstLevelModel
-
     img = load_bold(spec.bold)
     tr = repetition_time(spec)
     n_scans = img.shape[3]
@@ -473,18 +478,12 @@ def fit_run_model(spec: RunSpec, settings: ModelSettings = ModelSettings(), mask
     confounds = None
     if spec.confounds is not None:
         confounds = load_confounds(spec.confounds, settings.confounds, n_scans)
-    model = FirstLevelModel(
-        t_r=tr, hrf_model=settings.hrf_model, drift_model=settings.drift_model,
-        high_pass=settings.high_pass, noise_model=settings.noise_model,
-        signal_scaling=settings.signal_scaling, smoothing_fwhm=settings.smoothing_fwhm,
-        mask_img=mask_img, minimize_memory=True, reports=False, n_jobs=1)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        data = nib.Nifti1Image(np.asarray(img.dataobj, dtype=np.float32), img.affine)
-        model.fit(data, events=events, confounds=confounds)
-    design = model.design_matrices_[0]
-    dof = int(n_scans - np.linalg.matrix_rank(design.to_numpy()))
-    return model, design, dof
+    data = nib.Nifti1Image(np.asarray(img.dataobj, dtype=np.float32), img.affine)
+    return fit_image(data, events, tr, hrf_model=settings.hrf_model,
+                     drift_model=settings.drift_model, high_pass=settings.high_pass,
+                     noise_model=settings.noise_model, signal_scaling=settings.signal_scaling,
+                     smoothing_fwhm=settings.smoothing_fwhm, confounds=confounds,
+                     mask_img=mask_img)
 
 
 def _fit_run(spec: RunSpec, out_dir: Path, settings: ModelSettings, mask_img) -> dict:
@@ -497,15 +496,13 @@ def _fit_run(spec: RunSpec, out_dir: Path, settings: ModelSettings, mask_img) ->
             run_map_path(out_dir, spec, c, s) for c in CONTRASTS for s in ("effect", "variance")]
         if _is_current(outputs, key):
             return {"label": label, "status": "skipped", "dof": _read_dof(outputs[1])}
-        model, design, dof = fit_run_model(spec, settings, mask_img)
-        items = [(outputs[0], design)]
+        fit = fit_run_model(spec, settings, mask_img)
+        dof = fit.dof
+        items = [(outputs[0], fit.design)]
         for contrast, expr in CONTRASTS.items():
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                res = model.compute_contrast(expr, output_type="all")
-            items.append((run_map_path(out_dir, spec, contrast, "effect"), res["effect_size"]))
-            items.append((run_map_path(out_dir, spec, contrast, "variance"),
-                          res["effect_variance"]))
+            effect, variance = fit.contrast_maps(expr)
+            items.append((run_map_path(out_dir, spec, contrast, "effect"), effect))
+            items.append((run_map_path(out_dir, spec, contrast, "variance"), variance))
         desc = {"Description": f"First-level GLM of one run ({label})",
                 "Sources": sorted(inputs), "RepetitionTime": repetition_time(spec),
                 "DegreesOfFreedom": dof, "ModelSettings": settings.as_dict(),
@@ -620,8 +617,9 @@ def write_dataset_description(out_dir, bids_dir, fmriprep=None) -> Path:
         "Name": DESCRIPTION_NAME,
         "BIDSVersion": "1.10.0", "DatasetType": "derivative",
         "GeneratedBy": [{"Name": "mindpain", "Version": __version__,
-                         "Description": "nilearn FirstLevelModel per run (glover HRF, cosine "
-                                        "drift 1/128 Hz, AR(1)); fixed effects per session"}],
+                         "Description": "nilearn single-run GLM per run (FirstLevelModel's steps; "
+                                        "glover HRF, cosine drift 1/128 Hz, AR(1)); fixed "
+                                        "effects per session"}],
         "SourceDatasets": [{"URL": f"file://{s}"} for s in sources],
     }
     try:

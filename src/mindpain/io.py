@@ -136,13 +136,91 @@ def write_nifti(path, img) -> Path:
     return Path(path)
 
 
+#: Environment variable naming the checksum cache (an SQLite file); unset: no cache.
+HASH_CACHE_ENV = "MINDPAIN_HASH_CACHE"
+#: A file modified less than this many seconds before it was hashed is not cached: its
+#: modification time could still repeat for a later write within the clock's resolution.
+HASH_CACHE_SETTLE_S = 2.0
+
+
 def sha256(path, chunk: int = 1 << 20) -> str:
-    """Return the sha256 hex digest of a file."""
+    """Return the sha256 hex digest of a file.
+
+    With :data:`HASH_CACHE_ENV` set (the book's Makefile sets it), a digest is reused when
+    the file's identity and metadata are exactly as when it was hashed: device, inode,
+    size, modification and status-change times in nanoseconds. Any write, truncation,
+    replacement or ``touch`` changes at least one of them (the status-change time cannot be
+    set back by a user), so a changed file is always hashed again; the cache only saves
+    re-reading unchanged gigabytes of the twin and its derivatives in every chapter. A
+    broken or unwritable cache is ignored.
+    """
+    cache = os.environ.get(HASH_CACHE_ENV)
+    if not cache:
+        return _hash_file(path, chunk)
+    st = os.stat(path)
+    key = f"{st.st_dev}:{st.st_ino}"  # the file itself, whatever path reaches it
+    sig = f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}"
+    found = _hash_cache_get(cache, key, sig)
+    if found is not None:
+        return found
+    digest = _hash_file(path, chunk)
+    import time
+
+    if time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) > HASH_CACHE_SETTLE_S * 1e9:
+        _hash_cache_put(cache, key, sig, digest)
+    return digest
+
+
+def _hash_file(path, chunk: int) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         while block := fh.read(chunk):
             digest.update(block)
     return digest.hexdigest()
+
+
+_HASH_DB: dict = {}
+
+
+def _hash_db(cache: str):
+    """Return this process's connection to the checksum cache (``None`` if unusable)."""
+    import sqlite3
+
+    if cache in _HASH_DB:
+        return _HASH_DB[cache]
+    try:
+        Path(cache).parent.mkdir(parents=True, exist_ok=True)
+        con = sqlite3.connect(cache, timeout=30, isolation_level=None)
+        con.execute("PRAGMA journal_mode=WAL")
+        con.execute("CREATE TABLE IF NOT EXISTS sha256 (file TEXT PRIMARY KEY, sig TEXT, "
+                    "digest TEXT)")
+    except (OSError, sqlite3.Error):
+        con = None
+    _HASH_DB[cache] = con
+    return con
+
+
+def _hash_cache_get(cache: str, key: str, sig: str) -> str | None:
+    import sqlite3
+
+    con = _hash_db(cache)
+    if con is None:
+        return None
+    try:
+        row = con.execute("SELECT sig, digest FROM sha256 WHERE file = ?", (key,)).fetchone()
+    except sqlite3.Error:
+        return None
+    return row[1] if row is not None and row[0] == sig else None
+
+
+def _hash_cache_put(cache: str, key: str, sig: str, digest: str) -> None:
+    import sqlite3
+
+    con = _hash_db(cache)
+    if con is None:
+        return
+    with contextlib.suppress(sqlite3.Error):
+        con.execute("INSERT OR REPLACE INTO sha256 VALUES (?, ?, ?)", (key, sig, digest))
 
 
 def check_writable_dir(path, *, overwrite: bool = False) -> Path:
