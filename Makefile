@@ -21,7 +21,7 @@ export MINDPAIN_SEED := $(SEED)
 export MINDPAIN_N_JOBS := $(N_JOBS)
 export MPLBACKEND := Agg
 
-.PHONY: book test lint venv twin lock benchmark clean chromium multiverse verify api
+.PHONY: book test lint venv twin lock benchmark clean chromium multiverse verify api calibrate
 
 venv: $(STAMP) $(CFF_SCHEMA)
 
@@ -86,6 +86,15 @@ benchmark: $(STAMP)
 multiverse: $(STAMP)
 	$(BIN)/mindpain twin --out data/twin-reduced --preset reduced --seed $(SEED) --if-current
 	$(BIN)/python -m mindpain.multiverse --preset reduced --seed $(SEED) --out book/precomputed
+
+## calibrate: recompute chapter 4's committed end-to-end calibration (book/precomputed/):
+## the trial replicated through BOLD, first level, scoring and models in both worlds of the
+## reduced twin (10 mm grid), in memory. REPLICATIONS per world; BUDGET (minutes) stops
+## starting new replications (unset: none). Several hours on 2 cores for 200 replications.
+REPLICATIONS ?= 200
+calibrate: $(STAMP)
+	nice -n 10 $(BIN)/python -m mindpain.endtoend --seed $(SEED) --replications $(REPLICATIONS) \
+		--n-jobs 2 $(if $(BUDGET),--budget-minutes $(BUDGET)) --out book/precomputed
 
 ## lock: recompile requirements.txt from requirements.in (needs the package registry).
 lock:

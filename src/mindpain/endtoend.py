@@ -1,0 +1,639 @@
+r"""End-to-end calibration: the trial replicated through BOLD, first level, scoring and models.
+
+The participant-level calibration (:func:`mindpain.trial.calibrate_trial`) draws the
+observed signature responses directly from the twin's measurement model; it never passes
+through BOLD. This stage replicates the whole trial ``R`` times **through the pipeline**,
+in both worlds of the twin (``ideal``: the analysis model's own generator; ``realistic``:
+motion, physiological noise, non-AR(1) noise, HRF differences, misregistration, trial
+temperature, skewed responses and unequal arm variances; :mod:`mindpain.twin.nuisance`):
+
+1. replication ``r`` gets its own seed, derived from the master seed
+   (``derive_rng(seed, "endtoend", r)``; the same in both worlds, so the worlds are paired);
+   participants and their latent truth are drawn with it
+   (:func:`~mindpain.twin.participants.draw_participants`,
+   :func:`~mindpain.twin.participants.draw_truth`);
+2. every run of every session of the trial's completers is simulated in memory by
+   :func:`mindpain.twin.run.make_run` (the function behind the twin's files);
+3. each run is fitted by the first level's GLM (:mod:`mindpain.glm`) with the first
+   level's settings (:class:`mindpain.first_level.ModelSettings`), its implicit EPI mask
+   and, in the realistic world, its confound selection
+   (:data:`mindpain.first_level.MOTION_CONFOUNDS`); the run's events and confounds go
+   through the same writer and readers as the twin's files
+   (:func:`mindpain.io.write_tsv`, :func:`mindpain.dataset.load_run_events`,
+   :func:`mindpain.dataset.load_confounds`) in a temporary folder, so the design is built
+   exactly as on disk; **the BOLD is never written** (no NIfTI);
+4. the runs of a session are combined by fixed effects as the first level does (equal
+   weights: the mean effect, inside the voxels every run's mask covers);
+5. the session's hot>warm effect map is scored by the dot product with the open surrogate
+   signatures resampled to the data grid (as :func:`mindpain.scoring.score_maps`);
+6. the trial models are fitted on all replications at once and the 95% CI of every
+   contrast's effect is put on the paper's scale (:mod:`mindpain.reported`) and checked
+   against the twin's planted paper-scale effect
+   (:func:`mindpain.twin.model.planted_trial_effects`).
+
+Models and CIs (``model`` column)
+    ``paper``: the model whose t reproduces the paper's d — between arms the difference in
+    mean change over the **3-arm pooled** SD of change (df = completers − 3), within MBSR a
+    one-sample t of change (df = n − 1); ``change_score``: Cohen's :math:`d_s` with the two
+    arms' pooled SD (between) or :math:`d_z` (within); ``ancova`` and ``ancova_hc3``: the
+    adjusted difference of ``post ~ arm + pre`` (classical and HC3 SE) over the change-score
+    SD. Every CI inverts the noncentral t (:func:`mindpain.trial.noncentral_t_ci`); a d on
+    the change-score scale is put on the paper scale by the constant
+    :math:`2/\sqrt{df\,(1/n_1 + 1/n_2)}` of the paper's completers (between arms; within:
+    :math:`d_z` itself), the same constant that links ``planted_d`` and
+    ``planted_d_paper``. The chapter's mixed model is not replicated (it is the
+    intention-to-treat model of all sessions; the baseline-only sessions are not simulated
+    here, for cost).
+
+The reduced setting
+    The ``reduced`` preset: the full design (every completer, session, run and trial of the
+    twin) on its 10 mm grid instead of the book's 5 mm; long-term meditators and
+    baseline-only participants (not in the models replicated) are not simulated. The
+    planted effects are derived for that grid (they are the same d on the observed scale).
+
+Results are cached by a content key (:func:`content_key`: preset, seed, worlds,
+replications and a hash of the source of every module involved and of the parameter file);
+``make calibrate`` computes them and writes ``book/precomputed/trial_coverage_endtoend.tsv``
+with its JSON sidecar (key, columns, timing), and a copy under ``results/tables/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mindpain.config import PROJECT_ROOT, derive_rng
+from mindpain.errors import MindpainError
+
+#: Preset of the end-to-end calibration (full design, 10 mm grid).
+ENDTOEND_PRESET = "reduced"
+#: Worlds replicated.
+WORLDS = ("ideal", "realistic")
+#: Outcomes scored (surrogate signatures) and analysed.
+OUTCOMES = ("nps", "siips1")
+#: Surrogate signature of each outcome.
+SURROGATES = {"nps": "nps-surrogate", "siips1": "siips1-surrogate"}
+#: Contrasts checked (the reported ones, plus SIIPS1's MBSR change for symmetry).
+CONTRASTS = ("MBSR_vs_HEP", "MBSR_vs_WL", "MBSR_within")
+#: Models whose CIs are checked.
+MODELS = ("paper", "change_score", "ancova", "ancova_hc3")
+#: How each model's CI is computed.
+CI_METHODS = {
+    "paper": "noncentral t of the paper's test (between: 3-arm pooled SD of change, df 88; "
+             "within: one-sample t, df n-1)",
+    "change_score": "noncentral t of Cohen's d_s (two-arm pooled SD) / d_z",
+    "ancova": "noncentral t of the ANCOVA adjusted difference (classical SE) / change SD",
+    "ancova_hc3": "noncentral t of the ANCOVA adjusted difference (HC3 SE) / change SD",
+}
+#: Replications per world by default (``make calibrate``).
+DEFAULT_REPLICATIONS = 200
+#: Where ``make calibrate`` writes the committed result.
+PRECOMPUTED_DIR = PROJECT_ROOT / "book" / "precomputed"
+#: File name of the coverage table (TSV; sidecar with the same stem, ``.json``).
+TABLE_NAME = "trial_coverage_endtoend.tsv"
+#: Columns of the coverage table and their meaning.
+COLUMNS = {
+    "world": "twin world: ideal (the analysis model's generator) or realistic",
+    "outcome": "signature response (open surrogate): nps or siips1",
+    "contrast": "MBSR_vs_HEP, MBSR_vs_WL (difference in pre-to-post change) or MBSR_within",
+    "model": "trial model whose CI is checked (see ci_method)",
+    "reported": "whether the paper reports this contrast (mindpain.reported.REPORTED)",
+    "ci_method": "how the 95% CI is computed",
+    "replications": "replications of the trial through BOLD, first level and scoring",
+    "coverage": "share of replications whose 95% CI (paper scale) contains planted_d_paper",
+    "mc_se": "Monte-Carlo SE of coverage, sqrt(c (1 - c) / replications)",
+    "planted_d_paper": "the twin's planted effect on the paper's scale (reduced preset)",
+    "mean_estimate": "mean estimate over replications, paper scale",
+    "mean_estimate_se": "Monte-Carlo SE of mean_estimate (SD / sqrt(replications))",
+    "bias": "mean_estimate - planted_d_paper",
+    "mean_ci_width": "mean width of the 95% CI, paper scale",
+    "reported_d": "the paper's reported d (paper scale), where reported",
+}
+
+
+# ---------------------------------------------------------------- one replication
+
+
+def replication_seed(seed: int, replication: int) -> int:
+    """Seed of one replication, derived from the master seed (the same in both worlds)."""
+    return int(derive_rng(seed, "endtoend", int(replication)).integers(2**31 - 1))
+
+
+def surrogate_weights(preset: str = ENDTOEND_PRESET, data_dir=None) -> np.ndarray:
+    """Surrogate NPS and SIIPS1 weights on the twin's grid, one column each (C-order voxels).
+
+    The weights are resampled to the data grid exactly as :func:`mindpain.scoring.score_maps`
+    does (same plan); a session's score is the dot product of its effect map with a column.
+    """
+    from mindpain.scoring import _build_plan, _columns
+    from mindpain.signatures import get_signature
+    from mindpain.twin.patterns import generator_space
+
+    space = generator_space(preset)
+    sigs = [get_signature(SURROGATES[o], data_dir) for o in OUTCOMES]
+    cols = _columns(sigs, False)
+    plan = _build_plan(sigs, cols, list(range(len(cols))), space.shape, space.affine)
+    weights = np.zeros((int(np.prod(space.shape)), len(cols)))
+    weights[plan.idx] = plan.W
+    return weights
+
+
+def _as_written(values: pd.Series, fmt: str) -> np.ndarray:
+    """Float values as a TSV written with ``fmt`` gives them back (the twin's files)."""
+    return np.array([float(fmt % v) for v in values.to_numpy(float)])
+
+
+def run_events(events: pd.DataFrame) -> pd.DataFrame:
+    """Return a simulated run's events as the first level reads them from the twin's file.
+
+    The twin writes onsets and durations with ``%.3f``;
+    :func:`mindpain.dataset.load_run_events` keeps ``onset, duration, trial_type``. The same
+    values, without the file.
+    """
+    return pd.DataFrame({"onset": _as_written(events["onset"], "%.3f"),
+                         "duration": _as_written(events["duration"], "%.3f"),
+                         "trial_type": events["trial_type"].astype(str).to_numpy()})
+
+
+def select_confounds(confounds: pd.DataFrame, columns) -> pd.DataFrame:
+    """Return a run's confound selection as the first level reads it from the twin's file.
+
+    The twin writes confounds with ``%.6g``; :func:`mindpain.dataset.load_confounds` expands
+    patterns (``motion_outlier*``) and sets the leading ``n/a`` of derivative columns to 0.
+    The same values, without the file.
+    """
+    from mindpain.dataset import expand_confound_columns
+
+    out = {}
+    for col in expand_confound_columns(columns, confounds.columns):
+        values = confounds[col]
+        if pd.api.types.is_float_dtype(values):
+            values = pd.Series(_as_written(values.fillna(np.nan), "%.6g"), index=values.index)
+        out[col] = values.fillna(0.0).astype(float)
+    return pd.DataFrame(out, index=confounds.index)
+
+
+def fit_run_in_memory(data, tr: float, confound_columns, affine=None,
+                      voxels=None, settings=None):
+    """Fit one simulated run as the first level does, without writing its BOLD.
+
+    Parameters
+    ----------
+    data : mindpain.twin.run.RunData
+        The run (events, int16 BOLD on the grid, confounds or ``None``).
+    tr : float
+        Repetition time (s).
+    confound_columns : sequence of str
+        Confound selection (:data:`mindpain.first_level.MOTION_CONFOUNDS`), used when the run
+        has confounds.
+    affine : numpy.ndarray, optional
+        The grid's affine (default: identity; the implicit mask does not depend on it).
+    voxels : numpy.ndarray, optional
+        Boolean grid: fit only these voxels (inside the implicit mask). Every voxel's fit is
+        independent of the others (its own scaling, AR(1) coefficient and binned model), so
+        the fitted values at these voxels equal those of a fit of the whole mask.
+    settings : mindpain.first_level.ModelSettings, optional
+        First-level settings (default: the first level's).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(mask, effect, variance)``: the voxels fitted (the run's implicit mask, within
+        ``voxels``; grid shape, bool) and the hot - warm effect and its variance there
+        (C order).
+    """
+    import nibabel as nib
+
+    from mindpain.first_level import ModelSettings
+    from mindpain.glm import design_matrix, fit_arrays, implicit_mask
+
+    settings = settings or ModelSettings()
+    bold = np.asarray(data.bold, dtype=np.float32)
+    n_scans = bold.shape[3]
+    events = run_events(data.events)
+    confounds = None
+    if data.confounds is not None:
+        confounds = select_confounds(data.confounds, confound_columns)
+    img = nib.Nifti1Image(bold, np.eye(4) if affine is None else affine)
+    mask = np.asarray(implicit_mask(img).dataobj).astype(bool)
+    if voxels is not None:
+        mask &= voxels
+    Y = bold[mask].T
+    design = design_matrix(events, n_scans, tr, hrf_model=settings.hrf_model,
+                           drift_model=settings.drift_model, high_pass=settings.high_pass,
+                           confounds=confounds)
+    fit = fit_arrays(Y, design, noise_model=settings.noise_model,
+                     signal_scaling=settings.signal_scaling)
+    effect, variance = fit.contrast("hot - warm")
+    return mask, effect, variance
+
+
+def session_effect(fits) -> np.ndarray:
+    """Combine a session's runs by fixed effects (equal weights), as the first level does.
+
+    ``fits`` holds ``(mask, effect, variance)`` per run. Returns the session's effect on the
+    whole grid (C-order, float32): the mean run effect inside the voxels every run covers
+    with a finite positive variance, 0 elsewhere.
+    """
+    shape = fits[0][0].shape
+    covered = np.ones(shape, bool)
+    effects = []
+    for mask, effect, variance in fits:
+        vol_e = np.zeros(shape)
+        vol_v = np.zeros(shape)
+        vol_e[mask], vol_v[mask] = effect, variance
+        covered &= np.isfinite(vol_v) & (vol_v > 0)
+        effects.append(vol_e)
+    out = np.where(covered, np.mean(effects, axis=0), 0.0)
+    return out.astype(np.float32).reshape(-1)
+
+
+def replicate(preset: str, seed: int, world: str, replication: int,
+              weights: np.ndarray) -> pd.DataFrame:
+    """One replication of the trial through the pipeline, in memory.
+
+    Parameters
+    ----------
+    preset : str
+        Twin preset (:data:`ENDTOEND_PRESET`).
+    seed : int
+        Master seed.
+    world : {"ideal", "realistic"}
+        Twin world.
+    replication : int
+        Replication number (its seed is :func:`replication_seed`).
+    weights : numpy.ndarray
+        :func:`surrogate_weights` of the preset.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per completer and session: ``replication, participant_id, session, group``
+        and the outcomes :data:`OUTCOMES`.
+    """
+    from threadpoolctl import threadpool_limits
+
+    from mindpain.first_level import MOTION_CONFOUNDS
+    from mindpain.trial import ARMS
+    from mindpain.twin.params import load_parameters
+    from mindpain.twin.participants import draw_participants, draw_truth
+    from mindpain.twin.patterns import generator_space
+    from mindpain.twin.run import make_run
+
+    rep_seed = replication_seed(seed, replication)
+    affine = generator_space(preset).affine
+    support = (weights != 0).any(1).reshape(generator_space(preset).shape)
+    params = load_parameters(preset, world)
+    tr = float(params["task.repetition_time"])
+    participants = draw_participants(preset, rep_seed)
+    truth = draw_truth(participants, preset, rep_seed, world=world)
+    keep = participants[participants["group"].isin(ARMS) & participants["completed_post"]]
+    hot = keep.set_index("participant_id")["hot_temperature"]
+    truth = truth[truth["participant_id"].isin(hot.index)]
+    rows = []
+    with threadpool_limits(limits=1, user_api="blas"):
+        for rec in truth.to_dict("records"):
+            fits = [fit_run_in_memory(
+                make_run(preset, rep_seed, rec, run, float(hot[rec["participant_id"]]), world),
+                tr, MOTION_CONFOUNDS, affine, support)
+                for run in range(1, params["task.n_runs"] + 1)]
+            scores = session_effect(fits).astype(np.float64) @ weights
+            rows.append({"replication": int(replication), "participant_id":
+                         rec["participant_id"], "session": rec["session"],
+                         "group": rec["group"],
+                         **{o: float(s) for o, s in zip(OUTCOMES, scores, strict=True)}})
+    return pd.DataFrame(rows)
+
+
+def _timed_replicate(*args) -> tuple:
+    start, cpu = time.perf_counter(), time.process_time()
+    out = replicate(*args)
+    return out, time.perf_counter() - start, time.process_time() - cpu
+
+
+# ---------------------------------------------------------------- models and coverage
+
+
+def _paper_factor(contrast: str) -> float:
+    """Constant from a change-score d to the paper's scale (1 within an arm)."""
+    from mindpain.reported import DF_BETWEEN, N_COMPLETERS
+
+    if contrast.endswith("_within"):
+        return 1.0
+    a, b = contrast.split("_vs_")
+    return float(2.0 / np.sqrt(DF_BETWEEN * (1 / N_COMPLETERS[a] + 1 / N_COMPLETERS[b])))
+
+
+def replication_estimates(scores: pd.DataFrame) -> pd.DataFrame:
+    """Estimates and 95% CIs on the paper's scale of every contrast and model, per replication.
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        Output of :func:`replicate` for many replications (one world).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``replication, outcome, contrast, model, estimate, ci_low, ci_high`` (paper scale).
+    """
+    from mindpain.trial import ARMS, _arrays, calibration_estimates, noncentral_t_ci
+
+    # Arms are randomized anew in every replication: give the completers of each arm the
+    # same labels in every replication, so the replications stack column by column.
+    scores = scores.sort_values(["replication", "group", "participant_id", "session"])
+    rank = scores.groupby(["replication", "group"])["participant_id"].rank(method="dense")
+    scores = scores.assign(participant_id=scores["group"] + "-"
+                           + rank.astype(int).astype(str).str.zfill(3))
+    frames = []
+    for outcome in OUTCOMES:
+        est = calibration_estimates(scores, outcome)
+        est = est[est["contrast"].isin(CONTRASTS)].copy()
+        reps = np.sort(scores["replication"].unique())
+        est["replication"] = reps[est["replication"].to_numpy()]
+        factor = est["contrast"].map(_paper_factor)
+        est = est.rename(columns={"estimate_d": "estimate"})
+        for col in ("estimate", "ci_low", "ci_high"):
+            est[col] = est[col] * factor
+        frames.append(est.assign(outcome=outcome))
+        # the paper's test: 3-arm pooled SD between arms, one-sample t within MBSR
+        pre, post, arm = _arrays(scores, outcome)
+        change = post - pre
+        n = {a: int((arm == a).sum()) for a in ARMS}
+        df_b = sum(n.values()) - len(ARMS)
+        ss = sum(((change[:, arm == a] - change[:, arm == a].mean(1, keepdims=True)) ** 2)
+                 .sum(1) for a in ARMS)
+        sd = np.sqrt(ss / df_b)
+        for contrast in CONTRASTS:
+            if contrast.endswith("_within"):
+                x = change[:, arm == contrast.split("_")[0]]
+                scale = 1 / np.sqrt(x.shape[1])
+                t = x.mean(1) / (x.std(1, ddof=1) * scale)
+                df = x.shape[1] - 1
+            else:
+                a, b = contrast.split("_vs_")
+                scale = np.sqrt(1 / n[a] + 1 / n[b])
+                t = (change[:, arm == a].mean(1) - change[:, arm == b].mean(1)) / (sd * scale)
+                df = df_b
+            lo, hi = noncentral_t_ci(t, df)
+            k = scale * _paper_factor(contrast)  # noncentrality -> d -> paper scale
+            frames.append(pd.DataFrame({"replication": reps, "outcome": outcome,
+                                        "contrast": contrast, "model": "paper",
+                                        "estimate": t * k, "ci_low": lo * k,
+                                        "ci_high": hi * k}))
+    out = pd.concat(frames, ignore_index=True)
+    return out[["replication", "outcome", "contrast", "model", "estimate", "ci_low",
+                "ci_high"]]
+
+
+def coverage_table(scores_by_world: dict, preset: str = ENDTOEND_PRESET) -> pd.DataFrame:
+    """Coverage of the planted paper-scale effects, per world, outcome, contrast and model.
+
+    Parameters
+    ----------
+    scores_by_world : dict
+        ``{world: scores}`` with ``scores`` from :func:`replicate` (many replications).
+    preset : str
+        Preset whose planted effects are the truth.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`COLUMNS`.
+    """
+    from mindpain.reported import REPORTED
+    from mindpain.twin.model import planted_trial_effects
+
+    planted = planted_trial_effects(preset).set_index(["outcome", "contrast"])
+    reported = {(c.outcome, c.contrast): c.d for c in REPORTED}
+    rows = []
+    for world, scores in scores_by_world.items():
+        est = replication_estimates(scores)
+        for (outcome, contrast, model), g in est.groupby(["outcome", "contrast", "model"],
+                                                         sort=False):
+            truth = float(planted.loc[(outcome, contrast), "planted_d_paper"])
+            covered = (g["ci_low"] <= truth) & (truth <= g["ci_high"])
+            r = len(g)
+            c = float(covered.mean())
+            mean = float(g["estimate"].mean())
+            rows.append({
+                "world": world, "outcome": outcome, "contrast": contrast, "model": model,
+                "reported": (outcome, contrast) in reported, "ci_method": CI_METHODS[model],
+                "replications": r, "coverage": c, "mc_se": float(np.sqrt(c * (1 - c) / r)),
+                "planted_d_paper": truth, "mean_estimate": mean,
+                "mean_estimate_se": float(g["estimate"].std(ddof=1) / np.sqrt(r)),
+                "bias": mean - truth,
+                "mean_ci_width": float((g["ci_high"] - g["ci_low"]).mean()),
+                "reported_d": reported.get((outcome, contrast), np.nan)})
+    table = pd.DataFrame(rows)
+    order = {"world": WORLDS, "outcome": OUTCOMES, "contrast": CONTRASTS, "model": MODELS}
+    table = table.sort_values(list(order), key=lambda s: s.map(
+        {v: k for k, v in enumerate(order[s.name])}), kind="stable")
+    return table[list(COLUMNS)].reset_index(drop=True)
+
+
+# ---------------------------------------------------------------- running and caching
+
+
+def code_files() -> list[Path]:
+    """Source files the end-to-end result depends on (hashed into the content key)."""
+    root = Path(__file__).resolve().parent
+    names = ["endtoend.py", "glm.py", "first_level.py", "dataset.py", "io.py", "scoring.py",
+             "signatures.py", "surrogates.py", "images.py", "trial.py", "reported.py",
+             "config.py"]
+    return [root / n for n in names] + sorted((root / "twin").glob("*.py")) + [
+        root / "twin" / "parameters.toml"]
+
+
+def content_key(preset: str, seed: int, n_replications: int, worlds=WORLDS) -> dict:
+    """Key of an end-to-end result: preset, seed, worlds, replications and a code fingerprint.
+
+    The fingerprint is the sha256 of the source of every module involved (twin, GLM, first
+    level, scoring, signatures, trial models) and of the twin's parameter file.
+    """
+    digest = hashlib.sha256()
+    for path in code_files():
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return {"preset": preset, "seed": int(seed), "worlds": list(worlds),
+            "n_replications": int(n_replications), "outcomes": list(OUTCOMES),
+            "contrasts": list(CONTRASTS), "models": list(MODELS),
+            "code": digest.hexdigest()}
+
+
+def run_endtoend(seed: int, n_replications: int = DEFAULT_REPLICATIONS,
+                 preset: str = ENDTOEND_PRESET, worlds=WORLDS, n_jobs: int = 1,
+                 progress: bool = False, budget_s: float | None = None,
+                 data_dir=None) -> tuple:
+    """Replicate the trial through the pipeline in every world and measure coverage.
+
+    Replications run in order, both worlds of replication ``r`` before ``r + 1``, in joblib
+    workers (``n_jobs``). With ``budget_s``, no new batch starts once that many seconds have
+    passed; the replications finished in every world are kept and their number is reported.
+
+    Returns
+    -------
+    tuple
+        ``(table, scores, timing)``: the coverage table (:func:`coverage_table`), the
+        per-session scores of every world (with a ``world`` column) and a timing dict
+        (``replications``, ``wall_s``, ``task_wall_s`` and ``task_cpu_s`` per replication
+        and world, ``n_jobs``).
+    """
+    from joblib import Parallel, delayed
+    from tqdm import tqdm
+
+    weights = surrogate_weights(preset, data_dir)
+    tasks = [(world, r) for r in range(n_replications) for world in worlds]
+    results = {w: {} for w in worlds}
+    walls, cpus = [], []
+    start = time.perf_counter()
+    batch = max(2 * int(n_jobs), len(worlds))
+    bar = tqdm(total=len(tasks), desc="end-to-end replications", unit="run",
+               disable=not progress)
+    with Parallel(n_jobs=n_jobs) as parallel:
+        for i in range(0, len(tasks), batch):
+            if budget_s is not None and time.perf_counter() - start > budget_s:
+                break
+            chunk = tasks[i:i + batch]
+            out = parallel(delayed(_timed_replicate)(preset, seed, w, r, weights)
+                           for w, r in chunk)
+            for (w, r), (frame, wall, cpu) in zip(chunk, out, strict=True):
+                results[w][r] = frame
+                walls.append(wall)
+                cpus.append(cpu)
+            bar.update(len(chunk))
+    bar.close()
+    done = sorted(set.intersection(*(set(v) for v in results.values())))
+    if len(done) < 3:
+        raise MindpainError(f"only {len(done)} replication(s) finished in every world; "
+                            "at least 3 are needed")
+    scores = {w: pd.concat([results[w][r] for r in done], ignore_index=True) for w in worlds}
+    table = coverage_table(scores, preset)
+    timing = {"replications": len(done), "requested_replications": int(n_replications),
+              "wall_s": round(time.perf_counter() - start, 1), "n_jobs": int(n_jobs),
+              "task_wall_s_mean": round(float(np.mean(walls)), 2),
+              "task_cpu_s_mean": round(float(np.mean(cpus)), 2), "tasks": len(walls)}
+    all_scores = pd.concat([s.assign(world=w) for w, s in scores.items()], ignore_index=True)
+    return table, all_scores, timing
+
+
+def write_result(table: pd.DataFrame, folder, key: dict, timing: dict) -> Path:
+    """Write the coverage table and its JSON sidecar (key, columns, timing) into ``folder``."""
+    from mindpain.io import write_json, write_tsv
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / TABLE_NAME
+    write_tsv(path, table, float_format="%.10g")
+    write_json(path.with_suffix(".json"), {
+        "key": key, "columns": COLUMNS, "timing": timing,
+        "made_by": "make calibrate (python -m mindpain.endtoend)"})
+    return path
+
+
+def load_result(folder, key: dict) -> tuple:
+    """Read a committed end-to-end result; a missing or stale one raises a one-line error.
+
+    ``key`` is compared field by field with the stored key, except ``n_replications``
+    (read from the file: a budgeted run may have finished fewer than requested).
+
+    Returns
+    -------
+    tuple
+        ``(table, meta)``: the coverage table and the sidecar (key, columns, timing).
+
+    Raises
+    ------
+    MindpainError
+        When the files are absent or the key differs (the code, the twin's parameters, the
+        preset or the seed changed): run ``make calibrate``.
+    """
+    folder = Path(folder)
+    meta_path = (folder / TABLE_NAME).with_suffix(".json")
+    hint = f"run `make calibrate SEED={key['seed']}` to (re)compute it"
+    if not meta_path.is_file() or not (folder / TABLE_NAME).is_file():
+        raise MindpainError(f"no precomputed end-to-end calibration; {hint}", meta_path)
+    meta = json.loads(meta_path.read_text())
+    stored = meta.get("key", {})
+    changed = sorted(k for k in set(key) | set(stored)
+                     if k != "n_replications" and key.get(k) != stored.get(k))
+    if changed:
+        raise MindpainError(f"precomputed end-to-end calibration is stale ({', '.join(changed)}"
+                            f" changed); {hint}", meta_path)
+    table = pd.read_csv(folder / TABLE_NAME, sep="\t", na_values="n/a")
+    return table, meta
+
+
+def load_or_run(cfg, folder=None, small_replications: int = 4) -> tuple:
+    """Return the end-to-end coverage for the book.
+
+    The full calibration costs tens of minutes, so the book reads the result that
+    ``make calibrate`` committed under ``book/precomputed/`` and checks its key against the
+    current code. The small twin (tests) is cheap and is computed here with
+    ``small_replications``.
+
+    Returns
+    -------
+    tuple
+        ``(table, meta, from_disk)``.
+    """
+    if cfg.preset == "small":
+        table, _, timing = run_endtoend(cfg.seed, small_replications, preset="small",
+                                        data_dir=cfg.data_dir)
+        return table, {"key": content_key("small", cfg.seed, small_replications),
+                       "timing": timing}, False
+    folder = PRECOMPUTED_DIR if folder is None else Path(folder)
+    key = content_key(ENDTOEND_PRESET, cfg.seed, DEFAULT_REPLICATIONS)
+    table, meta = load_result(folder, key)
+    return table, meta, True
+
+
+def main(argv=None) -> int:
+    """``python -m mindpain.endtoend``: compute and write the end-to-end calibration."""
+    from mindpain.config import get_config
+
+    parser = argparse.ArgumentParser(prog="python -m mindpain.endtoend",
+                                     description=main.__doc__)
+    parser.add_argument("--preset", default=ENDTOEND_PRESET)
+    parser.add_argument("--seed", default=None)
+    parser.add_argument("--replications", type=int, default=DEFAULT_REPLICATIONS)
+    parser.add_argument("--n-jobs", type=int, default=None)
+    parser.add_argument("--budget-minutes", type=float, default=None,
+                        help="start no new batch after this many minutes")
+    parser.add_argument("--out", default=str(PRECOMPUTED_DIR))
+    args = parser.parse_args(argv)
+    overrides = {"preset": args.preset, "bids_dir": None}
+    if args.seed is not None:
+        overrides["seed"] = args.seed
+    if args.n_jobs is not None:
+        overrides["n_jobs"] = args.n_jobs
+    try:
+        cfg = get_config(**overrides)
+        budget = None if args.budget_minutes is None else 60 * args.budget_minutes
+        # the key of the code that runs (taken before, so a later edit makes the result stale)
+        key = content_key(cfg.preset, cfg.seed, args.replications)
+        table, _, timing = run_endtoend(cfg.seed, args.replications, preset=cfg.preset,
+                                        n_jobs=cfg.n_jobs, progress=True, budget_s=budget,
+                                        data_dir=cfg.data_dir)
+        key["n_replications"] = timing["replications"]
+        path = write_result(table, args.out, key, timing)
+        from mindpain.trial import tables_dir
+
+        write_result(table, tables_dir(cfg), key, timing)
+    except MindpainError as err:
+        print(f"mindpain endtoend: {err}", file=sys.stderr)
+        return 2
+    print(f"wrote {path} ({timing['replications']} replications per world, "
+          f"{timing['wall_s']:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
