@@ -287,7 +287,7 @@ API_SECTIONS = {
         "mindpain.surrogates",
         "mindpain.scoring", "mindpain.pipeline", "mindpain.trial", "mindpain.meditators"],
     "Design analysis, evidence and the multiverse": [
-        "mindpain.design", "mindpain.evidence", "mindpain.multiverse"],
+        "mindpain.design", "mindpain.evidence", "mindpain.multiverse", "mindpain.endtoend"],
     "Figures": [
         "mindpain.figures_data", "mindpain.figures_first_level", "mindpain.figures_signatures",
         "mindpain.figures_trial", "mindpain.figures_meditators", "mindpain.figures_design",
