@@ -8,11 +8,10 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import TEST_SEED
 
 from mindpain import endtoend
 from mindpain.errors import MindpainError
-
-from conftest import TEST_SEED
 
 N_REPS = 3
 
