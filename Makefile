@@ -90,7 +90,8 @@ multiverse: $(STAMP)
 ## calibrate: recompute chapter 4's committed end-to-end calibration (book/precomputed/):
 ## the trial replicated through BOLD, first level, scoring and models in both worlds of the
 ## reduced twin (10 mm grid), in memory. REPLICATIONS per world; BUDGET (minutes) stops
-## starting new replications (unset: none). Several hours on 2 cores for 200 replications.
+## starting new replications (unset: none). About 55 s CPU per replication and world
+## (benchmarks/results.md): 200 replications take about 3 h on 2 free cores.
 REPLICATIONS ?= 200
 calibrate: $(STAMP)
 	nice -n 10 $(BIN)/python -m mindpain.endtoend --seed $(SEED) --replications $(REPLICATIONS) \
