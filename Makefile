@@ -21,7 +21,7 @@ export MINDPAIN_SEED := $(SEED)
 export MINDPAIN_N_JOBS := $(N_JOBS)
 export MPLBACKEND := Agg
 
-.PHONY: book test lint venv twin lock benchmark clean chromium multiverse verify api calibrate
+.PHONY: book test lint venv twin lock benchmark clean chromium multiverse verify api precompute calibrate
 
 venv: $(STAMP) $(CFF_SCHEMA)
 
@@ -69,6 +69,11 @@ chromium:
 verify: $(STAMP)
 	$(BIN)/python -m mindpain.buildtools verify --preset small
 
+## precompute: recompute the committed calibration and recovery tables (book/precomputed/);
+## the book adopts each only while its content key matches the code (else computes it).
+precompute: $(STAMP)
+	$(BIN)/python -m mindpain.precomputed
+
 ## api: rewrite book/api/*.md (one page per module) after adding or renaming a module.
 api: $(STAMP)
 	$(BIN)/python -m mindpain.buildtools api-pages
@@ -77,7 +82,8 @@ twin: $(STAMP)
 	$(BIN)/mindpain twin --out data/twin-$(PRESET) --preset $(PRESET) --seed $(SEED) --if-current --overwrite
 
 benchmark: $(STAMP)
-	cd benchmarks && ../$(BIN)/python bench_twin.py --keep \
+	cd benchmarks && ../$(BIN)/python bench_twin_run.py \
+		&& ../$(BIN)/python bench_twin.py --keep \
 		&& ../$(BIN)/python bench_first_level.py --twin _work/twin-full \
 		&& ../$(BIN)/python bench_scoring.py
 

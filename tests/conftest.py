@@ -32,3 +32,13 @@ def small_twin(tmp_path_factory) -> Path:
 
     out = tmp_path_factory.mktemp("twin") / "twin-small"
     return generate_twin(out, preset="small", seed=TEST_SEED, n_jobs=2, progress=False)
+
+
+@pytest.fixture(scope="session")
+def ideal_twin(tmp_path_factory) -> Path:
+    """The small twin in the ideal world (BOLD made by the analysis model), once per session."""
+    from mindpain.twin import generate_twin
+
+    out = tmp_path_factory.mktemp("twin-ideal") / "twin-small-ideal"
+    return generate_twin(out, preset="small", seed=TEST_SEED, world="ideal", n_jobs=2,
+                         progress=False)

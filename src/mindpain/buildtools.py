@@ -275,7 +275,8 @@ def read_manifest(path) -> list[tuple[str, str, int, str]]:
 #: Sections of the API reference: title -> modules (every module of the package, once).
 API_SECTIONS = {
     "Vocabulary, configuration and input/output": [
-        "mindpain", "mindpain.config", "mindpain.errors", "mindpain.io", "mindpain.images",
+        "mindpain", "mindpain.config", "mindpain.errors", "mindpain.io", "mindpain.precomputed",
+        "mindpain.images",
         "mindpain.dataset", "mindpain.datasets"],
     "The simulated twin": [
         "mindpain.twin", "mindpain.twin.params", "mindpain.twin.model",

@@ -19,7 +19,9 @@ import hashlib
 import json
 import os
 import shutil
+import sqlite3
 import tempfile
+import time
 import uuid
 from pathlib import Path
 
@@ -164,8 +166,6 @@ def sha256(path, chunk: int = 1 << 20) -> str:
     if found is not None:
         return found
     digest = _hash_file(path, chunk)
-    import time
-
     if time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) > HASH_CACHE_SETTLE_S * 1e9:
         _hash_cache_put(cache, key, sig, digest)
     return digest
@@ -184,8 +184,6 @@ _HASH_DB: dict = {}
 
 def _hash_db(cache: str):
     """Return this process's connection to the checksum cache (``None`` if unusable)."""
-    import sqlite3
-
     if cache in _HASH_DB:
         return _HASH_DB[cache]
     try:
@@ -201,8 +199,6 @@ def _hash_db(cache: str):
 
 
 def _hash_cache_get(cache: str, key: str, sig: str) -> str | None:
-    import sqlite3
-
     con = _hash_db(cache)
     if con is None:
         return None
@@ -214,8 +210,6 @@ def _hash_cache_get(cache: str, key: str, sig: str) -> str | None:
 
 
 def _hash_cache_put(cache: str, key: str, sig: str, digest: str) -> None:
-    import sqlite3
-
     con = _hash_db(cache)
     if con is None:
         return

@@ -1070,6 +1070,10 @@ def load_or_calibrate(cfg, n_replications: int = 1000, rlm_replications: int = 2
         stored = json.loads(sidecar.read_text())
         if stored.get("key") == key:
             return pd.read_csv(path, sep="\t", na_values="n/a", keep_default_na=False)
+    from mindpain.precomputed import adopt
+
+    if adopt(path, key):
+        return pd.read_csv(path, sep="\t", na_values="n/a", keep_default_na=False)
     table = calibrate_meditators(cfg.seed, preset, n_replications, rlm_replications)
     write_tsv(path, table)
     write_json(sidecar, {"key": key, "columns": {

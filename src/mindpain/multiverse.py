@@ -571,8 +571,8 @@ def run_multiverse(cfg, contrast: str = "MBSR_vs_HEP", n_permutations: int = N_P
 
 def _code_files() -> list[Path]:
     root = Path(__file__).resolve().parent
-    names = ["multiverse.py", "first_level.py", "scoring.py", "signatures.py", "surrogates.py",
-             "images.py", "trial.py", "pipeline.py", "dataset.py"]
+    names = ["multiverse.py", "first_level.py", "glm.py", "scoring.py", "signatures.py",
+             "surrogates.py", "images.py", "trial.py", "pipeline.py", "dataset.py"]
     return [root / n for n in names] + sorted((root / "twin").glob("*.py")) + [
         root / "twin" / "parameters.toml"]
 

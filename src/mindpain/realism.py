@@ -45,7 +45,7 @@ def sessions(preset: str, seed: int, world: str, n: int | None = None) -> pd.Dat
 
 def design(params, events: pd.DataFrame, confounds: pd.DataFrame | None = None,
            split_hot_by_temperature: bool = False, shift: float = 0.0) -> pd.DataFrame:
-    """Build the first level's design matrix of one run (optionally with confounds).
+    """Build the first level's design matrix of one run (:func:`mindpain.glm.design_matrix`).
 
     ``params`` is the twin's :class:`~mindpain.twin.params.Parameters` or an array of frame
     times (s).
@@ -53,9 +53,8 @@ def design(params, events: pd.DataFrame, confounds: pd.DataFrame | None = None,
     ``split_hot_by_temperature`` models each hot temperature as its own condition
     (``hot_<temperature>``); ``shift`` delays every onset by that many seconds.
     """
-    from nilearn.glm.first_level import make_first_level_design_matrix
-
     from mindpain.dataset import expand_confound_columns
+    from mindpain.glm import design_matrix
 
     ev = events[["onset", "duration", "trial_type"]].copy()
     ev["onset"] = ev["onset"] + shift
@@ -63,14 +62,11 @@ def design(params, events: pd.DataFrame, confounds: pd.DataFrame | None = None,
         hot = events["trial_type"].eq("hot")
         ev.loc[hot, "trial_type"] = [f"hot_{t:.1f}".replace(".", "p").replace("-", "m")
                                      for t in events.loc[hot, "temperature"]]
-    add, names = None, None
+    chosen = None
     if confounds is not None:
-        names = expand_confound_columns(MOTION_SET, confounds.columns)
-        add = confounds[names].fillna(0.0).to_numpy()
+        chosen = confounds[expand_confound_columns(MOTION_SET, confounds.columns)].fillna(0.0)
     times = frame_times(params) if hasattr(params, "raw") else np.asarray(params, float)
-    return make_first_level_design_matrix(times, ev, hrf_model="glover",
-                                          drift_model="cosine", high_pass=1 / 128,
-                                          add_regs=add, add_reg_names=names)
+    return design_matrix(ev, len(times), float(times[1] - times[0]), confounds=chosen)
 
 
 def _percent(bold: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -340,7 +336,7 @@ def motion_effect_on_runs(specs, n_runs: int = 4) -> pd.DataFrame:
     """
     import nibabel as nib
 
-    from mindpain.dataset import load_events, repetition_time
+    from mindpain.dataset import load_run_events, repetition_time
 
     rows = []
     for spec in [s for s in specs if s.confounds is not None][:n_runs]:
@@ -349,7 +345,7 @@ def motion_effect_on_runs(specs, n_runs: int = 4) -> pd.DataFrame:
         mask = data.std(-1) > 0
         tr = repetition_time(spec.bids_dir, spec.bold)
         times = np.arange(data.shape[-1]) * tr
-        events = load_events(spec.events, run_length=data.shape[-1] * tr)
+        events = load_run_events(spec.events, run_length=data.shape[-1] * tr)
         conf = pd.read_csv(spec.confounds, sep="\t", na_values="n/a", keep_default_na=False)
         y = _percent(data, mask)
         base = design(times, events)
@@ -402,6 +398,10 @@ def recovery_cached(cache_dir, preset: str = "small", seed: int = 1) -> pd.DataF
             return pd.read_csv(table_path, sep="\t")
     except (OSError, ValueError):
         pass
+    from mindpain.precomputed import adopt
+
+    if adopt(table_path, key):
+        return pd.read_csv(table_path, sep="\t")
     table = recovery(preset, seed)
     folder.mkdir(parents=True, exist_ok=True)
     write_tsv(table_path, table)

@@ -1189,6 +1189,10 @@ def load_or_calibrate(cfg, n_replications: int = 1000, mixedlm_replications: int
         stored = json.loads(sidecar.read_text())
         if stored.get("key") == key:
             return pd.read_csv(path, sep="\t", na_values="n/a")
+    from mindpain.precomputed import adopt
+
+    if adopt(path, key):
+        return pd.read_csv(path, sep="\t", na_values="n/a")
     table = calibrate_trial(cfg.seed, preset, n_replications, mixedlm_replications,
                             mixedlm_outcomes, n_jobs=min(max(int(cfg.n_jobs), 1), 2))
     write_tsv(path, table)

@@ -4,7 +4,14 @@ Stages: :mod:`~mindpain.twin.params` (the parameter file), :mod:`~mindpain.twin.
 (the generator's own spatial patterns), :mod:`~mindpain.twin.model` (the measurement model:
 what the signatures read from them), :mod:`~mindpain.twin.participants` (participant
 level), :mod:`~mindpain.twin.task`, :mod:`~mindpain.twin.bold` and
-:mod:`~mindpain.twin.bids` (the dataset), :mod:`~mindpain.twin.generate` (orchestration).
+:mod:`~mindpain.twin.bids` (the dataset), :mod:`~mindpain.twin.nuisance` (what the realistic
+world adds: motion, physiology, noise that is not AR(1), HRF shape, misregistration, trial
+temperature), :mod:`~mindpain.twin.run` (one run in memory, either world) and
+:mod:`~mindpain.twin.generate` (orchestration).
+
+Two worlds (``world=`` of :func:`generate_twin` and :func:`load_parameters`): ``realistic``
+(default) and ``ideal`` (the BOLD made by the analysis model itself, byte-identical to the
+generator before the realistic world existed).
 
 The public names are imported lazily, so the generator's modules (``patterns``, ``bold``)
 can be imported without the scorer's (a test checks they never read a signature map).

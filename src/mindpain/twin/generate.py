@@ -121,6 +121,9 @@ _LEGACY = re.compile(
     r"(dataset_description\.json|README\.md|CHANGES|participants\.(tsv|json)|sessions\.json"
     r"|phenotype/practice\.(tsv|json)|task-heat_(bold|events)\.json"
     r"|derivatives/twin-truth/[^/]+"
+    r"|derivatives/twin-confounds/(dataset_description\.json|task-heat_desc-confounds_timeseries"
+    r"\.json|(?P<c>sub-[^/_]+)/ses-(?P<t>[^/_]+)/func/(?P=c)_ses-(?P=t)_task-heat_run-\d+"
+    r"_desc-confounds_timeseries\.tsv)"
     r"|(?P<a>sub-[^/_]+)/(?P=a)_sessions\.tsv"
     r"|(?P<b>sub-[^/_]+)/ses-(?P<s>[^/_]+)/func/(?P=b)_ses-(?P=s)_task-heat_run-\d+"
     r"_(bold\.nii\.gz|events\.tsv))")
@@ -142,9 +145,9 @@ def _legacy_problems(out: Path, present: dict) -> tuple[dict | None, list, list]
                                            "mindpain)"], foreign)
 
 
-def _describe(key: dict) -> str:
-    return (f"preset {key.get('preset')}, seed {key.get('seed')}, world "
-            f"{key.get('world', 'ideal')}")
+def _describe(key: dict, world: bool = False) -> str:
+    text = f"preset {key.get('preset')}, seed {key.get('seed')}"
+    return text + (f", world {key.get('world', 'ideal')}" if world else "")
 
 
 def _check_existing(out: Path, key: dict, overwrite: bool, if_current: bool) -> str:
@@ -168,8 +171,9 @@ def _check_existing(out: Path, key: dict, overwrite: bool, if_current: bool) -> 
                  # a twin made before worlds existed carries none: stale, not another twin
                  and old.get("world", key["world"]) == key["world"])
     if not same_twin and not overwrite:
-        raise MindpainError(f"holds a twin of {_describe(old)}, not {_describe(key)}; pass "
-                            "--overwrite to replace it", out)
+        worlds = old.get("world", key["world"]) != key["world"]
+        raise MindpainError(f"holds a twin of {_describe(old, worlds)}, not "
+                            f"{_describe(key, worlds)}; pass --overwrite to replace it", out)
     if same_twin and not (overwrite or if_current):
         why = damage[0] if damage else "made by another mindpain version or parameter file"
         raise MindpainError(f"holds this twin ({_describe(key)}) but {why}; pass --if-current "

@@ -291,13 +291,15 @@ def gamma_difference_hrf(dt: float, latency: float = 0.0, dispersion: float = 0.
     """Glover's double-gamma HRF as nilearn defines it, shifted by ``latency`` seconds.
 
     ``dispersion`` scales both gammas' dispersion (nilearn's Glover: 0.9), ``ratio`` is the
-    undershoot ratio (0.48); normalised to sum 1 as nilearn does.
+    undershoot ratio (0.48). Normalised as nilearn normalises the canonical HRF (sum 1 at
+    ratio 0.48): the divisor is the sum with the canonical ratio, so a larger undershoot
+    lowers the response's net area instead of inflating (or, above ratio 1, flipping) its
+    peak.
     """
     times = np.linspace(0, time_length, int(np.rint(time_length / dt))) - latency
     peak = stats.gamma.pdf(times, 6.0 / dispersion, loc=dt, scale=dispersion)
     under = stats.gamma.pdf(times, 12.0 / dispersion, loc=dt, scale=dispersion)
-    hrf = peak - ratio * under
-    return hrf / hrf.sum()
+    return (peak - ratio * under) / (peak.sum() - 0.48 * under.sum())
 
 
 def participant_hrf(space: GeneratorSpace, params, rng: np.random.Generator) -> dict:

@@ -1,0 +1,30 @@
+"""Committed tables are adopted only under their exact content key."""
+
+from __future__ import annotations
+
+import json
+
+from mindpain.precomputed import adopt
+
+
+def _commit(folder, name, key):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text("a\tb\n1.0\t2.5\n")
+    (folder / name).with_suffix(".json").write_text(json.dumps({"key": key, "columns": {}}))
+
+
+def test_current_copy_is_adopted(tmp_path):
+    committed, results = tmp_path / "committed", tmp_path / "results"
+    key = {"seed": 1, "code": "abc"}
+    _commit(committed, "t.tsv", key)
+    assert adopt(results / "t.tsv", key, folder=committed)
+    assert (results / "t.tsv").read_text() == (committed / "t.tsv").read_text()
+    assert json.loads((results / "t.json").read_text())["key"] == key
+
+
+def test_stale_or_missing_copy_is_not_adopted(tmp_path):
+    committed, results = tmp_path / "committed", tmp_path / "results"
+    _commit(committed, "t.tsv", {"seed": 1, "code": "old"})
+    assert not adopt(results / "t.tsv", {"seed": 1, "code": "new"}, folder=committed)
+    assert not adopt(results / "u.tsv", {"seed": 1, "code": "old"}, folder=committed)
+    assert not (results / "t.tsv").exists()
