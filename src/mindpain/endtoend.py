@@ -64,6 +64,7 @@ import hashlib
 import json
 import sys
 import time
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -73,7 +74,7 @@ from mindpain.config import PROJECT_ROOT, derive_rng
 from mindpain.errors import MindpainError
 
 #: Preset of the end-to-end calibration (full design, 10 mm grid).
-ENDTOEND_PRESET = "reduced"
+ENDTOEND_PRESET = "calibration"
 #: Worlds replicated.
 WORLDS = ("ideal", "realistic")
 #: Outcomes scored (surrogate signatures) and analysed.
@@ -171,17 +172,118 @@ def select_confounds(confounds: pd.DataFrame, columns) -> pd.DataFrame:
     """
     from mindpain.dataset import expand_confound_columns
 
-    out = {}
-    for col in expand_confound_columns(columns, confounds.columns):
-        values = confounds[col]
-        if pd.api.types.is_float_dtype(values):
-            values = pd.Series(_as_written(values.fillna(np.nan), "%.6g"), index=values.index)
-        out[col] = values.fillna(0.0).astype(float)
-    return pd.DataFrame(out, index=confounds.index)
+    cols = expand_confound_columns(columns, confounds.columns)
+    values = confounds[cols].to_numpy(float)
+    written = np.array(list(map("{:.6g}".format, values.ravel().tolist())),
+                       dtype=float).reshape(values.shape)
+    return pd.DataFrame(np.nan_to_num(written, nan=0.0), columns=cols, index=confounds.index)
+
+
+@lru_cache(maxsize=8)
+def _drift(n_scans: int, tr: float, drift_model: str, high_pass: float) -> pd.DataFrame:
+    """Return the drift columns of a run's design (cosines, constant; the same in every run)."""
+    from mindpain.glm import design_matrix
+
+    return design_matrix(None, n_scans, tr, drift_model=drift_model, high_pass=high_pass)
+
+
+def fast_design(events: pd.DataFrame, n_scans: int, tr: float, settings,
+                confounds: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Return the first level's design matrix (:func:`mindpain.glm.design_matrix`), faster.
+
+    The same steps as :func:`nilearn.glm.first_level.make_first_level_design_matrix` for
+    events of unit modulation without duplicates (the twin's): the conditions' regressors
+    (:func:`mindpain.twin.bold.convolved_conditions`), then the confounds, then the drift
+    columns (the same for every run, computed once), checked for full rank as nilearn
+    does. Equal to
+    :func:`mindpain.glm.design_matrix` (``tests/test_endtoend.py``).
+    """
+    from nilearn.glm._utils import full_rank
+
+    from mindpain.glm import MIN_ONSET, frame_times
+    from mindpain.twin.bold import convolved_conditions
+
+    times = frame_times(n_scans, tr)
+    conditions = convolved_conditions(events, times, settings.hrf_model, 50, MIN_ONSET)
+    columns, names = [conditions.to_numpy()], conditions.columns.tolist()
+    if confounds is not None:
+        columns.append(confounds.to_numpy(float))
+        names += confounds.columns.tolist()
+    drift = _drift(n_scans, float(tr), settings.drift_model, float(settings.high_pass))
+    matrix, _ = full_rank(np.hstack(columns + [drift.to_numpy()]))
+    return pd.DataFrame(matrix, columns=names + drift.columns.tolist(), index=times)
+
+
+def ar1_contrast(Y: np.ndarray, X: np.ndarray, contrast: np.ndarray,
+                 bins: int = 100) -> tuple[np.ndarray, np.ndarray]:
+    """Effect and variance of one contrast per voxel: nilearn's AR(1) GLM, all bins at once.
+
+    The steps of :func:`mindpain.glm.fit_arrays` (``noise_model="ar1"``,
+    ``signal_scaling=0``) and :meth:`mindpain.glm.RunFit.contrast`: mean scaling, an OLS fit,
+    each voxel's Yule-Walker AR(1) coefficient binned to ``1/bins``, the AR(1)-whitened
+    model of each bin (nilearn's :class:`~nilearn.glm.regression.ARModel`: least squares on
+    the whitened design, residual variance over ``n - p``) and the t-contrast's effect and
+    variance. The bins' least-squares fits are computed at once, by a stacked QR
+    decomposition (a stacked pseudo-inverse, as nilearn's, if a whitened design is rank
+    deficient), instead of one model per bin; the values agree with
+    :func:`mindpain.glm.fit_arrays` to rounding (``tests/test_endtoend.py``).
+
+    Parameters
+    ----------
+    Y : numpy.ndarray
+        ``(n_scans, n_voxels)`` raw signal.
+    X : numpy.ndarray
+        ``(n_scans, p)`` design.
+    contrast : numpy.ndarray
+        ``(p,)`` contrast weights.
+    bins : int
+        AR(1) bins (nilearn's default).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(effect, variance)``, one value per voxel.
+    """
+    from nilearn.glm.first_level import mean_scaling
+
+    from mindpain.glm import yule_walker
+
+    Y, _ = mean_scaling(np.asarray(Y), 0)
+    Y = np.asarray(Y, np.float64)  # scaled in the data's precision, fitted in float64
+    X = np.asarray(X, np.float64)
+    n, p = X.shape
+    rcond = max(n, p) * np.finfo(np.float64).eps  # scipy.linalg.pinv's default cut-off
+    resid = Y - X @ (np.linalg.pinv(X, rcond=rcond) @ Y)
+    rho = yule_walker(resid.T, 1)[:, 0]
+    values, inverse = np.unique((rho * bins).astype(int) * 1.0 / bins, return_inverse=True)
+    wX = np.repeat(X[None], values.size, axis=0)
+    wX[:, 1:] = wX[:, 1:] - values[:, None, None] * X[None, :-1]
+    r = values[inverse]
+    wY = Y.copy()
+    wY[1:] = wY[1:] - r[None, :] * Y[:-1]
+    q, tri = np.linalg.qr(wX)  # (bins, n, p), (bins, p, p)
+    diag = np.abs(np.diagonal(tri, axis1=1, axis2=2))
+    if (diag.min(1) > 1e-10 * diag.max(1)).all():
+        # full rank: pinv(wX) = R^-1 Q'; contrast c' R^-1 = a', variance a'a x dispersion
+        z = np.einsum("vnp,nv->pv", q[inverse], wY)
+        wresid = wY - np.einsum("vnp,pv->nv", q[inverse], z)
+        a = np.linalg.solve(np.swapaxes(tri, 1, 2), np.broadcast_to(
+            contrast, (values.size, p))[..., None])[..., 0]  # (bins, p)
+        effect = np.einsum("vp,pv->v", a[inverse], z)
+        c_cov_c = (a**2).sum(1)
+    else:  # rank-deficient design: nilearn's pseudo-inverse
+        pinv = np.linalg.pinv(wX, rcond=rcond)  # (bins, p, n)
+        beta = np.einsum("vpn,nv->pv", pinv[inverse], wY)
+        wresid = wY - np.einsum("vnp,pv->nv", wX[inverse], beta)
+        effect = contrast @ beta
+        c_cov_c = ((contrast @ pinv) ** 2).sum(1)
+    dispersion = (wresid**2).sum(0) / (n - p)
+    variance = c_cov_c[inverse] * dispersion
+    return effect, variance
 
 
 def fit_run_in_memory(data, tr: float, confound_columns, affine=None,
-                      voxels=None, settings=None):
+                      voxels=None, settings=None, fast: bool = True):
     """Fit one simulated run as the first level does, without writing its BOLD.
 
     Parameters
@@ -200,7 +302,12 @@ def fit_run_in_memory(data, tr: float, confound_columns, affine=None,
         independent of the others (its own scaling, AR(1) coefficient and binned model), so
         the fitted values at these voxels equal those of a fit of the whole mask.
     settings : mindpain.first_level.ModelSettings, optional
-        First-level settings (default: the first level's).
+        First-level settings (default: the first level's; AR(1) noise model, mean scaling).
+    fast : bool
+        Build the design with :func:`fast_design` and fit it with :func:`ar1_contrast`
+        (default); ``False``: :func:`mindpain.glm.design_matrix` and
+        :func:`mindpain.glm.fit_arrays`, the first level's own functions. Both give the same
+        numbers (``tests/test_endtoend.py``).
 
     Returns
     -------
@@ -210,6 +317,7 @@ def fit_run_in_memory(data, tr: float, confound_columns, affine=None,
         (C order).
     """
     import nibabel as nib
+    from nilearn.masking import compute_epi_mask
 
     from mindpain.first_level import ModelSettings
     from mindpain.glm import design_matrix, fit_arrays, implicit_mask
@@ -222,10 +330,18 @@ def fit_run_in_memory(data, tr: float, confound_columns, affine=None,
     if data.confounds is not None:
         confounds = select_confounds(data.confounds, confound_columns)
     img = nib.Nifti1Image(bold, np.eye(4) if affine is None else affine)
-    mask = np.asarray(implicit_mask(img).dataobj).astype(bool)
+    # nilearn's implicit mask of one run (compute_multi_epi_mask of one image is its
+    # compute_epi_mask: the intersection of one mask, already connected, is the mask)
+    mask = np.asarray((compute_epi_mask(img) if fast else implicit_mask(img)).dataobj)
+    mask = mask.astype(bool)
     if voxels is not None:
         mask &= voxels
     Y = bold[mask].T
+    if fast and settings.noise_model == "ar1" and settings.signal_scaling == 0:
+        design = fast_design(events, n_scans, tr, settings, confounds)
+        vector = np.array([{"hot": 1.0, "warm": -1.0}.get(c, 0.0) for c in design.columns])
+        effect, variance = ar1_contrast(Y, design.to_numpy(), vector)
+        return mask, effect, variance
     design = design_matrix(events, n_scans, tr, hrf_model=settings.hrf_model,
                            drift_model=settings.drift_model, high_pass=settings.high_pass,
                            confounds=confounds)

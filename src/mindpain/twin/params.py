@@ -29,7 +29,7 @@ class Parameters:
     Attributes
     ----------
     preset : str
-        ``"small"``, ``"full"`` or ``"reduced"``.
+        ``"small"``, ``"full"``, ``"reduced"`` or ``"calibration"``.
     world : str
         ``"realistic"`` or ``"ideal"`` (see :data:`mindpain.config.WORLDS`).
     raw : dict
