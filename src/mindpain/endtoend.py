@@ -77,6 +77,15 @@ from mindpain.errors import MindpainError
 ENDTOEND_PRESET = "calibration"
 #: Worlds replicated.
 WORLDS = ("ideal", "realistic")
+#: Dropout scenario: log odds ratio of dropping out per SD of the baseline nociceptive
+#: response (:func:`mindpain.twin.participants.mar_dropout`), run in the ideal world.
+MAR_LOG_ODDS = 1.0
+#: Scenarios replicated: name -> (world, dropout log odds or ``None`` for the twin's
+#: parameter, share of the replications). The two worlds with the twin's dropout (completely
+#: at random), and the ideal world with dropout that depends on baseline (MAR) on a quarter
+#: of the replications.
+SCENARIOS = {"ideal": ("ideal", None, 1.0), "realistic": ("realistic", None, 1.0),
+             "ideal_mar": ("ideal", MAR_LOG_ODDS, 0.25)}
 #: Outcomes scored (surrogate signatures) and analysed.
 OUTCOMES = ("nps", "siips1")
 #: Surrogate signature of each outcome.
@@ -101,7 +110,10 @@ PRECOMPUTED_DIR = PROJECT_ROOT / "book" / "precomputed"
 TABLE_NAME = "trial_coverage_endtoend.tsv"
 #: Columns of the coverage table and their meaning.
 COLUMNS = {
+    "scenario": "ideal, realistic, or ideal_mar (ideal world, dropout depending on baseline)",
     "world": "twin world: ideal (the analysis model's generator) or realistic",
+    "dropout": "who misses the post session: at random (the twin's default) or, in ideal_mar, "
+               "with log odds ratio MAR_LOG_ODDS per SD of the baseline nociceptive response",
     "outcome": "signature response (open surrogate): nps or siips1",
     "contrast": "MBSR_vs_HEP, MBSR_vs_WL (difference in pre-to-post change) or MBSR_within",
     "model": "trial model whose CI is checked (see ci_method)",
@@ -372,7 +384,7 @@ def session_effect(fits) -> np.ndarray:
 
 
 def replicate(preset: str, seed: int, world: str, replication: int,
-              weights: np.ndarray) -> pd.DataFrame:
+              weights: np.ndarray, dropout_log_odds: float | None = None) -> pd.DataFrame:
     """One replication of the trial through the pipeline, in memory.
 
     Parameters
@@ -387,6 +399,9 @@ def replicate(preset: str, seed: int, world: str, replication: int,
         Replication number (its seed is :func:`replication_seed`).
     weights : numpy.ndarray
         :func:`surrogate_weights` of the preset.
+    dropout_log_odds : float, optional
+        Dropout that depends on baseline
+        (:func:`mindpain.twin.participants.draw_participants`); default: the twin's.
 
     Returns
     -------
@@ -408,7 +423,7 @@ def replicate(preset: str, seed: int, world: str, replication: int,
     support = (weights != 0).any(1).reshape(generator_space(preset).shape)
     params = load_parameters(preset, world)
     tr = float(params["task.repetition_time"])
-    participants = draw_participants(preset, rep_seed)
+    participants = draw_participants(preset, rep_seed, world, dropout_log_odds)
     truth = draw_truth(participants, preset, rep_seed, world=world)
     keep = participants[participants["group"].isin(ARMS) & participants["completed_post"]]
     hot = keep.set_index("participant_id")["hot_temperature"]
@@ -509,15 +524,18 @@ def replication_estimates(scores: pd.DataFrame) -> pd.DataFrame:
                 "ci_high"]]
 
 
-def coverage_table(scores_by_world: dict, preset: str = ENDTOEND_PRESET) -> pd.DataFrame:
-    """Coverage of the planted paper-scale effects, per world, outcome, contrast and model.
+def coverage_table(scores_by_scenario: dict, preset: str = ENDTOEND_PRESET,
+                   scenarios: dict | None = None) -> pd.DataFrame:
+    """Coverage of the planted paper-scale effects, per scenario, outcome, contrast and model.
 
     Parameters
     ----------
-    scores_by_world : dict
-        ``{world: scores}`` with ``scores`` from :func:`replicate` (many replications).
+    scores_by_scenario : dict
+        ``{scenario: scores}`` with ``scores`` from :func:`replicate` (many replications).
     preset : str
         Preset whose planted effects are the truth.
+    scenarios : dict, optional
+        :data:`SCENARIOS`-like description of the scenarios (default :data:`SCENARIOS`).
 
     Returns
     -------
@@ -527,10 +545,14 @@ def coverage_table(scores_by_world: dict, preset: str = ENDTOEND_PRESET) -> pd.D
     from mindpain.reported import REPORTED
     from mindpain.twin.model import planted_trial_effects
 
+    scenarios = SCENARIOS if scenarios is None else scenarios
     planted = planted_trial_effects(preset).set_index(["outcome", "contrast"])
     reported = {(c.outcome, c.contrast): c.d for c in REPORTED}
     rows = []
-    for world, scores in scores_by_world.items():
+    for scenario, scores in scores_by_scenario.items():
+        world, log_odds = scenarios[scenario][:2]
+        dropout = ("at random" if not log_odds else
+                   f"MAR: log odds ratio {log_odds:g} per SD of baseline")
         est = replication_estimates(scores)
         for (outcome, contrast, model), g in est.groupby(["outcome", "contrast", "model"],
                                                          sort=False):
@@ -540,7 +562,8 @@ def coverage_table(scores_by_world: dict, preset: str = ENDTOEND_PRESET) -> pd.D
             c = float(covered.mean())
             mean = float(g["estimate"].mean())
             rows.append({
-                "world": world, "outcome": outcome, "contrast": contrast, "model": model,
+                "scenario": scenario, "world": world, "dropout": dropout,
+                "outcome": outcome, "contrast": contrast, "model": model,
                 "reported": (outcome, contrast) in reported, "ci_method": CI_METHODS[model],
                 "replications": r, "coverage": c, "mc_se": float(np.sqrt(c * (1 - c) / r)),
                 "planted_d_paper": truth, "mean_estimate": mean,
@@ -549,7 +572,8 @@ def coverage_table(scores_by_world: dict, preset: str = ENDTOEND_PRESET) -> pd.D
                 "mean_ci_width": float((g["ci_high"] - g["ci_low"]).mean()),
                 "reported_d": reported.get((outcome, contrast), np.nan)})
     table = pd.DataFrame(rows)
-    order = {"world": WORLDS, "outcome": OUTCOMES, "contrast": CONTRASTS, "model": MODELS}
+    order = {"scenario": list(scenarios), "outcome": OUTCOMES, "contrast": CONTRASTS,
+             "model": MODELS}
     table = table.sort_values(list(order), key=lambda s: s.map(
         {v: k for k, v in enumerate(order[s.name])}), kind="stable")
     return table[list(COLUMNS)].reset_index(drop=True)
@@ -568,75 +592,137 @@ def code_files() -> list[Path]:
         root / "twin" / "parameters.toml"]
 
 
-def content_key(preset: str, seed: int, n_replications: int, worlds=WORLDS) -> dict:
-    """Key of an end-to-end result: preset, seed, worlds, replications and a code fingerprint.
+def scenario_replications(n_replications: int, scenarios: dict | None = None) -> dict:
+    """Replications of each scenario: its share of ``n_replications`` (at least 3)."""
+    scenarios = SCENARIOS if scenarios is None else scenarios
+    return {name: max(3, int(round(share * n_replications)))
+            for name, (_, _, share) in scenarios.items()}
+
+
+def content_key(preset: str, seed: int, n_replications: int, scenarios=None) -> dict:
+    """Key of an end-to-end result: preset, seed, scenarios, replications, code fingerprint.
 
     The fingerprint is the sha256 of the source of every module involved (twin, GLM, first
     level, scoring, signatures, trial models) and of the twin's parameter file.
     """
+    scenarios = SCENARIOS if scenarios is None else scenarios
     digest = hashlib.sha256()
     for path in code_files():
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
-    return {"preset": preset, "seed": int(seed), "worlds": list(worlds),
+    return {"preset": preset, "seed": int(seed),
+            "scenarios": {k: list(v) for k, v in scenarios.items()},
             "n_replications": int(n_replications), "outcomes": list(OUTCOMES),
             "contrasts": list(CONTRASTS), "models": list(MODELS),
             "code": digest.hexdigest()}
 
 
-def run_endtoend(seed: int, n_replications: int = DEFAULT_REPLICATIONS,
-                 preset: str = ENDTOEND_PRESET, worlds=WORLDS, n_jobs: int = 1,
-                 progress: bool = False, budget_s: float | None = None,
-                 data_dir=None) -> tuple:
-    """Replicate the trial through the pipeline in every world and measure coverage.
+def cache_folder(root, key: dict) -> Path:
+    """Folder of the per-replication files of ``key`` (any replication count) under ``root``."""
+    stem = {k: v for k, v in key.items() if k != "n_replications"}
+    tag = hashlib.sha256(json.dumps(stem, sort_keys=True).encode()).hexdigest()[:16]
+    return Path(root) / f"endtoend-{key['preset']}-seed-{key['seed']}-{tag}"
 
-    Replications run in order, both worlds of replication ``r`` before ``r + 1``, in joblib
-    workers (``n_jobs``). With ``budget_s``, no new batch starts once that many seconds have
-    passed; the replications finished in every world are kept and their number is reported.
+
+def _replication_file(folder: Path, scenario: str, replication: int) -> Path:
+    return Path(folder) / scenario / f"replication-{int(replication):05d}.tsv"
+
+
+def _run_one(preset, seed, scenario, spec, replication, weights, folder) -> tuple:
+    """Compute one replication of one scenario and write it atomically (worker task)."""
+    from mindpain.io import write_tsv
+
+    start, cpu = time.perf_counter(), time.process_time()
+    frame = replicate(preset, seed, spec[0], replication, weights, spec[1])
+    path = _replication_file(folder, scenario, replication)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_tsv(path, frame)
+    return time.perf_counter() - start, time.process_time() - cpu
+
+
+def scores_digest(scores: pd.DataFrame) -> str:
+    """sha256 of one replication's scores written with 12 significant digits."""
+    text = scores.to_csv(sep="\t", index=False, float_format="%.12g", lineterminator="\n")
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def run_endtoend(seed: int, n_replications: int = DEFAULT_REPLICATIONS,
+                 preset: str = ENDTOEND_PRESET, scenarios=None, n_jobs: int = 1,
+                 progress: bool = False, budget_s: float | None = None,
+                 data_dir=None, cache_root=None) -> tuple:
+    """Replicate the trial through the pipeline in every scenario and measure coverage.
+
+    Replication ``r`` of every scenario uses the seed :func:`replication_seed` (the
+    scenarios are paired). Each finished replication is written to its own file under
+    :func:`cache_folder` (``cache_root``; default: a temporary folder removed at the end),
+    so an interrupted run resumes where it stopped: replications already on disk are read,
+    not recomputed. Tasks run in joblib workers (``n_jobs``), replication by replication;
+    with ``budget_s``, no new batch starts once that many seconds have passed, and the
+    replications finished are kept (the table reports how many).
 
     Returns
     -------
     tuple
         ``(table, scores, timing)``: the coverage table (:func:`coverage_table`), the
-        per-session scores of every world (with a ``world`` column) and a timing dict
-        (``replications``, ``wall_s``, ``task_wall_s`` and ``task_cpu_s`` per replication
-        and world, ``n_jobs``).
+        per-session scores of every scenario (with a ``scenario`` column) and a timing dict
+        (``replications`` per scenario, ``wall_s``, mean ``task_wall_s`` and ``task_cpu_s``
+        of one replication of one scenario computed here, ``n_jobs``).
     """
+    import tempfile
+
     from joblib import Parallel, delayed
     from tqdm import tqdm
 
+    scenarios = SCENARIOS if scenarios is None else scenarios
     weights = surrogate_weights(preset, data_dir)
-    tasks = [(world, r) for r in range(n_replications) for world in worlds]
-    results = {w: {} for w in worlds}
+    wanted = scenario_replications(n_replications, scenarios)
+    tmp = None
+    if cache_root is None:
+        tmp = tempfile.TemporaryDirectory(prefix="mindpain-endtoend-")
+        cache_root = tmp.name
+    folder = cache_folder(cache_root, content_key(preset, seed, n_replications, scenarios))
+    tasks = [(name, r) for r in range(max(wanted.values())) for name in scenarios
+             if r < wanted[name]]
+    todo = [t for t in tasks if not _replication_file(folder, *t).is_file()]
     walls, cpus = [], []
     start = time.perf_counter()
-    batch = max(2 * int(n_jobs), len(worlds))
-    bar = tqdm(total=len(tasks), desc="end-to-end replications", unit="run",
-               disable=not progress)
+    batch = max(2 * int(n_jobs), 2)
+    bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), unit="replication",
+               desc="end-to-end replications", disable=not progress)
     with Parallel(n_jobs=n_jobs) as parallel:
-        for i in range(0, len(tasks), batch):
+        for i in range(0, len(todo), batch):
             if budget_s is not None and time.perf_counter() - start > budget_s:
                 break
-            chunk = tasks[i:i + batch]
-            out = parallel(delayed(_timed_replicate)(preset, seed, w, r, weights)
-                           for w, r in chunk)
-            for (w, r), (frame, wall, cpu) in zip(chunk, out, strict=True):
-                results[w][r] = frame
+            chunk = todo[i:i + batch]
+            out = parallel(delayed(_run_one)(preset, seed, name, scenarios[name], r, weights,
+                                             folder) for name, r in chunk)
+            for wall, cpu in out:
                 walls.append(wall)
                 cpus.append(cpu)
             bar.update(len(chunk))
     bar.close()
-    done = sorted(set.intersection(*(set(v) for v in results.values())))
-    if len(done) < 3:
-        raise MindpainError(f"only {len(done)} replication(s) finished in every world; "
-                            "at least 3 are needed")
-    scores = {w: pd.concat([results[w][r] for r in done], ignore_index=True) for w in worlds}
-    table = coverage_table(scores, preset)
-    timing = {"replications": len(done), "requested_replications": int(n_replications),
+    scores, done = {}, {}
+    for name in scenarios:
+        reps = [r for r in range(wanted[name]) if _replication_file(folder, name, r).is_file()]
+        if len(reps) < 3:
+            raise MindpainError(f"only {len(reps)} replication(s) of scenario {name} finished;"
+                                " at least 3 are needed", folder)
+        scores[name] = pd.concat([pd.read_csv(_replication_file(folder, name, r), sep="\t")
+                                  for r in reps], ignore_index=True)
+        done[name] = len(reps)
+    table = coverage_table(scores, preset, scenarios)
+    digests = {name: [scores_digest(s[s["replication"] == r].reset_index(drop=True))
+                      for r in range(min(2, done[name]))] for name, s in scores.items()}
+    timing = {"replications": done, "requested_replications": wanted,
               "wall_s": round(time.perf_counter() - start, 1), "n_jobs": int(n_jobs),
-              "task_wall_s_mean": round(float(np.mean(walls)), 2),
-              "task_cpu_s_mean": round(float(np.mean(cpus)), 2), "tasks": len(walls)}
-    all_scores = pd.concat([s.assign(world=w) for w, s in scores.items()], ignore_index=True)
+              "tasks_computed": len(walls),
+              "task_wall_s_mean": round(float(np.mean(walls)), 2) if walls else None,
+              "task_cpu_s_mean": round(float(np.mean(cpus)), 2) if walls else None,
+              "check_digests": digests}
+    all_scores = pd.concat([s.assign(scenario=n) for n, s in scores.items()],
+                           ignore_index=True)
+    if tmp is not None:
+        tmp.cleanup()
     return table, all_scores, timing
 
 
@@ -669,11 +755,13 @@ def load_result(folder, key: dict) -> tuple:
     ------
     MindpainError
         When the files are absent or the key differs (the code, the twin's parameters, the
-        preset or the seed changed): run ``make calibrate``.
+        preset or the seed changed): run ``make calibrate`` (or, when the change cannot
+        alter the numbers, ``make calibrate-rekey``).
     """
     folder = Path(folder)
     meta_path = (folder / TABLE_NAME).with_suffix(".json")
-    hint = f"run `make calibrate SEED={key['seed']}` to (re)compute it"
+    hint = (f"run `make calibrate SEED={key['seed']}` to recompute it (or `make "
+            "calibrate-rekey` if the change cannot alter its numbers)")
     if not meta_path.is_file() or not (folder / TABLE_NAME).is_file():
         raise MindpainError(f"no precomputed end-to-end calibration; {hint}", meta_path)
     meta = json.loads(meta_path.read_text())
@@ -687,13 +775,49 @@ def load_result(folder, key: dict) -> tuple:
     return table, meta
 
 
+def rekey(folder=None, data_dir=None) -> dict:
+    """Give a committed result the current code's key if the code still gives its numbers.
+
+    Recomputes the replications whose digests the sidecar keeps
+    (``timing.check_digests``: the first two of every scenario) with the current code and
+    compares their scores (12 significant digits) with the stored digests. When every one
+    matches, the sidecar's key gets the current code fingerprint; otherwise a one-line error
+    says to recompute (``make calibrate``).
+
+    Returns
+    -------
+    dict
+        The new key.
+    """
+    from mindpain.io import write_json
+
+    folder = PRECOMPUTED_DIR if folder is None else Path(folder)
+    meta_path = (folder / TABLE_NAME).with_suffix(".json")
+    meta = json.loads(meta_path.read_text())
+    old = meta["key"]
+    scenarios = {k: tuple(v) for k, v in old["scenarios"].items()}
+    weights = surrogate_weights(old["preset"], data_dir)
+    for name, digests in meta["timing"]["check_digests"].items():
+        for r, digest in enumerate(digests):
+            got = scores_digest(replicate(old["preset"], old["seed"], scenarios[name][0], r,
+                                          weights, scenarios[name][1]))
+            if got != digest:
+                raise MindpainError(f"replication {r} of scenario {name} differs with the "
+                                    "current code; run `make calibrate`", meta_path)
+    key = content_key(old["preset"], old["seed"], old["n_replications"], scenarios)
+    meta["key"] = key
+    write_json(meta_path, meta)
+    return key
+
+
 def load_or_run(cfg, folder=None, small_replications: int = 4) -> tuple:
     """Return the end-to-end coverage for the book.
 
-    The full calibration costs tens of minutes, so the book reads the result that
+    The full calibration costs about an hour, so the book reads the result that
     ``make calibrate`` committed under ``book/precomputed/`` and checks its key against the
-    current code. The small twin (tests) is cheap and is computed here with
-    ``small_replications``.
+    current code; the copy is also adopted into the results folder
+    (:func:`mindpain.precomputed.adopt`). The small twin (tests) is cheap and is computed
+    here with ``small_replications``.
 
     Returns
     -------
@@ -705,9 +829,13 @@ def load_or_run(cfg, folder=None, small_replications: int = 4) -> tuple:
                                         data_dir=cfg.data_dir)
         return table, {"key": content_key("small", cfg.seed, small_replications),
                        "timing": timing}, False
+    from mindpain.precomputed import adopt
+    from mindpain.trial import tables_dir
+
     folder = PRECOMPUTED_DIR if folder is None else Path(folder)
     key = content_key(ENDTOEND_PRESET, cfg.seed, DEFAULT_REPLICATIONS)
     table, meta = load_result(folder, key)
+    adopt(tables_dir(cfg) / TABLE_NAME, meta["key"], folder)
     return table, meta, True
 
 
@@ -724,6 +852,12 @@ def main(argv=None) -> int:
     parser.add_argument("--budget-minutes", type=float, default=None,
                         help="start no new batch after this many minutes")
     parser.add_argument("--out", default=str(PRECOMPUTED_DIR))
+    parser.add_argument("--cache", default=None,
+                        help="folder of the per-replication files (resume; default "
+                             "<work dir>/endtoend-cache)")
+    parser.add_argument("--rekey", action="store_true",
+                        help="check the committed result against the current code on its "
+                             "check replications and, if they match, give it the new key")
     args = parser.parse_args(argv)
     overrides = {"preset": args.preset, "bids_dir": None}
     if args.seed is not None:
@@ -732,22 +866,25 @@ def main(argv=None) -> int:
         overrides["n_jobs"] = args.n_jobs
     try:
         cfg = get_config(**overrides)
+        if args.rekey:
+            key = rekey(args.out, cfg.data_dir)
+            print(f"{Path(args.out) / TABLE_NAME}: re-keyed (code {key['code'][:12]})")
+            return 0
         budget = None if args.budget_minutes is None else 60 * args.budget_minutes
         # the key of the code that runs (taken before, so a later edit makes the result stale)
         key = content_key(cfg.preset, cfg.seed, args.replications)
+        cache = Path(args.cache) if args.cache else Path(cfg.work_dir) / "endtoend-cache"
         table, _, timing = run_endtoend(cfg.seed, args.replications, preset=cfg.preset,
                                         n_jobs=cfg.n_jobs, progress=True, budget_s=budget,
-                                        data_dir=cfg.data_dir)
-        key["n_replications"] = timing["replications"]
+                                        data_dir=cfg.data_dir, cache_root=cache)
         path = write_result(table, args.out, key, timing)
         from mindpain.trial import tables_dir
 
         write_result(table, tables_dir(cfg), key, timing)
-    except MindpainError as err:
+    except (MindpainError, OSError, KeyError, ValueError) as err:
         print(f"mindpain endtoend: {err}", file=sys.stderr)
         return 2
-    print(f"wrote {path} ({timing['replications']} replications per world, "
-          f"{timing['wall_s']:.0f} s)")
+    print(f"wrote {path} (replications {timing['replications']}, {timing['wall_s']:.0f} s)")
     return 0
 
 
