@@ -14,19 +14,23 @@ from mindpain import endtoend
 from mindpain.errors import MindpainError
 
 N_REPS = 3
+#: One scenario (the realistic world) keeps the module's fixture cheap.
+REALISTIC = {"realistic": ("realistic", None, 1.0)}
 
 
 @pytest.fixture(scope="module")
-def small_run():
+def small_run(tmp_path_factory):
     """Three replications of the small trial through the pipeline (realistic world)."""
-    return endtoend.run_endtoend(TEST_SEED, N_REPS, preset="small", worlds=("realistic",),
-                                 n_jobs=1)
+    cache = tmp_path_factory.mktemp("endtoend-cache")
+    out = endtoend.run_endtoend(TEST_SEED, N_REPS, preset="small", scenarios=REALISTIC,
+                                n_jobs=1, cache_root=cache)
+    return (*out, cache)
 
 
 def test_pipeline_runs_and_table_columns(small_run):
-    table, scores, timing = small_run
+    table, scores, timing, _ = small_run
     assert list(table.columns) == list(endtoend.COLUMNS)
-    assert set(table.world) == {"realistic"}
+    assert set(table.world) == {"realistic"} and set(table.scenario) == {"realistic"}
     assert set(table.outcome) == set(endtoend.OUTCOMES)
     assert set(table.contrast) == set(endtoend.CONTRASTS)
     assert set(table.model) == set(endtoend.MODELS)
@@ -40,18 +44,20 @@ def test_pipeline_runs_and_table_columns(small_run):
     assert {(c.outcome, c.contrast) for c in REPORTED} <= got
     assert table.loc[table.reported, "reported_d"].notna().all()
     # scores: one row per completer and session, per replication
-    assert timing["replications"] == N_REPS
+    assert timing["replications"] == {"realistic": N_REPS}
     per_rep = scores.groupby("replication").size()
     assert (per_rep == per_rep.iloc[0]).all()
     assert np.isfinite(scores[list(endtoend.OUTCOMES)]).all().all()
 
 
 def test_deterministic_for_a_seed(small_run):
-    _, scores, _ = small_run
+    _, scores, timing, _ = small_run
     weights = endtoend.surrogate_weights("small")
     again = endtoend.replicate("small", TEST_SEED, "realistic", 1, weights)
-    first = scores[scores.replication == 1].drop(columns="world").reset_index(drop=True)
+    first = scores[scores.replication == 1].drop(columns="scenario").reset_index(drop=True)
     pd.testing.assert_frame_equal(first, again)
+    # the check digest of a replication is that of its recomputation
+    assert timing["check_digests"]["realistic"][1] == endtoend.scores_digest(again)
     other = endtoend.replicate("small", TEST_SEED + 1, "realistic", 1, weights)
     assert not np.allclose(other["nps"].to_numpy(), again["nps"].to_numpy())
 
@@ -62,12 +68,29 @@ def test_replication_seeds_differ_and_are_shared_by_worlds():
     assert endtoend.replication_seed(TEST_SEED, 3) == endtoend.replication_seed(TEST_SEED, 3)
 
 
+def test_resume_reads_finished_replications(small_run, monkeypatch):
+    table, _, _, cache = small_run
+    calls = []
+    monkeypatch.setattr(endtoend, "replicate", lambda *a: calls.append(a))
+    again, _, timing = endtoend.run_endtoend(TEST_SEED, N_REPS, preset="small",
+                                             scenarios=REALISTIC, cache_root=cache)
+    assert calls == [] and timing["tasks_computed"] == 0
+    pd.testing.assert_frame_equal(again, table)
+
+
+def test_scenario_replications():
+    got = endtoend.scenario_replications(200)
+    assert got == {"ideal": 200, "realistic": 200, "ideal_mar": 50}
+    assert min(endtoend.scenario_replications(4).values()) == 3
+
+
 def test_content_key_changes_with_parameters(tmp_path, monkeypatch):
-    base = endtoend.content_key("reduced", 1, 200)
-    assert base == endtoend.content_key("reduced", 1, 200)
-    assert endtoend.content_key("reduced", 2, 200) != base
+    base = endtoend.content_key("calibration", 1, 200)
+    assert base == endtoend.content_key("calibration", 1, 200)
+    assert endtoend.content_key("calibration", 2, 200) != base
     assert endtoend.content_key("small", 1, 200) != base
-    assert endtoend.content_key("reduced", 1, 100)["n_replications"] == 100
+    assert endtoend.content_key("calibration", 1, 100)["n_replications"] == 100
+    assert endtoend.content_key("calibration", 1, 200, REALISTIC) != base
     files = endtoend.code_files()
     toml = next(p for p in files if p.name == "parameters.toml")
     changed = tmp_path / "parameters.toml"
@@ -75,22 +98,38 @@ def test_content_key_changes_with_parameters(tmp_path, monkeypatch):
     changed.write_text(changed.read_text().replace("value = 1.2", "value = 1.3", 1))
     monkeypatch.setattr(endtoend, "code_files",
                         lambda: [changed if p == toml else p for p in files])
-    assert endtoend.content_key("reduced", 1, 200)["code"] != base["code"]
+    assert endtoend.content_key("calibration", 1, 200)["code"] != base["code"]
 
 
 def test_load_result_checks_the_key(tmp_path, small_run):
-    table, _, timing = small_run
-    key = endtoend.content_key("small", TEST_SEED, N_REPS)
+    table, _, timing, _ = small_run
+    key = endtoend.content_key("small", TEST_SEED, N_REPS, REALISTIC)
     with pytest.raises(MindpainError, match="make calibrate"):
         endtoend.load_result(tmp_path, key)
     endtoend.write_result(table, tmp_path, key, timing)
     back, meta = endtoend.load_result(tmp_path, dict(key, n_replications=200))
     assert list(back.columns) == list(endtoend.COLUMNS) and len(back) == len(table)
-    assert meta["timing"]["replications"] == N_REPS
+    assert meta["timing"]["replications"] == {"realistic": N_REPS}
     assert set(json.loads((tmp_path / "trial_coverage_endtoend.json").read_text())["columns"]) \
         == set(endtoend.COLUMNS)
     with pytest.raises(MindpainError, match=r"stale \(code changed\).*make calibrate"):
         endtoend.load_result(tmp_path, dict(key, code="0" * 64))
+
+
+def test_rekey_renews_the_key_only_when_the_numbers_hold(tmp_path, small_run, monkeypatch):
+    table, _, timing, _ = small_run
+    key = endtoend.content_key("small", TEST_SEED, N_REPS, REALISTIC)
+    endtoend.write_result(table, tmp_path, dict(key, code="0" * 64), timing)
+    assert endtoend.rekey(tmp_path) == key  # same numbers: the current code's key
+    endtoend.load_result(tmp_path, key)
+    meta_path = tmp_path / "trial_coverage_endtoend.json"
+    meta = json.loads(meta_path.read_text())
+    meta["key"]["code"] = "0" * 64
+    meta["timing"]["check_digests"]["realistic"][0] = "f" * 64
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(MindpainError, match="differs with the current code"):
+        endtoend.rekey(tmp_path)
+    assert json.loads(meta_path.read_text())["key"]["code"] == "0" * 64
 
 
 def test_in_memory_first_level_equals_on_disk(small_twin, tmp_path):
@@ -127,10 +166,16 @@ def test_in_memory_first_level_equals_on_disk(small_twin, tmp_path):
     np.testing.assert_allclose(in_memory, on_disk, rtol=1e-5, atol=1e-7)
     # fitting only the voxels the signatures weight gives the same values there
     support = (endtoend.surrogate_weights("small") != 0).any(1).reshape(space.shape)
-    sub_mask, sub_effect, _ = endtoend.fit_run_in_memory(data, 2.0, MOTION_CONFOUNDS,
-                                                         space.affine, support)
+    sub_mask, sub_effect, sub_var = endtoend.fit_run_in_memory(data, 2.0, MOTION_CONFOUNDS,
+                                                               space.affine, support)
     assert (sub_mask == (mask & support)).all()
     np.testing.assert_allclose(sub_effect, in_memory[sub_mask], rtol=1e-10, atol=1e-12)
+    # the fast path equals the first level's own functions (glm.design_matrix, fit_arrays)
+    slow = endtoend.fit_run_in_memory(data, 2.0, MOTION_CONFOUNDS, space.affine, support,
+                                      fast=False)
+    assert (slow[0] == sub_mask).all()
+    np.testing.assert_allclose(sub_effect, slow[1], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(sub_var, slow[2], rtol=1e-10, atol=0)
 
 
 def test_session_effect_is_the_fixed_effects_mean():
@@ -142,3 +187,59 @@ def test_session_effect_is_the_fixed_effects_mean():
     out = endtoend.session_effect(fits)
     # voxels covered by both runs: (0,0) and (1,0): means 2 and 4; the others 0
     np.testing.assert_array_equal(out, np.array([2.0, 0.0, 4.0, 0.0], dtype=np.float32))
+
+
+@pytest.fixture(scope="module")
+def realistic_run():
+    """One realistic run of the small twin (motion outliers, confounds) and its design."""
+    from mindpain.first_level import MOTION_CONFOUNDS
+    from mindpain.twin.participants import draw_participants, draw_truth
+    from mindpain.twin.run import make_run
+
+    participants = draw_participants("small", TEST_SEED)
+    truth = draw_truth(participants, "small", TEST_SEED, world="realistic")
+    rec = truth.iloc[1].to_dict()
+    hot = participants.set_index("participant_id").loc[rec["participant_id"], "hot_temperature"]
+    data = make_run("small", TEST_SEED, rec, 1, float(hot), "realistic")
+    events = endtoend.run_events(data.events)
+    confounds = endtoend.select_confounds(data.confounds, MOTION_CONFOUNDS)
+    return data, events, confounds
+
+
+@pytest.mark.parametrize("with_confounds", [False, True])
+def test_fast_design_equals_the_first_levels(realistic_run, with_confounds):
+    from mindpain.first_level import ModelSettings
+    from mindpain.glm import design_matrix
+
+    data, events, confounds = realistic_run
+    confounds = confounds if with_confounds else None
+    n = data.bold.shape[3]
+    expected = design_matrix(events, n, 2.0, confounds=confounds)
+    got = endtoend.fast_design(events, n, 2.0, ModelSettings(), confounds)
+    assert list(got.columns) == list(expected.columns)
+    np.testing.assert_array_equal(got.to_numpy(), expected.to_numpy())
+
+
+def test_ar1_contrast_equals_fit_arrays(realistic_run):
+    """The stacked AR(1) fit gives nilearn's per-bin models' effects and variances."""
+    from mindpain.glm import design_matrix, fit_arrays
+
+    data, events, confounds = realistic_run
+    n = data.bold.shape[3]
+    design = design_matrix(events, n, 2.0, confounds=confounds)
+    Y = np.asarray(data.bold, np.float32).reshape(-1, n)
+    Y = Y[Y.min(1) > 0][:300].T
+    fit = fit_arrays(Y, design)
+    assert len(fit.results) > 5  # many AR(1) bins
+    effect, variance = fit.contrast("hot - warm")
+    vector = fit.contrast_vector("hot - warm")
+    got_e, got_v = endtoend.ar1_contrast(Y, design.to_numpy(), vector)
+    np.testing.assert_allclose(got_e, effect, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(got_v, variance, rtol=1e-10, atol=0)
+    # a rank-deficient design takes nilearn's pseudo-inverse
+    twice = design.assign(hot_copy=design["hot"])
+    fit = fit_arrays(Y, twice)
+    effect, variance = fit.contrast("hot - warm")
+    got_e, got_v = endtoend.ar1_contrast(Y, twice.to_numpy(), fit.contrast_vector("hot - warm"))
+    np.testing.assert_allclose(got_e, effect, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(got_v, variance, rtol=1e-8, atol=0)

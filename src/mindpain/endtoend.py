@@ -5,23 +5,24 @@ observed signature responses directly from the twin's measurement model; it neve
 through BOLD. This stage replicates the whole trial ``R`` times **through the pipeline**,
 in both worlds of the twin (``ideal``: the analysis model's own generator; ``realistic``:
 motion, physiological noise, non-AR(1) noise, HRF differences, misregistration, trial
-temperature, skewed responses and unequal arm variances; :mod:`mindpain.twin.nuisance`):
+temperature, skewed responses and unequal arm variances; :mod:`mindpain.twin.nuisance`),
+and in a third scenario, the ideal world with dropout that depends on baseline
+(:data:`SCENARIOS`):
 
 1. replication ``r`` gets its own seed, derived from the master seed
-   (``derive_rng(seed, "endtoend", r)``; the same in both worlds, so the worlds are paired);
+   (``derive_rng(seed, "endtoend", r)``; the same in every scenario, so they are paired);
    participants and their latent truth are drawn with it
    (:func:`~mindpain.twin.participants.draw_participants`,
    :func:`~mindpain.twin.participants.draw_truth`);
 2. every run of every session of the trial's completers is simulated in memory by
-   :func:`mindpain.twin.run.make_run` (the function behind the twin's files);
-3. each run is fitted by the first level's GLM (:mod:`mindpain.glm`) with the first
-   level's settings (:class:`mindpain.first_level.ModelSettings`), its implicit EPI mask
-   and, in the realistic world, its confound selection
-   (:data:`mindpain.first_level.MOTION_CONFOUNDS`); the run's events and confounds go
-   through the same writer and readers as the twin's files
-   (:func:`mindpain.io.write_tsv`, :func:`mindpain.dataset.load_run_events`,
-   :func:`mindpain.dataset.load_confounds`) in a temporary folder, so the design is built
-   exactly as on disk; **the BOLD is never written** (no NIfTI);
+   :func:`mindpain.twin.run.make_run` (the function behind the twin's files), with all
+   of the world's nuisance;
+3. each run is fitted by the first level's model (:mod:`mindpain.glm`: nilearn's design,
+   mean scaling, AR(1) noise model with binned coefficients) with the first level's
+   settings (:class:`mindpain.first_level.ModelSettings`), its implicit EPI mask and, in
+   the realistic world, its confound selection (:data:`mindpain.first_level.MOTION_CONFOUNDS`);
+   the run's onsets and confounds are rounded as the twin's files write them
+   (:func:`run_events`, :func:`select_confounds`); **the BOLD is never written**;
 4. the runs of a session are combined by fixed effects as the first level does (equal
    weights: the mean effect, inside the voxels every run's mask covers);
 5. the session's hot>warm effect map is scored by the dot product with the open surrogate
@@ -30,6 +31,20 @@ temperature, skewed responses and unequal arm variances; :mod:`mindpain.twin.nui
    contrast's effect is put on the paper's scale (:mod:`mindpain.reported`) and checked
    against the twin's planted paper-scale effect
    (:func:`mindpain.twin.model.planted_trial_effects`).
+
+What is computed differently from the first level, and why it does not matter
+    Only the voxels that a signature weights are fitted (inside the run's implicit mask,
+    which is computed on the whole image): every voxel's fit is independent of the others
+    (its own scaling, AR(1) coefficient and binned model), so the fitted values there are
+    those of a fit of the whole mask. The design is built from nilearn's own steps
+    (:func:`fast_design`) with the HRF kernel and drift computed once, and the AR(1) model
+    of all bins is fitted at once by a stacked QR decomposition (:func:`ar1_contrast`)
+    instead of one nilearn model per bin. ``tests/test_endtoend.py`` checks the design
+    equal to :func:`mindpain.glm.design_matrix` and the effects and variances equal to
+    :func:`mindpain.glm.fit_arrays` to 1e-10 relative (they agree to about 1e-13), and
+    the in-memory fit equal to the first level's on a run written by ``mindpain twin``.
+    Together these cut a replication's cost several-fold (the profile is in
+    ``benchmarks/results.md``).
 
 Models and CIs (``model`` column)
     ``paper``: the model whose t reproduces the paper's d — between arms the difference in
@@ -45,16 +60,20 @@ Models and CIs (``model`` column)
     intention-to-treat model of all sessions; the baseline-only sessions are not simulated
     here, for cost).
 
-The reduced setting
-    The ``reduced`` preset: the full design (every completer, session, run and trial of the
-    twin) on its 10 mm grid instead of the book's 5 mm; long-term meditators and
-    baseline-only participants (not in the models replicated) are not simulated. The
-    planted effects are derived for that grid (they are the same d on the observed scale).
+The calibration setting
+    The ``calibration`` preset: the full design (every completer, session, run and trial of
+    the twin) on a 15 mm grid instead of the book's 5 mm (``bold.voxel_size.calibration``
+    in the parameter file); long-term meditators and baseline-only participants (not in
+    the models replicated) are not simulated. The planted effects are derived for that grid
+    (they are the same d on the observed scale).
 
-Results are cached by a content key (:func:`content_key`: preset, seed, worlds,
+Results are cached by a content key (:func:`content_key`: preset, seed, scenarios,
 replications and a hash of the source of every module involved and of the parameter file);
-``make calibrate`` computes them and writes ``book/precomputed/trial_coverage_endtoend.tsv``
-with its JSON sidecar (key, columns, timing), and a copy under ``results/tables/``.
+``make calibrate`` computes them (one file per finished replication, so an interrupted run
+resumes) and writes ``book/precomputed/trial_coverage_endtoend.tsv`` with its JSON sidecar
+(key, columns, timing, check digests), and a copy under ``results/tables/``. When code in
+the fingerprint changes without changing the numbers, ``make calibrate-rekey``
+(:func:`rekey`) recomputes the check replications and, if they match, renews the key.
 """
 
 from __future__ import annotations
@@ -889,4 +908,7 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # run the module's own copy, so joblib workers find its functions by their module name
+    from mindpain.endtoend import main as _main
+
+    sys.exit(_main())

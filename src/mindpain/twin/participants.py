@@ -70,15 +70,27 @@ def mar_dropout(participants: pd.DataFrame, preset: str, seed: int, world: str,
     out = participants.copy()
     for arm in ARMS:
         idx = np.flatnonzero(out["group"].eq(arm).to_numpy())
-        z = baseline[idx]
-        z = (z - z.mean()) / z.std() if z.std() > 0 else np.zeros_like(z)
-        weight = np.exp(log_odds * z)
-        remaining = np.ones(idx.size, bool)
-        for _ in range(int(params["design.n_baseline_only"][arm])):
-            w = np.where(remaining, weight, 0.0)
-            remaining[rng.choice(idx.size, p=w / w.sum())] = False
-        out.loc[out.index[idx], "completed_post"] = remaining
+        out.loc[out.index[idx], "completed_post"] = baseline_completers(
+            baseline[idx], int(params["design.n_baseline_only"][arm]), log_odds, rng)
     return out
+
+
+def baseline_completers(baseline: np.ndarray, n_dropouts: int, log_odds: float,
+                        rng: np.random.Generator) -> np.ndarray:
+    r"""Choose ``n_dropouts`` of an arm by baseline; return who completes (bool).
+
+    Successive draws without replacement, each choosing a remaining participant with
+    probability proportional to :math:`\exp(\beta z)` (:math:`z`: ``baseline``
+    standardised; :math:`\beta`: ``log_odds``).
+    """
+    z = np.asarray(baseline, float)
+    z = (z - z.mean()) / z.std() if z.std() > 0 else np.zeros_like(z)
+    weight = np.exp(log_odds * z)
+    remaining = np.ones(z.size, bool)
+    for _ in range(int(n_dropouts)):
+        w = np.where(remaining, weight, 0.0)
+        remaining[rng.choice(z.size, p=w / w.sum())] = False
+    return remaining
 
 
 def _draw_participants(preset: str, seed: int) -> pd.DataFrame:
