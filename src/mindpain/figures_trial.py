@@ -342,7 +342,8 @@ def plot_endtoend_coverage(table: pd.DataFrame, target: float = 0.95,
                 marker, color, _ = styles[model]
                 ax.errorbar(rows.coverage, y + offsets[model], xerr=2 * rows.mc_se, fmt=marker,
                             color=color, ms=4, lw=1, capsize=1.5)
-            ax.set_title(f"{OUTCOME_LABELS[outcome]}, {world} world", fontsize=10)
+            label = world if "world" in world else f"{world} world"
+            ax.set_title(f"{OUTCOME_LABELS[outcome]}, {label}", fontsize=10)
             ax.set_xlim(max(low, 0.0), 1.01)
             if i == len(worlds) - 1:
                 ax.set_xlabel("Coverage")
