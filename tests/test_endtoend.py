@@ -243,3 +243,23 @@ def test_ar1_contrast_equals_fit_arrays(realistic_run):
     got_e, got_v = endtoend.ar1_contrast(Y, twice.to_numpy(), fit.contrast_vector("hot - warm"))
     np.testing.assert_allclose(got_e, effect, rtol=1e-8, atol=1e-10)
     np.testing.assert_allclose(got_v, variance, rtol=1e-8, atol=0)
+
+
+def test_cache_is_reused_after_a_code_change_only_if_reproduced(small_run, monkeypatch):
+    _, _, _, cache = small_run
+    key = endtoend.content_key("small", TEST_SEED, N_REPS, REALISTIC)
+    folder = endtoend.cache_folder(cache, key)
+    weights = endtoend.surrogate_weights("small")
+    label = folder / "code.json"
+    assert json.loads(label.read_text())["code"] == key["code"]
+    # other code that gives the same numbers: the files are kept and re-labelled
+    endtoend._check_cache_code(folder, dict(key, code="1" * 64), REALISTIC, weights)
+    assert json.loads(label.read_text())["code"] == "1" * 64
+    assert len(list(folder.glob("realistic/*.tsv"))) == N_REPS
+    # code that gives other numbers: the folder is set aside, the run starts afresh
+    real = endtoend.replicate
+    monkeypatch.setattr(endtoend, "replicate", lambda *a: real(*a).assign(nps=0.0))
+    endtoend._check_cache_code(folder, key, REALISTIC, weights)
+    assert list(folder.glob("realistic/*.tsv")) == []
+    stale = folder.with_name(folder.name + ".stale-" + "1" * 12)
+    assert len(list(stale.glob("realistic/*.tsv"))) == N_REPS

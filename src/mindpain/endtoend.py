@@ -637,10 +637,51 @@ def content_key(preset: str, seed: int, n_replications: int, scenarios=None) -> 
 
 
 def cache_folder(root, key: dict) -> Path:
-    """Folder of the per-replication files of ``key`` (any replication count) under ``root``."""
-    stem = {k: v for k, v in key.items() if k != "n_replications"}
+    """Folder of the per-replication files of ``key`` under ``root``.
+
+    Named by what the replications are (preset, seed, scenarios, outcomes, contrasts,
+    models), not by the code: the code fingerprint is kept in the folder's ``code.json``
+    and checked by :func:`_check_cache_code` before a run reuses the files.
+    """
+    stem = {k: v for k, v in key.items() if k not in ("n_replications", "code")}
     tag = hashlib.sha256(json.dumps(stem, sort_keys=True).encode()).hexdigest()[:16]
     return Path(root) / f"endtoend-{key['preset']}-seed-{key['seed']}-{tag}"
+
+
+def _check_cache_code(folder: Path, key: dict, scenarios: dict, weights) -> None:
+    """Make the per-replication files in ``folder`` safe to reuse with the current code.
+
+    Files written by other code are kept only if the current code reproduces them:
+    replication 0 of every scenario on disk is recomputed and compared (scores to 12
+    significant digits, :func:`scores_digest`); if all match, the folder is re-labelled
+    with the current code, otherwise it is renamed ``*.stale-<code>`` and the run starts
+    afresh. A folder without a label is treated as stale.
+    """
+    from mindpain.io import write_json
+
+    label = folder / "code.json"
+    if not folder.exists():
+        folder.mkdir(parents=True)
+        write_json(label, {"code": key["code"]})
+        return
+    try:
+        code = json.loads(label.read_text()).get("code")
+    except (OSError, ValueError):
+        code = None
+    if code == key["code"]:
+        return
+    same = code is not None
+    for name, (world, log_odds, _) in scenarios.items():
+        path = _replication_file(folder, name, 0)
+        if same and path.is_file():
+            stored = scores_digest(pd.read_csv(path, sep="\t"))
+            fresh = scores_digest(replicate(key["preset"], key["seed"], world, 0, weights,
+                                            log_odds))
+            same = stored == fresh
+    if not same:
+        folder.rename(folder.with_name(f"{folder.name}.stale-{(code or 'unknown')[:12]}"))
+        folder.mkdir(parents=True)
+    write_json(label, {"code": key["code"]})
 
 
 def _replication_file(folder: Path, scenario: str, replication: int) -> Path:
@@ -675,9 +716,10 @@ def run_endtoend(seed: int, n_replications: int = DEFAULT_REPLICATIONS,
     scenarios are paired). Each finished replication is written to its own file under
     :func:`cache_folder` (``cache_root``; default: a temporary folder removed at the end),
     so an interrupted run resumes where it stopped: replications already on disk are read,
-    not recomputed. Tasks run in joblib workers (``n_jobs``), replication by replication;
-    with ``budget_s``, no new batch starts once that many seconds have passed, and the
-    replications finished are kept (the table reports how many).
+    not recomputed (after a code change, only if the new code reproduces them,
+    :func:`_check_cache_code`). Tasks run in joblib workers (``n_jobs``), replication by
+    replication; with ``budget_s``, no new batch starts once that many seconds have passed,
+    and the replications finished are kept (the table reports how many).
 
     Returns
     -------
@@ -699,7 +741,9 @@ def run_endtoend(seed: int, n_replications: int = DEFAULT_REPLICATIONS,
     if cache_root is None:
         tmp = tempfile.TemporaryDirectory(prefix="mindpain-endtoend-")
         cache_root = tmp.name
-    folder = cache_folder(cache_root, content_key(preset, seed, n_replications, scenarios))
+    key = content_key(preset, seed, n_replications, scenarios)
+    folder = cache_folder(cache_root, key)
+    _check_cache_code(folder, key, scenarios, weights)
     tasks = [(name, r) for r in range(max(wanted.values())) for name in scenarios
              if r < wanted[name]]
     todo = [t for t in tasks if not _replication_file(folder, *t).is_file()]
