@@ -717,9 +717,10 @@ def run_endtoend(seed: int, n_replications: int = DEFAULT_REPLICATIONS,
     :func:`cache_folder` (``cache_root``; default: a temporary folder removed at the end),
     so an interrupted run resumes where it stopped: replications already on disk are read,
     not recomputed (after a code change, only if the new code reproduces them,
-    :func:`_check_cache_code`). Tasks run in joblib workers (``n_jobs``), replication by
-    replication; with ``budget_s``, no new batch starts once that many seconds have passed,
-    and the replications finished are kept (the table reports how many).
+    :func:`_check_cache_code`). Tasks run in joblib workers (``n_jobs``), in the order in
+    which the scenarios' shares make them due; with ``budget_s``, no new batch starts once
+    that many seconds have passed, and the replications finished are kept (the table
+    reports how many).
 
     Returns
     -------
@@ -744,8 +745,10 @@ def run_endtoend(seed: int, n_replications: int = DEFAULT_REPLICATIONS,
     key = content_key(preset, seed, n_replications, scenarios)
     folder = cache_folder(cache_root, key)
     _check_cache_code(folder, key, scenarios, weights)
-    tasks = [(name, r) for r in range(max(wanted.values())) for name in scenarios
-             if r < wanted[name]]
+    # replication r of a scenario with share s is due at r / s: a budgeted run keeps the
+    # scenarios' replications in proportion to their shares
+    tasks = sorted(((name, r) for name in scenarios for r in range(wanted[name])),
+                   key=lambda t: (t[1] / scenarios[t[0]][2], list(scenarios).index(t[0])))
     todo = [t for t in tasks if not _replication_file(folder, *t).is_file()]
     walls, cpus = [], []
     start = time.perf_counter()
