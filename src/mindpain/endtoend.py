@@ -690,14 +690,31 @@ def _replication_file(folder: Path, scenario: str, replication: int) -> Path:
 
 def _run_one(preset, seed, scenario, spec, replication, weights, folder) -> tuple:
     """Compute one replication of one scenario and write it atomically (worker task)."""
-    from mindpain.io import write_tsv
+    from mindpain.io import write_json, write_tsv
 
     start, cpu = time.perf_counter(), time.process_time()
     frame = replicate(preset, seed, spec[0], replication, weights, spec[1])
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     path = _replication_file(folder, scenario, replication)
     path.parent.mkdir(parents=True, exist_ok=True)
+    write_json(path.with_suffix(".json"), {"wall_s": wall, "cpu_s": cpu})
     write_tsv(path, frame)
-    return time.perf_counter() - start, time.process_time() - cpu
+    return wall, cpu
+
+
+def _cached_timing(folder: Path, scenarios, wanted: dict) -> tuple[list, list]:
+    """Wall and CPU seconds of the cached replications that recorded them."""
+    walls, cpus = [], []
+    for name in scenarios:
+        for r in range(wanted[name]):
+            try:
+                rec = json.loads(_replication_file(folder, name, r).with_suffix(".json")
+                                 .read_text())
+            except (OSError, ValueError):
+                continue
+            walls.append(float(rec["wall_s"]))
+            cpus.append(float(rec["cpu_s"]))
+    return walls, cpus
 
 
 def scores_digest(scores: pd.DataFrame) -> str:
@@ -727,8 +744,9 @@ def run_endtoend(seed: int, n_replications: int = DEFAULT_REPLICATIONS,
     tuple
         ``(table, scores, timing)``: the coverage table (:func:`coverage_table`), the
         per-session scores of every scenario (with a ``scenario`` column) and a timing dict
-        (``replications`` per scenario, ``wall_s``, mean ``task_wall_s`` and ``task_cpu_s``
-        of one replication of one scenario computed here, ``n_jobs``).
+        (``replications`` per scenario, ``wall_s`` of this call, ``tasks_computed`` by it,
+        mean ``task_wall_s`` and ``task_cpu_s`` of one replication of one scenario over
+        the ``tasks_timed`` cached replications that recorded them, ``n_jobs``).
     """
     import tempfile
 
@@ -779,9 +797,11 @@ def run_endtoend(seed: int, n_replications: int = DEFAULT_REPLICATIONS,
     table = coverage_table(scores, preset, scenarios)
     digests = {name: [scores_digest(s[s["replication"] == r].reset_index(drop=True))
                       for r in range(min(2, done[name]))] for name, s in scores.items()}
+    tasks_computed = len(walls)
+    walls, cpus = _cached_timing(folder, scenarios, wanted)
     timing = {"replications": done, "requested_replications": wanted,
               "wall_s": round(time.perf_counter() - start, 1), "n_jobs": int(n_jobs),
-              "tasks_computed": len(walls),
+              "tasks_computed": tasks_computed, "tasks_timed": len(walls),
               "task_wall_s_mean": round(float(np.mean(walls)), 2) if walls else None,
               "task_cpu_s_mean": round(float(np.mean(cpus)), 2) if walls else None,
               "check_digests": digests}
