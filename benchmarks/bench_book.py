@@ -2,8 +2,8 @@
 
 Clones the repository's committed state (``git clone`` of HEAD) into a temporary folder and
 runs ``make venv`` then ``make book`` there, timing each step from the command lines make
-echoes. Nothing is shared with the working copy: a new ``.venv`` (pip installs from its
-local cache, offline: a machine that must download wheels takes longer), a new twin, first
+echoes. Nothing is shared with the working copy: a new ``.venv`` (uv, or pip, installs
+from its local cache: a machine that must download wheels takes longer), a new twin, first
 level, scores, calibrations, execution cache and site. Only the data directory (pain21) is
 shared, read-only, as on the project's machines. Writes the ``book`` section of
 ``benchmarks/results.md``. Budget: <= 10 min on 2 cores, venv included.

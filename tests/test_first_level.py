@@ -99,6 +99,26 @@ def test_recovery_small(derivs, small_twin):
     assert r >= 0.5
 
 
+def test_group_map_equals_nilearn_given_the_files(derivs, small_twin):
+    """The in-memory group fit equals SecondLevelModel fitted on the map files themselves."""
+    import warnings
+
+    from nilearn.glm.second_level import SecondLevelModel
+
+    out, _, _ = derivs
+    subjects = fl.naive_subjects(small_twin)
+    group = fl.group_map(out, subjects)
+    maps = fl.load_session_maps(out, "hotVsWarm", "effect", "pre", set(subjects))
+    model = SecondLevelModel(mask_img=group["mask"], minimize_memory=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit([str(p) for p in maps.values()],
+                  design_matrix=pd.DataFrame({"intercept": np.ones(len(maps))}))
+        ref = model.compute_contrast("intercept", output_type="all")
+    for ours, theirs in ((group["effect"], ref["effect_size"]), (group["z"], ref["z_score"])):
+        assert np.asarray(ours.dataobj).tobytes() == np.asarray(theirs.dataobj).tobytes()
+
+
 def test_dask_matches_local(derivs, small_twin, tmp_path):
     from distributed import LocalCluster
 

@@ -112,3 +112,30 @@ def test_fit_arrays_dof_and_shape():
     effect, variance = fit.contrast("hot - warm")
     assert effect.shape == variance.shape == (Y.shape[1],)
     assert np.all(variance > 0)
+
+
+@pytest.mark.parametrize("dtype, with_nan", [(np.float32, False), (np.float32, True),
+                                             (np.float64, True)])
+def test_masked_series_equals_the_maskers(dtype, with_nan):
+    """The direct read of a run's masked series is nilearn's masker output, bit for bit."""
+    from nilearn.maskers import NiftiMasker
+
+    img = _run_img(seed=3)
+    data = np.asarray(img.dataobj).astype(dtype)
+    if with_nan:
+        data[5, 5, 5, 7] = np.nan
+        data[6, 5, 5, :] = np.inf
+    img = nib.Nifti1Image(data, img.affine)
+    m = np.zeros(img.shape[:3], np.uint8)
+    m[3:-3, 3:-4, 2:-3] = 1
+    masker = NiftiMasker(mask_img=nib.Nifti1Image(m, img.affine), t_r=2.0,
+                         standardize=None).fit()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = masker.transform(img)
+    ours = glm._masked_series(img, masker)
+    assert ours.dtype == theirs.dtype and ours.flags["C_CONTIGUOUS"]
+    assert ours.tobytes() == theirs.tobytes()
+    # another grid: the masker resamples, so the direct read steps aside
+    other = nib.Nifti1Image(data, np.diag([2.0, 2.0, 2.0, 1.0]))
+    assert glm._masked_series(other, masker) is None

@@ -83,3 +83,44 @@ def test_fresh_file_is_not_cached(tmp_path, monkeypatch):
     con = io._hash_db(str(db))
     assert con.execute("SELECT COUNT(*) FROM sha256").fetchone()[0] == 0
     io._HASH_DB.clear()
+
+
+def test_first_level_check_is_skipped_only_while_no_file_changed(cached, tmp_path,
+                                                                 monkeypatch):
+    """A passed whole-dataset first-level check is reused until any file changes."""
+    from types import SimpleNamespace
+
+    from mindpain import first_level, pipeline
+    from mindpain.config import get_config
+
+    bids = tmp_path / "bids"
+    (bids / "sub-01").mkdir(parents=True)
+    (bids / "sub-01" / "bold.nii.gz").write_bytes(b"bold")
+    cfg = get_config(preset="small", work_dir=tmp_path / "work", bids_dir=bids)
+    out = pipeline.first_level_dir(cfg)
+    calls = []
+
+    def fake_run(bids_dir, out_dir, **kwargs):
+        calls.append(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "map.nii.gz").write_bytes(b"map")
+        return SimpleNamespace(ok=True, failed=[])
+
+    monkeypatch.setattr(first_level, "run_first_level", fake_run)
+    for _ in range(3):
+        assert pipeline.ensure_first_level(cfg) == out
+    assert len(calls) == 1  # checked once, then remembered
+    (out / "map.nii.gz").write_bytes(b"mop")  # an output changed: check again
+    pipeline.ensure_first_level(cfg)
+    assert len(calls) == 2
+    (bids / "sub-01" / "events.tsv").write_text("onset\n")  # an input added
+    pipeline.ensure_first_level(cfg)
+    pipeline.ensure_first_level(cfg)
+    assert len(calls) == 3
+    _age(bids / "sub-01" / "bold.nii.gz", 0)  # touched: the status-change time moves
+    pipeline.ensure_first_level(cfg)
+    assert len(calls) == 4
+    monkeypatch.delenv(io.HASH_CACHE_ENV)  # without the cache every call checks
+    pipeline.ensure_first_level(cfg)
+    pipeline.ensure_first_level(cfg)
+    assert len(calls) == 6

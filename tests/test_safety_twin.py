@@ -181,3 +181,42 @@ def test_interruption_is_one_line(tmp_path, monkeypatch, capsys):
     code, _, err = run_cli(["twin", "--out", str(tmp_path / "twin"), "--preset", "small",
                       "--quiet"], capsys)
     assert code == 130 and "interrupted" in one_line(err)
+
+
+def test_folder_lock_is_exclusive_between_processes(tmp_path):
+    """While one process builds a folder, another cannot take its build lock."""
+    import subprocess
+    import sys
+
+    from mindpain.io import folder_lock
+
+    probe = ("import fcntl, sys, pathlib; locks = list(pathlib.Path(sys.argv[1]).glob("
+             "'.mindpain-lock-twin-*'))\nif not locks:\n    print('gone'); sys.exit()\n"
+             "h = open(locks[0], 'a')\n"
+             "try:\n    fcntl.flock(h, fcntl.LOCK_EX | fcntl.LOCK_NB); print('free')\n"
+             "except BlockingIOError:\n    print('held')")
+    with folder_lock(tmp_path / "twin"):
+        inside = subprocess.run([sys.executable, "-c", probe, str(tmp_path)],
+                                capture_output=True, text=True, check=True).stdout.strip()
+    after = subprocess.run([sys.executable, "-c", probe, str(tmp_path)],
+                           capture_output=True, text=True, check=True).stdout.strip()
+    assert (inside, after) == ("held", "gone")
+    assert not (tmp_path / "twin").exists()  # the lock makes no folder and leaves no file
+
+
+def test_two_processes_making_one_twin_at_once_both_succeed(tmp_path):
+    """Two chapters run side by side may both ask for the twin: one makes it, one keeps it."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "twin"
+    cmd = [sys.executable, "-m", "mindpain.cli", "twin", "--out", str(out), "--preset",
+           "small", "--seed", str(TEST_SEED), "--n-jobs", "1", "--if-current"]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    results = [p.communicate(timeout=600) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], results
+    assert sum("complete and current" in o for o, _ in results) == 1, results
+    marker, damage, foreign = gen.twin_problems(out)
+    assert marker is not None and not damage and not foreign
+    assert not partial_dir(out).exists()

@@ -75,6 +75,7 @@ from mindpain.errors import MindpainError
 from mindpain.glm import ImageFit, fit_image
 from mindpain.io import (
     check_writable_dir,
+    folder_lock,
     os_error_message,
     read_marker,
     sha256,
@@ -556,10 +557,13 @@ def _combine_session(group: tuple, specs: list, dofs: list, out_dir: Path,
                                  for c in CONTRASTS for s in STATS]
         if _is_current(outputs, key):
             return {"label": label, "status": "skipped"}
-        ref = nib.load(run_maps["hotVsWarm"][0][1])
+        # each map read once, into memory (nilearn re-reads a file given by its path)
+        loaded = {p: _in_memory(nib.load(p)) for pairs in run_maps.values()
+                  for pair in pairs for p in pair}
+        ref = loaded[run_maps["hotVsWarm"][0][1]]
         covered = np.ones(ref.shape, bool)
         for _, var in run_maps["hotVsWarm"]:
-            v = np.asarray(nib.load(var).dataobj)
+            v = np.asarray(loaded[var].dataobj)
             covered &= np.isfinite(v) & (v > 0)
         if not covered.any():
             raise MindpainError("the runs' masks do not overlap", run_maps["hotVsWarm"][0][1])
@@ -569,7 +573,7 @@ def _combine_session(group: tuple, specs: list, dofs: list, out_dir: Path,
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 eff, var, _, z = compute_fixed_effects(
-                    [str(e) for e, _ in pairs], [str(v) for _, v in pairs], mask=mask,
+                    [loaded[e] for e, _ in pairs], [loaded[v] for _, v in pairs], mask=mask,
                     precision_weighted=False, dofs=dofs)
             for stat, img in zip(STATS, (eff, var, z), strict=True):
                 items.append((session_map_path(out_dir, subject, session, contrast, stat, space),
@@ -770,14 +774,15 @@ def run_first_level(bids_dir, out_dir, *, fmriprep=None, participant_label=None,
                              confounds=tuple(confounds))
     dask_scheduler = dask_scheduler or os.environ.get(DASK_ENV) or None
     client = _dask_client(dask_scheduler) if dask_scheduler else None
-    out_dir = prepare_out_dir(out_dir, bids_dir, fmriprep)
-    write_dataset_description(out_dir, bids_dir, fmriprep)
-    if client is not None:
-        from joblib import parallel_config
+    out_dir = prepare_out_dir(out_dir, bids_dir, fmriprep)  # refusals come before the lock
+    with folder_lock(out_dir):  # a second process waits, then finds the outputs current
+        write_dataset_description(out_dir, bids_dir, fmriprep)
+        if client is not None:
+            from joblib import parallel_config
 
-        with client, parallel_config(backend="dask"):
-            return _run_all(specs, out_dir, settings, mask_img, -1, progress)
-    return _run_all(specs, out_dir, settings, mask_img, n_jobs, progress)
+            with client, parallel_config(backend="dask"):
+                return _run_all(specs, out_dir, settings, mask_img, -1, progress)
+        return _run_all(specs, out_dir, settings, mask_img, n_jobs, progress)
 
 
 def _dask_client(address: str):
@@ -913,7 +918,9 @@ def group_map(out_dir, subjects, mask_img=None, contrast="hotVsWarm", session="p
         masks = [nib.load(session_mask_path(out_dir, s, session)) for s in maps]
         covered = np.logical_and.reduce([np.asarray(m.dataobj) > 0 for m in masks])
         mask_img = nib.Nifti1Image(covered.astype(np.uint8), masks[0].affine)
-    imgs = [str(p) for p in maps.values()]
+    # In memory: given paths, nilearn re-reads every file's header many times over (a
+    # minute for 115 maps); the fitted maps are the same to the bit.
+    imgs = [_in_memory(nib.load(p)) for p in maps.values()]
     model = SecondLevelModel(mask_img=mask_img, minimize_memory=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -924,6 +931,11 @@ def group_map(out_dir, subjects, mask_img=None, contrast="hotVsWarm", session="p
                                            two_sided=True)
     return {"effect": res["effect_size"], "z": res["z_score"], "thresholded": thr_img,
             "threshold": float(thr), "n": len(imgs), "mask": model.masker_.mask_img_}
+
+
+def _in_memory(img):
+    """Return the image with its data read into memory (header and affine kept)."""
+    return nib.Nifti1Image(np.asarray(img.dataobj), img.affine, img.header)
 
 
 def spatial_correlation(img_a, img_b, mask_img) -> float:

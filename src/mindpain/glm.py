@@ -243,6 +243,25 @@ class ImageFit(RunFit):
         return tuple(maps)
 
 
+def _masked_series(img, masker):
+    """``masker.transform(img)`` without smoothing, read straight from the array, or ``None``.
+
+    The masker's own path copies the whole 4D series before indexing it (about a fifth of a
+    run's fit); the values, dtype and memory order here are the same (non-finite values set
+    to 0, C order; ``tests/test_glm.py`` compares). When the image and mask grids differ (the
+    masker would resample) or the data are not floating point, returns ``None``.
+    """
+    mask = masker.mask_img_
+    if img.shape[:3] != mask.shape or not np.allclose(img.affine, mask.affine):
+        return None
+    data = np.asanyarray(img.dataobj)
+    if data.dtype.kind != "f":
+        return None
+    if not np.isfinite(data).all():
+        data = np.where(np.isfinite(data), data, 0)
+    return np.ascontiguousarray(data[np.asarray(mask.dataobj).astype(bool)].T)
+
+
 def fit_image(img, events: pd.DataFrame, tr: float, *, hrf_model="glover",
               drift_model="cosine", high_pass=1.0 / 128, noise_model="ar1",
               signal_scaling=0, smoothing_fwhm=None, confounds=None,
@@ -264,7 +283,9 @@ def fit_image(img, events: pd.DataFrame, tr: float, *, hrf_model="glover",
                          standardize=None).fit()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        Y = masker.transform(img)
+        Y = _masked_series(img, masker) if not smoothing_fwhm else None
+        if Y is None:
+            Y = masker.transform(img)
         design = design_matrix(events, img.shape[3], tr, hrf_model=hrf_model,
                                drift_model=drift_model, high_pass=high_pass,
                                confounds=confounds)

@@ -192,6 +192,7 @@ def _hash_db(cache: str):
         con.execute("PRAGMA journal_mode=WAL")
         con.execute("CREATE TABLE IF NOT EXISTS sha256 (file TEXT PRIMARY KEY, sig TEXT, "
                     "digest TEXT)")
+        con.execute("CREATE TABLE IF NOT EXISTS checked (key TEXT PRIMARY KEY)")
     except (OSError, sqlite3.Error):
         con = None
     _HASH_DB[cache] = con
@@ -215,6 +216,63 @@ def _hash_cache_put(cache: str, key: str, sig: str, digest: str) -> None:
         return
     with contextlib.suppress(sqlite3.Error):
         con.execute("INSERT OR REPLACE INTO sha256 VALUES (?, ?, ?)", (key, sig, digest))
+
+
+def tree_state(*folders) -> tuple[str, int]:
+    """Return a digest of every file under ``folders`` as the checksum cache sees a file.
+
+    The digest covers each file's path and identity (device, inode, size, modification and
+    status-change times in nanoseconds), so any file written, touched, replaced, added or
+    removed changes it. Returns ``(digest, newest time in ns)``.
+    """
+    rows, newest = [], 0
+    for folder in folders:
+        stack = [str(folder)]
+        while stack:
+            top = stack.pop()
+            try:
+                entries = list(os.scandir(top))
+            except FileNotFoundError:
+                rows.append(f"{top}\tmissing")
+                continue
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
+                    continue
+                st = entry.stat(follow_symlinks=False)
+                newest = max(newest, st.st_mtime_ns, st.st_ctime_ns)
+                rows.append(f"{entry.path}\t{st.st_dev}:{st.st_ino}:{st.st_size}:"
+                            f"{st.st_mtime_ns}:{st.st_ctime_ns}")
+    rows.sort()
+    return hashlib.sha256("\n".join(rows).encode()).hexdigest(), newest
+
+
+def checked_before(key: str) -> bool:
+    """Whether a check with this key passed before (see :func:`remember_checked`)."""
+    cache = os.environ.get(HASH_CACHE_ENV)
+    con = _hash_db(cache) if cache else None
+    if con is None:
+        return False
+    try:
+        return con.execute("SELECT 1 FROM checked WHERE key = ?", (key,)).fetchone() is not None
+    except sqlite3.Error:
+        return False
+
+
+def remember_checked(key: str, newest_ns: int) -> None:
+    """Record, in the checksum cache, that a check with this key passed.
+
+    Used with :func:`tree_state`: a whole-folder check (every first-level output current)
+    is skipped while no file under the folders changed, the same trust the checksum cache
+    gives each file. Nothing is recorded without :data:`HASH_CACHE_ENV`, nor while the
+    newest file is younger than :data:`HASH_CACHE_SETTLE_S`.
+    """
+    cache = os.environ.get(HASH_CACHE_ENV)
+    con = _hash_db(cache) if cache else None
+    if con is None or time.time_ns() - newest_ns <= HASH_CACHE_SETTLE_S * 1e9:
+        return
+    with contextlib.suppress(sqlite3.Error):
+        con.execute("INSERT OR REPLACE INTO checked VALUES (?)", (key,))
 
 
 def check_writable_dir(path, *, overwrite: bool = False) -> Path:
@@ -294,6 +352,41 @@ def partial_dir(out) -> Path:
     """Return the hidden sibling folder where ``out`` is built (``.mindpain-partial-...``)."""
     out = Path(os.path.abspath(out))
     return out.parent / f".mindpain-partial-{out.name}-{folder_token(out)}"
+
+
+@contextlib.contextmanager
+def folder_lock(out):
+    """Hold the exclusive build lock of folder ``out`` until the block ends.
+
+    Two processes building the same folder (two chapters executed side by side, each
+    making the twin or its first level on demand) would otherwise share one partial
+    folder. The second waits here; when it gets the lock it finds the folder made and
+    current, and keeps it. The lock is ``fcntl.flock`` on an empty file beside the folder
+    (``.mindpain-lock-...``, a name only this package uses), removed by its holder before
+    release; a waiter that wakes on a removed file tries again. The kernel releases the
+    lock when a process ends, so a crash never leaves the folder locked.
+    """
+    import fcntl
+
+    out = Path(os.path.abspath(out))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    lock = out.parent / f".mindpain-lock-{out.name}-{folder_token(out)}"
+    while True:
+        fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o644)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            same = os.stat(lock).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)  # the holder removed this file after we opened it: take the new one
+    try:
+        yield
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(lock)
+        os.close(fd)
 
 
 def replace_dir(src, dst) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from mindpain.config import Config, get_config
+from mindpain.io import checked_before, remember_checked, tree_state
 
 #: Outcome columns of the outcomes table.
 SIGNATURE_OUTCOMES = ("nps", "nps_pos", "nps_neg", "siips1")
@@ -59,12 +60,35 @@ def ensure_first_level(cfg: Config | None = None, progress: bool = False) -> Pat
     bids_dir = ensure_dataset(cfg)
     out = first_level_dir(cfg)
     confounds_dir = twin_confounds_dir(bids_dir)
+    if checked_before(_first_level_check(bids_dir, out, confounds_dir)[0]):
+        return out
     summary = run_first_level(bids_dir, out, n_jobs=cfg.n_jobs, progress=progress,
                               confounds_dir=confounds_dir)
     if not summary.ok:
         raise MindpainError(f"first level failed for {len(summary.failed)} run(s); "
                             f"see {out}", bids_dir)
+    remember_checked(*_first_level_check(bids_dir, out, confounds_dir))
     return out
+
+
+def _first_level_check(bids_dir, out, confounds_dir) -> tuple[str, int]:
+    """Key of "every first-level output of this dataset is current": code and both trees.
+
+    While no file under the dataset or its derivatives changed (nor the code that fits and
+    checks them), a chapter need not check the runs one by one again (see
+    :func:`mindpain.io.remember_checked`; only with the checksum cache configured).
+    """
+    import hashlib
+
+    from mindpain import __version__, dataset, first_level, glm
+
+    tree, newest = tree_state(bids_dir, out)
+    code = hashlib.sha256()
+    for module in (dataset, first_level, glm):
+        code.update(Path(module.__file__).read_bytes())
+    key = "\t".join(["first-level", __version__, code.hexdigest(), str(bids_dir), str(out),
+                     str(confounds_dir), tree])
+    return key, newest
 
 
 def outcome_signatures(cfg: Config | None = None) -> dict:

@@ -37,6 +37,7 @@ from mindpain.images import make_img
 from mindpain.io import (
     check_output_folder,
     check_writable_dir,
+    folder_lock,
     partial_dir,
     read_marker,
     replace_dir,
@@ -224,6 +225,15 @@ def generate_twin(out, preset: str = "full", seed=None, *, world: str = DEFAULT_
     n_jobs = cfg.n_jobs if n_jobs is None else check_n_jobs(n_jobs)
     out = check_output_folder(out, what="twin folder")
     key = generation_key(preset, seed, world)
+    _check_existing(out, key, overwrite, if_current)  # refusals come before the lock
+    with folder_lock(out):
+        return _generate(out, preset, seed, world, key, overwrite, if_current, n_jobs,
+                         progress)
+
+
+def _generate(out: Path, preset: str, seed: int, world: str, key: dict, overwrite: bool,
+              if_current: bool, n_jobs: int, progress: bool) -> Path:
+    """Body of :func:`generate_twin`, run while holding the folder's build lock."""
     if _check_existing(out, key, overwrite, if_current) == "keep":
         if progress:
             print(f"{out}: twin ({preset}, seed {seed}, world {world}) is complete and "
