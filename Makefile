@@ -62,11 +62,11 @@ book: export MINDPAIN_PRESET := $(PRESET)
 book: export MINDPAIN_HASH_CACHE ?= $(abspath data/cache/sha256.sqlite)
 book: $(STAMP)
 	$(BIN)/mindpain twin --out data/twin-$(PRESET) --preset $(PRESET) --seed $(SEED) --if-current --overwrite
-	$(BIN)/python -m mindpain.buildtools prepare-book --preset $(PRESET) --seed $(SEED)
-	$(BIN)/python -m mindpain.buildtools stage-data
-	$(BIN)/python -m mindpain.buildtools execute --jobs $(N_JOBS)
+	$(BIN)/python -m mindpain_book.buildtools prepare-book --preset $(PRESET) --seed $(SEED)
+	$(BIN)/python -m mindpain_book.buildtools stage-data
+	$(BIN)/python -m mindpain_book.buildtools execute --jobs $(N_JOBS)
 	$(BIN)/jupyter-book build . -W --keep-going
-	$(BIN)/python -m mindpain.buildtools check-site _build/html
+	$(BIN)/python -m mindpain_book.buildtools check-site _build/html
 
 ## test: lint, unit tests, BIDS validation, chapters on the small preset, offline-site check.
 test: $(STAMP) $(CFF_SCHEMA) chromium
@@ -78,7 +78,7 @@ chromium:
 
 ## verify: compute the results tables twice from scratch (small preset) and compare byte for byte.
 verify: $(STAMP)
-	$(BIN)/python -m mindpain.buildtools verify --preset small
+	$(BIN)/python -m mindpain_book.buildtools verify --preset small
 
 ## precompute: recompute the committed calibration and recovery tables (book/precomputed/);
 ## the book adopts each only while its content key matches the code (else computes it).
@@ -87,7 +87,7 @@ precompute: $(STAMP)
 
 ## api: rewrite book/api/*.md (one page per module) after adding or renaming a module.
 api: $(STAMP)
-	$(BIN)/python -m mindpain.buildtools api-pages
+	$(BIN)/python -m mindpain_book.buildtools api-pages
 
 twin: $(STAMP)
 	$(BIN)/mindpain twin --out data/twin-$(PRESET) --preset $(PRESET) --seed $(SEED) --if-current --overwrite

@@ -45,8 +45,8 @@ def main() -> int:
     import jupytext
     import nbclient
 
-    from mindpain import design, multiverse
-    from mindpain.config import get_config
+    from mindpain import design
+    from mindpain.config import PRECOMPUTED_DIR, get_config
 
     cfg = get_config()
     steps = {
@@ -69,7 +69,7 @@ def main() -> int:
                         ".1f")]
     lines += [budget_row(f"&nbsp;&nbsp;{name} (s)", value, None, ".1f")
               for name, value in steps.items()]
-    meta_path = multiverse.PRECOMPUTED_DIR / "multiverse.json"
+    meta_path = PRECOMPUTED_DIR / "multiverse.json"
     if meta_path.is_file():
         meta = json.loads(meta_path.read_text())
         variants = meta.get("timing", {}).get("variants", {})

@@ -22,6 +22,8 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from _machine import BUDGET_HEADER, budget_row, machine_line, replace_section  # noqa: E402
 
+from mindpain.vocabulary import DEFAULT_SEED, WORLDS  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 BUDGET_S = 0.6
 
@@ -47,11 +49,11 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--preset", default="full")
     parser.add_argument("--runs", type=int, default=6)
-    parser.add_argument("--seed", type=int, default=20220701)
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     args = parser.parse_args()
     load = os.getloadavg()[0]
     rows = [BUDGET_HEADER]
-    for world in ("ideal", "realistic"):
+    for world in WORLDS:
         wall, cpu = time_world(args.preset, args.seed, world, args.runs)
         budget = BUDGET_S if world == "realistic" else None
         rows.append(budget_row(f"{world} world: CPU s per run", cpu, budget, ".3f"))

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from mindpain import buildtools
-from mindpain.buildtools import external_resources
+from mindpain.io import sha256
+from mindpain_book import buildtools
+from mindpain_book.buildtools import external_resources
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -173,7 +174,7 @@ def test_reproducibility_report_matches_the_files_on_disk(built_site, build_out)
     for root, path, size, sha in manifest:
         file = roots[root] / path
         assert file.stat().st_size == size, file
-        assert buildtools._sha256(file) == sha, file
+        assert sha256(file) == sha, file
     results = [(path, sha) for root, path, _, sha in manifest if root == "results"]
     assert any(path == "trial_effects.tsv" for path, _ in results)
     for path, sha in results:  # every results table's hash is on the page itself

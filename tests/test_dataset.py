@@ -218,7 +218,7 @@ def one_run(small_twin, events):
 
 
 def test_voxel_timeseries_finds_the_planted_hot_response(one_run):
-    from mindpain import figures_data
+    from mindpain.figures import data as figures_data
 
     bold, ev = one_run
     vt = figures_data.voxel_timeseries(bold, ev, tr=2.0)
@@ -229,7 +229,7 @@ def test_voxel_timeseries_finds_the_planted_hot_response(one_run):
 
 
 def test_status_counts_add_up():
-    from mindpain import figures_data
+    from mindpain.figures import data as figures_data
 
     table = load_parameters("small").table()
     counts = figures_data.status_counts(table)
@@ -240,7 +240,7 @@ def test_status_counts_add_up():
 def test_every_plot_returns_a_figure(small_twin, participants, events, one_run):
     from matplotlib.figure import Figure
 
-    from mindpain import figures_data
+    from mindpain.figures import data as figures_data
 
     bold, ev = one_run
     figures = [
@@ -260,7 +260,7 @@ def test_every_plot_returns_a_figure(small_twin, participants, events, one_run):
 
 
 def test_plots_reject_bad_input(participants):
-    from mindpain import figures_data
+    from mindpain.figures import data as figures_data
 
     with pytest.raises(MindpainError, match="flow lacks"):
         figures_data.plot_participant_flow({"baseline": 1})

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from mindpain import figures_signatures as figs
 from mindpain.errors import MindpainError
+from mindpain.figures import signatures as figs
 from mindpain.signatures import Signature
 
 SHAPE = (9, 11, 9)

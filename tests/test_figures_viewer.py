@@ -8,8 +8,8 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from mindpain.buildtools import audit_page
-from mindpain.figures_viewer import BrainViewer, accessible_standalone, brain_viewer, external_urls
+from mindpain.figures.viewer import BrainViewer, accessible_standalone, brain_viewer, external_urls
+from mindpain_book.buildtools import audit_page
 
 
 @pytest.fixture

@@ -10,10 +10,12 @@ import pytest
 import statsmodels.api as sm
 from scipy import optimize, stats
 
-from mindpain import figures_meditators, meditators
+from mindpain import meditator_calibration, meditators
 from mindpain.errors import MindpainError
-from mindpain.trial import holm
+from mindpain.figures import meditators as figures_meditators
+from mindpain.stats.multiplicity import holm, holm_rows
 from mindpain.twin import draw_participants, load_parameters, simulate_observed
+from mindpain.twin import meditators as twin_meditators
 
 SEED = 20220701
 
@@ -28,7 +30,7 @@ def _twin(preset):
 def full():
     obs, people = _twin("full")
     res = meditators.analyse_meditators(obs, people, seed=SEED, n_boot=500,
-                                        planted=meditators.planted_meditator_effects("full"))
+                                        planted=twin_meditators.planted_meditator_effects("full"))
     return obs, people, res
 
 
@@ -77,7 +79,7 @@ def test_spearman_and_holm_rows_match_references(rng):
         assert r[i] == pytest.approx(ref.statistic, rel=1e-10)
         assert p[i] == pytest.approx(ref.pvalue, rel=1e-8)
     P = rng.uniform(size=(4, 6))
-    np.testing.assert_allclose(meditators.holm_rows(P), np.vstack([holm(row) for row in P]))
+    np.testing.assert_allclose(holm_rows(P), np.vstack([holm(row) for row in P]))
 
 
 def test_dose_response_matches_statsmodels_and_pingouin(full):
@@ -108,8 +110,8 @@ def test_dose_response_matches_statsmodels_and_pingouin(full):
 def test_vectorised_calibration_path_equals_single_analysis(full):
     obs, people, res = full
     data = res.data
-    arrays = {k: data[k].to_numpy(float)[None, :] for k in meditators.GROUP_OUTCOMES}
-    est = meditators.calibration_estimates(data, arrays)
+    arrays = {k: data[k].to_numpy(float)[None, :] for k in meditators.TRIAL_OUTCOMES}
+    est = meditator_calibration.calibration_estimates(data, arrays)
     merged = est.merge(res.effects, on=["outcome", "effect", "method"], suffixes=("_v", ""))
     assert len(merged) == len(est)
     for col in ("estimate", "ci_low", "ci_high", "p"):
@@ -122,7 +124,7 @@ def test_vectorised_calibration_path_equals_single_analysis(full):
 def test_analysis_is_deterministic(full):
     obs, people, res = full
     again = meditators.analyse_meditators(obs, people, seed=SEED, n_boot=500,
-                                          planted=meditators.planted_meditator_effects("full"))
+                                          planted=twin_meditators.planted_meditator_effects("full"))
     pd.testing.assert_frame_equal(res.effects, again.effects)
 
 
@@ -143,7 +145,7 @@ def test_planted_values_match_a_monte_carlo_of_the_twin():
     obs = simulate_observed("full", SEED, R)
     obs = obs[obs.session.eq("pre")].merge(people[["participant_id", "lifetime_hours",
                                                    "retreat_hours"]], on="participant_id")
-    planted = meditators.planted_meditator_effects("full").set_index(
+    planted = twin_meditators.planted_meditator_effects("full").set_index(
         ["outcome", "effect", "method"])["planted"]
     slopes, diffs = [], {"siips1": [], "unpleasantness": []}
     for _, rep in obs.groupby("replication"):
@@ -176,7 +178,7 @@ def test_planted_moments_match_a_large_monte_carlo_draw():
                       hours["min"])
     b = rng.beta(frac["a"], frac["b"], n)
     log_r, log_d = np.log10(life * b), np.log10(life * (1 - b))
-    summary = meditators.practice_summary("full")
+    summary = twin_meditators.practice_summary("full")
     assert summary["sd_log_retreat"] == pytest.approx(log_r.std(), rel=2e-3)
     assert summary["corr_retreat_daily"] == pytest.approx(np.corrcoef(log_r, log_d)[0, 1],
                                                           abs=3e-3)
@@ -187,7 +189,7 @@ def test_planted_moments_match_a_large_monte_carlo_draw():
     assert z_r.mean() == pytest.approx(0.0, abs=3e-3)
     assert z_r.std() == pytest.approx(1.0, abs=3e-3)
     # Population partial correlation of SIIPS1 with log retreat hours given log daily hours.
-    planted = meditators.planted_meditator_effects("full").set_index(
+    planted = twin_meditators.planted_meditator_effects("full").set_index(
         ["outcome", "effect", "method"])["planted"]
     a = planted[("siips1", "retreat", "ols")]
     y = a * log_r + rng.normal(size=n)
@@ -197,7 +199,8 @@ def test_planted_moments_match_a_large_monte_carlo_draw():
 
 
 def test_calibration_is_modest_and_calibrated():
-    cov = meditators.calibrate_meditators(SEED, "full", n_replications=200, rlm_replications=0)
+    cov = meditator_calibration.calibrate_meditators(SEED, "full", n_replications=200,
+                                                     rlm_replications=0)
     key = cov.set_index(["analysis", "outcome", "quantity"])
     c = key.loc[("retreat_ols", "siips1", "coverage")]
     assert abs(c.value - 0.95) <= 3 * c.mc_se + 0.01
@@ -208,15 +211,15 @@ def test_calibration_is_modest_and_calibrated():
 
 def test_load_or_calibrate_caches(tmp_path, monkeypatch):
     cfg = types.SimpleNamespace(seed=3, results_dir=tmp_path)
-    first = meditators.load_or_calibrate(cfg, n_replications=20, rlm_replications=2)
+    first = meditator_calibration.load_or_calibrate(cfg, n_replications=20, rlm_replications=2)
     assert (tmp_path / "meditator_coverage.tsv").is_file()
-    assert list(first.columns) == meditators.COVERAGE_COLUMNS
+    assert list(first.columns) == meditator_calibration.COVERAGE_COLUMNS
 
     def boom(*args, **kwargs):
         raise AssertionError("recomputed despite a current cache")
 
-    monkeypatch.setattr(meditators, "calibrate_meditators", boom)
-    again = meditators.load_or_calibrate(cfg, n_replications=20, rlm_replications=2)
+    monkeypatch.setattr(meditator_calibration, "calibrate_meditators", boom)
+    again = meditator_calibration.load_or_calibrate(cfg, n_replications=20, rlm_replications=2)
     pd.testing.assert_frame_equal(first, again)
 
 

@@ -7,9 +7,10 @@ import pandas as pd
 from conftest import TEST_SEED
 
 from mindpain.config import get_config
-from mindpain.pipeline import OUTCOMES, first_level_dir, load_outcomes
+from mindpain.pipeline import first_level_dir, load_outcomes
 from mindpain.twin.model import READOUTS, derive_constants
 from mindpain.twin.patterns import LATENTS
+from mindpain.vocabulary import TRIAL_OUTCOMES
 
 
 def test_outcomes_table_recovers_the_planted_truth(ideal_twin):
@@ -22,9 +23,9 @@ def test_outcomes_table_recovers_the_planted_truth(ideal_twin):
     outcomes = load_outcomes(cfg)
     truth = pd.read_csv(small_twin / "derivatives/twin-truth/truth.tsv", sep="\t")
     assert list(outcomes.columns[:5]) == ["participant_id", "session", "group", "age", "sex"]
-    assert set(OUTCOMES) <= set(outcomes.columns)
+    assert set(TRIAL_OUTCOMES) <= set(outcomes.columns)
     assert len(outcomes) == len(truth)
-    assert not outcomes[list(OUTCOMES)].isna().any().any()
+    assert not outcomes[list(TRIAL_OUTCOMES)].isna().any().any()
     merged = outcomes.merge(truth, on=["participant_id", "session"], suffixes=("", "_true"))
     for outcome in ("intensity", "unpleasantness"):
         r = np.corrcoef(merged[outcome], merged[f"{outcome}_true"])[0, 1]

@@ -14,6 +14,7 @@ from _scoring_helpers import TINY_SHAPE, save, tiny_img
 from mindpain import signatures as sg
 from mindpain.config import get_config
 from mindpain.errors import MindpainError
+from mindpain.io import sha256
 
 
 @pytest.fixture(autouse=True)
@@ -98,7 +99,7 @@ def test_official_present_is_the_default(fake_official):
     nps = chosen[0]
     assert not nps.is_surrogate and nps.label == "NPS"
     assert nps.path.name == f"{sg.NPS_STEM}.nii.gz"
-    assert nps.sha256 == sg._file_sha256(nps.path)
+    assert nps.sha256 == sha256(nps.path)
     # approximate subregions partition the pattern and carry the published names
     w = np.asarray(nps.weights.dataobj)
     lab = np.asarray(nps.labels.dataobj)
@@ -132,7 +133,7 @@ def test_fetch_siips1_records_then_verifies_sha256(tmp_path):
     path = sg.fetch_siips1(data, url=src.as_uri())
     assert path == data / "signatures" / "siips1" / sg.SIIPS1_FILENAME
     record = json.loads((path.parent / sg.SIIPS1_CHECKSUM_FILENAME).read_text())
-    assert record["sha256"] == sg._file_sha256(src) and record["url"] == src.as_uri()
+    assert record["sha256"] == sha256(src) and record["url"] == src.as_uri()
     sig = sg.get_signature("siips1", data_dir=data)
     assert sig.sha256 == record["sha256"] and not sig.is_surrogate and sig.label == "SIIPS1"
     assert sg.fetch_siips1(data, url="https://invalid.example/never") == path  # no re-download

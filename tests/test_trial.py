@@ -7,9 +7,12 @@ import pandas as pd
 import pytest
 from scipy import optimize, stats
 
-from mindpain import figures_trial, trial
+from mindpain import trial, trial_calibration
 from mindpain.config import get_config
 from mindpain.errors import MindpainError
+from mindpain.figures import trial as figures_trial
+from mindpain.stats import effect_sizes
+from mindpain.stats.multiplicity import holm
 from mindpain.twin import simulate_observed
 
 SEED = 20220701
@@ -45,7 +48,7 @@ def test_between_d_matches_pingouin_and_scipy(rng):
     import pingouin as pg
 
     a, b = rng.normal(0.5, 1, 14), rng.normal(0, 1, 11)
-    out = trial.between_d(a, b)
+    out = effect_sizes.between_d(a, b)
     assert out["d"] == pytest.approx(pg.compute_effsize(a, b, eftype="cohen"), rel=1e-10)
     tt = stats.ttest_ind(a, b)
     assert out["t"] == pytest.approx(tt.statistic, rel=1e-10)
@@ -58,7 +61,7 @@ def test_between_d_matches_pingouin_and_scipy(rng):
 
 def test_within_d_is_dz_with_noncentral_ci(rng):
     c = rng.normal(-0.4, 1, 9)
-    out = trial.within_d(c)
+    out = effect_sizes.within_d(c)
     tt = stats.ttest_1samp(c, 0)
     assert out["d"] == pytest.approx(c.mean() / c.std(ddof=1), rel=1e-12)
     assert out["p"] == pytest.approx(tt.pvalue, rel=1e-8)
@@ -68,22 +71,22 @@ def test_within_d_is_dz_with_noncentral_ci(rng):
 
 
 def test_hand_checkable_d():
-    out = trial.between_d([1.0, 2.0, 3.0], [0.0, 1.0, 2.0])
+    out = effect_sizes.between_d([1.0, 2.0, 3.0], [0.0, 1.0, 2.0])
     assert float(out["d"]) == 1.0  # difference 1, pooled SD 1
-    assert float(trial.within_d([1.0, 2.0, 3.0])["d"]) == pytest.approx(2.0)
+    assert float(effect_sizes.within_d([1.0, 2.0, 3.0])["d"]) == pytest.approx(2.0)
 
 
 def test_noncentral_ci_tends_to_wald_for_large_df():
-    lo, hi = trial.noncentral_t_ci(np.array([0.0, 2.0]), 1e6)
+    lo, hi = effect_sizes.noncentral_t_ci(np.array([0.0, 2.0]), 1e6)
     np.testing.assert_allclose(lo, [-1.959964, 0.040036], atol=1e-4)
     np.testing.assert_allclose(hi, [1.959964, 3.959964], atol=1e-4)
 
 
 def test_vectorised_d_equals_loop(rng):
     a, b = rng.normal(size=(5, 8)), rng.normal(size=(5, 10))
-    vec = trial.between_d(a, b)
+    vec = effect_sizes.between_d(a, b)
     for r in range(5):
-        one = trial.between_d(a[r], b[r])
+        one = effect_sizes.between_d(a[r], b[r])
         for key in ("d", "ci_low", "ci_high", "p"):
             assert vec[key][r] == pytest.approx(float(one[key]), rel=1e-12)
 
@@ -92,7 +95,7 @@ def test_holm_matches_statsmodels(rng):
     from statsmodels.stats.multitest import multipletests
 
     p = rng.uniform(0, 0.2, 12)
-    np.testing.assert_allclose(trial.holm(p), multipletests(p, method="holm")[1], rtol=1e-12)
+    np.testing.assert_allclose(holm(p), multipletests(p, method="holm")[1], rtol=1e-12)
 
 
 # ---------------------------------------------------------------- models
@@ -242,8 +245,9 @@ def test_link_rm_corr_matches_centred_correlation(full_analysis):
 
 
 def test_change_score_and_ancova_ci_coverage_400_replications():
-    cov = trial.calibrate_trial(SEED, "full", n_replications=400, mixedlm_replications=0,
-                                outcome_names=("nps", "unpleasantness"))
+    cov = trial_calibration.calibrate_trial(SEED, "full", n_replications=400,
+                                            mixedlm_replications=0,
+                                            outcome_names=("nps", "unpleasantness"))
     assert (cov.replications == 400).all()
     # Each of the 24 coverages within 4 Monte-Carlo SEs of 95% (a per-check false alarm
     # rate below 1e-4); their mean within 1 point (the chapter's 1000-replication table
@@ -255,11 +259,12 @@ def test_change_score_and_ancova_ci_coverage_400_replications():
 
 def test_calibration_is_cached(tmp_path, monkeypatch):
     cfg = get_config()
-    first = trial.load_or_calibrate(cfg, n_replications=20, mixedlm_replications=2,
+    first = trial_calibration.load_or_calibrate(cfg, n_replications=20, mixedlm_replications=2,
                                     out_dir=tmp_path)
     assert (tmp_path / "trial_coverage.tsv").is_file()
-    monkeypatch.setattr(trial, "calibrate_trial", lambda *a, **k: pytest.fail("recomputed"))
-    second = trial.load_or_calibrate(cfg, n_replications=20, mixedlm_replications=2,
+    monkeypatch.setattr(trial_calibration, "calibrate_trial",
+                        lambda *a, **k: pytest.fail("recomputed"))
+    second = trial_calibration.load_or_calibrate(cfg, n_replications=20, mixedlm_replications=2,
                                      out_dir=tmp_path)
     pd.testing.assert_frame_equal(first, second)
     assert set(first.model) == {"change_score", "ancova", "ancova_hc3", "mixedlm"}
@@ -321,7 +326,7 @@ def test_figures_return_figures(full_analysis):
 
     link = trial.neural_subjective_link(full_analysis.trial, signatures=("nps",),
                                         ratings=("intensity",))
-    cov = pd.DataFrame({"outcome": "nps", "contrast": list(trial.CONTRASTS),
+    cov = pd.DataFrame({"outcome": "nps", "contrast": list(trial.TRIAL_CONTRASTS),
                         "model": "change_score", "coverage": 0.95, "mc_se": 0.007})
     figs = [figures_trial.plot_trajectories(full_analysis.trial),
             figures_trial.plot_forest(full_analysis.effects),

@@ -137,7 +137,7 @@ def test_observed_change_scores_have_the_planted_d():
 def test_twin_reproduces_the_papers_t_and_p():
     """Over 1,000 participant-level replications of the full twin, every reported contrast
     has median t within 0.15 of the reported t and median p within [p/2, 2p]."""
-    from mindpain.trial import replication_table
+    from mindpain.trial_calibration import replication_table
 
     table = replication_table(seed=20220701, n_replications=1000)
     assert len(table) == 5 and (table.replications == 1000).all()

@@ -121,7 +121,7 @@ def _version() -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``mindpain`` command."""
-    from mindpain.config import DEFAULT_SEED, PRESETS, WORLDS
+    from mindpain.vocabulary import DEFAULT_SEED, DEFAULT_WORLD, METRICS, PRESETS, WORLDS
 
     parser = _Parser(prog="mindpain", description=DESCRIPTION, epilog=EPILOG)
     parser.add_argument("--version", action="version", version=_version())
@@ -144,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_seed, default=None, metavar="N",
                    help=f"master seed, a non-negative integer (default: MINDPAIN_SEED, else "
                         f"{DEFAULT_SEED})")
-    p.add_argument("--world", default="realistic", choices=WORLDS,
+    p.add_argument("--world", default=DEFAULT_WORLD, choices=WORLDS,
                    help="realistic (default): BOLD with head motion and its signal, "
                         "physiological noise, noise that is not AR(1), HRFs that differ between "
                         "people and regions, session misregistration and trial temperatures, "
@@ -234,7 +234,7 @@ contrast=hotVsWarm stat=effect --signature nps-surrogate --signature siips1-surr
                         "registered name (nps, nps-pos, nps-neg, siips1, nps-surrogate, "
                         "nps-surrogate-pos, nps-surrogate-neg, siips1-surrogate) or a NIfTI "
                         "weight map")
-    p.add_argument("--metric", action="append", choices=("dot", "cosine", "correlation"),
+    p.add_argument("--metric", action="append", choices=METRICS,
                    default=None,
                    help="response metric; repeat for several (default: dot)")
     p.add_argument("--subregions", action="store_true",

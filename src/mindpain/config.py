@@ -34,9 +34,12 @@ from pathlib import Path
 
 import numpy as np
 
-DEFAULT_SEED = 20220701
-PRESETS = ("small", "full", "reduced", "calibration")
+from mindpain.vocabulary import DEFAULT_SEED, DEFAULT_WORLD, PRESETS, WORLDS
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+#: Tables committed with the book, adopted while their content key matches
+#: (:mod:`mindpain.precomputed`; chapter 6's multiverse).
+PRECOMPUTED_DIR = PROJECT_ROOT / "book" / "precomputed"
 
 
 def _default_data_dir() -> Path:
@@ -73,7 +76,7 @@ class Config:
     work_dir: Path = PROJECT_ROOT / "data"
     n_jobs: int = 1
     bids_dir: Path | None = None
-    world: str = "realistic"
+    world: str = DEFAULT_WORLD
 
     @property
     def twin_dir(self) -> Path:
@@ -82,7 +85,7 @@ class Config:
 
     @property
     def _world_tag(self) -> str:
-        return "" if self.world == "realistic" else f"-{self.world}"
+        return "" if self.world == DEFAULT_WORLD else f"-{self.world}"
 
     @property
     def dataset_dir(self) -> Path:
@@ -113,10 +116,6 @@ def check_preset(preset: str) -> str:
 
         raise MindpainError(f"unknown preset {preset!r}; expected one of {', '.join(PRESETS)}")
     return preset
-
-
-#: Worlds of the simulated twin (see :mod:`mindpain.twin.params`).
-WORLDS = ("realistic", "ideal")
 
 
 def check_world(world) -> str:
@@ -198,7 +197,7 @@ def get_config(**overrides) -> Config:
         "work_dir": Path(env.get("MINDPAIN_WORK", PROJECT_ROOT / "data")),
         "n_jobs": env.get("MINDPAIN_N_JOBS") or 1,
         "bids_dir": Path(env["MINDPAIN_BIDS"]) if env.get("MINDPAIN_BIDS") else None,
-        "world": env.get("MINDPAIN_WORLD", "realistic"),
+        "world": env.get("MINDPAIN_WORLD", DEFAULT_WORLD),
     }
     values.update(overrides)
     values["preset"] = check_preset(values["preset"])

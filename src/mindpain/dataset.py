@@ -19,7 +19,6 @@ the file and what was expected.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -27,15 +26,10 @@ import numpy as np
 import pandas as pd
 
 from mindpain.errors import MindpainError
+from mindpain.io import read_json
+from mindpain.io import read_tsv as read_tsv_file
+from mindpain.vocabulary import ARMS, GROUPS, SESSIONS, TASK, TRIAL_TYPES
 
-#: Groups of the study, in the order every table and figure uses.
-GROUPS = ("MBSR", "HEP", "WL", "LTM")
-#: Randomized arms (meditation-naive participants).
-ARMS = ("MBSR", "HEP", "WL")
-#: Session labels, in time order.
-SESSIONS = ("pre", "post")
-#: BIDS task label of the heat paradigm.
-TASK = "heat"
 #: Columns ``participants.tsv`` must have.
 PARTICIPANT_COLUMNS = ("participant_id", "group")
 #: Columns every events file must have (BIDS).
@@ -86,7 +80,7 @@ def read_sidecar(path) -> dict:
     """Read a JSON sidecar; raise a one-line error naming it when it is not a JSON object."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text())
+        data = read_json(path)
     except (OSError, ValueError) as err:
         raise MindpainError(f"unreadable JSON ({err})", path) from None
     if not isinstance(data, dict):
@@ -124,7 +118,7 @@ def read_tsv(path, required=(), what: str = "a BIDS table") -> pd.DataFrame:
         raise MindpainError(f"file not found; expected {what} with columns "
                             f"{', '.join(required)}", path)
     try:
-        table = pd.read_csv(path, sep="\t", na_values=_NA, keep_default_na=False)
+        table = read_tsv_file(path, na_values=_NA)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError,
             OSError) as err:
         raise MindpainError(f"cannot be read as a tab-separated table ({err}); expected {what} "
@@ -579,7 +573,7 @@ def repetition_time(bids_dir, bold_path=None, task: str = TASK, *, sidecars=None
 
 
 def load_run_events(path, run_length: float | None = None,
-                    trial_types=("hot", "warm", "rating")) -> pd.DataFrame:
+                    trial_types=TRIAL_TYPES) -> pd.DataFrame:
     """Read and check one run's events for the GLM (onset, duration, trial_type).
 
     Parameters
@@ -762,6 +756,21 @@ def load_truth(bids_dir) -> pd.DataFrame | None:
     if not path.is_file():
         return None
     return read_tsv(path, ("participant_id", "session"), "the twin's truth table")
+
+
+def practice_from_bids(bids_dir) -> tuple[pd.DataFrame, Path]:
+    """Read ``phenotype/practice.tsv`` of a BIDS dataset (``n/a`` = missing).
+
+    Returns
+    -------
+    tuple
+        The table and its path (for error messages).
+    """
+    path = Path(bids_dir) / "phenotype" / "practice.tsv"
+    if not path.is_file():
+        raise MindpainError("no practice table; expected phenotype/practice.tsv with "
+                            "participant_id, lifetime_hours, retreat_hours", path)
+    return read_tsv_file(path), path
 
 
 def participant_flow(participants: pd.DataFrame) -> dict:

@@ -14,7 +14,8 @@ Where the files come from (in this order):
 
 Every file, local or downloaded, is checked against the size and sha256 table below
 (copied from the data's ``PROVENANCE.md``); a downloaded file that does not match is
-deleted and an error raised. Verified files are remembered for the rest of the process.
+deleted and an error raised. With ``MINDPAIN_HASH_CACHE`` set, an unchanged file's checksum
+is reused (:func:`mindpain.io.sha256`).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import pandas as pd
 
 from mindpain.errors import MindpainError
 from mindpain.io import TMP_PREFIX, plain_permissions
+from mindpain.io import sha256 as file_sha256
 
 #: Upstream commit of github.com/simonvandekar/pain21 ("Added software version to data
 #: table.", 2023-07-07); pinned so the bytes cannot change under the checksums.
@@ -76,8 +78,6 @@ SAMPLESIZE_COLUMNS = ("study_id", "n_subjects", "spm_flag")
 NORMALISATIONS = ("zscore", "l2")
 _DOWNLOAD_TIMEOUT_S = 60
 _CHUNK = 1 << 20
-# (path, size, mtime_ns) -> sha256 of files already hashed in this process.
-_VERIFIED: dict[tuple[str, int, int], str] = {}
 
 
 @dataclass(frozen=True)
@@ -104,20 +104,6 @@ class Pain21:
     mask: Path
     sample_sizes: pd.DataFrame
     source: str
-
-
-def file_sha256(path) -> str:
-    """Return the sha256 of ``path``, remembering it per (path, size, mtime) in memory."""
-    path = Path(path)
-    st = path.stat()
-    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
-    if key not in _VERIFIED:
-        digest = hashlib.sha256()
-        with open(path, "rb") as fh:
-            while block := fh.read(_CHUNK):
-                digest.update(block)
-        _VERIFIED[key] = digest.hexdigest()
-    return _VERIFIED[key]
 
 
 def verify_file(path, size: int | None, sha256: str) -> None:
@@ -245,7 +231,6 @@ def fetch_pain21(data_dir=None, *, base_url: str = PAIN21_URL, download: bool = 
                                 f"{base_url}{name}", path)
         download_file(base_url + name, path, sha256=sha, size=size, timeout=timeout,
                       opener=opener)
-        file_sha256(path)  # remember the verified file
         downloaded = True
     table = pd.read_csv(root / "samplesize.csv", header=None, names=list(SAMPLESIZE_COLUMNS))
     maps = tuple(sorted(root / n for n in PAIN21_FILES if n.startswith("contrast_pain_")))

@@ -50,6 +50,7 @@ import pandas as pd
 from scipy import optimize, stats
 
 from mindpain.reported import N_COMPLETERS, REPORTED, effect_scale_table
+from mindpain.vocabulary import ARMS
 
 ALPHA = 0.05
 POWER_TARGET = 0.80
@@ -274,11 +275,11 @@ def simulated_power(preset: str, seed: int, outcome: str, contrast: str, n_value
         ``outcome, contrast, n_per_arm, planted_d, power_simulated, mc_se,
         power_analytic, replications``.
     """
-    from mindpain.trial import between_d, within_d
+    from mindpain.stats.effect_sizes import between_d, within_d
     from mindpain.twin.participants import simulate_observed
 
     obs = simulate_observed(preset, seed, n_replications)
-    obs = obs[obs["group"].isin(("MBSR", "HEP", "WL"))]
+    obs = obs[obs["group"].isin(ARMS)]
     both = obs.groupby("participant_id")["session"].transform("nunique").eq(2)
     obs = obs[both].sort_values(["replication", "participant_id", "session"], kind="stable")
     # Sorted so that each replication holds the same participants, "post" before "pre".
@@ -538,7 +539,7 @@ def _assumed_value(base: dict, parameter: str) -> float:
 
 def _ltm_planted(preset: str) -> tuple[float, int]:
     """Planted retreat partial correlation (SIIPS1) and number of meditators."""
-    from mindpain.meditators import planted_meditator_effects
+    from mindpain.twin.meditators import planted_meditator_effects
     from mindpain.twin.params import load_parameters
 
     planted = planted_meditator_effects(preset)

@@ -1,6 +1,6 @@
 r"""End-to-end calibration: the trial replicated through BOLD, first level, scoring and models.
 
-The participant-level calibration (:func:`mindpain.trial.calibrate_trial`) draws the
+The participant-level calibration (:func:`mindpain.trial_calibration.calibrate_trial`) draws the
 observed signature responses directly from the twin's measurement model; it never passes
 through BOLD. This stage replicates the whole trial ``R`` times **through the pipeline**,
 in both worlds of the twin (``ideal``: the analysis model's own generator; ``realistic``:
@@ -52,9 +52,9 @@ Models and CIs (``model`` column)
     one-sample t of change (df = n − 1); ``change_score``: Cohen's :math:`d_s` with the two
     arms' pooled SD (between) or :math:`d_z` (within); ``ancova`` and ``ancova_hc3``: the
     adjusted difference of ``post ~ arm + pre`` (classical and HC3 SE) over the change-score
-    SD. Every CI inverts the noncentral t (:func:`mindpain.trial.noncentral_t_ci`); a d on
-    the change-score scale is put on the paper scale by the constant
-    :math:`2/\sqrt{df\,(1/n_1 + 1/n_2)}` of the paper's completers (between arms; within:
+    SD. Every CI inverts the noncentral t
+    (:func:`mindpain.stats.effect_sizes.noncentral_t_ci`); a d on the change-score scale is
+    put on the paper scale by the constant :math:`2/\sqrt{df\,(1/n_1 + 1/n_2)}` of the paper's completers (between arms; within:
     :math:`d_z` itself), the same constant that links ``planted_d`` and
     ``planted_d_paper``. The chapter's mixed model is not replicated (it is the
     intention-to-treat model of all sessions; the baseline-only sessions are not simulated
@@ -431,11 +431,11 @@ def replicate(preset: str, seed: int, world: str, replication: int,
     from threadpoolctl import threadpool_limits
 
     from mindpain.first_level import MOTION_CONFOUNDS
-    from mindpain.trial import ARMS
     from mindpain.twin.params import load_parameters
     from mindpain.twin.participants import draw_participants, draw_truth
     from mindpain.twin.patterns import generator_space
     from mindpain.twin.run import make_run
+    from mindpain.vocabulary import ARMS
 
     rep_seed = replication_seed(seed, replication)
     affine = generator_space(preset).affine
@@ -494,7 +494,9 @@ def replication_estimates(scores: pd.DataFrame) -> pd.DataFrame:
     pandas.DataFrame
         ``replication, outcome, contrast, model, estimate, ci_low, ci_high`` (paper scale).
     """
-    from mindpain.trial import ARMS, _arrays, calibration_estimates, noncentral_t_ci
+    from mindpain.stats.effect_sizes import noncentral_t_ci
+    from mindpain.trial_calibration import _arrays, calibration_estimates
+    from mindpain.vocabulary import ARMS
 
     # Arms are randomized anew in every replication: give the completers of each arm the
     # same labels in every replication, so the replications stack column by column.
@@ -605,8 +607,8 @@ def code_files() -> list[Path]:
     """Source files the end-to-end result depends on (hashed into the content key)."""
     root = Path(__file__).resolve().parent
     names = ["endtoend.py", "glm.py", "first_level.py", "dataset.py", "io.py", "scoring.py",
-             "signatures.py", "surrogates.py", "images.py", "trial.py", "reported.py",
-             "config.py"]
+             "signatures.py", "surrogates.py", "images.py", "trial.py", "trial_calibration.py",
+             "reported.py", "config.py", "vocabulary.py", "stats/effect_sizes.py"]
     return [root / n for n in names] + sorted((root / "twin").glob("*.py")) + [
         root / "twin" / "parameters.toml"]
 

@@ -39,16 +39,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from mindpain.trial import (
-    ARMS,
-    BETWEEN,
-    CONTRASTS,
-    SIGNATURES,
-    between_d,
-    change_scores,
-    validate_outcomes,
-    within_d,
-)
+from mindpain.stats.effect_sizes import between_d, within_d
+from mindpain.trial import change_scores, validate_outcomes
+from mindpain.vocabulary import ARMS, BETWEEN, SIGNATURE_OUTCOMES, TRIAL_CONTRASTS
 
 ALPHA = 0.05
 #: Default smallest effect size of interest (Cohen's d, change-score scale).
@@ -143,8 +136,8 @@ def _reading(bf: float) -> str:
 
 
 def evidence_table(outcomes: pd.DataFrame, truth: pd.DataFrame | None = None,
-                   sesoi: float = SESOI, outcome_names=SIGNATURES,
-                   contrasts=CONTRASTS, alpha: float = ALPHA) -> pd.DataFrame:
+                   sesoi: float = SESOI, outcome_names=SIGNATURE_OUTCOMES,
+                   contrasts=TRIAL_CONTRASTS, alpha: float = ALPHA) -> pd.DataFrame:
     """TOST and JZS Bayes factor of every contrast of every outcome.
 
     Parameters

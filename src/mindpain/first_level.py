@@ -65,6 +65,7 @@ from mindpain.dataset import (
     bids_entities,
     constant_bold,
     load_confounds,
+    load_participants,
     load_run_events,
     read_sidecar,
     sidecar_chain,
@@ -85,22 +86,18 @@ from mindpain.io import (
     write_tsv,
     write_unit,
 )
+from mindpain.vocabulary import FRAMEWISE_DISPLACEMENT, MOTION_CONFOUNDS, MOTION_PARAMETERS, TASK
+from mindpain.vocabulary import MAP_CONTRASTS as CONTRASTS
+from mindpain.vocabulary import TWIN_CONFOUNDS_DIR as _TWIN_CONFOUNDS_DIR
 
-TASK = "heat"
 DEFAULT_SPACE = "MNI152NLin6Asym"
-TRIAL_TYPES = ("hot", "warm", "rating")
-#: Contrast label (BIDS ``contrast-`` entity) -> nilearn contrast expression.
-CONTRASTS = {"hotVsWarm": "hot - warm", "hot": "hot", "warm": "warm"}
 #: Confound columns used from fMRIPrep's ``desc-confounds_timeseries.tsv``.
-DEFAULT_CONFOUNDS = ("trans_x", "trans_y", "trans_z", "rot_x", "rot_y", "rot_z",
-                     "framewise_displacement")
-_MOTION = ("trans_x", "trans_y", "trans_z", "rot_x", "rot_y", "rot_z")
-#: Motion set used with the twin's confounds (``derivatives/twin-confounds``): the six
-#: rigid-body parameters, their backward differences, and one spike regressor per volume
-#: with framewise displacement above the outlier threshold (scrubbing; Power et al. 2014).
-MOTION_CONFOUNDS = (*_MOTION, *(f"{c}_derivative1" for c in _MOTION), "motion_outlier*")
+DEFAULT_CONFOUNDS = (*MOTION_PARAMETERS, FRAMEWISE_DISPLACEMENT)
+# MOTION_CONFOUNDS (vocabulary): the set used with the twin's confounds: the six rigid-body
+# parameters, their backward differences, and one spike regressor per volume with framewise
+# displacement above the outlier threshold (scrubbing; Power et al. 2014).
 #: Folder (inside a raw BIDS dataset) where the simulated twin keeps its confounds tables.
-TWIN_CONFOUNDS_DIR = Path("derivatives") / "twin-confounds"
+TWIN_CONFOUNDS_DIR = Path(_TWIN_CONFOUNDS_DIR)
 STATS = ("effect", "variance", "z")
 DASK_ENV = "MINDPAIN_DASK_SCHEDULER"
 #: Seconds to wait for a Dask scheduler before giving up with a one-line error.
@@ -880,8 +877,8 @@ def load_session_maps(out_dir, contrast="hotVsWarm", stat="effect", session="pre
 
 def naive_subjects(bids_dir) -> list[str]:
     """Labels (without ``sub-``) of meditation-naive participants (group is not LTM)."""
-    table = pd.read_csv(Path(bids_dir) / "participants.tsv", sep="\t")
-    keep = table[table["group"].astype(str) != "LTM"]["participant_id"]
+    table = load_participants(bids_dir)
+    keep = table[table["group"] != "LTM"]["participant_id"]
     return [p.removeprefix("sub-") for p in keep]
 
 

@@ -1,4 +1,4 @@
-"""File writing that never leaves partial output, folder ownership, and file checksums.
+"""Files in and out: atomic writers and the readers beside them, ownership, checksums, caches.
 
 Every writer goes through :func:`atomic_path`: it writes to a temporary file in the
 target's folder and renames it into place only when the write finished.
@@ -13,6 +13,7 @@ the expected kind; temporary and backup folders have names only this package use
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import errno
 import hashlib
@@ -131,6 +132,110 @@ def write_tsv(path, frame: pd.DataFrame, float_format: str | None = None) -> Pat
     return Path(path)
 
 
+# --------------------------------------------------------------------------- readers
+
+#: What :func:`read_tsv` reads as missing: BIDS's ``n/a``, the only marker the writers write.
+NA_VALUES = ("n/a",)
+
+
+def read_tsv(path, *, na_values=NA_VALUES, keep_default_na: bool = False,
+             **kwargs) -> pd.DataFrame:
+    """Read a table written by :func:`write_tsv` (or any BIDS TSV).
+
+    Only ``na_values`` (default ``n/a``) mean missing; every other cell, an empty string
+    included, is kept as written. ``keep_default_na=True`` adds pandas' own list of missing
+    markers (``NA``, ``nan``, empty, ...). Other keyword arguments go to
+    :func:`pandas.read_csv`.
+    """
+    return pd.read_csv(path, sep="\t", na_values=list(na_values),
+                       keep_default_na=keep_default_na, **kwargs)
+
+
+def read_json(path):
+    """Read a JSON file written by :func:`write_json` (or any JSON sidecar)."""
+    return json.loads(Path(path).read_text())
+
+
+def _code_only(source: str) -> str:
+    """Return the syntax tree of Python ``source`` without docstrings, as text."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        first = body[0] if isinstance(body, list) and body else None
+        if (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
+                and isinstance(first.value.value, str)):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree)
+
+
+def code_fingerprint(paths) -> str:
+    """sha256 over the code of ``paths``: Python files as their syntax tree, others as bytes.
+
+    Docstrings, comments and layout do not count, so editing documentation keeps every cache
+    keyed on the fingerprint valid; a change to what the code does changes it.
+    """
+    digest = hashlib.sha256()
+    for path in map(Path, paths):
+        digest.update(path.name.encode())
+        digest.update(_code_only(path.read_text()).encode() if path.suffix == ".py"
+                      else path.read_bytes())
+    return digest.hexdigest()
+
+
+def _stored_key(sidecar: Path):
+    """Return the ``key`` of a table's JSON sidecar, or ``None`` (absent, unreadable, odd)."""
+    try:
+        meta = read_json(sidecar)
+    except (OSError, ValueError):
+        return None
+    return meta.get("key") if isinstance(meta, dict) else None
+
+
+def adopt(path, key, folder) -> bool:
+    """Copy ``folder/<path.name>`` (and its sidecar) to ``path`` if its sidecar's key is ``key``.
+
+    ``folder`` holds tables committed with the book (``book/precomputed/``, see
+    :mod:`mindpain.precomputed`); a copy whose key differs (the code, parameters, seed or
+    settings changed) is ignored, so nothing stale is ever used.
+
+    Returns
+    -------
+    bool
+        Whether the committed copy was current and is now at ``path``.
+    """
+    path = Path(path)
+    source = Path(folder) / path.name
+    if _stored_key(source.with_suffix(".json")) != key or not source.is_file():
+        return False
+    if source.resolve() != path.resolve():
+        with atomic_path(path) as tmp:
+            shutil.copyfile(source, tmp)
+        write_json(path.with_suffix(".json"), read_json(source.with_suffix(".json")))
+    return True
+
+
+def cached_table(path, key: dict, compute, columns: dict, *, read=read_tsv,
+                 committed=None) -> pd.DataFrame:
+    """Return the table at ``path``, computing and writing it only when its key changed.
+
+    The one way to say "compute unless a table with this key exists". The table's JSON
+    sidecar (``path`` with ``.json``) holds ``{"key": key, "columns": columns}``. When it
+    matches ``key``, the stored table is read back with ``read``; else, when ``committed``
+    (a folder of tables committed with the book) holds a table of that name under the same
+    key, it is copied to ``path`` (:func:`adopt`) and read; otherwise ``compute()`` makes the
+    table, which is written (TSV, then sidecar) and read back the same way, so a fresh, a
+    cached and an adopted call return the same frame.
+    """
+    path = Path(path)
+    if path.is_file() and _stored_key(path.with_suffix(".json")) == key:
+        return read(path)
+    if committed is not None and adopt(path, key, committed):
+        return read(path)
+    write_tsv(path, compute())
+    write_json(path.with_suffix(".json"), {"key": key, "columns": columns})
+    return read(path)
+
+
 def write_nifti(path, img) -> Path:
     """Save a NIfTI image atomically (gzip output is deterministic in nibabel)."""
     with atomic_path(path) as tmp:
@@ -146,7 +251,7 @@ HASH_CACHE_SETTLE_S = 2.0
 
 
 def sha256(path, chunk: int = 1 << 20) -> str:
-    """Return the sha256 hex digest of a file.
+    """Return the sha256 hex digest of a file (the package's only file checksum).
 
     With :data:`HASH_CACHE_ENV` set (the book's Makefile sets it), a digest is reused when
     the file's identity and metadata are exactly as when it was hashed: device, inode,

@@ -20,7 +20,7 @@ Group comparison (LTM vs naive baseline), per outcome
     Cohen's d: mean difference (LTM minus naive) over the pooled SD. p from Welch's t test;
     the 95% CI inverts the noncentral t of the Welch statistic (Welch df) and is mapped to
     the d scale with the ratio of the Welch SE to the pooled SD
-    (:func:`mindpain.trial.standardised`).
+    (:func:`mindpain.stats.effect_sizes.standardised`).
 ``ancova_d``
     OLS ``y ~ LTM + age + sex`` with HC3 standard errors (the groups differ in size and,
     for SIIPS1, in variance); the adjusted difference is divided by the same pooled SD.
@@ -48,39 +48,10 @@ fixed; ``lifetime`` is a separate model on lifetime hours (and age, sex).
     Spearman correlation of the outcome with log hours (no covariates); p from scipy;
     95% CI from a seeded percentile bootstrap over meditators.
 
-Planted values (:func:`planted_meditator_effects`)
---------------------------------------------------
-The twin adds to each LTM's true level of outcome *j* the term
-:math:`s_j\,(g_j + a_j z_r + b_j z_d)` with :math:`s_j` the observed single-session SD
-(``derive_constants(preset).observed_level_sd``), :math:`g, a, b` the parameter file's
-``group_d``, ``retreat_slope`` and ``daily_slope``, and
-:math:`z_r = (\log_{10} R - c_r)/\sigma_L`, :math:`z_d = (\log_{10} D - c_d)/\sigma_L`
-(:math:`\sigma_L` the log10 SD of **lifetime** hours; :math:`c_r, c_d` the log10 of the
-median lifetime hours times the mean retreat / non-retreat share). With
-:math:`\log_{10} L` a normal censored at the minimum and the retreat share
-:math:`B \sim \mathrm{Beta}(a, b)` independent of it, every moment below is exact
-(digamma/trigamma for :math:`\log B`, :math:`\log(1-B)`; the censored normal for
-:math:`\log L`), up to the rounding of hours to whole hours and the clipping of mean
-ratings to 0-100. The NPS and SIIPS1 terms are stated on the observed scores and planted
-as latent shifts (the twin's measurement model maps them back through the signatures'
-loadings), so NPSpos/NPSneg receive the readout of those latent shifts (a fixed mix of the
-NPS and SIIPS1 terms, :math:`r_k`).
-
-* ``ols``/``rlm`` slopes (naive SD per tenfold hours): retreat :math:`A_k/s_k`, daily
-  :math:`B_k/s_k`, lifetime :math:`(A_k+B_k)/s_k`, with
-  :math:`A_k = r_k\cdot(s\,a)/\sigma_L` (the conditional mean is exactly linear in the
-  log hours, so these are the regression estimands). Huber's M-estimator targets the same
-  slope because the twin's errors are normal.
-* ``partial_r``: the population (linear-projection) partial correlation, e.g. retreat
-  :math:`A\sqrt{v_{R|D}}/\sqrt{A^2 v_{R|D} + s^2}`.
-* ``welch_d``/``ancova_d``: :math:`E[T_k]/\sigma_{pooled}` with
-  :math:`\sigma_{pooled}^2 = ((n_L-1)(s^2+\mathrm{Var}\,T_k) + (n_N-1)s^2)/(n_L+n_N-2)`
-  (age and sex do not enter the twin's outcomes, so the adjusted difference is the same).
-  Note :math:`E[z_r] \neq 0`: the centre uses :math:`\log_{10} E[B]`, not
-  :math:`E[\log_{10} B]`, so the retreat term shifts the LTM mean of SIIPS1 although
-  ``group_d`` is 0.
-* ``spearman``: 0 where the outcome is independent of all practice terms, else NaN (no
-  closed form); ``bf10``: NaN.
+Planted values
+--------------
+The twin's value of every estimand comes from :mod:`mindpain.twin.meditators`
+(:func:`~mindpain.twin.meditators.planted_meditator_effects`), where its derivation is.
 
 Multiplicity
 ------------
@@ -91,9 +62,6 @@ lifetime slopes on the four signatures. ``p`` is unadjusted, ``p_adj`` Holm-adju
 
 from __future__ import annotations
 
-import hashlib
-import inspect
-import json
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,36 +70,32 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from mindpain.config import derive_rng
 from mindpain.errors import MindpainError
-from mindpain.trial import (
+from mindpain.io import write_json, write_tsv
+from mindpain.stats.effect_sizes import LEVEL, standardised
+from mindpain.stats.multiplicity import holm_by_family
+from mindpain.twin.meditators import planted_meditator_effects
+from mindpain.vocabulary import (
+    GROUP_METHODS,
+    GROUPS,
+    NAIVE_GROUPS,
     OUTCOME_LABELS,
-    RATINGS,
-    SIGNATURES,
-    holm_by_family,
-    standardised,
+    SIGNATURE_OUTCOMES,
+    TRIAL_OUTCOMES,
 )
 
-#: Naive (meditation-naive) groups; their baseline session is the comparison sample.
-NAIVE_GROUPS = ("MBSR", "HEP", "WL")
-GROUPS = NAIVE_GROUPS + ("LTM",)
-#: Outcomes of the group comparison.
-GROUP_OUTCOMES = SIGNATURES + RATINGS
 #: Practice predictors: effect name -> column of log10 hours.
 PREDICTORS = {"retreat": "log_retreat", "daily": "log_daily", "lifetime": "log_lifetime"}
 HOURS = ("lifetime_hours", "retreat_hours")
-GROUP_METHODS = ("welch_d", "ancova_d", "bf10")
-DOSE_METHODS = ("ols", "rlm", "partial_r", "spearman")
 #: Columns of ``meditator_effects.tsv``.
 EFFECT_COLUMNS = ["outcome", "effect", "method", "analysis", "estimate", "ci_low", "ci_high",
                   "p", "p_adj", "planted", "n", "note"]
-COVERAGE_COLUMNS = ["analysis", "outcome", "quantity", "value", "mc_se", "replications",
-                    "planted", "mean_estimate", "note"]
 EFFECT_LABELS = {"group": "LTM vs naive", "retreat": "retreat hours",
                  "daily": "non-retreat hours", "lifetime": "lifetime hours"}
 METHOD_LABELS = {"welch_d": "Welch t, Cohen's d", "ancova_d": "ANCOVA (age, sex), d",
                  "bf10": "Bayes factor BF10", "ols": "OLS slope", "rlm": "Huber RLM slope",
                  "partial_r": "partial r", "spearman": "Spearman rho"}
-LEVEL = 0.95
 MIN_BOOT_N = 8
 
 
@@ -299,21 +263,6 @@ def meditator_table(outcomes: pd.DataFrame, practice: pd.DataFrame, source=None)
     return rows.drop(columns="session").reset_index(drop=True)
 
 
-def practice_from_bids(bids_dir) -> tuple[pd.DataFrame, Path]:
-    """Read ``phenotype/practice.tsv`` of a BIDS dataset (``n/a`` = missing).
-
-    Returns
-    -------
-    tuple
-        The table and its path (for error messages).
-    """
-    path = Path(bids_dir) / "phenotype" / "practice.tsv"
-    if not path.is_file():
-        raise MindpainError("no practice table; expected phenotype/practice.tsv with "
-                            "participant_id, lifetime_hours, retreat_hours", path)
-    return pd.read_csv(path, sep="\t", na_values="n/a", keep_default_na=False), path
-
-
 # ---------------------------------------------------------------- vectorised estimators
 
 
@@ -440,18 +389,6 @@ def spearman_batch(x, Y):
     return r, 2 * stats.t.sf(np.abs(t), n - 2)
 
 
-def holm_rows(P) -> np.ndarray:
-    """Holm-adjusted p values along the last axis (one family per row)."""
-    P = np.atleast_2d(np.asarray(P, float))
-    m = P.shape[-1]
-    order = np.argsort(P, axis=-1, kind="stable")
-    sorted_p = np.take_along_axis(P, order, -1) * (m - np.arange(m))
-    stepped = np.minimum(np.maximum.accumulate(sorted_p, axis=-1), 1.0)
-    out = np.empty_like(P)
-    np.put_along_axis(out, order, stepped, -1)
-    return out
-
-
 # ---------------------------------------------------------------- analysis
 
 
@@ -477,7 +414,7 @@ def _join(*notes) -> str:
     return "; ".join(n for n in notes if n)
 
 
-def compare_groups(data: pd.DataFrame, outcomes=GROUP_OUTCOMES) -> list[dict]:
+def compare_groups(data: pd.DataFrame, outcomes=TRIAL_OUTCOMES) -> list[dict]:
     """LTM vs naive baseline per outcome: ``welch_d``, ``ancova_d`` and ``bf10`` rows."""
     import pingouin as pg
 
@@ -537,7 +474,7 @@ def _spearman_pairs(X, Y):
         return (rx * ry).sum(-1) / np.sqrt((rx**2).sum(-1) * (ry**2).sum(-1))
 
 
-def dose_response(data: pd.DataFrame, outcomes=SIGNATURES, *, seed: int = 0,
+def dose_response(data: pd.DataFrame, outcomes=SIGNATURE_OUTCOMES, *, seed: int = 0,
                   n_boot: int = 2000) -> list[dict]:
     """Retreat, daily and lifetime practice against each outcome, within meditators.
 
@@ -547,8 +484,6 @@ def dose_response(data: pd.DataFrame, outcomes=SIGNATURES, *, seed: int = 0,
     """
     import pingouin as pg
     import statsmodels.api as sm
-
-    from mindpain.config import derive_rng
 
     rows = []
     cov, cov_notes = _covariates(data)
@@ -625,7 +560,7 @@ def dose_response(data: pd.DataFrame, outcomes=SIGNATURES, *, seed: int = 0,
 
 def holm_families(effects: pd.DataFrame) -> np.ndarray:
     """Holm-adjusted p values in the families of the module docstring (NaN p stay NaN)."""
-    domain = np.where(effects["outcome"].isin(SIGNATURES), "signature", "rating")
+    domain = np.where(effects["outcome"].isin(SIGNATURE_OUTCOMES), "signature", "rating")
     family = np.where(effects["effect"].isin(["retreat", "daily"]), "dose", effects["effect"])
     return holm_by_family(effects["p"], [effects["method"], domain, family])
 
@@ -695,137 +630,6 @@ def analyse_meditators(outcomes: pd.DataFrame, practice: pd.DataFrame, *,
 # ---------------------------------------------------------------- planted values
 
 
-def _practice_moments(params) -> dict:
-    """Exact moments of log10 hours (from the generator) and its standardisation."""
-    from mindpain.twin.participants import practice_moments
-
-    mom = practice_moments(params)
-    # The generator standardises log10 hours with these exact moments.
-    mom.update(sigma_r=float(np.sqrt(mom["v_r"])), sigma_d=float(np.sqrt(mom["v_d"])),
-               c_r=mom["e_r"], c_d=mom["e_d"])
-    return mom
-
-
-def planted_meditator_effects(preset: str) -> pd.DataFrame:
-    r"""Planted value of every meditator analysis' estimand on the observed scale.
-
-    The derivation is in the module docstring ("Planted values"). Briefly, for outcome
-    *k* the LTM term is :math:`T_k = G_k + A_k(\log_{10}R - c_r) + B_k(\log_{10}D - c_d)`,
-    exactly linear in the log hours, and independent of the naive-like level and
-    measurement noise (variance :math:`s_k^2`, the naive observed SD).
-
-    Parameters
-    ----------
-    preset : {"small", "full"}
-        Twin preset (the group sizes enter the pooled SD of ``welch_d``/``ancova_d``).
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``outcome, effect, method, planted, parameter, parameter_value, status`` where
-        ``parameter`` is the parameter-file entry behind the effect and
-        ``parameter_value`` its value (0 = a planted null at the parameter level).
-
-    Examples
-    --------
-    >>> planted = planted_meditator_effects("full")
-    >>> row = planted.query("outcome == 'nps' and effect == 'retreat' and method == 'ols'")
-    >>> float(row["planted"].iloc[0])
-    0.0
-    """
-    from mindpain.twin import load_parameters
-    from mindpain.twin.model import READOUTS, derive_constants
-
-    params = load_parameters(preset)
-    const = derive_constants(preset)
-    mom = _practice_moments(params)
-    g, a, b = (params[f"meditators.{n}"] for n in ("group_d", "retreat_slope", "daily_slope"))
-    sd_obs = const.observed_level_sd
-    base = ("nps", "siips1")
-    # Readout k of a shift that moves the expected (NPS, SIIPS1) scores by (1, 0) / (0, 1):
-    # the terms are stated on the observed NPS and SIIPS1 and planted in latent space.
-    mixing = np.column_stack([const.readout @ const.to_latent({x: 1.0}) for x in base])
-    mixing[np.abs(mixing) < 1e-9] = 0.0
-    cov_b = const.latent_cov("level")
-    n_ltm = params["design.n_meditators"]
-    n_naive = (sum(params["design.n_completers"].values())
-               + sum(params["design.n_baseline_only"].values()))
-    status = {n: params.raw["meditators"][n]["status"]
-              for n in ("group_d", "retreat_slope", "daily_slope")}
-    rows = []
-    for k in GROUP_OUTCOMES:
-        if k in READOUTS:
-            loading = const.readout[READOUTS.index(k)]
-            r = mixing[READOUTS.index(k)]
-            var_n = float(loading @ cov_b @ loading) + const.measurement_sd(k) ** 2
-            coefs = {n: float(r @ [sd_obs[x] * p.get(x, 0.0) for x in base])
-                     for n, p in (("g", g), ("a", a), ("b", b))}
-            # parameter value behind each effect: the readout mixes NPS and SIIPS1
-            pval = {n: float(max(abs(p.get(x, 0.0)) for x in base if r[base.index(x)] != 0))
-                    for n, p in (("g", g), ("a", a), ("b", b))}
-        else:
-            var_n = const.between_sd[k] ** 2 + const.measurement_sd(k) ** 2
-            coefs = {n: sd_obs[k] * p.get(k, 0.0) for n, p in (("g", g), ("a", a), ("b", b))}
-            pval = {n: abs(p.get(k, 0.0)) for n, p in (("g", g), ("a", a), ("b", b))}
-        s = np.sqrt(var_n)
-        A, B = coefs["a"] / mom["sigma_r"], coefs["b"] / mom["sigma_d"]
-        mean_t = coefs["g"] + A * (mom["e_r"] - mom["c_r"]) + B * (mom["e_d"] - mom["c_d"])
-        var_t = A**2 * mom["v_r"] + B**2 * mom["v_d"] + 2 * A * B * mom["c_rd"]
-        pooled = np.sqrt(((n_ltm - 1) * (var_n + var_t) + (n_naive - 1) * var_n)
-                         / (n_ltm + n_naive - 2))
-        for method in GROUP_METHODS:
-            rows.append({"outcome": k, "effect": "group", "method": method,
-                         "planted": mean_t / pooled if method != "bf10" else np.nan,
-                         "parameter": "group_d", "parameter_value": pval["g"],
-                         "status": status["group_d"]})
-        if k not in SIGNATURES:
-            continue
-        v_r_d = mom["v_r"] - mom["c_rd"] ** 2 / mom["v_d"]
-        v_d_r = mom["v_d"] - mom["c_rd"] ** 2 / mom["v_r"]
-        slopes = {"retreat": A, "daily": B, "lifetime": A + B}
-        partial = {
-            "retreat": A * np.sqrt(v_r_d) / np.sqrt(A**2 * v_r_d + var_n),
-            "daily": B * np.sqrt(v_d_r) / np.sqrt(B**2 * v_d_r + var_n),
-            "lifetime": (A + B) * mom["v_l"] / np.sqrt(mom["v_l"] * (var_n + var_t)),
-        }
-        independent = A == 0 and B == 0
-        for effect in ("retreat", "daily", "lifetime"):
-            param = {"retreat": ("retreat_slope", pval["a"]), "daily": ("daily_slope", pval["b"]),
-                     "lifetime": ("retreat_slope", max(pval["a"], pval["b"]))}[effect]
-            values = {"ols": slopes[effect] / s, "rlm": slopes[effect] / s,
-                      "partial_r": partial[effect], "spearman": 0.0 if independent else np.nan}
-            for method in DOSE_METHODS:
-                rows.append({"outcome": k, "effect": effect, "method": method,
-                             "planted": float(values[method]), "parameter": param[0],
-                             "parameter_value": param[1],
-                             "status": status[param[0]]})
-    out = pd.DataFrame(rows)
-    out["planted"] = out["planted"].astype(float)
-    return out
-
-
-def practice_summary(preset: str) -> dict:
-    """Implied features of the twin's practice model used in the chapter's prose.
-
-    Returns the SD of log10 retreat hours, the slope of SIIPS1 per SD of log10 retreat
-    hours (naive SD units), the mean of the generator's standardised retreat term
-    :math:`E[z_r]`, and the retreat-daily correlation of log hours.
-    """
-    from mindpain.twin import load_parameters
-
-    params = load_parameters(preset)
-    mom = _practice_moments(params)
-    planted = planted_meditator_effects(preset).set_index(["outcome", "effect", "method"])
-    slope = float(planted.loc[("siips1", "retreat", "ols"), "planted"])
-    return {"sd_log_retreat": float(np.sqrt(mom["v_r"])),
-            "sd_log_lifetime": float(np.sqrt(mom["v_l"])),
-            "generator_sd": float(mom["sigma_r"]),
-            "siips1_slope_per_sd": slope * float(np.sqrt(mom["v_r"])),
-            "mean_z_retreat": float((mom["e_r"] - mom["c_r"]) / mom["sigma_r"]),
-            "corr_retreat_daily": float(mom["c_rd"] / np.sqrt(mom["v_r"] * mom["v_d"])),
-            "retreat_slope_parameter": float(params["meditators.retreat_slope"]["siips1"])}
-
-
 def truth_for(cfg) -> pd.DataFrame | None:
     """Planted values for the configured data: the twin's, or None for a user's dataset."""
     return None if cfg.bids_dir is not None else planted_meditator_effects(cfg.preset)
@@ -836,8 +640,6 @@ def truth_for(cfg) -> pd.DataFrame | None:
 
 def write_meditator_effects(effects: pd.DataFrame, cfg) -> Path:
     """Write ``results/tables/meditator_effects.tsv`` atomically (with a JSON sidecar)."""
-    from mindpain.io import write_json, write_tsv
-
     path = Path(cfg.results_dir) / "meditator_effects.tsv"
     write_tsv(path, effects[EFFECT_COLUMNS])
     write_json(path.with_suffix(".json"), {
@@ -848,240 +650,6 @@ def write_meditator_effects(effects: pd.DataFrame, cfg) -> Path:
                    "n/a where none applies", "n": "participants in the analysis",
         "note": "reason for a missing value or a detail of the analysis"})
     return path
-
-
-# ---------------------------------------------------------------- calibration
-
-
-def _replicated(preset: str, seed: int, n_replications: int):
-    """Replicated outcomes as arrays and the fixed covariates of the analysed participants."""
-    from mindpain.twin import draw_participants, simulate_observed
-
-    people = draw_participants(preset, seed)
-    obs = simulate_observed(preset, seed, n_replications)
-    obs = obs[obs["session"].eq("pre")]
-    first = obs[obs["replication"].eq(0)].drop(columns="replication")
-    first = first.merge(people[["participant_id", "age", "sex"]], on="participant_id")
-    data = meditator_table(first, people)
-    order = data["participant_id"].tolist()
-    arrays = {}
-    for k in GROUP_OUTCOMES:
-        wide = obs.pivot(index="replication", columns="participant_id", values=k)
-        arrays[k] = wide[order].to_numpy(float)
-    return data, arrays
-
-
-def calibration_estimates(data: pd.DataFrame, arrays: dict) -> pd.DataFrame:
-    """Vectorised estimates of every calibrated analysis for every replication.
-
-    The participants (hours, age, sex) are fixed across replications, so every regression
-    shares one design and all replications are fitted at once.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``replication, outcome, effect, method, estimate, ci_low, ci_high, p, p_adj``.
-    """
-    ltm = data["cohort"].eq("LTM").to_numpy()
-    cov, _ = _covariates(data)
-    frames = []
-
-    def add(k, effect, method, est, lo, hi, p):
-        R = len(est)
-        frames.append(pd.DataFrame({"replication": np.arange(R), "outcome": k, "effect": effect,
-                                    "method": method, "estimate": est, "ci_low": lo,
-                                    "ci_high": hi, "p": p}))
-
-    Xg, _, _ = _design(pd.concat([cov, pd.Series(ltm.astype(float), name="ltm",
-                                                 index=data.index)], axis=1),
-                       ["ltm", *cov.columns])
-    for k in GROUP_OUTCOMES:
-        Y = arrays[k]
-        g = group_batch(Y[:, ltm], Y[:, ~ltm])
-        add(k, "group", "welch_d", g["d"], g["ci_low"], g["ci_high"], g["p"])
-        fit = ols_batch(Xg, Y, hc3=True)
-        out = standardised(fit["coef"][:, 1], fit["se"][:, 1], g["sd_pooled"], fit["df"])
-        add(k, "group", "ancova_d", out["d"], out["ci_low"], out["ci_high"], out["p"])
-    med = data[ltm]
-    cov_m = cov[ltm]
-    n_naive = int((~ltm).sum())
-    for k in SIGNATURES:
-        Y = arrays[k][:, ltm]
-        scale = arrays[k][:, ~ltm].std(-1, ddof=1)
-        for effect, preds in (("retreat", ["log_retreat", "log_daily"]),
-                              ("daily", ["log_daily", "log_retreat"]),
-                              ("lifetime", ["log_lifetime"])):
-            frame = pd.concat([med[preds], cov_m], axis=1)
-            X, keep, _ = _design(frame, [*preds, *cov_m.columns])
-            fit = ols_batch(X, Y)
-            c, se = fit["coef"][:, 1], fit["se"][:, 1]
-            t = c / se
-            p = 2 * stats.t.sf(np.abs(t), fit["df"])
-            est, lo, hi = scaled_slope(c, se, fit["df"], scale, n_naive)
-            add(k, effect, "ols", est, lo, hi, p)
-            r = t / np.sqrt(t**2 + fit["df"])
-            lo, hi = fisher_ci(r, len(Y.T) - (len(keep) - 1))
-            add(k, effect, "partial_r", r, lo, hi, p)
-            rho, p_s = spearman_batch(med[preds[0]].to_numpy(float), Y)
-            nan = np.full(len(rho), np.nan)
-            add(k, effect, "spearman", rho, nan, nan, p_s)
-    est = pd.concat(frames, ignore_index=True)
-    est["p_adj"] = _holm_by_replication(est)
-    return est
-
-
-def _holm_by_replication(est: pd.DataFrame) -> np.ndarray:
-    """Holm within the families of the module docstring, separately per replication."""
-    domain = np.where(est["outcome"].isin(SIGNATURES), "signature", "rating")
-    family = np.where(est["effect"].isin(["retreat", "daily"]), "dose", est["effect"])
-    adj = np.full(len(est), np.nan)
-    keys = pd.Series(list(zip(est["method"], domain, family, strict=True)), index=est.index)
-    for _, idx in est.groupby(keys).groups.items():
-        sub = est.loc[idx]
-        wide = sub.pivot_table(index="replication", columns=["outcome", "effect"], values="p",
-                               aggfunc="first")
-        adjusted = pd.DataFrame(holm_rows(wide.to_numpy()), index=wide.index,
-                                columns=wide.columns)
-        long = adjusted.stack(["outcome", "effect"], future_stack=True).rename("p_adj")
-        keyed = sub.join(long, on=["replication", "outcome", "effect"])
-        adj[est.index.get_indexer(idx)] = keyed["p_adj"].to_numpy()
-    return adj
-
-
-def _rlm_estimates(data: pd.DataFrame, arrays: dict, n_rep: int,
-                   outcomes=SIGNATURES) -> pd.DataFrame:
-    """Huber RLM slopes for the first ``n_rep`` replications (one statsmodels fit each)."""
-    import statsmodels.api as sm
-
-    ltm = data["cohort"].eq("LTM").to_numpy()
-    cov, _ = _covariates(data)
-    med, cov_m = data[ltm], cov[ltm]
-    n_naive = int((~ltm).sum())
-    frame = pd.concat([med[["log_retreat", "log_daily"]], cov_m], axis=1)
-    X, keep, _ = _design(frame, ["log_retreat", "log_daily", *cov_m.columns])
-    df = X.shape[0] - X.shape[1]
-    rows = []
-    for k in outcomes:
-        Y, scale = arrays[k][:n_rep, ltm], arrays[k][:n_rep, ~ltm].std(-1, ddof=1)
-        for rep in range(len(Y)):
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                fit = sm.RLM(Y[rep], X, M=sm.robust.norms.HuberT()).fit()
-            for effect, j in (("retreat", 1), ("daily", 2)):
-                est, lo, hi = scaled_slope(fit.params[j], fit.bse[j], df, scale[rep], n_naive)
-                rows.append({"replication": rep, "outcome": k, "effect": effect, "method": "rlm",
-                             "estimate": est, "ci_low": lo, "ci_high": hi,
-                             "p": 2 * stats.t.sf(abs(fit.tvalues[j]), df)})
-    return pd.DataFrame(rows)
-
-
-def calibrate_meditators(seed: int, preset: str = "full", n_replications: int = 1000,
-                         rlm_replications: int = 200) -> pd.DataFrame:
-    r"""Coverage and false-positive rates of the meditator analyses over replications.
-
-    Draws ``simulate_observed(preset, seed, n_replications)`` (same participants, hours
-    and ages in every replication; new true levels and noise), runs the vectorised
-    estimators (:func:`calibration_estimates`) and Huber RLM on the first
-    ``rlm_replications`` replications, and summarises per analysis and outcome:
-
-    * ``coverage``: share of replications whose 95% CI contains the planted value;
-    * ``false_positive_rate``: where the parameter file plants 0 (``group_d``,
-      ``retreat_slope`` or ``daily_slope`` of the outcome's signatures), the share of
-      replications with **unadjusted** p < .05, the per-test error rate that the nominal
-      5% refers to. The ``planted`` column shows what the generator implies (not always
-      exactly 0);
-    * ``power``: the share with Holm-adjusted p < .05 where the planted value is not 0;
-    * ``rejection_rate``: the share with unadjusted p < .05 for a marginal Spearman
-      correlation whose parameter is 0 but which is not a null (no planted value).
-
-    RLM (Huber) is refitted for the retreat and daily slopes of the four signatures on
-    the first ``rlm_replications`` replications (one statsmodels fit each).
-
-    ``mc_se`` is :math:`\sqrt{\hat q(1-\hat q)/R}`.
-    """
-    data, arrays = _replicated(preset, seed, n_replications)
-    est = calibration_estimates(data, arrays)
-    if rlm_replications:
-        rlm = _rlm_estimates(data, arrays, min(rlm_replications, n_replications))
-        rlm["p_adj"] = _holm_by_replication(rlm)
-        est = pd.concat([est, rlm], ignore_index=True)
-    planted = planted_meditator_effects(preset)
-    est = est.merge(planted, on=["outcome", "effect", "method"], how="left")
-    est["analysis"] = est["effect"] + "_" + est["method"]
-    rows = []
-    for (analysis, k), sub in est.groupby(["analysis", "outcome"], sort=False):
-        truth, R = float(sub["planted"].iloc[0]), len(sub)
-        pnull = float(sub["parameter_value"].iloc[0]) == 0.0
-        common = {"analysis": analysis, "outcome": k, "replications": R, "planted": truth,
-                  "mean_estimate": float(sub["estimate"].mean())}
-        if np.isfinite(truth) and sub["ci_low"].notna().all():
-            cov = ((sub["ci_low"] <= truth) & (truth <= sub["ci_high"])).mean()
-            rows.append({**common, "quantity": "coverage", "value": cov, "note": ""})
-        rate = float((sub["p"] < 0.05).mean())
-        which = "unadjusted"
-        if pnull and not np.isfinite(truth):
-            rows.append({**common, "quantity": "rejection_rate", "value": rate,
-                         "note": f"{which} p < .05; parameter is 0 but this marginal rank "
-                                 "correlation is not a null (practice components correlate)"})
-        elif pnull:
-            note = f"{which} p < .05"
-            if np.isfinite(truth) and abs(truth) > 1e-9:
-                note += (f"; parameter is 0 but the generator implies {truth:+.3f}, so not "
-                         "every rejection is false")
-            rows.append({**common, "quantity": "false_positive_rate", "value": rate,
-                         "note": note})
-        elif np.isfinite(truth) and abs(truth) > 1e-9:
-            rows.append({**common, "quantity": "power",
-                         "value": float((sub["p_adj"] < 0.05).mean()),
-                         "note": "Holm-adjusted p < .05"})
-    out = pd.DataFrame(rows)
-    out["mc_se"] = np.sqrt(out["value"] * (1 - out["value"]) / out["replications"])
-    return out[COVERAGE_COLUMNS]
-
-
-def _code_fingerprint() -> str:
-    """Hash of the code and parameters that determine the calibration."""
-    from mindpain import reported, surrogates, trial
-    from mindpain.twin import model, params, participants, patterns
-
-    digest = hashlib.sha256()
-    for mod in (model, participants, patterns, params, reported, surrogates, trial):
-        digest.update(inspect.getsource(mod).encode())
-    digest.update(Path(__file__).read_bytes())
-    digest.update((Path(model.__file__).parent / "parameters.toml").read_bytes())
-    return digest.hexdigest()
-
-
-def load_or_calibrate(cfg, n_replications: int = 1000, rlm_replications: int = 200,
-                      preset: str = "full") -> pd.DataFrame:
-    """Return the calibration table, computing it only when its cache is absent or stale.
-
-    Written to ``results/tables/meditator_coverage.tsv`` with a JSON sidecar holding the
-    cache key: preset, seed, replication counts and a hash of the code and parameters.
-    Calibration uses the full design by default (participant level only, no BOLD).
-    """
-    from mindpain.io import write_json, write_tsv
-
-    key = {"seed": int(cfg.seed), "preset": preset, "n_replications": int(n_replications),
-           "rlm_replications": int(rlm_replications), "code": _code_fingerprint()}
-    path = Path(cfg.results_dir) / "meditator_coverage.tsv"
-    sidecar = path.with_suffix(".json")
-    if path.is_file() and sidecar.is_file():
-        stored = json.loads(sidecar.read_text())
-        if stored.get("key") == key:
-            return pd.read_csv(path, sep="\t", na_values="n/a", keep_default_na=False)
-    from mindpain.precomputed import adopt
-
-    if adopt(path, key):
-        return pd.read_csv(path, sep="\t", na_values="n/a", keep_default_na=False)
-    table = calibrate_meditators(cfg.seed, preset, n_replications, rlm_replications)
-    write_tsv(path, table)
-    write_json(sidecar, {"key": key, "columns": {
-        "quantity": "coverage (95% CI contains planted), false_positive_rate (parameter-level "
-                    "null rejected at .05 after Holm) or power",
-        "value": "share of replications", "mc_se": "Monte-Carlo standard error",
-        "planted": "value implied by the generator", "mean_estimate": "mean over replications"}})
-    return pd.read_csv(path, sep="\t", na_values="n/a", keep_default_na=False)
 
 
 # ---------------------------------------------------------------- display helpers
@@ -1103,12 +671,3 @@ def format_effects(effects: pd.DataFrame) -> pd.DataFrame:
         "p (Holm)": effects["p_adj"].map(lambda x: num(x, "{:.3f}")),
         "Planted": effects["planted"].map(num), "n": effects["n"], "Note": effects["note"],
     }).reset_index(drop=True)
-
-
-def meditator_parameters(preset: str) -> pd.DataFrame:
-    """Return the parameter file's ``meditators`` entries with value, status and note."""
-    from mindpain.twin import load_parameters
-
-    table = load_parameters(preset).table()
-    return table[table["section"].eq("meditators")].drop(columns=["section", "unit"]) \
-        .reset_index(drop=True)

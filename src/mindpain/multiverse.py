@@ -43,7 +43,6 @@ Inference under the null (Simonsohn, Simmons & Nelson 2020)
 from __future__ import annotations
 
 import argparse
-import hashlib
 import itertools
 import json
 import sys
@@ -55,9 +54,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mindpain.config import PROJECT_ROOT, derive_rng
+from mindpain.config import PRECOMPUTED_DIR, derive_rng
 from mindpain.errors import MindpainError
-from mindpain.trial import standardised
+from mindpain.stats.effect_sizes import standardised
+from mindpain.vocabulary import ARMS, METRICS, SESSIONS
 
 #: First-level axes: smoothing FWHM (mm; None = none), HRF model, high-pass period (s).
 SMOOTHING = (None, 8.0)
@@ -65,7 +65,6 @@ HRF_MODELS = ("glover", "glover + derivative")
 HIGH_PASS_S = (128.0, 100.0)
 #: Confound sets (column names of fMRIPrep's confounds table); the twin has none.
 CONFOUND_SETS = {"none": ()}
-METRICS = ("dot", "cosine", "correlation")
 #: (model, sample) pairs that are defined.
 MODEL_SAMPLES = (("change_score", "completers"), ("ancova", "completers"),
                  ("mixedlm", "completers"), ("mixedlm", "all"))
@@ -73,8 +72,6 @@ COVARIATE_SETS = {"none": (), "age+sex": ("age", "sex")}
 OUTCOMES = ("nps", "siips1")
 ALPHA = 0.05
 N_PERMUTATIONS = 500
-#: Where ``make multiverse`` writes the committed result (outside the ignored results/).
-PRECOMPUTED_DIR = PROJECT_ROOT / "book" / "precomputed"
 #: Preset of the committed multiverse (full design, coarse grid).
 PRECOMPUTED_PRESET = "reduced"
 
@@ -429,8 +426,8 @@ def participant_frame(scores: pd.DataFrame, participants: pd.DataFrame) -> pd.Da
     Columns ``participant_id, group, pre, post, age, sex_m``.
     """
     wide = scores.pivot_table(index="participant_id", columns="session", values="response",
-                              aggfunc="first").reindex(columns=["pre", "post"])
-    people = participants[participants["group"].isin(("MBSR", "HEP", "WL"))]
+                              aggfunc="first").reindex(columns=list(SESSIONS))
+    people = participants[participants["group"].isin(ARMS)]
     people = people.set_index("participant_id")
     frame = people[["group"]].join(wide, how="inner")
     frame["age"] = people["age"].astype(float) if "age" in people else np.nan
@@ -570,30 +567,31 @@ def run_multiverse(cfg, contrast: str = "MBSR_vs_HEP", n_permutations: int = N_P
 
 
 def _code_files() -> list[Path]:
+    """Source files a multiverse result depends on (paths inside the package)."""
     root = Path(__file__).resolve().parent
     names = ["multiverse.py", "first_level.py", "glm.py", "scoring.py", "signatures.py",
-             "surrogates.py", "images.py", "trial.py", "pipeline.py", "dataset.py"]
-    return [root / n for n in names] + sorted((root / "twin").glob("*.py")) + [
-        root / "twin" / "parameters.toml"]
+             "surrogates.py", "images.py", "trial.py", "pipeline.py", "dataset.py",
+             "vocabulary.py", "io.py"]
+    return ([root / n for n in names] + sorted((root / "stats").glob("*.py"))
+            + sorted((root / "twin").glob("*.py")) + [root / "twin" / "parameters.toml"])
 
 
 def content_key(preset: str, seed: int, n_permutations: int = N_PERMUTATIONS,
                 contrast: str = "MBSR_vs_HEP", grid: str = "book") -> dict:
     """Key of a multiverse result: preset, seed, grid, permutations and a code fingerprint.
 
-    The fingerprint hashes the source of every stage the result depends on (twin,
-    first level, scoring, signatures, models) and the twin's parameter file.
+    The fingerprint (:func:`mindpain.io.code_fingerprint`) hashes the code of every stage the
+    result depends on (twin, first level, scoring, signatures, models; docstrings and
+    comments do not count) and the twin's parameter file.
     """
-    digest = hashlib.sha256()
-    for path in _code_files():
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
+    from mindpain.io import code_fingerprint
+
     return {"preset": preset, "seed": int(seed), "contrast": contrast,
             "n_permutations": int(n_permutations),
             "first_level": [v.label for v in first_level_variants(grid)],
             "metrics": list(METRICS), "models": [list(m) for m in MODEL_SAMPLES],
             "covariates": list(COVARIATE_SETS), "outcomes": list(OUTCOMES),
-            "code": digest.hexdigest()}
+            "code": code_fingerprint(_code_files())}
 
 
 def write_result(result: Multiverse, folder, key: dict) -> Path:

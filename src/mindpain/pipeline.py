@@ -12,12 +12,8 @@ from pathlib import Path
 import pandas as pd
 
 from mindpain.config import Config, get_config
-from mindpain.io import checked_before, remember_checked, tree_state
-
-#: Outcome columns of the outcomes table.
-SIGNATURE_OUTCOMES = ("nps", "nps_pos", "nps_neg", "siips1")
-RATING_OUTCOMES = ("intensity", "unpleasantness")
-OUTCOMES = SIGNATURE_OUTCOMES + RATING_OUTCOMES
+from mindpain.io import checked_before, code_fingerprint, remember_checked, tree_state
+from mindpain.vocabulary import RATING_OUTCOMES, TRIAL_OUTCOMES
 
 
 def ensure_dataset(cfg: Config | None = None) -> Path:
@@ -78,15 +74,11 @@ def _first_level_check(bids_dir, out, confounds_dir) -> tuple[str, int]:
     checks them), a chapter need not check the runs one by one again (see
     :func:`mindpain.io.remember_checked`; only with the checksum cache configured).
     """
-    import hashlib
-
-    from mindpain import __version__, dataset, first_level, glm
+    from mindpain import __version__, dataset, first_level, glm, vocabulary
 
     tree, newest = tree_state(bids_dir, out)
-    code = hashlib.sha256()
-    for module in (dataset, first_level, glm):
-        code.update(Path(module.__file__).read_bytes())
-    key = "\t".join(["first-level", __version__, code.hexdigest(), str(bids_dir), str(out),
+    code = code_fingerprint(Path(m.__file__) for m in (dataset, first_level, glm, vocabulary))
+    key = "\t".join(["first-level", __version__, code, str(bids_dir), str(out),
                      str(confounds_dir), tree])
     return key, newest
 
@@ -132,7 +124,8 @@ def load_outcomes(cfg: Config | None = None) -> pd.DataFrame:
     """Return the outcomes table: one row per participant and session.
 
     Columns: ``participant_id, session, group, age, sex`` and the outcomes
-    :data:`OUTCOMES` (signature responses of the hot>warm map, mean hot-trial ratings).
+    :data:`mindpain.vocabulary.TRIAL_OUTCOMES` (signature responses of the hot>warm map, mean
+    hot-trial ratings).
     Works the same on the twin and on a user's BIDS dataset.
     """
     from mindpain.dataset import load_events, load_participants, session_ratings
@@ -154,5 +147,5 @@ def load_outcomes(cfg: Config | None = None) -> pd.DataFrame:
     table = table.sort_values(["participant_id", "session"],
                               key=lambda s: s.map(order) if s.name == "session" else s)
     columns = ["participant_id", "session", *[c for c in ("group", "age", "sex") if c in table],
-               *OUTCOMES]
+               *TRIAL_OUTCOMES]
     return table[columns].reset_index(drop=True)

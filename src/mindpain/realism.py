@@ -20,22 +20,38 @@ it.
 
 from __future__ import annotations
 
+import hashlib
+from importlib import resources
+from pathlib import Path
+
+import nibabel as nib
 import numpy as np
 import pandas as pd
+from scipy import signal as sps
 
+from mindpain import __version__
+from mindpain.config import PRECOMPUTED_DIR
+from mindpain.dataset import expand_confound_columns, load_run_events, repetition_time
+from mindpain.glm import design_matrix
+from mindpain.io import cached_table, read_tsv
+from mindpain.twin.model import twin_space
+from mindpain.twin.nuisance import gamma_difference_hrf
 from mindpain.twin.params import load_parameters
+from mindpain.twin.participants import draw_participants, draw_truth
+from mindpain.twin.patterns import generator_space
+from mindpain.twin.run import make_run
 from mindpain.twin.task import frame_times
-
-#: Confound columns the realistic-world fits use (the first level's motion set).
-MOTION_SET = ("trans_x", "trans_y", "trans_z", "rot_x", "rot_y", "rot_z",
-              *(f"{c}_derivative1" for c in ("trans_x", "trans_y", "trans_z", "rot_x", "rot_y",
-                                              "rot_z")), "motion_outlier*")
+from mindpain.vocabulary import (
+    DEFAULT_WORLD,
+    FRAMEWISE_DISPLACEMENT,
+    MOTION_CONFOUNDS,
+    TRIAL_TYPES,
+    WORLDS,
+)
 
 
 def sessions(preset: str, seed: int, world: str, n: int | None = None) -> pd.DataFrame:
     """Return the twin's truth table (one row per session) with the hot temperatures."""
-    from mindpain.twin.participants import draw_participants, draw_truth
-
     participants = draw_participants(preset, seed)
     truth = draw_truth(participants, preset, seed, world=world)
     hot = participants.set_index("participant_id")["hot_temperature"]
@@ -53,9 +69,6 @@ def design(params, events: pd.DataFrame, confounds: pd.DataFrame | None = None,
     ``split_hot_by_temperature`` models each hot temperature as its own condition
     (``hot_<temperature>``); ``shift`` delays every onset by that many seconds.
     """
-    from mindpain.dataset import expand_confound_columns
-    from mindpain.glm import design_matrix
-
     ev = events[["onset", "duration", "trial_type"]].copy()
     ev["onset"] = ev["onset"] + shift
     if split_hot_by_temperature:
@@ -64,7 +77,7 @@ def design(params, events: pd.DataFrame, confounds: pd.DataFrame | None = None,
                                      for t in events.loc[hot, "temperature"]]
     chosen = None
     if confounds is not None:
-        chosen = confounds[expand_confound_columns(MOTION_SET, confounds.columns)].fillna(0.0)
+        chosen = confounds[expand_confound_columns(MOTION_CONFOUNDS, confounds.columns)].fillna(0.0)
     times = frame_times(params) if hasattr(params, "raw") else np.asarray(params, float)
     return design_matrix(ev, len(times), float(times[1] - times[0]), confounds=chosen)
 
@@ -94,9 +107,6 @@ def pacf2(resid: np.ndarray) -> tuple[float, float]:
 
 
 def _runs(preset, seed, world, n_sessions, runs=(1,)):
-    from mindpain.twin.patterns import generator_space
-    from mindpain.twin.run import make_run
-
     mask = generator_space(preset).mask
     for rec in sessions(preset, seed, world, n_sessions).to_dict("records"):
         for run in runs:
@@ -123,7 +133,7 @@ def ar1_leftover(resid: np.ndarray, n_lags: int = 10) -> float:
     return float(np.mean(w.shape[0] * q))
 
 
-def residual_autocorrelation(preset: str = "small", seed: int = 1, world: str = "realistic",
+def residual_autocorrelation(preset: str = "small", seed: int = 1, world: str = DEFAULT_WORLD,
                              n_sessions: int = 6) -> pd.DataFrame:
     """Autocorrelation of GLM residuals, per run: ``acf1``, ``pacf2``, ``ar1_leftover_q``.
 
@@ -143,7 +153,7 @@ def residual_autocorrelation(preset: str = "small", seed: int = 1, world: str = 
     return pd.DataFrame(rows)
 
 
-def hrf_latency(preset: str = "small", seed: int = 1, world: str = "realistic",
+def hrf_latency(preset: str = "small", seed: int = 1, world: str = DEFAULT_WORLD,
                 n_sessions: int = 12, shifts=None) -> pd.DataFrame:
     """Each session's response latency: the time shift of the canonical HRF that fits best.
 
@@ -155,11 +165,6 @@ def hrf_latency(preset: str = "small", seed: int = 1, world: str = "realistic",
     Returns one row per session with ``latency`` (s) and, in the realistic world, the
     planted participant shift (``planted``).
     """
-    from scipy import signal as sps
-
-    from mindpain.twin.nuisance import gamma_difference_hrf
-    from mindpain.twin.patterns import generator_space
-
     shifts = np.arange(-3.0, 3.01, 0.25) if shifts is None else np.asarray(shifts, float)
     params = load_parameters(preset, world)
     space = generator_space(preset)
@@ -173,10 +178,10 @@ def hrf_latency(preset: str = "small", seed: int = 1, world: str = "realistic",
     for rec, _, data, y in _runs(preset, seed, world, n_sessions, runs):
         roi = y[:, top] @ np.sign(pattern[top]) / top.sum()
         base = design(params, data.events, data.confounds)
-        nuis = base.drop(columns=["hot", "warm", "rating"]).to_numpy()
+        nuis = base.drop(columns=list(TRIAL_TYPES)).to_numpy()
         n_t = len(base)
         boxes = []
-        for kind in ("hot", "warm", "rating"):
+        for kind in TRIAL_TYPES:
             box = np.zeros(n_t * over)
             for on, du in data.events.loc[data.events["trial_type"] == kind,
                                           ["onset", "duration"]].to_numpy():
@@ -205,8 +210,6 @@ def hrf_latency(preset: str = "small", seed: int = 1, world: str = "realistic",
 
 
 def _weights(preset):
-    from mindpain.twin.model import twin_space
-
     space = twin_space(preset)
     return {"nps": space.weights["nps"], "siips1": space.weights["siips1"]}
 
@@ -278,11 +281,11 @@ def motion_regression(preset: str = "small", seed: int = 1, n_sessions: int = 6)
                      "run": run, "var_without": v0, "var_with": v1,
                      "reduction": 1 - v1 / v0,
                      "n_confounds": X.shape[1] - design(params, data.events).shape[1],
-                     "mean_fd": float(data.confounds["framewise_displacement"].mean())})
+                     "mean_fd": float(data.confounds[FRAMEWISE_DISPLACEMENT].mean())})
     return pd.DataFrame(rows)
 
 
-def recovery(preset: str = "small", seed: int = 1, worlds=("ideal", "realistic")) -> pd.DataFrame:
+def recovery(preset: str = "small", seed: int = 1, worlds=WORLDS) -> pd.DataFrame:
     """Measured session scores against the planted latent responses, in each world.
 
     Each session's runs are fitted (realistic world: with the motion confounds), their
@@ -292,8 +295,6 @@ def recovery(preset: str = "small", seed: int = 1, worlds=("ideal", "realistic")
     ``slope`` of score on latent response, the loading the measurement model expects
     (``expected_slope``) and ``n_sessions``.
     """
-    from mindpain.twin.model import twin_space
-
     space = twin_space(preset)
     weights = _weights(preset)
     latent_of = {"nps": "nociceptive", "siips1": "modulatory"}
@@ -330,14 +331,10 @@ def motion_effect_on_runs(specs, n_runs: int = 4) -> pd.DataFrame:
     For the first ``n_runs`` runs of ``specs`` (:func:`mindpain.first_level.find_runs`) that
     have a confounds table, the first level's design is fitted by least squares to every
     in-brain voxel (percent of its mean) without and with the motion set
-    (:data:`MOTION_SET`). Returns one row per run: ``run``, ``var_without``, ``var_with``,
-    ``reduction`` (fraction of residual variance removed, averaged over voxels),
-    ``n_confounds``, ``mean_fd`` and ``n_outliers``.
+    (:data:`mindpain.vocabulary.MOTION_CONFOUNDS`). Returns one row per run: ``run``,
+    ``var_without``, ``var_with``, ``reduction`` (fraction of residual variance removed,
+    averaged over voxels), ``n_confounds``, ``mean_fd`` and ``n_outliers``.
     """
-    import nibabel as nib
-
-    from mindpain.dataset import load_run_events, repetition_time
-
     rows = []
     for spec in [s for s in specs if s.confounds is not None][:n_runs]:
         img = nib.load(spec.bold)
@@ -355,18 +352,13 @@ def motion_effect_on_runs(specs, n_runs: int = 4) -> pd.DataFrame:
         v0, v1 = float(without.var(0).mean()), float(with_.var(0).mean())
         rows.append({"run": spec.label, "var_without": v0, "var_with": v1,
                      "reduction": 1 - v1 / v0, "n_confounds": full.shape[1] - base.shape[1],
-                     "mean_fd": float(conf["framewise_displacement"].mean()),
+                     "mean_fd": float(conf[FRAMEWISE_DISPLACEMENT].mean()),
                      "n_outliers": int(sum(c.startswith("motion_outlier") for c in conf))})
     return pd.DataFrame(rows)
 
 
 def recovery_key(preset: str, seed: int) -> str:
     """Content key of :func:`recovery`: parameters, package version, generator and this code."""
-    import hashlib
-    from importlib import resources
-
-    from mindpain import __version__
-
     digest = hashlib.sha256(f"{preset}|{seed}|{__version__}".encode())
     for mod, names in (("mindpain.twin", ("parameters.toml", "bold.py", "nuisance.py",
                                           "run.py", "participants.py", "patterns.py",
@@ -381,32 +373,19 @@ def recovery_cached(cache_dir, preset: str = "small", seed: int = 1) -> pd.DataF
     """:func:`recovery`, cached in ``cache_dir`` under its content key (:func:`recovery_key`).
 
     The table is recomputed when the key (parameters, generator or this code) changes; it
-    costs about a minute on the small preset.
+    costs about a minute on the small preset. A copy committed in ``book/precomputed/``
+    under the same key is adopted instead (:func:`mindpain.io.cached_table`).
     """
-    from pathlib import Path
-
-    from mindpain.io import write_json, write_tsv
-
-    key = recovery_key(preset, seed)
-    folder = Path(cache_dir)
-    table_path = folder / f"twin_recovery_{preset}_seed-{seed}.tsv"
-    key_path = table_path.with_suffix(".json")
-    try:
-        import json
-
-        if json.loads(key_path.read_text()).get("key") == key:
-            return pd.read_csv(table_path, sep="\t")
-    except (OSError, ValueError):
-        pass
-    from mindpain.precomputed import adopt
-
-    if adopt(table_path, key):
-        return pd.read_csv(table_path, sep="\t")
-    table = recovery(preset, seed)
-    folder.mkdir(parents=True, exist_ok=True)
-    write_tsv(table_path, table)
-    write_json(key_path, {"key": key, "preset": preset, "seed": seed})
-    return table
+    return cached_table(
+        Path(cache_dir) / f"twin_recovery_{preset}_seed-{seed}.tsv", recovery_key(preset, seed),
+        lambda: recovery(preset, seed),
+        {"world": "world of the twin", "signature": "signature scored",
+         "latent": "planted latent response the signature should track",
+         "r": "Pearson r of session score and latent response",
+         "slope": "least-squares slope of score on latent response",
+         "expected_slope": "loading the measurement model expects",
+         "slope_ratio": "slope / expected_slope", "n_sessions": "sessions scored"},
+        read=lambda p: read_tsv(p, keep_default_na=True), committed=PRECOMPUTED_DIR)
 
 
 def world_note(world: str | None) -> str:

@@ -63,9 +63,10 @@ from mindpain.config import worker_count
 from mindpain.dataset import bids_entities
 from mindpain.errors import MindpainError
 from mindpain.images import resample_like
+from mindpain.io import sha256
 from mindpain.signatures import Signature, get_signature
+from mindpain.vocabulary import METRICS
 
-METRICS = ("dot", "cosine", "correlation")
 #: Resampling directions: weights to each map's grid (CANlab, default) or maps to weights.
 RESAMPLE_DIRECTIONS = ("weights-to-data", "data-to-weights")
 #: Fixed columns of the long table returned by :func:`score_maps`; one column per BIDS
@@ -997,8 +998,6 @@ def write_scores(table: pd.DataFrame, out, sidecar: dict) -> Path:
 
 # --------------------------------------------------------------------------- batches
 
-def _file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _stats(paths) -> list:
@@ -1062,7 +1061,7 @@ class _Partial:
         try:
             record = json.loads(meta.read_text())
             return (record["maps"] == paths and record["stats"] == stats
-                    and record["sha256"] == _file_sha256(tsv))
+                    and record["sha256"] == sha256(tsv))
         except (OSError, ValueError, KeyError, TypeError):
             return False
 
@@ -1074,7 +1073,7 @@ class _Partial:
             write_json(self.dir / self.MARKER, {"tool": "mindpain score", "key": self.key})
         tsv, meta = self.block(k)
         write_tsv(tsv, table)
-        write_json(meta, {"maps": paths, "stats": stats, "sha256": _file_sha256(tsv)})
+        write_json(meta, {"maps": paths, "stats": stats, "sha256": sha256(tsv)})
 
     def remove(self) -> None:
         if not self.dir.is_dir():
@@ -1092,7 +1091,7 @@ def _batch_key(sigs, metrics, subregions, resample, ent_cols, chunk_size) -> str
     record = {"signatures": [(s.name, s.sha256) for s in sigs], "metrics": list(metrics),
               "subregions": bool(subregions), "resample": resample, "columns": list(ent_cols),
               "block": RESUME_BLOCK, "chunk": int(chunk_size), "version": __version__,
-              "code": _file_sha256(Path(__file__))}
+              "code": sha256(Path(__file__))}
     return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
 
 

@@ -57,6 +57,7 @@ import pandas as pd
 
 from mindpain.errors import MindpainError
 from mindpain.images import voxel_coords
+from mindpain.io import sha256
 
 #: Pinned commit of github.com/canlab/Neuroimaging_Pattern_Masks that holds SIIPS1.
 SIIPS1_COMMIT = "05b99bb12724c042a7c85c4bc09f585f6dc120e5"
@@ -197,12 +198,6 @@ def _missing_siips1_message(data_dir=None) -> str:
 
 # --------------------------------------------------------------------------- loading files
 
-def _file_sha256(path: Path) -> str:
-    from mindpain.datasets import file_sha256
-
-    return file_sha256(path)
-
-
 def _load_weights(path: Path) -> nib.Nifti1Image:
     """Read a 3-D weight map; NaN/inf become 0 (outside the pattern)."""
     if path.suffix == ".img" and not path.with_suffix(".hdr").is_file():
@@ -258,7 +253,7 @@ def _write_checksum_record(path: Path, sha: str, how: str, url: str | None = Non
 
 def _verified_siips1(path: Path) -> str:
     """Check SIIPS1 against its recorded sha256 (recording it if no record exists)."""
-    sha = _file_sha256(path)
+    sha = sha256(path)
     record = _read_checksum_record(path)
     if record is None:
         _write_checksum_record(path, sha, how="first load of a file put here by hand")
@@ -390,7 +385,7 @@ def _split_sign(weights, labels, regions, sign):
 def _official(base: str, path_str: str, size: int, mtime_ns: int) -> tuple:
     """Load and verify an official file (cached per file state)."""
     path = Path(path_str)
-    sha = _verified_siips1(path) if base == "siips1" else _file_sha256(path)
+    sha = _verified_siips1(path) if base == "siips1" else sha256(path)
     weights = _load_weights(path)
     labels, regions = approximate_regions(
         weights, _region_centres(DEFAULTS[base]))
@@ -444,7 +439,7 @@ def _custom_signature(path: Path) -> Signature:
     for suffix in NIFTI_SUFFIXES:
         name = name.removesuffix(suffix)
     return Signature(name=name, label=f"{name} (custom)", is_surrogate=False, weights=weights,
-                     source=str(path), sha256=_file_sha256(path), path=path)
+                     source=str(path), sha256=sha256(path), path=path)
 
 
 def get_signature(name_or_path, data_dir=None) -> Signature:

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from mindpain.images import MNI2MM_AFFINE, MNI2MM_SHAPE, make_img, voxel_coords
+from mindpain.io import sha256
 
 #: Version of the surrogate construction; change it whenever the maps change.
 SURROGATE_VERSION = "1"
@@ -210,8 +211,6 @@ def _cache_paths(folder: Path, name: str, key: str) -> tuple[Path, Path]:
     return folder / f"{stem}.npz", folder / f"{stem}.json"
 
 
-def _file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _read_cached(npz: Path, meta: Path, name: str, key: str) -> Surrogate:
@@ -219,7 +218,7 @@ def _read_cached(npz: Path, meta: Path, name: str, key: str) -> Surrogate:
     record = json.loads(meta.read_text())
     if record.get("key") != key or record.get("name") != name:
         raise ValueError("cache record is for another key")
-    if _file_sha256(npz) != record["sha256"]:
+    if sha256(npz) != record["sha256"]:
         raise ValueError(f"sha256 of {npz.name} differs from its record")
     with np.load(npz, allow_pickle=False) as z:
         shape = tuple(int(n) for n in z["shape"])
@@ -253,7 +252,7 @@ def _write_cached(folder: Path, name: str, key: str, s: Surrogate) -> None:
                 if write is not None:
                     write(fh)
                 else:
-                    fh.write(json.dumps({"name": name, "key": key, "sha256": _file_sha256(npz),
+                    fh.write(json.dumps({"name": name, "key": key, "sha256": sha256(npz),
                                          "surrogate_version": SURROGATE_VERSION},
                                         indent=2, sort_keys=True).encode() + b"\n")
             os.chmod(tmp, 0o644)

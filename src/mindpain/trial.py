@@ -36,7 +36,7 @@ change-score contrasts under normal errors with equal variances this interval is
 (Steiger & Fouladi 1997; Cumming & Finch 2001), which is why it is the primary method.
 The model-based estimates (ANCOVA, mixed model) are standardised by an estimated SD, whose
 ratio to the estimate's SE is treated as known; their coverage is checked by simulation
-(:func:`calibrate_trial`).
+(:func:`mindpain.trial_calibration.calibrate_trial`).
 
 Models per outcome
 ------------------
@@ -74,39 +74,32 @@ the same two families for the within-arm contrasts; and the omnibus ``group_x_ti
 
 from __future__ import annotations
 
-import hashlib
-import inspect
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
+from scipy import stats
 
 from mindpain.errors import MindpainError
+from mindpain.stats.effect_sizes import LEVEL, between_d, standardised, within_d
+from mindpain.stats.multiplicity import holm_by_family
+from mindpain.vocabulary import (
+    ARMS,
+    BETWEEN,
+    CONTRAST_LABELS,
+    GROUPS,
+    OMNIBUS,
+    OUTCOME_LABELS,
+    RATING_OUTCOMES,
+    SESSIONS,
+    SIGNATURE_OUTCOMES,
+    TRIAL_CONTRASTS,
+    TRIAL_OUTCOMES,
+    WITHIN,
+)
 
-#: Signature responses analysed as trial outcomes.
-SIGNATURES = ("nps", "nps_pos", "nps_neg", "siips1")
-#: Mean ratings of the hot trials analysed as trial outcomes.
-RATINGS = ("intensity", "unpleasantness")
-#: All trial outcomes, in the order of the tables.
-TRIAL_OUTCOMES = SIGNATURES + RATINGS
-#: Display names of the outcomes.
-OUTCOME_LABELS = {"nps": "NPS", "nps_pos": "NPSpos", "nps_neg": "NPSneg", "siips1": "SIIPS1",
-                  "intensity": "Intensity", "unpleasantness": "Unpleasantness"}
-ARMS = ("MBSR", "HEP", "WL")
-GROUPS = ARMS + ("LTM",)
-SESSIONS = ("pre", "post")
-BETWEEN = ("MBSR_vs_HEP", "MBSR_vs_WL", "HEP_vs_WL")
-WITHIN = ("MBSR_within", "HEP_within", "WL_within")
-CONTRASTS = BETWEEN + WITHIN
-OMNIBUS = "group_x_time"
-#: Display names of the contrasts.
-CONTRAST_LABELS = {"MBSR_vs_HEP": "MBSR vs HEP", "MBSR_vs_WL": "MBSR vs WL",
-                   "HEP_vs_WL": "HEP vs WL", "MBSR_within": "MBSR pre→post",
-                   "HEP_within": "HEP pre→post", "WL_within": "WL pre→post",
-                   OMNIBUS: "group × time"}
 MODELS = ("change_score", "permutation", "ancova", "ancova_hc3", "mixedlm", "mixed_anova")
 #: Columns of the results table (``trial_effects.tsv``).
 EFFECT_COLUMNS = ["outcome", "contrast", "model", "estimate_d", "ci_low", "ci_high",
@@ -146,7 +139,6 @@ EFFECT_DESCRIPTIONS = {
     "n": "participants in the analysis",
 }
 REQUIRED_COLUMNS = ("participant_id", "session", "group")
-LEVEL = 0.95
 
 
 # ---------------------------------------------------------------- validation
@@ -266,120 +258,6 @@ def change_scores(trial: pd.DataFrame, outcome: str) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------- vectorised core
-
-
-def noncentral_t_ci(t, df, level: float = LEVEL):
-    r"""Confidence interval of the noncentrality parameter of a noncentral t.
-
-    Parameters
-    ----------
-    t : array_like
-        Observed t statistics.
-    df : array_like
-        Degrees of freedom.
-    level : float
-        Confidence level.
-
-    Returns
-    -------
-    tuple of numpy.ndarray
-        Lower and upper limits :math:`\lambda` with
-        :math:`P(T \le t \mid \lambda_{low}) = 1 - \alpha/2` and
-        :math:`P(T \le t \mid \lambda_{high}) = \alpha/2`.
-
-    Examples
-    --------
-    >>> lo, hi = noncentral_t_ci(0.0, 1000)
-    >>> round(float(lo), 2), round(float(hi), 2)
-    (-1.96, 1.96)
-    """
-    alpha = 1 - level
-    t, df = np.broadcast_arrays(np.asarray(t, float), np.asarray(df, float))
-    lo = special.nctdtrinc(df, 1 - alpha / 2, t)
-    hi = special.nctdtrinc(df, alpha / 2, t)
-    return np.asarray(lo), np.asarray(hi)
-
-
-def between_d(change_a, change_b, level: float = LEVEL) -> dict:
-    """Cohen's d of the difference in change between two arms, with noncentral-t CI.
-
-    Vectorised over leading axes: the last axis holds participants.
-
-    Parameters
-    ----------
-    change_a, change_b : array_like
-        Change scores of arms A and B, shape ``(..., n_a)`` and ``(..., n_b)``.
-    level : float
-        Confidence level.
-
-    Returns
-    -------
-    dict
-        ``d, ci_low, ci_high, p, t, df, sd`` (arrays of the leading shape); ``sd`` is the
-        pooled SD of change :math:`s_p`.
-
-    Examples
-    --------
-    >>> out = between_d([1.0, 2.0, 3.0], [0.0, 1.0, 2.0])
-    >>> float(out["d"])
-    1.0
-    """
-    a, b = np.asarray(change_a, float), np.asarray(change_b, float)
-    na, nb = a.shape[-1], b.shape[-1]
-    df = na + nb - 2
-    sd = np.sqrt(((na - 1) * a.var(-1, ddof=1) + (nb - 1) * b.var(-1, ddof=1)) / df)
-    d = (a.mean(-1) - b.mean(-1)) / sd
-    scale = np.sqrt(1 / na + 1 / nb)
-    t = d / scale
-    lo, hi = noncentral_t_ci(t, df, level)
-    return {"d": d, "ci_low": lo * scale, "ci_high": hi * scale,
-            "p": 2 * stats.t.sf(np.abs(t), df), "t": t, "df": np.full_like(d, df), "sd": sd}
-
-
-def within_d(change, level: float = LEVEL) -> dict:
-    """Cohen's d_z of an arm's change (mean / SD of change), with noncentral-t CI.
-
-    Parameters
-    ----------
-    change : array_like
-        Change scores, shape ``(..., n)``.
-    level : float
-        Confidence level.
-
-    Returns
-    -------
-    dict
-        ``d, ci_low, ci_high, p, t, df, sd``.
-
-    Examples
-    --------
-    >>> round(float(within_d([1.0, 2.0, 3.0])["d"]), 3)
-    2.0
-    """
-    c = np.asarray(change, float)
-    n = c.shape[-1]
-    sd = c.std(-1, ddof=1)
-    d = c.mean(-1) / sd
-    scale = 1 / np.sqrt(n)
-    t = d / scale
-    lo, hi = noncentral_t_ci(t, n - 1, level)
-    return {"d": d, "ci_low": lo * scale, "ci_high": hi * scale,
-            "p": 2 * stats.t.sf(np.abs(t), n - 1), "t": t, "df": np.full_like(d, n - 1),
-            "sd": sd}
-
-
-def standardised(estimate, se, sd, df, level: float = LEVEL) -> dict:
-    """Map a model estimate and its SE to d = estimate / sd with a noncentral-t CI.
-
-    The statistic ``t = estimate / se`` is referred to a noncentral t with ``df``
-    degrees of freedom; the CI of its noncentrality is multiplied by ``se / sd``.
-    """
-    estimate, se, sd = (np.asarray(x, float) for x in (estimate, se, sd))
-    t = estimate / se
-    lo, hi = noncentral_t_ci(t, df, level)
-    k = se / sd
-    return {"d": estimate / sd, "ci_low": lo * k, "ci_high": hi * k,
-            "p": 2 * stats.t.sf(np.abs(t), df), "t": t, "df": np.broadcast_to(df, t.shape) * 1.0}
 
 
 # ANCOVA design: columns [1, MBSR, HEP, pre] (reference arm WL); contrast vectors.
@@ -717,7 +595,7 @@ def analyse_trial(outcomes: pd.DataFrame, truth: pd.DataFrame | None = None, *, 
         arm_n[outcome] = {a: v.size for a, v in arms.items()}
         n_comp = len(ch)
         perm = _permutation_p(ch, rng, n_permutations)
-        for name in CONTRASTS:
+        for name in TRIAL_CONTRASTS:
             if name in BETWEEN:
                 a, b = _arm_pairs(name)
                 r, n = between_d(arms[a], arms[b]), arms[a].size + arms[b].size
@@ -809,65 +687,23 @@ def _add_truth(effects: pd.DataFrame, truth: pd.DataFrame | None) -> pd.DataFram
     return out
 
 
-def holm(p) -> np.ndarray:
-    """Holm step-down adjusted p values of one family.
-
-    Examples
-    --------
-    >>> holm([0.01, 0.04, 0.03]).round(2).tolist()
-    [0.03, 0.06, 0.06]
-    """
-    p = np.asarray(p, float)
-    order = np.argsort(p, kind="stable")
-    m = p.size
-    stepped = np.maximum.accumulate((m - np.arange(m)) * p[order])
-    out = np.empty(m)
-    out[order] = np.minimum(stepped, 1.0)
-    return out
-
-
 def holm_adjust(effects: pd.DataFrame) -> np.ndarray:
     """Holm-adjusted p values in the families described in the module docstring.
 
     A family is (model, outcome domain: signatures or ratings, contrast kind: between,
     within or omnibus).
     """
-    domain = np.where(effects["outcome"].isin(SIGNATURES), "signature", "rating")
+    domain = np.where(effects["outcome"].isin(SIGNATURE_OUTCOMES), "signature", "rating")
     kind = np.where(effects["contrast"].isin(BETWEEN), "between",
                     np.where(effects["contrast"].isin(WITHIN), "within", "omnibus"))
     return holm_by_family(effects["p"], [effects["model"], domain, kind])
-
-
-def holm_by_family(p, keys) -> np.ndarray:
-    """Holm-adjust ``p`` separately within each family; NaN p values stay NaN.
-
-    Parameters
-    ----------
-    p : array-like
-        p values.
-    keys : list of array-like
-        Columns whose combination names a row's family (e.g. model, domain, kind).
-
-    Examples
-    --------
-    >>> holm_by_family([0.01, 0.04, 0.03, np.nan], [["a", "a", "b", "b"]]).round(2).tolist()
-    [0.02, 0.04, 0.03, nan]
-    """
-    p = np.asarray(p, dtype=float)
-    family = pd.Series(list(zip(*[np.asarray(k) for k in keys], strict=True)))
-    adj = np.full(p.size, np.nan)
-    for rows in family.groupby(family).indices.values():
-        ok = rows[~np.isnan(p[rows])]
-        if ok.size:
-            adj[ok] = holm(p[ok])
-    return adj
 
 
 # ---------------------------------------------------------------- neural-subjective link
 
 
 def neural_subjective_link(trial: pd.DataFrame, signatures=("nps", "siips1"),
-                           ratings=RATINGS) -> pd.DataFrame:
+                           ratings=RATING_OUTCOMES) -> pd.DataFrame:
     """Correlations between signature responses and ratings (trial participants).
 
     Two analyses per signature × rating: the repeated-measures correlation (pingouin
@@ -956,255 +792,6 @@ def write_trial_effects(effects: pd.DataFrame, cfg, out_dir=None) -> Path:
     return path
 
 
-# ---------------------------------------------------------------- calibration
-
-
-def _arrays(obs: pd.DataFrame, outcome: str):
-    """Completers' pre/post arrays ``(R, n)`` and their arms, from a replicated table."""
-    data = obs[obs["group"].isin(ARMS)]
-    wide = data.pivot_table(index=["replication", "participant_id"], columns="session",
-                            values=outcome, aggfunc="first").dropna()
-    reps = wide.index.get_level_values(0).unique()
-    pids = wide.loc[reps[0]].index
-    pre = wide["pre"].to_numpy().reshape(len(reps), -1)
-    post = wide["post"].to_numpy().reshape(len(reps), -1)
-    arm = data.drop_duplicates("participant_id").set_index("participant_id")["group"]
-    return pre, post, arm.reindex(pids).to_numpy()
-
-
-def calibration_estimates(obs: pd.DataFrame, outcome: str) -> pd.DataFrame:
-    """Change-score and ANCOVA d with CIs for every replication of ``obs`` (vectorised).
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``replication, contrast, model, estimate_d, ci_low, ci_high``.
-    """
-    pre, post, arm = _arrays(obs, outcome)
-    change = post - pre
-    R = change.shape[0]
-    frames = []
-
-    def add(contrast, model, r):
-        frames.append(pd.DataFrame({"replication": np.arange(R), "contrast": contrast,
-                                    "model": model, "estimate_d": r["d"],
-                                    "ci_low": r["ci_low"], "ci_high": r["ci_high"]}))
-
-    sds = {}
-    for name in BETWEEN:
-        a, b = _arm_pairs(name)
-        r = between_d(change[:, arm == a], change[:, arm == b])
-        sds[name] = r["sd"]
-        add(name, "change_score", r)
-    for name in WITHIN:
-        add(name, "change_score", within_d(change[:, arm == name.split("_")[0]]))
-    anc = ancova_batch(pre, post, arm)
-    for name in BETWEEN:
-        est, se, se3 = anc[name]
-        add(name, "ancova", standardised(est, se, sds[name], anc["df"]))
-        add(name, "ancova_hc3", standardised(est, se3, sds[name], anc["df"]))
-    return pd.concat(frames, ignore_index=True)
-
-
-def _mixedlm_replication(obs_rep: pd.DataFrame, outcome: str) -> list[dict]:
-    fit = fit_mixedlm(obs_rep, outcome)
-    return [{"contrast": name, "estimate_d": float(r["d"]), "ci_low": float(r["ci_low"]),
-             "ci_high": float(r["ci_high"])} for name, r in fit["contrasts"].items()]
-
-
-def calibrate_trial(seed: int, preset: str = "full", n_replications: int = 1000,
-                    mixedlm_replications: int = 400, mixedlm_outcomes=("nps",),
-                    n_jobs: int = 1, outcome_names=TRIAL_OUTCOMES) -> pd.DataFrame:
-    r"""Coverage of the 95% CIs of d over replications of the twin's participant level.
-
-    Draws ``simulate_observed(preset, seed, n_replications)`` and, per replication, computes
-    the change-score and ANCOVA (classical and HC3) d with CIs for every outcome
-    (vectorised), and the mixed model's for ``mixedlm_outcomes`` on the first
-    ``mixedlm_replications`` replications (one fit each, joblib-parallel).
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``outcome, contrast, model, coverage, mc_se, replications, planted_d,
-        mean_estimate, mean_ci_width``; ``mc_se`` is the Monte-Carlo SE
-        :math:`\sqrt{\hat c(1-\hat c)/R}`.
-    """
-    from joblib import Parallel, delayed
-
-    from mindpain.twin import simulate_observed
-    from mindpain.twin.model import planted_trial_effects
-
-    obs = simulate_observed(preset, seed, n_replications)
-    obs = obs[obs["group"].isin(ARMS)]
-    estimates = []
-    for outcome in outcome_names:
-        estimates.append(calibration_estimates(obs, outcome).assign(outcome=outcome))
-    n_mixed = min(mixedlm_replications, n_replications)
-    jobs = [(outcome, rep) for outcome in mixedlm_outcomes for rep in range(n_mixed)]
-    if jobs:
-        by_rep = dict(tuple(obs[obs["replication"] < n_mixed].groupby("replication")))
-        fits = Parallel(n_jobs=n_jobs)(delayed(_mixedlm_replication)(by_rep[rep], outcome)
-                                       for outcome, rep in jobs)
-        for (outcome, rep), rows in zip(jobs, fits, strict=True):
-            estimates.append(pd.DataFrame(rows).assign(outcome=outcome, replication=rep,
-                                                       model="mixedlm"))
-    est = pd.concat(estimates, ignore_index=True)
-    truth = planted_trial_effects(preset)[["outcome", "contrast", "planted_d"]]
-    est = est.merge(truth, on=["outcome", "contrast"])
-    est["covered"] = (est["ci_low"] <= est["planted_d"]) & (est["planted_d"] <= est["ci_high"])
-    est["width"] = est["ci_high"] - est["ci_low"]
-    cov = (est.groupby(["outcome", "contrast", "model"], sort=False)
-           .agg(coverage=("covered", "mean"), replications=("covered", "size"),
-                planted_d=("planted_d", "first"), mean_estimate=("estimate_d", "mean"),
-                mean_ci_width=("width", "mean"))
-           .reset_index())
-    cov["mc_se"] = np.sqrt(cov["coverage"] * (1 - cov["coverage"]) / cov["replications"])
-    order = {m: k for k, m in enumerate(MODELS)}
-    cov = cov.sort_values(["outcome", "model", "contrast"],
-                          key=lambda s: s.map({o: k for k, o in enumerate(outcome_names)})
-                          if s.name == "outcome" else s.map(order) if s.name == "model"
-                          else s.map({c: k for k, c in enumerate(CONTRASTS)}), kind="stable")
-    return cov[["outcome", "contrast", "model", "coverage", "mc_se", "replications", "planted_d",
-                "mean_estimate", "mean_ci_width"]].reset_index(drop=True)
-
-
-# ---------------------------------------------------------------- replication of the paper
-
-
-#: Tolerance of the replication check: median t within this of the reported t.
-REPLICATION_T_TOLERANCE = 0.15
-
-
-def paper_model_t(obs: pd.DataFrame) -> pd.DataFrame:
-    r"""T of every reported contrast as the paper's numbers imply it was tested, per replication.
-
-    Between arms: difference in mean change against the **3-arm pooled** SD of change of
-    the completers (df = completers − 3); MBSR within: one-sample t of MBSR's change
-    (df = n − 1). These are the models whose t reproduce the paper's d from its p values
-    (:mod:`mindpain.reported`).
-
-    Parameters
-    ----------
-    obs : pandas.DataFrame
-        Replicated outcomes (:func:`mindpain.twin.simulate_observed`).
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``outcome, contrast, replication, t, df, p``.
-    """
-    from mindpain.reported import REPORTED, p_from_t
-
-    frames = []
-    for outcome in dict.fromkeys(c.outcome for c in REPORTED):
-        pre, post, arm = _arrays(obs[obs["group"].isin(ARMS)], outcome)
-        change = post - pre
-        n = {a: int((arm == a).sum()) for a in ARMS}
-        df_b = sum(n.values()) - len(ARMS)
-        ss = sum(((change[:, arm == a] - change[:, arm == a].mean(1, keepdims=True)) ** 2)
-                 .sum(1) for a in ARMS)
-        sd = np.sqrt(ss / df_b)
-        for c in (c for c in REPORTED if c.outcome == outcome):
-            if c.kind == "within":
-                x = change[:, arm == c.arms[0]]
-                t = x.mean(1) / (x.std(1, ddof=1) / np.sqrt(x.shape[1]))
-                df = x.shape[1] - 1
-            else:
-                a, b = c.arms
-                diff = change[:, arm == a].mean(1) - change[:, arm == b].mean(1)
-                t = diff / (sd * np.sqrt(1 / n[a] + 1 / n[b]))
-                df = df_b
-            frames.append(pd.DataFrame({"outcome": outcome, "contrast": c.contrast,
-                                        "replication": np.arange(len(t)), "t": t,
-                                        "df": float(df), "p": p_from_t(t, df)}))
-    return pd.concat(frames, ignore_index=True)
-
-
-def replication_table(seed: int, n_replications: int = 2000, preset: str = "full") -> pd.DataFrame:
-    """Compare the twin's median t and p over replications with the paper's reported ones.
-
-    Draws ``n_replications`` participant-level replications of the twin
-    (:func:`mindpain.twin.simulate_observed`), tests each reported contrast with
-    :func:`paper_model_t`, and compares the median t with the reported t (two-sided p → t
-    on the contrast's df) and the median p with the reported p.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per reported contrast: ``outcome, contrast, df, reported_d, reported_p,
-        reported_t, median_t, median_p, t_within`` (|median t − reported t| ≤
-        :data:`REPLICATION_T_TOLERANCE`), ``p_within`` (reported p / 2 ≤ median p ≤ 2 ×
-        reported p), ``power`` (share with p < .05) and ``replications``.
-    """
-    from mindpain.reported import REPORTED, expected_t
-    from mindpain.twin import simulate_observed
-
-    reps = paper_model_t(simulate_observed(preset, seed, n_replications))
-    rows = []
-    for c in REPORTED:
-        sub = reps[(reps.outcome == c.outcome) & (reps.contrast == c.contrast)]
-        t_rep, med_t, med_p = expected_t(c), float(sub.t.median()), float(sub.p.median())
-        rows.append({"outcome": c.outcome, "contrast": c.contrast, "df": c.df,
-                     "reported_d": c.d, "reported_p": c.p, "reported_t": t_rep,
-                     "median_t": med_t, "median_p": med_p,
-                     "t_within": bool(abs(med_t - t_rep) <= REPLICATION_T_TOLERANCE),
-                     "p_within": bool(c.p / 2 <= med_p <= 2 * c.p),
-                     "power": float((sub.p < 0.05).mean()), "replications": len(sub)})
-    return pd.DataFrame(rows)
-
-
-def _code_fingerprint() -> str:
-    """Hash of the code and parameters that determine the calibration."""
-    from mindpain import reported, surrogates
-    from mindpain.twin import model, params, participants, patterns
-
-    digest = hashlib.sha256()
-    for mod in (model, participants, patterns, params, reported, surrogates):
-        digest.update(inspect.getsource(mod).encode())
-    digest.update(Path(__file__).read_bytes())
-    digest.update((Path(model.__file__).parent / "parameters.toml").read_bytes())
-    return digest.hexdigest()
-
-
-def load_or_calibrate(cfg, n_replications: int = 1000, mixedlm_replications: int = 400,
-                      mixedlm_outcomes=("nps",), preset: str = "full",
-                      out_dir=None) -> pd.DataFrame:
-    """Return the calibration table, computing it only when its cache is absent or stale.
-
-    The table is written to ``trial_coverage.tsv`` in :func:`tables_dir` (or ``out_dir``)
-    with a JSON sidecar holding the cache key (seed, preset, replication counts and a hash
-    of the code and the parameter file). Calibration always uses the full design by
-    default: it needs no BOLD, only the participant level.
-    """
-    from mindpain.io import write_json, write_tsv
-
-    key = {"seed": int(cfg.seed), "preset": preset, "n_replications": int(n_replications),
-           "mixedlm_replications": int(mixedlm_replications),
-           "mixedlm_outcomes": list(mixedlm_outcomes), "code": _code_fingerprint()}
-    path = (Path(out_dir) if out_dir is not None else tables_dir(cfg)) / "trial_coverage.tsv"
-    sidecar = path.with_suffix(".json")
-    if path.is_file() and sidecar.is_file():
-        import json
-
-        stored = json.loads(sidecar.read_text())
-        if stored.get("key") == key:
-            return pd.read_csv(path, sep="\t", na_values="n/a")
-    from mindpain.precomputed import adopt
-
-    if adopt(path, key):
-        return pd.read_csv(path, sep="\t", na_values="n/a")
-    table = calibrate_trial(cfg.seed, preset, n_replications, mixedlm_replications,
-                            mixedlm_outcomes, n_jobs=min(max(int(cfg.n_jobs), 1), 2))
-    write_tsv(path, table)
-    write_json(sidecar, {"key": key, "columns": {
-        "coverage": "share of replications whose 95% CI of d contains planted_d",
-        "mc_se": "Monte-Carlo standard error of coverage",
-        "replications": "replications of simulate_observed used",
-        "mean_estimate": "mean estimated d over replications",
-        "mean_ci_width": "mean width of the 95% CI of d"}})
-    return pd.read_csv(path, sep="\t", na_values="n/a")
-
-
 # ---------------------------------------------------------------- display helpers
 
 
@@ -1218,9 +805,9 @@ def format_effects(effects: pd.DataFrame, models=("change_score", "ancova", "mix
     ``CI covers planted``; numbers rounded for display (the TSV keeps full precision).
     """
     rows = effects[effects.model.isin(models) & effects.outcome.isin(outcomes)
-                   & effects.contrast.isin(CONTRASTS)].copy()
+                   & effects.contrast.isin(TRIAL_CONTRASTS)].copy()
     rows["_o"] = rows.outcome.map({o: k for k, o in enumerate(outcomes)})
-    rows["_c"] = rows.contrast.map({c: k for k, c in enumerate(CONTRASTS)})
+    rows["_c"] = rows.contrast.map({c: k for k, c in enumerate(TRIAL_CONTRASTS)})
     rows["_m"] = rows.model.map({m: k for k, m in enumerate(models)})
     rows = rows.sort_values(["_o", "_c", "_m"])
 

@@ -6,8 +6,9 @@ what the signatures read from them), :mod:`~mindpain.twin.participants` (partici
 level), :mod:`~mindpain.twin.task`, :mod:`~mindpain.twin.bold` and
 :mod:`~mindpain.twin.bids` (the dataset), :mod:`~mindpain.twin.nuisance` (what the realistic
 world adds: motion, physiology, noise that is not AR(1), HRF shape, misregistration, trial
-temperature), :mod:`~mindpain.twin.run` (one run in memory, either world) and
-:mod:`~mindpain.twin.generate` (orchestration).
+temperature), :mod:`~mindpain.twin.run` (one run in memory, either world),
+:mod:`~mindpain.twin.generate` (orchestration) and :mod:`~mindpain.twin.meditators` (the
+planted value of every meditator estimand).
 
 Two worlds (``world=`` of :func:`generate_twin` and :func:`load_parameters`): ``realistic``
 (default) and ``ideal`` (the BOLD made by the analysis model itself, byte-identical to the

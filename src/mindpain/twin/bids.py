@@ -8,9 +8,9 @@ import pandas as pd
 
 from mindpain import __version__
 from mindpain.io import atomic_path, write_json, write_tsv
+from mindpain.vocabulary import TASK, TWIN_CONFOUNDS_DIR
 
 BIDS_VERSION = "1.10.0"
-TASK = "heat"
 
 
 def run_paths(root: Path, participant_id: str, session: str, run: int):
@@ -21,7 +21,7 @@ def run_paths(root: Path, participant_id: str, session: str, run: int):
 
 
 #: Folder of the twin's confounds tables (realistic world), as fMRIPrep would write them.
-CONFOUNDS_DIR = Path("derivatives") / "twin-confounds"
+CONFOUNDS_DIR = Path(TWIN_CONFOUNDS_DIR)
 
 
 def confounds_path(root: Path, participant_id: str, session: str, run: int) -> Path:

@@ -14,6 +14,7 @@ from scipy import ndimage, signal
 
 from mindpain.twin.patterns import LATENTS, GeneratorSpace, _kernel_norm
 from mindpain.twin.task import frame_times
+from mindpain.vocabulary import TRIAL_TYPES
 
 
 @lru_cache(maxsize=8)
@@ -80,7 +81,7 @@ def condition_regressors(params, events: pd.DataFrame) -> pd.DataFrame:
     X = convolved_conditions(events, frame_times(params))
     matrix, _ = full_rank(X.to_numpy())
     X = pd.DataFrame(matrix, columns=X.columns, index=X.index)
-    return X[["hot", "warm", "rating"]]
+    return X[list(TRIAL_TYPES)]
 
 
 def smooth_field(space: GeneratorSpace, rng: np.random.Generator,

@@ -48,10 +48,11 @@ from mindpain.io import (
     write_tsv,
 )
 from mindpain.twin import bids
-from mindpain.twin.params import DEFAULT_WORLD, check_world, load_parameters
+from mindpain.twin.params import check_world, load_parameters
 from mindpain.twin.participants import draw_participants, draw_truth
 from mindpain.twin.patterns import LATENTS, generator_space
 from mindpain.twin.run import make_run
+from mindpain.vocabulary import DEFAULT_WORLD, TASK, TWIN_CONFOUNDS_DIR, TWIN_READOUTS
 
 TRUTH_DIR = Path("derivatives") / "twin-truth"
 STAMP = TRUTH_DIR / "generation.json"
@@ -120,13 +121,13 @@ def twin_problems(out) -> tuple[dict | None, list, list]:
 #: Files of a twin made before ownership markers existed (recognised by name).
 _LEGACY = re.compile(
     r"(dataset_description\.json|README\.md|CHANGES|participants\.(tsv|json)|sessions\.json"
-    r"|phenotype/practice\.(tsv|json)|task-heat_(bold|events)\.json"
+    rf"|phenotype/practice\.(tsv|json)|task-{TASK}_(bold|events)\.json"
     r"|derivatives/twin-truth/[^/]+"
-    r"|derivatives/twin-confounds/(dataset_description\.json|task-heat_desc-confounds_timeseries"
-    r"\.json|(?P<c>sub-[^/_]+)/ses-(?P<t>[^/_]+)/func/(?P=c)_ses-(?P=t)_task-heat_run-\d+"
+    rf"|{TWIN_CONFOUNDS_DIR}/(dataset_description\.json|task-{TASK}_desc-confounds_timeseries"
+    rf"\.json|(?P<c>sub-[^/_]+)/ses-(?P<t>[^/_]+)/func/(?P=c)_ses-(?P=t)_task-{TASK}_run-\d+"
     r"_desc-confounds_timeseries\.tsv)"
     r"|(?P<a>sub-[^/_]+)/(?P=a)_sessions\.tsv"
-    r"|(?P<b>sub-[^/_]+)/ses-(?P<s>[^/_]+)/func/(?P=b)_ses-(?P=s)_task-heat_run-\d+"
+    rf"|(?P<b>sub-[^/_]+)/ses-(?P<s>[^/_]+)/func/(?P=b)_ses-(?P=s)_task-{TASK}_run-\d+"
     r"_(bold\.nii\.gz|events\.tsv))")
 
 
@@ -343,11 +344,11 @@ def write_truth(root: Path, preset: str, seed: int, participants: pd.DataFrame,
         "baseline_mean": const.mean, "between_sd": const.between_sd,
         "change_sd": const.change_sd,
         "measurement_sd": {k: const.measurement_sd(k) for k in
-                           ("nps", "siips1", "nps_pos", "nps_neg", "intensity")},
+                           (*TWIN_READOUTS, "intensity")},
         "observed_change_sd": const.observed_change_sd,
         "observed_level_sd": const.observed_level_sd, "latent_shift": const.latent_shift,
         "observed_shift": const.observed_shift,
-        "loadings_of_latent_responses": {"rows": ["nps", "siips1", "nps_pos", "nps_neg"],
+        "loadings_of_latent_responses": {"rows": list(TWIN_READOUTS),
                                          "columns": list(LATENTS),
                                          "matrix": space.readout.round(6)},
     })

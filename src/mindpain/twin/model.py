@@ -53,13 +53,14 @@ from mindpain.twin.patterns import (
     smooth_noise_operator,
 )
 from mindpain.twin.task import frame_times, make_run_events
+from mindpain.vocabulary import ARMS, RATING_OUTCOMES, TRIAL_CONTRASTS, TWIN_READOUTS
 
 #: Signatures the twin's measurement model reads out (open surrogates).
 PLANTED_SIGNATURES = {"nps": "nps-surrogate", "siips1": "siips1-surrogate"}
-#: Readouts computed for every session.
-READOUTS = ("nps", "siips1", "nps_pos", "nps_neg")
+#: Readouts computed for every session, in the generator's order.
+READOUTS = TWIN_READOUTS
 #: The participant-level quantities drawn per session: latent responses and true ratings.
-LATENT_OUTCOMES = LATENTS + ("intensity", "unpleasantness")
+LATENT_OUTCOMES = LATENTS + RATING_OUTCOMES
 #: Observed outcomes whose effects the parameter file plants.
 OUTCOMES = ("nps", "siips1", "intensity", "unpleasantness")
 
@@ -235,7 +236,7 @@ def derive_constants(preset: str) -> Constants:
     between["intensity"], between["unpleasantness"] = (ratings["intensity_sd"],
                                                        ratings["unpleasantness_sd"])
     change = {k: frac[k] * between[k] for k in LATENTS}
-    for k in ("intensity", "unpleasantness"):
+    for k in RATING_OUTCOMES:
         change[k] = ratings["change_sd_fraction"] * between[k]
     corr = np.asarray(params["outcomes.correlation"], float)
 
@@ -260,7 +261,7 @@ def derive_constants(preset: str) -> Constants:
     for k, r in enumerate(READOUTS):
         obs_change[r] = float(np.sqrt(L[k] @ cov_c @ L[k] + 2 * mcov[k, k]))
         obs_level[r] = float(np.sqrt(L[k] @ cov_l @ L[k] + mcov[k, k]))
-    for r in ("intensity", "unpleasantness"):
+    for r in RATING_OUTCOMES:
         obs_change[r] = float(np.sqrt(change[r] ** 2 + 2 * rating_sd**2))
         obs_level[r] = float(np.sqrt(between[r] ** 2 + rating_sd**2))
 
@@ -270,7 +271,7 @@ def derive_constants(preset: str) -> Constants:
     latent_arm = {a: np.linalg.solve(block, [observed["nps"][a], observed["siips1"][a]])
                   for a in ARMS}
     latent_shift = {k: {a: float(latent_arm[a][j]) for a in ARMS} for j, k in enumerate(LATENTS)}
-    for r in ("intensity", "unpleasantness"):
+    for r in RATING_OUTCOMES:
         latent_shift[r] = observed[r]
     for k, r in enumerate(READOUTS):
         observed[r] = {a: float(L[k] @ latent_arm[a]) for a in ARMS}
@@ -282,8 +283,6 @@ def derive_constants(preset: str) -> Constants:
         observed_level_sd=obs_level,
     )
 
-
-ARMS = ("MBSR", "HEP", "WL")
 
 
 def solve_group_shifts(effects: dict, sd: float) -> dict:
@@ -323,10 +322,7 @@ def effect_targets(params: Parameters, outcome: str) -> dict:
     """
     entry = params.raw["effects"][outcome]
     merged = {**entry["value"], **entry.get("derived", {}), **entry.get("assumed", {})}
-    return {k: v for k, v in merged.items() if k in CONTRASTS}
-
-
-CONTRASTS = ("MBSR_vs_HEP", "MBSR_vs_WL", "HEP_vs_WL", "MBSR_within", "HEP_within", "WL_within")
+    return {k: v for k, v in merged.items() if k in TRIAL_CONTRASTS}
 
 
 def planted_trial_effects(preset: str) -> pd.DataFrame:
@@ -349,13 +345,13 @@ def planted_trial_effects(preset: str) -> pd.DataFrame:
     params = load_parameters(preset)
     const = derive_constants(preset)
     rows = []
-    for outcome in READOUTS + ("intensity", "unpleasantness"):
+    for outcome in READOUTS + RATING_OUTCOMES:
         shift = const.observed_shift[outcome]
         sd = const.observed_change_sd[outcome]
         target = TARGET_LATENT.get(outcome, outcome)
         lat_shift, lat_sd = const.latent_shift[target], const.change_sd[target]
         entry = params.raw["effects"].get(outcome, {})
-        for contrast in CONTRASTS:
+        for contrast in TRIAL_CONTRASTS:
             if contrast.endswith("_within"):
                 arm = contrast.split("_")[0]
                 diff, lat = shift[arm], lat_shift[arm]

@@ -36,9 +36,9 @@ from scipy import fft as sp_fft
 from scipy import ndimage, signal, stats
 
 from mindpain.twin.patterns import GeneratorSpace, _fwhm_to_sigma_vox
+from mindpain.vocabulary import FRAMEWISE_DISPLACEMENT
+from mindpain.vocabulary import MOTION_PARAMETERS as MOTION_COLUMNS
 
-#: The six rigid-body parameters, named as fMRIPrep names them.
-MOTION_COLUMNS = ("trans_x", "trans_y", "trans_z", "rot_x", "rot_y", "rot_z")
 #: Physiological columns of the twin's confounds table (RETROICOR first-order terms).
 PHYSIO_COLUMNS = ("cardiac_sin", "cardiac_cos", "respiratory_sin", "respiratory_cos")
 #: Radius (mm) converting rotations to displacement in framewise displacement (Power 2012).
@@ -400,7 +400,7 @@ def confounds_table(params, motion: np.ndarray, physio_columns: pd.DataFrame,
     for col in MOTION_COLUMNS:
         table[f"{col}_derivative1"] = table[col].diff()
     fd = framewise_displacement(motion)
-    table["framewise_displacement"] = fd
+    table[FRAMEWISE_DISPLACEMENT] = fd
     table["global_signal"] = global_signal
     for col in PHYSIO_COLUMNS:
         table[col] = physio_columns[col].to_numpy()
@@ -416,7 +416,7 @@ CONFOUNDS_SIDECAR = {
     **{c: {"Description": f"Rigid-body head motion parameter ({'translation, mm' if c.startswith('trans') else 'rotation, rad'}) relative to the run's reference volume (simulated)"} for c in MOTION_COLUMNS},  # noqa: E501
     **{f"{c}_derivative1": {"Description": f"Backward difference of {c}; n/a in the first row"}
        for c in MOTION_COLUMNS},
-    "framewise_displacement": {"Description": "Framewise displacement (Power et al. 2012): sum "
+    FRAMEWISE_DISPLACEMENT: {"Description": "Framewise displacement (Power et al. 2012): sum "
                                "of absolute backward differences of the six parameters, "
                                "rotations converted at 50 mm; n/a in the first row",
                                "Units": "mm"},

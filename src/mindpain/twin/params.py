@@ -8,18 +8,23 @@ import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 
 import pandas as pd
 
 from mindpain.config import check_preset, check_world
+from mindpain.vocabulary import DEFAULT_WORLD
 
 STATUSES = ("reported", "derived", "context", "assumed")
-#: Default world of the twin (:data:`mindpain.config.WORLDS`): ``realistic`` adds the nuisance
-#: of section ``[nuisance]``, which the analysis model does not know; ``ideal`` makes the BOLD
-#: with the analysis model itself.
-DEFAULT_WORLD = "realistic"
 #: Marker in ``parameters.toml``: take this outcome's reported effects from mindpain.reported.
 REPORTED_SOURCE = "mindpain.reported"
+
+
+def participant_level_files() -> list[Path]:
+    """Files that determine the twin's participant level (keys of the calibration caches)."""
+    here = Path(__file__).resolve().parent
+    return [here / name for name in ("model.py", "participants.py", "patterns.py", "params.py",
+                                     "meditators.py", "parameters.toml") if (here / name).is_file()]
 
 
 @dataclass(frozen=True)
@@ -31,7 +36,7 @@ class Parameters:
     preset : str
         ``"small"``, ``"full"``, ``"reduced"`` or ``"calibration"``.
     world : str
-        ``"realistic"`` or ``"ideal"`` (see :data:`mindpain.config.WORLDS`).
+        ``"realistic"`` or ``"ideal"`` (see :data:`mindpain.vocabulary.WORLDS`).
     raw : dict
         The parameter file, with the preset's overrides applied. Each entry is a table
         with ``value``, ``status`` and optional ``unit`` and ``note``.

@@ -16,10 +16,9 @@ import pandas as pd
 
 from mindpain.config import derive_rng
 from mindpain.twin.model import ARMS, LATENT_OUTCOMES, READOUTS, derive_constants
-from mindpain.twin.params import DEFAULT_WORLD, load_parameters
+from mindpain.twin.params import load_parameters
 from mindpain.twin.patterns import LATENTS
-
-SESSIONS = ("pre", "post")
+from mindpain.vocabulary import DEFAULT_WORLD, RATING_OUTCOMES
 
 
 def draw_participants(preset: str, seed: int, world: str = DEFAULT_WORLD,
@@ -302,7 +301,7 @@ def _draw_sessions(participants, preset, rng, rows, post, terms=None,
         return pre
     after = pre + shift + change
     # Mean ratings live on the 0-100 visual analogue scale.
-    for k in ("intensity", "unpleasantness"):
+    for k in RATING_OUTCOMES:
         j = LATENT_OUTCOMES.index(k)
         pre[:, j], after[:, j] = np.clip(pre[:, j], 0, 100), np.clip(after[:, j], 0, 100)
     return np.where(post[:, None], after[rows], pre[rows])

@@ -7,7 +7,6 @@ import math
 import numpy as np
 import pandas as pd
 
-TRIAL_TYPES = ("hot", "warm", "rating")
 EVENT_COLUMNS = ("onset", "duration", "trial_type", "temperature", "intensity_rating",
                  "unpleasantness_rating")
 

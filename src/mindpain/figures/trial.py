@@ -14,15 +14,17 @@ from matplotlib.lines import Line2D
 from scipy import stats
 
 from mindpain.errors import MindpainError
-from mindpain.figures_data import GROUP_COLORS, GROUP_LABELS, _styled
-from mindpain.trial import (
+from mindpain.figures.style import GROUP_COLORS, RATING_UNITS, styled
+from mindpain.trial import change_scores
+from mindpain.vocabulary import (
     ARMS,
     BETWEEN,
     CONTRAST_LABELS,
-    CONTRASTS,
+    GROUP_LABELS,
     OUTCOME_LABELS,
+    RATING_OUTCOMES,
     SESSIONS,
-    change_scores,
+    TRIAL_CONTRASTS,
 )
 
 #: Marker and colour of each model in the forest and coverage plots (Okabe-Ito).
@@ -30,7 +32,6 @@ MODEL_STYLE = {"change_score": ("o", "#0072B2", "Change score (t)"),
                "ancova": ("s", "#D55E00", "ANCOVA"),
                "ancova_hc3": ("D", "#E69F00", "ANCOVA, HC3 SE"),
                "mixedlm": ("^", "#009E73", "Mixed model (ITT)")}
-_UNITS = {"intensity": "rating (0-100)", "unpleasantness": "rating (0-100)"}
 
 
 def _need(frame: pd.DataFrame, columns, what: str) -> None:
@@ -39,7 +40,7 @@ def _need(frame: pd.DataFrame, columns, what: str) -> None:
         raise MindpainError(f"{what}: missing column(s) {', '.join(missing)}")
 
 
-@_styled
+@styled
 def plot_trajectories(trial: pd.DataFrame, outcomes=("nps", "siips1")) -> Figure:
     """Show each participant's pre→post trajectory with the group mean and its 95% CI.
 
@@ -85,7 +86,7 @@ def plot_trajectories(trial: pd.DataFrame, outcomes=("nps", "siips1")) -> Figure
                 n_only = only.participant_id.nunique()
                 ax.set_title(f"{GROUP_LABELS[arm]} (n = {len(sub)} + {n_only})", fontsize=11)
             if j == 0:
-                ax.set_ylabel(f"{OUTCOME_LABELS[outcome]} {_UNITS.get(outcome, 'response')}")
+                ax.set_ylabel(f"{OUTCOME_LABELS[outcome]} {RATING_UNITS.get(outcome, 'response')}")
             ax.grid(axis="y", color="0.92")
             ax.set_axisbelow(True)
     handles = [Line2D([], [], color="0.4", alpha=0.4, lw=0.8, label="Participant (pre and post)"),
@@ -96,9 +97,9 @@ def plot_trajectories(trial: pd.DataFrame, outcomes=("nps", "siips1")) -> Figure
     return fig
 
 
-@_styled
+@styled
 def plot_forest(effects: pd.DataFrame, outcomes=("nps", "siips1"),
-                models=("change_score", "ancova", "mixedlm"), contrasts=CONTRASTS) -> Figure:
+                models=("change_score", "ancova", "mixedlm"), contrasts=TRIAL_CONTRASTS) -> Figure:
     """Forest plot of the contrasts' d with 95% CIs, beside the paper's and the planted d.
 
     All on the change-score scale: the paper's stars are ``reported_d_change`` (the
@@ -167,7 +168,7 @@ def plot_forest(effects: pd.DataFrame, outcomes=("nps", "siips1"),
     return fig
 
 
-@_styled
+@styled
 def plot_residuals(residuals: pd.DataFrame, assumptions: pd.DataFrame | None = None,
                    model: str = "ancova") -> Figure:
     """Residuals against fitted values (top) and normal Q-Q plots (bottom), per outcome.
@@ -213,9 +214,9 @@ def plot_residuals(residuals: pd.DataFrame, assumptions: pd.DataFrame | None = N
     return fig
 
 
-@_styled
+@styled
 def plot_link(trial: pd.DataFrame, link: pd.DataFrame | None = None, signatures=("nps", "siips1"),
-              ratings=("intensity", "unpleasantness")) -> Figure:
+              ratings=RATING_OUTCOMES) -> Figure:
     """Change in signature response against change in rating, one point per completer.
 
     Parameters
@@ -258,14 +259,14 @@ def plot_link(trial: pd.DataFrame, link: pd.DataFrame | None = None, signatures=
     return fig
 
 
-@_styled
+@styled
 def plot_coverage(coverage: pd.DataFrame, target: float = 0.95, tolerance: float = 0.03) -> Figure:
     """Coverage of the 95% CIs of d per outcome, contrast and model, with 2 Monte-Carlo SEs.
 
     Parameters
     ----------
     coverage : pandas.DataFrame
-        Table of :func:`mindpain.trial.calibrate_trial`.
+        Table of :func:`mindpain.trial_calibration.calibrate_trial`.
     target, tolerance : float
         Nominal coverage and the accepted band (shaded).
 
@@ -285,7 +286,8 @@ def plot_coverage(coverage: pd.DataFrame, target: float = 0.95, tolerance: float
         sub = coverage[coverage.outcome == outcome]
         for model in models:
             rows = sub[sub.model == model]
-            y = np.array([len(CONTRASTS) - 1 - CONTRASTS.index(c) for c in rows.contrast])
+            y = np.array([len(TRIAL_CONTRASTS) - 1 - TRIAL_CONTRASTS.index(c)
+                          for c in rows.contrast])
             marker, color, _ = MODEL_STYLE[model]
             ax.errorbar(rows.coverage, y + offsets[model], xerr=2 * rows.mc_se, fmt=marker,
                         color=color, ms=4, lw=1, capsize=1.5)
@@ -293,7 +295,8 @@ def plot_coverage(coverage: pd.DataFrame, target: float = 0.95, tolerance: float
         ax.set_xlim(0.85, 1.0)
         ax.set_xticks([0.9, 0.95, 1.0], ["0.90", "0.95", "1.00"])
         ax.set_xlabel("Coverage")
-    axes[0].set_yticks(range(len(CONTRASTS)), [CONTRAST_LABELS[c] for c in CONTRASTS[::-1]])
+    axes[0].set_yticks(range(len(TRIAL_CONTRASTS)),
+                       [CONTRAST_LABELS[c] for c in TRIAL_CONTRASTS[::-1]])
     handles = [Line2D([], [], ls="", marker=MODEL_STYLE[m][0], color=MODEL_STYLE[m][1],
                       label=MODEL_STYLE[m][2]) for m in models]
     fig.legend(handles=handles, loc="lower center", ncols=len(models), frameon=False)
@@ -301,7 +304,7 @@ def plot_coverage(coverage: pd.DataFrame, target: float = 0.95, tolerance: float
     return fig
 
 
-@_styled
+@styled
 def plot_endtoend_coverage(table: pd.DataFrame, target: float = 0.95,
                            tolerance: float = 0.03) -> Figure:
     """Coverage of the end-to-end calibration per world, outcome, contrast and model.

@@ -13,8 +13,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from mindpain.errors import MindpainError
-from mindpain.figures_data import _styled
-from mindpain.trial import CONTRAST_LABELS, OUTCOME_LABELS
+from mindpain.figures.style import styled
+from mindpain.vocabulary import CONTRAST_LABELS, OUTCOME_LABELS
 
 #: Okabe-Ito colours per outcome and per scenario.
 OUTCOME_COLORS = {"nps": "#0072B2", "siips1": "#D55E00"}
@@ -28,7 +28,7 @@ def _need(frame: pd.DataFrame, columns, what: str) -> None:
         raise MindpainError(f"{what}: missing column(s) {', '.join(missing)}")
 
 
-@_styled
+@styled
 def plot_power_curves(power: pd.DataFrame, target: float = 0.8) -> Figure:
     """Power against participants per arm, one panel per design, actual arm sizes marked.
 
@@ -75,7 +75,7 @@ def plot_power_curves(power: pd.DataFrame, target: float = 0.8) -> Figure:
     return fig
 
 
-@_styled
+@styled
 def plot_exaggeration(curve: pd.DataFrame, retro: pd.DataFrame) -> Figure:
     """Exaggeration ratio (type M) and type S rate against the true effect, per design.
 
@@ -110,7 +110,7 @@ def plot_exaggeration(curve: pd.DataFrame, retro: pd.DataFrame) -> Figure:
     return fig
 
 
-@_styled
+@styled
 def plot_tornado(bars: dict) -> Figure:
     """Tornado of power over each assumed parameter's range, one panel per analysis.
 
@@ -141,7 +141,7 @@ def plot_tornado(bars: dict) -> Figure:
     return fig
 
 
-@_styled
+@styled
 def plot_evidence(table: pd.DataFrame, outcomes=("nps", "siips1")) -> Figure:
     """Each contrast's d with its 90 % CI against the equivalence bounds, with BF10.
 
@@ -179,7 +179,7 @@ CHOICES = {"smoothing_fwhm": "smoothing (mm)", "hrf_model": "HRF", "high_pass_s"
            "metric": "metric", "model": "model", "sample": "sample", "covariates": "covariates"}
 
 
-@_styled
+@styled
 def plot_specification_curve(specs: pd.DataFrame, outcome: str = "nps") -> Figure:
     """Sorted estimates with 95 % CIs (top) and the choices behind each one (bottom).
 
@@ -226,7 +226,7 @@ def plot_specification_curve(specs: pd.DataFrame, outcome: str = "nps") -> Figur
     return fig
 
 
-@_styled
+@styled
 def plot_null(null: pd.DataFrame, summary: pd.DataFrame, outcome: str = "nps") -> Figure:
     """Permutation null of the curve's share significant and median d, observed marked."""
     _need(null, ("outcome", "share_significant", "median_d"), "null table")

@@ -7,7 +7,6 @@ The inputs come from :mod:`mindpain.dataset` (``load_*``) and the twin's paramet
 
 from __future__ import annotations
 
-import functools
 import warnings
 
 import matplotlib as mpl
@@ -16,39 +15,12 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch, Patch
 
-from mindpain.dataset import ARMS, GROUPS, SESSIONS
 from mindpain.errors import MindpainError
+from mindpain.figures.style import CONDITION_COLORS, GROUP_COLORS, STATUS_COLORS, styled
+from mindpain.vocabulary import ARMS, GROUP_LABELS, GROUPS, RATING_OUTCOMES, SESSIONS
 
-#: Colour of each group (Okabe-Ito, colour-blind safe); every figure of the book uses it.
-GROUP_COLORS = {"MBSR": "#0072B2", "HEP": "#009E73", "WL": "#999999", "LTM": "#CC79A7"}
-#: Colour of each task condition (Okabe-Ito; disjoint from the group colours).
-CONDITION_COLORS = {"hot": "#D55E00", "warm": "#E69F00", "rating": "#56B4E9"}
-#: Colour of each parameter status, from most to least evidence (viridis, colour-blind safe).
-STATUS_COLORS = {"reported": "#31688E", "derived": "#35B779", "context": "#90D743",
-                 "assumed": "#FDE725"}
-#: Long names of the groups for legends.
-GROUP_LABELS = {"MBSR": "MBSR", "HEP": "HEP", "WL": "Waitlist", "LTM": "Long-term meditators"}
 #: Default voxel of :func:`plot_voxel_timeseries`: right anterior insula (NPS region rIns).
 DEFAULT_VOXEL_MM = (40.0, 8.0, 0.0)
-
-_STYLE = {
-    "font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11, "legend.fontsize": 10,
-    "xtick.labelsize": 10, "ytick.labelsize": 10, "axes.spines.top": False,
-    "axes.spines.right": False, "figure.dpi": 100, "savefig.dpi": 150,
-    "savefig.bbox": "tight",
-}
-
-
-def _styled(func):
-    """Run a plot function under the book's rc style, without changing global settings."""
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        with mpl.rc_context(_STYLE):
-            return func(*args, **kwargs)
-
-    return wrapper
-
 
 def _load_4d(bold_img):
     from nilearn.image import load_img
@@ -83,7 +55,7 @@ def _tint(color, amount=0.18):
     return tuple(1 - amount * (1 - rgb))
 
 
-@_styled
+@styled
 def plot_participant_flow(flow: dict) -> Figure:
     """Draw a CONSORT-style participant-flow diagram with boxes and arrows.
 
@@ -151,7 +123,7 @@ def plot_participant_flow(flow: dict) -> Figure:
 
 
 # ---------------------------------------------------------------------------- task
-@_styled
+@styled
 def plot_task_timeline(events_one_run: pd.DataFrame, tr: float,
                        n_volumes: int | None = None, title: str | None = None) -> Figure:
     """Draw one run's hot, warm and rating periods over time, with each trial's ratings.
@@ -266,7 +238,7 @@ def nearest_brain_voxel(bold_img, xyz_mm=DEFAULT_VOXEL_MM):
     return tuple(int(v) for v in inside[best]), tuple(float(v) for v in world[best])
 
 
-@_styled
+@styled
 def plot_mean_bold(bold_img, cut_coords=DEFAULT_VOXEL_MM, title: str | None = None) -> Figure:
     """Show the mean image of a BOLD run in three orthogonal slices.
 
@@ -351,27 +323,14 @@ def voxel_timeseries(bold_img, events: pd.DataFrame, tr: float, voxel_mm=DEFAULT
             "design": X, "betas": {c: float(b) for c, b in zip(X.columns, beta, strict=True)}}
 
 
-@_styled
+@styled
 def plot_voxel_timeseries(bold_img, events: pd.DataFrame, tr: float,
                           voxel_mm=DEFAULT_VOXEL_MM, high_pass: float = 1 / 128) -> Figure:
     """Plot one voxel's percent signal change against the run's HRF-convolved design.
 
     The top panel shows the data and the least-squares fit of the design
-    (:func:`voxel_timeseries`), the bottom panel the hot, warm and rating regressors.
-
-    Parameters
-    ----------
-    bold_img : str, path-like or nibabel image
-        4D BOLD run.
-    events : pandas.DataFrame
-        Events of the same run (``onset, duration, trial_type``).
-    tr : float
-        Repetition time (s); volume *k* is acquired at ``k * tr``.
-    voxel_mm : sequence of 3 floats
-        Target coordinate (mm); the nearest in-brain voxel is used. Default: the right
-        anterior insula (40, 8, 0), a positive region of the NPS.
-    high_pass : float
-        High-pass cut-off of the cosine drift regressors (Hz).
+    (:func:`voxel_timeseries`, whose parameters these are), the bottom panel the hot, warm
+    and rating regressors.
 
     Returns
     -------
@@ -417,7 +376,7 @@ def plot_voxel_timeseries(bold_img, events: pd.DataFrame, tr: float,
 
 
 # ---------------------------------------------------------------------------- ratings
-@_styled
+@styled
 def plot_ratings(session_ratings: pd.DataFrame, participants: pd.DataFrame) -> Figure:
     """Show the distributions of mean hot-trial ratings by group and session.
 
@@ -444,7 +403,7 @@ def plot_ratings(session_ratings: pd.DataFrame, participants: pd.DataFrame) -> F
     sessions = [s for s in SESSIONS if s in set(data["session"])]
     fig = Figure(figsize=(9, 4.4))
     axes = fig.subplots(1, 2, sharey=True)
-    for ax, col in zip(axes, ("intensity", "unpleasantness"), strict=True):
+    for ax, col in zip(axes, RATING_OUTCOMES, strict=True):
         common = {"data": data, "x": "session", "y": col, "hue": "group", "order": sessions,
                   "hue_order": groups, "palette": GROUP_COLORS, "ax": ax}
         with warnings.catch_warnings():
@@ -508,7 +467,7 @@ def status_counts(parameters_table: pd.DataFrame) -> pd.DataFrame:
     return counts
 
 
-@_styled
+@styled
 def plot_parameter_status(parameters_table: pd.DataFrame) -> Figure:
     """Draw how many of the twin's parameters are reported, derived, context or assumed.
 

@@ -20,6 +20,10 @@ import io
 import re
 import warnings
 
+import matplotlib.pyplot as plt
+
+from mindpain.figures.style import DIVERGING_CMAP, detached
+
 #: Shown on screen: the viewer; in print or without JavaScript: the static image.
 VIEWER_CSS = (".mindpain-viewer-static{display:none;max-width:100%}"
               "@media print{.mindpain-viewer-frame{display:none}"
@@ -90,10 +94,24 @@ class BrainViewer:
             f'alt="{html.escape(self.alt)}"></div>')
 
 
+def plot_contrast_map(img, title, threshold=None, vmax=None, cut_coords=(4, -20, 10)):
+    """Plot a statistical map in orthogonal slices on the MNI template."""
+    from nilearn import plotting
+
+    fig = plt.figure(figsize=(9, 3.3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        display = plotting.plot_stat_map(img, threshold=threshold, vmax=vmax, figure=fig,
+                                         cut_coords=cut_coords, title=None,
+                                         draw_cross=False, annotate=True, black_bg=False,
+                                         cmap=DIVERGING_CMAP)
+    fig.suptitle(title, fontsize=11)
+    del display
+    return detached(fig)
+
+
 def static_png(img, title: str, threshold=None, cut_coords=None, dpi: int = 80) -> bytes:
     """Orthogonal slices of ``img`` on the MNI template, as PNG bytes (the print fallback)."""
-    from mindpain.figures_first_level import plot_contrast_map
-
     fig = plot_contrast_map(img, title, threshold=threshold, cut_coords=cut_coords)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})

@@ -13,14 +13,13 @@ from matplotlib.figure import Figure
 from scipy import stats
 
 from mindpain.errors import MindpainError
-from mindpain.figures_data import GROUP_COLORS, _styled
-from mindpain.meditators import EFFECT_LABELS, GROUP_OUTCOMES, PREDICTORS
-from mindpain.trial import OUTCOME_LABELS
+from mindpain.figures.style import GROUP_COLORS, RATING_UNITS, styled
+from mindpain.meditators import EFFECT_LABELS, PREDICTORS
+from mindpain.vocabulary import OUTCOME_LABELS, TRIAL_OUTCOMES
 
 NAIVE_COLOR = "#0072B2"
 COHORT_COLORS = {"naive": NAIVE_COLOR, "LTM": GROUP_COLORS["LTM"]}
 COHORT_LABELS = {"naive": "Naive (baseline)", "LTM": "Long-term meditators"}
-_UNITS = {"intensity": "rating (0-100)", "unpleasantness": "rating (0-100)"}
 _HOURS_LABELS = {"retreat": "retreat hours", "daily": "non-retreat hours",
                  "lifetime": "lifetime hours"}
 
@@ -31,8 +30,8 @@ def _need(frame: pd.DataFrame, columns, what: str) -> None:
         raise MindpainError(f"{what}: missing column(s) {', '.join(missing)}")
 
 
-@_styled
-def plot_groups(data: pd.DataFrame, outcomes=GROUP_OUTCOMES, seed: int = 0) -> Figure:
+@styled
+def plot_groups(data: pd.DataFrame, outcomes=TRIAL_OUTCOMES, seed: int = 0) -> Figure:
     """Show each outcome's distribution in naive participants and meditators.
 
     Parameters
@@ -78,7 +77,7 @@ def plot_groups(data: pd.DataFrame, outcomes=GROUP_OUTCOMES, seed: int = 0) -> F
         ax.set_xticks([0, 1], ["Naive", "LTM"])
         ax.set_xlim(-0.6, 1.6)
         ax.set_title(OUTCOME_LABELS.get(k, k), pad=14)
-        ax.set_ylabel(_UNITS.get(k, "response (a.u.)"))
+        ax.set_ylabel(RATING_UNITS.get(k, "response (a.u.)"))
     for ax in axes[len(outcomes):]:
         ax.set_visible(False)
     fig.tight_layout()
@@ -101,7 +100,7 @@ def _fit_band(x, y, grid, level=0.95):
     return fit, fit - q * se, fit + q * se
 
 
-@_styled
+@styled
 def plot_dose(data: pd.DataFrame, effects: pd.DataFrame | None = None,
               outcomes=("nps", "siips1"), effects_shown=("retreat", "daily", "lifetime")) -> Figure:
     """Scatter each signature against log10 practice hours, with a fit and its 95% CI.
@@ -168,7 +167,7 @@ def plot_dose(data: pd.DataFrame, effects: pd.DataFrame | None = None,
     return fig
 
 
-@_styled
+@styled
 def plot_coverage(coverage: pd.DataFrame, target: float = 0.95, tolerance: float = 0.03,
                   alpha: float = 0.05) -> Figure:
     """Coverage of the 95% CIs (left) and false-positive rates (right) over replications.
@@ -176,7 +175,7 @@ def plot_coverage(coverage: pd.DataFrame, target: float = 0.95, tolerance: float
     Parameters
     ----------
     coverage : pandas.DataFrame
-        Calibration table (:func:`mindpain.meditators.load_or_calibrate`).
+        Calibration table (:func:`mindpain.meditator_calibration.load_or_calibrate`).
     target, tolerance : float
         Nominal coverage and the shaded band around it.
     alpha : float

@@ -1,15 +1,15 @@
 """Build helpers called by the Makefile: cache keying, the reproducibility report, site checks.
 
-``python -m mindpain.buildtools prepare-book --preset P --seed S [--build-dir D]``
+``python -m mindpain_book.buildtools prepare-book --preset P --seed S [--build-dir D]``
     Empty the build folder (execution cache and Sphinx environment) when anything their
     keys cannot see changed: the preset, the seed, a user dataset, the package code or the
     pinned environment. (jupyter-cache keys a notebook by its code cells only; Sphinx
     re-reads only changed sources.)
-``python -m mindpain.buildtools check-site HTML_DIR [--axe]``
+``python -m mindpain_book.buildtools check-site HTML_DIR [--axe]``
     Fail when a built page loads a script, style, image or frame from outside, when an image
     has no alt text, a viewer frame no title or a chapter's figure no per-chapter number;
     with ``--axe``, also when axe-core finds a serious or critical accessibility violation.
-``python -m mindpain.buildtools verify [--preset small]``
+``python -m mindpain_book.buildtools verify [--preset small]``
     Compute the results tables twice, from scratch, into two folders, and fail unless the
     two are byte-identical.
 
@@ -37,13 +37,10 @@ from importlib import metadata
 from pathlib import Path
 
 from mindpain.config import PROJECT_ROOT
+from mindpain.io import sha256
 
 _LOADING = {"script": "src", "img": "src", "iframe": "src", "audio": "src", "video": "src",
             "source": "src", "embed": "src", "link": "href"}
-
-
-#: Modules that shape the site but never a chapter's outputs (left out of the cache key).
-BUILD_ONLY_MODULES = ("buildtools.py", "sphinxext.py")
 
 
 def cache_key(preset: str, seed: int) -> str:
@@ -51,11 +48,10 @@ def cache_key(preset: str, seed: int) -> str:
     digest = hashlib.sha256()
     digest.update(f"{preset}\n{seed}\n{os.environ.get('MINDPAIN_BIDS', '')}\n".encode())
     digest.update(f"{os.environ.get('MINDPAIN_DATA', '')}\n".encode())
+    # The science package only: this book tooling shapes the site, never a chapter's outputs.
     files = sorted((PROJECT_ROOT / "src" / "mindpain").rglob("*"))
     files.append(PROJECT_ROOT / "requirements.txt")
     for path in files:
-        if path.name in BUILD_ONLY_MODULES:
-            continue
         if path.is_file() and path.suffix in (".py", ".toml", ".json", ".txt"):
             digest.update(path.relative_to(PROJECT_ROOT).as_posix().encode())
             digest.update(path.read_bytes())
@@ -183,14 +179,6 @@ def data_roots(cfg=None) -> list[tuple[str, str, Path]]:
             ("results", "results tables ($MINDPAIN_RESULTS)", Path(cfg.results_dir))]
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def hash_tree(root: Path, cache: dict | None = None) -> list[tuple[str, int, str]]:
     """``(relative path, bytes, sha256)`` of every file under ``root``, sorted by path.
 
@@ -206,7 +194,7 @@ def hash_tree(root: Path, cache: dict | None = None) -> list[tuple[str, int, str
         st = path.stat()
         key = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
         if key not in cache:
-            cache[key] = _sha256(path)
+            cache[key] = sha256(path)
         rows.append((path.relative_to(root).as_posix(), st.st_size, cache[key]))
     return rows
 
@@ -275,33 +263,42 @@ def read_manifest(path) -> list[tuple[str, str, int, str]]:
 #: Sections of the API reference: title -> modules (every module of the package, once).
 API_SECTIONS = {
     "Vocabulary, configuration and input/output": [
-        "mindpain", "mindpain.config", "mindpain.errors", "mindpain.io", "mindpain.precomputed",
+        "mindpain", "mindpain.vocabulary", "mindpain.config", "mindpain.errors", "mindpain.io",
+        "mindpain.precomputed",
         "mindpain.images",
         "mindpain.dataset", "mindpain.datasets"],
     "The simulated twin": [
         "mindpain.twin", "mindpain.twin.params", "mindpain.twin.model",
         "mindpain.twin.participants", "mindpain.twin.patterns", "mindpain.twin.task",
         "mindpain.twin.bold", "mindpain.twin.nuisance", "mindpain.twin.run",
-        "mindpain.twin.bids", "mindpain.twin.generate", "mindpain.realism"],
+        "mindpain.twin.bids", "mindpain.twin.generate", "mindpain.twin.meditators",
+        "mindpain.realism"],
     "Pipeline stages": [
         "mindpain.reported", "mindpain.glm", "mindpain.first_level", "mindpain.signatures",
-        "mindpain.surrogates",
-        "mindpain.scoring", "mindpain.pipeline", "mindpain.trial", "mindpain.meditators"],
+        "mindpain.surrogates", "mindpain.scoring", "mindpain.pipeline", "mindpain.trial",
+        "mindpain.trial_calibration", "mindpain.meditators", "mindpain.meditator_calibration"],
+    "Statistics": ["mindpain.stats", "mindpain.stats.effect_sizes", "mindpain.stats.multiplicity"],
     "Design analysis, evidence and the multiverse": [
         "mindpain.design", "mindpain.evidence", "mindpain.multiverse", "mindpain.endtoend"],
     "Figures": [
-        "mindpain.figures_data", "mindpain.figures_first_level", "mindpain.figures_signatures",
-        "mindpain.figures_trial", "mindpain.figures_meditators", "mindpain.figures_design",
-        "mindpain.figures_viewer"],
+        "mindpain.figures", "mindpain.figures.style", "mindpain.figures.data",
+        "mindpain.figures.first_level", "mindpain.figures.signatures", "mindpain.figures.trial",
+        "mindpain.figures.meditators", "mindpain.figures.design", "mindpain.figures.viewer"],
     "Command line and build tools": [
-        "mindpain.cli", "mindpain.buildtools", "mindpain.sphinxext"],
+        "mindpain.cli", "mindpain_book", "mindpain_book.buildtools",
+        "mindpain_book.sphinxext"],
 }
 
 
+#: Packages under ``src/`` whose modules get API pages: the science and the book tooling.
+PACKAGES = ("mindpain", "mindpain_book")
+
+
 def package_modules(root: Path = PROJECT_ROOT / "src") -> list[str]:
-    """Every importable module of the package except ``__main__``, sorted."""
+    """Every importable module of :data:`PACKAGES` except ``__main__``, sorted."""
     names = []
-    for path in sorted((Path(root) / "mindpain").rglob("*.py")):
+    paths = sorted(p for package in PACKAGES for p in (Path(root) / package).rglob("*.py"))
+    for path in paths:
         parts = list(path.relative_to(root).with_suffix("").parts)
         if parts[-1] == "__main__":
             continue
@@ -716,7 +713,7 @@ def execute_chapters(build_dir: Path, jobs: int = 2, root: Path = PROJECT_ROOT) 
 
 def main(argv=None) -> int:
     """Command line of the build helpers."""
-    parser = argparse.ArgumentParser(prog="python -m mindpain.buildtools")
+    parser = argparse.ArgumentParser(prog="python -m mindpain_book.buildtools")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("prepare-book")
     p.add_argument("--preset", required=True)

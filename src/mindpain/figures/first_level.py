@@ -9,16 +9,12 @@ import nibabel as nib
 import numpy as np
 
 from mindpain import first_level as fl
+from mindpain.figures.style import AXIS_COLORS, CONDITION_COLORS, SIGNAL_COLORS, detached
+from mindpain.figures.viewer import brain_viewer
+from mindpain.vocabulary import FRAMEWISE_DISPLACEMENT, TASK, TRIAL_TYPES
 
-
-def _detached(fig):
-    """Close ``fig`` in pyplot and return it (shown where it is glued, not again by pyplot)."""
-    plt.close(fig)
-    return fig
-
-
-COLORS = {"hot": "#d7301f", "warm": "#fdae61", "rating": "#9e9ac8", "observed": "0.45",
-          "fitted": "#08519c"}
+#: Colours of the conditions and of the observed and fitted signal (the book's style).
+COLORS = {**CONDITION_COLORS, **SIGNAL_COLORS}
 
 
 def plot_design_matrix(design, title=None):
@@ -42,7 +38,7 @@ def plot_design_matrix(design, title=None):
     ax.set_ylabel("volume (scan)")
     if title:
         ax.set_title(title, fontsize=11)
-    return _detached(fig)
+    return detached(fig)
 
 
 def voxel_fit(spec, design, coords_mm):
@@ -92,7 +88,7 @@ def plot_voxel_fit(fit, title=None):
     from matplotlib.patches import Patch
 
     handles = ax.get_legend_handles_labels()[0] + [
-        Patch(color=COLORS[k], alpha=0.4, label=k) for k in ("hot", "warm", "rating")]
+        Patch(color=COLORS[k], alpha=0.4, label=k) for k in TRIAL_TYPES]
     ax.legend(handles=handles, ncol=5, loc="upper right", fontsize=8, frameon=False)
     ax.set_xlabel("time (s)")
     ax.set_ylabel("BOLD (% signal change)")
@@ -100,32 +96,14 @@ def plot_voxel_fit(fit, title=None):
     x, y, z = fit["coords"]
     ax.set_title(title or f"voxel at MNI ({x:.0f}, {y:.0f}, {z:.0f}) mm, "
                           f"R² = {fit['r2']:.2f}", fontsize=11)
-    return _detached(fig)
-
-
-def plot_contrast_map(img, title, threshold=None, vmax=None, cut_coords=(4, -20, 10)):
-    """Plot a statistical map in orthogonal slices on the MNI template."""
-    from nilearn import plotting
-
-    fig = plt.figure(figsize=(9, 3.3))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        display = plotting.plot_stat_map(img, threshold=threshold, vmax=vmax, figure=fig,
-                                         cut_coords=cut_coords, title=None,
-                                         draw_cross=False, annotate=True, black_bg=False,
-                                         cmap="RdBu_r")
-    fig.suptitle(title, fontsize=11)
-    del display
-    return _detached(fig)
+    return detached(fig)
 
 
 def offline_viewer(img, threshold=None, title=None, alt=None):
-    """Return an offline viewer of a map (:func:`~mindpain.figures_viewer.brain_viewer`).
+    """Return an offline viewer of a map (:func:`~mindpain.figures.viewer.brain_viewer`).
 
     ``alt`` (what the map shows) defaults to a description built from ``title``.
     """
-    from mindpain.figures_viewer import brain_viewer
-
     title = title or "statistical map"
     alt = alt or (f"Orthogonal slices of {title} on the MNI152 template"
                   + (f", shown where |value| > {threshold:g}" if threshold else ""))
@@ -158,7 +136,7 @@ def plot_recovery(group_effect, planted, mask_img, r, cut_coords=(4, -20, 10)):
     ax.set_title(f"voxels in the mask, r = {r:.2f}", fontsize=10)
     lim = [min(a.min(), b.min()), max(a.max(), b.max())]
     ax.plot(lim, lim, color="0.6", lw=1, ls="--")
-    return _detached(fig)
+    return detached(fig)
 
 
 def plot_motion(confounds, threshold_mm: float = 0.5, title=None):
@@ -180,13 +158,13 @@ def plot_motion(confounds, threshold_mm: float = 0.5, title=None):
     """
     fig, axes = plt.subplots(3, 1, figsize=(8, 6), sharex=True, layout="constrained")
     vol = np.arange(len(confounds))
-    for axis, colour in zip("xyz", ("#1b9e77", "#d95f02", "#7570b3"), strict=True):
+    for axis, colour in AXIS_COLORS.items():
         axes[0].plot(vol, confounds[f"trans_{axis}"], color=colour, lw=1, label=axis)
         axes[1].plot(vol, np.degrees(confounds[f"rot_{axis}"]), color=colour, lw=1, label=axis)
     axes[0].set_ylabel("translation (mm)")
     axes[1].set_ylabel("rotation (degrees)")
     axes[0].legend(ncols=3, fontsize=8, loc="upper left")
-    fd = confounds["framewise_displacement"].to_numpy(dtype=float)
+    fd = confounds[FRAMEWISE_DISPLACEMENT].to_numpy(dtype=float)
     axes[2].plot(vol, fd, color="0.3", lw=1)
     axes[2].axhline(threshold_mm, color=COLORS["hot"], ls="--", lw=1,
                     label=f"outlier threshold {threshold_mm:g} mm")
@@ -197,7 +175,7 @@ def plot_motion(confounds, threshold_mm: float = 0.5, title=None):
     axes[2].legend(fontsize=8, loc="upper left")
     if title:
         axes[0].set_title(title, fontsize=11)
-    return _detached(fig)
+    return detached(fig)
 
 
 def plot_motion_effect(table):
@@ -217,7 +195,7 @@ def plot_motion_effect(table):
     ax.bar(x - 0.2, table["var_without"], width=0.4, color="0.6", label="without motion")
     ax.bar(x + 0.2, table["var_with"], width=0.4, color=COLORS["fitted"],
            label="with motion + outliers")
-    ax.set_xticks(x, [r.replace("_task-heat", "\n") for r in table["run"]], fontsize=7)
+    ax.set_xticks(x, [r.replace(f"_task-{TASK}", "\n") for r in table["run"]], fontsize=7)
     ax.set_ylabel("mean residual variance (%²)")
     ax.legend(fontsize=8)
-    return _detached(fig)
+    return detached(fig)

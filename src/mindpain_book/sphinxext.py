@@ -25,7 +25,7 @@ Accessibility fixes
 Reproducibility report
     The directives ``mindpain-commit``, ``mindpain-environment``, ``mindpain-signatures``,
     ``mindpain-manifest``, ``mindpain-results`` and ``mindpain-execution`` render the report
-    (see :mod:`mindpain.buildtools`). The page that uses them is read last and on every
+    (see :mod:`mindpain_book.buildtools`). The page that uses them is read last and on every
     build, so it describes the chapters as executed.
 """
 
@@ -291,7 +291,7 @@ def _fix_html(app, exception) -> None:
 
 def _api_pages(app, config) -> None:
     """Write the API reference pages (one per module) before the table of contents is read."""
-    from mindpain import buildtools
+    from mindpain_book import buildtools
 
     folder = Path(app.srcdir) / "book" / "api"
     if folder.is_dir():
@@ -374,7 +374,7 @@ class _ReportDirective(SphinxDirective):
 
 def _report(env):
     """Return the report's data, computed once per build (the page is read last)."""
-    from mindpain import buildtools as reproducibility
+    from mindpain_book import buildtools as reproducibility
 
     cache = getattr(env, "_mindpain_report", None)
     if cache is None:
@@ -388,7 +388,7 @@ class CommitDirective(SphinxDirective):
     """The git commit the book was built from, as a paragraph."""
 
     def run(self):  # noqa: D102 (see the class)
-        from mindpain import buildtools as reproducibility
+        from mindpain_book import buildtools as reproducibility
 
         para = nodes.paragraph()
         para += nodes.Text("Built from commit ")
@@ -404,7 +404,7 @@ class EnvironmentDirective(_ReportDirective):
                    "part": directives.unchanged}
 
     def run(self):  # noqa: D102 (see the class)
-        from mindpain import buildtools as reproducibility
+        from mindpain_book import buildtools as reproducibility
 
         part = self.options.get("part", "packages")
         if part == "python":
@@ -479,7 +479,7 @@ def _write_report_files(app, exception) -> None:
     report = getattr(app.env, "_mindpain_report", None)
     if report is None:
         return
-    from mindpain import buildtools as reproducibility
+    from mindpain_book import buildtools as reproducibility
 
     reproducibility.write_manifest(report, Path(app.outdir) / REPORT_DOWNLOADS)
 

@@ -24,7 +24,10 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from mindpain.errors import MindpainError
-from mindpain.figures_data import GROUP_COLORS, GROUP_LABELS, _styled
+from mindpain.figures.style import DIVERGING_CMAP, GROUP_COLORS, styled
+from mindpain.twin.model import READOUTS as TWIN_OUTCOMES
+from mindpain.twin.model import TARGET_LATENT as TWIN_TARGETS
+from mindpain.vocabulary import GROUP_LABELS
 
 #: Colour of positive / negative signature weights (Okabe-Ito vermillion / blue).
 SIGN_COLORS = {1: "#D55E00", -1: "#0072B2"}
@@ -32,13 +35,6 @@ SIGN_COLORS = {1: "#D55E00", -1: "#0072B2"}
 SOFTWARE_COLORS = {"SPM": "#E69F00", "FSL": "#56B4E9"}
 #: Colour of the sum of local scores and of the whole-pattern score (Okabe-Ito).
 TOTAL_COLORS = {"sum": "#999999", "whole": "#000000"}
-#: Outcomes of the twin comparison, in the order they are drawn.
-TWIN_OUTCOMES = ("nps", "siips1", "nps_pos", "nps_neg")
-#: The twin's latent response each outcome's signature targets (truth.tsv column).
-TWIN_TARGETS = {"nps": "nociceptive", "nps_pos": "nociceptive", "nps_neg": "nociceptive",
-                "siips1": "modulatory"}
-#: Diverging colour map of every brain map and heatmap here.
-DIVERGING_CMAP = "RdBu_r"
 _WHOLE = "whole"
 _RUN_ENTITY = re.compile(r"(?:^|_)run-[A-Za-z0-9]+(?:_|$)")
 
@@ -146,7 +142,7 @@ def region_table(signature) -> pd.DataFrame:
     })
 
 
-@_styled
+@styled
 def plot_signature_maps(signatures: Sequence, threshold: float | None = None) -> Figure:
     """Draw each signature's weights as a glass brain (one row per signature).
 
@@ -286,7 +282,7 @@ def dominant_region(scores: pd.DataFrame, signature, metric: str = "dot") -> dic
     return {"region": str(totals.idxmax()), "share": float(totals.max() / totals.sum())}
 
 
-@_styled
+@styled
 def plot_pain21_responses(scores: pd.DataFrame, signatures: Sequence,
                           metric: str = "dot") -> Figure:
     """Bars of each pain21 study's whole-pattern response, one panel per signature.
@@ -332,7 +328,7 @@ def plot_pain21_responses(scores: pd.DataFrame, signatures: Sequence,
     return fig
 
 
-@_styled
+@styled
 def plot_region_heatmap(scores: pd.DataFrame, signatures: Sequence, metric: str = "dot",
                         row: str = "study") -> Figure:
     """Heatmap of local (subregion) scores: maps as rows, regions as columns.
@@ -531,7 +527,7 @@ def additivity_error(scores: pd.DataFrame, metric: str = "dot") -> float:
     return float((both["local"] - both["whole"]).abs().max())
 
 
-@_styled
+@styled
 def plot_measured_vs_planted(comparison: pd.DataFrame, labels: dict | None = None,
                              outcomes: Sequence[str] = TWIN_OUTCOMES) -> Figure:
     """Scatter of measured scores against the planted latent responses, one panel per outcome.
@@ -592,7 +588,7 @@ def plot_measured_vs_planted(comparison: pd.DataFrame, labels: dict | None = Non
     return fig
 
 
-@_styled
+@styled
 def plot_region_breakdown(scores: pd.DataFrame, signatures: Sequence) -> Figure:
     """Mean local score of each region across maps, with their sum and the whole score.
 
@@ -648,7 +644,7 @@ def plot_region_breakdown(scores: pd.DataFrame, signatures: Sequence) -> Figure:
     return fig
 
 
-@_styled
+@styled
 def plot_message(text: str, size=(7.0, 1.6)) -> Figure:
     """Draw a figure that only holds a sentence (e.g. why a twin-only figure is absent).
 

@@ -1,0 +1,101 @@
+"""Pins of the two BIDS readers' behaviour, before they are merged into one module.
+
+``mindpain.dataset`` (the chapters' reader: ``list_runs``, ``load_events``,
+``repetition_time``, ``load_participants``) and ``mindpain.first_level`` (the GLM's:
+``find_runs``, ``repetition_time``, ``load_events``, ``load_bold``) must keep agreeing on the
+same dataset: the same runs, the same TR, the same events, the same participants. A merge of
+the two is correct when these still pass unchanged.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mindpain import dataset
+from mindpain import first_level as fl
+from mindpain.errors import MindpainError
+from mindpain.twin import load_parameters
+from mindpain.vocabulary import GROUPS, SESSIONS, TASK, TRIAL_TYPES
+
+
+@pytest.fixture(scope="module")
+def both(small_twin):
+    return dataset.list_runs(small_twin), fl.find_runs(small_twin)
+
+
+def test_both_readers_list_the_same_runs(both):
+    runs, specs = both
+    assert len(runs) == len(specs) > 0
+    listed = {(r.participant_id, r.session, r.run, r.bold_path) for r in runs.itertuples()}
+    found = {(f"sub-{s.subject}", s.session, s.run, s.bold) for s in specs}
+    assert listed == found
+    assert all(s.events == r.events_path for s, r in
+               zip(sorted(specs, key=lambda s: str(s.bold)),
+                   runs.sort_values("bold_path", key=lambda c: c.map(str)).itertuples(),
+                   strict=True))
+    assert list(runs.session.unique()) == [s for s in SESSIONS if s in set(runs.session)]
+
+
+def test_both_readers_give_the_same_repetition_time(small_twin, both):
+    runs, specs = both
+    planted = load_parameters("small")["task.repetition_time"]
+    assert dataset.repetition_time(small_twin) == planted
+    for spec in specs[:3]:
+        assert fl.repetition_time(spec) == planted
+        assert dataset.repetition_time(small_twin, spec.bold) == planted
+
+
+def test_a_run_sidecar_overrides_the_dataset_tr_in_both(small_twin, tmp_path):
+    copy = tmp_path / "twin"
+    shutil.copytree(small_twin, copy)
+    spec = fl.find_runs(copy)[0]
+    sidecar = spec.bold.with_name(spec.bold.name.split(".nii")[0] + ".json")
+    sidecar.write_text('{"RepetitionTime": 1.5}')
+    # the header still says the planted TR: both readers refuse the disagreement alike
+    with pytest.raises(MindpainError):
+        fl.repetition_time(spec)
+    with pytest.raises(MindpainError):
+        dataset.repetition_time(copy, spec.bold)
+
+
+def test_both_readers_read_the_same_events(small_twin, both):
+    runs, specs = both
+    events = dataset.load_events(small_twin)
+    assert set(events.trial_type) <= set(TRIAL_TYPES)
+    spec = specs[0]
+    run_events = fl.load_events(spec.events)
+    assert list(run_events.columns[:3]) == ["onset", "duration", "trial_type"]
+    same = dataset.select_run(events, f"sub-{spec.subject}", spec.session, spec.run)
+    np.testing.assert_array_equal(same.onset.to_numpy(float), run_events.onset.to_numpy(float))
+    np.testing.assert_array_equal(same.duration.to_numpy(float),
+                                  run_events.duration.to_numpy(float))
+    assert same.trial_type.tolist() == run_events.trial_type.tolist()
+
+
+def test_participants_and_naive_subjects_agree(small_twin):
+    participants = dataset.load_participants(small_twin)
+    assert set(participants.group) <= set(GROUPS)
+    naive = fl.naive_subjects(small_twin)
+    expected = sorted(participants.loc[participants.group.ne("LTM"), "participant_id"])
+    assert sorted(naive) == expected or sorted(f"sub-{s}" for s in naive) == expected
+
+
+def test_na_policy_of_the_bids_reader(tmp_path):
+    table = tmp_path / "t.tsv"
+    table.write_text("participant_id\tage\tnote\nsub-1\tn/a\t\nsub-2\tNA\tx\n")
+    read = dataset.read_tsv(table, ("participant_id",))
+    assert read.age.isna().all()          # n/a and NA are missing in a BIDS table
+    assert read.note.isna().tolist() == [True, False]
+    strict = pd.read_csv(table, sep="\t", na_values=["n/a"], keep_default_na=False)
+    from mindpain.io import read_tsv
+
+    pd.testing.assert_frame_equal(read_tsv(table), strict)   # our own tables: n/a only
+
+
+def test_task_label_is_the_vocabulary_one(both):
+    _, specs = both
+    assert all(f"_task-{TASK}_" in s.bold.name for s in specs)

@@ -1,0 +1,66 @@
+"""io: readers beside the writers, the one sha256, the code fingerprint, cached tables."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pandas as pd
+
+from mindpain.io import (
+    cached_table,
+    code_fingerprint,
+    read_json,
+    read_tsv,
+    sha256,
+    write_json,
+    write_tsv,
+)
+
+
+def test_a_table_reads_back_exactly(tmp_path):
+    frame = pd.DataFrame({"a": [0.1 + 0.2, np.nan, 1e-300], "note": ["", "n/a-like", "x"]})
+    path = write_tsv(tmp_path / "t.tsv", frame)
+    back = read_tsv(path)
+    np.testing.assert_array_equal(back["a"].to_numpy(), frame["a"].to_numpy())
+    assert back["note"].tolist() == ["", "n/a-like", "x"]      # only n/a is missing
+    assert read_tsv(path, keep_default_na=True)["note"].isna().tolist() == [True, False, False]
+
+
+def test_json_reads_back(tmp_path):
+    data = {"b": 1, "a": [1, 2]}
+    assert read_json(write_json(tmp_path / "x.json", data)) == data
+
+
+def test_one_sha256_any_chunk(tmp_path):
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"mindpain" * 1000)
+    expected = hashlib.sha256(path.read_bytes()).hexdigest()
+    assert sha256(path) == sha256(path, chunk=7) == expected
+
+
+def test_code_fingerprint_ignores_docstrings_and_comments(tmp_path):
+    path = tmp_path / "m.py"
+    path.write_text('"""Doc."""\n\ndef f(x):\n    """Doc."""\n    return x + 1\n')
+    before = code_fingerprint([path])
+    path.write_text('"""Other doc."""\n# a comment\n\ndef f(x):\n    return x + 1  # note\n')
+    assert code_fingerprint([path]) == before
+    path.write_text('def f(x):\n    return x + 2\n')
+    assert code_fingerprint([path]) != before
+
+
+def test_cached_table_computes_once_per_key(tmp_path):
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return pd.DataFrame({"v": [1.5, np.nan]})
+
+    path = tmp_path / "t.tsv"
+    first = cached_table(path, {"k": 1}, compute, {"v": "a value"})
+    again = cached_table(path, {"k": 1}, compute, {"v": "a value"})
+    pd.testing.assert_frame_equal(first, again)
+    assert len(calls) == 1
+    cached_table(path, {"k": 2}, compute, {"v": "a value"})
+    assert len(calls) == 2
+    assert read_json(path.with_suffix(".json")) == {"key": {"k": 2}, "columns": {"v": "a value"}}
