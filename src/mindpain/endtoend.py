@@ -54,11 +54,11 @@ Models and CIs (``model`` column)
     adjusted difference of ``post ~ arm + pre`` (classical and HC3 SE) over the change-score
     SD. Every CI inverts the noncentral t
     (:func:`mindpain.stats.effect_sizes.noncentral_t_ci`); a d on the change-score scale is
-    put on the paper scale by the constant :math:`2/\sqrt{df\,(1/n_1 + 1/n_2)}` of the paper's completers (between arms; within:
-    :math:`d_z` itself), the same constant that links ``planted_d`` and
-    ``planted_d_paper``. The chapter's mixed model is not replicated (it is the
-    intention-to-treat model of all sessions; the baseline-only sessions are not simulated
-    here, for cost).
+    put on the paper scale by the constant :math:`2/\sqrt{df\,(1/n_1 + 1/n_2)}` of the
+    paper's completers (between arms; within: :math:`d_z` itself), the same constant that
+    links ``planted_d`` and ``planted_d_paper``. The chapter's mixed model is not
+    replicated (it is the intention-to-treat model of all sessions; the baseline-only
+    sessions are not simulated here, for cost).
 
 The calibration setting
     The ``calibration`` preset: the full design (every completer, session, run and trial of
