@@ -49,9 +49,10 @@ PROFILE = "\n".join([
     "replications (about 19 CPU s each, ideal and realistic mixed, including the truth "
     "constants computed once per worker), read from `ps` at the end; they got about a "
     "quarter of a core each. With 16 replications of a first start (15:46-15:58, stopped "
-    "to reorder the tasks; same replications, verified), the cache holds 56: 25 per world "
-    "and 6 of the MAR scenario, not 200. Those replications did not yet record their own "
-    "time (`tasks_timed` 0 in the JSON); later ones do.",
+    "to reorder the tasks; same replications, verified) and 6 of a third (16:47-16:57, "
+    "stopped to merge main), the cache holds 62: 28 ideal, 27 realistic and 7 with MAR "
+    "dropout, not 200. Only the last 6 recorded their own time (`tasks_timed` in the "
+    "JSON).",
     "",
     "The target of 8 CPU s per replication and world is not reached: what remains is "
     "spread over many small steps of the twin's generator (pandas tables, smooth fields, "
