@@ -26,7 +26,7 @@ export MINDPAIN_SEED := $(SEED)
 export MINDPAIN_N_JOBS := $(N_JOBS)
 export MPLBACKEND := Agg
 
-.PHONY: book test lint venv twin lock benchmark clean chromium multiverse verify api precompute
+.PHONY: book test lint venv twin lock benchmark clean chromium multiverse verify api precompute calibrate calibrate-rekey
 
 venv: $(STAMP) $(CFF_SCHEMA)
 
@@ -103,6 +103,23 @@ benchmark: $(STAMP)
 multiverse: $(STAMP)
 	$(BIN)/mindpain twin --out data/twin-reduced --preset reduced --seed $(SEED) --if-current
 	$(BIN)/python -m mindpain.multiverse --preset reduced --seed $(SEED) --out book/precomputed
+
+## calibrate: recompute chapter 4's committed end-to-end calibration (book/precomputed/):
+## the trial replicated through BOLD, first level, scoring and models in both worlds of the
+## calibration twin (full design, 15 mm grid) and with dropout depending on baseline, in
+## memory. REPLICATIONS per world; BUDGET (minutes) stops starting new replications (unset:
+## none). Each finished replication is kept in data/endtoend-cache, so an interrupted run
+## resumes. About 15-25 s CPU per replication and scenario (benchmarks/results.md): 200
+## replications take about an hour on 2 free cores.
+REPLICATIONS ?= 200
+calibrate: $(STAMP)
+	nice -n 10 $(BIN)/python -m mindpain.endtoend --seed $(SEED) --replications $(REPLICATIONS) \
+		--n-jobs 2 $(if $(BUDGET),--budget-minutes $(BUDGET)) --out book/precomputed
+
+## calibrate-rekey: after a change to code in the end-to-end result's fingerprint that cannot
+## alter its numbers, recompute its check replications and, if they match, renew its key.
+calibrate-rekey: $(STAMP)
+	$(BIN)/python -m mindpain.endtoend --rekey --out book/precomputed
 
 ## lock: recompile requirements.txt from requirements.in (needs the package registry).
 lock:

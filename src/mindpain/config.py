@@ -4,7 +4,8 @@ Settings (environment variables, all optional):
 
 ``MINDPAIN_PRESET``
     Twin size used by the chapters: ``full`` (the book) or ``small`` (tests); ``reduced``
-    is the full design on the small twin's grid (repeated-pipeline studies).
+    is the full design on the small twin's grid (repeated-pipeline studies); ``calibration``
+    the full design on a 15 mm grid (chapter 4's end-to-end calibration).
 ``MINDPAIN_SEED``
     Master seed; every random step derives its own seed from it.
 ``MINDPAIN_DATA``
@@ -53,7 +54,7 @@ class Config:
     Attributes
     ----------
     preset : str
-        ``"small"``, ``"full"`` or ``"reduced"``.
+        ``"small"``, ``"full"``, ``"reduced"`` or ``"calibration"``.
     seed : int
         Master seed.
     data_dir : pathlib.Path

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 #: Master seed of the book (the paper's publication month, 2022-07-01).
 DEFAULT_SEED = 20220701
-#: Twin sizes: ``full`` (the book), ``small`` (tests), ``reduced`` (full design, small grid).
-PRESETS = ("small", "full", "reduced")
+#: Twin sizes: ``full`` (the book), ``small`` (tests), ``reduced`` (full design, small grid),
+#: ``calibration`` (full design, 15 mm grid: chapter 4's end-to-end calibration).
+PRESETS = ("small", "full", "reduced", "calibration")
 #: Worlds of the simulated twin: ``ideal`` (BOLD made by the analysis model itself: canonical
 #: HRF, AR(1) noise, no motion) and ``realistic`` (adds what real scans have; the default).
 WORLDS = ("ideal", "realistic")

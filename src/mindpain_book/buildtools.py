@@ -279,7 +279,7 @@ API_SECTIONS = {
         "mindpain.trial_calibration", "mindpain.meditators", "mindpain.meditator_calibration"],
     "Statistics": ["mindpain.stats", "mindpain.stats.effect_sizes", "mindpain.stats.multiplicity"],
     "Design analysis, evidence and the multiverse": [
-        "mindpain.design", "mindpain.evidence", "mindpain.multiverse"],
+        "mindpain.design", "mindpain.evidence", "mindpain.multiverse", "mindpain.endtoend"],
     "Figures": [
         "mindpain.figures", "mindpain.figures.style", "mindpain.figures.data",
         "mindpain.figures.first_level", "mindpain.figures.signatures", "mindpain.figures.trial",

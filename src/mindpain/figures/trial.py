@@ -302,3 +302,58 @@ def plot_coverage(coverage: pd.DataFrame, target: float = 0.95, tolerance: float
     fig.legend(handles=handles, loc="lower center", ncols=len(models), frameon=False)
     fig.tight_layout(rect=(0, 0.08, 1, 1))
     return fig
+
+
+@styled
+def plot_endtoend_coverage(table: pd.DataFrame, target: float = 0.95,
+                           tolerance: float = 0.03) -> Figure:
+    """Coverage of the end-to-end calibration per world, outcome, contrast and model.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Coverage table of :func:`mindpain.endtoend.coverage_table` (columns ``world,
+        outcome, contrast, model, coverage, mc_se``).
+    target, tolerance : float
+        Nominal coverage and the accepted band (shaded).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One panel per world (rows) and outcome (columns); dots with ±2 Monte-Carlo SE.
+    """
+    _need(table, ("world", "outcome", "contrast", "model", "coverage", "mc_se"),
+          "end-to-end coverage table")
+    worlds = list(dict.fromkeys(table.world))
+    outcomes = list(dict.fromkeys(table.outcome))
+    contrasts = list(dict.fromkeys(table.contrast))
+    styles = dict(MODEL_STYLE, paper=("*", "#CC79A7", "Paper's test (3-arm pooled SD)"))
+    models = [m for m in ("paper", *MODEL_STYLE) if m in set(table.model)]
+    offsets = dict(zip(models, np.linspace(-0.27, 0.27, len(models)), strict=True))
+    low = float(min(0.8, (table.coverage - 2 * table.mc_se).min() - 0.02))
+    fig = Figure(figsize=(2.6 * len(outcomes) + 1.8, 2.3 * len(worlds) + 1.0))
+    axes = fig.subplots(len(worlds), len(outcomes), sharex=True, sharey=True, squeeze=False)
+    for i, world in enumerate(worlds):
+        for j, outcome in enumerate(outcomes):
+            ax = axes[i, j]
+            ax.axvspan(target - tolerance, target + tolerance, color="0.9")
+            ax.axvline(target, color="0.5", lw=0.8)
+            sub = table[(table.world == world) & (table.outcome == outcome)]
+            for model in models:
+                rows = sub[sub.model == model]
+                y = np.array([len(contrasts) - 1 - contrasts.index(c) for c in rows.contrast])
+                marker, color, _ = styles[model]
+                ax.errorbar(rows.coverage, y + offsets[model], xerr=2 * rows.mc_se, fmt=marker,
+                            color=color, ms=4, lw=1, capsize=1.5)
+            label = world if "world" in world else f"{world} world"
+            ax.set_title(f"{OUTCOME_LABELS[outcome]}, {label}", fontsize=10)
+            ax.set_xlim(max(low, 0.0), 1.01)
+            if i == len(worlds) - 1:
+                ax.set_xlabel("Coverage")
+        axes[i, 0].set_yticks(range(len(contrasts)),
+                              [CONTRAST_LABELS[c] for c in contrasts[::-1]])
+    handles = [Line2D([], [], ls="", marker=styles[m][0], color=styles[m][1],
+                      label=styles[m][2]) for m in models]
+    fig.legend(handles=handles, loc="lower center", ncols=2, frameon=False)
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    return fig

@@ -6,6 +6,8 @@ map.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import pandas as pd
 from scipy import ndimage, signal
@@ -15,13 +17,70 @@ from mindpain.twin.task import frame_times
 from mindpain.vocabulary import TRIAL_TYPES
 
 
-def condition_regressors(params, events: pd.DataFrame) -> pd.DataFrame:
-    """HRF-convolved regressors (nilearn's Glover HRF) of hot, warm and rating."""
-    from nilearn.glm.first_level import make_first_level_design_matrix
+@lru_cache(maxsize=8)
+def _hrf_kernel(hrf_model: str, tr: float, oversampling: int) -> tuple:
+    from nilearn.glm.first_level.hemodynamic_models import _hrf_kernel as kernel
 
-    X = make_first_level_design_matrix(frame_times(params),
-                                       events[["onset", "duration", "trial_type"]],
-                                       hrf_model="glover", drift_model=None)
+    return tuple(kernel(hrf_model, tr, oversampling, [0]))
+
+
+def convolved_conditions(events: pd.DataFrame, times: np.ndarray, hrf_model: str = "glover",
+                         oversampling: int = 50, min_onset: float = -24.0) -> pd.DataFrame:
+    """HRF-convolved condition regressors, as nilearn's design matrix computes them.
+
+    The steps of :func:`nilearn.glm.first_level.make_first_level_design_matrix` for events
+    of unit modulation without duplicate events (the twin's): per condition, in sorted
+    order, the oversampled boxcar (nilearn's ``_sample_condition``), its convolution with
+    nilearn's HRF kernel and its resampling at ``times`` (``_resample_regressor``). The
+    same numbers, without the design matrix's event checks and tables; the kernel is
+    computed once per TR.
+
+    Parameters
+    ----------
+    events : pandas.DataFrame
+        ``onset``, ``duration``, ``trial_type``.
+    times : numpy.ndarray
+        Frame times (s).
+    hrf_model : str
+        One-kernel HRF model of nilearn (``"glover"``, ``"spm"``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One column per condition (sorted names), one row per frame.
+    """
+    from nilearn.glm.first_level.hemodynamic_models import (
+        _calculate_tr,
+        _resample_regressor,
+        _sample_condition,
+    )
+
+    kernel = _hrf_kernel(hrf_model, float(_calculate_tr(times)), int(oversampling))
+    onset = events["onset"].to_numpy(float)
+    duration = events["duration"].to_numpy(float)
+    trial_type = events["trial_type"].to_numpy()
+    names = np.unique(trial_type)
+    columns = []
+    for condition in names:
+        sel = trial_type == condition
+        high, high_times = _sample_condition((onset[sel], duration[sel], np.ones(sel.sum())),
+                                             times, oversampling, min_onset)
+        conv = np.array([np.convolve(high, h)[:high.size] for h in kernel])
+        columns.append(_resample_regressor(conv, high_times, times))
+    return pd.DataFrame(np.hstack(columns), columns=[str(n) for n in names], index=times)
+
+
+def condition_regressors(params, events: pd.DataFrame) -> pd.DataFrame:
+    """HRF-convolved regressors (nilearn's Glover HRF) of hot, warm and rating.
+
+    nilearn's design matrix without drift (:func:`convolved_conditions`, checked for full
+    rank as nilearn does).
+    """
+    from nilearn.glm._utils import full_rank
+
+    X = convolved_conditions(events, frame_times(params))
+    matrix, _ = full_rank(X.to_numpy())
+    X = pd.DataFrame(matrix, columns=X.columns, index=X.index)
     return X[list(TRIAL_TYPES)]
 
 

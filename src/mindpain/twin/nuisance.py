@@ -32,6 +32,7 @@ from functools import lru_cache
 
 import numpy as np
 import pandas as pd
+from scipy import fft as sp_fft
 from scipy import ndimage, signal, stats
 
 from mindpain.twin.patterns import GeneratorSpace, _fwhm_to_sigma_vox
@@ -316,16 +317,30 @@ def participant_hrf(space: GeneratorSpace, params, rng: np.random.Generator) -> 
             "ratio": 0.48 * float(np.exp(spec["undershoot_log_sd"] * rng.standard_normal()))}
 
 
+@lru_cache(maxsize=64)
+def _kernel_spectra(dt: float, dispersion: float, ratio: float, n_fft: int) -> np.ndarray:
+    """Real FFT (length ``n_fft``) of the HRF at every latency of :data:`LATENCY_GRID`."""
+    kernels = np.stack([gamma_difference_hrf(dt, lat, dispersion, ratio)
+                        for lat in LATENCY_GRID])
+    return sp_fft.rfft(kernels, n_fft, axis=1)
+
+
 def hrf_regressors(events: pd.DataFrame, weights: dict, n_t: int, tr: float, hrf: dict):
     """Condition regressors at every latency of :data:`LATENCY_GRID`.
 
     ``weights`` maps a regressor name to ``(trial_type, per-event amplitude or None)``.
     Returns ``{name: (n_latencies, n_t)}``.
+
+    Each regressor is the oversampled boxcar convolved with the HRF at each latency. The
+    convolution is :func:`scipy.signal.fftconvolve`'s (the same FFT length, products and
+    inverse transform, so the same numbers bit for bit), with the kernels' spectra computed
+    once per HRF shape and the inverse transforms of all latencies taken at once.
     """
     dt = tr / _OVERSAMPLING
     n_fine = n_t * _OVERSAMPLING
-    kernels = [gamma_difference_hrf(dt, lat, hrf["dispersion"], hrf["ratio"])
-               for lat in LATENCY_GRID]
+    n_kernel = int(np.rint(32.0 / dt))  # gamma_difference_hrf's length
+    n_fft = sp_fft.next_fast_len(n_fine + n_kernel - 1, True)
+    spectra = _kernel_spectra(dt, float(hrf["dispersion"]), float(hrf["ratio"]), n_fft)
     out = {}
     for name, (trial_type, amp) in weights.items():
         rows = events[events["trial_type"] == trial_type]
@@ -336,8 +351,8 @@ def hrf_regressors(events: pd.DataFrame, weights: dict, n_t: int, tr: float, hrf
             i0 = int(np.rint(onset / dt))
             i1 = max(int(np.rint((onset + duration) / dt)), i0 + 1)
             box[i0:min(i1, n_fine)] += a
-        conv = np.stack([signal.fftconvolve(box, k)[:n_fine] for k in kernels])
-        out[name] = conv[:, ::_OVERSAMPLING]
+        conv = sp_fft.irfft(sp_fft.rfft(box, n_fft)[None, :] * spectra, n_fft, axis=1)
+        out[name] = conv[:, :n_fine][:, ::_OVERSAMPLING]
     return out
 
 

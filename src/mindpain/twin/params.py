@@ -34,7 +34,7 @@ class Parameters:
     Attributes
     ----------
     preset : str
-        ``"small"``, ``"full"`` or ``"reduced"``.
+        ``"small"``, ``"full"``, ``"reduced"`` or ``"calibration"``.
     world : str
         ``"realistic"`` or ``"ideal"`` (see :data:`mindpain.vocabulary.WORLDS`).
     raw : dict

@@ -21,12 +21,78 @@ from mindpain.twin.patterns import LATENTS
 from mindpain.vocabulary import DEFAULT_WORLD, RATING_OUTCOMES
 
 
-def draw_participants(preset: str, seed: int) -> pd.DataFrame:
+def draw_participants(preset: str, seed: int, world: str = DEFAULT_WORLD,
+                      dropout_log_odds: float | None = None) -> pd.DataFrame:
     """Draw the participants table: id, group, age, sex, sessions, practice hours.
 
     Naive participants are randomized to the arms (arm sizes from the parameter file)
-    and listed first; long-term meditators (group ``LTM``) follow.
+    and listed first; long-term meditators (group ``LTM``) follow. Who completes the post
+    session is random (missing completely at random) unless the dropout depends on the
+    baseline (``design.dropout_baseline_log_odds``, or ``dropout_log_odds`` if given, not
+    0): then :func:`mar_dropout` chooses each arm's dropouts from the participants'
+    baseline nociceptive responses (those :func:`draw_truth` draws for ``world``).
     """
+    table = _draw_participants(preset, seed)
+    log_odds = (load_parameters(preset)["design.dropout_baseline_log_odds"]
+                if dropout_log_odds is None else float(dropout_log_odds))
+    if log_odds != 0.0:
+        table = mar_dropout(table, preset, seed, world, log_odds)
+    return table
+
+
+def mar_dropout(participants: pd.DataFrame, preset: str, seed: int, world: str,
+                log_odds: float) -> pd.DataFrame:
+    r"""Re-draw who drops out of each arm, with odds that depend on the baseline response.
+
+    Each arm keeps its number of dropouts (``design.n_baseline_only``; the completers are
+    the reported ones). The dropouts are drawn one after another without replacement, each
+    draw choosing a remaining participant of the arm with probability proportional to
+    :math:`\exp(\beta z)`, where :math:`z` is the participant's baseline (``pre``)
+    nociceptive response standardised within the arm and :math:`\beta` is ``log_odds``
+    (the log odds ratio of dropping out per SD, between two remaining participants). The
+    baseline is the latent response :func:`draw_truth` draws for the same seed and
+    ``world`` (the value the baseline scan measures with noise), so the missingness depends
+    on the baseline only: missing at random given it. Random stream:
+    ``derive_rng(seed, "dropout")``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``participants`` with ``completed_post`` re-drawn within each arm.
+    """
+    rows, post = _session_index(participants)
+    values = _draw_sessions(participants, preset, derive_rng(seed, "truth"), rows, post,
+                            world=world, pre_only=True)
+    baseline = values[:, LATENT_OUTCOMES.index("nociceptive")]
+    params = load_parameters(preset)
+    rng = derive_rng(seed, "dropout")
+    out = participants.copy()
+    for arm in ARMS:
+        idx = np.flatnonzero(out["group"].eq(arm).to_numpy())
+        out.loc[out.index[idx], "completed_post"] = baseline_completers(
+            baseline[idx], int(params["design.n_baseline_only"][arm]), log_odds, rng)
+    return out
+
+
+def baseline_completers(baseline: np.ndarray, n_dropouts: int, log_odds: float,
+                        rng: np.random.Generator) -> np.ndarray:
+    r"""Choose ``n_dropouts`` of an arm by baseline; return who completes (bool).
+
+    Successive draws without replacement, each choosing a remaining participant with
+    probability proportional to :math:`\exp(\beta z)` (:math:`z`: ``baseline``
+    standardised; :math:`\beta`: ``log_odds``).
+    """
+    z = np.asarray(baseline, float)
+    z = (z - z.mean()) / z.std() if z.std() > 0 else np.zeros_like(z)
+    weight = np.exp(log_odds * z)
+    remaining = np.ones(z.size, bool)
+    for _ in range(int(n_dropouts)):
+        w = np.where(remaining, weight, 0.0)
+        remaining[rng.choice(z.size, p=w / w.sum())] = False
+    return remaining
+
+
+def _draw_participants(preset: str, seed: int) -> pd.DataFrame:
     params = load_parameters(preset)
     rng = derive_rng(seed, "participants")
     completers, dropouts = params["design.n_completers"], params["design.n_baseline_only"]
@@ -211,8 +277,11 @@ def realistic_deviations(params, level: np.ndarray, change: np.ndarray, sd_b, sd
 
 
 def _draw_sessions(participants, preset, rng, rows, post, terms=None,
-                   world: str = "ideal") -> np.ndarray:
-    """Draw ``(n_sessions, 4)`` true values of :data:`LATENT_OUTCOMES` (one replication)."""
+                   world: str = "ideal", pre_only: bool = False) -> np.ndarray:
+    """Draw ``(n_sessions, 4)`` true values of :data:`LATENT_OUTCOMES` (one replication).
+
+    ``pre_only``: return every participant's baseline values, ``(n_participants, 4)``.
+    """
     const = derive_constants(preset)
     n = len(participants)
     corr = const.correlation
@@ -228,6 +297,8 @@ def _draw_sessions(participants, preset, rng, rows, post, terms=None,
     pre = mean + level + np.column_stack([terms[k] for k in LATENT_OUTCOMES])
     shift = np.array([[const.latent_shift[k].get(g, 0.0) for k in LATENT_OUTCOMES]
                       for g in participants["group"]])
+    if pre_only:
+        return pre
     after = pre + shift + change
     # Mean ratings live on the 0-100 visual analogue scale.
     for k in RATING_OUTCOMES:

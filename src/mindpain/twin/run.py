@@ -9,6 +9,7 @@ confounds table, without touching the disk, so a study that repeats the pipeline
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -45,6 +46,14 @@ class RunData:
     truth: dict
 
 
+@lru_cache(maxsize=1)
+def _blas_controller():
+    """Return the process's thread-pool controller (BLAS libraries found once, not per run)."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
 def make_run(preset: str, seed: int, rec: dict, run: int, hot: float,
              world: str = DEFAULT_WORLD) -> RunData:
     """Simulate one run of one participant-session.
@@ -78,11 +87,9 @@ def make_run(preset: str, seed: int, rec: dict, run: int, hot: float,
         data = synthesize_run(space, params, events, patterns,
                               derive_rng(seed, "bold", pid, ses, run), gain=gain)
         return RunData(events=events, bold=data, confounds=None, truth={})
-    from threadpoolctl import threadpool_limits
-
     # One BLAS thread: float32 products summed in the same order wherever the run is made
     # (main process or joblib worker), so the BOLD is byte-identical for a seed.
-    with threadpool_limits(limits=1, user_api="blas"):
+    with _blas_controller().limit(limits=1, user_api="blas"):
         return _realistic_run(space, params, seed, rec, run, hot, events, patterns, gain)
 
 
