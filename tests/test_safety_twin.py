@@ -220,3 +220,17 @@ def test_two_processes_making_one_twin_at_once_both_succeed(tmp_path):
     marker, damage, foreign = gen.twin_problems(out)
     assert marker is not None and not damage and not foreign
     assert not partial_dir(out).exists()
+
+
+def test_a_current_twin_is_kept_without_taking_the_lock(twin_copy, monkeypatch):
+    """Using a current twin needs no lock, so a twin in a read-only folder stays usable."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def no_lock(out):
+        raise AssertionError("a current twin must not take the build lock")
+        yield
+
+    monkeypatch.setattr(gen, "folder_lock", no_lock)
+    assert gen.generate_twin(twin_copy, preset="small", seed=TEST_SEED, if_current=True,
+                             n_jobs=1, progress=False) == twin_copy

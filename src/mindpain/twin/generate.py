@@ -226,21 +226,26 @@ def generate_twin(out, preset: str = "full", seed=None, *, world: str = DEFAULT_
     n_jobs = cfg.n_jobs if n_jobs is None else check_n_jobs(n_jobs)
     out = check_output_folder(out, what="twin folder")
     key = generation_key(preset, seed, world)
-    _check_existing(out, key, overwrite, if_current)  # refusals come before the lock
+    # Refusals, and a twin already current, need no lock (nor a writable parent folder).
+    if _check_existing(out, key, overwrite, if_current) == "keep":
+        return _kept(out, preset, seed, world, progress)
+    check_writable_dir(out.parent, overwrite=True)
     with folder_lock(out):
         return _generate(out, preset, seed, world, key, overwrite, if_current, n_jobs,
                          progress)
 
 
+def _kept(out: Path, preset: str, seed: int, world: str, progress: bool) -> Path:
+    if progress:
+        print(f"{out}: twin ({preset}, seed {seed}, world {world}) is complete and current")
+    return out
+
+
 def _generate(out: Path, preset: str, seed: int, world: str, key: dict, overwrite: bool,
               if_current: bool, n_jobs: int, progress: bool) -> Path:
     """Body of :func:`generate_twin`, run while holding the folder's build lock."""
-    if _check_existing(out, key, overwrite, if_current) == "keep":
-        if progress:
-            print(f"{out}: twin ({preset}, seed {seed}, world {world}) is complete and "
-                  "current")
-        return out
-    check_writable_dir(out.parent, overwrite=True)
+    if _check_existing(out, key, overwrite, if_current) == "keep":  # made while we waited
+        return _kept(out, preset, seed, world, progress)
     partial = partial_dir(out)
     if partial.is_symlink() or (partial.exists() and not partial.is_dir()):
         raise MindpainError("is in the way of the twin being built; remove it", partial)
