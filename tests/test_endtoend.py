@@ -263,3 +263,59 @@ def test_cache_is_reused_after_a_code_change_only_if_reproduced(small_run, monke
     assert list(folder.glob("realistic/*.tsv")) == []
     stale = folder.with_name(folder.name + ".stale-" + "1" * 12)
     assert len(list(stale.glob("realistic/*.tsv"))) == N_REPS
+
+
+# ---------------------------------------------------------------- the analysis mask
+
+
+def test_run_mask_is_the_first_levels_implicit_mask(realistic_run):
+    data = realistic_run[0]
+    fast = endtoend.run_mask(data.bold)
+    np.testing.assert_array_equal(fast, endtoend.run_mask(data.bold, fast=False))
+    assert 0 < fast.sum() < fast.size
+
+
+def test_planted_effects_in_a_mask_that_loses_no_weight_are_the_planted_ones():
+    from mindpain.twin.model import planted_trial_effects, twin_space
+
+    space = twin_space("small")
+    whole = planted_trial_effects("small")
+    # every voxel kept: the same table, bit for bit
+    pd.testing.assert_frame_equal(
+        whole, planted_trial_effects("small", np.ones(space.n_voxels, bool)))
+    # dropping only voxels where no readout weighs anything changes nothing that is read
+    weighted = np.column_stack(list(space.weights.values())).any(axis=1)
+    assert not weighted.all(), "the test needs unweighted voxels in the small twin's mask"
+    dropped = planted_trial_effects("small", weighted)
+    np.testing.assert_allclose(dropped["planted_d_paper"], whole["planted_d_paper"],
+                               rtol=1e-12)
+
+
+def test_planted_effects_in_a_smaller_mask_follow_the_readout_kept():
+    """Independent of the twin's constants: a readout's planted shift is its weights times
+    the latent arm shifts, inside the voxels kept."""
+    from mindpain.twin.model import derive_constants, planted_trial_effects, twin_space
+
+    space = twin_space("small")
+    const = derive_constants("small")
+    keep = np.zeros(space.n_voxels, bool)
+    keep[: space.n_voxels // 2] = True
+    seen = planted_trial_effects("small", keep).set_index(["outcome", "contrast"])
+    P = space.generator.pattern_matrix()
+    for outcome in ("nps", "siips1"):
+        w = np.where(keep, space.weights[outcome], 0.0)
+        lat = {a: np.array([const.latent_shift[k]["MBSR"] - const.latent_shift[k][a]
+                            for k in ("nociceptive", "modulatory")]) for a in ("HEP", "WL")}
+        for arm in ("HEP", "WL"):
+            row = seen.loc[(outcome, f"MBSR_vs_{arm}")]
+            np.testing.assert_allclose(row["true_change_difference"], w @ P @ lat[arm],
+                                       rtol=1e-10)
+
+
+def test_mask_effects_measure_the_calibration_grids_mask():
+    table = endtoend.mask_effects("small", TEST_SEED, "ideal", n_sessions=2)
+    assert set(table.outcome) == set(endtoend.OUTCOMES)
+    assert set(table.contrast) == set(endtoend.CONTRASTS)
+    kept, total = table.analysis_mask_voxels.iloc[0], table.twin_mask_voxels.iloc[0]
+    assert 0 < kept <= total
+    assert np.isfinite(table[["planted_d_paper", "planted_d_paper_in_mask"]]).all().all()

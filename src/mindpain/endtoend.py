@@ -92,13 +92,15 @@ import pandas as pd
 from mindpain.config import PROJECT_ROOT, derive_rng
 from mindpain.errors import MindpainError
 
-#: Preset of the end-to-end calibration (full design, 10 mm grid).
+#: Preset of the end-to-end calibration (full design, 15 mm grid).
 ENDTOEND_PRESET = "calibration"
 #: Worlds replicated.
 WORLDS = ("ideal", "realistic")
 #: Dropout scenario: log odds ratio of dropping out per SD of the baseline nociceptive
 #: response (:func:`mindpain.twin.participants.mar_dropout`), run in the ideal world.
 MAR_LOG_ODDS = 1.0
+#: The book's preset, whose analysis mask is measured beside the calibration grid's.
+BOOK_GRID_PRESET = "full"
 #: Scenarios replicated: name -> (world, dropout log odds or ``None`` for the twin's
 #: parameter, share of the replications). The two worlds with the twin's dropout (completely
 #: at random), and the ideal world with dropout that depends on baseline (MAR) on a quarter
@@ -141,12 +143,18 @@ COLUMNS = {
     "replications": "replications of the trial through BOLD, first level and scoring",
     "coverage": "share of replications whose 95% CI (paper scale) contains planted_d_paper",
     "mc_se": "Monte-Carlo SE of coverage, sqrt(c (1 - c) / replications)",
-    "planted_d_paper": "the twin's planted effect on the paper's scale (reduced preset)",
+    "planted_d_paper": "the twin's planted effect on the paper's scale (calibration preset, "
+                       "read over the twin's whole mask)",
     "mean_estimate": "mean estimate over replications, paper scale",
     "mean_estimate_se": "Monte-Carlo SE of mean_estimate (SD / sqrt(replications))",
     "bias": "mean_estimate - planted_d_paper",
     "mean_ci_width": "mean width of the 95% CI, paper scale",
     "reported_d": "the paper's reported d (paper scale), where reported",
+    "planted_d_paper_in_mask": "the planted effect as a scorer sees it that reads only the "
+                               "voxels the analysis's implicit mask keeps (mask_effects)",
+    "coverage_in_mask": "share of replications whose 95% CI contains planted_d_paper_in_mask",
+    "mc_se_in_mask": "Monte-Carlo SE of coverage_in_mask",
+    "bias_in_mask": "mean_estimate - planted_d_paper_in_mask",
 }
 
 
@@ -347,11 +355,8 @@ def fit_run_in_memory(data, tr: float, confound_columns, affine=None,
         ``voxels``; grid shape, bool) and the hot - warm effect and its variance there
         (C order).
     """
-    import nibabel as nib
-    from nilearn.masking import compute_epi_mask
-
     from mindpain.first_level import ModelSettings
-    from mindpain.glm import design_matrix, fit_arrays, implicit_mask
+    from mindpain.glm import design_matrix, fit_arrays
 
     settings = settings or ModelSettings()
     bold = np.asarray(data.bold, dtype=np.float32)
@@ -360,11 +365,7 @@ def fit_run_in_memory(data, tr: float, confound_columns, affine=None,
     confounds = None
     if data.confounds is not None:
         confounds = select_confounds(data.confounds, confound_columns)
-    img = nib.Nifti1Image(bold, np.eye(4) if affine is None else affine)
-    # nilearn's implicit mask of one run (compute_multi_epi_mask of one image is its
-    # compute_epi_mask: the intersection of one mask, already connected, is the mask)
-    mask = np.asarray((compute_epi_mask(img) if fast else implicit_mask(img)).dataobj)
-    mask = mask.astype(bool)
+    mask = run_mask(bold, affine, fast)
     if voxels is not None:
         mask &= voxels
     Y = bold[mask].T
@@ -380,6 +381,25 @@ def fit_run_in_memory(data, tr: float, confound_columns, affine=None,
                      signal_scaling=settings.signal_scaling)
     effect, variance = fit.contrast("hot - warm")
     return mask, effect, variance
+
+
+def run_mask(bold: np.ndarray, affine=None, fast: bool = True) -> np.ndarray:
+    """Return the first level's implicit mask of one run (boolean, grid shape).
+
+    nilearn's ``compute_multi_epi_mask`` of one image is its ``compute_epi_mask`` (the
+    intersection of one mask, already connected, is that mask); ``fast=False`` calls the
+    first level's own :func:`mindpain.glm.implicit_mask`. The mask does not depend on the
+    affine (default: identity).
+    """
+    import nibabel as nib
+    from nilearn.masking import compute_epi_mask
+
+    from mindpain.glm import implicit_mask
+
+    img = nib.Nifti1Image(np.asarray(bold, dtype=np.float32),
+                          np.eye(4) if affine is None else affine)
+    return np.asarray((compute_epi_mask(img) if fast else implicit_mask(img)).dataobj,
+                      dtype=bool)
 
 
 def session_effect(fits) -> np.ndarray:
@@ -431,34 +451,103 @@ def replicate(preset: str, seed: int, world: str, replication: int,
     from threadpoolctl import threadpool_limits
 
     from mindpain.first_level import MOTION_CONFOUNDS
-    from mindpain.twin.params import load_parameters
-    from mindpain.twin.participants import draw_participants, draw_truth
     from mindpain.twin.patterns import generator_space
-    from mindpain.twin.run import make_run
-    from mindpain.vocabulary import ARMS
 
     rep_seed = replication_seed(seed, replication)
     affine = generator_space(preset).affine
     support = (weights != 0).any(1).reshape(generator_space(preset).shape)
-    params = load_parameters(preset, world)
-    tr = float(params["task.repetition_time"])
-    participants = draw_participants(preset, rep_seed, world, dropout_log_odds)
-    truth = draw_truth(participants, preset, rep_seed, world=world)
-    keep = participants[participants["group"].isin(ARMS) & participants["completed_post"]]
-    hot = keep.set_index("participant_id")["hot_temperature"]
-    truth = truth[truth["participant_id"].isin(hot.index)]
+    tr, sessions = _completer_sessions(preset, rep_seed, world, dropout_log_odds)
     rows = []
     with threadpool_limits(limits=1, user_api="blas"):
-        for rec in truth.to_dict("records"):
-            fits = [fit_run_in_memory(
-                make_run(preset, rep_seed, rec, run, float(hot[rec["participant_id"]]), world),
-                tr, MOTION_CONFOUNDS, affine, support)
-                for run in range(1, params["task.n_runs"] + 1)]
+        for rec, runs in sessions:
+            fits = [fit_run_in_memory(data, tr, MOTION_CONFOUNDS, affine, support)
+                    for data in runs]
             scores = session_effect(fits).astype(np.float64) @ weights
             rows.append({"replication": int(replication), "participant_id":
                          rec["participant_id"], "session": rec["session"],
                          "group": rec["group"],
                          **{o: float(s) for o, s in zip(OUTCOMES, scores, strict=True)}})
+    return pd.DataFrame(rows)
+
+
+def _completer_sessions(preset: str, rep_seed: int, world: str,
+                        dropout_log_odds: float | None = None) -> tuple:
+    """Return ``(tr, sessions)`` of one replication.
+
+    ``sessions`` yields each trial completer's session record (its latent truth) and a
+    generator of its simulated runs (:func:`mindpain.twin.run.make_run`), made only when
+    iterated.
+    """
+    from mindpain.twin.params import load_parameters
+    from mindpain.twin.participants import draw_participants, draw_truth
+    from mindpain.twin.run import make_run
+    from mindpain.vocabulary import ARMS
+
+    params = load_parameters(preset, world)
+    participants = draw_participants(preset, rep_seed, world, dropout_log_odds)
+    truth = draw_truth(participants, preset, rep_seed, world=world)
+    keep = participants[participants["group"].isin(ARMS) & participants["completed_post"]]
+    hot = keep.set_index("participant_id")["hot_temperature"]
+    truth = truth[truth["participant_id"].isin(hot.index)]
+    runs = range(1, params["task.n_runs"] + 1)
+    sessions = ((rec, (make_run(preset, rep_seed, rec, run, float(hot[rec["participant_id"]]),
+                                world) for run in runs))
+                for rec in truth.to_dict("records"))
+    return float(params["task.repetition_time"]), sessions
+
+
+def analysis_mask(preset: str, seed: int, world: str = "ideal",
+                  n_sessions: int = 6) -> tuple[np.ndarray, list]:
+    """Measure on simulated runs which of the twin's voxels the analysis reads.
+
+    The first level fits only the voxels of each run's implicit mask
+    (:func:`run_mask`) and the session map holds the voxels every run keeps
+    (:func:`session_effect`); the scorer then sees the signature's weights in those voxels
+    only. This simulates the first ``n_sessions`` completer sessions of replication 0
+    (seed :func:`replication_seed`) and returns the voxels of the generator's mask that every
+    one of their runs keeps.
+
+    Returns
+    -------
+    tuple
+        ``(keep, counts)``: boolean over the generator's in-mask voxels, and each session's
+        number of voxels kept (grid-wide, so it may include voxels outside the twin's mask).
+    """
+    from itertools import islice
+
+    from mindpain.twin.patterns import generator_space
+
+    gen = generator_space(preset)
+    _, sessions = _completer_sessions(preset, replication_seed(seed, 0), world)
+    keep, counts = np.ones(gen.shape, bool), []
+    for _, runs in islice(sessions, n_sessions):
+        session = np.logical_and.reduce([run_mask(data.bold, gen.affine) for data in runs])
+        counts.append(int(session.sum()))
+        keep &= session
+    return keep[gen.mask], counts
+
+
+def mask_effects(preset: str, seed: int, world: str = "ideal",
+                 n_sessions: int = 6) -> pd.DataFrame:
+    """Planted effects as read through the analysis's mask (:func:`analysis_mask`).
+
+    The generator plants each effect in signature units read over the twin's whole mask
+    (:func:`mindpain.twin.model.planted_trial_effects`); a map that holds fewer voxels reads
+    a different effect (a weighted share of the pattern is lost, and with it part of the
+    session noise). Returns one row per :data:`OUTCOMES` and :data:`CONTRASTS` with
+    ``planted_d_paper`` (whole mask), ``planted_d_paper_in_mask``, and
+    ``analysis_mask_voxels`` / ``twin_mask_voxels``.
+    """
+    from mindpain.twin.model import planted_trial_effects
+
+    keep, _ = analysis_mask(preset, seed, world, n_sessions)
+    whole = planted_trial_effects(preset).set_index(["outcome", "contrast"])
+    seen = planted_trial_effects(preset, keep).set_index(["outcome", "contrast"])
+    rows = [{"world": world, "outcome": o, "contrast": c,
+             "planted_d_paper": float(whole.loc[(o, c), "planted_d_paper"]),
+             "planted_d_paper_in_mask": float(seen.loc[(o, c), "planted_d_paper"]),
+             "analysis_mask_voxels": int(keep.sum()), "twin_mask_voxels": int(keep.size)}
+            for o in OUTCOMES for c in CONTRASTS]
     return pd.DataFrame(rows)
 
 
@@ -546,7 +635,8 @@ def replication_estimates(scores: pd.DataFrame) -> pd.DataFrame:
 
 
 def coverage_table(scores_by_scenario: dict, preset: str = ENDTOEND_PRESET,
-                   scenarios: dict | None = None) -> pd.DataFrame:
+                   scenarios: dict | None = None, in_mask: pd.DataFrame | None = None
+                   ) -> pd.DataFrame:
     """Coverage of the planted paper-scale effects, per scenario, outcome, contrast and model.
 
     Parameters
@@ -557,6 +647,10 @@ def coverage_table(scores_by_scenario: dict, preset: str = ENDTOEND_PRESET,
         Preset whose planted effects are the truth.
     scenarios : dict, optional
         :data:`SCENARIOS`-like description of the scenarios (default :data:`SCENARIOS`).
+    in_mask : pandas.DataFrame, optional
+        :func:`mask_effects` of each world (concatenated): the planted effects as read
+        through the analysis's mask, a second truth whose coverage is reported beside the
+        first (columns ``*_in_mask``; missing when not given).
 
     Returns
     -------
@@ -582,6 +676,11 @@ def coverage_table(scores_by_scenario: dict, preset: str = ENDTOEND_PRESET,
             r = len(g)
             c = float(covered.mean())
             mean = float(g["estimate"].mean())
+            seen = np.nan if in_mask is None else float(
+                in_mask.set_index(["world", "outcome", "contrast"]).loc[
+                    (world, outcome, contrast), "planted_d_paper_in_mask"])
+            covered_seen = (g["ci_low"] <= seen) & (seen <= g["ci_high"])
+            c_seen = float(covered_seen.mean()) if in_mask is not None else np.nan
             rows.append({
                 "scenario": scenario, "world": world, "dropout": dropout,
                 "outcome": outcome, "contrast": contrast, "model": model,
@@ -591,7 +690,10 @@ def coverage_table(scores_by_scenario: dict, preset: str = ENDTOEND_PRESET,
                 "mean_estimate_se": float(g["estimate"].std(ddof=1) / np.sqrt(r)),
                 "bias": mean - truth,
                 "mean_ci_width": float((g["ci_high"] - g["ci_low"]).mean()),
-                "reported_d": reported.get((outcome, contrast), np.nan)})
+                "reported_d": reported.get((outcome, contrast), np.nan),
+                "planted_d_paper_in_mask": seen, "coverage_in_mask": c_seen,
+                "mc_se_in_mask": float(np.sqrt(c_seen * (1 - c_seen) / r)),
+                "bias_in_mask": mean - seen})
     table = pd.DataFrame(rows)
     order = {"scenario": list(scenarios), "outcome": OUTCOMES, "contrast": CONTRASTS,
              "model": MODELS}
@@ -728,7 +830,7 @@ def scores_digest(scores: pd.DataFrame) -> str:
 def run_endtoend(seed: int, n_replications: int = DEFAULT_REPLICATIONS,
                  preset: str = ENDTOEND_PRESET, scenarios=None, n_jobs: int = 1,
                  progress: bool = False, budget_s: float | None = None,
-                 data_dir=None, cache_root=None) -> tuple:
+                 data_dir=None, cache_root=None, book_grid: bool = False) -> tuple:
     """Replicate the trial through the pipeline in every scenario and measure coverage.
 
     Replication ``r`` of every scenario uses the seed :func:`replication_seed` (the
@@ -739,7 +841,9 @@ def run_endtoend(seed: int, n_replications: int = DEFAULT_REPLICATIONS,
     :func:`_check_cache_code`). Tasks run in joblib workers (``n_jobs``), in the order in
     which the scenarios' shares make them due; with ``budget_s``, no new batch starts once
     that many seconds have passed, and the replications finished are kept (the table
-    reports how many).
+    reports how many). The planted effects as read through the analysis's mask
+    (:func:`mask_effects`) are measured in each world; with ``book_grid``, also on the
+    book's grid (:data:`BOOK_GRID_PRESET`), for comparison.
 
     Returns
     -------
@@ -796,7 +900,12 @@ def run_endtoend(seed: int, n_replications: int = DEFAULT_REPLICATIONS,
         scores[name] = pd.concat([pd.read_csv(_replication_file(folder, name, r), sep="\t")
                                   for r in reps], ignore_index=True)
         done[name] = len(reps)
-    table = coverage_table(scores, preset, scenarios)
+    worlds = dict.fromkeys(spec[0] for spec in scenarios.values())
+    in_mask = pd.concat([mask_effects(preset, seed, w) for w in worlds], ignore_index=True)
+    # the same measurement on the book's grid, for comparison (two sessions suffice: the
+    # mask is the same in every session of the ideal world)
+    book = mask_effects(BOOK_GRID_PRESET, seed, "ideal", n_sessions=2) if book_grid else None
+    table = coverage_table(scores, preset, scenarios, in_mask)
     digests = {name: [scores_digest(s[s["replication"] == r].reset_index(drop=True))
                       for r in range(min(2, done[name]))] for name, s in scores.items()}
     tasks_computed = len(walls)
@@ -806,12 +915,30 @@ def run_endtoend(seed: int, n_replications: int = DEFAULT_REPLICATIONS,
               "tasks_computed": tasks_computed, "tasks_timed": len(walls),
               "task_wall_s_mean": round(float(np.mean(walls)), 2) if walls else None,
               "task_cpu_s_mean": round(float(np.mean(cpus)), 2) if walls else None,
-              "check_digests": digests}
+              "check_digests": digests,
+              "analysis_mask": _mask_summary(in_mask, book)}
     all_scores = pd.concat([s.assign(scenario=n) for n, s in scores.items()],
                            ignore_index=True)
     if tmp is not None:
         tmp.cleanup()
     return table, all_scores, timing
+
+
+def _mask_summary(in_mask: pd.DataFrame, book_grid: pd.DataFrame | None) -> dict:
+    """Summarise the analysis mask: voxels kept per world and on the book's grid.
+
+    Counts are ``[kept, twin's mask]``; for the book's grid (if measured) also the largest
+    change the mask makes to a planted effect there.
+    """
+    def kept(g):
+        return [int(g["analysis_mask_voxels"].iloc[0]), int(g["twin_mask_voxels"].iloc[0])]
+
+    out = {"worlds": {w: kept(g) for w, g in in_mask.groupby("world", sort=False)}}
+    if book_grid is not None:
+        shift = (book_grid["planted_d_paper_in_mask"] - book_grid["planted_d_paper"]).abs()
+        out["book_grid"] = {"preset": BOOK_GRID_PRESET, "voxels": kept(book_grid),
+                            "max_abs_change_d_paper": float(shift.max())}
+    return out
 
 
 def write_result(table: pd.DataFrame, folder, key: dict, timing: dict) -> Path:
@@ -821,7 +948,7 @@ def write_result(table: pd.DataFrame, folder, key: dict, timing: dict) -> Path:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / TABLE_NAME
-    write_tsv(path, table, float_format="%.10g")
+    write_tsv(path, table)
     write_json(path.with_suffix(".json"), {
         "key": key, "columns": COLUMNS, "timing": timing,
         "made_by": "make calibrate (python -m mindpain.endtoend)"})
@@ -964,7 +1091,8 @@ def main(argv=None) -> int:
         cache = Path(args.cache) if args.cache else Path(cfg.work_dir) / "endtoend-cache"
         table, _, timing = run_endtoend(cfg.seed, args.replications, preset=cfg.preset,
                                         n_jobs=cfg.n_jobs, progress=True, budget_s=budget,
-                                        data_dir=cfg.data_dir, cache_root=cache)
+                                        data_dir=cfg.data_dir, cache_root=cache,
+                                        book_grid=True)
         path = write_result(table, args.out, key, timing)
         from mindpain.trial import tables_dir
 

@@ -117,6 +117,11 @@ def twin_space(preset: str) -> TwinSpace:
         weights[key] = w[gen.mask]
     weights["nps_pos"] = np.clip(weights["nps"], 0, None)
     weights["nps_neg"] = np.clip(weights["nps"], None, 0)
+    return readout_space(gen, weights)
+
+
+def readout_space(gen: GeneratorSpace, weights: dict) -> TwinSpace:
+    """Build the :class:`TwinSpace` of readout ``weights`` (in-mask vectors) on ``gen``."""
     P = gen.pattern_matrix()
     readout = np.array([[weights[r] @ P[:, j] for j in range(len(LATENTS))] for r in READOUTS])
     generic = np.array([weights[r] @ gen.generic for r in READOUTS])
@@ -225,8 +230,11 @@ class Constants:
 @lru_cache(maxsize=4)
 def derive_constants(preset: str) -> Constants:
     """Compute the participant-level constants of ``preset`` from the parameter file."""
-    params = load_parameters(preset)
-    space = twin_space(preset)
+    return constants_of(load_parameters(preset), twin_space(preset))
+
+
+def constants_of(params: Parameters, space: TwinSpace) -> Constants:
+    """Compute the participant-level constants of ``params`` read out by ``space``."""
     mean = {k: float(params[f"patterns.{k}_peak_percent"]) for k in LATENTS}
     ratings = params["outcomes.ratings"]
     mean["intensity"], mean["unpleasantness"] = (ratings["intensity_mean"],
@@ -325,7 +333,7 @@ def effect_targets(params: Parameters, outcome: str) -> dict:
     return {k: v for k, v in merged.items() if k in TRIAL_CONTRASTS}
 
 
-def planted_trial_effects(preset: str) -> pd.DataFrame:
+def planted_trial_effects(preset: str, keep: np.ndarray | None = None) -> pd.DataFrame:
     r"""Planted effect of every trial contrast on every observed outcome.
 
     ``planted_d`` is the population d of the observed change score: the expected mean
@@ -339,15 +347,29 @@ def planted_trial_effects(preset: str) -> pd.DataFrame:
     (nociceptive for NPS, NPSpos, NPSneg; modulatory for SIIPS1; ratings: their true
     value), in SD of its true change. ``status`` says whether the value is reported,
     derived from reported values, or assumed.
+
+    With ``keep`` (boolean over the generator's in-mask voxels), the effects are those a
+    scorer sees whose map holds only those voxels (an analysis mask that drops voxels the
+    surrogate weights): the latent shifts stay the generator's, each readout's loadings
+    and its session-level noise are those of the weights inside ``keep``.
     """
     from mindpain.reported import N_COMPLETERS, d_paper
 
     params = load_parameters(preset)
-    const = derive_constants(preset)
+    const = seen = derive_constants(preset)
+    shifts = const.observed_shift
+    if keep is not None:
+        space = twin_space(preset)
+        seen = constants_of(params, readout_space(
+            space.generator, {r: np.where(keep, w, 0.0) for r, w in space.weights.items()}))
+        latent_arm = {a: np.array([const.latent_shift[k][a] for k in LATENTS]) for a in ARMS}
+        shifts = {**const.observed_shift,
+                  **{r: {a: float(seen.readout[k] @ latent_arm[a]) for a in ARMS}
+                     for k, r in enumerate(READOUTS)}}
     rows = []
     for outcome in READOUTS + RATING_OUTCOMES:
-        shift = const.observed_shift[outcome]
-        sd = const.observed_change_sd[outcome]
+        shift = shifts[outcome]
+        sd = seen.observed_change_sd[outcome]
         target = TARGET_LATENT.get(outcome, outcome)
         lat_shift, lat_sd = const.latent_shift[target], const.change_sd[target]
         entry = params.raw["effects"].get(outcome, {})
