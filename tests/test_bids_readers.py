@@ -99,3 +99,35 @@ def test_na_policy_of_the_bids_reader(tmp_path):
 def test_task_label_is_the_vocabulary_one(both):
     _, specs = both
     assert all(f"_task-{TASK}_" in s.bold.name for s in specs)
+
+
+# ------------------------------------------------------------------ run order (pinned)
+def _layout(root, runs):
+    """A BIDS folder of empty-named runs: ``[(sub, ses, run), ...]`` (files are stubs)."""
+    (root / "dataset_description.json").write_text('{"Name": "t", "BIDSVersion": "1.10.0"}')
+    for sub, ses, run in runs:
+        func = root / f"sub-{sub}" / f"ses-{ses}" / "func"
+        func.mkdir(parents=True, exist_ok=True)
+        stem = f"sub-{sub}_ses-{ses}_task-{TASK}_run-{run}"
+        (func / f"{stem}_bold.nii.gz").write_bytes(b"")
+        (func / f"{stem}_events.tsv").write_text("onset\tduration\ttrial_type\n")
+    return root
+
+
+LAYOUT = [("02", "pre", 1), ("01", "post", 2), ("01", "pre", 10), ("01", "pre", 2),
+          ("01", "post", 1), ("01", "pre", 1)]
+
+
+def test_list_runs_order(tmp_path):
+    runs = dataset.list_runs(_layout(tmp_path, LAYOUT))
+    assert list(zip(runs.participant_id, runs.session, runs.run, strict=True)) == [
+        ("sub-01", "pre", 1), ("sub-01", "pre", 2), ("sub-01", "pre", 10),
+        ("sub-01", "post", 1), ("sub-01", "post", 2), ("sub-02", "pre", 1)]
+
+
+def test_find_runs_order(tmp_path):
+    specs = fl.find_runs(_layout(tmp_path, LAYOUT))
+    # file-path order: ses-post sorts before ses-pre, run-10 before run-1
+    assert [(s.subject, s.session, s.run) for s in specs] == [
+        ("01", "post", 1), ("01", "post", 2), ("01", "pre", 10), ("01", "pre", 1),
+        ("01", "pre", 2), ("02", "pre", 1)]
