@@ -21,7 +21,8 @@ repetition time
     ``RepetitionTime`` by BIDS inheritance, in seconds, agreeing with the NIfTI header).
 tables
     :func:`load_participants` (with practice hours), :func:`load_events`,
-    :func:`load_run_events`, :func:`load_confounds`, :func:`practice_from_bids`,
+    :func:`load_run_events`, :func:`load_confounds` (:func:`read_confounds` unchecked, for
+    display), :func:`practice_from_bids`,
     :func:`load_truth`, and :func:`read_tsv` under them, with one policy for missing values
     (``n/a``, ``N/A``, ``NA`` and empty cells are missing).
 images
@@ -70,6 +71,7 @@ from mindpain.bids.tables import (
     load_run_events,
     load_truth,
     practice_from_bids,
+    read_confounds,
     read_tsv,
 )
 
@@ -79,6 +81,7 @@ __all__ = [
     "bids_entities", "bold_sidecars", "check_columns", "check_dir", "constant_bold",
     "expand_confound_columns", "find_runs", "header_repetition_time", "list_runs",
     "load_bold", "load_confounds", "load_events", "load_participants", "load_run_events",
-    "load_truth", "name_prefix", "practice_from_bids", "read_sidecar", "read_tsv",
+    "load_truth", "name_prefix", "practice_from_bids", "read_confounds", "read_sidecar",
+    "read_tsv",
     "repetition_time", "run_repetition_time", "sidecar_chain", "sidecar_path", "twin_world",
 ]

@@ -18,7 +18,7 @@ import pandas as pd
 from mindpain.bids.query import check_dir, list_runs
 from mindpain.errors import MindpainError
 from mindpain.io import read_tsv as read_tsv_file
-from mindpain.vocabulary import GROUPS, TASK, TRIAL_TYPES
+from mindpain.vocabulary import FRAMEWISE_DISPLACEMENT, GROUPS, TASK, TRIAL_TYPES
 
 #: Columns ``participants.tsv`` must have.
 PARTICIPANT_COLUMNS = ("participant_id", "group")
@@ -275,6 +275,20 @@ def expand_confound_columns(columns, available) -> list:
         elif col not in out:
             out.append(col)
     return out
+
+
+def read_confounds(path) -> pd.DataFrame:
+    """Read a whole fMRIPrep confounds table as written (``n/a`` = missing), unchecked.
+
+    For showing and summarising head motion; the GLM reads its columns with
+    :func:`load_confounds`, which checks them.
+
+    Raises
+    ------
+    mindpain.errors.MindpainError
+        If the file is missing or unreadable, or has no ``framewise_displacement`` column.
+    """
+    return read_tsv(path, (FRAMEWISE_DISPLACEMENT,), "an fMRIPrep confounds table")
 
 
 def load_confounds(path, columns, n_scans: int) -> pd.DataFrame:
