@@ -180,7 +180,7 @@ def test_events_file_absent(user_copy):
 
 
 def test_no_runs(tmp_path):
-    with pytest.raises(MindpainError, match="no BOLD runs found"):
+    with pytest.raises(MindpainError, match="no task-heat BOLD runs found"):
         dataset.list_runs(tmp_path)
 
 

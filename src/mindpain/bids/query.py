@@ -209,8 +209,10 @@ def _scan_runs(bids_dir: Path, fmriprep, participant_label, confounds_dir,
                              space=ent.get("space", DEFAULT_SPACE), confounds=confounds,
                              entities=run_ents))
     if not specs:
-        raise MindpainError(f"no BOLD runs found; expected files sub-*/ses-*/func/"
-                            f"sub-*_ses-*_task-{task}_run-*_bold.nii.gz", root)
+        expected = (f"sub-*/ses-*/func/sub-*_ses-*_task-{task}_run-*_bold.nii.gz"
+                    if fmriprep is None else
+                    f"sub-*/ses-*/func/*_task-{task}_*_space-*_desc-preproc_bold.nii.gz")
+        raise MindpainError(f"no task-{task} BOLD runs found; expected files {expected}", root)
     specs.sort(key=lambda s: s.order)
     seen = {}
     for spec in specs:
@@ -253,8 +255,8 @@ def list_runs(bids_dir, task: str = TASK) -> pd.DataFrame:
     root = check_dir(bids_dir)
     specs = [s for s in _scan_runs(root, None, None, None, task) if s.session is not None]
     if not specs:
-        raise MindpainError(f"no BOLD runs found; expected files sub-*/ses-*/func/"
-                            f"sub-*_ses-*_task-{task}_run-*_bold.nii.gz", root)
+        raise MindpainError(f"no task-{task} BOLD runs found in a session; expected files "
+                            f"sub-*/ses-*/func/sub-*_ses-*_task-{task}_run-*_bold.nii.gz", root)
     rows = [{"participant_id": f"sub-{s.subject}", "session": s.session,
              "run": 1 if s.run is None else s.run, "bold_path": s.bold,
              "events_path": s.events if s.events.is_file() else None} for s in specs]
