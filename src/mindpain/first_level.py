@@ -33,15 +33,16 @@ Checks
     fails. Two BOLD files that would write the same outputs are refused.
 Space
     The ``space-`` entity of the BOLD file name; when absent (the twin's raw BOLD, already in
-    MNI space) :data:`DEFAULT_SPACE`.
+    MNI space) :data:`~mindpain.bids.query.DEFAULT_SPACE`.
 Mask
     A given mask image, else nilearn's default (an EPI mask computed per run).
 Runs
-    Found by :func:`mindpain.bids.find_runs`, in :data:`mindpain.bids.RUN_ORDER` (subject,
-    session pre before post, run); the runs of a session are combined in that order.
+    Found by :func:`~mindpain.bids.query.find_runs`, in
+    :data:`~mindpain.bids.query.RUN_ORDER` (subject, session pre before post, run); the runs
+    of a session are combined in that order.
 Outputs
     Written by :mod:`mindpain.first_level_outputs`: BIDS-derivative names (see
-    :func:`session_map_path`; run outputs carry every entity of
+    :func:`~mindpain.first_level_outputs.session_map_path`; run outputs carry every entity of
     the BOLD file name, e.g. ``acq-``), a JSON sidecar per output with the model settings,
     the sha256 of every input and of the output itself, ``dataset_description.json`` and the
     ownership marker ``.mindpain.json``. The folder must be new, empty or made by this
@@ -315,7 +316,8 @@ def run_first_level(bids_dir, out_dir, *, fmriprep=None, participant_label=None,
         Raw BIDS dataset.
     out_dir : path-like
         Derivatives folder: new, empty, or made by this function (see
-        :func:`prepare_out_dir`); existing up-to-date outputs are kept as they are.
+        :func:`~mindpain.first_level_outputs.prepare_out_dir`); existing up-to-date outputs
+        are kept as they are.
     fmriprep : path-like, optional
         fMRIPrep derivatives to take BOLD and confounds from.
     participant_label : list of str, optional
@@ -331,8 +333,8 @@ def run_first_level(bids_dir, out_dir, *, fmriprep=None, participant_label=None,
     progress : bool
         Show tqdm progress bars.
     confounds_dir : path-like, optional
-        Confounds-only derivatives for raw BOLD (see :func:`find_runs`), e.g. the twin's
-        ``derivatives/twin-confounds``.
+        Confounds-only derivatives for raw BOLD (see :func:`mindpain.bids.query.find_runs`),
+        e.g. the twin's ``derivatives/twin-confounds``.
     confounds : sequence of str, optional
         Confound columns (shell patterns allowed, e.g. ``motion_outlier*``). Default:
         :data:`DEFAULT_CONFOUNDS` with ``fmriprep``, :data:`MOTION_CONFOUNDS` with

@@ -1,7 +1,8 @@
 """The package's one BIDS reader: every read of a BIDS dataset goes through here.
 
-Every function takes the dataset folder (or a run of :func:`find_runs`) and works the same
-on the simulated twin and on real data with the same layout::
+Every function takes the dataset folder (or a run of
+:func:`~mindpain.bids.query.find_runs`) and works the same on the simulated twin and on real
+data with the same layout::
 
     participants.tsv                      participant_id, group [, cohort, completed_post, age, sex]
     phenotype/practice.tsv                optional: participant_id, lifetime_hours, retreat_hours
@@ -11,22 +12,28 @@ on the simulated twin and on real data with the same layout::
     derivatives/twin-confounds/           twin only (realistic world): fMRIPrep-style confounds
     derivatives/twin-truth/truth.tsv      twin only: the planted truth
 
-What it answers, in the style of nilearn's ``interfaces.bids`` query module:
+What it answers, in the style of nilearn's ``interfaces.bids`` query module (every name is
+importable from here, ``from mindpain.bids import find_runs``):
 
 runs
-    :func:`find_runs` (one :class:`RunSpec` per run: BOLD, events, confounds, space) and
-    :func:`list_runs` (the same runs as a table), in one order, :data:`RUN_ORDER`.
+    :func:`~mindpain.bids.query.find_runs` (one :class:`~mindpain.bids.query.RunSpec` per
+    run: BOLD, events, confounds, space) and :func:`~mindpain.bids.query.list_runs` (the
+    same runs as a table), in one order, :data:`~mindpain.bids.query.RUN_ORDER`.
 repetition time
-    :func:`repetition_time` and :func:`run_repetition_time`: one rule (the sidecars'
+    :func:`~mindpain.bids.query.repetition_time` and
+    :func:`~mindpain.bids.query.run_repetition_time`: one rule (the sidecars'
     ``RepetitionTime`` by BIDS inheritance, in seconds, agreeing with the NIfTI header).
 tables
-    :func:`load_participants` (with practice hours), :func:`load_events`,
-    :func:`load_run_events`, :func:`load_confounds` (:func:`read_confounds` unchecked, for
-    display), :func:`practice_from_bids`,
-    :func:`load_truth`, and :func:`read_tsv` under them, with one policy for missing values
-    (``n/a``, ``N/A``, ``NA`` and empty cells are missing).
+    :func:`~mindpain.bids.tables.load_participants` (with practice hours),
+    :func:`~mindpain.bids.tables.load_events`, :func:`~mindpain.bids.tables.load_run_events`,
+    :func:`~mindpain.bids.tables.load_confounds` (:func:`~mindpain.bids.tables.read_confounds`
+    unchecked, for display), :func:`~mindpain.bids.tables.practice_from_bids`,
+    :func:`~mindpain.bids.tables.load_truth`, and :func:`~mindpain.bids.tables.read_tsv`
+    under them, with one policy for missing values (``n/a``, ``N/A``, ``NA`` and empty
+    cells are missing).
 images
-    :func:`load_bold`, :func:`constant_bold`, :func:`header_repetition_time`.
+    :func:`~mindpain.bids.images.load_bold`, :func:`~mindpain.bids.images.constant_bold`,
+    :func:`~mindpain.bids.images.header_repetition_time`.
 
 Inputs are checked once, here: a missing file or column, or a value that would silently give
 wrong numbers, raises :class:`mindpain.errors.MindpainError` naming the file and what was
