@@ -1,10 +1,12 @@
-"""Pins of the two BIDS readers' behaviour, before they are merged into one module.
+"""Pins of the BIDS reader's behaviour, written before its two copies were merged.
 
-``mindpain.dataset`` (the chapters' reader: ``list_runs``, ``load_events``,
+``mindpain.dataset`` (the chapters' names: ``list_runs``, ``load_events``,
 ``repetition_time``, ``load_participants``) and ``mindpain.first_level`` (the GLM's:
-``find_runs``, ``repetition_time``, ``load_events``, ``load_bold``) must keep agreeing on the
-same dataset: the same runs, the same TR, the same events, the same participants. A merge of
-the two is correct when these still pass unchanged.
+``find_runs``, ``repetition_time``, ``load_events``, ``load_bold``) were two readers; they are
+now one, :mod:`mindpain.bids`, and both names must keep agreeing on the same dataset: the same
+runs in the same order, the same TR, the same events, the same participants. Only the first
+level's run order changed on purpose (to :data:`mindpain.bids.RUN_ORDER`: pre before post,
+run numbers as numbers).
 """
 
 from __future__ import annotations
@@ -99,3 +101,56 @@ def test_na_policy_of_the_bids_reader(tmp_path):
 def test_task_label_is_the_vocabulary_one(both):
     _, specs = both
     assert all(f"_task-{TASK}_" in s.bold.name for s in specs)
+
+
+# ------------------------------------------------------------------ run order (pinned)
+def _layout(root, runs):
+    """A BIDS folder of empty-named runs: ``[(sub, ses, run), ...]`` (files are stubs)."""
+    (root / "dataset_description.json").write_text('{"Name": "t", "BIDSVersion": "1.10.0"}')
+    for sub, ses, run in runs:
+        func = root / f"sub-{sub}" / f"ses-{ses}" / "func"
+        func.mkdir(parents=True, exist_ok=True)
+        stem = f"sub-{sub}_ses-{ses}_task-{TASK}_run-{run}"
+        (func / f"{stem}_bold.nii.gz").write_bytes(b"")
+        (func / f"{stem}_events.tsv").write_text("onset\tduration\ttrial_type\n")
+    return root
+
+
+LAYOUT = [("02", "pre", 1), ("01", "post", 2), ("01", "pre", 10), ("01", "pre", 2),
+          ("01", "post", 1), ("01", "pre", 1)]
+
+
+def test_list_runs_order(tmp_path):
+    runs = dataset.list_runs(_layout(tmp_path, LAYOUT))
+    assert list(zip(runs.participant_id, runs.session, runs.run, strict=True)) == [
+        ("sub-01", "pre", 1), ("sub-01", "pre", 2), ("sub-01", "pre", 10),
+        ("sub-01", "post", 1), ("sub-01", "post", 2), ("sub-02", "pre", 1)]
+
+
+def test_find_runs_order(tmp_path):
+    """The first level's runs come in the one order too (it was the file paths' order)."""
+    specs = fl.find_runs(_layout(tmp_path, LAYOUT))
+    assert [(s.subject, s.session, s.run) for s in specs] == [
+        ("01", "pre", 1), ("01", "pre", 2), ("01", "pre", 10), ("01", "post", 1),
+        ("01", "post", 2), ("02", "pre", 1)]
+
+
+def test_one_run_finder(tmp_path):
+    from mindpain import bids
+
+    assert fl.find_runs is bids.find_runs and dataset.list_runs is bids.list_runs
+    root = _layout(tmp_path, LAYOUT + [("01", "baseline2", 1)])
+    runs, specs = dataset.list_runs(root), fl.find_runs(root)
+    assert [(r.participant_id, r.session, r.run) for r in runs.itertuples()] == [
+        (f"sub-{s.subject}", s.session, s.run) for s in specs]
+    # a session the study does not name comes after pre and post
+    assert [s.session for s in specs if s.subject == "01"][-1] == "baseline2"
+
+
+def test_run_order_of_other_entities(tmp_path):
+    """Within a session: the run's entities in BIDS order (acq before run), numbers as numbers."""
+    func = _layout(tmp_path, [("01", "pre", 1)]) / "sub-01" / "ses-pre" / "func"
+    for name in ("acq-b_run-1", "acq-a_run-2", "acq-a_run-1"):
+        (func / f"sub-01_ses-pre_task-{TASK}_{name}_bold.nii.gz").write_bytes(b"")
+    labels = [s.label.split(f"task-{TASK}_")[1] for s in fl.find_runs(tmp_path)]
+    assert labels == ["acq-a_run-1", "acq-a_run-2", "acq-b_run-1", "run-1"]

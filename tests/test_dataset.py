@@ -12,6 +12,7 @@ import pytest
 from mindpain import dataset
 from mindpain.errors import MindpainError
 from mindpain.twin import load_parameters
+from mindpain.vocabulary import GROUPS
 
 matplotlib.use("Agg")
 
@@ -180,7 +181,7 @@ def test_events_file_absent(user_copy):
 
 
 def test_no_runs(tmp_path):
-    with pytest.raises(MindpainError, match="no BOLD runs found"):
+    with pytest.raises(MindpainError, match="no task-heat BOLD runs found"):
         dataset.list_runs(tmp_path)
 
 
@@ -254,7 +255,7 @@ def test_every_plot_returns_a_figure(small_twin, participants, events, one_run):
     for fig in figures:
         assert isinstance(fig, Figure)
         assert fig.axes
-    assert set(figures_data.GROUP_COLORS) == set(dataset.GROUPS)
+    assert set(figures_data.GROUP_COLORS) == set(GROUPS)
     html = figures_data.style_parameters(load_parameters("small").table()).to_html()
     assert "n_completers" in html and figures_data.STATUS_COLORS["reported"] in html
 

@@ -194,7 +194,7 @@ def run_events(events: pd.DataFrame) -> pd.DataFrame:
     """Return a simulated run's events as the first level reads them from the twin's file.
 
     The twin writes onsets and durations with ``%.3f``;
-    :func:`mindpain.dataset.load_run_events` keeps ``onset, duration, trial_type``. The same
+    :func:`mindpain.bids.load_run_events` keeps ``onset, duration, trial_type``. The same
     values, without the file.
     """
     return pd.DataFrame({"onset": _as_written(events["onset"], "%.3f"),
@@ -205,11 +205,11 @@ def run_events(events: pd.DataFrame) -> pd.DataFrame:
 def select_confounds(confounds: pd.DataFrame, columns) -> pd.DataFrame:
     """Return a run's confound selection as the first level reads it from the twin's file.
 
-    The twin writes confounds with ``%.6g``; :func:`mindpain.dataset.load_confounds` expands
+    The twin writes confounds with ``%.6g``; :func:`mindpain.bids.load_confounds` expands
     patterns (``motion_outlier*``) and sets the leading ``n/a`` of derivative columns to 0.
     The same values, without the file.
     """
-    from mindpain.dataset import expand_confound_columns
+    from mindpain.bids import expand_confound_columns
 
     cols = expand_confound_columns(columns, confounds.columns)
     values = confounds[cols].to_numpy(float)
@@ -707,12 +707,14 @@ def coverage_table(scores_by_scenario: dict, preset: str = ENDTOEND_PRESET,
 
 def code_files() -> list[Path]:
     """Source files the end-to-end result depends on (hashed into the content key)."""
+    from mindpain.first_level import source_files
+
     root = Path(__file__).resolve().parent
-    names = ["endtoend.py", "glm.py", "first_level.py", "dataset.py", "io.py", "scoring.py",
+    names = ["endtoend.py", "glm.py", "io.py", "scoring.py",
              "signatures.py", "surrogates.py", "images.py", "trial.py", "trial_calibration.py",
              "reported.py", "config.py", "vocabulary.py", "stats/effect_sizes.py"]
-    return [root / n for n in names] + sorted((root / "twin").glob("*.py")) + [
-        root / "twin" / "parameters.toml"]
+    return ([root / n for n in names] + source_files() + sorted((root / "twin").glob("*.py"))
+            + [root / "twin" / "parameters.toml"])
 
 
 def scenario_replications(n_replications: int, scenarios: dict | None = None) -> dict:

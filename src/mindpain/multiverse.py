@@ -540,7 +540,7 @@ def run_multiverse(cfg, contrast: str = "MBSR_vs_HEP", n_permutations: int = N_P
         permutation), ``summary`` (share significant, median d, their null p values) and
         ``timing`` (seconds per variant and for the statistics).
     """
-    from mindpain.dataset import load_participants
+    from mindpain.bids import load_participants
     from mindpain.pipeline import ensure_dataset, outcome_signatures
     from mindpain.trial import truth_table
 
@@ -568,11 +568,13 @@ def run_multiverse(cfg, contrast: str = "MBSR_vs_HEP", n_permutations: int = N_P
 
 def _code_files() -> list[Path]:
     """Source files a multiverse result depends on (paths inside the package)."""
+    from mindpain.first_level import source_files
+
     root = Path(__file__).resolve().parent
-    names = ["multiverse.py", "first_level.py", "glm.py", "scoring.py", "signatures.py",
-             "surrogates.py", "images.py", "trial.py", "pipeline.py", "dataset.py",
+    names = ["multiverse.py", "glm.py", "scoring.py", "signatures.py",
+             "surrogates.py", "images.py", "trial.py", "pipeline.py",
              "vocabulary.py", "io.py"]
-    return ([root / n for n in names] + sorted((root / "stats").glob("*.py"))
+    return ([root / n for n in names] + source_files() + sorted((root / "stats").glob("*.py"))
             + sorted((root / "twin").glob("*.py")) + [root / "twin" / "parameters.toml"])
 
 

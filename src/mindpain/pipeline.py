@@ -74,10 +74,11 @@ def _first_level_check(bids_dir, out, confounds_dir) -> tuple[str, int]:
     checks them), a chapter need not check the runs one by one again (see
     :func:`mindpain.io.remember_checked`; only with the checksum cache configured).
     """
-    from mindpain import __version__, dataset, first_level, glm, vocabulary
+    from mindpain import __version__, glm, vocabulary
+    from mindpain.first_level import source_files
 
     tree, newest = tree_state(bids_dir, out)
-    code = code_fingerprint(Path(m.__file__) for m in (dataset, first_level, glm, vocabulary))
+    code = code_fingerprint([*source_files(), *(Path(m.__file__) for m in (glm, vocabulary))])
     key = "\t".join(["first-level", __version__, code, str(bids_dir), str(out),
                      str(confounds_dir), tree])
     return key, newest
@@ -128,7 +129,8 @@ def load_outcomes(cfg: Config | None = None) -> pd.DataFrame:
     hot-trial ratings).
     Works the same on the twin and on a user's BIDS dataset.
     """
-    from mindpain.dataset import load_events, load_participants, session_ratings
+    from mindpain.bids import load_events, load_participants
+    from mindpain.dataset import session_ratings
 
     cfg = cfg or get_config()
     bids_dir = ensure_dataset(cfg)

@@ -30,8 +30,13 @@ import pandas as pd
 from scipy import signal as sps
 
 from mindpain import __version__
+from mindpain.bids import (
+    expand_confound_columns,
+    load_run_events,
+    read_confounds,
+    repetition_time,
+)
 from mindpain.config import PRECOMPUTED_DIR
-from mindpain.dataset import expand_confound_columns, load_run_events, repetition_time
 from mindpain.glm import design_matrix
 from mindpain.io import cached_table, read_tsv
 from mindpain.twin.model import twin_space
@@ -328,7 +333,7 @@ def recovery(preset: str = "small", seed: int = 1, worlds=WORLDS) -> pd.DataFram
 def motion_effect_on_runs(specs, n_runs: int = 4) -> pd.DataFrame:
     """Residual variance with and without the motion confounds on a dataset's runs (files).
 
-    For the first ``n_runs`` runs of ``specs`` (:func:`mindpain.first_level.find_runs`) that
+    For the first ``n_runs`` runs of ``specs`` (:func:`mindpain.bids.find_runs`) that
     have a confounds table, the first level's design is fitted by least squares to every
     in-brain voxel (percent of its mean) without and with the motion set
     (:data:`mindpain.vocabulary.MOTION_CONFOUNDS`). Returns one row per run: ``run``,
@@ -343,7 +348,7 @@ def motion_effect_on_runs(specs, n_runs: int = 4) -> pd.DataFrame:
         tr = repetition_time(spec.bids_dir, spec.bold)
         times = np.arange(data.shape[-1]) * tr
         events = load_run_events(spec.events, run_length=data.shape[-1] * tr)
-        conf = pd.read_csv(spec.confounds, sep="\t", na_values="n/a", keep_default_na=False)
+        conf = read_confounds(spec.confounds)
         y = _percent(data, mask)
         base = design(times, events)
         full = design(times, events, conf)

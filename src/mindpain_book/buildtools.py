@@ -266,6 +266,7 @@ API_SECTIONS = {
         "mindpain", "mindpain.vocabulary", "mindpain.config", "mindpain.errors", "mindpain.io",
         "mindpain.precomputed",
         "mindpain.images",
+        "mindpain.bids", "mindpain.bids.query", "mindpain.bids.tables", "mindpain.bids.images",
         "mindpain.dataset", "mindpain.datasets"],
     "The simulated twin": [
         "mindpain.twin", "mindpain.twin.params", "mindpain.twin.model",
@@ -274,7 +275,8 @@ API_SECTIONS = {
         "mindpain.twin.bids", "mindpain.twin.generate", "mindpain.twin.meditators",
         "mindpain.realism"],
     "Pipeline stages": [
-        "mindpain.reported", "mindpain.glm", "mindpain.first_level", "mindpain.signatures",
+        "mindpain.reported", "mindpain.glm", "mindpain.first_level",
+        "mindpain.first_level_outputs", "mindpain.group_level", "mindpain.signatures",
         "mindpain.surrogates", "mindpain.scoring", "mindpain.pipeline", "mindpain.trial",
         "mindpain.trial_calibration", "mindpain.meditators", "mindpain.meditator_calibration"],
     "Statistics": ["mindpain.stats", "mindpain.stats.effect_sizes", "mindpain.stats.multiplicity"],

@@ -385,7 +385,7 @@ def plot_ratings(session_ratings: pd.DataFrame, participants: pd.DataFrame) -> F
     session_ratings : pandas.DataFrame
         Table from :func:`mindpain.dataset.session_ratings`.
     participants : pandas.DataFrame
-        Table from :func:`mindpain.dataset.load_participants` (for ``group``).
+        Table from :func:`mindpain.bids.load_participants` (for ``group``).
 
     Returns
     -------

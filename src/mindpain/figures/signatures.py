@@ -417,7 +417,7 @@ def twin_comparison(scores: pd.DataFrame, truth: pd.DataFrame,
         From :func:`mindpain.pipeline.session_scores` (``outcome`` column; run-level maps,
         if any, are dropped).
     truth : pandas.DataFrame
-        From :func:`mindpain.dataset.load_truth`.
+        From :func:`mindpain.bids.load_truth`.
     outcomes : sequence of str
         Outcomes to compare.
     targets : dict, optional

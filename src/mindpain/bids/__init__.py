@@ -1,0 +1,94 @@
+"""The package's one BIDS reader: every read of a BIDS dataset goes through here.
+
+Every function takes the dataset folder (or a run of
+:func:`~mindpain.bids.query.find_runs`) and works the same on the simulated twin and on real
+data with the same layout::
+
+    participants.tsv                      participant_id, group [, cohort, completed_post, age, sex]
+    phenotype/practice.tsv                optional: participant_id, lifetime_hours, retreat_hours
+    task-heat_bold.json                   RepetitionTime (s), inherited by every run
+    sub-<id>/ses-<pre|post>/func/sub-<id>_ses-<s>_task-heat_run-<n>_bold.nii.gz
+    sub-<id>/ses-<pre|post>/func/sub-<id>_ses-<s>_task-heat_run-<n>_events.tsv
+    derivatives/twin-confounds/           twin only (realistic world): fMRIPrep-style confounds
+    derivatives/twin-truth/truth.tsv      twin only: the planted truth
+
+What it answers, in the style of nilearn's ``interfaces.bids`` query module (every name is
+importable from here, ``from mindpain.bids import find_runs``):
+
+runs
+    :func:`~mindpain.bids.query.find_runs` (one :class:`~mindpain.bids.query.RunSpec` per
+    run: BOLD, events, confounds, space) and :func:`~mindpain.bids.query.list_runs` (the
+    same runs as a table), in one order, :data:`~mindpain.bids.query.RUN_ORDER`.
+repetition time
+    :func:`~mindpain.bids.query.repetition_time` and
+    :func:`~mindpain.bids.query.run_repetition_time`: one rule (the sidecars'
+    ``RepetitionTime`` by BIDS inheritance, in seconds, agreeing with the NIfTI header).
+tables
+    :func:`~mindpain.bids.tables.load_participants` (with practice hours),
+    :func:`~mindpain.bids.tables.load_events`, :func:`~mindpain.bids.tables.load_run_events`,
+    :func:`~mindpain.bids.tables.load_confounds` (:func:`~mindpain.bids.tables.read_confounds`
+    unchecked, for display), :func:`~mindpain.bids.tables.practice_from_bids`,
+    :func:`~mindpain.bids.tables.load_truth`, and :func:`~mindpain.bids.tables.read_tsv`
+    under them, with one policy for missing values (``n/a``, ``N/A``, ``NA`` and empty
+    cells are missing).
+images
+    :func:`~mindpain.bids.images.load_bold`, :func:`~mindpain.bids.images.constant_bold`,
+    :func:`~mindpain.bids.images.header_repetition_time`.
+
+Inputs are checked once, here: a missing file or column, or a value that would silently give
+wrong numbers, raises :class:`mindpain.errors.MindpainError` naming the file and what was
+expected.
+
+The modules under it: :mod:`mindpain.bids.query` (entities, sidecars, runs, repetition
+time), :mod:`mindpain.bids.tables` (TSV tables), :mod:`mindpain.bids.images` (one BOLD run).
+"""
+
+from mindpain.bids.images import constant_bold, header_repetition_time, load_bold
+from mindpain.bids.query import (
+    DEFAULT_SPACE,
+    RUN_ENTITIES,
+    RUN_ORDER,
+    TR_MAX_SECONDS,
+    TR_TOLERANCE_S,
+    RunSpec,
+    bids_entities,
+    bold_sidecars,
+    check_dir,
+    find_runs,
+    list_runs,
+    name_prefix,
+    read_sidecar,
+    repetition_time,
+    run_repetition_time,
+    sidecar_chain,
+    sidecar_path,
+    twin_world,
+)
+from mindpain.bids.tables import (
+    CONFOUND_MAX,
+    EVENT_COLUMNS,
+    PARTICIPANT_COLUMNS,
+    RATING_COLUMNS,
+    TRUTH_TSV,
+    check_columns,
+    expand_confound_columns,
+    load_confounds,
+    load_events,
+    load_participants,
+    load_run_events,
+    load_truth,
+    practice_from_bids,
+    read_confounds,
+    read_tsv,
+)
+
+__all__ = [
+    "CONFOUND_MAX", "DEFAULT_SPACE", "EVENT_COLUMNS", "PARTICIPANT_COLUMNS", "RATING_COLUMNS",
+    "RUN_ENTITIES", "RUN_ORDER", "TRUTH_TSV", "TR_MAX_SECONDS", "TR_TOLERANCE_S", "RunSpec",
+    "bids_entities", "bold_sidecars", "check_columns", "check_dir", "constant_bold",
+    "expand_confound_columns", "find_runs", "header_repetition_time", "list_runs",
+    "load_bold", "load_confounds", "load_events", "load_participants", "load_run_events",
+    "load_truth", "name_prefix", "practice_from_bids", "read_confounds", "read_sidecar",
+    "read_tsv",
+    "repetition_time", "run_repetition_time", "sidecar_chain", "sidecar_path", "twin_world",
+]

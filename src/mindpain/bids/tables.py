@@ -1,0 +1,388 @@
+"""Read the tables of a BIDS dataset: participants, events, confounds, practice, truth.
+
+Part of :mod:`mindpain.bids`, the package's one BIDS reader. One policy for missing values
+(``n/a``, ``N/A``, ``NA`` and empty cells are missing); a missing file or column, or a value
+that would silently give wrong numbers, raises :class:`mindpain.errors.MindpainError`
+naming the file and what was expected.
+"""
+
+from __future__ import annotations
+
+import re
+from fnmatch import fnmatchcase
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mindpain.bids.query import check_dir, list_runs
+from mindpain.errors import MindpainError
+from mindpain.io import read_tsv as read_tsv_file
+from mindpain.vocabulary import FRAMEWISE_DISPLACEMENT, GROUPS, TASK, TRIAL_TYPES
+
+#: Columns ``participants.tsv`` must have.
+PARTICIPANT_COLUMNS = ("participant_id", "group")
+#: Columns every events file must have (BIDS).
+EVENT_COLUMNS = ("onset", "duration", "trial_type")
+#: Rating columns of the events files (hot and warm rows).
+RATING_COLUMNS = ("intensity_rating", "unpleasantness_rating")
+#: Where the twin keeps its planted truth.
+TRUTH_TSV = Path("derivatives") / "twin-truth" / "truth.tsv"
+
+_NA = ["n/a", "N/A", "NA", ""]
+
+
+def read_tsv(path, required=(), what: str = "a BIDS table") -> pd.DataFrame:
+    """Read a BIDS TSV (``n/a`` = missing) and check it has the ``required`` columns.
+
+    Parameters
+    ----------
+    path : path-like
+        The ``.tsv`` file.
+    required : sequence of str
+        Columns it must have.
+    what : str
+        What the file should be, for the error message (e.g. ``"a BIDS events file"``).
+
+    Raises
+    ------
+    mindpain.errors.MindpainError
+        If the file is missing or unreadable, or lacks a required column.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MindpainError(f"file not found; expected {what} with columns "
+                            f"{', '.join(required)}", path)
+    try:
+        table = read_tsv_file(path, na_values=_NA)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError,
+            OSError) as err:
+        raise MindpainError(f"cannot be read as a tab-separated table ({err}); expected {what} "
+                            f"with columns {', '.join(required)}", path) from None
+    missing = [c for c in required if c not in table.columns]
+    if missing:
+        raise MindpainError(f"missing column(s) {', '.join(missing)}; expected {what} with "
+                            f"columns {', '.join(required)} (found: "
+                            f"{', '.join(map(str, table.columns))})", path)
+    return table
+
+
+def check_columns(table: pd.DataFrame, required, what: str) -> None:
+    """Raise a one-line error unless ``table`` is a DataFrame with the ``required`` columns."""
+    if not isinstance(table, pd.DataFrame):
+        raise MindpainError(f"expected {what} as a pandas DataFrame, got {type(table).__name__}")
+    missing = [c for c in required if c not in table.columns]
+    if missing:
+        raise MindpainError(f"{what} lacks column(s) {', '.join(missing)}; expected columns "
+                            f"{', '.join(required)}")
+
+
+def _as_bool(series: pd.Series, path: Path) -> pd.Series:
+    text = series.astype(str).str.strip().str.lower()
+    mapping = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+    bad = sorted(set(text[~text.isin(mapping)]))
+    if bad:
+        raise MindpainError(f"column completed_post has values {bad}; expected True or False",
+                            path)
+    return text.map(mapping).astype(bool)
+
+
+def load_participants(bids_dir) -> pd.DataFrame:
+    """Load ``participants.tsv`` (and ``phenotype/practice.tsv`` when present).
+
+    Required columns are ``participant_id`` and ``group`` (one of MBSR, HEP, WL, LTM).
+    Missing optional columns are filled in: ``cohort`` (``meditator`` for LTM, else
+    ``naive``) and ``completed_post`` (whether the participant has a ``ses-post`` folder).
+
+    Parameters
+    ----------
+    bids_dir : str or path-like
+        BIDS dataset folder.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per participant, with ``completed_post`` as bool and, if the practice
+        table exists, ``lifetime_hours`` and ``retreat_hours`` (NaN for naive participants).
+
+    Raises
+    ------
+    mindpain.errors.MindpainError
+        If ``participants.tsv`` is missing, lacks a required column, or has an unknown group.
+
+    Examples
+    --------
+    Illustration (needs data, not run as a doctest)::
+
+        participants = load_participants(twin_dir)
+        participants["group"].unique().tolist()
+        # ['HEP', 'WL', 'MBSR', 'LTM']
+    """
+    root = check_dir(bids_dir)
+    path = root / "participants.tsv"
+    table = read_tsv(path, PARTICIPANT_COLUMNS, "a participants table")
+    ids = table["participant_id"].astype(str).str.strip()
+    table["participant_id"] = ids.where(ids.str.startswith("sub-"), "sub-" + ids)
+    if table["participant_id"].duplicated().any():
+        dup = table.loc[table["participant_id"].duplicated(), "participant_id"].tolist()
+        raise MindpainError(f"participant_id repeated: {', '.join(dup)}; expected one row per "
+                            "participant", path)
+    by_upper = {g.upper(): g for g in GROUPS}
+    group = table["group"].astype(str).str.strip().str.upper()
+    unknown = sorted(set(group[~group.isin(by_upper)]))
+    if unknown:
+        raise MindpainError(f"column group has values {unknown}; expected one of "
+                            f"{', '.join(GROUPS)}", path)
+    table["group"] = group.map(by_upper)
+    if "cohort" not in table.columns:
+        table["cohort"] = np.where(table["group"].eq("LTM"), "meditator", "naive")
+    if "completed_post" in table.columns:
+        table["completed_post"] = _as_bool(table["completed_post"], path)
+    else:
+        table["completed_post"] = [(root / pid / "ses-post").is_dir()
+                                   for pid in table["participant_id"]]
+    practice = root / "phenotype" / "practice.tsv"
+    if practice.is_file():
+        hours = read_tsv(practice, ("participant_id", "lifetime_hours", "retreat_hours"),
+                          "a practice table")
+        table = table.merge(hours[["participant_id", "lifetime_hours", "retreat_hours"]],
+                            on="participant_id", how="left")
+    return table
+
+
+def load_events(bids_dir, task: str = TASK) -> pd.DataFrame:
+    """Load the events of every run into one long table (pandas only, no images opened).
+
+    Parameters
+    ----------
+    bids_dir : str or path-like
+        BIDS dataset folder.
+    task : str
+        BIDS task label.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``participant_id, session, run`` followed by the events columns (``onset,
+        duration, trial_type`` and, in this task, ``temperature, intensity_rating,
+        unpleasantness_rating``).
+
+    Raises
+    ------
+    mindpain.errors.MindpainError
+        If a run has no events file or an events file lacks a BIDS column.
+
+    Examples
+    --------
+    Illustration (needs data, not run as a doctest)::
+
+        events = load_events(twin_dir)
+        events["trial_type"].unique().tolist()
+        # ['warm', 'rating', 'hot']
+    """
+    runs = list_runs(bids_dir, task)
+    frames = []
+    for rec in runs.itertuples(index=False):
+        if rec.events_path is None:
+            raise MindpainError("this run has no events file; expected "
+                                f"{rec.bold_path.name.split('_bold.nii')[0]}_events.tsv beside it",
+                                rec.bold_path)
+        events = read_tsv(rec.events_path, EVENT_COLUMNS, "a BIDS events file")
+        events.insert(0, "run", rec.run)
+        events.insert(0, "session", rec.session)
+        events.insert(0, "participant_id", rec.participant_id)
+        frames.append(events)
+    return pd.concat(frames, ignore_index=True)
+
+
+def load_run_events(path, run_length: float | None = None,
+                    trial_types=TRIAL_TYPES) -> pd.DataFrame:
+    """Read and check one run's events for the GLM (onset, duration, trial_type).
+
+    Parameters
+    ----------
+    path : path-like
+        ``*_events.tsv``.
+    run_length : float, optional
+        Length of the run in seconds (volumes x TR); events ending after it are an error.
+    trial_types : sequence of str
+        The trial types allowed; ``hot`` and ``warm`` must both occur.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``onset``, ``duration``, ``trial_type``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MindpainError("events file missing; expected onset/duration/trial_type TSV", path)
+    ev = read_tsv(path, EVENT_COLUMNS, "a BIDS events file")
+    if ev.empty:
+        raise MindpainError("events table is empty", path)
+    for col in ("onset", "duration"):
+        values = pd.to_numeric(ev[col], errors="coerce")
+        bad = values.isna() | ~np.isfinite(values.fillna(0))
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0]) + 2
+            raise MindpainError(f"events column {col} has a non-numeric value on line {row}",
+                                path)
+        ev[col] = values.astype(float)
+    if (ev["duration"] < 0).any() or (ev["onset"] < 0).any():
+        raise MindpainError("events have a negative onset or duration", path)
+    if ev["trial_type"].isna().any():
+        row = int(np.flatnonzero(ev["trial_type"].isna())[0]) + 2
+        raise MindpainError(f"trial_type is n/a (missing) on line {row}; every event needs one "
+                            f"of {', '.join(trial_types)}", path)
+    types = ev["trial_type"].astype(str)
+    unknown = sorted(set(types) - set(trial_types))
+    if unknown:
+        raise MindpainError(f"unknown trial type(s) {', '.join(unknown)}; expected only "
+                            f"{', '.join(trial_types)}", path)
+    for needed in ("hot", "warm"):
+        if needed not in set(types):
+            raise MindpainError(f"no {needed!r} events; the hot>warm contrast needs both", path)
+    ends = ev["onset"] + ev["duration"]
+    if run_length is not None and (ends > run_length + 1e-6).any():
+        raise MindpainError(f"event ending at {ends.max():.1f} s is beyond the run's end "
+                            f"({run_length:.1f} s = volumes x RepetitionTime)", path)
+    return ev[["onset", "duration", "trial_type"]].assign(trial_type=types)
+
+
+#: Confound values beyond this magnitude are taken for a corrupted file.
+CONFOUND_MAX = 1e6
+#: fMRIPrep confound columns whose first row(s) are n/a by construction (no previous volume).
+_LEADING_NA = re.compile(r".*_derivative1(_power2)?|framewise_displacement|(std_)?dvars"
+                         r"|rmsd")
+
+
+def expand_confound_columns(columns, available) -> list:
+    """Expand shell-style patterns in ``columns`` (e.g. ``motion_outlier*``) over ``available``.
+
+    A name without a wildcard is kept as it is; a pattern becomes every available column it
+    matches, in the table's order (none is fine: a run without outlier volumes has no
+    ``motion_outlierNN`` column).
+
+    Examples
+    --------
+    >>> expand_confound_columns(["trans_x", "motion_outlier*"],
+    ...                         ["trans_x", "motion_outlier00", "motion_outlier01"])
+    ['trans_x', 'motion_outlier00', 'motion_outlier01']
+    """
+    out = []
+    for col in columns:
+        if any(ch in col for ch in "*?["):
+            out += [c for c in available if fnmatchcase(c, col) and c not in out]
+        elif col not in out:
+            out.append(col)
+    return out
+
+
+def read_confounds(path) -> pd.DataFrame:
+    """Read a whole fMRIPrep confounds table as written (``n/a`` = missing), unchecked.
+
+    For showing and summarising head motion; the GLM reads its columns with
+    :func:`load_confounds`, which checks them.
+
+    Raises
+    ------
+    mindpain.errors.MindpainError
+        If the file is missing or unreadable, or has no ``framewise_displacement`` column.
+    """
+    return read_tsv(path, (FRAMEWISE_DISPLACEMENT,), "an fMRIPrep confounds table")
+
+
+def load_confounds(path, columns, n_scans: int) -> pd.DataFrame:
+    """Read the chosen fMRIPrep confound columns, checked.
+
+    ``columns`` may hold shell-style patterns (``motion_outlier*``: fMRIPrep's one-column-per-
+    outlier-volume scrubbing regressors), expanded by :func:`expand_confound_columns`.
+
+    fMRIPrep leaves ``n/a`` in the first row(s) of derivative columns
+    (``*_derivative1``, ``*_derivative1_power2``, ``framewise_displacement``, ``dvars``,
+    ``std_dvars``, ``rmsd``) because there is no previous volume; those leading values
+    become 0, as fMRIPrep's documentation advises. Any other ``n/a``, text, an infinite
+    value or a value beyond :data:`CONFOUND_MAX` is an error naming the file, column and
+    line.
+
+    Parameters
+    ----------
+    path : path-like
+        ``*_desc-confounds_timeseries.tsv``.
+    columns : sequence of str
+        Columns to use.
+    n_scans : int
+        Volumes of the BOLD run (the table must have as many rows).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MindpainError("fMRIPrep confounds file missing; expected "
+                            "*_desc-confounds_timeseries.tsv beside the BOLD", path)
+    patterns = [c for c in columns if any(ch in c for ch in "*?[")]
+    conf = read_tsv(path, [c for c in columns if c not in patterns],
+                    "an fMRIPrep confounds table")
+    columns = expand_confound_columns(columns, conf.columns)
+    if len(conf) != n_scans:
+        raise MindpainError(f"confounds have {len(conf)} rows; the BOLD has {n_scans} volumes",
+                            path)
+    out = {}
+    for col in columns:
+        raw = conf[col]
+        values = pd.to_numeric(raw, errors="coerce")
+        text = raw.notna() & values.isna()
+        if text.any():
+            i = int(np.flatnonzero(text)[0])
+            raise MindpainError(f"confounds column {col} has a non-numeric value "
+                                f"{raw.iloc[i]!r} on line {i + 2}", path)
+        missing = values.isna().to_numpy()
+        if missing.all():
+            raise MindpainError(f"confounds column {col} is n/a in every row", path)
+        leading = np.cumprod(missing).astype(bool)  # the n/a run at the top
+        if (missing & ~leading).any() or (leading.any() and not _LEADING_NA.fullmatch(col)):
+            i = int(np.flatnonzero(missing & ~(leading & bool(_LEADING_NA.fullmatch(col))))[0])
+            raise MindpainError(f"confounds column {col} is n/a on line {i + 2}; only the first "
+                                "row(s) of derivative columns may be n/a", path)
+        values = values.fillna(0.0)
+        bad = ~np.isfinite(values) | (values.abs() > CONFOUND_MAX)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise MindpainError(f"confounds column {col} has the value {values.iloc[i]:g} on "
+                                f"line {i + 2} (infinite or beyond ±{CONFOUND_MAX:g}); the file "
+                                "looks corrupted", path)
+        out[col] = values.astype(float)
+    return pd.DataFrame(out, index=conf.index)
+
+
+def load_truth(bids_dir) -> pd.DataFrame | None:
+    """Load the twin's planted truth, or ``None`` for a dataset without it (real data).
+
+    Parameters
+    ----------
+    bids_dir : str or path-like
+        BIDS dataset folder.
+
+    Returns
+    -------
+    pandas.DataFrame or None
+        One row per participant and session: ``participant_id, session, group`` and the
+        planted latent responses ``nociceptive, modulatory, intensity, unpleasantness``
+        (the generator's scale; signature scores are read out of the BOLD, not planted).
+    """
+    path = check_dir(bids_dir) / TRUTH_TSV
+    if not path.is_file():
+        return None
+    return read_tsv(path, ("participant_id", "session"), "the twin's truth table")
+
+
+def practice_from_bids(bids_dir) -> tuple[pd.DataFrame, Path]:
+    """Read ``phenotype/practice.tsv`` of a BIDS dataset (``n/a`` = missing).
+
+    Returns
+    -------
+    tuple
+        The table and its path (for error messages).
+    """
+    path = Path(bids_dir) / "phenotype" / "practice.tsv"
+    if not path.is_file():
+        raise MindpainError("no practice table; expected phenotype/practice.tsv with "
+                            "participant_id, lifetime_hours, retreat_hours", path)
+    return read_tsv_file(path), path
