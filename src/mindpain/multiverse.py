@@ -569,10 +569,11 @@ def run_multiverse(cfg, contrast: str = "MBSR_vs_HEP", n_permutations: int = N_P
 def _code_files() -> list[Path]:
     """Source files a multiverse result depends on (paths inside the package)."""
     root = Path(__file__).resolve().parent
-    names = ["multiverse.py", "first_level.py", "glm.py", "scoring.py", "signatures.py",
+    names = ["multiverse.py", "first_level.py", "glm.py", "signatures.py",
              "surrogates.py", "images.py", "trial.py", "pipeline.py", "dataset.py",
              "vocabulary.py", "io.py"]
-    return ([root / n for n in names] + sorted((root / "stats").glob("*.py"))
+    return ([root / n for n in names] + sorted((root / "scoring").glob("*.py"))
+            + sorted((root / "stats").glob("*.py"))
             + sorted((root / "twin").glob("*.py")) + [root / "twin" / "parameters.toml"])
 
 

@@ -275,7 +275,9 @@ API_SECTIONS = {
         "mindpain.realism"],
     "Pipeline stages": [
         "mindpain.reported", "mindpain.glm", "mindpain.first_level", "mindpain.signatures",
-        "mindpain.surrogates", "mindpain.scoring", "mindpain.pipeline", "mindpain.trial",
+        "mindpain.surrogates", "mindpain.scoring", "mindpain.scoring.maps",
+        "mindpain.scoring.plan", "mindpain.scoring.engine", "mindpain.scoring.outputs",
+        "mindpain.scoring.cli", "mindpain.pipeline", "mindpain.trial",
         "mindpain.trial_calibration", "mindpain.meditators", "mindpain.meditator_calibration"],
     "Statistics": ["mindpain.stats", "mindpain.stats.effect_sizes", "mindpain.stats.multiplicity"],
     "Design analysis, evidence and the multiverse": [
