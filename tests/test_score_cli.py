@@ -15,6 +15,7 @@ import pytest
 
 from mindpain import cli, scoring, surrogates
 from mindpain.errors import MindpainError
+from mindpain.scoring import outputs as scoring_outputs
 
 SHAPE = (4, 4, 4)
 AFFINE = np.diag([2.0, 2.0, 2.0, 1.0])
@@ -259,7 +260,7 @@ def test_warm_cache_process_imports_no_scikit_learn(tmp_path):
 
 def test_resume_skips_finished_blocks(tiny, tmp_path, capsys, monkeypatch):
     sig, make = tiny
-    monkeypatch.setattr(scoring, "RESUME_BLOCK", 2)
+    monkeypatch.setattr(scoring_outputs, "RESUME_BLOCK", 2)
     maps = [make(f"sub-0{k}_statmap.nii.gz", seed=k) for k in range(1, 6)]
     good4 = maps[3].read_bytes()
     maps[3].write_bytes(b"broken")
@@ -274,13 +275,13 @@ def test_resume_skips_finished_blocks(tiny, tmp_path, capsys, monkeypatch):
         "block-000002.tsv"]
     maps[3].write_bytes(good4)
     scored = []
-    real = scoring._score_block
+    real = scoring_outputs.score_block
 
     def counting(items, *args):
         scored.extend(items)
         return real(items, *args)
 
-    monkeypatch.setattr(scoring, "_score_block", counting)
+    monkeypatch.setattr(scoring_outputs, "score_block", counting)
     code, err = run([*maps, "--signature", sig, "--out", out], capsys)
     assert code == 0, err
     assert scored == [str(maps[2]), str(maps[3])]  # only the block that had failed
@@ -292,7 +293,7 @@ def test_resume_skips_finished_blocks(tiny, tmp_path, capsys, monkeypatch):
 
 def test_resume_ignores_blocks_of_changed_maps_or_settings(tiny, tmp_path, capsys, monkeypatch):
     sig, make = tiny
-    monkeypatch.setattr(scoring, "RESUME_BLOCK", 2)
+    monkeypatch.setattr(scoring_outputs, "RESUME_BLOCK", 2)
     maps = [make(f"sub-0{k}_statmap.nii.gz", seed=k) for k in range(1, 4)]
     maps[2].write_bytes(b"broken")
     out = tmp_path / "scores.tsv"
@@ -350,7 +351,7 @@ def test_unwritable_out_fails_before_scoring(tiny, tmp_path, capsys, monkeypatch
     (tmp_path / "adir.tsv").mkdir()
     out = {"file_parent": tmp_path / "afile" / "s.tsv", "folder": tmp_path / "adir.tsv",
            "proc": "/proc/mindpain-test/s.tsv"}[where]
-    monkeypatch.setattr(scoring, "_score_block", lambda *a: pytest.fail("scored first"))
+    monkeypatch.setattr(scoring_outputs, "score_block", lambda *a: pytest.fail("scored first"))
     before = snapshot(tmp_path)
     code, err = run([m, "--signature", sig, "--out", out], capsys)
     assert code == 2 and len(err) == 1, err
@@ -414,13 +415,13 @@ def test_bad_mindpain_n_jobs_is_one_line(tiny, tmp_path, capsys, monkeypatch):
 def test_n_jobs_and_resample_are_honoured(tiny, tmp_path, capsys, monkeypatch):
     sig, make = tiny
     seen = {}
-    real = scoring._score_block
+    real = scoring_outputs.score_block
 
     def spy(items, labels, sigs, metrics, subregions, resample, chunk, n_jobs, *rest):
         seen.update(resample=resample, n_jobs=n_jobs)
         return real(items, labels, sigs, metrics, subregions, resample, chunk, n_jobs, *rest)
 
-    monkeypatch.setattr(scoring, "_score_block", spy)
+    monkeypatch.setattr(scoring_outputs, "score_block", spy)
     code, _ = run([make("a.nii.gz"), "--signature", sig, "--n-jobs", "2", "--resample",
                    "data-to-weights", "--quiet", "--out", tmp_path / "s.tsv"], capsys)
     assert code == 0 and seen == {"resample": "data-to-weights", "n_jobs": 2}

@@ -172,14 +172,14 @@ def surrogate_weights(preset: str = ENDTOEND_PRESET, data_dir=None) -> np.ndarra
     The weights are resampled to the data grid exactly as :func:`mindpain.scoring.score_maps`
     does (same plan); a session's score is the dot product of its effect map with a column.
     """
-    from mindpain.scoring import _build_plan, _columns
+    from mindpain.scoring.plan import build_plan, signature_columns
     from mindpain.signatures import get_signature
     from mindpain.twin.patterns import generator_space
 
     space = generator_space(preset)
     sigs = [get_signature(SURROGATES[o], data_dir) for o in OUTCOMES]
-    cols = _columns(sigs, False)
-    plan = _build_plan(sigs, cols, list(range(len(cols))), space.shape, space.affine)
+    cols = signature_columns(sigs, False)
+    plan = build_plan(sigs, cols, list(range(len(cols))), space.shape, space.affine)
     weights = np.zeros((int(np.prod(space.shape)), len(cols)))
     weights[plan.idx] = plan.W
     return weights
@@ -710,11 +710,11 @@ def code_files() -> list[Path]:
     from mindpain.first_level import source_files
 
     root = Path(__file__).resolve().parent
-    names = ["endtoend.py", "glm.py", "io.py", "scoring.py",
+    names = ["endtoend.py", "glm.py", "io.py",
              "signatures.py", "surrogates.py", "images.py", "trial.py", "trial_calibration.py",
              "reported.py", "config.py", "vocabulary.py", "stats/effect_sizes.py"]
-    return ([root / n for n in names] + source_files() + sorted((root / "twin").glob("*.py"))
-            + [root / "twin" / "parameters.toml"])
+    return ([root / n for n in names] + source_files() + sorted((root / "scoring").glob("*.py"))
+            + sorted((root / "twin").glob("*.py")) + [root / "twin" / "parameters.toml"])
 
 
 def scenario_replications(n_replications: int, scenarios: dict | None = None) -> dict:

@@ -571,10 +571,11 @@ def _code_files() -> list[Path]:
     from mindpain.first_level import source_files
 
     root = Path(__file__).resolve().parent
-    names = ["multiverse.py", "glm.py", "scoring.py", "signatures.py",
+    names = ["multiverse.py", "glm.py", "signatures.py",
              "surrogates.py", "images.py", "trial.py", "pipeline.py",
              "vocabulary.py", "io.py"]
-    return ([root / n for n in names] + source_files() + sorted((root / "stats").glob("*.py"))
+    return ([root / n for n in names] + source_files() + sorted((root / "scoring").glob("*.py"))
+            + sorted((root / "stats").glob("*.py"))
             + sorted((root / "twin").glob("*.py")) + [root / "twin" / "parameters.toml"])
 
 

@@ -277,7 +277,9 @@ API_SECTIONS = {
     "Pipeline stages": [
         "mindpain.reported", "mindpain.glm", "mindpain.first_level",
         "mindpain.first_level_outputs", "mindpain.group_level", "mindpain.signatures",
-        "mindpain.surrogates", "mindpain.scoring", "mindpain.pipeline", "mindpain.trial",
+        "mindpain.surrogates", "mindpain.scoring", "mindpain.scoring.maps",
+        "mindpain.scoring.plan", "mindpain.scoring.engine", "mindpain.scoring.outputs",
+        "mindpain.scoring.cli", "mindpain.pipeline", "mindpain.trial",
         "mindpain.trial_calibration", "mindpain.meditators", "mindpain.meditator_calibration"],
     "Statistics": ["mindpain.stats", "mindpain.stats.effect_sizes", "mindpain.stats.multiplicity"],
     "Design analysis, evidence and the multiverse": [
