@@ -91,11 +91,10 @@ import pandas as pd
 
 from mindpain.config import PROJECT_ROOT, derive_rng
 from mindpain.errors import MindpainError
+from mindpain.vocabulary import WORLDS  # noqa: F401  (the worlds replicated; chapter 4)
 
 #: Preset of the end-to-end calibration (full design, 15 mm grid).
 ENDTOEND_PRESET = "calibration"
-#: Worlds replicated.
-WORLDS = ("ideal", "realistic")
 #: Dropout scenario: log odds ratio of dropping out per SD of the baseline nociceptive
 #: response (:func:`mindpain.twin.participants.mar_dropout`), run in the ideal world.
 MAR_LOG_ODDS = 1.0
