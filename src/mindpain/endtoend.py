@@ -564,7 +564,7 @@ def coverage_table(scores_by_scenario: dict, preset: str = ENDTOEND_PRESET,
         Columns :data:`COLUMNS`.
     """
     from mindpain.reported import REPORTED
-    from mindpain.twin.model import planted_trial_effects
+    from mindpain.truth import planted_trial_effects
 
     scenarios = SCENARIOS if scenarios is None else scenarios
     planted = planted_trial_effects(preset).set_index(["outcome", "contrast"])
@@ -607,8 +607,9 @@ def code_files() -> list[Path]:
     """Source files the end-to-end result depends on (hashed into the content key)."""
     root = Path(__file__).resolve().parent
     names = ["endtoend.py", "glm.py", "first_level.py", "dataset.py", "io.py", "scoring.py",
-             "signatures.py", "surrogates.py", "images.py", "trial.py", "trial_calibration.py",
-             "reported.py", "config.py", "vocabulary.py", "stats/effect_sizes.py"]
+             "signatures.py", "surrogates.py", "images.py", "trial.py", "trial_models.py",
+             "trial_calibration.py", "reported.py", "config.py", "vocabulary.py",
+             "stats/effect_sizes.py", "truth.py"]
     return [root / n for n in names] + sorted((root / "twin").glob("*.py")) + [
         root / "twin" / "parameters.toml"]
 

@@ -570,8 +570,8 @@ def _code_files() -> list[Path]:
     """Source files a multiverse result depends on (paths inside the package)."""
     root = Path(__file__).resolve().parent
     names = ["multiverse.py", "first_level.py", "glm.py", "scoring.py", "signatures.py",
-             "surrogates.py", "images.py", "trial.py", "pipeline.py", "dataset.py",
-             "vocabulary.py", "io.py"]
+             "surrogates.py", "images.py", "trial.py", "trial_models.py", "pipeline.py",
+             "dataset.py", "vocabulary.py", "io.py", "truth.py"]
     return ([root / n for n in names] + sorted((root / "stats").glob("*.py"))
             + sorted((root / "twin").glob("*.py")) + [root / "twin" / "parameters.toml"])
 
