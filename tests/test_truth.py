@@ -92,7 +92,10 @@ def test_chapter_truth_comes_from_the_dataset_file(small_twin, tmp_path):
 def _twin_with(tmp_path, name, text) -> Path:
     folder = tmp_path / TWIN_TRUTH_DIR
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / name).write_text(text)
+    if isinstance(text, bytes):
+        (folder / name).write_bytes(text)
+    else:
+        (folder / name).write_text(text)
     return tmp_path
 
 
@@ -122,13 +125,16 @@ def _bad_files(name):
         "repeated row": ("\n".join([header, first, first, *rest]) + "\n", "on line 3"),
         "header only": (header + "\n", "no rows"),
         "empty": ("", "cannot be read"),
-        "ragged": ("\n".join([header, first + "\tx\ty", *rest]) + "\n", "cannot be read"),
+        "ragged": ("\n".join([header, first + "\tx\ty", *rest]) + "\n",
+                   f"line 2 has {len(cols) + 2} fields, the header {len(cols)}"),
+        "binary": (b"\xff\xfe\x00 not text", "cannot be read as text"),
     }
 
 
 @pytest.mark.parametrize("name", list(READERS))
 @pytest.mark.parametrize("case", ["missing column", "not a number", "unknown outcome",
-                                  "repeated row", "header only", "empty", "ragged"])
+                                  "repeated row", "header only", "empty", "ragged",
+                                  "binary"])
 def test_bad_file_is_one_line_naming_it(name, case, tmp_path):
     text, expected = _bad_files(name)[case]
     root = _twin_with(tmp_path, name, text)

@@ -193,9 +193,19 @@ def read_truth_table(path, columns: dict, keys: tuple, what: str) -> pd.DataFram
     """
     text = [c for c, kind in columns.items() if kind == "text"]
     try:
+        lines = Path(path).read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as err:
+        raise MindpainError(f"cannot be read as text ({type(err).__name__}); expected {what}",
+                            path) from None
+    width = [line.count("\t") + 1 for line in lines]
+    ragged = [i for i, n in enumerate(width) if n != width[0] and lines[i].strip()]
+    if ragged:  # pandas would silently take extra fields as an index: refuse instead
+        i = ragged[0]
+        raise MindpainError(f"line {i + 1} has {width[i]} fields, the header {width[0]}; "
+                            f"expected {what} as a tab-separated table", path)
+    try:
         table = read_tsv(path, dtype=dict.fromkeys(text, str), float_precision="round_trip")
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError,
-            ValueError) as err:
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise MindpainError(f"cannot be read as a TSV table ({first}); expected {what}",
                             path) from None
