@@ -16,9 +16,9 @@ of two doors:
   dataset to read. They delegate to :mod:`mindpain.twin`, where the derivations are.
 
 The twin writes both tables with :func:`mindpain.io.write_tsv` at full precision (each float
-as its shortest round-trip text), and they are read back with Python's own float parser
-(``float_precision="round_trip"``), so the file gives exactly the generator's float64
-values (``tests/test_truth.py`` checks it for every preset).
+as its shortest round-trip text), and pandas' default parser reads that text back exactly
+(pandas 3 deprecates the ``float_precision`` choice), so the file gives exactly the
+generator's float64 values (``tests/test_truth.py`` checks it for every preset).
 
 The module sits between the twin and the statistics: it imports the vocabulary, the
 foundations and (lazily, for the generator's door) the twin; the analyses import it.
@@ -204,7 +204,7 @@ def read_truth_table(path, columns: dict, keys: tuple, what: str) -> pd.DataFram
         raise MindpainError(f"line {i + 1} has {width[i]} fields, the header {width[0]}; "
                             f"expected {what} as a tab-separated table", path)
     try:
-        table = read_tsv(path, dtype=dict.fromkeys(text, str), float_precision="round_trip")
+        table = read_tsv(path, dtype=dict.fromkeys(text, str))
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise MindpainError(f"cannot be read as a TSV table ({first}); expected {what}",
