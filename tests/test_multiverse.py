@@ -34,7 +34,8 @@ def test_grid_has_at_least_48_specifications():
 
 
 def test_batched_models_match_the_trial_stage(replication):
-    from mindpain.trial import _ancova_contrasts, between_d, change_scores, fit_ancova, fit_mixedlm
+    from mindpain.stats.effect_sizes import between_d
+    from mindpain.trial_models import ancova_contrasts, change_scores, fit_ancova, fit_mixedlm
 
     trial, frame = replication
     labels = frame["group"].to_numpy()[None, :]
@@ -45,7 +46,7 @@ def test_batched_models_match_the_trial_stage(replication):
     got = res[("change_score", "completers", "none")]
     for k in ("d", "ci_low", "ci_high", "p"):
         assert got[k][0] == pytest.approx(float(ref[k]), rel=1e-9)
-    ref = _ancova_contrasts(fit_ancova(ch), ch, "classical")["MBSR_vs_HEP"]
+    ref = ancova_contrasts(fit_ancova(ch), ch, "classical")["MBSR_vs_HEP"]
     got = res[("ancova", "completers", "none")]
     for k in ("d", "ci_low", "ci_high", "p"):
         assert got[k][0] == pytest.approx(float(ref[k]), rel=1e-9)

@@ -13,6 +13,7 @@ from mindpain.errors import MindpainError
 from mindpain.figures import trial as figures_trial
 from mindpain.stats import effect_sizes
 from mindpain.stats.multiplicity import holm
+from mindpain.truth import planted_trial_effects
 from mindpain.twin import simulate_observed
 
 SEED = 20220701
@@ -30,8 +31,8 @@ def small_obs() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def full_analysis(full_obs):
-    return trial.analyse_trial(full_obs, trial.truth_table(get_config(preset="full")), seed=SEED,
-                               n_permutations=999)
+    return trial.analyse_trial(full_obs, trial.trial_truth(planted_trial_effects("full")),
+                               seed=SEED, n_permutations=999)
 
 
 def _nct_ci_brentq(t, df, level=0.95):
@@ -176,7 +177,7 @@ def test_analysis_is_deterministic_and_ignores_ltm(small_obs):
 
 
 def test_small_preset_copes(small_obs):
-    res = trial.analyse_trial(small_obs, trial.truth_table(get_config(preset="small")),
+    res = trial.analyse_trial(small_obs, trial.trial_truth(planted_trial_effects("small")),
                               n_permutations=199)
     assert res.effects.query("model == 'change_score'")["ci_low"].notna().all()
 
@@ -200,13 +201,13 @@ def test_mixedlm_omnibus_is_an_f_test_on_the_completers_df(full_obs, full_analys
     assert row.p == pytest.approx(stats.f.sf(wald / 2, 2, n_comp - 3), rel=1e-3)
 
 
-def test_official_maps_never_inherit_surrogate_truth(tmp_path):
+def test_official_maps_never_inherit_surrogate_truth(tmp_path, small_twin):
     folder = tmp_path / "signatures" / "siips1"
     folder.mkdir(parents=True)
     from mindpain.signatures import SIIPS1_FILENAME
 
     (folder / SIIPS1_FILENAME).write_bytes(b"")
-    cfg = get_config(preset="small", data_dir=tmp_path)
+    cfg = get_config(preset="small", data_dir=tmp_path, bids_dir=small_twin)
     truth = trial.truth_table(cfg).set_index(["outcome", "contrast"])
     assert truth.loc["siips1", "planted_d"].isna().all()
     assert truth.loc["nps", "planted_d"].notna().all()
@@ -274,7 +275,7 @@ def test_calibration_is_cached(tmp_path, monkeypatch):
 
 
 def _no_fit(monkeypatch):
-    for name in ("fit_mixedlm", "fit_ancova", "_mixed_anova", "between_d", "within_d"):
+    for name in ("fit_mixedlm", "fit_ancova", "mixed_anova", "between_d", "within_d"):
         monkeypatch.setattr(trial, name, lambda *a, **k: pytest.fail("a model was fit"))
 
 

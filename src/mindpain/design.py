@@ -168,7 +168,7 @@ def reported_contrasts() -> pd.DataFrame:
 
 def planted_d(preset: str) -> pd.DataFrame:
     """Planted d of the reported contrasts in the twin of ``preset`` (change-score scale)."""
-    from mindpain.twin.model import planted_trial_effects
+    from mindpain.truth import planted_trial_effects
 
     planted = planted_trial_effects(preset)
     keys = {(c.outcome, c.contrast) for c in REPORTED}
@@ -290,7 +290,7 @@ def simulated_power(preset: str, seed: int, outcome: str, contrast: str, n_value
     truth = planted_d(preset).set_index(["outcome", "contrast"])["planted_d"]
     d_true = float(truth.get((outcome, contrast), np.nan))
     if np.isnan(d_true):
-        from mindpain.twin.model import planted_trial_effects
+        from mindpain.truth import planted_trial_effects
 
         table = planted_trial_effects(preset).set_index(["outcome", "contrast"])
         d_true = float(table.loc[(outcome, contrast), "planted_d"])
@@ -539,7 +539,7 @@ def _assumed_value(base: dict, parameter: str) -> float:
 
 def _ltm_planted(preset: str) -> tuple[float, int]:
     """Planted retreat partial correlation (SIIPS1) and number of meditators."""
-    from mindpain.twin.meditators import planted_meditator_effects
+    from mindpain.truth import planted_meditator_effects
     from mindpain.twin.params import load_parameters
 
     planted = planted_meditator_effects(preset)

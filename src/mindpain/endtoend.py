@@ -537,7 +537,7 @@ def mask_effects(preset: str, seed: int, world: str = "ideal",
     ``planted_d_paper`` (whole mask), ``planted_d_paper_in_mask``, and
     ``analysis_mask_voxels`` / ``twin_mask_voxels``.
     """
-    from mindpain.twin.model import planted_trial_effects
+    from mindpain.truth import planted_trial_effects
 
     keep, _ = analysis_mask(preset, seed, world, n_sessions)
     whole = planted_trial_effects(preset).set_index(["outcome", "contrast"])
@@ -657,7 +657,7 @@ def coverage_table(scores_by_scenario: dict, preset: str = ENDTOEND_PRESET,
         Columns :data:`COLUMNS`.
     """
     from mindpain.reported import REPORTED
-    from mindpain.twin.model import planted_trial_effects
+    from mindpain.truth import planted_trial_effects
 
     scenarios = SCENARIOS if scenarios is None else scenarios
     planted = planted_trial_effects(preset).set_index(["outcome", "contrast"])
@@ -710,8 +710,9 @@ def code_files() -> list[Path]:
 
     root = Path(__file__).resolve().parent
     names = ["endtoend.py", "glm.py", "io.py",
-             "signatures.py", "surrogates.py", "images.py", "trial.py", "trial_calibration.py",
-             "reported.py", "config.py", "vocabulary.py", "stats/effect_sizes.py"]
+             "signatures.py", "surrogates.py", "images.py", "trial.py", "trial_models.py",
+             "trial_calibration.py", "reported.py", "config.py", "vocabulary.py",
+             "stats/effect_sizes.py", "truth.py"]
     return ([root / n for n in names] + source_files() + sorted((root / "scoring").glob("*.py"))
             + sorted((root / "twin").glob("*.py")) + [root / "twin" / "parameters.toml"])
 

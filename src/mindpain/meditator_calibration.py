@@ -18,9 +18,9 @@ from scipy import stats
 
 from mindpain.config import PRECOMPUTED_DIR
 from mindpain.io import cached_table, code_fingerprint
-from mindpain.meditators import (
-    _covariates,
-    _design,
+from mindpain.meditator_models import (
+    covariates,
+    design_matrix,
     fisher_ci,
     group_batch,
     meditator_table,
@@ -30,7 +30,7 @@ from mindpain.meditators import (
 )
 from mindpain.stats.effect_sizes import standardised
 from mindpain.stats.multiplicity import holm_rows
-from mindpain.twin.meditators import planted_meditator_effects
+from mindpain.truth import planted_meditator_effects
 from mindpain.twin.params import participant_level_files
 from mindpain.twin.participants import draw_participants, simulate_observed
 from mindpain.vocabulary import SIGNATURE_OUTCOMES, TRIAL_OUTCOMES
@@ -68,7 +68,7 @@ def calibration_estimates(data: pd.DataFrame, arrays: dict) -> pd.DataFrame:
         ``replication, outcome, effect, method, estimate, ci_low, ci_high, p, p_adj``.
     """
     ltm = data["cohort"].eq("LTM").to_numpy()
-    cov, _ = _covariates(data)
+    cov, _ = covariates(data)
     frames = []
 
     def add(k, effect, method, est, lo, hi, p):
@@ -77,7 +77,7 @@ def calibration_estimates(data: pd.DataFrame, arrays: dict) -> pd.DataFrame:
                                     "method": method, "estimate": est, "ci_low": lo,
                                     "ci_high": hi, "p": p}))
 
-    Xg, _, _ = _design(pd.concat([cov, pd.Series(ltm.astype(float), name="ltm",
+    Xg, _, _ = design_matrix(pd.concat([cov, pd.Series(ltm.astype(float), name="ltm",
                                                  index=data.index)], axis=1),
                        ["ltm", *cov.columns])
     for k in TRIAL_OUTCOMES:
@@ -97,7 +97,7 @@ def calibration_estimates(data: pd.DataFrame, arrays: dict) -> pd.DataFrame:
                               ("daily", ["log_daily", "log_retreat"]),
                               ("lifetime", ["log_lifetime"])):
             frame = pd.concat([med[preds], cov_m], axis=1)
-            X, keep, _ = _design(frame, [*preds, *cov_m.columns])
+            X, keep, _ = design_matrix(frame, [*preds, *cov_m.columns])
             fit = ols_batch(X, Y)
             c, se = fit["coef"][:, 1], fit["se"][:, 1]
             t = c / se
@@ -139,11 +139,11 @@ def _rlm_estimates(data: pd.DataFrame, arrays: dict, n_rep: int,
     import statsmodels.api as sm
 
     ltm = data["cohort"].eq("LTM").to_numpy()
-    cov, _ = _covariates(data)
+    cov, _ = covariates(data)
     med, cov_m = data[ltm], cov[ltm]
     n_naive = int((~ltm).sum())
     frame = pd.concat([med[["log_retreat", "log_daily"]], cov_m], axis=1)
-    X, keep, _ = _design(frame, ["log_retreat", "log_daily", *cov_m.columns])
+    X, keep, _ = design_matrix(frame, ["log_retreat", "log_daily", *cov_m.columns])
     df = X.shape[0] - X.shape[1]
     rows = []
     for k in outcomes:
@@ -228,8 +228,10 @@ def _code_fingerprint() -> str:
     """Hash of the code and parameters that determine the calibration."""
     here = Path(__file__).resolve().parent
     return code_fingerprint([*participant_level_files(), here / "reported.py",
-                             here / "surrogates.py", here / "trial.py", here / "meditators.py",
-                             here / "meditator_calibration.py", here / "vocabulary.py",
+                             here / "surrogates.py", here / "trial.py", here / "trial_models.py",
+                             here / "meditators.py", here / "meditator_models.py",
+                             here / "meditator_calibration.py", here / "truth.py",
+                             here / "vocabulary.py",
                              *sorted((here / "stats").glob("*.py"))])
 
 

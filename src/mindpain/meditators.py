@@ -6,7 +6,10 @@ unpleasantness``; ``age`` and ``sex`` for the adjusted analyses) and a *practice
 (``participant_id, lifetime_hours, retreat_hours``; BIDS ``phenotype/practice.tsv`` or the
 participants table). :func:`meditator_table` checks both once (:func:`validate_practice`)
 and returns one row per analysed participant: each LTM's single session and each naive
-participant's baseline (session ``pre`` of groups MBSR, HEP and WL).
+participant's baseline (session ``pre`` of groups MBSR, HEP and WL). The checked input and
+the vectorised estimators are in :mod:`mindpain.meditator_models` (their public names are
+importable from here too); this module runs the analysis, compares it with the planted
+truth (read through :mod:`mindpain.truth`), writes and displays it.
 
 Practice predictors
 -------------------
@@ -50,8 +53,9 @@ fixed; ``lifetime`` is a separate model on lifetime hours (and age, sex).
 
 Planted values
 --------------
-The twin's value of every estimand comes from :mod:`mindpain.twin.meditators`
-(:func:`~mindpain.twin.meditators.planted_meditator_effects`), where its derivation is.
+The twin's value of every estimand is derived in :mod:`mindpain.twin.meditators`
+(:func:`~mindpain.twin.meditators.planted_meditator_effects`), which the twin writes into the
+dataset; :func:`truth_for` reads it from there through :mod:`mindpain.truth`.
 
 Multiplicity
 ------------
@@ -71,23 +75,30 @@ import pandas as pd
 from scipy import stats
 
 from mindpain.config import derive_rng
-from mindpain.errors import MindpainError
 from mindpain.io import write_json, write_tsv
+from mindpain.meditator_models import (  # noqa: F401  (public names re-exported from here)
+    HOURS,
+    PREDICTORS,
+    covariates,
+    design_matrix,
+    fisher_ci,
+    group_batch,
+    meditator_table,
+    ols_batch,
+    scaled_slope,
+    spearman_batch,
+    validate_practice,
+)
 from mindpain.stats.effect_sizes import LEVEL, standardised
 from mindpain.stats.multiplicity import holm_by_family
-from mindpain.twin.meditators import planted_meditator_effects
+from mindpain.truth import read_meditator_truth
 from mindpain.vocabulary import (
     GROUP_METHODS,
-    GROUPS,
-    NAIVE_GROUPS,
     OUTCOME_LABELS,
     SIGNATURE_OUTCOMES,
     TRIAL_OUTCOMES,
 )
 
-#: Practice predictors: effect name -> column of log10 hours.
-PREDICTORS = {"retreat": "log_retreat", "daily": "log_daily", "lifetime": "log_lifetime"}
-HOURS = ("lifetime_hours", "retreat_hours")
 #: Columns of ``meditator_effects.tsv``.
 EFFECT_COLUMNS = ["outcome", "effect", "method", "analysis", "estimate", "ci_low", "ci_high",
                   "p", "p_adj", "planted", "n", "note"]
@@ -97,296 +108,6 @@ METHOD_LABELS = {"welch_d": "Welch t, Cohen's d", "ancova_d": "ANCOVA (age, sex)
                  "bf10": "Bayes factor BF10", "ols": "OLS slope", "rlm": "Huber RLM slope",
                  "partial_r": "partial r", "spearman": "Spearman rho"}
 MIN_BOOT_N = 8
-
-
-# ---------------------------------------------------------------- validation
-
-
-def _ids(values, limit: int = 5) -> str:
-    values = list(values)
-    more = f" and {len(values) - limit} more" if len(values) > limit else ""
-    return ", ".join(map(str, values[:limit])) + more
-
-
-def validate_practice(practice: pd.DataFrame, groups, source=None) -> pd.DataFrame:
-    """Check practice hours against the participants' groups.
-
-    Parameters
-    ----------
-    practice : pandas.DataFrame
-        ``participant_id, lifetime_hours, retreat_hours``: a BIDS ``phenotype/practice.tsv``
-        (meditators only) or a participants table (missing hours for naive participants).
-    groups : mapping or pandas.Series
-        ``participant_id -> group`` of every analysed participant.
-    source : str or path-like, optional
-        Where the practice table came from (put first in error messages).
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per meditator: ``participant_id, lifetime_hours, retreat_hours``.
-
-    Raises
-    ------
-    mindpain.errors.MindpainError
-        Missing columns; a repeated participant; hours that are not numbers, negative or
-        infinite; retreat hours above lifetime hours; a meditator without hours (or with
-        one of the two missing); hours given for a non-meditator or for a participant
-        not in the outcomes. Each message names the participants.
-
-    Examples
-    --------
-    >>> practice = pd.DataFrame({"participant_id": ["sub-2"], "lifetime_hours": [900.0],
-    ...                          "retreat_hours": [300.0]})
-    >>> validate_practice(practice, {"sub-1": "WL", "sub-2": "LTM"})["retreat_hours"].tolist()
-    [300.0]
-    """
-    groups = pd.Series(groups, dtype=object) if not isinstance(groups, pd.Series) else groups
-    where = "practice hours"
-    if not isinstance(practice, pd.DataFrame):
-        raise MindpainError(f"{where}: expected a table, got {type(practice).__name__}", source)
-    missing = [c for c in ("participant_id", *HOURS) if c not in practice.columns]
-    if missing:
-        raise MindpainError(f"{where}: missing column(s) {', '.join(missing)}; expected "
-                            "participant_id, lifetime_hours, retreat_hours", source)
-    table = practice[["participant_id", *HOURS]].copy()
-    table["participant_id"] = table["participant_id"].astype(str)
-    dup = table["participant_id"][table["participant_id"].duplicated()]
-    if len(dup):
-        raise MindpainError(f"{where}: participant(s) listed more than once: {_ids(dup)}", source)
-    for col in HOURS:
-        raw = table[col]
-        num = pd.to_numeric(raw, errors="coerce")
-        bad = table["participant_id"][num.isna() & raw.notna()]
-        if len(bad):
-            raise MindpainError(f"{where}: {col} is not a number for {_ids(bad)}", source)
-        table[col] = num.astype(float)
-    has = table[list(HOURS)].notna().any(axis=1)
-    unknown = table["participant_id"][has & ~table["participant_id"].isin(groups.index)]
-    if len(unknown):
-        raise MindpainError(f"{where}: hours given for participant(s) not in the outcomes "
-                            f"table: {_ids(unknown)}", source)
-    group_of = table["participant_id"].map(groups)
-    non_med = table["participant_id"][has & group_of.ne("LTM")]
-    if len(non_med):
-        raise MindpainError(f"{where}: hours given for non-meditator(s) {_ids(non_med)} "
-                            f"(group {_ids(group_of[non_med.index].unique())}); only LTM "
-                            "participants have practice hours", source)
-    ltm = groups.index[groups.eq("LTM")]
-    listed = table.set_index("participant_id")
-    absent = [p for p in ltm if p not in listed.index]
-    if absent:
-        raise MindpainError(f"{where}: meditator(s) without practice hours: {_ids(absent)}; "
-                            "every LTM participant needs lifetime_hours and retreat_hours",
-                            source)
-    med = listed.loc[list(ltm)]
-    for col in HOURS:
-        who = med.index[med[col].isna()]
-        if len(who):
-            raise MindpainError(f"{where}: {col} missing for meditator(s) {_ids(who)}", source)
-        who = med.index[~np.isfinite(med[col])]
-        if len(who):
-            raise MindpainError(f"{where}: {col} is infinite for {_ids(who)}", source)
-        who = med.index[med[col] < 0]
-        if len(who):
-            vals = ", ".join(f"{p} ({med.at[p, col]:g})" for p in who[:5])
-            raise MindpainError(f"{where}: negative {col} for {vals}; expected hours >= 0",
-                                source)
-    who = med.index[med["retreat_hours"] > med["lifetime_hours"]]
-    if len(who):
-        raise MindpainError(f"{where}: retreat_hours exceed lifetime_hours for {_ids(who)}; "
-                            "retreat practice is part of lifetime practice", source)
-    return med.reset_index()[["participant_id", *HOURS]]
-
-
-def meditator_table(outcomes: pd.DataFrame, practice: pd.DataFrame, source=None) -> pd.DataFrame:
-    r"""Return the analysed rows: each LTM's session and each naive participant's baseline.
-
-    Parameters
-    ----------
-    outcomes : pandas.DataFrame
-        Outcomes table (one row per participant and session).
-    practice : pandas.DataFrame
-        Practice hours (see :func:`validate_practice`).
-    source : str or path-like, optional
-        Origin of the practice table, for error messages.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``participant_id, group, cohort ('LTM'|'naive'), age, sex`` (when present), the
-        outcomes, the hours (``daily_hours`` = lifetime - retreat) and their
-        ``log_retreat, log_daily, log_lifetime`` (:math:`\log_{10}\max(h, 1)`).
-
-    Raises
-    ------
-    mindpain.errors.MindpainError
-        Missing columns, unknown groups, a participant in two groups, a meditator with more
-        than one session, no naive baseline, or invalid practice hours.
-    """
-    if not isinstance(outcomes, pd.DataFrame):
-        raise MindpainError(f"outcomes table: expected a DataFrame, got {type(outcomes).__name__}")
-    need = ["participant_id", "session", "group"]
-    missing = [c for c in need if c not in outcomes.columns]
-    if missing:
-        raise MindpainError(f"outcomes table: missing column(s) {', '.join(missing)}")
-    data = outcomes.copy()
-    for col in need:
-        data[col] = data[col].astype(str)
-    bad = sorted(set(data["group"]) - set(GROUPS))
-    if bad:
-        raise MindpainError(f"outcomes table: unknown group(s) {bad}; expected one of "
-                            f"{', '.join(GROUPS)}")
-    n_groups = data.groupby("participant_id")["group"].nunique()
-    if (n_groups > 1).any():
-        raise MindpainError("outcomes table: participant(s) in more than one group: "
-                            f"{_ids(n_groups.index[n_groups > 1])}")
-    groups = data.groupby("participant_id")["group"].first()
-    ltm = data[data["group"].eq("LTM")]
-    n_ses = ltm.groupby("participant_id")["session"].nunique()
-    if (n_ses > 1).any():
-        raise MindpainError("outcomes table: meditator(s) with more than one session: "
-                            f"{_ids(n_ses.index[n_ses > 1])}; LTM were scanned once")
-    naive = data[data["group"].isin(NAIVE_GROUPS) & data["session"].eq("pre")]
-    if naive.empty:
-        raise MindpainError("outcomes table: no naive baseline rows (groups MBSR/HEP/WL, "
-                            "session 'pre'); they are the comparison sample")
-    hours = validate_practice(practice, groups, source)
-    rows = pd.concat([ltm, naive], ignore_index=True)
-    rows = rows.drop(columns=[c for c in (*HOURS, "daily_hours") if c in rows.columns])
-    rows = rows.merge(hours, on="participant_id", how="left")
-    rows.insert(2, "cohort", np.where(rows["group"].eq("LTM"), "LTM", "naive"))
-    rows["daily_hours"] = rows["lifetime_hours"] - rows["retreat_hours"]
-    for effect, col in PREDICTORS.items():
-        h = rows[f"{effect}_hours"].to_numpy(float)
-        rows[col] = np.log10(np.maximum(h, 1.0))
-    return rows.drop(columns="session").reset_index(drop=True)
-
-
-# ---------------------------------------------------------------- vectorised estimators
-
-
-def _covariates(data: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
-    """Numeric age and sex (female = 1) columns; notes say what had to be left out."""
-    notes, cov = [], pd.DataFrame(index=data.index)
-    if "age" in data.columns:
-        cov["age"] = pd.to_numeric(data["age"], errors="coerce")
-    else:
-        notes.append("no age column")
-    if "sex" in data.columns:
-        sex = data["sex"].astype(str).str.strip().str.upper().str[:1]
-        cov["sex_f"] = np.where(sex.eq("F"), 1.0, np.where(sex.eq("M"), 0.0, np.nan))
-    else:
-        notes.append("no sex column")
-    return cov, notes
-
-
-def ols_batch(X, Y, hc3: bool = False) -> dict:
-    """OLS of many outcome vectors on one design (one fit per row of ``Y``).
-
-    Parameters
-    ----------
-    X : array_like, shape (n, p)
-        Design matrix (full column rank).
-    Y : array_like, shape (R, n)
-        Outcomes, one replication per row.
-    hc3 : bool
-        Use HC3 heteroscedasticity-consistent standard errors.
-
-    Returns
-    -------
-    dict
-        ``coef (R, p), se (R, p), df, sigma (R,)``.
-
-    Examples
-    --------
-    >>> X = np.column_stack([np.ones(4), [0.0, 1, 2, 3]])
-    >>> ols_batch(X, [[1.0, 3, 5, 7]])["coef"].round(6).tolist()
-    [[1.0, 2.0]]
-    """
-    X, Y = np.asarray(X, float), np.atleast_2d(np.asarray(Y, float))
-    n, p = X.shape
-    xtx_inv = np.linalg.inv(X.T @ X)
-    proj = xtx_inv @ X.T  # (p, n)
-    coef = Y @ proj.T
-    resid = Y - coef @ X.T
-    df = n - p
-    sigma2 = (resid**2).sum(-1) / df if df > 0 else np.full(len(Y), np.nan)
-    if hc3:
-        h = np.einsum("ij,jk,ik->i", X, xtx_inv, X)
-        w = resid**2 / (1 - h) ** 2  # (R, n)
-        se = np.sqrt(w @ (proj**2).T)
-    else:
-        se = np.sqrt(sigma2[:, None] * np.diag(xtx_inv)[None, :])
-    return {"coef": coef, "se": se, "df": df, "sigma": np.sqrt(sigma2)}
-
-
-def group_batch(y_ltm, y_naive, level: float = LEVEL) -> dict:
-    """Welch test and Cohen's d (pooled SD) of LTM minus naive, vectorised over rows.
-
-    Returns
-    -------
-    dict
-        ``d, ci_low, ci_high, p`` (Welch), ``t_pooled, sd_pooled, df_welch``.
-
-    Examples
-    --------
-    >>> out = group_batch([[2.0, 3.0, 4.0]], [[0.0, 1.0, 2.0]])
-    >>> float(out["d"][0])
-    2.0
-    """
-    a, b = np.atleast_2d(np.asarray(y_ltm, float)), np.atleast_2d(np.asarray(y_naive, float))
-    na, nb = a.shape[-1], b.shape[-1]
-    va, vb = a.var(-1, ddof=1), b.var(-1, ddof=1)
-    diff = a.mean(-1) - b.mean(-1)
-    sd = np.sqrt(((na - 1) * va + (nb - 1) * vb) / (na + nb - 2))
-    se_w = np.sqrt(va / na + vb / nb)
-    df_w = se_w**4 / ((va / na) ** 2 / (na - 1) + (vb / nb) ** 2 / (nb - 1))
-    out = standardised(diff, se_w, sd, df_w, level)
-    return {"d": out["d"], "ci_low": out["ci_low"], "ci_high": out["ci_high"], "p": out["p"],
-            "t_pooled": diff / (sd * np.sqrt(1 / na + 1 / nb)), "sd_pooled": sd,
-            "df_welch": df_w}
-
-
-def scaled_slope(coef, se, df, scale, n_scale, level: float = LEVEL, normal: bool = False):
-    r"""Slope over an estimated SD, with a delta-method CI that includes the SD's error.
-
-    ``scale`` is a sample SD from ``n_scale`` observations, independent of the slope;
-    :math:`\mathrm{Var}(s)/s^2 \approx 1/(2(n-1))` for normal data.
-    """
-    coef, se, scale = (np.asarray(x, float) for x in (coef, se, scale))
-    est = coef / scale
-    se_tot = np.sqrt(se**2 + coef**2 / (2 * (n_scale - 1))) / scale
-    q = stats.norm.ppf(0.5 + level / 2) if normal else stats.t.ppf(0.5 + level / 2, df)
-    return est, est - q * se_tot, est + q * se_tot
-
-
-def fisher_ci(r, n_eff, level: float = LEVEL):
-    """Fisher-z CI of a (partial) correlation with ``n_eff`` = n - number of covariates."""
-    z = np.arctanh(np.clip(r, -0.9999999, 0.9999999))
-    half = stats.norm.ppf(0.5 + level / 2) / np.sqrt(np.maximum(n_eff - 3, 1e-12))
-    return np.tanh(z - half), np.tanh(z + half)
-
-
-def spearman_batch(x, Y):
-    """Spearman rho and its two-sided p (t approximation, as scipy) for rows of ``Y``.
-
-    Examples
-    --------
-    >>> r, p = spearman_batch([1.0, 2, 3, 4, 5], [[2.0, 1, 4, 3, 5]])
-    >>> round(float(r[0]), 2)
-    0.8
-    """
-    rx = stats.rankdata(np.asarray(x, float), axis=-1)
-    ry = stats.rankdata(np.atleast_2d(np.asarray(Y, float)), axis=-1)
-    rx = np.broadcast_to(rx, ry.shape)
-    rx = rx - rx.mean(-1, keepdims=True)
-    ry = ry - ry.mean(-1, keepdims=True)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        r = (rx * ry).sum(-1) / np.sqrt((rx**2).sum(-1) * (ry**2).sum(-1))
-        n = ry.shape[-1]
-        t = r * np.sqrt((n - 2) / ((1 - r) * (1 + r)))
-    return r, 2 * stats.t.sf(np.abs(t), n - 2)
 
 
 # ---------------------------------------------------------------- analysis
@@ -400,16 +121,6 @@ def _row(outcome, effect, method, n, estimate=np.nan, ci_low=np.nan, ci_high=np.
             "note": note}
 
 
-def _design(frame: pd.DataFrame, columns: list[str]):
-    """Design matrix with an intercept; constant columns dropped (named in the note)."""
-    keep, dropped = [], []
-    for c in columns:
-        (keep if frame[c].nunique() > 1 else dropped).append(c)
-    X = np.column_stack([np.ones(len(frame)), *[frame[c].to_numpy(float) for c in keep]])
-    note = f"{', '.join(dropped)} constant, left out" if dropped else ""
-    return X, keep, note
-
-
 def _join(*notes) -> str:
     return "; ".join(n for n in notes if n)
 
@@ -419,7 +130,7 @@ def compare_groups(data: pd.DataFrame, outcomes=TRIAL_OUTCOMES) -> list[dict]:
     import pingouin as pg
 
     rows = []
-    cov, cov_notes = _covariates(data)
+    cov, cov_notes = covariates(data)
     for k in outcomes:
         ok = data[k].notna()
         a = data.loc[ok & data["cohort"].eq("LTM"), k].to_numpy(float)
@@ -440,7 +151,7 @@ def compare_groups(data: pd.DataFrame, outcomes=TRIAL_OUTCOMES) -> list[dict]:
         complete = frame.dropna()
         lost = len(frame) - len(complete)
         note = _join(*cov_notes, f"{lost} without age/sex left out" if lost else "")
-        X, keep, const_note = _design(complete, ["ltm", *[c for c in cov.columns]])
+        X, keep, const_note = design_matrix(complete, ["ltm", *[c for c in cov.columns]])
         if "ltm" not in keep or len(complete) - X.shape[1] < 1:
             rows.append(_row(k, "group", "ancova_d", len(complete),
                              note=_join(note, const_note, "too few participants to adjust")))
@@ -486,7 +197,7 @@ def dose_response(data: pd.DataFrame, outcomes=SIGNATURE_OUTCOMES, *, seed: int 
     import statsmodels.api as sm
 
     rows = []
-    cov, cov_notes = _covariates(data)
+    cov, cov_notes = covariates(data)
     models = {"retreat": ["log_retreat", "log_daily"], "daily": ["log_daily", "log_retreat"],
               "lifetime": ["log_lifetime"]}
     for k in outcomes:
@@ -515,7 +226,7 @@ def dose_response(data: pd.DataFrame, outcomes=SIGNATURE_OUTCOMES, *, seed: int 
                 rows.append(_row(k, effect, "spearman", n,
                                  note=f"needs at least 3 meditators with varying values (n = {n})"))
             # Regression models share one design.
-            X, keep, const_note = _design(frame, [*preds, *cov.columns])
+            X, keep, const_note = design_matrix(frame, [*preds, *cov.columns])
             p_par = X.shape[1]
             note = _join(base, const_note)
             if preds[0] not in keep or n - p_par < 1 or not np.isfinite(scale):
@@ -593,7 +304,9 @@ def analyse_meditators(outcomes: pd.DataFrame, practice: pd.DataFrame, *,
     practice : pandas.DataFrame
         ``participant_id, lifetime_hours, retreat_hours`` (meditators).
     planted : pandas.DataFrame, optional
-        :func:`planted_meditator_effects` (twin); without it ``planted`` is NaN.
+        ``outcome, effect, method, planted`` (:func:`truth_for` of the dataset, or
+        :func:`mindpain.truth.planted_meditator_effects` of a preset); without it
+        ``planted`` is NaN.
     seed : int
         Seed of the bootstrap.
     n_boot : int
@@ -631,8 +344,12 @@ def analyse_meditators(outcomes: pd.DataFrame, practice: pd.DataFrame, *,
 
 
 def truth_for(cfg) -> pd.DataFrame | None:
-    """Planted values for the configured data: the twin's, or None for a user's dataset."""
-    return None if cfg.bids_dir is not None else planted_meditator_effects(cfg.preset)
+    """Planted values of the configured dataset, read from the file the twin wrote into it.
+
+    ``None`` for a dataset without planted truth (real data); see
+    :func:`mindpain.truth.read_meditator_truth`.
+    """
+    return read_meditator_truth(cfg.dataset_dir)
 
 
 # ---------------------------------------------------------------- results files
@@ -646,7 +363,7 @@ def write_meditator_effects(effects: pd.DataFrame, cfg) -> Path:
         "estimate": "welch_d/ancova_d: Cohen's d (pooled SD); bf10: Bayes factor; ols/rlm: "
                     "naive SD per tenfold hours; partial_r/spearman: correlation",
         "p": "unadjusted two-sided p", "p_adj": "Holm within families (see mindpain.meditators)",
-        "planted": "value the twin implies for the estimand (planted_meditator_effects); "
+        "planted": "value the twin implies for the estimand (its planted_meditator_effects.tsv); "
                    "n/a where none applies", "n": "participants in the analysis",
         "note": "reason for a missing value or a detail of the analysis"})
     return path

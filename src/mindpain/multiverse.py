@@ -572,8 +572,8 @@ def _code_files() -> list[Path]:
 
     root = Path(__file__).resolve().parent
     names = ["multiverse.py", "glm.py", "signatures.py",
-             "surrogates.py", "images.py", "trial.py", "pipeline.py",
-             "vocabulary.py", "io.py"]
+             "surrogates.py", "images.py", "trial.py", "trial_models.py", "pipeline.py",
+             "vocabulary.py", "io.py", "truth.py"]
     return ([root / n for n in names] + source_files() + sorted((root / "scoring").glob("*.py"))
             + sorted((root / "stats").glob("*.py"))
             + sorted((root / "twin").glob("*.py")) + [root / "twin" / "parameters.toml"])

@@ -18,8 +18,9 @@ from mindpain.config import PRECOMPUTED_DIR
 from mindpain.io import cached_table, code_fingerprint, read_tsv
 from mindpain.reported import REPORTED, expected_t, p_from_t
 from mindpain.stats.effect_sizes import between_d, standardised, within_d
-from mindpain.trial import MODELS, _arm_pairs, ancova_batch, fit_mixedlm, tables_dir
-from mindpain.twin.model import planted_trial_effects
+from mindpain.trial import MODELS, tables_dir
+from mindpain.trial_models import ancova_batch, arm_pairs, fit_mixedlm
+from mindpain.truth import planted_trial_effects
 from mindpain.twin.params import participant_level_files
 from mindpain.twin.participants import simulate_observed
 from mindpain.vocabulary import ARMS, BETWEEN, TRIAL_CONTRASTS, TRIAL_OUTCOMES, WITHIN
@@ -58,7 +59,7 @@ def calibration_estimates(obs: pd.DataFrame, outcome: str) -> pd.DataFrame:
 
     sds = {}
     for name in BETWEEN:
-        a, b = _arm_pairs(name)
+        a, b = arm_pairs(name)
         r = between_d(change[:, arm == a], change[:, arm == b])
         sds[name] = r["sd"]
         add(name, "change_score", r)
@@ -216,8 +217,9 @@ def _code_fingerprint() -> str:
     """Hash of the code and parameters that determine the calibration."""
     here = Path(__file__).resolve().parent
     return code_fingerprint([*participant_level_files(), here / "reported.py",
-                             here / "surrogates.py", here / "trial.py",
-                             here / "trial_calibration.py", here / "vocabulary.py",
+                             here / "surrogates.py", here / "trial.py", here / "trial_models.py",
+                             here / "trial_calibration.py", here / "truth.py",
+                             here / "vocabulary.py",
                              *sorted((here / "stats").glob("*.py"))])
 
 

@@ -91,6 +91,15 @@ MOTION_CONFOUNDS = (*MOTION_PARAMETERS, *(f"{c}_derivative1" for c in MOTION_PAR
 #: Folder (inside a twin) of its fMRIPrep-named confounds tables (realistic world).
 TWIN_CONFOUNDS_DIR = "derivatives/twin-confounds"
 
+# ---------------------------------------------------------------- the twin's planted truth
+
+#: Folder (inside a twin) of its planted truth; a real dataset has none.
+TWIN_TRUTH_DIR = "derivatives/twin-truth"
+#: File (in :data:`TWIN_TRUTH_DIR`) of the planted effect of every trial contrast.
+PLANTED_TRIAL_FILE = "planted_effects.tsv"
+#: File (in :data:`TWIN_TRUTH_DIR`) of the planted value of every meditator estimand.
+PLANTED_MEDITATOR_FILE = "planted_meditator_effects.tsv"
+
 # ---------------------------------------------------------------- meditator analyses
 
 #: Methods of the LTM-versus-naive group comparison.

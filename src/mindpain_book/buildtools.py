@@ -273,14 +273,15 @@ API_SECTIONS = {
         "mindpain.twin.participants", "mindpain.twin.patterns", "mindpain.twin.task",
         "mindpain.twin.bold", "mindpain.twin.nuisance", "mindpain.twin.run",
         "mindpain.twin.bids", "mindpain.twin.generate", "mindpain.twin.meditators",
-        "mindpain.realism"],
+        "mindpain.realism", "mindpain.truth"],
     "Pipeline stages": [
         "mindpain.reported", "mindpain.glm", "mindpain.first_level",
         "mindpain.first_level_outputs", "mindpain.group_level", "mindpain.signatures",
         "mindpain.surrogates", "mindpain.scoring", "mindpain.scoring.maps",
         "mindpain.scoring.plan", "mindpain.scoring.engine", "mindpain.scoring.outputs",
-        "mindpain.scoring.cli", "mindpain.pipeline", "mindpain.trial",
-        "mindpain.trial_calibration", "mindpain.meditators", "mindpain.meditator_calibration"],
+        "mindpain.scoring.cli", "mindpain.pipeline", "mindpain.trial_models", "mindpain.trial",
+        "mindpain.trial_calibration", "mindpain.meditator_models", "mindpain.meditators",
+        "mindpain.meditator_calibration"],
     "Statistics": ["mindpain.stats", "mindpain.stats.effect_sizes", "mindpain.stats.multiplicity"],
     "Design analysis, evidence and the multiverse": [
         "mindpain.design", "mindpain.evidence", "mindpain.multiverse", "mindpain.endtoend"],

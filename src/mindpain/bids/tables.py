@@ -18,7 +18,13 @@ import pandas as pd
 from mindpain.bids.query import check_dir, list_runs
 from mindpain.errors import MindpainError
 from mindpain.io import read_tsv as read_tsv_file
-from mindpain.vocabulary import FRAMEWISE_DISPLACEMENT, GROUPS, TASK, TRIAL_TYPES
+from mindpain.vocabulary import (
+    FRAMEWISE_DISPLACEMENT,
+    GROUPS,
+    TASK,
+    TRIAL_TYPES,
+    TWIN_TRUTH_DIR,
+)
 
 #: Columns ``participants.tsv`` must have.
 PARTICIPANT_COLUMNS = ("participant_id", "group")
@@ -27,7 +33,7 @@ EVENT_COLUMNS = ("onset", "duration", "trial_type")
 #: Rating columns of the events files (hot and warm rows).
 RATING_COLUMNS = ("intensity_rating", "unpleasantness_rating")
 #: Where the twin keeps its planted truth.
-TRUTH_TSV = Path("derivatives") / "twin-truth" / "truth.tsv"
+TRUTH_TSV = Path(TWIN_TRUTH_DIR) / "truth.tsv"
 
 _NA = ["n/a", "N/A", "NA", ""]
 

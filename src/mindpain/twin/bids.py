@@ -8,7 +8,13 @@ import pandas as pd
 
 from mindpain import __version__
 from mindpain.io import atomic_path, write_json, write_tsv
-from mindpain.vocabulary import TASK, TWIN_CONFOUNDS_DIR
+from mindpain.vocabulary import (
+    PLANTED_MEDITATOR_FILE,
+    PLANTED_TRIAL_FILE,
+    TASK,
+    TWIN_CONFOUNDS_DIR,
+    TWIN_TRUTH_DIR,
+)
 
 BIDS_VERSION = "1.10.0"
 
@@ -102,6 +108,48 @@ TRUTH_SIDECAR = {
 }
 
 
+#: Column descriptions of ``planted_effects.tsv`` (``planted_trial_effects``).
+PLANTED_TRIAL_SIDECAR = {
+    "Description": "Planted effect of every trial contrast on every observed outcome (the "
+                   "value each estimate of the trial analysis is compared with); computed by "
+                   "mindpain.twin.model.planted_trial_effects, floats at full precision",
+    "outcome": {"Description": "Signature response (read out by the open surrogate maps) or "
+                               "rating"},
+    "contrast": {"Description": "Between arms (A_vs_B: change in A minus change in B) or "
+                                "within an arm (A_within: post minus pre)"},
+    "planted_d": {"Description": "Population Cohen's d of the observed change score (between: "
+                                 "pooled SD of change; within: d_z)"},
+    "planted_t": {"Description": "Expected t of the contrast in the paper's completers"},
+    "planted_d_paper": {"Description": "planted_t on the paper's d scale (2t/sqrt(df) "
+                                       "between arms, d_z within)"},
+    "latent_d": {"Description": "The same contrast of the latent response the outcome "
+                                "targets, in SD of its true change"},
+    "reported_d": {"Description": "The paper's reported d (its own scale); n/a where none"},
+    "status": {"Description": "Where the value comes from, as marked in the parameter file: "
+                              "reported, derived or assumed"},
+    "true_change_difference": {"Description": "Expected mean change difference (between) or "
+                                              "mean change (within), score units"},
+    "observed_change_sd": {"Description": "SD of the observed change score, score units"},
+}
+
+#: Column descriptions of ``planted_meditator_effects.tsv`` (``planted_meditator_effects``).
+PLANTED_MEDITATOR_SIDECAR = {
+    "Description": "Planted value of every long-term-meditator estimand (the value each "
+                   "estimate of the meditator analysis is compared with); computed by "
+                   "mindpain.twin.meditators.planted_meditator_effects, floats at full "
+                   "precision",
+    "outcome": {"Description": "Signature response or rating"},
+    "effect": {"Description": "group (LTM vs naive baseline), retreat, daily (non-retreat) or "
+                              "lifetime practice"},
+    "method": {"Description": "Estimator of the meditator analysis (see mindpain.meditators)"},
+    "planted": {"Description": "Value the estimator estimates on this twin (d, naive SD per "
+                               "tenfold hours, or correlation); n/a where none applies"},
+    "parameter": {"Description": "Parameter-file entry behind the effect"},
+    "parameter_value": {"Description": "Its value (0: a planted null at the parameter "
+                                       "level)"},
+    "status": {"Description": "reported, derived or assumed, as marked in the parameter file"},
+}
+
 def _world_text(world: str) -> str:
     if world == "ideal":
         return ("The BOLD is made by the analysis model itself: canonical (Glover) HRF "
@@ -132,7 +180,9 @@ any signature map), plus generic activation, an idiosyncratic pattern and noise.
 are planted so that each contrast the paper reports has the reported statistic as its expected
 value when scored with the project's open surrogate signatures; other values are derived or
 stated assumptions. The parameter file (each value marked reported / derived / context /
-assumed), the per-session latent truth and the patterns are under `derivatives/twin-truth/`.
+assumed), the per-session latent truth and the patterns are under `{TWIN_TRUTH_DIR}/`,
+with the planted value of every analysis: `{PLANTED_TRIAL_FILE}` (trial contrasts) and
+`{PLANTED_MEDITATOR_FILE}` (long-term meditators), each described by its JSON sidecar.
 
 Task `heat`: hot (painful) and warm stimuli on the forearm, jittered, each followed by a rating
 period with intensity and unpleasantness ratings (0-100); {params['task.n_runs']} runs per

@@ -11,7 +11,8 @@ an existing ``OUT``:
 
 * the same preset and seed, every file as written: nothing to do (``--if-current``, or no
   option);
-* the same preset and seed but stale (another package version or parameter file) or damaged
+* the same preset and seed but stale (another package version, set of files
+  (:data:`FILE_SET`) or parameter file) or damaged
   (a file deleted, emptied or changed): regenerated with ``--if-current`` or ``--overwrite``;
 * another preset or seed: replaced only with ``--overwrite``;
 * files the manifest does not list (a user's), or no marker at all (not a twin): refused,
@@ -52,18 +53,30 @@ from mindpain.twin.params import check_world, load_parameters
 from mindpain.twin.participants import draw_participants, draw_truth
 from mindpain.twin.patterns import LATENTS, generator_space
 from mindpain.twin.run import make_run
-from mindpain.vocabulary import DEFAULT_WORLD, TASK, TWIN_CONFOUNDS_DIR, TWIN_READOUTS
+from mindpain.vocabulary import (
+    DEFAULT_WORLD,
+    PLANTED_MEDITATOR_FILE,
+    PLANTED_TRIAL_FILE,
+    TASK,
+    TWIN_CONFOUNDS_DIR,
+    TWIN_READOUTS,
+    TWIN_TRUTH_DIR,
+)
 
-TRUTH_DIR = Path("derivatives") / "twin-truth"
+TRUTH_DIR = Path(TWIN_TRUTH_DIR)
+#: Version of the twin's set of files, part of its generation key: a twin written with another
+#: set is stale (``--if-current`` regenerates it). 2: the planted meditator effects
+#: (:data:`~mindpain.vocabulary.PLANTED_MEDITATOR_FILE`) and sidecars of both planted tables.
+FILE_SET = 2
 STAMP = TRUTH_DIR / "generation.json"
 #: Kind of folder recorded in the ownership marker of a finished twin / a twin being built.
 KIND, PARTIAL_KIND = "twin", "twin-partial"
 
 
 def generation_key(preset: str, seed: int, world: str = DEFAULT_WORLD) -> dict:
-    """Return what identifies a twin: preset, seed, world, package version, parameter checksum."""
+    """Return what identifies a twin: preset, seed, world, version, file set, parameter checksum."""
     return {"preset": preset, "seed": seed, "world": check_world(world),
-            "mindpain_version": __version__,
+            "mindpain_version": __version__, "file_set": FILE_SET,
             "parameters_sha256": load_parameters(preset, world).sha256}
 
 
@@ -177,7 +190,8 @@ def _check_existing(out: Path, key: dict, overwrite: bool, if_current: bool) -> 
         raise MindpainError(f"holds a twin of {_describe(old, worlds)}, not "
                             f"{_describe(key, worlds)}; pass --overwrite to replace it", out)
     if same_twin and not (overwrite or if_current):
-        why = damage[0] if damage else "made by another mindpain version or parameter file"
+        why = damage[0] if damage else ("made by another mindpain version, set of files or "
+                                         "parameter file")
         raise MindpainError(f"holds this twin ({_describe(key)}) but {why}; pass --if-current "
                             "to regenerate it", out)
     return "make"
@@ -326,6 +340,7 @@ def _write_run(root: str, preset: str, seed: int, rec: dict, run: int, hot: floa
 def write_truth(root: Path, preset: str, seed: int, participants: pd.DataFrame,
                 truth: pd.DataFrame, key: dict) -> None:
     """Write the planted truth under ``derivatives/twin-truth/``."""
+    from mindpain.twin.meditators import planted_meditator_effects
     from mindpain.twin.model import derive_constants, planted_trial_effects, twin_space
 
     params = load_parameters(preset)
@@ -357,7 +372,14 @@ def write_truth(root: Path, preset: str, seed: int, participants: pd.DataFrame,
                                          "columns": list(LATENTS),
                                          "matrix": space.readout.round(6)},
     })
-    write_tsv(out / "planted_effects.tsv", planted_trial_effects(preset))
+    # The planted truth the analyses compare their estimates with (read by mindpain.truth),
+    # at full precision so that reading it back gives the generator's values exactly.
+    for name, table, sidecar in (
+            (PLANTED_TRIAL_FILE, planted_trial_effects(preset), bids.PLANTED_TRIAL_SIDECAR),
+            (PLANTED_MEDITATOR_FILE, planted_meditator_effects(preset),
+             bids.PLANTED_MEDITATOR_SIDECAR)):
+        write_tsv(out / name, table)
+        write_json(out / Path(name).with_suffix(".json"), sidecar)
     mean_pattern = sum(const.mean[k] * space.generator.patterns[k] for k in LATENTS)
     maps = {
         "desc-plantedHotVsWarm_effect": mean_pattern
