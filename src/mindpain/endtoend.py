@@ -583,8 +583,7 @@ def replication_estimates(scores: pd.DataFrame) -> pd.DataFrame:
         ``replication, outcome, contrast, model, estimate, ci_low, ci_high`` (paper scale).
     """
     from mindpain.stats.effect_sizes import noncentral_t_ci
-    from mindpain.trial_calibration import _arrays, calibration_estimates
-    from mindpain.vocabulary import ARMS
+    from mindpain.trial_calibration import _arrays, calibration_estimates, paper_test
 
     # Arms are randomized anew in every replication: give the completers of each arm the
     # same labels in every replication, so the replications stack column by column.
@@ -605,23 +604,8 @@ def replication_estimates(scores: pd.DataFrame) -> pd.DataFrame:
         frames.append(est.assign(outcome=outcome))
         # the paper's test: 3-arm pooled SD between arms, one-sample t within MBSR
         pre, post, arm = _arrays(scores, outcome)
-        change = post - pre
-        n = {a: int((arm == a).sum()) for a in ARMS}
-        df_b = sum(n.values()) - len(ARMS)
-        ss = sum(((change[:, arm == a] - change[:, arm == a].mean(1, keepdims=True)) ** 2)
-                 .sum(1) for a in ARMS)
-        sd = np.sqrt(ss / df_b)
         for contrast in CONTRASTS:
-            if contrast.endswith("_within"):
-                x = change[:, arm == contrast.split("_")[0]]
-                scale = 1 / np.sqrt(x.shape[1])
-                t = x.mean(1) / (x.std(1, ddof=1) * scale)
-                df = x.shape[1] - 1
-            else:
-                a, b = contrast.split("_vs_")
-                scale = np.sqrt(1 / n[a] + 1 / n[b])
-                t = (change[:, arm == a].mean(1) - change[:, arm == b].mean(1)) / (sd * scale)
-                df = df_b
+            t, df, scale = paper_test(post - pre, arm, contrast)
             lo, hi = noncentral_t_ci(t, df)
             k = scale * _paper_factor(contrast)  # noncentrality -> d -> paper scale
             frames.append(pd.DataFrame({"replication": reps, "outcome": outcome,

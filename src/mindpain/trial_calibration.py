@@ -161,26 +161,49 @@ def paper_model_t(obs: pd.DataFrame) -> pd.DataFrame:
     frames = []
     for outcome in dict.fromkeys(c.outcome for c in REPORTED):
         pre, post, arm = _arrays(obs[obs["group"].isin(ARMS)], outcome)
-        change = post - pre
-        n = {a: int((arm == a).sum()) for a in ARMS}
-        df_b = sum(n.values()) - len(ARMS)
-        ss = sum(((change[:, arm == a] - change[:, arm == a].mean(1, keepdims=True)) ** 2)
-                 .sum(1) for a in ARMS)
-        sd = np.sqrt(ss / df_b)
         for c in (c for c in REPORTED if c.outcome == outcome):
-            if c.kind == "within":
-                x = change[:, arm == c.arms[0]]
-                t = x.mean(1) / (x.std(1, ddof=1) / np.sqrt(x.shape[1]))
-                df = x.shape[1] - 1
-            else:
-                a, b = c.arms
-                diff = change[:, arm == a].mean(1) - change[:, arm == b].mean(1)
-                t = diff / (sd * np.sqrt(1 / n[a] + 1 / n[b]))
-                df = df_b
+            t, df, _ = paper_test(post - pre, arm, c.contrast)
             frames.append(pd.DataFrame({"outcome": outcome, "contrast": c.contrast,
                                         "replication": np.arange(len(t)), "t": t,
                                         "df": float(df), "p": p_from_t(t, df)}))
     return pd.concat(frames, ignore_index=True)
+
+
+def paper_test(change: np.ndarray, arm: np.ndarray, contrast: str) -> tuple:
+    r"""T of one trial contrast as the paper tested it, for many replications at once.
+
+    Between arms (``"A_vs_B"``): the difference in mean change over the **3-arm pooled** SD
+    of change (df = completers − 3); within an arm (``"A_within"``): the one-sample t of its
+    change (df = n − 1).
+
+    Parameters
+    ----------
+    change : numpy.ndarray
+        ``(replications, participants)`` change scores.
+    arm : numpy.ndarray
+        ``(participants,)`` arm of each column (:data:`~mindpain.vocabulary.ARMS`).
+    contrast : str
+        ``"A_vs_B"`` or ``"A_within"``.
+
+    Returns
+    -------
+    tuple
+        ``(t, df, scale)``: t per replication, its degrees of freedom, and the factor
+        :math:`\sqrt{1/n_A + 1/n_B}` (within: :math:`1/\sqrt{n}`) that turns t into the
+        change-score d of the contrast.
+    """
+    if contrast.endswith("_within"):
+        x = change[:, arm == contrast.split("_")[0]]
+        t = x.mean(1) / (x.std(1, ddof=1) / np.sqrt(x.shape[1]))
+        return t, x.shape[1] - 1, 1 / np.sqrt(x.shape[1])
+    a, b = contrast.split("_vs_")
+    n = {g: int((arm == g).sum()) for g in ARMS}
+    df = sum(n.values()) - len(ARMS)
+    ss = sum(((change[:, arm == g] - change[:, arm == g].mean(1, keepdims=True)) ** 2).sum(1)
+             for g in ARMS)
+    scale = np.sqrt(1 / n[a] + 1 / n[b])
+    diff = change[:, arm == a].mean(1) - change[:, arm == b].mean(1)
+    return diff / (np.sqrt(ss / df) * scale), df, scale
 
 
 def replication_table(seed: int, n_replications: int = 2000, preset: str = "full") -> pd.DataFrame:
