@@ -44,15 +44,14 @@ PROFILE = "\n".join([
     "about 60% (HRF regressors, confounds table, noise fields, pandas), fit about 40% (QR, "
     "design, implicit mask, confound formatting) |",
     "",
-    "The committed run (2026-11-27, 15:46-16:44 UTC, two workers at nice 19, load average"
-    " 4 to 9 from other jobs on the 2 cores): its two workers used 798 CPU s for 40 "
-    "replications (about 19 CPU s each, ideal and realistic mixed, including the truth "
-    "constants computed once per worker), read from `ps` at the end; they got about a "
-    "quarter of a core each. With 16 replications of a first start (15:46-15:58, stopped "
-    "to reorder the tasks; same replications, verified) and 6 of a third (16:47-16:57, "
-    "stopped to merge main), the cache holds 62: 28 ideal, 27 realistic and 7 with MAR "
-    "dropout, not 200. Only the last 6 recorded their own time (`tasks_timed` in the "
-    "JSON).",
+    "The committed run: `make calibrate REPLICATIONS=200` (2026-11-27, 18:05-19:20 UTC, two"
+    " workers on the 2 cores, shared with a profiling run, a reduced twin and the first"
+    " levels of `make multiverse` and three helpers' tests, those at the lowest priority)."
+    " It reused the 62 replications of the earlier runs after reproducing replication 0 of"
+    " every scenario with the merged code, and computed the other 388 in 4457 s wall (74"
+    " min; its log). 394 replications recorded their time (`tasks_timed`): 18.1 CPU s and"
+    " 23.2 s wall each on average. The table was then rebuilt from the cache after later"
+    " code changes (the call that wrote it computed nothing, see above).",
     "",
     "The target of 8 CPU s per replication and world is not reached: what remains is "
     "spread over many small steps of the twin's generator (pandas tables, smooth fields, "
@@ -78,10 +77,10 @@ def main() -> int:
         wall = timing.get("wall_s", float("nan"))
         cpu = timing.get("task_cpu_s_mean") or float("nan")
         lines += [f"`make calibrate` (preset {key.get('preset')}, seed {key.get('seed')}, "
-                  f"{timing.get('n_jobs')} workers at nice 19, scenarios "
+                  f"{timing.get('n_jobs')} workers, scenarios "
                   f"{', '.join(reps)}), from `book/precomputed/trial_coverage_endtoend.json`;"
-                  " measured on the shared 2-core machine while other jobs ran (load average"
-                  " 3 to 6), so wall time is mostly waiting for a core:", "",
+                  " measured on the shared 2-core machine while other jobs ran (see below), so"
+                  " wall time includes waiting for a core:", "",
                   BUDGET_HEADER,
                   budget_row("replications finished per world", main,
                              endtoend.DEFAULT_REPLICATIONS, ".0f", above=True),
