@@ -319,3 +319,19 @@ def test_mask_effects_measure_the_calibration_grids_mask():
     kept, total = table.analysis_mask_voxels.iloc[0], table.twin_mask_voxels.iloc[0]
     assert 0 < kept <= total
     assert np.isfinite(table[["planted_d_paper", "planted_d_paper_in_mask"]]).all().all()
+
+
+def test_the_book_reads_the_committed_result(tmp_path, monkeypatch):
+    """Chapter 4 on the full preset: the result `make calibrate` committed, key checked
+    against this code, adopted into the results folder."""
+    from mindpain.config import get_config
+
+    monkeypatch.setenv("MINDPAIN_RESULTS", str(tmp_path))
+    cfg = get_config(preset="full")
+    table, meta, from_disk = endtoend.load_or_run(cfg)
+    assert from_disk and meta["key"] == endtoend.content_key(
+        endtoend.ENDTOEND_PRESET, cfg.seed, endtoend.DEFAULT_REPLICATIONS)
+    assert (table.loc[table.scenario.isin(endtoend.WORLDS), "replications"]
+            >= endtoend.DEFAULT_REPLICATIONS).all()
+    assert list(table.columns) == list(endtoend.COLUMNS)
+    assert (tmp_path / endtoend.TABLE_NAME).is_file()

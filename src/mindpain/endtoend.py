@@ -1030,7 +1030,7 @@ def load_or_run(cfg, folder=None, small_replications: int = 4) -> tuple:
                                         data_dir=cfg.data_dir)
         return table, {"key": content_key("small", cfg.seed, small_replications),
                        "timing": timing}, False
-    from mindpain.precomputed import adopt
+    from mindpain.io import adopt
     from mindpain.trial import tables_dir
 
     folder = PRECOMPUTED_DIR if folder is None else Path(folder)
