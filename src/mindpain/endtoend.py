@@ -1017,7 +1017,7 @@ def load_or_run(cfg, folder=None, small_replications: int = 4) -> tuple:
     The full calibration costs about an hour, so the book reads the result that
     ``make calibrate`` committed under ``book/precomputed/`` and checks its key against the
     current code; the copy is also adopted into the results folder
-    (:func:`mindpain.precomputed.adopt`). The small twin (tests) is cheap and is computed
+    (:func:`mindpain.io.adopt`). The small twin (tests) is cheap and is computed
     here with ``small_replications``.
 
     Returns
