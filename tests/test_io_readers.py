@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import sys
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from mindpain.io import (
     cached_table,
+    code_closure,
     code_fingerprint,
     read_json,
     read_tsv,
@@ -47,6 +50,46 @@ def test_code_fingerprint_ignores_docstrings_and_comments(tmp_path):
     assert code_fingerprint([path]) == before
     path.write_text('def f(x):\n    return x + 2\n')
     assert code_fingerprint([path]) != before
+
+
+def _package(root, files: dict) -> None:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+def test_code_closure_follows_every_kind_of_import(tmp_path, monkeypatch):
+    _package(tmp_path, {
+        "cpkg/__init__.py": "",
+        "cpkg/a.py": "import os\n\ndef f():\n    from cpkg import b\n    return b\n",
+        "cpkg/b.py": "from .sub import c\nfrom cpkg.sub.d import g\n",
+        "cpkg/sub/__init__.py": "",
+        "cpkg/sub/c.py": "from ..e import x\n",
+        "cpkg/sub/d.py": "def g():\n    return 1\n",
+        "cpkg/sub/params.toml": "x = 1\n",
+        "cpkg/e.py": "x = 1\n",
+        "cpkg/unused.py": "import cpkg.a\n",
+    })
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "cpkg", raising=False)
+    got = {p.relative_to(tmp_path / "cpkg").as_posix() for p in code_closure("cpkg.a")}
+    assert got == {"__init__.py", "a.py", "b.py", "e.py", "sub/__init__.py", "sub/c.py",
+                   "sub/d.py", "sub/params.toml"}
+    assert code_closure("cpkg.e") == [tmp_path / "cpkg" / "__init__.py",
+                                      tmp_path / "cpkg" / "e.py"]
+    with pytest.raises(ValueError, match="cpkg.missing"):
+        code_closure("cpkg.missing")
+
+
+def test_code_closure_of_the_end_to_end_result_spans_the_pipeline():
+    from mindpain.endtoend import code_files
+
+    names = {p.relative_to(p.parents[1]).as_posix() if p.parent.name != "mindpain"
+             else p.name for p in code_files()}
+    assert {"endtoend.py", "first_level.py", "glm.py", "twin/parameters.toml", "bids/query.py",
+            "scoring/engine.py", "trial_models.py", "truth.py"} <= names
+    assert not any(n.startswith(("figures/", "mindpain_book")) for n in names)
 
 
 def test_cached_table_computes_once_per_key(tmp_path):

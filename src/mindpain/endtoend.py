@@ -689,16 +689,14 @@ def coverage_table(scores_by_scenario: dict, preset: str = ENDTOEND_PRESET,
 
 
 def code_files() -> list[Path]:
-    """Source files the end-to-end result depends on (hashed into the content key)."""
-    from mindpain.first_level import source_files
+    """Source files the end-to-end result depends on (hashed into the content key).
 
-    root = Path(__file__).resolve().parent
-    names = ["endtoend.py", "glm.py", "io.py",
-             "signatures.py", "surrogates.py", "images.py", "trial.py", "trial_models.py",
-             "trial_calibration.py", "reported.py", "config.py", "vocabulary.py",
-             "stats/effect_sizes.py", "truth.py"]
-    return ([root / n for n in names] + source_files() + sorted((root / "scoring").glob("*.py"))
-            + sorted((root / "twin").glob("*.py")) + [root / "twin" / "parameters.toml"])
+    This module and every package module it imports, transitively, with the twin's parameter
+    file (:func:`mindpain.io.code_closure`).
+    """
+    from mindpain.io import code_closure
+
+    return code_closure(__name__)
 
 
 def scenario_replications(n_replications: int, scenarios: dict | None = None) -> dict:
@@ -711,19 +709,18 @@ def scenario_replications(n_replications: int, scenarios: dict | None = None) ->
 def content_key(preset: str, seed: int, n_replications: int, scenarios=None) -> dict:
     """Key of an end-to-end result: preset, seed, scenarios, replications, code fingerprint.
 
-    The fingerprint is the sha256 of the source of every module involved (twin, GLM, first
-    level, scoring, signatures, trial models) and of the twin's parameter file.
+    The fingerprint (:func:`mindpain.io.code_fingerprint`) covers the code of every module
+    involved (twin, GLM, first level, scoring, signatures, trial models; docstrings and
+    comments do not count) and the twin's parameter file.
     """
+    from mindpain.io import code_fingerprint
+
     scenarios = SCENARIOS if scenarios is None else scenarios
-    digest = hashlib.sha256()
-    for path in code_files():
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
     return {"preset": preset, "seed": int(seed),
             "scenarios": {k: list(v) for k, v in scenarios.items()},
             "n_replications": int(n_replications), "outcomes": list(OUTCOMES),
             "contrasts": list(CONTRASTS), "models": list(MODELS),
-            "code": digest.hexdigest()}
+            "code": code_fingerprint(code_files())}
 
 
 def cache_folder(root, key: dict) -> Path:

@@ -132,17 +132,6 @@ load_events = load_run_events
 _sidecar = sidecar_path
 
 
-def source_files() -> list[Path]:
-    """Source files of the first-level stage and of the BIDS reader it reads with.
-
-    For content keys (:func:`mindpain.io.code_fingerprint`): every result that depends on the
-    first level lists these, so a change in any of them renews the key.
-    """
-    here = Path(__file__).resolve().parent
-    names = ("first_level.py", "first_level_outputs.py", "group_level.py", "dataset.py")
-    return [here / n for n in names] + sorted((here / "bids").glob("*.py"))
-
-
 @dataclass(frozen=True)
 class ModelSettings:
     """Settings of the first-level model (written into every sidecar).

@@ -182,6 +182,95 @@ def code_fingerprint(paths) -> str:
     return digest.hexdigest()
 
 
+#: Files beside the package's modules that are code too (parameters read at import or run).
+CODE_DATA_SUFFIXES = (".toml",)
+
+
+def _module_file(root: Path, name: str) -> Path | None:
+    """Return the source file of module ``name`` of the package at ``root``, or ``None``."""
+    base = root.joinpath(*name.split(".")[1:])
+    for path in (base / "__init__.py", base.with_suffix(".py")):
+        if path.is_file():
+            return path
+    return None
+
+
+def _imported_names(path: Path, name: str) -> set[str]:
+    """Return every module name ``path`` (module ``name``) imports, anywhere in its body.
+
+    ``from a import b`` yields both ``a`` and ``a.b`` (``b`` may be a submodule); relative
+    imports are resolved against ``name``.
+    """
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                parts = package.split(".")
+                base = ".".join(parts[:len(parts) - node.level + 1])
+                base = f"{base}.{node.module}" if node.module else base
+            else:
+                base = node.module
+            names.add(base)
+            names.update(f"{base}.{alias.name}" for alias in node.names)
+    return names
+
+
+def code_closure(*modules: str) -> list[Path]:
+    """Source files of ``modules`` and of every module of their package they import, transitively.
+
+    The imports are read from the syntax tree (in-function imports count too), so the files a
+    result depends on are derived from the code rather than listed by hand; the package
+    ``__init__`` files on the way and the package's parameter files (:data:`CODE_DATA_SUFFIXES`
+    in the folders reached) are included. Feed the list to :func:`code_fingerprint` for a
+    content key.
+
+    Parameters
+    ----------
+    *modules : str
+        Dotted module names, all in one top-level package (for example ``"mindpain.trial"``).
+
+    Returns
+    -------
+    list of Path
+        Sorted, without repeats.
+
+    Raises
+    ------
+    ValueError
+        If a named module has no source file in its package.
+    """
+    import importlib.util
+
+    top = {m.partition(".")[0] for m in modules}
+    if len(top) != 1:
+        raise ValueError(f"code_closure: modules of one package expected, got {sorted(top)}")
+    (package,) = top
+    root = Path(importlib.util.find_spec(package).origin).parent
+    files: set[Path] = set()
+    todo = list(modules)
+    for name in modules:
+        if _module_file(root, name) is None:
+            raise ValueError(f"code_closure: {name} has no source file under {root}")
+    while todo:
+        name = todo.pop()
+        if name != package and not name.startswith(package + "."):
+            continue
+        path = _module_file(root, name)
+        if path is None or path in files:
+            continue
+        files.add(path)
+        parts = name.split(".")
+        todo.extend(".".join(parts[:i]) for i in range(1, len(parts)))
+        todo.extend(_imported_names(path, name))
+    folders = {p.parent for p in files}
+    files.update(p for folder in folders for p in folder.iterdir()
+                 if p.suffix in CODE_DATA_SUFFIXES and p.is_file())
+    return sorted(files)
+
+
 def _stored_key(sidecar: Path):
     """Return the ``key`` of a table's JSON sidecar, or ``None`` (absent, unreadable, odd)."""
     try:

@@ -17,7 +17,7 @@ import pandas as pd
 from scipy import stats
 
 from mindpain.config import PRECOMPUTED_DIR
-from mindpain.io import cached_table, code_fingerprint
+from mindpain.io import cached_table, code_closure, code_fingerprint
 from mindpain.meditator_models import (
     covariates,
     design_matrix,
@@ -31,7 +31,6 @@ from mindpain.meditator_models import (
 from mindpain.stats.effect_sizes import standardised
 from mindpain.stats.multiplicity import holm_rows
 from mindpain.truth import planted_meditator_effects
-from mindpain.twin.params import participant_level_files
 from mindpain.twin.participants import draw_participants, simulate_observed
 from mindpain.vocabulary import SIGNATURE_OUTCOMES, TRIAL_OUTCOMES
 
@@ -226,13 +225,7 @@ def calibrate_meditators(seed: int, preset: str = "full", n_replications: int = 
 
 def _code_fingerprint() -> str:
     """Hash of the code and parameters that determine the calibration."""
-    here = Path(__file__).resolve().parent
-    return code_fingerprint([*participant_level_files(), here / "reported.py",
-                             here / "surrogates.py", here / "trial.py", here / "trial_models.py",
-                             here / "meditators.py", here / "meditator_models.py",
-                             here / "meditator_calibration.py", here / "truth.py",
-                             here / "vocabulary.py",
-                             *sorted((here / "stats").glob("*.py"))])
+    return code_fingerprint(code_closure(__name__))
 
 
 def load_or_calibrate(cfg, n_replications: int = 1000, rlm_replications: int = 200,

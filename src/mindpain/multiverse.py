@@ -566,35 +566,23 @@ def run_multiverse(cfg, contrast: str = "MBSR_vs_HEP", n_permutations: int = N_P
 # ---------------------------------------------------------------- committed result
 
 
-def _code_files() -> list[Path]:
-    """Source files a multiverse result depends on (paths inside the package)."""
-    from mindpain.first_level import source_files
-
-    root = Path(__file__).resolve().parent
-    names = ["multiverse.py", "glm.py", "signatures.py",
-             "surrogates.py", "images.py", "trial.py", "trial_models.py", "pipeline.py",
-             "vocabulary.py", "io.py", "truth.py"]
-    return ([root / n for n in names] + source_files() + sorted((root / "scoring").glob("*.py"))
-            + sorted((root / "stats").glob("*.py"))
-            + sorted((root / "twin").glob("*.py")) + [root / "twin" / "parameters.toml"])
-
-
 def content_key(preset: str, seed: int, n_permutations: int = N_PERMUTATIONS,
                 contrast: str = "MBSR_vs_HEP", grid: str = "book") -> dict:
     """Key of a multiverse result: preset, seed, grid, permutations and a code fingerprint.
 
-    The fingerprint (:func:`mindpain.io.code_fingerprint`) hashes the code of every stage the
-    result depends on (twin, first level, scoring, signatures, models; docstrings and
-    comments do not count) and the twin's parameter file.
+    The fingerprint (:func:`mindpain.io.code_fingerprint`) hashes the code of this module and
+    of every package module it imports, transitively (:func:`mindpain.io.code_closure`: twin,
+    first level, scoring, signatures, models; docstrings and comments do not count) and the
+    twin's parameter file.
     """
-    from mindpain.io import code_fingerprint
+    from mindpain.io import code_closure, code_fingerprint
 
     return {"preset": preset, "seed": int(seed), "contrast": contrast,
             "n_permutations": int(n_permutations),
             "first_level": [v.label for v in first_level_variants(grid)],
             "metrics": list(METRICS), "models": [list(m) for m in MODEL_SAMPLES],
             "covariates": list(COVARIATE_SETS), "outcomes": list(OUTCOMES),
-            "code": code_fingerprint(_code_files())}
+            "code": code_fingerprint(code_closure(__name__))}
 
 
 def write_result(result: Multiverse, folder, key: dict) -> Path:

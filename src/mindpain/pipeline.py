@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from mindpain.config import Config, get_config
-from mindpain.io import checked_before, code_fingerprint, remember_checked, tree_state
+from mindpain.io import checked_before, code_closure, code_fingerprint, remember_checked, tree_state
 from mindpain.vocabulary import RATING_OUTCOMES, TRIAL_OUTCOMES
 
 
@@ -74,11 +74,10 @@ def _first_level_check(bids_dir, out, confounds_dir) -> tuple[str, int]:
     checks them), a chapter need not check the runs one by one again (see
     :func:`mindpain.io.remember_checked`; only with the checksum cache configured).
     """
-    from mindpain import __version__, glm, vocabulary
-    from mindpain.first_level import source_files
+    from mindpain import __version__
 
     tree, newest = tree_state(bids_dir, out)
-    code = code_fingerprint([*source_files(), *(Path(m.__file__) for m in (glm, vocabulary))])
+    code = code_fingerprint(code_closure("mindpain.first_level"))
     key = "\t".join(["first-level", __version__, code, str(bids_dir), str(out),
                      str(confounds_dir), tree])
     return key, newest

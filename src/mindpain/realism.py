@@ -21,7 +21,6 @@ it.
 from __future__ import annotations
 
 import hashlib
-from importlib import resources
 from pathlib import Path
 
 import nibabel as nib
@@ -364,14 +363,10 @@ def motion_effect_on_runs(specs, n_runs: int = 4) -> pd.DataFrame:
 
 def recovery_key(preset: str, seed: int) -> str:
     """Content key of :func:`recovery`: parameters, package version, generator and this code."""
-    digest = hashlib.sha256(f"{preset}|{seed}|{__version__}".encode())
-    for mod, names in (("mindpain.twin", ("parameters.toml", "bold.py", "nuisance.py",
-                                          "run.py", "participants.py", "patterns.py",
-                                          "task.py", "model.py")),
-                       ("mindpain", ("realism.py",))):
-        for name in names:
-            digest.update(resources.files(mod).joinpath(name).read_bytes())
-    return digest.hexdigest()
+    from mindpain.io import code_closure, code_fingerprint
+
+    code = code_fingerprint(code_closure(__name__))
+    return hashlib.sha256(f"{preset}|{seed}|{__version__}|{code}".encode()).hexdigest()
 
 
 def recovery_cached(cache_dir, preset: str = "small", seed: int = 1) -> pd.DataFrame:

@@ -177,12 +177,10 @@ def surrogate_cache_dir() -> Path:
 
 @lru_cache(maxsize=1)
 def _code_digest() -> str:
-    """sha256 of the source code the surrogates depend on (this module and images.py)."""
-    digest = hashlib.sha256()
-    here = Path(__file__).resolve().parent
-    for module in ("surrogates.py", "images.py"):
-        digest.update((here / module).read_bytes())
-    return digest.hexdigest()
+    """Fingerprint of the code the surrogates depend on (this module and what it imports)."""
+    from mindpain.io import code_closure, code_fingerprint
+
+    return code_fingerprint(code_closure(__name__))
 
 
 def cache_key(name: str) -> str:

@@ -15,13 +15,12 @@ import numpy as np
 import pandas as pd
 
 from mindpain.config import PRECOMPUTED_DIR
-from mindpain.io import cached_table, code_fingerprint, read_tsv
+from mindpain.io import cached_table, code_closure, code_fingerprint, read_tsv
 from mindpain.reported import REPORTED, expected_t, p_from_t
 from mindpain.stats.effect_sizes import between_d, standardised, within_d
 from mindpain.trial import MODELS, tables_dir
 from mindpain.trial_models import ancova_batch, arm_pairs, fit_mixedlm
 from mindpain.truth import planted_trial_effects
-from mindpain.twin.params import participant_level_files
 from mindpain.twin.participants import simulate_observed
 from mindpain.vocabulary import ARMS, BETWEEN, TRIAL_CONTRASTS, TRIAL_OUTCOMES, WITHIN
 
@@ -238,12 +237,7 @@ def replication_table(seed: int, n_replications: int = 2000, preset: str = "full
 
 def _code_fingerprint() -> str:
     """Hash of the code and parameters that determine the calibration."""
-    here = Path(__file__).resolve().parent
-    return code_fingerprint([*participant_level_files(), here / "reported.py",
-                             here / "surrogates.py", here / "trial.py", here / "trial_models.py",
-                             here / "trial_calibration.py", here / "truth.py",
-                             here / "vocabulary.py",
-                             *sorted((here / "stats").glob("*.py"))])
+    return code_fingerprint(code_closure(__name__))
 
 
 def load_or_calibrate(cfg, n_replications: int = 1000, mixedlm_replications: int = 400,

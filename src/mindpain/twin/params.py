@@ -8,7 +8,6 @@ import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from pathlib import Path
 
 import pandas as pd
 
@@ -18,13 +17,6 @@ from mindpain.vocabulary import DEFAULT_WORLD
 STATUSES = ("reported", "derived", "context", "assumed")
 #: Marker in ``parameters.toml``: take this outcome's reported effects from mindpain.reported.
 REPORTED_SOURCE = "mindpain.reported"
-
-
-def participant_level_files() -> list[Path]:
-    """Files that determine the twin's participant level (keys of the calibration caches)."""
-    here = Path(__file__).resolve().parent
-    return [here / name for name in ("model.py", "participants.py", "patterns.py", "params.py",
-                                     "meditators.py", "parameters.toml") if (here / name).is_file()]
 
 
 @dataclass(frozen=True)
