@@ -47,12 +47,12 @@ def main() -> int:
     subprocess.run(cmd, check=True)
     rerun = time.perf_counter() - start
 
-    from mindpain import first_level as fl
+    from mindpain import group_level
 
     truth = twin / "derivatives" / "twin-truth"
     mask = truth / "space-MNI152NLin6Asym_res-twin_desc-brain_mask.nii.gz"
-    group = fl.group_map(out, fl.naive_subjects(twin), mask_img=mask)
-    r = fl.spatial_correlation(
+    group = group_level.group_map(out, group_level.naive_subjects(twin), mask_img=mask)
+    r = group_level.spatial_correlation(
         group["effect"], truth / "space-MNI152NLin6Asym_res-twin_desc-plantedHotVsWarm_effect"
         ".nii.gz", mask)
     n_runs = len(list(twin.rglob("sub-*_bold.nii.gz")))

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mindpain import dataset
+from mindpain import bids, dataset, group_level
 from mindpain import first_level as fl
 from mindpain.errors import MindpainError
 from mindpain.twin import load_parameters
@@ -26,7 +26,7 @@ from mindpain.vocabulary import GROUPS, SESSIONS, TASK, TRIAL_TYPES
 
 @pytest.fixture(scope="module")
 def both(small_twin):
-    return dataset.list_runs(small_twin), fl.find_runs(small_twin)
+    return bids.list_runs(small_twin), bids.find_runs(small_twin)
 
 
 def test_both_readers_list_the_same_runs(both):
@@ -45,28 +45,28 @@ def test_both_readers_list_the_same_runs(both):
 def test_both_readers_give_the_same_repetition_time(small_twin, both):
     runs, specs = both
     planted = load_parameters("small")["task.repetition_time"]
-    assert dataset.repetition_time(small_twin) == planted
+    assert bids.repetition_time(small_twin) == planted
     for spec in specs[:3]:
         assert fl.repetition_time(spec) == planted
-        assert dataset.repetition_time(small_twin, spec.bold) == planted
+        assert bids.repetition_time(small_twin, spec.bold) == planted
 
 
 def test_a_run_sidecar_overrides_the_dataset_tr_in_both(small_twin, tmp_path):
     copy = tmp_path / "twin"
     shutil.copytree(small_twin, copy)
-    spec = fl.find_runs(copy)[0]
+    spec = bids.find_runs(copy)[0]
     sidecar = spec.bold.with_name(spec.bold.name.split(".nii")[0] + ".json")
     sidecar.write_text('{"RepetitionTime": 1.5}')
     # the header still says the planted TR: both readers refuse the disagreement alike
     with pytest.raises(MindpainError):
         fl.repetition_time(spec)
     with pytest.raises(MindpainError):
-        dataset.repetition_time(copy, spec.bold)
+        bids.repetition_time(copy, spec.bold)
 
 
 def test_both_readers_read_the_same_events(small_twin, both):
     runs, specs = both
-    events = dataset.load_events(small_twin)
+    events = bids.load_events(small_twin)
     assert set(events.trial_type) <= set(TRIAL_TYPES)
     spec = specs[0]
     run_events = fl.load_events(spec.events)
@@ -79,9 +79,9 @@ def test_both_readers_read_the_same_events(small_twin, both):
 
 
 def test_participants_and_naive_subjects_agree(small_twin):
-    participants = dataset.load_participants(small_twin)
+    participants = bids.load_participants(small_twin)
     assert set(participants.group) <= set(GROUPS)
-    naive = fl.naive_subjects(small_twin)
+    naive = group_level.naive_subjects(small_twin)
     expected = sorted(participants.loc[participants.group.ne("LTM"), "participant_id"])
     assert sorted(naive) == expected or sorted(f"sub-{s}" for s in naive) == expected
 
@@ -89,7 +89,7 @@ def test_participants_and_naive_subjects_agree(small_twin):
 def test_na_policy_of_the_bids_reader(tmp_path):
     table = tmp_path / "t.tsv"
     table.write_text("participant_id\tage\tnote\nsub-1\tn/a\t\nsub-2\tNA\tx\n")
-    read = dataset.read_tsv(table, ("participant_id",))
+    read = bids.read_tsv(table, ("participant_id",))
     assert read.age.isna().all()          # n/a and NA are missing in a BIDS table
     assert read.note.isna().tolist() == [True, False]
     strict = pd.read_csv(table, sep="\t", na_values=["n/a"], keep_default_na=False)
@@ -121,7 +121,7 @@ LAYOUT = [("02", "pre", 1), ("01", "post", 2), ("01", "pre", 10), ("01", "pre", 
 
 
 def test_list_runs_order(tmp_path):
-    runs = dataset.list_runs(_layout(tmp_path, LAYOUT))
+    runs = bids.list_runs(_layout(tmp_path, LAYOUT))
     assert list(zip(runs.participant_id, runs.session, runs.run, strict=True)) == [
         ("sub-01", "pre", 1), ("sub-01", "pre", 2), ("sub-01", "pre", 10),
         ("sub-01", "post", 1), ("sub-01", "post", 2), ("sub-02", "pre", 1)]
@@ -129,7 +129,7 @@ def test_list_runs_order(tmp_path):
 
 def test_find_runs_order(tmp_path):
     """The first level's runs come in the one order too (it was the file paths' order)."""
-    specs = fl.find_runs(_layout(tmp_path, LAYOUT))
+    specs = bids.find_runs(_layout(tmp_path, LAYOUT))
     assert [(s.subject, s.session, s.run) for s in specs] == [
         ("01", "pre", 1), ("01", "pre", 2), ("01", "pre", 10), ("01", "post", 1),
         ("01", "post", 2), ("02", "pre", 1)]
@@ -138,9 +138,9 @@ def test_find_runs_order(tmp_path):
 def test_one_run_finder(tmp_path):
     from mindpain import bids
 
-    assert fl.find_runs is bids.find_runs and dataset.list_runs is bids.list_runs
+    assert bids.find_runs is bids.find_runs and bids.list_runs is bids.list_runs
     root = _layout(tmp_path, LAYOUT + [("01", "baseline2", 1)])
-    runs, specs = dataset.list_runs(root), fl.find_runs(root)
+    runs, specs = bids.list_runs(root), bids.find_runs(root)
     assert [(r.participant_id, r.session, r.run) for r in runs.itertuples()] == [
         (f"sub-{s.subject}", s.session, s.run) for s in specs]
     # a session the study does not name comes after pre and post
@@ -152,5 +152,5 @@ def test_run_order_of_other_entities(tmp_path):
     func = _layout(tmp_path, [("01", "pre", 1)]) / "sub-01" / "ses-pre" / "func"
     for name in ("acq-b_run-1", "acq-a_run-2", "acq-a_run-1"):
         (func / f"sub-01_ses-pre_task-{TASK}_{name}_bold.nii.gz").write_bytes(b"")
-    labels = [s.label.split(f"task-{TASK}_")[1] for s in fl.find_runs(tmp_path)]
+    labels = [s.label.split(f"task-{TASK}_")[1] for s in bids.find_runs(tmp_path)]
     assert labels == ["acq-a_run-1", "acq-a_run-2", "acq-b_run-1", "run-1"]

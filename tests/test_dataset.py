@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mindpain import dataset
+from mindpain import bids, dataset
 from mindpain.errors import MindpainError
 from mindpain.twin import load_parameters
 from mindpain.vocabulary import GROUPS
@@ -19,12 +19,12 @@ matplotlib.use("Agg")
 
 @pytest.fixture(scope="session")
 def participants(small_twin):
-    return dataset.load_participants(small_twin)
+    return bids.load_participants(small_twin)
 
 
 @pytest.fixture(scope="session")
 def events(small_twin):
-    return dataset.load_events(small_twin)
+    return bids.load_events(small_twin)
 
 
 @pytest.fixture
@@ -58,7 +58,7 @@ def test_participants_match_design(participants):
 
 
 def test_list_runs_finds_every_run(small_twin, participants):
-    runs = dataset.list_runs(small_twin)
+    runs = bids.list_runs(small_twin)
     n_runs = load_parameters("small")["task.n_runs"]
     n_sessions = len(participants) + participants["completed_post"].sum()
     assert len(runs) == n_sessions * n_runs
@@ -91,7 +91,7 @@ def test_session_ratings_are_hot_trial_means(events):
 
 
 def test_session_ratings_track_the_planted_truth(small_twin, events):
-    truth = dataset.load_truth(small_twin)
+    truth = bids.load_truth(small_twin)
     merged = dataset.session_ratings(events).merge(truth, on=["participant_id", "session"],
                                                    suffixes=("", "_true"))
     assert len(merged) == len(truth)
@@ -122,36 +122,36 @@ def test_demographics_table(participants):
 
 
 def test_repetition_time(small_twin):
-    assert dataset.repetition_time(small_twin) == load_parameters("small")["task.repetition_time"]
+    assert bids.repetition_time(small_twin) == load_parameters("small")["task.repetition_time"]
 
 
 # ------------------------------------------------------------------ a user's dataset
 def test_user_dataset_without_truth_or_optional_columns(user_copy):
-    assert dataset.load_truth(user_copy) is None
+    assert bids.load_truth(user_copy) is None
     table = pd.read_csv(user_copy / "participants.tsv", sep="\t")
     table[["participant_id", "group"]].to_csv(user_copy / "participants.tsv", sep="\t",
                                               index=False)
-    participants = dataset.load_participants(user_copy)
+    participants = bids.load_participants(user_copy)
     # completed_post comes from the session folders; cohort from the group
     assert participants.set_index("participant_id")["completed_post"].to_dict() == {
         "sub-001": True, "sub-002": False}
     assert set(participants["cohort"]) == {"naive"}
     assert "lifetime_hours" not in participants
-    assert len(dataset.load_events(user_copy)) > 0
+    assert len(bids.load_events(user_copy)) > 0
 
 
 # ------------------------------------------------------------------ bad input
 def test_missing_participants_file(user_copy):
     (user_copy / "participants.tsv").unlink()
     with pytest.raises(MindpainError, match=r"participants\.tsv.*participant_id, group"):
-        dataset.load_participants(user_copy)
+        bids.load_participants(user_copy)
 
 
 def test_missing_required_column(user_copy):
     table = pd.read_csv(user_copy / "participants.tsv", sep="\t").drop(columns="group")
     table.to_csv(user_copy / "participants.tsv", sep="\t", index=False)
     with pytest.raises(MindpainError, match=r"participants\.tsv: missing column\(s\) group"):
-        dataset.load_participants(user_copy)
+        bids.load_participants(user_copy)
 
 
 def test_unknown_group(user_copy):
@@ -159,30 +159,30 @@ def test_unknown_group(user_copy):
     table["group"] = "placebo"
     table.to_csv(user_copy / "participants.tsv", sep="\t", index=False)
     with pytest.raises(MindpainError, match="expected one of MBSR, HEP, WL, LTM"):
-        dataset.load_participants(user_copy)
+        bids.load_participants(user_copy)
 
 
 def test_not_a_folder(tmp_path):
     with pytest.raises(MindpainError, match="not a folder"):
-        dataset.load_participants(tmp_path / "nowhere")
+        bids.load_participants(tmp_path / "nowhere")
 
 
 def test_events_file_missing_column(user_copy):
     path = next(user_copy.glob("sub-001/ses-pre/func/*run-1_events.tsv"))
     pd.read_csv(path, sep="\t").drop(columns="trial_type").to_csv(path, sep="\t", index=False)
     with pytest.raises(MindpainError, match=r"_events\.tsv: missing column\(s\) trial_type"):
-        dataset.load_events(user_copy)
+        bids.load_events(user_copy)
 
 
 def test_events_file_absent(user_copy):
     next(user_copy.glob("sub-001/ses-pre/func/*run-1_events.tsv")).unlink()
     with pytest.raises(MindpainError, match="has no events file"):
-        dataset.load_events(user_copy)
+        bids.load_events(user_copy)
 
 
 def test_no_runs(tmp_path):
     with pytest.raises(MindpainError, match="no task-heat BOLD runs found"):
-        dataset.list_runs(tmp_path)
+        bids.list_runs(tmp_path)
 
 
 def test_session_ratings_needs_rating_columns(events):
@@ -203,18 +203,18 @@ def test_select_run_and_summary(events, small_twin):
 
 
 def test_load_bold_checks_its_input(small_twin, tmp_path):
-    run = dataset.list_runs(small_twin).iloc[0]
-    img = dataset.load_bold(run.bold_path)
+    run = bids.list_runs(small_twin).iloc[0]
+    img = bids.load_bold(run.bold_path)
     assert img.ndim == 4 and img.get_data_dtype() == np.float32
     with pytest.raises(MindpainError, match="file not found"):
-        dataset.load_bold(tmp_path / "missing_bold.nii.gz")
+        bids.load_bold(tmp_path / "missing_bold.nii.gz")
 
 
 # ------------------------------------------------------------------ chapter-1 figures
 @pytest.fixture(scope="module")
 def one_run(small_twin, events):
-    run = dataset.list_runs(small_twin).iloc[0]
-    return (dataset.load_bold(run.bold_path),
+    run = bids.list_runs(small_twin).iloc[0]
+    return (bids.load_bold(run.bold_path),
             dataset.select_run(events, run.participant_id, run.session, run.run))
 
 

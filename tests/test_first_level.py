@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from mindpain import first_level as fl
+from mindpain import first_level_outputs, group_level
 from mindpain.cli import main
 from mindpain.errors import MindpainError
 
@@ -75,8 +76,8 @@ def test_second_run_recomputes_nothing(derivs):
 
 def test_sidecar_has_settings_and_checksums(derivs, small_twin):
     out, _, _ = derivs
-    side = fl.session_map_path(out, "001", "pre", "hotVsWarm", "z").with_suffix("").with_suffix(
-        ".json")
+    z_map = first_level_outputs.session_map_path(out, "001", "pre", "hotVsWarm", "z")
+    side = z_map.with_suffix("").with_suffix(".json")
     meta = json.loads(side.read_text())
     assert meta["ModelSettings"]["hrf_model"] == "glover"
     assert meta["ModelSettings"]["high_pass"] == pytest.approx(1 / 128)
@@ -94,8 +95,8 @@ def test_sidecar_has_settings_and_checksums(derivs, small_twin):
 
 def test_recovery_small(derivs, small_twin):
     out, _, _ = derivs
-    group = fl.group_map(out, fl.naive_subjects(small_twin))
-    r = fl.spatial_correlation(group["effect"], small_twin / PLANTED, group["mask"])
+    group = group_level.group_map(out, group_level.naive_subjects(small_twin))
+    r = group_level.spatial_correlation(group["effect"], small_twin / PLANTED, group["mask"])
     assert r >= 0.5
 
 
@@ -106,9 +107,9 @@ def test_group_map_equals_nilearn_given_the_files(derivs, small_twin):
     from nilearn.glm.second_level import SecondLevelModel
 
     out, _, _ = derivs
-    subjects = fl.naive_subjects(small_twin)
-    group = fl.group_map(out, subjects)
-    maps = fl.load_session_maps(out, "hotVsWarm", "effect", "pre", set(subjects))
+    subjects = group_level.naive_subjects(small_twin)
+    group = group_level.group_map(out, subjects)
+    maps = group_level.load_session_maps(out, "hotVsWarm", "effect", "pre", set(subjects))
     model = SecondLevelModel(mask_img=group["mask"], minimize_memory=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -130,8 +131,8 @@ def test_dask_matches_local(derivs, small_twin, tmp_path):
     assert summary.ok and len(summary.computed) == 4 + 2
     for ses in ("pre", "post"):
         for stat in ("effect", "variance", "z"):
-            a = fl.session_map_path(tmp_path / "dask", "001", ses, "hotVsWarm", stat)
-            b = fl.session_map_path(out, "001", ses, "hotVsWarm", stat)
+            a, b = (first_level_outputs.session_map_path(root, "001", ses, "hotVsWarm", stat)
+                    for root in (tmp_path / "dask", out))
             assert np.array_equal(nib.load(a).get_fdata(), nib.load(b).get_fdata())
 
 
@@ -152,7 +153,7 @@ def test_fmriprep_input(small_twin, tmp_path):
                 index=False, na_rep="n/a")
     summary = fl.run_first_level(small_twin, tmp_path / "out", fmriprep=prep, progress=False)
     assert summary.ok
-    z = fl.session_map_path(tmp_path / "out", "002", "pre", "hotVsWarm", "z",
+    z = first_level_outputs.session_map_path(tmp_path / "out", "002", "pre", "hotVsWarm", "z",
                             space="MNI152NLin2009cAsym")
     assert z.is_file()
     design = pd.read_csv(tmp_path / "out/sub-002/ses-pre/func" / f"{stem}_desc-design_matrix.tsv",
@@ -226,13 +227,13 @@ def test_bad_input_reported_and_others_kept(broken, broken_cli, case):
     mine = [ln for ln in lines if f"sub-{sub}_ses-{ses}_task-heat_run-{run}" in ln]
     assert len(mine) == 1 and message in mine[0], stderr
     # the failed run's and session's stale outputs are gone ...
-    assert not fl.session_map_path(out, sub, ses).exists()
+    assert not first_level_outputs.session_map_path(out, sub, ses).exists()
     # ... the session's other run and every other session are kept untouched
     other = 2 if run == 1 else 1
     other_map = out / (_stem(sub, ses, other) + f"_{SP}_contrast-hotVsWarm_stat-effect_statmap"
                        ".nii.gz")
     assert after[str(other_map.relative_to(out))] == kept[str(other_map.relative_to(out))]
-    good = fl.session_map_path(out, "001", "pre", "hotVsWarm", "z")
+    good = first_level_outputs.session_map_path(out, "001", "pre", "hotVsWarm", "z")
     assert after[str(good.relative_to(out))] == kept[str(good.relative_to(out))]
 
 

@@ -10,7 +10,7 @@ import pytest
 import statsmodels.api as sm
 from scipy import optimize, stats
 
-from mindpain import meditator_calibration, meditators
+from mindpain import meditator_calibration, meditator_models, meditators
 from mindpain.errors import MindpainError
 from mindpain.figures import meditators as figures_meditators
 from mindpain.stats.multiplicity import holm, holm_rows
@@ -46,7 +46,7 @@ def _get(effects, outcome, effect, method):
 
 def test_group_batch_matches_scipy_welch_and_noncentral_ci(rng):
     a, b = rng.normal(0.4, 1.3, 12), rng.normal(0, 1, 40)
-    out = meditators.group_batch(a, b)
+    out = meditator_models.group_batch(a, b)
     welch = stats.ttest_ind(a, b, equal_var=False)
     assert out["p"][0] == pytest.approx(welch.pvalue, rel=1e-8)
     sp = np.sqrt((11 * a.var(ddof=1) + 39 * b.var(ddof=1)) / 50)
@@ -64,7 +64,7 @@ def test_ols_batch_matches_statsmodels_classical_and_hc3(rng):
     X = sm.add_constant(rng.normal(size=(25, 3)))
     Y = rng.normal(size=(2, 25))
     for hc3, cov in ((False, "nonrobust"), (True, "HC3")):
-        out = meditators.ols_batch(X, Y, hc3=hc3)
+        out = meditator_models.ols_batch(X, Y, hc3=hc3)
         for r in range(2):
             fit = sm.OLS(Y[r], X).fit(cov_type=cov)
             np.testing.assert_allclose(out["coef"][r], fit.params, rtol=1e-10)
@@ -73,7 +73,7 @@ def test_ols_batch_matches_statsmodels_classical_and_hc3(rng):
 
 def test_spearman_and_holm_rows_match_references(rng):
     x, Y = rng.normal(size=15), rng.normal(size=(3, 15))
-    r, p = meditators.spearman_batch(x, Y)
+    r, p = meditator_models.spearman_batch(x, Y)
     for i in range(3):
         ref = stats.spearmanr(x, Y[i])
         assert r[i] == pytest.approx(ref.statistic, rel=1e-10)
@@ -269,7 +269,7 @@ def small():
 
 def _expect(obs, practice, *needles):
     with pytest.raises(MindpainError) as err:
-        meditators.meditator_table(obs, practice)
+        meditator_models.meditator_table(obs, practice)
     for needle in needles:
         assert needle in str(err.value)
 

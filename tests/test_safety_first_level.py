@@ -18,8 +18,9 @@ import pandas as pd
 import pytest
 from _safety_helpers import hashes, one_line, run_cli
 
-from mindpain import dataset
+from mindpain import bids as bids_reader
 from mindpain import first_level as fl
+from mindpain import first_level_outputs
 from mindpain.errors import MindpainError
 from mindpain.io import MARKER, sha256
 
@@ -79,7 +80,7 @@ def test_refuses_outputs_that_would_touch_a_users_files(bids, tmp_path, monkeypa
 
 
 def test_derivatives_under_the_raw_dataset_are_allowed(bids):
-    out = fl.prepare_out_dir(bids / "derivatives" / "mindpain", bids)
+    out = first_level_outputs.prepare_out_dir(bids / "derivatives" / "mindpain", bids)
     assert json.loads((out / MARKER).read_text())["kind"] == "first-level"
 
 
@@ -87,12 +88,12 @@ def test_refuses_a_folder_overlapping_fmriprep(bids, tmp_path):
     prep = tmp_path / "fmriprep"
     prep.mkdir()
     with pytest.raises(MindpainError, match="overlaps the fMRIPrep folder"):
-        fl.prepare_out_dir(prep / "mine", bids, prep)
+        first_level_outputs.prepare_out_dir(prep / "mine", bids, prep)
 
 
 def test_refuses_a_twin_folder_as_derivatives(small_twin, bids):
     with pytest.raises(MindpainError, match="holds a mindpain twin"):
-        fl.prepare_out_dir(small_twin, bids)
+        first_level_outputs.prepare_out_dir(small_twin, bids)
 
 
 # --------------------------------------------------------------------------- wrong numbers
@@ -107,7 +108,7 @@ def test_constant_run_is_excluded_and_recorded(bids, tmp_path, capsys):
     warning = one_line(err)
     assert warning.startswith("mindpain first-level: warning:") and bold.name in warning
     assert "all zero" in warning
-    side = fl.session_map_path(out, "001", "pre", "hotVsWarm", "z")
+    side = first_level_outputs.session_map_path(out, "001", "pre", "hotVsWarm", "z")
     meta = json.loads(side.with_name(side.name.replace(".nii.gz", ".json")).read_text())
     assert meta["Runs"] == [2]
     assert [e["File"] for e in meta["ExcludedRuns"]] == [(FUNC / bold.name).as_posix()]
@@ -129,32 +130,32 @@ def test_tr_disagreeing_with_header_is_an_error(bids):
     img = nib.load(bold)
     img.header.set_zooms(img.header.get_zooms()[:3] + (3.0,))
     nib.save(img, bold)
-    spec = next(s for s in fl.find_runs(bids) if s.bold == bold)
+    spec = next(s for s in bids_reader.find_runs(bids) if s.bold == bold)
     sidecar_tr = json.loads((bids / "task-heat_bold.json").read_text())["RepetitionTime"]
     message = f"RepetitionTime {sidecar_tr:g} s in the JSON sidecar disagrees with 3 s"
     with pytest.raises(MindpainError, match=message):
         fl.repetition_time(spec)
     with pytest.raises(MindpainError, match=message):
-        dataset.repetition_time(bids, bold)
+        bids_reader.repetition_time(bids, bold)
 
 
 def test_tr_in_milliseconds_is_an_error(bids):
     (bids / "task-heat_bold.json").write_text('{"RepetitionTime": 2000}')
-    spec = fl.find_runs(bids)[0]
-    for call in (lambda: fl.repetition_time(spec), lambda: dataset.repetition_time(bids),
-                 lambda: dataset.repetition_time(bids, spec.bold)):
+    spec = bids_reader.find_runs(bids)[0]
+    for call in (lambda: fl.repetition_time(spec), lambda: bids_reader.repetition_time(bids),
+                 lambda: bids_reader.repetition_time(bids, spec.bold)):
         with pytest.raises(MindpainError, match="looks like milliseconds"):
             call()
 
 
 def test_one_tr_rule_for_the_whole_package(bids):
     """The two entry points agree: same value, and a missing sidecar TR fails in both."""
-    spec = fl.find_runs(bids)[0]
-    assert fl.repetition_time(spec) == dataset.repetition_time(bids, spec.bold)
-    assert dataset.repetition_time(bids) == dataset.header_repetition_time(spec.bold)
+    spec = bids_reader.find_runs(bids)[0]
+    assert fl.repetition_time(spec) == bids_reader.repetition_time(bids, spec.bold)
+    assert bids_reader.repetition_time(bids) == bids_reader.header_repetition_time(spec.bold)
     (bids / "task-heat_bold.json").write_text('{"TaskName": "heat"}')
     for call in (lambda: fl.repetition_time(spec),
-                 lambda: dataset.repetition_time(bids, spec.bold)):
+                 lambda: bids_reader.repetition_time(bids, spec.bold)):
         with pytest.raises(MindpainError, match="no RepetitionTime .*the NIfTI header says"):
             call()
 
@@ -166,8 +167,8 @@ def test_header_tr_in_milliseconds_is_converted(bids):
     img.header.set_zooms(img.header.get_zooms()[:3] + (tr * 1000,))
     img.header.set_xyzt_units("mm", "msec")
     nib.save(img, bold)
-    assert dataset.header_repetition_time(bold) == pytest.approx(tr)
-    assert dataset.repetition_time(bids, bold) == pytest.approx(tr)
+    assert bids_reader.header_repetition_time(bold) == pytest.approx(tr)
+    assert bids_reader.repetition_time(bids, bold) == pytest.approx(tr)
 
 
 def _confounds(n: int) -> pd.DataFrame:
@@ -193,14 +194,14 @@ def test_bad_confound_values_are_errors(tmp_path, column, row, value, message):
     path = tmp_path / "x_desc-confounds_timeseries.tsv"
     conf.to_csv(path, sep="\t", index=False, na_rep="n/a")
     with pytest.raises(MindpainError, match=f"x_desc-confounds_timeseries.tsv: .*{message}"):
-        dataset.load_confounds(path, list(fl.DEFAULT_CONFOUNDS) + ["trans_x_derivative1"], 20)
+        bids_reader.load_confounds(path, list(fl.DEFAULT_CONFOUNDS) + ["trans_x_derivative1"], 20)
 
 
 def test_leading_na_of_derivative_columns_become_zero(tmp_path):
     conf = _confounds(20)
     path = tmp_path / "x_desc-confounds_timeseries.tsv"
     conf.to_csv(path, sep="\t", index=False, na_rep="n/a")
-    got = dataset.load_confounds(path, ["framewise_displacement", "trans_x_derivative1"], 20)
+    got = bids_reader.load_confounds(path, ["framewise_displacement", "trans_x_derivative1"], 20)
     assert got.iloc[0].tolist() == [0.0, 0.0]
     assert np.allclose(got.iloc[1:].to_numpy(), conf[got.columns].iloc[1:].to_numpy())
 
@@ -236,14 +237,15 @@ def test_runs_differing_only_in_acq_write_separate_outputs(bids, tmp_path):
     for suffix in ("bold.nii.gz", "events.tsv"):
         src = bids / FUNC / f"{STEM}_run-2_{suffix}"
         src.rename(bids / FUNC / f"{STEM}_acq-fast_run-1_{suffix}")
-    specs = fl.find_runs(bids)
+    specs = bids_reader.find_runs(bids)
     assert [s.label for s in specs] == [f"{STEM}_acq-fast_run-1", f"{STEM}_run-1"]
     out = tmp_path / "out"
     summary = fl.run_first_level(bids, out, progress=False)
     assert summary.ok
-    a, b = (fl.run_map_path(out, s, "hotVsWarm", "effect") for s in specs)
+    a, b = (first_level_outputs.run_map_path(out, s, "hotVsWarm", "effect") for s in specs)
     assert a != b and a.is_file() and b.is_file() and sha256(a) != sha256(b)
-    meta = json.loads(fl._sidecar(fl.session_map_path(out, "001", "pre")).read_text())
+    session_map = first_level_outputs.session_map_path(out, "001", "pre")
+    meta = json.loads(fl._sidecar(session_map).read_text())
     assert len(meta["Sources"]) == 2 * 2 * len(fl.CONTRASTS)
 
 
@@ -254,7 +256,7 @@ def test_two_files_for_the_same_outputs_are_refused(tmp_path, bids):
         shutil.copy(_bold(bids, 1), prep / FUNC / f"{STEM}_run-1_space-MNI152NLin6Asym_res-"
                                                   f"{res}_desc-preproc_bold.nii.gz")
     with pytest.raises(MindpainError, match="would write the same outputs"):
-        fl.find_runs(bids, prep)
+        bids_reader.find_runs(bids, prep)
 
 
 # --------------------------------------------------------------------------- one unit

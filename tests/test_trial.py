@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import optimize, stats
 
-from mindpain import trial, trial_calibration
+from mindpain import trial, trial_calibration, trial_models
 from mindpain.config import get_config
 from mindpain.errors import MindpainError
 from mindpain.figures import trial as figures_trial
@@ -103,10 +103,10 @@ def test_holm_matches_statsmodels(rng):
 
 
 def test_ancova_batch_equals_statsmodels(full_obs):
-    tr = trial.validate_outcomes(full_obs)
-    ch = trial.change_scores(tr, "siips1")
-    fit = trial.fit_ancova(ch)
-    batch = trial.ancova_batch(ch["pre"].to_numpy()[None], ch["post"].to_numpy()[None],
+    tr = trial_models.validate_outcomes(full_obs)
+    ch = trial_models.change_scores(tr, "siips1")
+    fit = trial_models.fit_ancova(ch)
+    batch = trial_models.ancova_batch(ch["pre"].to_numpy()[None], ch["post"].to_numpy()[None],
                                ch["group"].to_numpy())
     robust = fit.get_robustcov_results(cov_type="HC3")
     names = fit.model.exog_names
@@ -155,7 +155,7 @@ def test_results_table_columns_and_truth(full_analysis):
         assert row.reported_d_change == pytest.approx(implied, rel=1e-9)
         assert abs(row.planted_d_paper - c.d) < 0.015  # the paper rounds d to 2 decimals
     # Paper-scale d: 2t/sqrt(df) of the row's own t (between), t/sqrt(n_arm) (within).
-    ch = trial.change_scores(full_analysis.trial, "nps")
+    ch = trial_models.change_scores(full_analysis.trial, "nps")
     a, b = ch.change[ch.group == "MBSR"], ch.change[ch.group == "HEP"]
     tt = stats.ttest_ind(a, b)
     row = e[(e.outcome == "nps") & (e.contrast == "MBSR_vs_HEP")
@@ -316,7 +316,7 @@ def test_bad_input_raises_before_fitting(small_obs, monkeypatch, case, pattern):
 
 def test_not_a_table_raises():
     with pytest.raises(MindpainError, match="DataFrame"):
-        trial.validate_outcomes([1, 2, 3])
+        trial_models.validate_outcomes([1, 2, 3])
 
 
 # ---------------------------------------------------------------- figures

@@ -112,12 +112,13 @@ def test_confounds_table_has_fmriprep_columns(small_twin):
 
 
 def test_first_level_uses_the_twins_motion_confounds(small_twin, tmp_path):
+    from mindpain import bids
     from mindpain import first_level as fl
     from mindpain.pipeline import twin_confounds_dir
 
     conf_dir = twin_confounds_dir(small_twin)
     assert conf_dir is not None
-    specs = fl.find_runs(small_twin, confounds_dir=conf_dir, participant_label=["001"])
+    specs = bids.find_runs(small_twin, confounds_dir=conf_dir, participant_label=["001"])
     assert all(s.confounds is not None and s.confounds.is_file() for s in specs)
     settings = fl.ModelSettings(confounds=fl.MOTION_CONFOUNDS)
     design = fl.fit_run_model(specs[0], settings).design

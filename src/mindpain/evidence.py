@@ -40,7 +40,7 @@ import pandas as pd
 from scipy import stats
 
 from mindpain.stats.effect_sizes import between_d, within_d
-from mindpain.trial import change_scores, validate_outcomes
+from mindpain.trial_models import change_scores, validate_outcomes
 from mindpain.vocabulary import ARMS, BETWEEN, SIGNATURE_OUTCOMES, TRIAL_CONTRASTS
 
 ALPHA = 0.05
@@ -144,7 +144,7 @@ def evidence_table(outcomes: pd.DataFrame, truth: pd.DataFrame | None = None,
     ----------
     outcomes : pandas.DataFrame
         Outcomes table (:func:`mindpain.pipeline.load_outcomes`, or a user's table with
-        the same columns); validated by :func:`mindpain.trial.validate_outcomes`.
+        the same columns); validated by :func:`mindpain.trial_models.validate_outcomes`.
     truth : pandas.DataFrame, optional
         ``outcome, contrast, planted_d, reported_d`` (:func:`mindpain.trial.truth_table`).
     sesoi : float

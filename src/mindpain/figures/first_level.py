@@ -50,7 +50,7 @@ def voxel_fit(spec, design, coords_mm):
 
     Parameters
     ----------
-    spec : mindpain.first_level.RunSpec
+    spec : mindpain.bids.RunSpec
         The run.
     design : pandas.DataFrame
         Its design matrix (``*_desc-design_matrix.tsv``).

@@ -1,7 +1,7 @@
 """Figures of the long-term meditator chapter: each ``plot_*`` returns a Figure.
 
 Inputs come from :mod:`mindpain.meditators`: the analysed rows
-(:func:`~mindpain.meditators.meditator_table`), the effects table and the calibration
+(:func:`~mindpain.meditator_models.meditator_table`), the effects table and the calibration
 table. Figures use :class:`matplotlib.figure.Figure` directly and the book's group colours.
 """
 
@@ -14,7 +14,8 @@ from scipy import stats
 
 from mindpain.errors import MindpainError
 from mindpain.figures.style import GROUP_COLORS, RATING_UNITS, styled
-from mindpain.meditators import EFFECT_LABELS, PREDICTORS
+from mindpain.meditator_models import PREDICTORS
+from mindpain.meditators import EFFECT_LABELS
 from mindpain.vocabulary import OUTCOME_LABELS, TRIAL_OUTCOMES
 
 NAIVE_COLOR = "#0072B2"
@@ -37,7 +38,7 @@ def plot_groups(data: pd.DataFrame, outcomes=TRIAL_OUTCOMES, seed: int = 0) -> F
     Parameters
     ----------
     data : pandas.DataFrame
-        Analysed rows (:func:`mindpain.meditators.meditator_table`).
+        Analysed rows (:func:`mindpain.meditator_models.meditator_table`).
     outcomes : sequence of str
         One panel per outcome.
     seed : int
@@ -108,7 +109,7 @@ def plot_dose(data: pd.DataFrame, effects: pd.DataFrame | None = None,
     Parameters
     ----------
     data : pandas.DataFrame
-        Analysed rows (:func:`mindpain.meditators.meditator_table`).
+        Analysed rows (:func:`mindpain.meditator_models.meditator_table`).
     effects : pandas.DataFrame, optional
         Effects table; when given, each panel states the adjusted OLS slope and its CI.
     outcomes : sequence of str

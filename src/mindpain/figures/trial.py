@@ -15,7 +15,7 @@ from scipy import stats
 
 from mindpain.errors import MindpainError
 from mindpain.figures.style import GROUP_COLORS, RATING_UNITS, styled
-from mindpain.trial import change_scores
+from mindpain.trial_models import change_scores
 from mindpain.vocabulary import (
     ARMS,
     BETWEEN,
@@ -47,7 +47,7 @@ def plot_trajectories(trial: pd.DataFrame, outcomes=("nps", "siips1")) -> Figure
     Parameters
     ----------
     trial : pandas.DataFrame
-        Validated trial rows (:func:`mindpain.trial.validate_outcomes`).
+        Validated trial rows (:func:`mindpain.trial_models.validate_outcomes`).
     outcomes : sequence of str
         One row of panels per outcome; one column per arm.
 

@@ -13,8 +13,8 @@ import sys
 import warnings
 from pathlib import Path
 
+from mindpain.bids import bids_entities
 from mindpain.config import worker_count
-from mindpain.dataset import bids_entities
 from mindpain.errors import MindpainError
 from mindpain.scoring.maps import map_stem
 from mindpain.scoring.outputs import check_output, score_to_file

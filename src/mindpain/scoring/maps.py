@@ -23,7 +23,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-from mindpain.dataset import bids_entities
+from mindpain.bids import bids_entities
 from mindpain.errors import MindpainError
 
 #: Fixed columns of the long table returned by :func:`~mindpain.scoring.engine.score_maps`;
