@@ -31,7 +31,8 @@ export MPLBACKEND := Agg
 # source again: chapter 3's imports took 10 s instead of 3.6 s (2 busy cores).
 export PYTHONDONTWRITEBYTECODE :=
 
-.PHONY: book test lint venv twin lock benchmark clean chromium multiverse verify api precompute calibrate calibrate-rekey
+.PHONY: book test lint venv twin lock benchmark clean chromium multiverse verify api precompute calibrate calibrate-rekey \
+	tables-check tables-record
 
 venv: $(STAMP) $(CFF_SCHEMA)
 
@@ -84,6 +85,15 @@ chromium:
 ## verify: compute the results tables twice from scratch (small preset) and compare byte for byte.
 verify: $(STAMP)
 	$(BIN)/python -m mindpain_book.buildtools verify --preset small
+
+## tables-check: after `make book PRESET=full`, hold results/tables/*.tsv against the recorded
+## checksums (benchmarks/results_tables_full.sha256): a refactoring must leave them unchanged.
+tables-check: $(STAMP)
+	$(BIN)/python -m mindpain_book.table_record check
+
+## tables-record: record the checksums anew (only for a change meant to change results).
+tables-record: $(STAMP)
+	$(BIN)/python -m mindpain_book.table_record record
 
 ## precompute: recompute the committed calibration and recovery tables (book/precomputed/);
 ## the book adopts each only while its content key matches the code (else computes it).
