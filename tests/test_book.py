@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from mindpain.io import sha256
+from mindpain.checksums import sha256
 from mindpain_book import buildtools
 from mindpain_book.buildtools import external_resources
 

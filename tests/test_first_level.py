@@ -84,7 +84,7 @@ def test_sidecar_has_settings_and_checksums(derivs, small_twin):
     run_side = json.loads((out / "sub-001/ses-pre/func/sub-001_ses-pre_task-heat_run-1_desc-"
                            "design_matrix.json").read_text())
     bold = "sub-001/ses-pre/func/sub-001_ses-pre_task-heat_run-1_bold.nii.gz"
-    from mindpain.io import sha256
+    from mindpain.checksums import sha256
 
     assert run_side["MindpainKey"]["inputs"][bold] == sha256(small_twin / bold)
     design = pd.read_csv(out / "sub-001/ses-pre/func/sub-001_ses-pre_task-heat_run-1_desc-"

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from mindpain import io
+from mindpain import checksums, io
 
 
 def _true(path) -> str:
@@ -17,11 +17,11 @@ def _true(path) -> str:
 @pytest.fixture
 def cached(tmp_path, monkeypatch):
     db = tmp_path / "cache" / "sha256.sqlite"
-    monkeypatch.setenv(io.HASH_CACHE_ENV, str(db))
+    monkeypatch.setenv(checksums.HASH_CACHE_ENV, str(db))
     monkeypatch.setattr(io, "HASH_CACHE_SETTLE_S", 0.0)
-    io._HASH_DB.clear()
+    checksums._HASH_DB.clear()
     yield db
-    io._HASH_DB.clear()
+    checksums._HASH_DB.clear()
 
 
 def _age(path, seconds=10):
@@ -33,18 +33,18 @@ def _age(path, seconds=10):
 def test_reuses_digest_of_unchanged_file(cached, tmp_path, monkeypatch):
     f = tmp_path / "a.bin"
     f.write_bytes(b"x" * 5000)
-    first = io.sha256(f)
+    first = checksums.sha256(f)
     assert first == _true(f) and cached.is_file()
     calls = []
     monkeypatch.setattr(io, "_hash_file", lambda p, c: calls.append(p) or "never")
-    assert io.sha256(f) == first and not calls
+    assert checksums.sha256(f) == first and not calls
 
 
 @pytest.mark.parametrize("change", ["same_size_rewrite", "append", "replace", "touch_back"])
 def test_changed_file_is_hashed_again(cached, tmp_path, change):
     f = tmp_path / "a.bin"
     f.write_bytes(b"a" * 4096)
-    io.sha256(f)
+    checksums.sha256(f)
     st = f.stat()
     if change == "same_size_rewrite":
         f.write_bytes(b"b" * 4096)
@@ -58,31 +58,31 @@ def test_changed_file_is_hashed_again(cached, tmp_path, change):
         os.replace(g, f)
     else:
         _age(f, 100)
-    assert io.sha256(f) == _true(f)
+    assert checksums.sha256(f) == _true(f)
 
 
 def test_broken_cache_is_ignored(tmp_path, monkeypatch):
     db = tmp_path / "cache.sqlite"
     db.write_text("not a database")
-    monkeypatch.setenv(io.HASH_CACHE_ENV, str(db))
-    io._HASH_DB.clear()
+    monkeypatch.setenv(checksums.HASH_CACHE_ENV, str(db))
+    checksums._HASH_DB.clear()
     f = tmp_path / "a.bin"
     f.write_bytes(b"z" * 100)
-    assert io.sha256(f) == _true(f)
-    io._HASH_DB.clear()
+    assert checksums.sha256(f) == _true(f)
+    checksums._HASH_DB.clear()
 
 
 def test_fresh_file_is_not_cached(tmp_path, monkeypatch):
     """A file written within the settle time is hashed but not remembered."""
     db = tmp_path / "c.sqlite"
-    monkeypatch.setenv(io.HASH_CACHE_ENV, str(db))
-    io._HASH_DB.clear()
+    monkeypatch.setenv(checksums.HASH_CACHE_ENV, str(db))
+    checksums._HASH_DB.clear()
     f = tmp_path / "a.bin"
     f.write_bytes(b"q" * 100)
-    io.sha256(f)
-    con = io._hash_db(str(db))
+    checksums.sha256(f)
+    con = checksums._hash_db(str(db))
     assert con.execute("SELECT COUNT(*) FROM sha256").fetchone()[0] == 0
-    io._HASH_DB.clear()
+    checksums._HASH_DB.clear()
 
 
 def test_first_level_check_is_skipped_only_while_no_file_changed(cached, tmp_path,
@@ -120,7 +120,7 @@ def test_first_level_check_is_skipped_only_while_no_file_changed(cached, tmp_pat
     _age(bids / "sub-01" / "bold.nii.gz", 0)  # touched: the status-change time moves
     pipeline.ensure_first_level(cfg)
     assert len(calls) == 4
-    monkeypatch.delenv(io.HASH_CACHE_ENV)  # without the cache every call checks
+    monkeypatch.delenv(checksums.HASH_CACHE_ENV)  # without the cache every call checks
     pipeline.ensure_first_level(cfg)
     pipeline.ensure_first_level(cfg)
     assert len(calls) == 6

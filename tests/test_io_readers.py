@@ -9,16 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mindpain.io import (
-    cached_table,
-    code_closure,
-    code_fingerprint,
-    read_json,
-    read_tsv,
-    sha256,
-    write_json,
-    write_tsv,
-)
+from mindpain.checksums import code_closure, code_fingerprint, sha256
+from mindpain.io import cached_table, read_json, read_tsv, write_json, write_tsv
 
 
 def test_a_table_reads_back_exactly(tmp_path):

@@ -21,8 +21,9 @@ from _safety_helpers import hashes, one_line, run_cli
 from mindpain import bids as bids_reader
 from mindpain import first_level as fl
 from mindpain import first_level_outputs
+from mindpain.checksums import sha256
 from mindpain.errors import MindpainError
-from mindpain.io import MARKER, sha256
+from mindpain.folders import MARKER
 
 FUNC = Path("sub-001/ses-pre/func")
 STEM = "sub-001_ses-pre_task-heat"

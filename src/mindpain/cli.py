@@ -285,7 +285,7 @@ def _on_sigterm(signum, frame):
 def main(argv=None) -> int:
     """Run the command line; return the exit status."""
     from mindpain.errors import MindpainError
-    from mindpain.io import os_error_message
+    from mindpain.folders import os_error_message
 
     parser = build_parser()
     try:

@@ -22,7 +22,7 @@ Settings (environment variables, all optional):
     Folder of the result tables (default ``results/tables`` in the project checkout).
 ``MINDPAIN_HASH_CACHE``
     An SQLite file caching file checksums by file identity and times (see
-    :func:`mindpain.io.sha256`); unset: every checksum reads the file.
+    :func:`mindpain.checksums.sha256`); unset: every checksum reads the file.
 """
 
 from __future__ import annotations

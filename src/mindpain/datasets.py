@@ -15,7 +15,7 @@ Where the files come from (in this order):
 Every file, local or downloaded, is checked against the size and sha256 table below
 (copied from the data's ``PROVENANCE.md``); a downloaded file that does not match is
 deleted and an error raised. With ``MINDPAIN_HASH_CACHE`` set, an unchanged file's checksum
-is reused (:func:`mindpain.io.sha256`).
+is reused (:func:`mindpain.checksums.sha256`).
 """
 
 from __future__ import annotations
@@ -33,9 +33,9 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 
+from mindpain.checksums import sha256 as file_sha256
 from mindpain.errors import MindpainError
 from mindpain.io import TMP_PREFIX, plain_permissions
-from mindpain.io import sha256 as file_sha256
 
 #: Upstream commit of github.com/simonvandekar/pain21 ("Added software version to data
 #: table.", 2023-07-07); pinned so the bytes cannot change under the checksums.

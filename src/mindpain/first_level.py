@@ -80,6 +80,7 @@ from mindpain.bids import (  # noqa: F401  (re-exported: the stage's names for i
     sidecar_path,
 )
 from mindpain.bids import load_bold as _load_bold
+from mindpain.checksums import sha256
 from mindpain.errors import MindpainError
 from mindpain.first_level_outputs import (  # noqa: F401  (re-exported)
     DESCRIPTION_NAME,
@@ -100,6 +101,7 @@ from mindpain.first_level_outputs import (  # noqa: F401  (re-exported)
     write_dataset_description,
     write_outputs,
 )
+from mindpain.folders import folder_lock
 from mindpain.glm import ImageFit, fit_image
 from mindpain.group_level import (  # noqa: F401  (re-exported)
     combine_session,
@@ -108,7 +110,6 @@ from mindpain.group_level import (  # noqa: F401  (re-exported)
     naive_subjects,
     spatial_correlation,
 )
-from mindpain.io import folder_lock, sha256
 from mindpain.vocabulary import FRAMEWISE_DISPLACEMENT, MOTION_CONFOUNDS, MOTION_PARAMETERS
 from mindpain.vocabulary import MAP_CONTRASTS as CONTRASTS
 from mindpain.vocabulary import TWIN_CONFOUNDS_DIR as _TWIN_CONFOUNDS_DIR

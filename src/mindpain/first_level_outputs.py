@@ -19,18 +19,10 @@ import pandas as pd
 
 from mindpain import __version__
 from mindpain.bids import DEFAULT_SPACE, RunSpec, bold_sidecars, name_prefix, sidecar_path
+from mindpain.checksums import sha256
 from mindpain.errors import MindpainError
-from mindpain.io import (
-    check_writable_dir,
-    os_error_message,
-    read_marker,
-    sha256,
-    stage_file,
-    write_json,
-    write_marker,
-    write_tsv,
-    write_unit,
-)
+from mindpain.folders import check_writable_dir, os_error_message, read_marker, write_marker
+from mindpain.io import stage_file, write_json, write_tsv, write_unit
 from mindpain.vocabulary import MAP_CONTRASTS as CONTRASTS
 
 #: Statistics written per contrast and session.
@@ -220,7 +212,7 @@ def prepare_out_dir(out_dir, bids_dir, fmriprep=None) -> Path:
     Refused, with a one-line error and nothing written: a file; a folder inside the raw
     dataset other than under its ``derivatives/``; the raw or fMRIPrep folder itself or a
     folder inside fMRIPrep's; a non-empty folder without this command's ownership marker
-    (:data:`mindpain.io.MARKER`, kind ``first-level``) or an older mindpain
+    (:data:`mindpain.folders.MARKER`, kind ``first-level``) or an older mindpain
     ``dataset_description.json``.
 
     Returns

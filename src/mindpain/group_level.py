@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from mindpain.bids import DEFAULT_SPACE, bids_entities, load_participants, name_prefix
+from mindpain.checksums import sha256
 from mindpain.errors import MindpainError
 from mindpain.first_level_outputs import (
     STATS,
@@ -27,7 +28,6 @@ from mindpain.first_level_outputs import (
     session_mask_path,
     write_outputs,
 )
-from mindpain.io import sha256
 from mindpain.vocabulary import MAP_CONTRASTS as CONTRASTS
 from mindpain.vocabulary import TASK
 

@@ -1,34 +1,29 @@
-"""Files in and out: atomic writers and the readers beside them, ownership, checksums, caches.
+"""Files in and out: atomic writers, the readers beside them, cached tables.
 
 Every writer goes through :func:`atomic_path`: it writes to a temporary file in the
-target's folder and renames it into place only when the write finished.
+target's folder (its name starts with :data:`TMP_PREFIX`, a prefix only this package uses)
+and renames it into place only when the write finished. :func:`cached_table` is the one way
+to compute a table unless one with its content key exists, here or committed with the book.
 
-Folders this package makes (a twin, first-level derivatives) carry an **ownership marker**,
-:data:`MARKER` (``.mindpain.json``: the kind of folder and, for a twin, a manifest of its
-files). A folder is replaced or written into only when its marker proves it is ours and of
-the expected kind; temporary and backup folders have names only this package uses
-(``.mindpain-partial-<name>-<token>``, ``.mindpain-old-<name>-<token>``), so a user's
-``.NAME.partial`` or ``.NAME.old`` is never touched.
+Beside it: :mod:`mindpain.checksums` (the one file checksum, its cache, code fingerprints)
+and :mod:`mindpain.folders` (output folders: ownership markers, locks, replacement).
 """
 
 from __future__ import annotations
 
-import ast
 import contextlib
-import errno
-import hashlib
 import json
 import os
 import shutil
-import sqlite3
 import tempfile
-import time
-import uuid
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
 import pandas as pd
+
+#: Prefix of every temporary file or folder this package makes.
+TMP_PREFIX = ".mindpain-tmp-"
 
 
 def _temp_beside(path: Path) -> Path:
@@ -156,121 +151,6 @@ def read_json(path):
     return json.loads(Path(path).read_text())
 
 
-def _code_only(source: str) -> str:
-    """Return the syntax tree of Python ``source`` without docstrings, as text."""
-    tree = ast.parse(source)
-    for node in ast.walk(tree):
-        body = getattr(node, "body", None)
-        first = body[0] if isinstance(body, list) and body else None
-        if (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
-                and isinstance(first.value.value, str)):
-            node.body = body[1:] or [ast.Pass()]
-    return ast.dump(tree)
-
-
-def code_fingerprint(paths) -> str:
-    """sha256 over the code of ``paths``: Python files as their syntax tree, others as bytes.
-
-    Docstrings, comments and layout do not count, so editing documentation keeps every cache
-    keyed on the fingerprint valid; a change to what the code does changes it.
-    """
-    digest = hashlib.sha256()
-    for path in map(Path, paths):
-        digest.update(path.name.encode())
-        digest.update(_code_only(path.read_text()).encode() if path.suffix == ".py"
-                      else path.read_bytes())
-    return digest.hexdigest()
-
-
-#: Files beside the package's modules that are code too (parameters read at import or run).
-CODE_DATA_SUFFIXES = (".toml",)
-
-
-def _module_file(root: Path, name: str) -> Path | None:
-    """Return the source file of module ``name`` of the package at ``root``, or ``None``."""
-    base = root.joinpath(*name.split(".")[1:])
-    for path in (base / "__init__.py", base.with_suffix(".py")):
-        if path.is_file():
-            return path
-    return None
-
-
-def _imported_names(path: Path, name: str) -> set[str]:
-    """Return every module name ``path`` (module ``name``) imports, anywhere in its body.
-
-    ``from a import b`` yields both ``a`` and ``a.b`` (``b`` may be a submodule); relative
-    imports are resolved against ``name``.
-    """
-    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                parts = package.split(".")
-                base = ".".join(parts[:len(parts) - node.level + 1])
-                base = f"{base}.{node.module}" if node.module else base
-            else:
-                base = node.module
-            names.add(base)
-            names.update(f"{base}.{alias.name}" for alias in node.names)
-    return names
-
-
-def code_closure(*modules: str) -> list[Path]:
-    """Source files of ``modules`` and of every module of their package they import, transitively.
-
-    The imports are read from the syntax tree (in-function imports count too), so the files a
-    result depends on are derived from the code rather than listed by hand; the package
-    ``__init__`` files on the way and the package's parameter files (:data:`CODE_DATA_SUFFIXES`
-    in the folders reached) are included. Feed the list to :func:`code_fingerprint` for a
-    content key.
-
-    Parameters
-    ----------
-    *modules : str
-        Dotted module names, all in one top-level package (for example ``"mindpain.trial"``).
-
-    Returns
-    -------
-    list of Path
-        Sorted, without repeats.
-
-    Raises
-    ------
-    ValueError
-        If a named module has no source file in its package.
-    """
-    import importlib.util
-
-    top = {m.partition(".")[0] for m in modules}
-    if len(top) != 1:
-        raise ValueError(f"code_closure: modules of one package expected, got {sorted(top)}")
-    (package,) = top
-    root = Path(importlib.util.find_spec(package).origin).parent
-    files: set[Path] = set()
-    todo = list(modules)
-    for name in modules:
-        if _module_file(root, name) is None:
-            raise ValueError(f"code_closure: {name} has no source file under {root}")
-    while todo:
-        name = todo.pop()
-        if name != package and not name.startswith(package + "."):
-            continue
-        path = _module_file(root, name)
-        if path is None or path in files:
-            continue
-        files.add(path)
-        parts = name.split(".")
-        todo.extend(".".join(parts[:i]) for i in range(1, len(parts)))
-        todo.extend(_imported_names(path, name))
-    folders = {p.parent for p in files}
-    files.update(p for folder in folders for p in folder.iterdir()
-                 if p.suffix in CODE_DATA_SUFFIXES and p.is_file())
-    return sorted(files)
-
-
 def _stored_key(sidecar: Path):
     """Return the ``key`` of a table's JSON sidecar, or ``None`` (absent, unreadable, odd)."""
     try:
@@ -332,286 +212,42 @@ def write_nifti(path, img) -> Path:
     return Path(path)
 
 
-#: Environment variable naming the checksum cache (an SQLite file); unset: no cache.
-HASH_CACHE_ENV = "MINDPAIN_HASH_CACHE"
-#: A file modified less than this many seconds before it was hashed is not cached: its
-#: modification time could still repeat for a later write within the clock's resolution.
-HASH_CACHE_SETTLE_S = 2.0
+#: Names moved to :mod:`mindpain.checksums` and :mod:`mindpain.folders`, reachable from here
+#: until every caller imports them from their home (removed in the same change).
+_MOVED = {
+    "CODE_DATA_SUFFIXES": "mindpain.checksums",
+    "HASH_CACHE_ENV": "mindpain.checksums",
+    "HASH_CACHE_SETTLE_S": "mindpain.checksums",
+    "MARKER": "mindpain.folders",
+    "_HASH_DB": "mindpain.checksums",
+    "_code_only": "mindpain.checksums",
+    "_hash_cache_get": "mindpain.checksums",
+    "_hash_cache_put": "mindpain.checksums",
+    "_hash_db": "mindpain.checksums",
+    "_hash_file": "mindpain.checksums",
+    "_imported_names": "mindpain.checksums",
+    "_module_file": "mindpain.checksums",
+    "check_output_folder": "mindpain.folders",
+    "check_writable_dir": "mindpain.folders",
+    "checked_before": "mindpain.checksums",
+    "code_closure": "mindpain.checksums",
+    "code_fingerprint": "mindpain.checksums",
+    "folder_lock": "mindpain.folders",
+    "folder_token": "mindpain.folders",
+    "os_error_message": "mindpain.folders",
+    "partial_dir": "mindpain.folders",
+    "read_marker": "mindpain.folders",
+    "remember_checked": "mindpain.checksums",
+    "replace_dir": "mindpain.folders",
+    "sha256": "mindpain.checksums",
+    "tree_state": "mindpain.checksums",
+    "write_marker": "mindpain.folders"
+}
 
 
-def sha256(path, chunk: int = 1 << 20) -> str:
-    """Return the sha256 hex digest of a file (the package's only file checksum).
+def __getattr__(name):
+    if name in _MOVED:
+        import importlib
 
-    With :data:`HASH_CACHE_ENV` set (the book's Makefile sets it), a digest is reused when
-    the file's identity and metadata are exactly as when it was hashed: device, inode,
-    size, modification and status-change times in nanoseconds. Any write, truncation,
-    replacement or ``touch`` changes at least one of them (the status-change time cannot be
-    set back by a user), so a changed file is always hashed again; the cache only saves
-    re-reading unchanged gigabytes of the twin and its derivatives in every chapter. A
-    broken or unwritable cache is ignored.
-    """
-    cache = os.environ.get(HASH_CACHE_ENV)
-    if not cache:
-        return _hash_file(path, chunk)
-    st = os.stat(path)
-    key = f"{st.st_dev}:{st.st_ino}"  # the file itself, whatever path reaches it
-    sig = f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}"
-    found = _hash_cache_get(cache, key, sig)
-    if found is not None:
-        return found
-    digest = _hash_file(path, chunk)
-    if time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) > HASH_CACHE_SETTLE_S * 1e9:
-        _hash_cache_put(cache, key, sig, digest)
-    return digest
-
-
-def _hash_file(path, chunk: int) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-_HASH_DB: dict = {}
-
-
-def _hash_db(cache: str):
-    """Return this process's connection to the checksum cache (``None`` if unusable)."""
-    if cache in _HASH_DB:
-        return _HASH_DB[cache]
-    try:
-        Path(cache).parent.mkdir(parents=True, exist_ok=True)
-        con = sqlite3.connect(cache, timeout=30, isolation_level=None)
-        con.execute("PRAGMA journal_mode=WAL")
-        con.execute("CREATE TABLE IF NOT EXISTS sha256 (file TEXT PRIMARY KEY, sig TEXT, "
-                    "digest TEXT)")
-        con.execute("CREATE TABLE IF NOT EXISTS checked (key TEXT PRIMARY KEY)")
-    except (OSError, sqlite3.Error):
-        con = None
-    _HASH_DB[cache] = con
-    return con
-
-
-def _hash_cache_get(cache: str, key: str, sig: str) -> str | None:
-    con = _hash_db(cache)
-    if con is None:
-        return None
-    try:
-        row = con.execute("SELECT sig, digest FROM sha256 WHERE file = ?", (key,)).fetchone()
-    except sqlite3.Error:
-        return None
-    return row[1] if row is not None and row[0] == sig else None
-
-
-def _hash_cache_put(cache: str, key: str, sig: str, digest: str) -> None:
-    con = _hash_db(cache)
-    if con is None:
-        return
-    with contextlib.suppress(sqlite3.Error):
-        con.execute("INSERT OR REPLACE INTO sha256 VALUES (?, ?, ?)", (key, sig, digest))
-
-
-def tree_state(*folders) -> tuple[str, int]:
-    """Return a digest of every file under ``folders`` as the checksum cache sees a file.
-
-    The digest covers each file's path and identity (device, inode, size, modification and
-    status-change times in nanoseconds), so any file written, touched, replaced, added or
-    removed changes it. Returns ``(digest, newest time in ns)``.
-    """
-    rows, newest = [], 0
-    for folder in folders:
-        stack = [str(folder)]
-        while stack:
-            top = stack.pop()
-            try:
-                entries = list(os.scandir(top))
-            except FileNotFoundError:
-                rows.append(f"{top}\tmissing")
-                continue
-            for entry in entries:
-                if entry.is_dir(follow_symlinks=False):
-                    stack.append(entry.path)
-                    continue
-                st = entry.stat(follow_symlinks=False)
-                newest = max(newest, st.st_mtime_ns, st.st_ctime_ns)
-                rows.append(f"{entry.path}\t{st.st_dev}:{st.st_ino}:{st.st_size}:"
-                            f"{st.st_mtime_ns}:{st.st_ctime_ns}")
-    rows.sort()
-    return hashlib.sha256("\n".join(rows).encode()).hexdigest(), newest
-
-
-def checked_before(key: str) -> bool:
-    """Whether a check with this key passed before (see :func:`remember_checked`)."""
-    cache = os.environ.get(HASH_CACHE_ENV)
-    con = _hash_db(cache) if cache else None
-    if con is None:
-        return False
-    try:
-        return con.execute("SELECT 1 FROM checked WHERE key = ?", (key,)).fetchone() is not None
-    except sqlite3.Error:
-        return False
-
-
-def remember_checked(key: str, newest_ns: int) -> None:
-    """Record, in the checksum cache, that a check with this key passed.
-
-    Used with :func:`tree_state`: a whole-folder check (every first-level output current)
-    is skipped while no file under the folders changed, the same trust the checksum cache
-    gives each file. Nothing is recorded without :data:`HASH_CACHE_ENV`, nor while the
-    newest file is younger than :data:`HASH_CACHE_SETTLE_S`.
-    """
-    cache = os.environ.get(HASH_CACHE_ENV)
-    con = _hash_db(cache) if cache else None
-    if con is None or time.time_ns() - newest_ns <= HASH_CACHE_SETTLE_S * 1e9:
-        return
-    with contextlib.suppress(sqlite3.Error):
-        con.execute("INSERT OR REPLACE INTO checked VALUES (?)", (key,))
-
-
-def check_writable_dir(path, *, overwrite: bool = False) -> Path:
-    """Check that ``path`` can receive a new output folder; raise a one-line error if not."""
-    from mindpain.errors import MindpainError
-
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise MindpainError("exists and is not a folder; expected a folder to write into", path)
-    if path.is_dir() and any(path.iterdir()) and not overwrite:
-        raise MindpainError("folder is not empty; pass --overwrite to replace it", path)
-    parent = path.parent if not path.exists() else path
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir():
-        raise MindpainError("is a file, so no folder can be made below it", parent)
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise MindpainError("cannot write here (permission denied)", parent)
-    return path
-
-
-# --------------------------------------------------------------------------- ownership
-
-#: Name of the ownership marker at the top of every folder this package makes.
-MARKER = ".mindpain.json"
-#: Prefix of every temporary file or folder this package makes.
-TMP_PREFIX = ".mindpain-tmp-"
-
-
-def read_marker(folder) -> dict | None:
-    """Return the ownership marker of ``folder`` (a dict with ``kind``), or ``None``."""
-    try:
-        data = json.loads((Path(folder) / MARKER).read_text())
-    except (OSError, ValueError):
-        return None
-    if not isinstance(data, dict) or data.get("creator") != "mindpain" or "kind" not in data:
-        return None
-    return data
-
-
-def write_marker(folder, kind: str, **info) -> Path:
-    """Write the ownership marker of ``folder``: ``{"creator": "mindpain", "kind": kind, ...}``."""
-    return write_json(Path(folder) / MARKER, {"creator": "mindpain", "kind": kind, **info})
-
-
-def check_output_folder(path, *, what: str = "output folder", replaceable: bool = True) -> Path:
-    """Return ``path`` made absolute, or raise a one-line error when it cannot be an output.
-
-    Refused: the current folder or one of its parents (``.``, ``..``), a symbolic link when
-    the folder would be replaced (``replaceable``: a new folder is moved onto the path), and
-    an existing file.
-    """
-    from mindpain.errors import MindpainError
-
-    raw = Path(path)
-    if str(path).strip() == "":
-        raise MindpainError(f"empty {what} name; expected a folder path")
-    if raw.is_symlink() and replaceable:
-        raise MindpainError(f"is a symbolic link; give the real folder path ({what} is "
-                            "replaced as a whole, which would replace the link)", raw)
-    absolute = Path(os.path.abspath(raw))
-    cwd = Path.cwd()
-    if replaceable and (absolute == cwd or absolute in cwd.parents or absolute.parent == absolute):
-        raise MindpainError(f"is the current folder or one of its parents; give a new {what} "
-                            "name, e.g. ./twin", raw)
-    if absolute.exists() and not absolute.is_dir():
-        raise MindpainError(f"exists and is not a folder; expected a folder path ({what})", raw)
-    return absolute
-
-
-def folder_token(path) -> str:
-    """Return a short token naming an absolute folder path (stable across runs)."""
-    return hashlib.sha256(str(Path(os.path.abspath(path))).encode()).hexdigest()[:10]
-
-
-def partial_dir(out) -> Path:
-    """Return the hidden sibling folder where ``out`` is built (``.mindpain-partial-...``)."""
-    out = Path(os.path.abspath(out))
-    return out.parent / f".mindpain-partial-{out.name}-{folder_token(out)}"
-
-
-@contextlib.contextmanager
-def folder_lock(out):
-    """Hold the exclusive build lock of folder ``out`` until the block ends.
-
-    Two processes building the same folder (two chapters executed side by side, each
-    making the twin or its first level on demand) would otherwise share one partial
-    folder. The second waits here; when it gets the lock it finds the folder made and
-    current, and keeps it. The lock is ``fcntl.flock`` on an empty file beside the folder
-    (``.mindpain-lock-...``, a name only this package uses), removed by its holder before
-    release; a waiter that wakes on a removed file tries again. The kernel releases the
-    lock when a process ends, so a crash never leaves the folder locked.
-    """
-    import fcntl
-
-    out = Path(os.path.abspath(out))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    lock = out.parent / f".mindpain-lock-{out.name}-{folder_token(out)}"
-    while True:
-        fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o644)
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        try:
-            same = os.stat(lock).st_ino == os.fstat(fd).st_ino
-        except FileNotFoundError:
-            same = False
-        if same:
-            break
-        os.close(fd)  # the holder removed this file after we opened it: take the new one
-    try:
-        yield
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(lock)
-        os.close(fd)
-
-
-def replace_dir(src, dst) -> None:
-    """Move the finished folder ``src`` onto ``dst``.
-
-    An existing ``dst`` (which the caller has proved is ours) is first renamed to a backup
-    with a unique name (``.mindpain-old-<name>-<random>``), then deleted once ``src`` is in
-    place; a crash in between leaves the old folder under that name, never a mix.
-    """
-    src, dst = Path(src), Path(dst)
-    if dst.exists():
-        old = dst.with_name(f".mindpain-old-{dst.name}-{uuid.uuid4().hex[:10]}")
-        os.replace(dst, old)
-        try:
-            os.replace(src, dst)
-        except OSError:
-            os.replace(old, dst)
-            raise
-        shutil.rmtree(old)
-    else:
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(src, dst)
-
-
-def os_error_message(err: OSError) -> str:
-    """One line for an operating-system error: what happened and what to do."""
-    where = f"{err.filename}: " if getattr(err, "filename", None) else ""
-    reason = err.strerror or str(err) or type(err).__name__
-    hint = {errno.ENOSPC: "free some space and re-run (finished files are kept and reused)",
-            errno.EDQUOT: "free some space and re-run (finished files are kept and reused)",
-            errno.EACCES: "choose a folder you can write to",
-            errno.EPERM: "choose a folder you can write to",
-            errno.EROFS: "choose a folder on a writable disk"}.get(err.errno, "")
-    return f"{where}{reason}" + (f"; {hint}" if hint else "")
+        return getattr(importlib.import_module(_MOVED[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

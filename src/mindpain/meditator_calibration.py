@@ -16,8 +16,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from mindpain.checksums import code_closure, code_fingerprint
 from mindpain.config import PRECOMPUTED_DIR
-from mindpain.io import cached_table, code_closure, code_fingerprint
+from mindpain.io import cached_table
 from mindpain.meditator_models import (
     covariates,
     design_matrix,

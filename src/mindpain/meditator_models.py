@@ -16,7 +16,8 @@ from scipy import stats
 
 from mindpain.errors import MindpainError
 from mindpain.stats.effect_sizes import LEVEL, standardised
-from mindpain.vocabulary import GROUPS, NAIVE_GROUPS
+from mindpain.stats.tables import check_outcomes_table, id_list
+from mindpain.vocabulary import NAIVE_GROUPS
 
 #: Practice predictors: effect name -> column of log10 hours.
 PREDICTORS = {"retreat": "log_retreat", "daily": "log_daily", "lifetime": "log_lifetime"}
@@ -24,12 +25,6 @@ HOURS = ("lifetime_hours", "retreat_hours")
 
 
 # ---------------------------------------------------------------- validation
-
-
-def _ids(values, limit: int = 5) -> str:
-    values = list(values)
-    more = f" and {len(values) - limit} more" if len(values) > limit else ""
-    return ", ".join(map(str, values[:limit])) + more
 
 
 def validate_practice(practice: pd.DataFrame, groups, source=None) -> pd.DataFrame:
@@ -77,40 +72,41 @@ def validate_practice(practice: pd.DataFrame, groups, source=None) -> pd.DataFra
     table["participant_id"] = table["participant_id"].astype(str)
     dup = table["participant_id"][table["participant_id"].duplicated()]
     if len(dup):
-        raise MindpainError(f"{where}: participant(s) listed more than once: {_ids(dup)}", source)
+        raise MindpainError(f"{where}: participant(s) listed more than once: {id_list(dup)}",
+                            source)
     for col in HOURS:
         raw = table[col]
         num = pd.to_numeric(raw, errors="coerce")
         bad = table["participant_id"][num.isna() & raw.notna()]
         if len(bad):
-            raise MindpainError(f"{where}: {col} is not a number for {_ids(bad)}", source)
+            raise MindpainError(f"{where}: {col} is not a number for {id_list(bad)}", source)
         table[col] = num.astype(float)
     has = table[list(HOURS)].notna().any(axis=1)
     unknown = table["participant_id"][has & ~table["participant_id"].isin(groups.index)]
     if len(unknown):
         raise MindpainError(f"{where}: hours given for participant(s) not in the outcomes "
-                            f"table: {_ids(unknown)}", source)
+                            f"table: {id_list(unknown)}", source)
     group_of = table["participant_id"].map(groups)
     non_med = table["participant_id"][has & group_of.ne("LTM")]
     if len(non_med):
-        raise MindpainError(f"{where}: hours given for non-meditator(s) {_ids(non_med)} "
-                            f"(group {_ids(group_of[non_med.index].unique())}); only LTM "
+        raise MindpainError(f"{where}: hours given for non-meditator(s) {id_list(non_med)} "
+                            f"(group {id_list(group_of[non_med.index].unique())}); only LTM "
                             "participants have practice hours", source)
     ltm = groups.index[groups.eq("LTM")]
     listed = table.set_index("participant_id")
     absent = [p for p in ltm if p not in listed.index]
     if absent:
-        raise MindpainError(f"{where}: meditator(s) without practice hours: {_ids(absent)}; "
+        raise MindpainError(f"{where}: meditator(s) without practice hours: {id_list(absent)}; "
                             "every LTM participant needs lifetime_hours and retreat_hours",
                             source)
     med = listed.loc[list(ltm)]
     for col in HOURS:
         who = med.index[med[col].isna()]
         if len(who):
-            raise MindpainError(f"{where}: {col} missing for meditator(s) {_ids(who)}", source)
+            raise MindpainError(f"{where}: {col} missing for meditator(s) {id_list(who)}", source)
         who = med.index[~np.isfinite(med[col])]
         if len(who):
-            raise MindpainError(f"{where}: {col} is infinite for {_ids(who)}", source)
+            raise MindpainError(f"{where}: {col} is infinite for {id_list(who)}", source)
         who = med.index[med[col] < 0]
         if len(who):
             vals = ", ".join(f"{p} ({med.at[p, col]:g})" for p in who[:5])
@@ -118,7 +114,7 @@ def validate_practice(practice: pd.DataFrame, groups, source=None) -> pd.DataFra
                                 source)
     who = med.index[med["retreat_hours"] > med["lifetime_hours"]]
     if len(who):
-        raise MindpainError(f"{where}: retreat_hours exceed lifetime_hours for {_ids(who)}; "
+        raise MindpainError(f"{where}: retreat_hours exceed lifetime_hours for {id_list(who)}; "
                             "retreat practice is part of lifetime practice", source)
     return med.reset_index()[["participant_id", *HOURS]]
 
@@ -148,29 +144,13 @@ def meditator_table(outcomes: pd.DataFrame, practice: pd.DataFrame, source=None)
         Missing columns, unknown groups, a participant in two groups, a meditator with more
         than one session, no naive baseline, or invalid practice hours.
     """
-    if not isinstance(outcomes, pd.DataFrame):
-        raise MindpainError(f"outcomes table: expected a DataFrame, got {type(outcomes).__name__}")
-    need = ["participant_id", "session", "group"]
-    missing = [c for c in need if c not in outcomes.columns]
-    if missing:
-        raise MindpainError(f"outcomes table: missing column(s) {', '.join(missing)}")
-    data = outcomes.copy()
-    for col in need:
-        data[col] = data[col].astype(str)
-    bad = sorted(set(data["group"]) - set(GROUPS))
-    if bad:
-        raise MindpainError(f"outcomes table: unknown group(s) {bad}; expected one of "
-                            f"{', '.join(GROUPS)}")
-    n_groups = data.groupby("participant_id")["group"].nunique()
-    if (n_groups > 1).any():
-        raise MindpainError("outcomes table: participant(s) in more than one group: "
-                            f"{_ids(n_groups.index[n_groups > 1])}")
+    data = check_outcomes_table(outcomes)
     groups = data.groupby("participant_id")["group"].first()
     ltm = data[data["group"].eq("LTM")]
     n_ses = ltm.groupby("participant_id")["session"].nunique()
     if (n_ses > 1).any():
         raise MindpainError("outcomes table: meditator(s) with more than one session: "
-                            f"{_ids(n_ses.index[n_ses > 1])}; LTM were scanned once")
+                            f"{id_list(n_ses.index[n_ses > 1])}; LTM were scanned once")
     naive = data[data["group"].isin(NAIVE_GROUPS) & data["session"].eq("pre")]
     if naive.empty:
         raise MindpainError("outcomes table: no naive baseline rows (groups MBSR/HEP/WL, "

@@ -11,8 +11,14 @@ from pathlib import Path
 
 import pandas as pd
 
+from mindpain.checksums import (
+    checked_before,
+    code_closure,
+    code_fingerprint,
+    remember_checked,
+    tree_state,
+)
 from mindpain.config import Config, get_config
-from mindpain.io import checked_before, code_closure, code_fingerprint, remember_checked, tree_state
 from mindpain.vocabulary import RATING_OUTCOMES, TRIAL_OUTCOMES
 
 
@@ -72,7 +78,7 @@ def _first_level_check(bids_dir, out, confounds_dir) -> tuple[str, int]:
 
     While no file under the dataset or its derivatives changed (nor the code that fits and
     checks them), a chapter need not check the runs one by one again (see
-    :func:`mindpain.io.remember_checked`; only with the checksum cache configured).
+    :func:`mindpain.checksums.remember_checked`; only with the checksum cache configured).
     """
     from mindpain import __version__
 

@@ -363,7 +363,7 @@ def motion_effect_on_runs(specs, n_runs: int = 4) -> pd.DataFrame:
 
 def recovery_key(preset: str, seed: int) -> str:
     """Content key of :func:`recovery`: parameters, package version, generator and this code."""
-    from mindpain.io import code_closure, code_fingerprint
+    from mindpain.checksums import code_closure, code_fingerprint
 
     code = code_fingerprint(code_closure(__name__))
     return hashlib.sha256(f"{preset}|{seed}|{__version__}|{code}".encode()).hexdigest()

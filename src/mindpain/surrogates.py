@@ -31,8 +31,8 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 
+from mindpain.checksums import sha256
 from mindpain.images import MNI2MM_AFFINE, MNI2MM_SHAPE, make_img, voxel_coords
-from mindpain.io import sha256
 
 #: Version of the surrogate construction; change it whenever the maps change.
 SURROGATE_VERSION = "1"
@@ -178,7 +178,7 @@ def surrogate_cache_dir() -> Path:
 @lru_cache(maxsize=1)
 def _code_digest() -> str:
     """Fingerprint of the code the surrogates depend on (this module and what it imports)."""
-    from mindpain.io import code_closure, code_fingerprint
+    from mindpain.checksums import code_closure, code_fingerprint
 
     return code_fingerprint(code_closure(__name__))
 

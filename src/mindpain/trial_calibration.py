@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mindpain.checksums import code_closure, code_fingerprint
 from mindpain.config import PRECOMPUTED_DIR
-from mindpain.io import cached_table, code_closure, code_fingerprint, read_tsv
+from mindpain.io import cached_table, read_tsv
 from mindpain.reported import REPORTED, expected_t, p_from_t
 from mindpain.stats.effect_sizes import between_d, standardised, within_d
 from mindpain.trial import MODELS, tables_dir

@@ -18,7 +18,8 @@ from scipy import stats
 
 from mindpain.errors import MindpainError
 from mindpain.stats.effect_sizes import between_d, standardised
-from mindpain.vocabulary import ARMS, BETWEEN, GROUPS, SESSIONS, TRIAL_OUTCOMES, WITHIN
+from mindpain.stats.tables import check_outcomes_table
+from mindpain.vocabulary import ARMS, BETWEEN, SESSIONS, TRIAL_OUTCOMES, WITHIN
 
 #: Columns every outcomes table must have (besides the outcomes).
 REQUIRED_COLUMNS = ("participant_id", "session", "group")
@@ -60,34 +61,12 @@ def validate_outcomes(table, outcomes=TRIAL_OUTCOMES) -> pd.DataFrame:
     >>> sorted(validate_outcomes(obs)["group"].unique())
     ['HEP', 'MBSR', 'WL']
     """
-    if not isinstance(table, pd.DataFrame):
-        raise MindpainError(f"outcomes table: expected a pandas DataFrame, got "
-                            f"{type(table).__name__}")
     outcomes = tuple(outcomes)
-    missing = [c for c in (*REQUIRED_COLUMNS, *outcomes) if c not in table.columns]
-    if missing:
-        raise MindpainError(f"outcomes table: missing column(s) {', '.join(missing)}; expected "
-                            f"{', '.join((*REQUIRED_COLUMNS, *outcomes))}")
-    data = table.copy()
-    for col in REQUIRED_COLUMNS:
-        if data[col].isna().any():
-            raise MindpainError(f"outcomes table: column {col!r} has missing values")
-        data[col] = data[col].astype(str)
+    data = check_outcomes_table(table, REQUIRED_COLUMNS, outcomes)
     bad = sorted(set(data["session"]) - set(SESSIONS))
     if bad:
         raise MindpainError(f"outcomes table: session label(s) {', '.join(map(repr, bad))}; "
                             "expected 'pre' or 'post'")
-    bad = sorted(set(data["group"]) - set(GROUPS))
-    if bad:
-        raise MindpainError(f"outcomes table: group label(s) {', '.join(map(repr, bad))}; "
-                            f"expected one of {', '.join(GROUPS)}")
-    n_groups = data.groupby("participant_id")["group"].nunique()
-    if (n_groups > 1).any():
-        who = n_groups.index[n_groups > 1].tolist()
-        arms = data.groupby("participant_id")["group"].agg(lambda g: "/".join(sorted(set(g))))
-        detail = ", ".join(f"{p} ({arms[p]})" for p in who[:3])
-        raise MindpainError(f"outcomes table: participant(s) in more than one group: {detail}"
-                            f"{' ...' if len(who) > 3 else ''}; each participant has one group")
     dup = data.duplicated(["participant_id", "session"])
     if dup.any():
         first = data.loc[dup].iloc[0]

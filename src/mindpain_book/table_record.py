@@ -19,9 +19,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from mindpain.checksums import sha256
 from mindpain.config import PROJECT_ROOT
 from mindpain.errors import MindpainError
-from mindpain.io import atomic_path, sha256
+from mindpain.io import atomic_path
 
 #: Checksums of the full preset's result tables, as ``<sha256>  <file name>`` lines.
 RECORD = PROJECT_ROOT / "benchmarks" / "results_tables_full.sha256"

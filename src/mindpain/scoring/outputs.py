@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from mindpain.checksums import sha256
 from mindpain.errors import MindpainError
-from mindpain.io import sha256
 from mindpain.scoring.engine import (
     DEFAULT_CHUNK,
     BadMapsError,

@@ -5,4 +5,6 @@
     noncentral-t confidence intervals.
 :mod:`~mindpain.stats.multiplicity`
     Holm's step-down correction (statsmodels), by family and by row.
+:mod:`~mindpain.stats.tables`
+    The checks of the participant-by-session outcomes table both analyses read.
 """

@@ -5,7 +5,7 @@ only this package uses) and moved onto ``OUT`` only when complete, so a failed o
 interrupted run leaves no partial dataset; re-running with the same preset and seed resumes
 from the files already written.
 
-A finished twin carries an ownership marker (:data:`mindpain.io.MARKER`) with its generation
+A finished twin carries an ownership marker (:data:`mindpain.folders.MARKER`) with its generation
 key and a manifest (size and sha256 of every file). The marker decides what may happen to
 an existing ``OUT``:
 
@@ -32,22 +32,20 @@ from joblib import Parallel, delayed
 from tqdm import tqdm
 
 from mindpain import __version__
+from mindpain.checksums import sha256
 from mindpain.config import check_preset, check_seed, get_config
 from mindpain.errors import MindpainError
-from mindpain.images import make_img
-from mindpain.io import (
+from mindpain.folders import (
     check_output_folder,
     check_writable_dir,
     folder_lock,
     partial_dir,
     read_marker,
     replace_dir,
-    sha256,
-    write_json,
     write_marker,
-    write_nifti,
-    write_tsv,
 )
+from mindpain.images import make_img
+from mindpain.io import write_json, write_nifti, write_tsv
 from mindpain.twin import bids
 from mindpain.twin.params import check_world, load_parameters
 from mindpain.twin.participants import draw_participants, draw_truth
@@ -93,7 +91,7 @@ def read_stamp(out) -> dict | None:
 
 def manifest(root) -> dict:
     """Return ``{relative path: [size, sha256]}`` of every file under ``root`` but the marker."""
-    from mindpain.io import MARKER
+    from mindpain.folders import MARKER
 
     root = Path(root)
     return {p.relative_to(root).as_posix(): [p.stat().st_size, sha256(p)]
@@ -107,7 +105,7 @@ def twin_problems(out) -> tuple[dict | None, list, list]:
     this package); ``damage`` lists files of the manifest that are missing or changed (size
     or sha256); ``foreign`` lists files the manifest does not list.
     """
-    from mindpain.io import MARKER
+    from mindpain.folders import MARKER
 
     out = Path(out)
     marker = read_marker(out)
