@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from mindpain import checksums, io
+from mindpain import checksums
 
 
 def _true(path) -> str:
@@ -18,7 +18,7 @@ def _true(path) -> str:
 def cached(tmp_path, monkeypatch):
     db = tmp_path / "cache" / "sha256.sqlite"
     monkeypatch.setenv(checksums.HASH_CACHE_ENV, str(db))
-    monkeypatch.setattr(io, "HASH_CACHE_SETTLE_S", 0.0)
+    monkeypatch.setattr(checksums, "HASH_CACHE_SETTLE_S", 0.0)
     checksums._HASH_DB.clear()
     yield db
     checksums._HASH_DB.clear()
@@ -36,7 +36,7 @@ def test_reuses_digest_of_unchanged_file(cached, tmp_path, monkeypatch):
     first = checksums.sha256(f)
     assert first == _true(f) and cached.is_file()
     calls = []
-    monkeypatch.setattr(io, "_hash_file", lambda p, c: calls.append(p) or "never")
+    monkeypatch.setattr(checksums, "_hash_file", lambda p, c: calls.append(p) or "never")
     assert checksums.sha256(f) == first and not calls
 
 
