@@ -54,7 +54,7 @@ class Config:
     Attributes
     ----------
     preset : str
-        ``"small"``, ``"full"``, ``"reduced"`` or ``"calibration"``.
+        One of :data:`mindpain.vocabulary.PRESETS`.
     seed : int
         Master seed.
     data_dir : pathlib.Path

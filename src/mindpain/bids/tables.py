@@ -103,7 +103,7 @@ def load_participants(bids_dir) -> pd.DataFrame:
     Parameters
     ----------
     bids_dir : str or path-like
-        BIDS dataset folder.
+        BIDS dataset folder (its ``participants.tsv`` and ``phenotype/practice.tsv``).
 
     Returns
     -------
@@ -162,9 +162,10 @@ def load_events(bids_dir, task: str = TASK) -> pd.DataFrame:
     Parameters
     ----------
     bids_dir : str or path-like
-        BIDS dataset folder.
+        BIDS dataset folder; the ``*_events.tsv`` beside each run of :func:`find_runs`
+        are read.
     task : str
-        BIDS task label.
+        BIDS task label of the runs whose events are read.
 
     Returns
     -------
@@ -364,7 +365,8 @@ def load_truth(bids_dir) -> pd.DataFrame | None:
     Parameters
     ----------
     bids_dir : str or path-like
-        BIDS dataset folder.
+        BIDS dataset folder; the truth is its ``derivatives/twin-truth`` table
+        (:data:`TRUTH_TSV`).
 
     Returns
     -------

@@ -26,7 +26,7 @@ class Parameters:
     Attributes
     ----------
     preset : str
-        ``"small"``, ``"full"``, ``"reduced"`` or ``"calibration"``.
+        One of :data:`mindpain.vocabulary.PRESETS`.
     world : str
         ``"realistic"`` or ``"ideal"`` (see :data:`mindpain.vocabulary.WORLDS`).
     raw : dict
