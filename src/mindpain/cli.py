@@ -312,10 +312,13 @@ def stage_parser(stage: str, description: str, preset: str, out) -> argparse.Arg
     'reduced'
     """
     parser = _Parser(prog=f"python -m mindpain.{stage}", description=description)
-    parser.add_argument("--preset", default=preset)
-    parser.add_argument("--seed", default=None)
-    parser.add_argument("--n-jobs", type=int, default=None)
-    parser.add_argument("--out", default=str(out))
+    parser.add_argument("--preset", default=preset, help="twin preset")
+    parser.add_argument("--seed", default=None,
+                        help="master seed (default: MINDPAIN_SEED, else the book's)")
+    parser.add_argument("--n-jobs", type=int, default=None,
+                        help="parallel workers, -1 = every core (default: MINDPAIN_N_JOBS, "
+                             "else 1)")
+    parser.add_argument("--out", default=str(out), help="output folder")
     return parser
 
 

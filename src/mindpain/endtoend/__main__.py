@@ -21,7 +21,8 @@ def main(argv=None) -> int:
     """Compute and write the end-to-end calibration; return the exit status."""
     parser = stage_parser("endtoend", __doc__.splitlines()[0], ENDTOEND_PRESET,
                           PRECOMPUTED_DIR)
-    parser.add_argument("--replications", type=int, default=DEFAULT_REPLICATIONS)
+    parser.add_argument("--replications", type=int, default=DEFAULT_REPLICATIONS,
+                        help="replications per world (the MAR scenario: a quarter)")
     parser.add_argument("--budget-minutes", type=float, default=None,
                         help="start no new batch after this many minutes")
     parser.add_argument("--cache", default=None,

@@ -21,8 +21,10 @@ def main(argv=None) -> int:
     """Compute and write the committed multiverse; return the exit status."""
     parser = stage_parser("multiverse", __doc__.splitlines()[0], PRECOMPUTED_PRESET,
                           PRECOMPUTED_DIR)
-    parser.add_argument("--n-permutations", type=int, default=N_PERMUTATIONS)
-    parser.add_argument("--grid", default="book", choices=sorted(GRIDS))
+    parser.add_argument("--n-permutations", type=int, default=N_PERMUTATIONS,
+                        help="permutations of the arm labels in the null")
+    parser.add_argument("--grid", default="book", choices=sorted(GRIDS),
+                        help="first-level axes that vary")
     args = parser.parse_args(argv)
 
     def work(cfg) -> str:
