@@ -25,8 +25,11 @@ CONFOUND_SETS = {"none": ()}
 #: (model, sample) pairs that are defined.
 MODEL_SAMPLES = (("change_score", "completers"), ("ancova", "completers"),
                  ("mixedlm", "completers"), ("mixedlm", "all"))
+#: Covariate sets: name -> covariates adjusted for.
 COVARIATE_SETS = {"none": (), "age+sex": ("age", "sex")}
+#: Outcomes (signature responses) whose curve is computed.
 OUTCOMES = ("nps", "siips1")
+
 #: Columns of ``multiverse.tsv``.
 SPEC_COLUMNS = {
     "spec": "specification number (stable order of the grid)",
