@@ -11,6 +11,7 @@ import pytest
 from conftest import TEST_SEED
 
 from mindpain import endtoend
+from mindpain.endtoend import runner
 from mindpain.errors import MindpainError
 
 N_REPS = 3
@@ -71,7 +72,7 @@ def test_replication_seeds_differ_and_are_shared_by_worlds():
 def test_resume_reads_finished_replications(small_run, monkeypatch):
     table, _, _, cache = small_run
     calls = []
-    monkeypatch.setattr(endtoend, "replicate", lambda *a: calls.append(a))
+    monkeypatch.setattr(runner, "replicate", lambda *a: calls.append(a))
     again, _, timing = endtoend.run_endtoend(TEST_SEED, N_REPS, preset="small",
                                              scenarios=REALISTIC, cache_root=cache)
     assert calls == [] and timing["tasks_computed"] == 0
@@ -96,7 +97,7 @@ def test_content_key_changes_with_parameters(tmp_path, monkeypatch):
     changed = tmp_path / "parameters.toml"
     shutil.copy(toml, changed)
     changed.write_text(changed.read_text().replace("value = 1.2", "value = 1.3", 1))
-    monkeypatch.setattr(endtoend, "code_files",
+    monkeypatch.setattr(runner, "code_files",
                         lambda: [changed if p == toml else p for p in files])
     assert endtoend.content_key("calibration", 1, 200)["code"] != base["code"]
 
@@ -130,6 +131,24 @@ def test_rekey_renews_the_key_only_when_the_numbers_hold(tmp_path, small_run, mo
     with pytest.raises(MindpainError, match="differs with the current code"):
         endtoend.rekey(tmp_path)
     assert json.loads(meta_path.read_text())["key"]["code"] == "0" * 64
+
+
+def test_command_line_rekeys_and_fails_in_one_line(tmp_path, small_run, capsys):
+    """``python -m mindpain.endtoend``: ``--rekey`` renews a result's key; bad input is one
+    line on stderr with exit 2, and nothing is written."""
+    from mindpain.endtoend.__main__ import main
+
+    table, _, timing, _ = small_run
+    key = endtoend.content_key("small", TEST_SEED, N_REPS, REALISTIC)
+    endtoend.write_result(table, tmp_path, dict(key, code="0" * 64), timing)
+    assert main(["--rekey", "--preset", "small", "--out", str(tmp_path)]) == 0
+    assert "re-keyed" in capsys.readouterr().out
+    endtoend.load_result(tmp_path, key)
+    empty = tmp_path / "empty"
+    assert main(["--preset", "nope", "--out", str(empty)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mindpain endtoend: ") and err.count("\n") == 1
+    assert not empty.exists()
 
 
 def test_in_memory_first_level_equals_on_disk(small_twin, tmp_path):
@@ -253,13 +272,13 @@ def test_cache_is_reused_after_a_code_change_only_if_reproduced(small_run, monke
     label = folder / "code.json"
     assert json.loads(label.read_text())["code"] == key["code"]
     # other code that gives the same numbers: the files are kept and re-labelled
-    endtoend._check_cache_code(folder, dict(key, code="1" * 64), REALISTIC, weights)
+    runner._check_cache_code(folder, dict(key, code="1" * 64), REALISTIC, weights)
     assert json.loads(label.read_text())["code"] == "1" * 64
     assert len(list(folder.glob("realistic/*.tsv"))) == N_REPS
     # code that gives other numbers: the folder is set aside, the run starts afresh
     real = endtoend.replicate
-    monkeypatch.setattr(endtoend, "replicate", lambda *a: real(*a).assign(nps=0.0))
-    endtoend._check_cache_code(folder, key, REALISTIC, weights)
+    monkeypatch.setattr(runner, "replicate", lambda *a: real(*a).assign(nps=0.0))
+    runner._check_cache_code(folder, key, REALISTIC, weights)
     assert list(folder.glob("realistic/*.tsv")) == []
     stale = folder.with_name(folder.name + ".stale-" + "1" * 12)
     assert len(list(stale.glob("realistic/*.tsv"))) == N_REPS

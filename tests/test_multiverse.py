@@ -100,6 +100,21 @@ def test_committed_result_key_is_checked(tmp_path):
     assert set(meta["columns"]) == set(mv.SPEC_COLUMNS)
 
 
+def test_command_line_fails_in_one_line(tmp_path, capsys):
+    """``python -m mindpain.multiverse``: bad input is one line on stderr, exit 2, no output."""
+    from mindpain.multiverse.__main__ import main
+
+    out = tmp_path / "out"
+    assert main(["--preset", "nope", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mindpain multiverse: ") and err.count("\n") == 1
+    assert not out.exists()
+    with pytest.raises(SystemExit) as done:  # a parser error: one line, exit 2
+        main(["--grid", "huge"])
+    assert done.value.code == 2
+    assert capsys.readouterr().err.count("\n") == 1
+
+
 @pytest.mark.slow
 def test_multiverse_runs_through_the_pipeline_on_the_small_twin(small_twin, tmp_path):
     from mindpain.config import get_config

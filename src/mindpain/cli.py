@@ -1,6 +1,8 @@
 """Command-line interface: ``mindpain twin``, ``mindpain first-level``, ``mindpain score``.
 
-Parsers live here (cheap to import); each command imports its stage lazily. Options are
+Parsers live here (cheap to import); each command imports its stage lazily. The stage
+commands ``python -m mindpain.endtoend`` and ``python -m mindpain.multiverse`` build their
+parsers with :func:`stage_parser` and run through :func:`run_stage`. Options are
 checked in the parser (types, ranges, choices). Every problem a user can meet — bad input,
 a folder in the way, a full disk, an unreachable Dask scheduler — is printed as one line on
 stderr with exit status 2; an interruption exits with 130. No traceback reaches the user
@@ -276,6 +278,87 @@ def _fail(line: str, code: int) -> int:
     """Print one line on stderr and return the exit status ``code``."""
     print(line, file=sys.stderr)
     return code
+
+
+# --------------------------------------------------------------------------- stage commands
+
+
+def stage_parser(stage: str, description: str, preset: str, out) -> argparse.ArgumentParser:
+    """Return the parser of ``python -m mindpain.<stage>`` with the options every stage has.
+
+    The options are ``--preset`` (default ``preset``), ``--seed`` and ``--n-jobs`` (default:
+    the configuration's, :func:`mindpain.config.get_config`) and ``--out`` (default ``out``);
+    the stage adds its own. Parser errors are one line (exit 2).
+
+    Parameters
+    ----------
+    stage : str
+        Module name under :mod:`mindpain` (``endtoend``, ``multiverse``).
+    description : str
+        What the command does (shown by ``--help``).
+    preset : str
+        Default twin preset.
+    out : str or pathlib.Path
+        Default output folder.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+
+    Examples
+    --------
+    >>> parser = stage_parser("multiverse", "Compute the multiverse.", "reduced", "out")
+    >>> parser.parse_args(["--seed", "3"]).preset
+    'reduced'
+    """
+    parser = _Parser(prog=f"python -m mindpain.{stage}", description=description)
+    parser.add_argument("--preset", default=preset, help="twin preset")
+    parser.add_argument("--seed", default=None,
+                        help="master seed (default: MINDPAIN_SEED, else the book's)")
+    parser.add_argument("--n-jobs", type=int, default=None,
+                        help="parallel workers, -1 = every core (default: MINDPAIN_N_JOBS, "
+                             "else 1)")
+    parser.add_argument("--out", default=str(out), help="output folder")
+    return parser
+
+
+def run_stage(stage: str, args: argparse.Namespace, work) -> int:
+    """Run a stage command whose options :func:`stage_parser` parsed; return the exit status.
+
+    The configuration is resolved once, here, from ``args.preset``, ``args.seed`` and
+    ``args.n_jobs`` (those left ``None`` come from the environment; the dataset is the
+    preset's twin); ``work(cfg)`` does the stage's work with it and returns the line to print
+    (exit 0). A problem (bad input, a stale or malformed file, an unwritable folder) is one
+    line on stderr, ``mindpain <stage>: <problem>``, with exit 2.
+
+    Parameters
+    ----------
+    stage : str
+        Module name under :mod:`mindpain`, used in the error line.
+    args : argparse.Namespace
+        Parsed options.
+    work : callable
+        ``work(cfg) -> str``.
+
+    Returns
+    -------
+    int
+        0, or 2 after a one-line error.
+    """
+    from mindpain.config import get_config
+    from mindpain.errors import MindpainError
+
+    overrides = {"preset": args.preset, "bids_dir": None}
+    if args.seed is not None:
+        overrides["seed"] = args.seed
+    if args.n_jobs is not None:
+        overrides["n_jobs"] = args.n_jobs
+    try:
+        line = work(get_config(**overrides))
+    except (MindpainError, OSError, KeyError, ValueError) as err:
+        return _fail(f"mindpain {stage}: {err}", 2)
+    print(line)
+    return 0
 
 
 def _on_sigterm(signum, frame):

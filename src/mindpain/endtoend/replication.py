@@ -1,0 +1,181 @@
+"""One replication of the trial through the pipeline, and the analysis mask it reads.
+
+A replication draws the participants and their latent truth with its own seed
+(:func:`~mindpain.endtoend.settings.replication_seed`), simulates every run of every session
+of the trial's completers in memory (:func:`mindpain.twin.run.make_run`), fits each run
+(:func:`mindpain.endtoend.glm.fit_run_in_memory`), combines a session's runs
+(:func:`~mindpain.endtoend.glm.session_effect`) and scores the session's hot>warm map with
+the open surrogate signatures resampled to the data grid (:func:`surrogate_weights`, as
+:func:`mindpain.scoring.score_maps`). :func:`mask_effects` measures the planted effects as
+read through the voxels the analysis keeps.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pandas as pd
+
+from mindpain.endtoend.glm import fit_run_in_memory, run_mask, session_effect
+from mindpain.endtoend.settings import (
+    CONTRASTS,
+    ENDTOEND_PRESET,
+    OUTCOMES,
+    SURROGATES,
+    replication_seed,
+)
+
+
+def surrogate_weights(preset: str = ENDTOEND_PRESET, data_dir=None) -> np.ndarray:
+    """Surrogate NPS and SIIPS1 weights on the twin's grid, one column each (C-order voxels).
+
+    The weights are resampled to the data grid exactly as :func:`mindpain.scoring.score_maps`
+    does (same plan); a session's score is the dot product of its effect map with a column.
+    """
+    from mindpain.scoring.plan import build_plan, signature_columns
+    from mindpain.signatures import get_signature
+    from mindpain.twin.patterns import generator_space
+
+    space = generator_space(preset)
+    sigs = [get_signature(SURROGATES[o], data_dir) for o in OUTCOMES]
+    cols = signature_columns(sigs, False)
+    plan = build_plan(sigs, cols, list(range(len(cols))), space.shape, space.affine)
+    weights = np.zeros((int(np.prod(space.shape)), len(cols)))
+    weights[plan.idx] = plan.W
+    return weights
+
+
+def replicate(preset: str, seed: int, world: str, replication: int,
+              weights: np.ndarray, dropout_log_odds: float | None = None) -> pd.DataFrame:
+    """One replication of the trial through the pipeline, in memory.
+
+    Parameters
+    ----------
+    preset : str
+        Twin preset (:data:`~mindpain.endtoend.settings.ENDTOEND_PRESET`).
+    seed : int
+        Master seed.
+    world : {"ideal", "realistic"}
+        Twin world.
+    replication : int
+        Replication number (its seed is :func:`~mindpain.endtoend.settings.replication_seed`).
+    weights : numpy.ndarray
+        :func:`surrogate_weights` of the preset.
+    dropout_log_odds : float, optional
+        Dropout that depends on baseline
+        (:func:`mindpain.twin.participants.draw_participants`); default: the twin's.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per completer and session: ``replication, participant_id, session, group``
+        and the outcomes :data:`~mindpain.endtoend.settings.OUTCOMES`.
+    """
+    from threadpoolctl import threadpool_limits
+
+    from mindpain.first_level import MOTION_CONFOUNDS
+    from mindpain.twin.patterns import generator_space
+
+    rep_seed = replication_seed(seed, replication)
+    affine = generator_space(preset).affine
+    support = (weights != 0).any(1).reshape(generator_space(preset).shape)
+    tr, sessions = _completer_sessions(preset, rep_seed, world, dropout_log_odds)
+    rows = []
+    with threadpool_limits(limits=1, user_api="blas"):
+        for rec, runs in sessions:
+            fits = [fit_run_in_memory(data, tr, MOTION_CONFOUNDS, affine, support)
+                    for data in runs]
+            scores = session_effect(fits).astype(np.float64) @ weights
+            rows.append({"replication": int(replication), "participant_id":
+                         rec["participant_id"], "session": rec["session"],
+                         "group": rec["group"],
+                         **{o: float(s) for o, s in zip(OUTCOMES, scores, strict=True)}})
+    return pd.DataFrame(rows)
+
+
+def _completer_sessions(preset: str, rep_seed: int, world: str,
+                        dropout_log_odds: float | None = None) -> tuple:
+    """Return ``(tr, sessions)`` of one replication.
+
+    ``sessions`` yields each trial completer's session record (its latent truth) and a
+    generator of its simulated runs (:func:`mindpain.twin.run.make_run`), made only when
+    iterated.
+    """
+    from mindpain.twin.params import load_parameters
+    from mindpain.twin.participants import draw_participants, draw_truth
+    from mindpain.twin.run import make_run
+    from mindpain.vocabulary import ARMS
+
+    params = load_parameters(preset, world)
+    participants = draw_participants(preset, rep_seed, world, dropout_log_odds)
+    truth = draw_truth(participants, preset, rep_seed, world=world)
+    keep = participants[participants["group"].isin(ARMS) & participants["completed_post"]]
+    hot = keep.set_index("participant_id")["hot_temperature"]
+    truth = truth[truth["participant_id"].isin(hot.index)]
+    runs = range(1, params["task.n_runs"] + 1)
+    sessions = ((rec, (make_run(preset, rep_seed, rec, run, float(hot[rec["participant_id"]]),
+                                world) for run in runs))
+                for rec in truth.to_dict("records"))
+    return float(params["task.repetition_time"]), sessions
+
+
+def analysis_mask(preset: str, seed: int, world: str = "ideal",
+                  n_sessions: int = 6) -> tuple[np.ndarray, list]:
+    """Measure on simulated runs which of the twin's voxels the analysis reads.
+
+    The first level fits only the voxels of each run's implicit mask
+    (:func:`~mindpain.endtoend.glm.run_mask`) and the session map holds the voxels every run keeps
+    (:func:`~mindpain.endtoend.glm.session_effect`); the scorer then sees the signature's weights in
+    those voxels only. This simulates the first ``n_sessions`` completer sessions of replication 0
+    (seed :func:`~mindpain.endtoend.settings.replication_seed`) and returns the voxels of the
+    generator's mask that every one of their runs keeps.
+
+    Returns
+    -------
+    tuple
+        ``(keep, counts)``: boolean over the generator's in-mask voxels, and each session's
+        number of voxels kept (grid-wide, so it may include voxels outside the twin's mask).
+    """
+    from itertools import islice
+
+    from mindpain.twin.patterns import generator_space
+
+    gen = generator_space(preset)
+    _, sessions = _completer_sessions(preset, replication_seed(seed, 0), world)
+    keep, counts = np.ones(gen.shape, bool), []
+    for _, runs in islice(sessions, n_sessions):
+        session = np.logical_and.reduce([run_mask(data.bold, gen.affine) for data in runs])
+        counts.append(int(session.sum()))
+        keep &= session
+    return keep[gen.mask], counts
+
+
+def mask_effects(preset: str, seed: int, world: str = "ideal",
+                 n_sessions: int = 6) -> pd.DataFrame:
+    """Planted effects as read through the analysis's mask (:func:`analysis_mask`).
+
+    The generator plants each effect in signature units read over the twin's whole mask
+    (:func:`mindpain.twin.model.planted_trial_effects`); a map that holds fewer voxels reads a
+    different effect (a weighted share of the pattern is lost, and with it part of the session
+    noise). Returns one row per :data:`~mindpain.endtoend.settings.OUTCOMES` and
+    :data:`~mindpain.endtoend.settings.CONTRASTS` with ``planted_d_paper`` (whole mask),
+    ``planted_d_paper_in_mask``, and ``analysis_mask_voxels`` / ``twin_mask_voxels``.
+    """
+    from mindpain.truth import planted_trial_effects
+
+    keep, _ = analysis_mask(preset, seed, world, n_sessions)
+    whole = planted_trial_effects(preset).set_index(["outcome", "contrast"])
+    seen = planted_trial_effects(preset, keep).set_index(["outcome", "contrast"])
+    rows = [{"world": world, "outcome": o, "contrast": c,
+             "planted_d_paper": float(whole.loc[(o, c), "planted_d_paper"]),
+             "planted_d_paper_in_mask": float(seen.loc[(o, c), "planted_d_paper"]),
+             "analysis_mask_voxels": int(keep.sum()), "twin_mask_voxels": int(keep.size)}
+            for o in OUTCOMES for c in CONTRASTS]
+    return pd.DataFrame(rows)
+
+
+def scores_digest(scores: pd.DataFrame) -> str:
+    """sha256 of one replication's scores written with 12 significant digits."""
+    text = scores.to_csv(sep="\t", index=False, float_format="%.12g", lineterminator="\n")
+    return hashlib.sha256(text.encode()).hexdigest()

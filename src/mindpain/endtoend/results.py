@@ -1,0 +1,136 @@
+"""The committed end-to-end result: written by ``make calibrate``, read by the book, re-keyed.
+
+``make calibrate`` (``python -m mindpain.endtoend``) writes
+``book/precomputed/trial_coverage_endtoend.tsv`` with its JSON sidecar (key, columns,
+timing, check digests) and a copy under ``results/tables/`` (:func:`write_result`); the
+book reads it back with its key checked against the current code (:func:`load_result`,
+:func:`load_or_run`). When code in the fingerprint changes without changing the numbers,
+``make calibrate-rekey`` (:func:`rekey`) recomputes the check replications and, if they
+match, renews the key.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from mindpain.config import PRECOMPUTED_DIR
+from mindpain.endtoend.replication import replicate, scores_digest, surrogate_weights
+from mindpain.endtoend.runner import content_key, run_endtoend
+from mindpain.endtoend.settings import COLUMNS, DEFAULT_REPLICATIONS, ENDTOEND_PRESET, TABLE_NAME
+from mindpain.errors import MindpainError
+
+
+def write_result(table: pd.DataFrame, folder, key: dict, timing: dict) -> Path:
+    """Write the coverage table and its JSON sidecar (key, columns, timing) into ``folder``."""
+    from mindpain.io import write_json, write_tsv
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / TABLE_NAME
+    write_tsv(path, table)
+    write_json(path.with_suffix(".json"), {
+        "key": key, "columns": COLUMNS, "timing": timing,
+        "made_by": "make calibrate (python -m mindpain.endtoend)"})
+    return path
+
+
+def load_result(folder, key: dict) -> tuple:
+    """Read a committed end-to-end result; a missing or stale one raises a one-line error.
+
+    ``key`` is compared field by field with the stored key, except ``n_replications``
+    (read from the file: a budgeted run may have finished fewer than requested).
+
+    Returns
+    -------
+    tuple
+        ``(table, meta)``: the coverage table and the sidecar (key, columns, timing).
+
+    Raises
+    ------
+    MindpainError
+        When the files are absent or the key differs (the code, the twin's parameters, the
+        preset or the seed changed): run ``make calibrate`` (or, when the change cannot
+        alter the numbers, ``make calibrate-rekey``).
+    """
+    folder = Path(folder)
+    meta_path = (folder / TABLE_NAME).with_suffix(".json")
+    hint = (f"run `make calibrate SEED={key['seed']}` to recompute it (or `make "
+            "calibrate-rekey` if the change cannot alter its numbers)")
+    if not meta_path.is_file() or not (folder / TABLE_NAME).is_file():
+        raise MindpainError(f"no precomputed end-to-end calibration; {hint}", meta_path)
+    meta = json.loads(meta_path.read_text())
+    stored = meta.get("key", {})
+    changed = sorted(k for k in set(key) | set(stored)
+                     if k != "n_replications" and key.get(k) != stored.get(k))
+    if changed:
+        raise MindpainError(f"precomputed end-to-end calibration is stale ({', '.join(changed)}"
+                            f" changed); {hint}", meta_path)
+    table = pd.read_csv(folder / TABLE_NAME, sep="\t", na_values="n/a")
+    return table, meta
+
+
+def rekey(folder=None, data_dir=None) -> dict:
+    """Give a committed result the current code's key if the code still gives its numbers.
+
+    Recomputes the replications whose digests the sidecar keeps
+    (``timing.check_digests``: the first two of every scenario) with the current code and
+    compares their scores (12 significant digits) with the stored digests. When every one
+    matches, the sidecar's key gets the current code fingerprint; otherwise a one-line error
+    says to recompute (``make calibrate``).
+
+    Returns
+    -------
+    dict
+        The new key.
+    """
+    from mindpain.io import write_json
+
+    folder = PRECOMPUTED_DIR if folder is None else Path(folder)
+    meta_path = (folder / TABLE_NAME).with_suffix(".json")
+    meta = json.loads(meta_path.read_text())
+    old = meta["key"]
+    scenarios = {k: tuple(v) for k, v in old["scenarios"].items()}
+    weights = surrogate_weights(old["preset"], data_dir)
+    for name, digests in meta["timing"]["check_digests"].items():
+        for r, digest in enumerate(digests):
+            got = scores_digest(replicate(old["preset"], old["seed"], scenarios[name][0], r,
+                                          weights, scenarios[name][1]))
+            if got != digest:
+                raise MindpainError(f"replication {r} of scenario {name} differs with the "
+                                    "current code; run `make calibrate`", meta_path)
+    key = content_key(old["preset"], old["seed"], old["n_replications"], scenarios)
+    meta["key"] = key
+    write_json(meta_path, meta)
+    return key
+
+
+def load_or_run(cfg, folder=None, small_replications: int = 4) -> tuple:
+    """Return the end-to-end coverage for the book.
+
+    The full calibration costs about an hour, so the book reads the result that
+    ``make calibrate`` committed under ``book/precomputed/`` and checks its key against the
+    current code; the copy is also adopted into the results folder
+    (:func:`mindpain.io.adopt`). The small twin (tests) is cheap and is computed
+    here with ``small_replications``.
+
+    Returns
+    -------
+    tuple
+        ``(table, meta, from_disk)``.
+    """
+    if cfg.preset == "small":
+        table, _, timing = run_endtoend(cfg.seed, small_replications, preset="small",
+                                        data_dir=cfg.data_dir)
+        return table, {"key": content_key("small", cfg.seed, small_replications),
+                       "timing": timing}, False
+    from mindpain.io import adopt
+    from mindpain.trial import tables_dir
+
+    folder = PRECOMPUTED_DIR if folder is None else Path(folder)
+    key = content_key(ENDTOEND_PRESET, cfg.seed, DEFAULT_REPLICATIONS)
+    table, meta = load_result(folder, key)
+    adopt(tables_dir(cfg) / TABLE_NAME, meta["key"], folder)
+    return table, meta, True

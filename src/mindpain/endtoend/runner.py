@@ -1,0 +1,259 @@
+"""Running the end-to-end calibration: content key, per-replication cache, joblib workers.
+
+:func:`run_endtoend` replicates the trial in every scenario
+(:func:`mindpain.endtoend.replication.replicate`) in joblib workers and measures coverage
+(:func:`mindpain.endtoend.coverage.coverage_table`). Each finished replication is its own
+file under :func:`cache_folder`, so an interrupted run resumes; files written by other code
+are reused only if the current code reproduces them (:func:`_check_cache_code`). Results
+are keyed by :func:`content_key`: preset, seed, scenarios, replications and a fingerprint
+of the code of every module involved and of the twin's parameter file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mindpain.endtoend.coverage import coverage_table
+from mindpain.endtoend.replication import mask_effects, replicate, scores_digest, surrogate_weights
+from mindpain.endtoend.settings import (
+    BOOK_GRID_PRESET,
+    CONTRASTS,
+    DEFAULT_REPLICATIONS,
+    ENDTOEND_PRESET,
+    MODELS,
+    OUTCOMES,
+    SCENARIOS,
+    scenario_replications,
+)
+from mindpain.errors import MindpainError
+
+
+def code_files() -> list[Path]:
+    """Source files the end-to-end result depends on (hashed into the content key).
+
+    Every module of :mod:`mindpain.endtoend` and every package module they import,
+    transitively, with the twin's parameter file (:func:`mindpain.io.code_closure`).
+    """
+    from mindpain.io import code_closure
+
+    return code_closure(__package__)
+
+
+def content_key(preset: str, seed: int, n_replications: int, scenarios=None) -> dict:
+    """Key of an end-to-end result: preset, seed, scenarios, replications, code fingerprint.
+
+    The fingerprint (:func:`mindpain.io.code_fingerprint`) covers the code of every module
+    involved (twin, GLM, first level, scoring, signatures, trial models; docstrings and
+    comments do not count) and the twin's parameter file.
+    """
+    from mindpain.io import code_fingerprint
+
+    scenarios = SCENARIOS if scenarios is None else scenarios
+    return {"preset": preset, "seed": int(seed),
+            "scenarios": {k: list(v) for k, v in scenarios.items()},
+            "n_replications": int(n_replications), "outcomes": list(OUTCOMES),
+            "contrasts": list(CONTRASTS), "models": list(MODELS),
+            "code": code_fingerprint(code_files())}
+
+
+def cache_folder(root, key: dict) -> Path:
+    """Folder of the per-replication files of ``key`` under ``root``.
+
+    Named by what the replications are (preset, seed, scenarios, outcomes, contrasts,
+    models), not by the code: the code fingerprint is kept in the folder's ``code.json``
+    and checked by :func:`_check_cache_code` before a run reuses the files.
+    """
+    stem = {k: v for k, v in key.items() if k not in ("n_replications", "code")}
+    tag = hashlib.sha256(json.dumps(stem, sort_keys=True).encode()).hexdigest()[:16]
+    return Path(root) / f"endtoend-{key['preset']}-seed-{key['seed']}-{tag}"
+
+
+def _check_cache_code(folder: Path, key: dict, scenarios: dict, weights) -> None:
+    """Make the per-replication files in ``folder`` safe to reuse with the current code.
+
+    Files written by other code are kept only if the current code reproduces them: replication 0 of
+    every scenario on disk is recomputed and compared (scores to 12 significant digits,
+    :func:`~mindpain.endtoend.replication.scores_digest`); if all match, the folder is re-labelled
+    with the current code, otherwise it is renamed ``*.stale-<code>`` and the run starts afresh. A
+    folder without a label is treated as stale.
+    """
+    from mindpain.io import write_json
+
+    label = folder / "code.json"
+    if not folder.exists():
+        folder.mkdir(parents=True)
+        write_json(label, {"code": key["code"]})
+        return
+    try:
+        code = json.loads(label.read_text()).get("code")
+    except (OSError, ValueError):
+        code = None
+    if code == key["code"]:
+        return
+    same = code is not None
+    for name, (world, log_odds, _) in scenarios.items():
+        path = _replication_file(folder, name, 0)
+        if same and path.is_file():
+            stored = scores_digest(pd.read_csv(path, sep="\t"))
+            fresh = scores_digest(replicate(key["preset"], key["seed"], world, 0, weights,
+                                            log_odds))
+            same = stored == fresh
+    if not same:
+        folder.rename(folder.with_name(f"{folder.name}.stale-{(code or 'unknown')[:12]}"))
+        folder.mkdir(parents=True)
+    write_json(label, {"code": key["code"]})
+
+
+def _replication_file(folder: Path, scenario: str, replication: int) -> Path:
+    return Path(folder) / scenario / f"replication-{int(replication):05d}.tsv"
+
+
+def _run_one(preset, seed, scenario, spec, replication, weights, folder) -> tuple:
+    """Compute one replication of one scenario and write it atomically (worker task)."""
+    from mindpain.io import write_json, write_tsv
+
+    start, cpu = time.perf_counter(), time.process_time()
+    frame = replicate(preset, seed, spec[0], replication, weights, spec[1])
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    path = _replication_file(folder, scenario, replication)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json(path.with_suffix(".json"), {"wall_s": wall, "cpu_s": cpu})
+    write_tsv(path, frame)
+    return wall, cpu
+
+
+def _cached_timing(folder: Path, scenarios, wanted: dict) -> tuple[list, list]:
+    """Wall and CPU seconds of the cached replications that recorded them."""
+    walls, cpus = [], []
+    for name in scenarios:
+        for r in range(wanted[name]):
+            try:
+                rec = json.loads(_replication_file(folder, name, r).with_suffix(".json")
+                                 .read_text())
+            except (OSError, ValueError):
+                continue
+            walls.append(float(rec["wall_s"]))
+            cpus.append(float(rec["cpu_s"]))
+    return walls, cpus
+
+
+def run_endtoend(seed: int, n_replications: int = DEFAULT_REPLICATIONS,
+                 preset: str = ENDTOEND_PRESET, scenarios=None, n_jobs: int = 1,
+                 progress: bool = False, budget_s: float | None = None,
+                 data_dir=None, cache_root=None, book_grid: bool = False) -> tuple:
+    """Replicate the trial through the pipeline in every scenario and measure coverage.
+
+    Replication ``r`` of every scenario uses the seed
+    :func:`~mindpain.endtoend.settings.replication_seed` (the scenarios are paired). Each finished
+    replication is written to its own file under :func:`cache_folder` (``cache_root``; default: a
+    temporary folder removed at the end), so an interrupted run resumes where it stopped:
+    replications already on disk are read, not recomputed (after a code change, only if the new code
+    reproduces them, :func:`_check_cache_code`). Tasks run in joblib workers (``n_jobs``), in the
+    order in which the scenarios' shares make them due; with ``budget_s``, no new batch starts once
+    that many seconds have passed, and the replications finished are kept (the table reports how
+    many). The planted effects as read through the analysis's mask
+    (:func:`~mindpain.endtoend.replication.mask_effects`) are measured in each world; with
+    ``book_grid``, also on the book's grid (:data:`~mindpain.endtoend.settings.BOOK_GRID_PRESET`),
+    for comparison.
+
+    Returns
+    -------
+    tuple
+        ``(table, scores, timing)``: the coverage table
+        (:func:`~mindpain.endtoend.coverage.coverage_table`), the per-session scores of every
+        scenario (with a ``scenario`` column) and a timing dict (``replications`` per scenario,
+        ``wall_s`` of this call, ``tasks_computed`` by it, mean ``task_wall_s`` and ``task_cpu_s``
+        of one replication of one scenario over the ``tasks_timed`` cached replications that
+        recorded them, ``n_jobs``).
+    """
+    import tempfile
+
+    from joblib import Parallel, delayed
+    from tqdm import tqdm
+
+    scenarios = SCENARIOS if scenarios is None else scenarios
+    weights = surrogate_weights(preset, data_dir)
+    wanted = scenario_replications(n_replications, scenarios)
+    tmp = None
+    if cache_root is None:
+        tmp = tempfile.TemporaryDirectory(prefix="mindpain-endtoend-")
+        cache_root = tmp.name
+    key = content_key(preset, seed, n_replications, scenarios)
+    folder = cache_folder(cache_root, key)
+    _check_cache_code(folder, key, scenarios, weights)
+    # replication r of a scenario with share s is due at r / s: a budgeted run keeps the
+    # scenarios' replications in proportion to their shares
+    tasks = sorted(((name, r) for name in scenarios for r in range(wanted[name])),
+                   key=lambda t: (t[1] / scenarios[t[0]][2], list(scenarios).index(t[0])))
+    todo = [t for t in tasks if not _replication_file(folder, *t).is_file()]
+    walls, cpus = [], []
+    start = time.perf_counter()
+    batch = max(2 * int(n_jobs), 2)
+    bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), unit="replication",
+               desc="end-to-end replications", disable=not progress)
+    with Parallel(n_jobs=n_jobs) as parallel:
+        for i in range(0, len(todo), batch):
+            if budget_s is not None and time.perf_counter() - start > budget_s:
+                break
+            chunk = todo[i:i + batch]
+            out = parallel(delayed(_run_one)(preset, seed, name, scenarios[name], r, weights,
+                                             folder) for name, r in chunk)
+            for wall, cpu in out:
+                walls.append(wall)
+                cpus.append(cpu)
+            bar.update(len(chunk))
+    bar.close()
+    scores, done = {}, {}
+    for name in scenarios:
+        reps = [r for r in range(wanted[name]) if _replication_file(folder, name, r).is_file()]
+        if len(reps) < 3:
+            raise MindpainError(f"only {len(reps)} replication(s) of scenario {name} finished;"
+                                " at least 3 are needed", folder)
+        scores[name] = pd.concat([pd.read_csv(_replication_file(folder, name, r), sep="\t")
+                                  for r in reps], ignore_index=True)
+        done[name] = len(reps)
+    worlds = dict.fromkeys(spec[0] for spec in scenarios.values())
+    in_mask = pd.concat([mask_effects(preset, seed, w) for w in worlds], ignore_index=True)
+    # the same measurement on the book's grid, for comparison (two sessions suffice: the
+    # mask is the same in every session of the ideal world)
+    book = mask_effects(BOOK_GRID_PRESET, seed, "ideal", n_sessions=2) if book_grid else None
+    table = coverage_table(scores, preset, scenarios, in_mask)
+    digests = {name: [scores_digest(s[s["replication"] == r].reset_index(drop=True))
+                      for r in range(min(2, done[name]))] for name, s in scores.items()}
+    tasks_computed = len(walls)
+    walls, cpus = _cached_timing(folder, scenarios, wanted)
+    timing = {"replications": done, "requested_replications": wanted,
+              "wall_s": round(time.perf_counter() - start, 1), "n_jobs": int(n_jobs),
+              "tasks_computed": tasks_computed, "tasks_timed": len(walls),
+              "task_wall_s_mean": round(float(np.mean(walls)), 2) if walls else None,
+              "task_cpu_s_mean": round(float(np.mean(cpus)), 2) if walls else None,
+              "check_digests": digests,
+              "analysis_mask": _mask_summary(in_mask, book)}
+    all_scores = pd.concat([s.assign(scenario=n) for n, s in scores.items()],
+                           ignore_index=True)
+    if tmp is not None:
+        tmp.cleanup()
+    return table, all_scores, timing
+
+
+def _mask_summary(in_mask: pd.DataFrame, book_grid: pd.DataFrame | None) -> dict:
+    """Summarise the analysis mask: voxels kept per world and on the book's grid.
+
+    Counts are ``[kept, twin's mask]``; for the book's grid (if measured) also the largest
+    change the mask makes to a planted effect there.
+    """
+    def kept(g):
+        return [int(g["analysis_mask_voxels"].iloc[0]), int(g["twin_mask_voxels"].iloc[0])]
+
+    out = {"worlds": {w: kept(g) for w, g in in_mask.groupby("world", sort=False)}}
+    if book_grid is not None:
+        shift = (book_grid["planted_d_paper_in_mask"] - book_grid["planted_d_paper"]).abs()
+        out["book_grid"] = {"preset": BOOK_GRID_PRESET, "voxels": kept(book_grid),
+                            "max_abs_change_d_paper": float(shift.max())}
+    return out

@@ -1,0 +1,82 @@
+r"""Multiverse (specification curve) of the trial's headline contrast, through the real pipeline.
+
+Every specification runs first level -> scoring -> outcome model on the BIDS dataset:
+
+First level (:mod:`mindpain.first_level`, one derivative folder per variant)
+    smoothing FWHM (none or 8 mm), HRF model (Glover, or Glover plus its time derivative), high-pass
+    cut-off (128 s, SPM's default, or 100 s, FSL's); which axes vary is set by the grid
+    (:data:`~mindpain.multiverse.grid.GRIDS`). A confound axis is ready
+    (:data:`~mindpain.multiverse.grid.CONFOUND_SETS`) but has one level: the twin's BOLD has no
+    confounds file, so there is nothing to vary. Each variant's outputs carry the first-level
+    stage's content key (inputs' sha256 and settings), so a variant is computed once and reused; the
+    pipeline's own first level is reused for the default variant.
+Scoring (:func:`mindpain.scoring.score_maps`)
+    NPS and SIIPS1 responses of each session's hot>warm map by dot product, cosine
+    similarity or Pearson correlation.
+Outcome model, sample and covariates
+    ``change_score`` (completers: the two arms' change scores; d over their pooled SD),
+    ``ancova`` (completers: ``post ~ arm + pre``, three arms; d over the same pooled SD),
+    ``mixedlm`` on completers or on all available sessions (random intercept, REML; d over
+    :math:`\sqrt2\hat\sigma_e`, as :func:`mindpain.trial_models.fit_mixedlm`); each with or
+    without age and sex as covariates. Completers vs all data only differ for the mixed
+    model (the other two need both sessions), so the grid has 4 model-sample pairs.
+
+Each specification's estimate is Cohen's d of the contrast (default NPS, MBSR vs HEP) with
+its 95 % CI and two-sided p; the curve's inference permutes the arm labels and re-estimates
+every specification (Simonsohn, Simmons & Nelson 2020).
+
+Modules, one concern each (the names below are also importable from
+:mod:`mindpain.multiverse` itself)
+
+- :mod:`mindpain.multiverse.grid`: the axes of a specification and the grids;
+- :mod:`mindpain.multiverse.models`: the batched outcome models (every specification and
+  permutation at once);
+- :mod:`mindpain.multiverse.curve`: the specification curve and its permutation null;
+- :mod:`mindpain.multiverse.runner`: each first-level variant and its scoring, then the
+  curve (:func:`~mindpain.multiverse.runner.run_multiverse`);
+- :mod:`mindpain.multiverse.results`: the committed result (``make multiverse``,
+  ``python -m mindpain.multiverse``) and the book's tables.
+"""
+
+from mindpain.multiverse.curve import (
+    ALPHA,
+    N_PERMUTATIONS,
+    Multiverse,
+    analyse_scores,
+    curve_statistics,
+    participant_frame,
+    permuted_labels,
+)
+from mindpain.multiverse.grid import (
+    CONFOUND_SETS,
+    COVARIATE_SETS,
+    GRIDS,
+    HIGH_PASS_S,
+    HRF_MODELS,
+    MODEL_SAMPLES,
+    OUTCOMES,
+    SMOOTHING,
+    SPEC_COLUMNS,
+    FirstLevelVariant,
+    first_level_variants,
+    n_specifications,
+)
+from mindpain.multiverse.models import estimate_specs, reml_random_intercept
+from mindpain.multiverse.results import (
+    PRECOMPUTED_PRESET,
+    content_key,
+    load_or_run,
+    load_result,
+    write_multiverse,
+    write_result,
+)
+from mindpain.multiverse.runner import run_multiverse, run_variant, variant_dir
+
+__all__ = [
+    "ALPHA", "CONFOUND_SETS", "COVARIATE_SETS", "GRIDS", "HIGH_PASS_S", "HRF_MODELS",
+    "MODEL_SAMPLES", "N_PERMUTATIONS", "OUTCOMES", "PRECOMPUTED_PRESET", "SMOOTHING",
+    "SPEC_COLUMNS", "FirstLevelVariant", "Multiverse", "analyse_scores", "content_key",
+    "curve_statistics", "estimate_specs", "first_level_variants", "load_or_run", "load_result",
+    "n_specifications", "participant_frame", "permuted_labels", "reml_random_intercept",
+    "run_multiverse", "run_variant", "variant_dir", "write_multiverse", "write_result",
+]

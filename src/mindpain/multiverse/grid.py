@@ -1,0 +1,104 @@
+"""The multiverse's grid: every axis along which a specification varies.
+
+First-level axes (smoothing, HRF model, high-pass cut-off, confounds) combine into
+:class:`FirstLevelVariant` objects; which of them vary is set by the grid (:data:`GRIDS`).
+With the signature response metrics (:data:`mindpain.vocabulary.METRICS`), the model-sample
+pairs (:data:`MODEL_SAMPLES`) and the covariate sets (:data:`COVARIATE_SETS`) they make the
+specifications of each outcome (:data:`OUTCOMES`; :func:`n_specifications`), whose table
+has the columns :data:`SPEC_COLUMNS`.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+from mindpain.errors import MindpainError
+from mindpain.vocabulary import METRICS
+
+#: First-level axes: smoothing FWHM (mm; None = none), HRF model, high-pass period (s).
+SMOOTHING = (None, 8.0)
+HRF_MODELS = ("glover", "glover + derivative")
+HIGH_PASS_S = (128.0, 100.0)
+#: Confound sets (column names of fMRIPrep's confounds table); the twin has none.
+CONFOUND_SETS = {"none": ()}
+#: (model, sample) pairs that are defined.
+MODEL_SAMPLES = (("change_score", "completers"), ("ancova", "completers"),
+                 ("mixedlm", "completers"), ("mixedlm", "all"))
+#: Covariate sets: name -> covariates adjusted for.
+COVARIATE_SETS = {"none": (), "age+sex": ("age", "sex")}
+#: Outcomes (signature responses) whose curve is computed.
+OUTCOMES = ("nps", "siips1")
+
+#: Columns of ``multiverse.tsv``.
+SPEC_COLUMNS = {
+    "spec": "specification number (stable order of the grid)",
+    "outcome": "signature (nps, siips1)",
+    "contrast": "the contrast estimated (first arm minus second, change pre to post)",
+    "first_level": "first-level variant label (fwhm-hrf-highpass)",
+    "smoothing_fwhm": "smoothing before the first-level fit, mm (0 = none)",
+    "hrf_model": "nilearn HRF model of the first level",
+    "high_pass_s": "high-pass cut-off period of the cosine drift model, s",
+    "confounds": "confound set of the first level",
+    "metric": "signature response metric (dot, cosine, correlation)",
+    "model": "outcome model (change_score, ancova, mixedlm)",
+    "sample": "completers, or all available sessions (mixed model only)",
+    "covariates": "none, or age+sex",
+    "estimate_d": "Cohen's d of the contrast (see chapter 6 for each model's SD)",
+    "ci_low": "lower end of the 95% CI of d (noncentral t)",
+    "ci_high": "upper end of the 95% CI of d",
+    "p": "two-sided p",
+    "significant": "p < 0.05 and d in the predicted direction (negative)",
+    "n": "participants in the model",
+    "planted_d": "the twin's planted d of the contrast (change-score scale)",
+}
+
+
+@dataclass(frozen=True)
+class FirstLevelVariant:
+    """One combination of the first-level axes."""
+
+    smoothing_fwhm: float | None
+    hrf_model: str
+    high_pass_s: float
+    confounds: str = "none"
+
+    @property
+    def label(self) -> str:
+        """Short, file-name-safe label, e.g. ``fwhm0-glover-hp128``."""
+        hrf = "gloverderiv" if "derivative" in self.hrf_model else "glover"
+        fwhm = 0 if self.smoothing_fwhm is None else self.smoothing_fwhm
+        return f"fwhm{fwhm:g}-{hrf}-hp{self.high_pass_s:g}-conf{self.confounds}"
+
+    def settings(self):
+        """Return the first-level stage's :class:`~mindpain.first_level.ModelSettings`."""
+        from mindpain.first_level import ModelSettings
+
+        return ModelSettings(hrf_model=self.hrf_model, high_pass=1.0 / self.high_pass_s,
+                             smoothing_fwhm=self.smoothing_fwhm,
+                             confounds=CONFOUND_SETS[self.confounds])
+
+
+#: First-level grids: which axes vary. ``book``: the committed multiverse (HRF x high-pass,
+#: no smoothing: on the reduced twin's 10 mm grid an 8 mm kernel is below one voxel, so the
+#: smoothing axis would double the cost for a near-identical map); ``full``: every axis
+#: (``python -m mindpain.multiverse --grid full``); ``small``: the test twin (smoothing only).
+GRIDS = {"book": {"smoothing": (None,), "hrf": HRF_MODELS, "high_pass": HIGH_PASS_S},
+         "full": {"smoothing": SMOOTHING, "hrf": HRF_MODELS, "high_pass": HIGH_PASS_S},
+         "small": {"smoothing": SMOOTHING, "hrf": HRF_MODELS[:1], "high_pass": HIGH_PASS_S[:1]}}
+
+
+def first_level_variants(grid: str = "book") -> list[FirstLevelVariant]:
+    """Return every first-level variant of ``grid`` (:data:`GRIDS`; default variant first)."""
+    if grid not in GRIDS:
+        raise MindpainError(f"unknown multiverse grid {grid!r}; expected one of "
+                            f"{', '.join(GRIDS)}")
+    axes = GRIDS[grid]
+    return [FirstLevelVariant(f, h, hp, c) for f, h, hp, c in
+            itertools.product(axes["smoothing"], axes["hrf"], axes["high_pass"], CONFOUND_SETS)]
+
+
+def n_specifications(grid: str = "book") -> int:
+    """Return the number of specifications per outcome."""
+    return (len(first_level_variants(grid)) * len(METRICS) * len(MODEL_SAMPLES)
+            * len(COVARIATE_SETS))

@@ -1,0 +1,104 @@
+"""Running the multiverse: each first-level variant and its scoring, then the curve.
+
+Each variant's first level is the stage's own run loop with the variant's settings
+(:mod:`mindpain.first_level`, one derivative folder per variant, content-keyed so a variant
+is computed once and reused; the pipeline's own folder for the default variant); its
+session maps are scored with :func:`mindpain.scoring.score_maps`, and
+:func:`run_multiverse` analyses the scores of every variant
+(:func:`mindpain.multiverse.curve.analyse_scores`).
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mindpain.errors import MindpainError
+from mindpain.multiverse.curve import N_PERMUTATIONS, Multiverse, analyse_scores
+from mindpain.multiverse.grid import OUTCOMES, FirstLevelVariant, first_level_variants
+from mindpain.vocabulary import METRICS
+
+
+def variant_dir(cfg, variant: FirstLevelVariant) -> Path:
+    """Return a variant's derivative folder (the pipeline's own for the default settings)."""
+    from mindpain.first_level import ModelSettings
+    from mindpain.pipeline import first_level_dir
+
+    if variant.settings() == ModelSettings(confounds=()):
+        return first_level_dir(cfg)
+    return cfg.derivatives_dir / "multiverse" / f"first-level-{variant.label}"
+
+
+def run_variant(cfg, bids_dir, variant: FirstLevelVariant, signatures, progress=False):
+    """First level (trial participants) and scoring of one variant.
+
+    Returns
+    -------
+    tuple
+        (long score table ``participant_id, session, outcome, metric, response``,
+        seconds spent, runs computed).
+    """
+    from mindpain import first_level as fl
+    from mindpain.scoring import ResamplingWarning, score_maps
+
+    start = time.perf_counter()
+    out = variant_dir(cfg, variant)
+    out.mkdir(parents=True, exist_ok=True)
+    fl.write_dataset_description(out, bids_dir)
+    specs = fl.find_runs(bids_dir, participant_label=fl.naive_subjects(bids_dir))
+    # The stage's own run loop, with this variant's settings (run_first_level exposes
+    # only the smoothing); outputs are content-keyed, so an unchanged variant is skipped.
+    summary = fl._run_all(specs, out, variant.settings(), None, cfg.n_jobs, progress)
+    if not summary.ok:
+        path, reason = summary.failed[0]
+        raise MindpainError(f"first level ({variant.label}) failed for "
+                            f"{len(summary.failed)} run(s): {reason}", path)
+    maps = [m["hotVsWarm"]["effect"] for _, m in sorted(summary.session_maps.items())]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResamplingWarning)
+        table = score_maps(maps, list(signatures.values()), metrics=METRICS,
+                           n_jobs=cfg.n_jobs, data_dir=cfg.data_dir)
+    names = {sig.name: outcome for outcome, sig in signatures.items()}
+    table["outcome"] = table["signature"].map(names)
+    table = table[table["region"] == "whole"]
+    runs = sum(1 for label in summary.computed if "_run-" in label)
+    return (table[["participant_id", "session", "outcome", "metric", "response"]]
+            .assign(first_level=variant.label), time.perf_counter() - start, runs)
+
+
+def run_multiverse(cfg, contrast: str = "MBSR_vs_HEP", n_permutations: int = N_PERMUTATIONS,
+                   progress: bool = False, grid: str = "book") -> Multiverse:
+    """Run every first-level variant and scoring on ``cfg``'s dataset, then the curve.
+
+    Returns
+    -------
+    Multiverse
+        ``specs`` (columns :data:`~mindpain.multiverse.grid.SPEC_COLUMNS`), ``null`` (one row per
+        outcome and permutation), ``summary`` (share significant, median d, their null p values) and
+        ``timing`` (seconds per variant and for the statistics).
+    """
+    from mindpain.bids import load_participants
+    from mindpain.pipeline import ensure_dataset, outcome_signatures
+    from mindpain.trial import truth_table
+
+    bids_dir = ensure_dataset(cfg)
+    sigs = outcome_signatures(cfg)
+    sigs = {k: sigs[k] for k in OUTCOMES}
+    frames, timing = [], {"variants": {}}
+    for variant in first_level_variants(grid):
+        table, seconds, runs = run_variant(cfg, bids_dir, variant, sigs, progress)
+        frames.append(table)
+        timing["variants"][variant.label] = {"seconds": seconds, "runs_computed": runs}
+    start = time.perf_counter()
+    truth = truth_table(cfg)
+    truth = truth[truth["contrast"] == contrast].set_index("outcome")["planted_d"]
+    result = analyse_scores(pd.concat(frames, ignore_index=True), load_participants(bids_dir),
+                            {k: float(truth.get(k, np.nan)) for k in OUTCOMES}, contrast,
+                            n_permutations, cfg.seed)
+    timing["statistics_seconds"] = time.perf_counter() - start
+    result.timing = timing
+    return result
