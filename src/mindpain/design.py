@@ -105,7 +105,7 @@ def power_t(d, kind: str, n1, n2=None, alpha: float = ALPHA):
 
 
 def nct_power(ncp, df, alpha: float = ALPHA):
-    """Two-sided power of a t test with noncentrality ``ncp`` (NaN far in the tail -> 1).
+    r"""Two-sided power of a t test with noncentrality ``ncp`` (NaN far in the tail -> 1).
 
     Parameters
     ----------
@@ -119,7 +119,7 @@ def nct_power(ncp, df, alpha: float = ALPHA):
     Returns
     -------
     numpy.ndarray
-        :math:`P(|T| > t_{1-\\alpha/2, df})` under the noncentral t, broadcast over the
+        :math:`P(|T| > t_{1-\alpha/2, df})` under the noncentral t, broadcast over the
         inputs.
 
     Examples

@@ -20,7 +20,6 @@ from scipy import stats
 from mindpain.design import ALPHA, nct_power, planted_d, power_t
 from mindpain.reported import N_COMPLETERS
 
-
 #: Assumed twin parameters swept by :func:`sensitivity`: name -> (low, high) multipliers
 #: of the assumed value (``n_runs``: absolute run counts).
 SWEEP = {
