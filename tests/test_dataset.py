@@ -232,6 +232,18 @@ def test_status_counts_add_up():
     counts = dataset.status_counts(table)
     assert counts.loc["total"].sum() == len(table)
     assert list(counts.columns) == ["reported", "derived", "context", "assumed"]
+    with pytest.raises(MindpainError, match="parameter table lacks column 'status'"):
+        dataset.status_counts(table.drop(columns="status"))
+
+
+def test_as_bold_image_rejects_a_3d_image():
+    import nibabel as nib
+
+    img = nib.Nifti1Image(np.zeros((3, 3, 3), dtype=np.float32), np.eye(4))
+    with pytest.raises(MindpainError, match="expected a 4D BOLD image, got 3D"):
+        dataset.as_bold_image(img)
+    with pytest.raises(MindpainError, match="expected a 4D BOLD image"):
+        dataset.nearest_brain_voxel(img)
 
 
 def test_every_plot_returns_a_figure(small_twin, participants, events, one_run):
