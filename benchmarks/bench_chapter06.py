@@ -45,7 +45,7 @@ def main() -> int:
     import jupytext
     import nbclient
 
-    from mindpain import design
+    from mindpain import design, power_sensitivity, retrodesign
     from mindpain.config import PRECOMPUTED_DIR, get_config
 
     cfg = get_config()
@@ -54,9 +54,9 @@ def main() -> int:
             design.simulated_power, "full", cfg.seed, "nps", "MBSR_vs_HEP", (10, 20, 28),
             args.replications),
         "power, MDE and type S/M tables": _timed(
-            lambda: (design.power_table("full"), design.retrodesign_table(),
-                     design.exaggeration_curve())),
-        "sensitivity sweep": _timed(design.sensitivity, "full"),
+            lambda: (design.power_table("full"), retrodesign.retrodesign_table(),
+                     retrodesign.exaggeration_curve())),
+        "sensitivity sweep": _timed(power_sensitivity.sensitivity, "full"),
     }
     nb = jupytext.read(CHAPTER)
     start = time.perf_counter()

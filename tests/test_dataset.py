@@ -219,23 +219,31 @@ def one_run(small_twin, events):
 
 
 def test_voxel_timeseries_finds_the_planted_hot_response(one_run):
-    from mindpain.figures import data as figures_data
-
     bold, ev = one_run
-    vt = figures_data.voxel_timeseries(bold, ev, tr=2.0)
-    assert np.allclose(vt["xyz"], figures_data.DEFAULT_VOXEL_MM, atol=bold.header.get_zooms()[0])
+    vt = dataset.voxel_timeseries(bold, ev, tr=2.0)
+    assert np.allclose(vt["xyz"], dataset.DEFAULT_VOXEL_MM, atol=bold.header.get_zooms()[0])
     assert {"hot", "warm", "rating"} <= set(vt["betas"])
     assert len(vt["percent"]) == bold.shape[-1]
     assert abs(vt["percent"].mean()) < 1e-9
 
 
 def test_status_counts_add_up():
-    from mindpain.figures import data as figures_data
-
     table = load_parameters("small").table()
-    counts = figures_data.status_counts(table)
+    counts = dataset.status_counts(table)
     assert counts.loc["total"].sum() == len(table)
     assert list(counts.columns) == ["reported", "derived", "context", "assumed"]
+    with pytest.raises(MindpainError, match="parameter table lacks column 'status'"):
+        dataset.status_counts(table.drop(columns="status"))
+
+
+def test_as_bold_image_rejects_a_3d_image():
+    import nibabel as nib
+
+    img = nib.Nifti1Image(np.zeros((3, 3, 3), dtype=np.float32), np.eye(4))
+    with pytest.raises(MindpainError, match="expected a 4D BOLD image, got 3D"):
+        dataset.as_bold_image(img)
+    with pytest.raises(MindpainError, match="expected a 4D BOLD image"):
+        dataset.nearest_brain_voxel(img)
 
 
 def test_every_plot_returns_a_figure(small_twin, participants, events, one_run):

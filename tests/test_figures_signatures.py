@@ -1,4 +1,4 @@
-"""Smoke tests of the chapter-03 figures, on tiny synthetic signatures and maps."""
+"""Chapter-03 signature checks and their figures, on tiny synthetic signatures and maps."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
+from mindpain import signature_checks as checks
 from mindpain.errors import MindpainError
 from mindpain.figures import signatures as figs
 from mindpain.signatures import Signature
@@ -108,13 +109,13 @@ def test_titles_say_what_a_surrogate_is_not(signatures):
 
 
 def test_region_table(signatures):
-    table = figs.region_table(signatures[0])
+    table = checks.region_table(signatures[0])
     assert table["region"].tolist() == ["rIns", "dACC", "PCC"]
     assert table["weights"].tolist() == ["+", "+", "−"]
     bare = Signature(name="x", label="x (custom)", is_surrogate=False,
                      weights=signatures[0].weights)
     with pytest.raises(MindpainError, match="no named regions"):
-        figs.region_table(bare)
+        checks.region_table(bare)
 
 
 def test_plot_signature_maps(signatures):
@@ -122,16 +123,16 @@ def test_plot_signature_maps(signatures):
 
 
 def test_pain21_scores_and_figures(pain21, signatures):
-    scores = figs.pain21_scores(pain21, signatures, method="zscore")
+    scores = checks.pain21_scores(pain21, signatures, method="zscore")
     assert set(scores["study"]) == set(pain21.sample_sizes["study_id"])
     assert set(scores["software"]) == {"SPM", "FSL"}
-    n_pos, n = figs.fraction_positive(scores, signatures[0])
+    n_pos, n = checks.fraction_positive(scores, signatures[0])
     assert n == 4 and 0 <= n_pos <= 4
-    raw = figs.pain21_scores(pain21, signatures[:1], method=None, metrics=("dot",),
-                             subregions=False)
-    assert figs.response_span(raw, signatures[0]) > figs.response_span(scores, signatures[0])
-    assert figs.additivity_error(scores) < 1e-9
-    top = figs.dominant_region(scores, signatures[1])
+    raw = checks.pain21_scores(pain21, signatures[:1], method=None, metrics=("dot",),
+                               subregions=False)
+    assert checks.response_span(raw, signatures[0]) > checks.response_span(scores, signatures[0])
+    assert checks.additivity_error(scores) < 1e-9
+    top = checks.dominant_region(scores, signatures[1])
     assert top["region"] in {"vmPFC", "rdlPFC"} and 0 < top["share"] <= 1
     assert _drawn(figs.plot_pain21_responses(scores, signatures))
     assert _drawn(figs.plot_region_heatmap(scores, signatures))
@@ -139,16 +140,16 @@ def test_pain21_scores_and_figures(pain21, signatures):
 
 def test_twin_comparison_and_figures(session_scores, signatures):
     scores, truth = session_scores
-    sessions = figs.session_level(scores)
+    sessions = checks.session_level(scores)
     assert sessions["map"].nunique() == len(truth)
     assert not sessions["map"].str.contains("_run-").any()
     from scipy import stats
 
-    comparison = figs.twin_comparison(scores, truth, outcomes=("nps", "siips1"))
+    comparison = checks.twin_comparison(scores, truth, outcomes=("nps", "siips1"))
     assert len(comparison) == 2 * len(truth)
     assert set(comparison.target) == {"nociceptive", "modulatory"}
     np.testing.assert_allclose(comparison["measured"], 2 * comparison["planted"], atol=1.0)
-    rec = figs.recovery_stats(comparison, {"nps": 2.0, "siips1": 4.0})
+    rec = checks.recovery_stats(comparison, {"nps": 2.0, "siips1": 4.0})
     for outcome, g in comparison.groupby("outcome"):
         fit = stats.linregress(g["planted"], g["measured"])
         assert rec.loc[outcome, "r"] == pytest.approx(fit.rvalue, rel=1e-9)
@@ -156,7 +157,7 @@ def test_twin_comparison_and_figures(session_scores, signatures):
     assert rec.loc["nps", "slope_ratio"] == pytest.approx(rec.loc["nps", "slope"] / 2.0)
     assert rec.loc["siips1", "slope_ratio"] == pytest.approx(rec.loc["siips1", "slope"] / 4.0,
                                                              rel=1e-9)
-    assert figs.additivity_error(sessions) < 1e-9
+    assert checks.additivity_error(sessions) < 1e-9
     labels = dict(zip(("nps", "siips1"), signatures, strict=True))
     assert _drawn(figs.plot_measured_vs_planted(comparison, labels))
     assert _drawn(figs.plot_region_breakdown(sessions, signatures))

@@ -3,13 +3,17 @@
 The chapters' summaries of what :mod:`mindpain.bids` (the package's one BIDS reader) reads:
 mean ratings per participant and session (:func:`session_ratings`), one run's events and
 design in numbers (:func:`select_run`, :func:`run_summary`), the participant flow and the
-demographics table. They work the same on the simulated twin and on real data.
+demographics table, one voxel's signal with the run's design fitted to it
+(:func:`voxel_timeseries`), and where the twin's parameters come from
+(:func:`status_counts`). They work the same on the simulated twin and on real data.
 
 The reader's functions are importable from here too (``from mindpain.dataset import
 load_events``), as before the reader had its own module; their home is :mod:`mindpain.bids`.
 """
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -243,3 +247,165 @@ def demographics_table(participants: pd.DataFrame, formatted: bool = True) -> pd
     shown["Pre and post scans, n"] = [fmt(v, ".0f") or "one session"
                                       for v in table["n_completed_post"]]
     return shown
+
+
+# ---------------------------------------------------------------- one voxel of one run
+#: Default voxel of :func:`voxel_timeseries`: right anterior insula (NPS region rIns).
+DEFAULT_VOXEL_MM = (40.0, 8.0, 0.0)
+
+
+def as_bold_image(bold_img):
+    """Return a 4D BOLD image from a path or an image; a one-line error otherwise.
+
+    Parameters
+    ----------
+    bold_img : str, path-like or nibabel image
+        A BOLD run.
+
+    Returns
+    -------
+    nibabel.nifti1.Nifti1Image
+    """
+    from nilearn.image import load_img
+
+    img = load_img(bold_img)
+    if img.ndim != 4:
+        raise MindpainError(f"expected a 4D BOLD image, got {img.ndim}D with shape {img.shape}",
+                            bold_img if not hasattr(bold_img, "shape") else None)
+    return img
+
+
+def nearest_brain_voxel(bold_img, xyz_mm=DEFAULT_VOXEL_MM):
+    """Find the in-brain voxel nearest a world coordinate.
+
+    A voxel is in the brain when its mean signal over time is not zero (the twin and
+    skull-stripped data are zero outside the brain).
+
+    Parameters
+    ----------
+    bold_img : str, path-like or nibabel image
+        4D BOLD run.
+    xyz_mm : sequence of 3 floats
+        Target coordinate in the image's world space (mm).
+
+    Returns
+    -------
+    ijk : tuple of int
+        Voxel indices.
+    xyz : tuple of float
+        The voxel centre's world coordinate (mm).
+    """
+    img = as_bold_image(bold_img)
+    mean = np.asarray(img.dataobj, dtype=np.float32).mean(axis=-1)
+    inside = np.argwhere(mean != 0)
+    if inside.size == 0:
+        raise MindpainError("the image is zero everywhere; expected a BOLD run")
+    world = inside @ img.affine[:3, :3].T + img.affine[:3, 3]
+    best = int(np.argmin(((world - np.asarray(xyz_mm, float)) ** 2).sum(1)))
+    return tuple(int(v) for v in inside[best]), tuple(float(v) for v in world[best])
+
+
+def voxel_timeseries(bold_img, events: pd.DataFrame, tr: float, voxel_mm=DEFAULT_VOXEL_MM,
+                     high_pass: float = 1 / 128) -> dict:
+    """Fit a run's HRF-convolved design to one voxel.
+
+    The data of :func:`mindpain.figures.data.plot_voxel_timeseries`. The design (nilearn
+    ``make_first_level_design_matrix``: Glover HRF for each ``trial_type``, cosine drifts
+    above ``high_pass``, a constant) is fitted to the voxel's percent signal change by
+    least squares.
+
+    Parameters
+    ----------
+    bold_img : str, path-like or nibabel image
+        4D BOLD run.
+    events : pandas.DataFrame
+        Events of the same run (``onset, duration, trial_type``).
+    tr : float
+        Repetition time (s); volume *k* is acquired at ``k * tr``.
+    voxel_mm : sequence of 3 floats
+        Target coordinate (mm); the nearest in-brain voxel is used. Default: the right
+        anterior insula (40, 8, 0), a positive region of the NPS.
+    high_pass : float
+        High-pass cut-off of the cosine drift regressors (Hz).
+
+    Returns
+    -------
+    dict
+        ``ijk`` and ``xyz`` (the voxel), ``target`` (``voxel_mm``), ``frame_times`` (s),
+        ``percent`` (signal change, %), ``fit`` (fitted values, %), ``design`` (the design
+        matrix) and ``betas`` (column -> fitted amplitude, Python floats).
+    """
+    from nilearn.glm.first_level import make_first_level_design_matrix
+
+    for col in ("onset", "duration", "trial_type"):
+        if col not in events:
+            raise MindpainError(f"events lack column {col!r}; expected onset, duration, "
+                                "trial_type")
+    img = as_bold_image(bold_img)
+    ijk, xyz = nearest_brain_voxel(img, voxel_mm)
+    y = np.asarray(img.dataobj[ijk], dtype=float)
+    frame_times = np.arange(len(y)) * tr
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        X = make_first_level_design_matrix(
+            frame_times, events[["onset", "duration", "trial_type"]], hrf_model="glover",
+            drift_model="cosine", high_pass=high_pass)
+    percent = 100.0 * (y / y.mean() - 1.0)
+    beta, *_ = np.linalg.lstsq(X.to_numpy(), percent, rcond=None)
+    return {"ijk": ijk, "xyz": xyz, "target": tuple(float(v) for v in voxel_mm),
+            "frame_times": frame_times, "percent": percent, "fit": X.to_numpy() @ beta,
+            "design": X, "betas": {c: float(b) for c, b in zip(X.columns, beta, strict=True)}}
+
+
+# ---------------------------------------------------------------- the twin's parameters
+def check_parameter_table(parameters_table: pd.DataFrame, columns) -> None:
+    """Raise a one-line error unless the twin's parameter table has ``columns``.
+
+    Parameters
+    ----------
+    parameters_table : pandas.DataFrame
+        ``mindpain.twin.load_parameters(preset).table()``.
+    columns : sequence of str
+        Columns the caller needs (checked in this order).
+
+    Raises
+    ------
+    mindpain.errors.MindpainError
+        Naming the first missing column.
+    """
+    for col in columns:
+        if col not in parameters_table:
+            raise MindpainError(f"parameter table lacks column {col!r}; expected "
+                                "load_parameters(preset).table()")
+
+
+def status_counts(parameters_table: pd.DataFrame) -> pd.DataFrame:
+    """Count the twin's parameters by section and status.
+
+    Parameters
+    ----------
+    parameters_table : pandas.DataFrame
+        ``mindpain.twin.load_parameters(preset).table()`` (columns ``section, status``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Sections (in file order) by statuses (reported, derived, context, assumed), ints,
+        with a final ``total`` row.
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"section": ["design", "design", "task"],
+    ...                       "status": ["reported", "assumed", "assumed"]})
+    >>> status_counts(table).loc["total"].tolist()
+    [1, 0, 0, 2]
+    """
+    from mindpain.twin.params import STATUSES
+
+    check_parameter_table(parameters_table, ("section", "status"))
+    sections = list(dict.fromkeys(parameters_table["section"]))
+    counts = (pd.crosstab(parameters_table["section"], parameters_table["status"])
+              .reindex(index=sections, columns=list(STATUSES), fill_value=0).astype(int))
+    counts.loc["total"] = counts.sum()
+    counts.columns.name = None
+    return counts

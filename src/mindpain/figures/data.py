@@ -2,7 +2,9 @@
 
 The figures are made with :class:`matplotlib.figure.Figure` directly (not pyplot), so a
 notebook shows a figure only where it is glued or displayed, and nothing is left open.
-The inputs come from :mod:`mindpain.dataset` (``load_*``) and the twin's parameter table.
+The inputs come from :mod:`mindpain.dataset` (``load_*``; the numbers behind a figure, such as
+:func:`~mindpain.dataset.voxel_timeseries` and :func:`~mindpain.dataset.status_counts`, are
+computed there too) and the twin's parameter table.
 """
 
 from __future__ import annotations
@@ -15,21 +17,16 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch, Patch
 
+from mindpain.dataset import (
+    DEFAULT_VOXEL_MM,
+    as_bold_image,
+    check_parameter_table,
+    status_counts,
+    voxel_timeseries,
+)
 from mindpain.errors import MindpainError
 from mindpain.figures.style import CONDITION_COLORS, GROUP_COLORS, STATUS_COLORS, styled
 from mindpain.vocabulary import ARMS, GROUP_LABELS, GROUPS, RATING_OUTCOMES, SESSIONS
-
-#: Default voxel of :func:`plot_voxel_timeseries`: right anterior insula (NPS region rIns).
-DEFAULT_VOXEL_MM = (40.0, 8.0, 0.0)
-
-def _load_4d(bold_img):
-    from nilearn.image import load_img
-
-    img = load_img(bold_img)
-    if img.ndim != 4:
-        raise MindpainError(f"expected a 4D BOLD image, got {img.ndim}D with shape {img.shape}",
-                            bold_img if not hasattr(bold_img, "shape") else None)
-    return img
 
 
 # ---------------------------------------------------------------------------- flow
@@ -208,36 +205,6 @@ def plot_task_timeline(events_one_run: pd.DataFrame, tr: float,
 
 
 # ---------------------------------------------------------------------------- BOLD
-def nearest_brain_voxel(bold_img, xyz_mm=DEFAULT_VOXEL_MM):
-    """Find the in-brain voxel nearest a world coordinate.
-
-    A voxel is in the brain when its mean signal over time is not zero (the twin and
-    skull-stripped data are zero outside the brain).
-
-    Parameters
-    ----------
-    bold_img : str, path-like or nibabel image
-        4D BOLD run.
-    xyz_mm : sequence of 3 floats
-        Target coordinate in the image's world space (mm).
-
-    Returns
-    -------
-    ijk : tuple of int
-        Voxel indices.
-    xyz : tuple of float
-        The voxel centre's world coordinate (mm).
-    """
-    img = _load_4d(bold_img)
-    mean = np.asarray(img.dataobj, dtype=np.float32).mean(axis=-1)
-    inside = np.argwhere(mean != 0)
-    if inside.size == 0:
-        raise MindpainError("the image is zero everywhere; expected a BOLD run")
-    world = inside @ img.affine[:3, :3].T + img.affine[:3, 3]
-    best = int(np.argmin(((world - np.asarray(xyz_mm, float)) ** 2).sum(1)))
-    return tuple(int(v) for v in inside[best]), tuple(float(v) for v in world[best])
-
-
 @styled
 def plot_mean_bold(bold_img, cut_coords=DEFAULT_VOXEL_MM, title: str | None = None) -> Figure:
     """Show the mean image of a BOLD run in three orthogonal slices.
@@ -257,7 +224,7 @@ def plot_mean_bold(bold_img, cut_coords=DEFAULT_VOXEL_MM, title: str | None = No
     """
     from nilearn import image, plotting
 
-    img = _load_4d(bold_img)
+    img = as_bold_image(bold_img)
     mean = image.mean_img(img, copy_header=True)
     values = np.asarray(mean.dataobj)
     inside = values[values != 0]
@@ -270,57 +237,6 @@ def plot_mean_bold(bold_img, cut_coords=DEFAULT_VOXEL_MM, title: str | None = No
                           black_bg=True, colorbar=True, cbar_tick_format="%.0f",
                           cmap="gray", vmin=vmin, vmax=vmax)
     return fig
-
-
-def voxel_timeseries(bold_img, events: pd.DataFrame, tr: float, voxel_mm=DEFAULT_VOXEL_MM,
-                     high_pass: float = 1 / 128) -> dict:
-    """Fit a run's HRF-convolved design to one voxel (the data of :func:`plot_voxel_timeseries`).
-
-    The design (nilearn ``make_first_level_design_matrix``: Glover HRF for each
-    ``trial_type``, cosine drifts above ``high_pass``, a constant) is fitted to the
-    voxel's percent signal change by least squares.
-
-    Parameters
-    ----------
-    bold_img : str, path-like or nibabel image
-        4D BOLD run.
-    events : pandas.DataFrame
-        Events of the same run (``onset, duration, trial_type``).
-    tr : float
-        Repetition time (s); volume *k* is acquired at ``k * tr``.
-    voxel_mm : sequence of 3 floats
-        Target coordinate (mm); the nearest in-brain voxel is used. Default: the right
-        anterior insula (40, 8, 0), a positive region of the NPS.
-    high_pass : float
-        High-pass cut-off of the cosine drift regressors (Hz).
-
-    Returns
-    -------
-    dict
-        ``ijk`` and ``xyz`` (the voxel), ``target`` (``voxel_mm``), ``frame_times`` (s),
-        ``percent`` (signal change, %), ``fit`` (fitted values, %), ``design`` (the design
-        matrix) and ``betas`` (column -> fitted amplitude, Python floats).
-    """
-    from nilearn.glm.first_level import make_first_level_design_matrix
-
-    for col in ("onset", "duration", "trial_type"):
-        if col not in events:
-            raise MindpainError(f"events lack column {col!r}; expected onset, duration, "
-                                "trial_type")
-    img = _load_4d(bold_img)
-    ijk, xyz = nearest_brain_voxel(img, voxel_mm)
-    y = np.asarray(img.dataobj[ijk], dtype=float)
-    frame_times = np.arange(len(y)) * tr
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        X = make_first_level_design_matrix(
-            frame_times, events[["onset", "duration", "trial_type"]], hrf_model="glover",
-            drift_model="cosine", high_pass=high_pass)
-    percent = 100.0 * (y / y.mean() - 1.0)
-    beta, *_ = np.linalg.lstsq(X.to_numpy(), percent, rcond=None)
-    return {"ijk": ijk, "xyz": xyz, "target": tuple(float(v) for v in voxel_mm),
-            "frame_times": frame_times, "percent": percent, "fit": X.to_numpy() @ beta,
-            "design": X, "betas": {c: float(b) for c, b in zip(X.columns, beta, strict=True)}}
 
 
 @styled
@@ -432,41 +348,6 @@ def plot_ratings(session_ratings: pd.DataFrame, participants: pd.DataFrame) -> F
 
 
 # ---------------------------------------------------------------------------- parameters
-def status_counts(parameters_table: pd.DataFrame) -> pd.DataFrame:
-    """Count the twin's parameters by section and status.
-
-    Parameters
-    ----------
-    parameters_table : pandas.DataFrame
-        ``mindpain.twin.load_parameters(preset).table()`` (columns ``section, status``).
-
-    Returns
-    -------
-    pandas.DataFrame
-        Sections (in file order) by statuses (reported, derived, context, assumed), ints,
-        with a final ``total`` row.
-
-    Examples
-    --------
-    >>> table = pd.DataFrame({"section": ["design", "design", "task"],
-    ...                       "status": ["reported", "assumed", "assumed"]})
-    >>> status_counts(table).loc["total"].tolist()
-    [1, 0, 0, 2]
-    """
-    from mindpain.twin.params import STATUSES
-
-    for col in ("section", "status"):
-        if col not in parameters_table:
-            raise MindpainError(f"parameter table lacks column {col!r}; expected "
-                                "load_parameters(preset).table()")
-    sections = list(dict.fromkeys(parameters_table["section"]))
-    counts = (pd.crosstab(parameters_table["section"], parameters_table["status"])
-              .reindex(index=sections, columns=list(STATUSES), fill_value=0).astype(int))
-    counts.loc["total"] = counts.sum()
-    counts.columns.name = None
-    return counts
-
-
 @styled
 def plot_parameter_status(parameters_table: pd.DataFrame) -> Figure:
     """Draw how many of the twin's parameters are reported, derived, context or assumed.
@@ -519,10 +400,7 @@ def style_parameters(parameters_table: pd.DataFrame):
         Notes are shown in full and wrap; the ``status`` cell has the colour of
         :data:`STATUS_COLORS` (text contrast kept).
     """
-    for col in ("section", "parameter", "value", "status"):
-        if col not in parameters_table:
-            raise MindpainError(f"parameter table lacks column {col!r}; expected "
-                                "load_parameters(preset).table()")
+    check_parameter_table(parameters_table, ("section", "parameter", "value", "status"))
     dark = {"reported"}
 
     def status_css(value):

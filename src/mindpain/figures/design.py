@@ -1,8 +1,9 @@
 """Figures of the design-analysis chapter: each ``plot_*`` returns a Figure.
 
-Inputs come from :mod:`mindpain.design` (power, exaggeration and sensitivity tables),
-:mod:`mindpain.evidence` (equivalence and Bayes factors) and :mod:`mindpain.multiverse`
-(specification curve and its null). Figures are made with
+Inputs come from :mod:`mindpain.design` (power), :mod:`mindpain.retrodesign` (type S and
+type M), :mod:`mindpain.power_sensitivity` (tornado tables), :mod:`mindpain.evidence`
+(equivalence and Bayes factors) and :mod:`mindpain.multiverse` (specification curve and
+its null). Figures are made with
 :class:`matplotlib.figure.Figure` directly (not pyplot) under the book's style.
 """
 
@@ -82,9 +83,9 @@ def plot_exaggeration(curve: pd.DataFrame, retro: pd.DataFrame) -> Figure:
     Parameters
     ----------
     curve : pandas.DataFrame
-        :func:`mindpain.design.exaggeration_curve`.
+        :func:`mindpain.retrodesign.exaggeration_curve`.
     retro : pandas.DataFrame
-        :func:`mindpain.design.retrodesign_table` (its plausible effects are marked).
+        :func:`mindpain.retrodesign.retrodesign_table` (its plausible effects are marked).
     """
     _need(curve, ("design", "true_d", "exaggeration", "type_s", "power"), "exaggeration curve")
     fig = Figure(figsize=(9, 3.4))
@@ -117,7 +118,7 @@ def plot_tornado(bars: dict) -> Figure:
     Parameters
     ----------
     bars : dict
-        Panel title -> :func:`mindpain.design.tornado` table.
+        Panel title -> :func:`mindpain.power_sensitivity.tornado` table.
     """
     fig = Figure(figsize=(3.4 * len(bars), 2.9))
     axes = fig.subplots(1, len(bars), sharey=False, squeeze=False)[0]

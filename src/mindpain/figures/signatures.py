@@ -1,10 +1,11 @@
 """Figures of chapter 03 (pain signatures): each ``plot_*`` returns a Figure.
 
-The data behind each figure comes from a small function beside it (``region_table``,
-``pain21_scores``, ``twin_comparison``, ...), so a notebook cell only loads and plots.
-Figures are made with :class:`matplotlib.figure.Figure` directly (not pyplot), so nothing
-is left open in a kernel and a figure appears only where it is glued or displayed. Every
-title of a surrogate signature says that it is an open surrogate, not the published map.
+The numbers behind the figures (pain21 scores, the twin comparison, recovery statistics)
+are computed by :mod:`mindpain.signature_checks`, so a notebook cell only loads, computes
+and plots. Figures are made with :class:`matplotlib.figure.Figure` directly (not pyplot),
+so nothing is left open in a kernel and a figure appears only where it is glued or
+displayed. Every title of a surrogate signature says that it is an open surrogate, not the
+published map.
 
 Colours are Okabe-Ito (colour-blind safe); maps use the diverging ``RdBu_r`` map centred
 at 0 (blue = negative, red = positive), readable with the common colour-vision deficiencies.
@@ -12,7 +13,6 @@ at 0 (blue = negative, red = positive), readable with the common colour-vision d
 
 from __future__ import annotations
 
-import re
 import warnings
 from collections.abc import Sequence
 
@@ -25,8 +25,14 @@ from matplotlib.patches import Patch
 
 from mindpain.errors import MindpainError
 from mindpain.figures.style import DIVERGING_CMAP, GROUP_COLORS, styled
+from mindpain.scoring import WHOLE
+from mindpain.signature_checks import (
+    fraction_positive,
+    recovery_stats,
+    short_name,
+    whole_pattern_scores,
+)
 from mindpain.twin.model import READOUTS as TWIN_OUTCOMES
-from mindpain.twin.model import TARGET_LATENT as TWIN_TARGETS
 from mindpain.vocabulary import GROUP_LABELS
 
 #: Colour of positive / negative signature weights (Okabe-Ito vermillion / blue).
@@ -35,23 +41,9 @@ SIGN_COLORS = {1: "#D55E00", -1: "#0072B2"}
 SOFTWARE_COLORS = {"SPM": "#E69F00", "FSL": "#56B4E9"}
 #: Colour of the sum of local scores and of the whole-pattern score (Okabe-Ito).
 TOTAL_COLORS = {"sum": "#999999", "whole": "#000000"}
-_WHOLE = "whole"
-_RUN_ENTITY = re.compile(r"(?:^|_)run-[A-Za-z0-9]+(?:_|$)")
 
 
-# ---------------------------------------------------------------------------- helpers
-def short_name(signature) -> str:
-    """Return the published name a signature stands for: ``"NPS"``, ``"NPSpos"``, ``"SIIPS1"``.
-
-    Examples
-    --------
-    >>> from mindpain.signatures import get_signature
-    >>> short_name(get_signature("nps-surrogate-pos"))
-    'NPSpos'
-    """
-    return str(signature.label).split(" (")[0]
-
-
+# ---------------------------------------------------------------------------- labels
 def signature_title(signature) -> str:
     """Title of a signature for figures; surrogates say plainly what they are not.
 
@@ -107,41 +99,6 @@ def _region_signs(signature) -> dict:
 
 
 # ---------------------------------------------------------------------------- the maps
-def region_table(signature) -> pd.DataFrame:
-    """Return the named subregions of a signature as a display table.
-
-    Parameters
-    ----------
-    signature : mindpain.signatures.Signature
-        A signature with ``regions`` (surrogates and official NPS/SIIPS1 have them).
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per region: ``signature``, ``region``, ``weights`` (``+`` or ``−``),
-        ``MNI x, y, z (mm)`` (the approximate centre) and ``voxels``.
-
-    Examples
-    --------
-    >>> from mindpain.signatures import get_signature
-    >>> region_table(get_signature("siips1-surrogate"))["region"].iloc[0]
-    'vmPFC'
-    """
-    if signature.regions is None:
-        raise MindpainError(f"signature {signature.name!r} has no named regions; expected a "
-                            "registered NPS or SIIPS1 (official or surrogate)")
-    reg = signature.regions.sort_values("sign", ascending=False, kind="stable")
-    centre = [("—" if pd.isna(x) else f"{x:.0f}, {y:.0f}, {z:.0f}")
-              for x, y, z in zip(reg["x"], reg["y"], reg["z"], strict=True)]
-    return pd.DataFrame({
-        "signature": short_name(signature),
-        "region": reg["region"].astype(str).to_numpy(),
-        "weights": np.where(reg["sign"].to_numpy() > 0, "+", "−"),
-        "MNI x, y, z (mm)": centre,
-        "voxels": reg["n_voxels"].astype(int).to_numpy(),
-    })
-
-
 @styled
 def plot_signature_maps(signatures: Sequence, threshold: float | None = None) -> Figure:
     """Draw each signature's weights as a glass brain (one row per signature).
@@ -180,108 +137,6 @@ def plot_signature_maps(signatures: Sequence, threshold: float | None = None) ->
 
 
 # ---------------------------------------------------------------------------- pain21
-def pain21_scores(pain21, signatures: Sequence, method: str | None = "zscore",
-                  metrics=("dot", "cosine"), subregions: bool = True) -> pd.DataFrame:
-    """Score the 21 pain21 maps, normalised first as the data's PROVENANCE advises.
-
-    Parameters
-    ----------
-    pain21 : mindpain.datasets.Pain21
-        From :func:`mindpain.datasets.fetch_pain21`.
-    signatures : sequence of str or Signature
-        Signatures to score.
-    method : {"zscore", "l2"} or None
-        Normalisation within the pain21 mask (:func:`mindpain.datasets.normalise_pain21`);
-        ``None`` scores the raw maps (SPM maps ×100, FSL maps not: not comparable).
-    metrics : sequence of str
-        Scoring metrics (:data:`mindpain.scoring.METRICS`).
-    subregions : bool
-        Also return local (subregion) scores.
-
-    Returns
-    -------
-    pandas.DataFrame
-        The long table of :func:`mindpain.scoring.score_maps` with ``study`` (``pain_01``
-        ...), ``n_subjects`` and ``software`` (``SPM``/``FSL``) added; ``map`` is the file.
-    """
-    from mindpain.datasets import normalise_pain21
-    from mindpain.scoring import score_maps
-
-    studies = pain21.sample_sizes.reset_index(drop=True)
-    if method is None:
-        images = list(pain21.maps)
-    else:
-        images = [normalise_pain21(path, method, mask=pain21.mask) for path in pain21.maps]
-    table = score_maps(images, list(signatures), metrics=metrics, subregions=subregions)
-    # score_maps returns the same number of rows for every map, in map order
-    index = np.repeat(np.arange(len(pain21.maps)), len(table) // len(pain21.maps))
-    table["study"] = studies["study_id"].to_numpy()[index]
-    table["n_subjects"] = studies["n_subjects"].to_numpy()[index]
-    table["software"] = np.where(studies["spm_flag"].to_numpy()[index] == 1, "SPM", "FSL")
-    table["participant_id"] = table["study"]
-    table["map"] = [pain21.maps[i].name for i in index]
-    return table
-
-
-def _whole(scores: pd.DataFrame, metric: str) -> pd.DataFrame:
-    return scores[(scores["region"] == _WHOLE) & (scores["metric"] == metric)]
-
-
-def fraction_positive(scores: pd.DataFrame, signature, metric: str = "dot") -> tuple[int, int]:
-    """Count the maps whose whole-pattern response to ``signature`` is above 0.
-
-    Returns
-    -------
-    (int, int)
-        Number of positive responses and number of maps.
-    """
-    name = getattr(signature, "name", signature)
-    values = _whole(scores, metric)
-    values = values.loc[values["signature"] == name, "response"]
-    return int((values > 0).sum()), int(values.size)
-
-
-def response_span(scores: pd.DataFrame, signature, metric: str = "dot") -> float:
-    """Largest over smallest |whole-pattern response| of a signature across maps.
-
-    On raw pain21 maps it shows why responses must be normalised before they are compared
-    across studies (the studies' effect units differ).
-
-    Examples
-    --------
-    >>> t = pd.DataFrame({"signature": ["s"] * 3, "metric": ["dot"] * 3,
-    ...                   "region": ["whole"] * 3, "response": [2.0, -40.0, 10.0]})
-    >>> response_span(t, "s")
-    20.0
-    """
-    name = getattr(signature, "name", signature)
-    _need(scores, ("signature", "metric", "region", "response"), "scores")
-    whole = _whole(scores, metric)
-    values = whole.loc[whole["signature"] == name, "response"].abs()
-    if values.empty or values.min() == 0:
-        return float("nan")
-    return float(values.max() / values.min())
-
-
-def dominant_region(scores: pd.DataFrame, signature, metric: str = "dot") -> dict:
-    """Return the region with the largest share of the summed absolute local scores.
-
-    Returns
-    -------
-    dict
-        ``region`` (name) and ``share`` (its fraction of sum of |local score| over maps
-        and regions).
-    """
-    name = getattr(signature, "name", signature)
-    sel = scores[(scores["signature"] == name) & (scores["metric"] == metric)
-                 & (scores["region"] != _WHOLE)]
-    if sel.empty:
-        raise MindpainError(f"scores: no local {metric} scores of {name!r}; score with "
-                            "subregions=True")
-    totals = sel["response"].abs().groupby(sel["region"]).sum()
-    return {"region": str(totals.idxmax()), "share": float(totals.max() / totals.sum())}
-
-
 @styled
 def plot_pain21_responses(scores: pd.DataFrame, signatures: Sequence,
                           metric: str = "dot") -> Figure:
@@ -290,7 +145,7 @@ def plot_pain21_responses(scores: pd.DataFrame, signatures: Sequence,
     Parameters
     ----------
     scores : pandas.DataFrame
-        From :func:`pain21_scores` (needs ``study`` and ``software``).
+        From :func:`mindpain.signature_checks.pain21_scores` (needs ``study``, ``software``).
     signatures : sequence of Signature
         One panel each, in this order.
     metric : str
@@ -305,7 +160,7 @@ def plot_pain21_responses(scores: pd.DataFrame, signatures: Sequence,
     signatures = list(signatures)
     fig = Figure(figsize=(4.6 * len(signatures) + 0.6, 6.4), layout="constrained")
     axes = fig.subplots(1, len(signatures), sharey=True, squeeze=False)[0]
-    whole = _whole(scores, metric)
+    whole = whole_pattern_scores(scores, metric)
     for ax, sig in zip(axes, signatures, strict=True):
         rows = whole[whole["signature"] == sig.name].sort_values("study")
         if rows.empty:
@@ -350,7 +205,7 @@ def plot_region_heatmap(scores: pd.DataFrame, signatures: Sequence, metric: str 
     """
     _need(scores, (row, "signature", "metric", "region", "response"), "scores")
     signatures = list(signatures)
-    sel = scores[(scores["metric"] == metric) & (scores["region"] != _WHOLE)]
+    sel = scores[(scores["metric"] == metric) & (scores["region"] != WHOLE)]
     tables = []
     for sig in signatures:
         wide = (sel[sel["signature"] == sig.name]
@@ -388,145 +243,6 @@ def plot_region_heatmap(scores: pd.DataFrame, signatures: Sequence, metric: str 
 
 
 # ---------------------------------------------------------------------------- the twin
-def session_level(scores: pd.DataFrame) -> pd.DataFrame:
-    """Keep the session-level maps of a scores table (drop maps with a ``run-`` entity).
-
-    The first level writes one hot>warm map per run and one per session (fixed effects);
-    the signature outcomes are read from the session maps.
-
-    Examples
-    --------
-    >>> t = pd.DataFrame({"map": ["sub-1_ses-pre_task-heat_run-1_x.nii.gz",
-    ...                           "sub-1_ses-pre_task-heat_x.nii.gz"]})
-    >>> session_level(t)["map"].tolist()
-    ['sub-1_ses-pre_task-heat_x.nii.gz']
-    """
-    _need(scores, ("map",), "scores")
-    is_run = scores["map"].astype(str).map(lambda name: bool(_RUN_ENTITY.search(name)))
-    return scores[~is_run.to_numpy(dtype=bool)].reset_index(drop=True)
-
-
-def twin_comparison(scores: pd.DataFrame, truth: pd.DataFrame,
-                    outcomes: Sequence[str] = TWIN_OUTCOMES,
-                    targets: dict | None = None) -> pd.DataFrame:
-    """Measured whole-pattern responses beside the twin's latent (planted) responses.
-
-    Parameters
-    ----------
-    scores : pandas.DataFrame
-        From :func:`mindpain.pipeline.session_scores` (``outcome`` column; run-level maps,
-        if any, are dropped).
-    truth : pandas.DataFrame
-        From :func:`mindpain.bids.load_truth`.
-    outcomes : sequence of str
-        Outcomes to compare.
-    targets : dict, optional
-        ``outcome -> truth column`` it is compared with (default :data:`TWIN_TARGETS`: the
-        latent response each signature targets); an outcome whose target is absent from
-        ``truth`` is compared with the column of its own name.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Long: ``participant_id, session, group, outcome, target, measured, planted``.
-    """
-    _need(scores, ("participant_id", "session", "outcome", "metric", "region", "response",
-                   "map"), "session scores")
-    targets = {**TWIN_TARGETS, **(targets or {})}
-    column = {o: targets[o] if targets.get(o) in truth else o for o in outcomes}
-    _need(truth, ("participant_id", "session", *dict.fromkeys(column.values())), "truth table")
-    whole = session_level(scores)
-    whole = whole[(whole["region"] == _WHOLE) & (whole["metric"] == "dot")]
-    whole = whole[whole["outcome"].isin(list(outcomes))]
-    dup = whole.duplicated(["participant_id", "session", "outcome"])
-    if dup.any():
-        raise MindpainError("session scores: more than one session map for "
-                            f"{int(dup.sum())} participant/session/outcome rows")
-    measured = whole[["participant_id", "session", "outcome", "response"]].rename(
-        columns={"response": "measured"})
-    keep = ["participant_id", "session", *(["group"] if "group" in truth else [])]
-    planted = pd.concat([truth[keep].assign(outcome=o, target=c, planted=truth[c])
-                         for o, c in column.items()], ignore_index=True)
-    out = measured.merge(planted, on=["participant_id", "session", "outcome"], how="inner")
-    if "group" not in out:
-        out["group"] = "n/a"
-    columns = ["participant_id", "session", "group", "outcome", "target", "measured", "planted"]
-    return out[columns].sort_values(["outcome", "participant_id", "session"]).reset_index(
-        drop=True)
-
-
-def recovery_correlations(comparison: pd.DataFrame) -> pd.Series:
-    """Pearson r between measured and planted values, per outcome.
-
-    Examples
-    --------
-    >>> c = pd.DataFrame({"outcome": ["nps"] * 3, "measured": [1.0, 2.0, 3.0],
-    ...                   "planted": [2.0, 4.0, 6.5]})
-    >>> round(float(recovery_correlations(c)["nps"]), 3)
-    0.998
-    """
-    return recovery_stats(comparison)["r"]
-
-
-def recovery_stats(comparison: pd.DataFrame, loadings: dict | None = None) -> pd.DataFrame:
-    """How measured scores relate to the planted (latent) responses, per outcome.
-
-    Parameters
-    ----------
-    comparison : pandas.DataFrame
-        From :func:`twin_comparison`.
-    loadings : dict, optional
-        ``outcome -> loading``: the score per unit of latent response that the twin's
-        measurement model expects (:attr:`mindpain.twin.model.Constants.readout`).
-
-    Returns
-    -------
-    pandas.DataFrame
-        Index ``outcome``; ``r`` (Pearson), ``r2``, ``slope`` (OLS of measured on planted,
-        score units per unit of latent response), ``loading`` and ``slope_ratio``
-        (slope / loading: 1 when the score is, on average, the model's linear readout of the
-        latent response; NaN without ``loadings``), ``n`` sessions.
-
-    Examples
-    --------
-    >>> c = pd.DataFrame({"outcome": ["nps"] * 3, "measured": [1.0, 2.0, 3.0],
-    ...                   "planted": [2.0, 4.0, 6.0]})
-    >>> recovery_stats(c, {"nps": 0.25})[["r", "slope", "slope_ratio"]].round(3).values.tolist()
-    [[1.0, 0.5, 2.0]]
-    """
-    _need(comparison, ("outcome", "measured", "planted"), "comparison")
-    rows = []
-    for outcome, g in comparison.groupby("outcome", sort=False):
-        g = g.dropna(subset=["measured", "planted"])
-        ok = len(g) > 1 and g["planted"].std() > 0 and g["measured"].std() > 0
-        r = float(np.corrcoef(g["measured"], g["planted"])[0, 1]) if ok else np.nan
-        slope = float(np.polyfit(g["planted"], g["measured"], 1)[0]) if ok else np.nan
-        loading = float((loadings or {}).get(outcome, np.nan))
-        rows.append({"outcome": outcome, "r": r, "r2": r**2, "slope": slope,
-                     "loading": loading, "slope_ratio": slope / loading, "n": len(g)})
-    return pd.DataFrame(rows).set_index("outcome")
-
-
-def additivity_error(scores: pd.DataFrame, metric: str = "dot") -> float:
-    """Largest |sum of local scores − whole-pattern score| over maps and signatures.
-
-    Examples
-    --------
-    >>> t = pd.DataFrame({"map": ["m"] * 3, "signature": ["s"] * 3, "metric": ["dot"] * 3,
-    ...                   "region": ["whole", "a", "b"], "response": [3.0, 1.0, 2.0]})
-    >>> additivity_error(t)
-    0.0
-    """
-    _need(scores, ("map", "signature", "metric", "region", "response"), "scores")
-    sel = scores[scores["metric"] == metric]
-    local = sel[sel["region"] != _WHOLE].groupby(["map", "signature"])["response"].sum()
-    whole = sel[sel["region"] == _WHOLE].set_index(["map", "signature"])["response"]
-    both = pd.concat([local.rename("local"), whole.rename("whole")], axis=1, join="inner")
-    if both.empty:
-        raise MindpainError("scores: no local scores; score with subregions=True")
-    return float((both["local"] - both["whole"]).abs().max())
-
-
 @styled
 def plot_measured_vs_planted(comparison: pd.DataFrame, labels: dict | None = None,
                              outcomes: Sequence[str] = TWIN_OUTCOMES) -> Figure:
@@ -539,7 +255,7 @@ def plot_measured_vs_planted(comparison: pd.DataFrame, labels: dict | None = Non
     Parameters
     ----------
     comparison : pandas.DataFrame
-        From :func:`twin_comparison`.
+        From :func:`mindpain.signature_checks.twin_comparison`.
     labels : dict, optional
         ``outcome -> signature`` (or label string) for the panel titles.
     outcomes : sequence of str
@@ -616,11 +332,11 @@ def plot_region_breakdown(scores: pd.DataFrame, signatures: Sequence) -> Figure:
         signs = _region_signs(sig)
         per_map = rows.pivot_table(index="map", columns="region", values="response",
                                    aggfunc="first")
-        if not set(order) <= set(per_map.columns) or _WHOLE not in per_map:
+        if not set(order) <= set(per_map.columns) or WHOLE not in per_map:
             raise MindpainError(f"scores: no local dot scores of {sig.name!r}; score with "
                                 "subregions=True")
         per_map["Σ regions"] = per_map[order].sum(axis=1)
-        names = [*order, "Σ regions", _WHOLE]
+        names = [*order, "Σ regions", WHOLE]
         mean = per_map[names].mean()
         sd = per_map[names].std(ddof=1) if len(per_map) > 1 else mean * 0
         colors = [SIGN_COLORS[signs[r]] for r in order] + [TOTAL_COLORS["sum"],
