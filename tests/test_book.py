@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from mindpain.checksums import sha256
-from mindpain_book import buildtools
-from mindpain_book.buildtools import external_resources
+from mindpain_book import api, reproducibility, sitecheck
+from mindpain_book.sitecheck import external_resources
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -100,9 +100,9 @@ def test_pages_render_offline_in_chromium(built_site):
 
 
 def test_every_image_has_alt_text_every_frame_a_title_every_figure_a_number(built_site):
-    assert buildtools.site_problems(built_site) == []
+    assert sitecheck.site_problems(built_site) == []
     chapters = sorted((built_site / "notebooks").glob("*.html"))
-    numbers = {page.stem: buildtools.audit_page(page.read_text()).caption_numbers
+    numbers = {page.stem: sitecheck.audit_page(page.read_text()).caption_numbers
                for page in chapters}
     assert all(numbers.values()), numbers
     for i, page in enumerate(chapters, start=1):
@@ -117,7 +117,7 @@ def test_every_image_has_alt_text_every_frame_a_title_every_figure_a_number(buil
 def test_viewers_are_titled_frames_with_a_static_image(built_site):
     for chapter, count in (("02_first_level", 2), ("03_pain_signatures", 3)):
         page = (built_site / "notebooks" / f"{chapter}.html").read_text()
-        audit = buildtools.audit_page(page)
+        audit = sitecheck.audit_page(page)
         assert audit.frames >= count and audit.frames_without_title == [], chapter
         assert page.count('class="mindpain-viewer-static"') == audit.frames, chapter
 
@@ -148,11 +148,11 @@ def test_source_notebooks_are_downloadable(built_site):
 
 
 def test_api_reference_has_a_page_per_module_linked_from_the_chapters(built_site):
-    for module in buildtools.package_modules():
+    for module in api.package_modules():
         page = built_site / "book" / "api" / f"{module}.html"
         assert page.is_file(), module
         assert f'id="module-{module}"' in page.read_text(), module
-    assert (ROOT / "book" / "api" / "index.md").read_text() == buildtools.api_pages()["index.md"]
+    assert (ROOT / "book" / "api" / "index.md").read_text() == api.api_pages()["index.md"]
     linked = [page.name for page in (built_site / "notebooks").glob("*.html")
               if "api/mindpain." in page.read_text()]
     assert len(linked) >= 4, linked
@@ -160,7 +160,7 @@ def test_api_reference_has_a_page_per_module_linked_from_the_chapters(built_site
 
 def test_reproducibility_report_matches_the_files_on_disk(built_site, build_out):
     page = (built_site / "book" / "reproducibility.html").read_text()
-    manifest = buildtools.read_manifest(built_site / "_downloads" / "reproducibility" /
+    manifest = reproducibility.read_manifest(built_site / "_downloads" / "reproducibility" /
                                         "manifest.tsv")
     env = {"MINDPAIN_PRESET": "small", "MINDPAIN_WORK": str(build_out / "work"),
            "MINDPAIN_RESULTS": str(build_out / "results")}
@@ -168,7 +168,7 @@ def test_reproducibility_report_matches_the_files_on_disk(built_site, build_out)
         for key, value in env.items():
             mp.setenv(key, value)
         mp.delenv("MINDPAIN_BIDS", raising=False)
-        roots = {root: path for root, _, path in buildtools.data_roots()}
+        roots = {root: path for root, _, path in reproducibility.data_roots()}
     roots_seen = {root for root, *_ in manifest}
     assert {"dataset", "derivatives", "results"} <= roots_seen
     for root, path, size, sha in manifest:
@@ -179,7 +179,7 @@ def test_reproducibility_report_matches_the_files_on_disk(built_site, build_out)
     assert any(path == "trial_effects.tsv" for path, _ in results)
     for path, sha in results:  # every results table's hash is on the page itself
         assert sha in page, path
-    assert buildtools.git_commit().split()[0] in page
+    assert reproducibility.git_commit().split()[0] in page
     for name in ("threadpoolctl", "nilearn", "numpy"):
         assert f"<p>{name}</p>" in page, name
     assert "04_randomized_trial" in page  # the execution table
@@ -192,4 +192,4 @@ def test_axe_core_finds_no_serious_or_critical_violation(built_site):
     pages = [page for page in sorted(built_site.rglob("*.html"))
              if "_static" not in page.relative_to(built_site).parts]
     assert len(pages) > 10
-    assert buildtools.axe_violations(pages) == {}
+    assert sitecheck.axe_violations(pages) == {}

@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import re
 
-from mindpain_book.buildtools import external_resources, main, prepare_book
+from mindpain_book.buildtools import main
+from mindpain_book.execution import prepare_book
+from mindpain_book.sitecheck import external_resources
 
 
 def test_cache_is_cleared_when_the_preset_or_seed_changes(tmp_path):
@@ -47,7 +49,7 @@ def test_external_resources_are_found_but_links_are_not(tmp_path):
 
 
 def test_site_problems_finds_missing_alt_titles_and_numbers(tmp_path):
-    from mindpain_book.buildtools import site_problems
+    from mindpain_book.sitecheck import site_problems
 
     chapters = tmp_path / "notebooks"
     chapters.mkdir()
@@ -74,13 +76,13 @@ def test_site_problems_finds_missing_alt_titles_and_numbers(tmp_path):
 
 
 def test_manifest_round_trip_and_build_comparison(tmp_path):
-    from mindpain_book.buildtools import (
-        compare_builds,
+    from mindpain_book.reproducibility import (
         hash_tree,
         read_manifest,
         sha256sum_text,
         write_manifest,
     )
+    from mindpain_book.verify import compare_builds
 
     root = tmp_path / "tables"
     (root / "sub").mkdir(parents=True)
@@ -106,7 +108,7 @@ def test_manifest_round_trip_and_build_comparison(tmp_path):
 
 
 def test_every_module_has_an_api_page_in_the_book():
-    from mindpain_book.buildtools import API_SECTIONS, ROOT_API, api_pages, package_modules
+    from mindpain_book.api import API_SECTIONS, ROOT_API, api_pages, package_modules
 
     listed = [m for modules in API_SECTIONS.values() for m in modules]
     unplaced = sorted(set(package_modules()) - set(listed))
@@ -118,7 +120,12 @@ def test_every_module_has_an_api_page_in_the_book():
 def test_report_parts_name_no_host_or_path():
     import os
 
-    from mindpain_book.buildtools import blas_info, git_commit, package_versions, python_info
+    from mindpain_book.reproducibility import (
+        blas_info,
+        git_commit,
+        package_versions,
+        python_info,
+    )
 
     text = repr([python_info(), package_versions(), blas_info()])
     assert os.uname().nodename not in text and "/work/" not in text
@@ -128,7 +135,7 @@ def test_report_parts_name_no_host_or_path():
 
 
 def test_docstring_fixes_for_the_api_pages():
-    from mindpain_book.sphinxext import _escape_bars, _rubric_headings
+    from mindpain_book.sphinxext.apidocs import _escape_bars, _rubric_headings
 
     lines = ["Largest |a - b| over maps, :math:`|x|`.", "", "Multiplicity", "------------",
              "text"]
@@ -139,7 +146,7 @@ def test_docstring_fixes_for_the_api_pages():
 
 
 def test_a_file_recording_its_build_folder_is_told_apart_from_a_real_difference(tmp_path):
-    from mindpain_book.buildtools import _same_but_location
+    from mindpain_book.verify import _same_but_location
 
     first, second = tmp_path / "first", tmp_path / "second"
     for folder, value in ((first, "1"), (second, "2")):
@@ -156,7 +163,7 @@ def test_parallel_execution_is_reused_by_jupyter_book(tmp_path):
     import sys
     from pathlib import Path
 
-    from mindpain_book.buildtools import _chapters_in_toc, execute_chapters
+    from mindpain_book.execution import _chapters_in_toc, execute_chapters
 
     (tmp_path / "_config.yml").write_text(
         "title: t\nonly_build_toc_files: true\nexecute:\n  execute_notebooks: cache\n"

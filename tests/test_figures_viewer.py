@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from mindpain.figures.viewer import BrainViewer, accessible_standalone, brain_viewer, external_urls
-from mindpain_book.buildtools import audit_page
+from mindpain_book.sitecheck import audit_page
 
 
 @pytest.fixture

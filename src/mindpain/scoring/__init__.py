@@ -31,7 +31,8 @@ names: ``participant_id`` (sub), ``session`` (ses), ``task``, ``acq``, ``run``,
 
 One module per concern: :mod:`~mindpain.scoring.maps` (reading maps, their BIDS names and
 the key columns), :mod:`~mindpain.scoring.plan` (signature columns and their weights on a
-grid), :mod:`~mindpain.scoring.engine` (the metrics and the chunked engine:
+grid), :mod:`~mindpain.scoring.metrics` (the metrics on a plan's voxels:
+:func:`pattern_response`), :mod:`~mindpain.scoring.engine` (the chunked engine:
 :func:`score_maps`), :mod:`~mindpain.scoring.outputs` (sidecar, safe writing and resumable
 batches: :func:`score_to_file`) and :mod:`~mindpain.scoring.cli` (map lists, BIDS
 derivatives and ``mindpain score``). The names below are importable from
@@ -45,7 +46,6 @@ from mindpain.scoring.engine import (
     BadMapsError,
     NoPatternDataWarning,
     ResamplingWarning,
-    pattern_response,
     score_image,
     score_maps,
 )
@@ -58,6 +58,7 @@ from mindpain.scoring.maps import (
     parse_entities,
     read_map,
 )
+from mindpain.scoring.metrics import pattern_response
 from mindpain.scoring.outputs import (
     GENERATED_BY,
     RESUME_BLOCK,

@@ -1,9 +1,10 @@
-"""The scoring engine: metrics, and many maps x many signatures in chunks.
+"""The scoring engine: many maps x many signatures, in chunks.
 
 Maps are read by ``n_jobs`` threads (:func:`~mindpain.scoring.maps.read_map`) and
 validated, and only the union of the pattern voxels of all requested signatures is kept;
 every ``chunk_size`` maps, a few matrix products with a stacked weight matrix
-(:class:`~mindpain.scoring.plan.Plan`) give all signatures, regions and metrics at once.
+(:class:`~mindpain.scoring.plan.Plan`) give all signatures, regions and metrics at once
+(:func:`~mindpain.scoring.metrics.chunk_metrics`).
 Memory is bounded by ``chunk_size`` whatever the number of maps. The rules (missing data,
 pattern, metrics, spaces) are those of :mod:`mindpain.scoring`.
 """
@@ -24,9 +25,15 @@ import pandas as pd
 from mindpain.errors import MindpainError
 from mindpain.images import resample_like
 from mindpain.scoring.maps import COLUMNS, entity_columns, grid_key, map_key, read_map
+from mindpain.scoring.metrics import (
+    check_metrics,
+    chunk_metrics,
+    has_data,
+    missing_to_zero,
+    pattern_values,
+)
 from mindpain.scoring.plan import (
     WHOLE,
-    Plan,
     boxes_overlap,
     build_plan,
     signature_box,
@@ -34,7 +41,6 @@ from mindpain.scoring.plan import (
     world_box,
 )
 from mindpain.signatures import Signature, get_signature
-from mindpain.vocabulary import METRICS
 
 #: Resampling directions: weights to each map's grid (CANlab, default) or maps to weights.
 RESAMPLE_DIRECTIONS = ("weights-to-data", "data-to-weights")
@@ -66,95 +72,6 @@ class BadMapsError(MindpainError):
         head = f"{len(errors)} of {n_maps} maps are bad; {outcome}:"
         Exception.__init__(self, "\n".join([head, *self.errors]))
 
-
-# --------------------------------------------------------------------------- metrics
-
-def _chunk_metrics(X: np.ndarray, M: np.ndarray, plan: Plan, metrics, n=None) -> dict:
-    """All metrics for a chunk: X (k x v) with missing set to 0, M (k x v) 1 = has data.
-
-    ``n`` (k x columns) is ``M @ plan.P``, the pattern voxels with data, if already known.
-    """
-    out = {}
-    sxw = X @ plan.W
-    if "dot" in metrics:
-        out["dot"] = sxw
-    if "cosine" in metrics or "correlation" in metrics:
-        sxx = (X * X) @ plan.P
-        sww = M @ plan.W2
-    if "cosine" in metrics:
-        den = np.sqrt(sxx * sww)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out["cosine"] = np.where(den > 0, sxw / np.where(den > 0, den, 1.0), 0.0)
-    if "correlation" in metrics:
-        n = M @ plan.P if n is None else n
-        sx = X @ plan.P
-        sw = M @ plan.W
-        num = n * sxw - sx * sw
-        var = (n * sxx - sx * sx) * (n * sww - sw * sw)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            r = num / np.sqrt(var)
-        out["correlation"] = np.where((n >= 2) & (var > 0), np.clip(r, -1.0, 1.0), np.nan)
-    return out
-
-
-def pattern_response(data, weights, metric: str = "dot") -> float:
-    """Response of one 3-D array to one weight array on the same grid (CANlab semantics).
-
-    Parameters
-    ----------
-    data, weights : array-like
-        Same shape. NaN or 0 in ``data`` = missing; 0 or NaN in ``weights`` = outside.
-    metric : {"dot", "cosine", "correlation"}
-
-    Examples
-    --------
-    >>> pattern_response([1.0, 0.0, 2.0, np.nan], [1.0, 5.0, 0.5, 3.0])
-    2.0
-    >>> round(pattern_response([1.0, 2.0], [2.0, 4.0], "cosine"), 6)
-    1.0
-    """
-    _check_metrics([metric])
-    x = np.asarray(data, dtype=np.float64).ravel()
-    w = np.nan_to_num(np.asarray(weights, dtype=np.float64).ravel(), nan=0.0)
-    if x.shape != w.shape:
-        raise MindpainError(f"data has {x.size} voxels but weights {w.size}; expected the same "
-                            "grid")
-    idx = np.flatnonzero(w)
-    plan = Plan(shape=x.shape, affine=np.eye(4), idx=idx, cols=np.array([0]),
-                W=w[idx, None], P=np.ones((idx.size, 1)))
-    X, M = _missing_to_zero(x[idx][None, :])
-    return float(_chunk_metrics(X, M, plan, (metric,))[metric][0, 0])
-
-
-def _take(data: np.ndarray, plan: Plan) -> np.ndarray:
-    """Pattern voxels of a 3-D array, without copying it (nibabel arrays are F-ordered)."""
-    if data.flags.f_contiguous and not data.flags.c_contiguous:
-        if plan.idx_f is None:
-            plan.idx_f = np.ravel_multi_index(np.unravel_index(plan.idx, plan.shape),
-                                              plan.shape, order="F")
-        return data.ravel(order="F")[plan.idx_f]
-    return data.reshape(-1)[plan.idx]
-
-
-def _missing_to_zero(x: np.ndarray):
-    has = np.isfinite(x) & (x != 0)
-    return np.where(has, x, 0.0), has.astype(np.float64)
-
-
-def _check_metrics(metrics) -> tuple:
-    metrics = (metrics,) if isinstance(metrics, str) else tuple(metrics)
-    bad = [m for m in metrics if m not in METRICS]
-    if bad or not metrics:
-        raise MindpainError(f"unknown metric {', '.join(map(repr, bad)) or '(none)'}; expected "
-                            f"one or more of {', '.join(METRICS)}")
-    return metrics
-
-
-def _has_data(data: np.ndarray) -> bool:
-    return bool(np.any(np.isfinite(data) & (data != 0)))
-
-
-# --------------------------------------------------------------------------- engine
 
 def _describe_grid(shape, affine) -> str:
     """``91x109x91, 2x2x2 mm, origin (90,-126,-72) mm``: enough to tell two grids apart."""
@@ -235,7 +152,7 @@ class _Engine:
         for pkey in targets:
             plan = self.plans[pkey]
             if pkey == key:
-                x = _take(data, plan)
+                x = pattern_values(data, plan)
             else:
                 img = nib.Nifti1Image(np.asarray(data, dtype=np.float64), affine)
                 x = resample_like(img, plan.shape, plan.affine).reshape(-1)[plan.idx]
@@ -243,8 +160,8 @@ class _Engine:
             if np.isinf(x).any():
                 raise MindpainError("has infinite values inside the signature pattern; "
                                     "expected finite effects (NaN or 0 = missing)", label)
-            X, M = _missing_to_zero(x)
-            if not M.any() and not _has_data(data):
+            X, M = missing_to_zero(x)
+            if not M.any() and not has_data(data):
                 raise MindpainError("has no data (every voxel is NaN or 0); expected a "
                                     "contrast map", label)
             rows.append((pkey, X, M))
@@ -258,7 +175,7 @@ class _Engine:
         X = np.stack([b[1] for b in buf])
         M = np.stack([b[2] for b in buf])
         n = M @ plan.P
-        values = _chunk_metrics(X, M, plan, self.metrics, n)
+        values = chunk_metrics(X, M, plan, self.metrics, n)
         rows = np.array([b[0] for b in buf])
         for m, arr in values.items():
             results[np.ix_(rows, plan.cols, [self.metrics.index(m)])] = np.where(
@@ -355,7 +272,7 @@ def check_settings(metrics, resample) -> tuple:
     >>> check_settings("cosine", "weights-to-data")
     ('cosine',)
     """
-    metrics = _check_metrics(metrics)
+    metrics = check_metrics(metrics)
     if resample not in RESAMPLE_DIRECTIONS:
         raise MindpainError(f"unknown resampling direction {resample!r}; expected one of "
                             f"{', '.join(RESAMPLE_DIRECTIONS)}")

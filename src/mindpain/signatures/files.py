@@ -1,0 +1,239 @@
+"""Official signature files: where they are expected, reading them, their checksums, fetching.
+
+The NPS is licensed and never downloaded: the user puts the file received from CANlab in
+``<data_dir>/signatures/nps/``. SIIPS1 is fetched by :func:`fetch_siips1` (only when called)
+from a pinned commit of github.com/canlab/Neuroimaging_Pattern_Masks; its sha256 is recorded
+beside it (``siips1.sha256.json``) at the first fetch or load and verified on every later
+load (:func:`verified_siips1`). :func:`load_weights` reads any 3-D weight map (official or
+custom) as float32 with NaN/inf set to 0.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+
+from mindpain.datasets import download_file
+from mindpain.errors import MindpainError
+from mindpain.io import sha256, write_json
+
+#: Pinned commit of github.com/canlab/Neuroimaging_Pattern_Masks that holds SIIPS1.
+SIIPS1_COMMIT = "05b99bb12724c042a7c85c4bc09f585f6dc120e5"
+SIIPS1_FILENAME = "nonnoc_v11_4_137subjmap_weighted_mean.nii.gz"
+SIIPS1_URL = (f"https://raw.githubusercontent.com/canlab/Neuroimaging_Pattern_Masks/"
+              f"{SIIPS1_COMMIT}/Multivariate_signature_patterns/2017_Woo_SIIPS1/"
+              f"{SIIPS1_FILENAME}")
+#: Name of the checksum record written next to the SIIPS1 file.
+SIIPS1_CHECKSUM_FILENAME = "siips1.sha256.json"
+NPS_STEM = "weights_NSF_grouppred_cvpcr"
+#: Accepted NPS file names, in order of preference (``.img`` needs its ``.hdr``).
+NPS_FILENAMES = (f"{NPS_STEM}.img", f"{NPS_STEM}.nii.gz", f"{NPS_STEM}.nii")
+#: Sub-folder of the data directory holding official signature files.
+SIGNATURES_DIRNAME = "signatures"
+NIFTI_SUFFIXES = (".nii", ".nii.gz", ".img", ".hdr")
+NPS_HOW_TO_OBTAIN = ("the NPS is not public: it is available for research use on request from "
+                     "Prof. Tor Wager (CANlab, https://canlab.github.io); mindpain never "
+                     "downloads it")
+
+
+def _data_dir(data_dir=None) -> Path:
+    if data_dir is not None:
+        return Path(data_dir)
+    from mindpain.config import get_config
+
+    return get_config().data_dir
+
+
+def signature_dir(name: str, data_dir=None) -> Path:
+    """Folder where the official signature ``name`` (``"nps"``/``"siips1"``) is expected."""
+    return _data_dir(data_dir) / SIGNATURES_DIRNAME / name
+
+
+def nps_path(data_dir=None) -> Path | None:
+    """Return the NPS weight file in the data directory, or None if absent."""
+    folder = signature_dir("nps", data_dir)
+    for fname in NPS_FILENAMES:
+        if (folder / fname).is_file():
+            return folder / fname
+    return None
+
+
+def siips1_path(data_dir=None) -> Path | None:
+    """Return the SIIPS1 weight file in the data directory, or None if absent."""
+    folder = signature_dir("siips1", data_dir)
+    for fname in (SIIPS1_FILENAME, SIIPS1_FILENAME.removesuffix(".gz")):
+        if (folder / fname).is_file():
+            return folder / fname
+    return None
+
+
+def official_path(base: str, data_dir=None) -> Path | None:
+    """Return the weight file of the official signature ``base`` (``"nps"``/``"siips1"``)."""
+    return nps_path(data_dir) if base == "nps" else siips1_path(data_dir)
+
+
+def missing_message(base: str, data_dir=None) -> str:
+    """One-line message for a missing official file: how to obtain it and where to put it.
+
+    Parameters
+    ----------
+    base : {"nps", "siips1"}
+        The official signature.
+    data_dir : path-like, optional
+        The data directory (default: the configured one).
+
+    Returns
+    -------
+    str
+    """
+    if base == "nps":
+        where = signature_dir("nps", data_dir) / NPS_FILENAMES[0]
+        return (f"signature 'nps' not found: {NPS_HOW_TO_OBTAIN}; put the file you receive at "
+                f"{where} (with its .hdr; or {NPS_STEM}.nii.gz in the same folder), or use "
+                "'nps-surrogate'")
+    where = signature_dir("siips1", data_dir) / SIIPS1_FILENAME
+    return (f"signature 'siips1' not found at {where}; run "
+            "`python -c 'import mindpain.signatures as s; s.fetch_siips1()'` with network "
+            f"access (downloads {SIIPS1_URL}), or use 'siips1-surrogate'")
+
+
+def check_analyze_pair(path: Path) -> None:
+    """Refuse an Analyze ``.img`` without its ``.hdr`` (one-line error naming the file)."""
+    if path.suffix == ".img" and not path.with_suffix(".hdr").is_file():
+        raise MindpainError("has no .hdr beside it; expected the Analyze pair .img + .hdr", path)
+
+
+def load_weights(path: Path) -> nib.Nifti1Image:
+    """Read a 3-D weight map; NaN/inf become 0 (outside the pattern).
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        NIfTI file, or Analyze ``.img`` with its ``.hdr``.
+
+    Returns
+    -------
+    nibabel.Nifti1Image
+        float32 weights (:func:`weights_image`).
+
+    Raises
+    ------
+    mindpain.errors.MindpainError
+        Unreadable, not 3-D (a single 4-D volume is accepted) or without a non-zero weight.
+    """
+    check_analyze_pair(path)
+    try:
+        img = nib.load(path)
+        data = np.asarray(img.dataobj, dtype=np.float64)
+    except Exception as err:  # nibabel raises many types for corrupt files
+        raise MindpainError(f"cannot be read as a NIfTI/Analyze image ({type(err).__name__}: "
+                            f"{err}); expected a 3-D weight map", path) from None
+    if data.ndim == 4 and data.shape[3] == 1:
+        data = data[..., 0]
+    if data.ndim != 3:
+        raise MindpainError(f"has shape {data.shape}; expected a 3-D weight map", path)
+    data = np.nan_to_num(data, nan=0.0, posinf=0.0, neginf=0.0)
+    if not np.any(data):
+        raise MindpainError("has no non-zero weight; expected a signature weight map", path)
+    return weights_image(data, img.affine)
+
+
+def weights_image(data, affine) -> nib.Nifti1Image:
+    """Return ``data`` as a float32 NIfTI image with mm units (weights or region labels)."""
+    img = nib.Nifti1Image(np.asarray(data, dtype=np.float32), np.asarray(affine, float))
+    img.header.set_xyzt_units("mm")
+    return img
+
+
+def _read_checksum_record(path: Path) -> dict | None:
+    record = path.parent / SIIPS1_CHECKSUM_FILENAME
+    if not record.is_file():
+        return None
+    try:
+        return json.loads(record.read_text())
+    except (OSError, ValueError) as err:
+        raise MindpainError(f"cannot be read as JSON ({err}); delete it and fetch SIIPS1 "
+                            "again", record) from None
+
+
+def _write_checksum_record(path: Path, sha: str, how: str, url: str | None = None) -> None:
+    write_json(path.parent / SIIPS1_CHECKSUM_FILENAME, {
+        "file": path.name, "sha256": sha, "how": how, "url": url,
+        "recorded": datetime.now(UTC).isoformat(timespec="seconds"),
+    })
+
+
+def verified_siips1(path: Path) -> str:
+    """Check SIIPS1 against its recorded sha256 (recording it if no record exists).
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The SIIPS1 file; its record is ``siips1.sha256.json`` in the same folder.
+
+    Returns
+    -------
+    str
+        The file's sha256.
+
+    Raises
+    ------
+    mindpain.errors.MindpainError
+        The file changed since its checksum was recorded, or the record is unreadable.
+    """
+    sha = sha256(path)
+    record = _read_checksum_record(path)
+    if record is None:
+        _write_checksum_record(path, sha, how="first load of a file put here by hand")
+        return sha
+    if record.get("file") == path.name and record.get("sha256") != sha:
+        raise MindpainError(f"sha256 {sha[:12]}… differs from the one recorded at first fetch "
+                            f"({str(record.get('sha256'))[:12]}… in {SIIPS1_CHECKSUM_FILENAME}); "
+                            "the file changed: delete both files and fetch SIIPS1 again", path)
+    return sha
+
+
+def fetch_siips1(data_dir=None, *, url: str = SIIPS1_URL, timeout: float = 60,
+                 opener=None) -> Path:
+    """Download SIIPS1 (Woo et al. 2017) into the data directory, once.
+
+    Only this function touches the network, and only when called. The file comes from a
+    pinned commit of canlab/Neuroimaging_Pattern_Masks (the repository has no licence file,
+    so the project never ships it). Its sha256 is recorded in ``siips1.sha256.json`` next
+    to it and verified on every later load.
+
+    Parameters
+    ----------
+    data_dir : path-like, optional
+        Default: :attr:`mindpain.config.Config.data_dir`.
+    url : str
+        Source (default: the pinned raw GitHub URL).
+    timeout, opener
+        As for :func:`mindpain.datasets.download_file` (seconds before a stalled download
+        fails; a replacement for :func:`urllib.request.urlopen` in tests).
+
+    Returns
+    -------
+    pathlib.Path
+        The verified file.
+
+    Examples
+    --------
+    Illustration (needs data, not run as a doctest)::
+
+        path = fetch_siips1()
+        get_signature("siips1").is_surrogate
+        # False
+    """
+    existing = siips1_path(data_dir)
+    if existing is not None:
+        verified_siips1(existing)
+        return existing
+    dest = signature_dir("siips1", data_dir) / SIIPS1_FILENAME
+    sha = download_file(url, dest, timeout=timeout, opener=opener)
+    _write_checksum_record(dest, sha, how="download", url=url)
+    return dest

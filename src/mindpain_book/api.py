@@ -1,0 +1,123 @@
+"""The API reference pages of the book: one page per module, in sections.
+
+``python -m mindpain_book.buildtools api-pages`` (``make api``) and the book's Sphinx
+extension at the start of every build (:mod:`mindpain_book.sphinxext.apidocs`) write
+:func:`api_pages` into ``book/api`` (:func:`write_api_pages`). Every module of
+:data:`PACKAGES` gets a page; :data:`API_SECTIONS` places each in a section of the index.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mindpain.config import PROJECT_ROOT
+
+#: Sections of the API reference: title -> modules (every module of the package, once).
+API_SECTIONS = {
+    "Vocabulary, configuration and input/output": [
+        "mindpain", "mindpain.vocabulary", "mindpain.config", "mindpain.errors", "mindpain.io",
+        "mindpain.precomputed",
+        "mindpain.images",
+        "mindpain.bids", "mindpain.bids.query", "mindpain.bids.tables", "mindpain.bids.images",
+        "mindpain.dataset", "mindpain.datasets"],
+    "The simulated twin": [
+        "mindpain.twin", "mindpain.twin.params", "mindpain.twin.model",
+        "mindpain.twin.participants", "mindpain.twin.patterns", "mindpain.twin.task",
+        "mindpain.twin.bold", "mindpain.twin.nuisance", "mindpain.twin.run",
+        "mindpain.twin.bids", "mindpain.twin.generate", "mindpain.twin.meditators",
+        "mindpain.realism", "mindpain.truth"],
+    "Pipeline stages": [
+        "mindpain.reported", "mindpain.glm", "mindpain.first_level",
+        "mindpain.first_level_outputs", "mindpain.group_level", "mindpain.signatures",
+        "mindpain.signatures.registry", "mindpain.signatures.files",
+        "mindpain.signatures.regions", "mindpain.surrogates", "mindpain.scoring",
+        "mindpain.scoring.maps", "mindpain.scoring.plan", "mindpain.scoring.metrics",
+        "mindpain.scoring.engine", "mindpain.scoring.outputs", "mindpain.scoring.cli",
+        "mindpain.pipeline", "mindpain.trial_models", "mindpain.trial",
+        "mindpain.trial_calibration", "mindpain.meditator_models", "mindpain.meditators",
+        "mindpain.meditator_calibration"],
+    "Statistics": ["mindpain.stats", "mindpain.stats.effect_sizes", "mindpain.stats.multiplicity"],
+    "Design analysis, evidence and the multiverse": [
+        "mindpain.design", "mindpain.evidence", "mindpain.multiverse", "mindpain.endtoend"],
+    "Figures": [
+        "mindpain.figures", "mindpain.figures.style", "mindpain.figures.data",
+        "mindpain.figures.first_level", "mindpain.figures.signatures", "mindpain.figures.trial",
+        "mindpain.figures.meditators", "mindpain.figures.design", "mindpain.figures.viewer"],
+    "Command line and build tools": [
+        "mindpain.cli", "mindpain_book", "mindpain_book.buildtools", "mindpain_book.execution",
+        "mindpain_book.reproducibility", "mindpain_book.api", "mindpain_book.sitecheck",
+        "mindpain_book.verify", "mindpain_book.sphinxext", "mindpain_book.sphinxext.offline",
+        "mindpain_book.sphinxext.tables", "mindpain_book.sphinxext.accessibility",
+        "mindpain_book.sphinxext.apidocs", "mindpain_book.sphinxext.downloads",
+        "mindpain_book.sphinxext.report"],
+}
+
+
+#: Packages under ``src/`` whose modules get API pages: the science and the book tooling.
+PACKAGES = ("mindpain", "mindpain_book")
+
+
+def package_modules(root: Path = PROJECT_ROOT / "src") -> list[str]:
+    """Every importable module of :data:`PACKAGES` except ``__main__``, sorted."""
+    names = []
+    paths = sorted(p for package in PACKAGES for p in (Path(root) / package).rglob("*.py"))
+    for path in paths:
+        parts = list(path.relative_to(root).with_suffix("").parts)
+        if parts[-1] == "__main__":
+            continue
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        names.append(".".join(parts))
+    return sorted(names)
+
+
+def api_pages() -> dict[str, str]:
+    """Text of the API reference pages: file name (under ``book/api``) -> MyST source.
+
+    Modules listed in :data:`API_SECTIONS` that do not exist are skipped; existing modules
+    that are not listed go into a section "Other modules" (so a new module is never left
+    out; the test suite asks for it to be placed in a section).
+    """
+    present = package_modules()
+    listed = [m for modules in API_SECTIONS.values() for m in modules]
+    sections = dict(API_SECTIONS)
+    others = [m for m in present if m not in listed]
+    if others:
+        sections["Other modules"] = others
+    pages = {}
+    index = ["# API reference", "",
+             "One page per module of the `mindpain` package, rendered from its numpydoc",
+             "docstrings. The chapters link here where they call a function.", ""]
+    for title, modules in sections.items():
+        modules = [m for m in modules if m in present]
+        if not modules:
+            continue
+        index += [f"## {title}", ""]
+        for module in modules:
+            index.append(f"- {{py:mod}}`{module}`")
+            pages[f"{module}.md"] = "\n".join([
+                f"# `{module}`", "", "```{eval-rst}", f".. automodule:: {module}",
+                "   :members:", "   :show-inheritance:", "```", ""])
+        index.append("")
+    pages["index.md"] = "\n".join(index)
+    return pages
+
+
+#: Folder of the API reference pages in the book.
+ROOT_API = PROJECT_ROOT / "book" / "api"
+
+
+def write_api_pages(folder: Path = ROOT_API) -> list[Path]:
+    """Write :func:`api_pages` into ``folder``; return the files whose text changed.
+
+    The book's extension calls this at the start of every build, so a new module gets its
+    page; unchanged pages are not touched (Sphinx would re-read them).
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in api_pages().items():
+        path = folder / name
+        if not path.is_file() or path.read_text() != text:
+            path.write_text(text)
+            written.append(path)
+    return written

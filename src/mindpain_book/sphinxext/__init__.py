@@ -1,0 +1,39 @@
+"""Sphinx extension for the reader's side of the book: offline, numbered, accessible.
+
+``_config.yml`` loads ``mindpain_book.sphinxext``; its :func:`setup` loads one extension per
+concern:
+
+:mod:`~mindpain_book.sphinxext.offline`
+    MathJax 3 copied from the installed wheel into ``_static/mathjax``; the Thebe loader
+    that Jupyter Book 1 adds to every page (a script on unpkg.com) dropped.
+:mod:`~mindpain_book.sphinxext.tables`
+    A glued table (``{glue:figure}`` of a DataFrame) is numbered with the tables
+    ("Table 4.2") rather than the figures.
+:mod:`~mindpain_book.sphinxext.accessibility`
+    Every image gets alt text (its figure's ``:alt:``, else its caption; neither is a build
+    warning, so ``-W`` fails); icon-only navigation toggles get an accessible name and the
+    citation list loses a wrong ``role="list"``.
+:mod:`~mindpain_book.sphinxext.apidocs`
+    The API reference pages, written before each build; docstring headings as rubrics,
+    ``|x|`` escaped.
+:mod:`~mindpain_book.sphinxext.downloads`
+    Results tables (``mindpain_table_downloads`` in ``_config.yml``) offered as TSV and JSON
+    under the chapter that shows them; each executed chapter ends with links to its source
+    and to the executed notebook.
+:mod:`~mindpain_book.sphinxext.report`
+    The reproducibility report's directives (``mindpain-commit``, ``mindpain-environment``,
+    ``mindpain-signatures``, ``mindpain-manifest``, ``mindpain-results``,
+    ``mindpain-execution``); the page that uses them is read last and on every build.
+"""
+
+from __future__ import annotations
+
+#: The extensions :func:`setup` loads, in this order.
+EXTENSIONS = ("offline", "tables", "accessibility", "apidocs", "downloads", "report")
+
+
+def setup(app):
+    """Register the extension with Sphinx (each part as its own extension)."""
+    for name in EXTENSIONS:
+        app.setup_extension(f"{__name__}.{name}")
+    return {"version": "2", "parallel_read_safe": False, "parallel_write_safe": True}
