@@ -22,14 +22,13 @@ from mindpain.io import cached_table
 from mindpain.meditator_models import (
     covariates,
     design_matrix,
-    fisher_ci,
     group_batch,
     meditator_table,
     ols_batch,
     scaled_slope,
     spearman_batch,
 )
-from mindpain.stats.effect_sizes import standardised
+from mindpain.stats.effect_sizes import fisher_ci, standardised
 from mindpain.stats.multiplicity import holm_rows
 from mindpain.truth import planted_meditator_effects
 from mindpain.twin.participants import draw_participants, simulate_observed

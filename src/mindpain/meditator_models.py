@@ -3,7 +3,7 @@ r"""Long-term meditators: the checked input and the estimators, vectorised over 
 :func:`meditator_table` checks the outcomes and practice tables once
 (:func:`validate_practice`) and returns the analysed rows with the log practice hours;
 the estimators (:func:`ols_batch`, :func:`group_batch`, :func:`scaled_slope`,
-:func:`fisher_ci`, :func:`spearman_batch`) fit one row of outcomes or many replications at
+:func:`spearman_batch`) fit one row of outcomes or many replications at
 once. :mod:`mindpain.meditators` assembles them into the analysis (see its docstring for
 the models) and :mod:`mindpain.meditator_calibration` replicates them.
 """
@@ -263,13 +263,6 @@ def scaled_slope(coef, se, df, scale, n_scale, level: float = LEVEL, normal: boo
     se_tot = np.sqrt(se**2 + coef**2 / (2 * (n_scale - 1))) / scale
     q = stats.norm.ppf(0.5 + level / 2) if normal else stats.t.ppf(0.5 + level / 2, df)
     return est, est - q * se_tot, est + q * se_tot
-
-
-def fisher_ci(r, n_eff, level: float = LEVEL):
-    """Fisher-z CI of a (partial) correlation with ``n_eff`` = n - number of covariates."""
-    z = np.arctanh(np.clip(r, -0.9999999, 0.9999999))
-    half = stats.norm.ppf(0.5 + level / 2) / np.sqrt(np.maximum(n_eff - 3, 1e-12))
-    return np.tanh(z - half), np.tanh(z + half)
 
 
 def spearman_batch(x, Y):

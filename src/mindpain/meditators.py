@@ -81,7 +81,6 @@ from mindpain.meditator_models import (  # noqa: F401  (public names re-exported
     PREDICTORS,
     covariates,
     design_matrix,
-    fisher_ci,
     group_batch,
     meditator_table,
     ols_batch,
@@ -89,7 +88,7 @@ from mindpain.meditator_models import (  # noqa: F401  (public names re-exported
     spearman_batch,
     validate_practice,
 )
-from mindpain.stats.effect_sizes import LEVEL, standardised
+from mindpain.stats.effect_sizes import LEVEL, fisher_ci, standardised
 from mindpain.stats.multiplicity import holm_by_family
 from mindpain.truth import read_meditator_truth
 from mindpain.vocabulary import (

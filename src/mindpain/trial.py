@@ -85,7 +85,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from mindpain.stats.effect_sizes import LEVEL, between_d, within_d
+from mindpain.stats.effect_sizes import between_d, fisher_ci, within_d
 from mindpain.stats.multiplicity import holm_by_family
 from mindpain.trial_models import (  # noqa: F401  (public names re-exported from here)
     REQUIRED_COLUMNS,
@@ -450,7 +450,7 @@ def neural_subjective_link(trial: pd.DataFrame, signatures=("nps", "siips1"),
             pcol = next(c for c in ("pval", "p_unc", "p_val", "p-val") if c in rm.columns)
             r, dof = float(rm["r"].iloc[0]), int(rm["dof"].iloc[0])
             rows.append({"signature": sig, "rating": rat, "method": "rm_corr", "r": r,
-                         **_fisher_ci(r, dof - 1), "p": float(rm[pcol].iloc[0]), "dof": dof,
+                         **_fisher_ci(r, dof), "p": float(rm[pcol].iloc[0]), "dof": dof,
                          "n": int(data["participant_id"].nunique())})
             wide = pd.DataFrame({
                 "x": change_scores(data, sig)["change"], "y": change_scores(data, rat)["change"],
@@ -462,15 +462,15 @@ def neural_subjective_link(trial: pd.DataFrame, signatures=("nps", "siips1"),
             r, n = float(pc["r"].iloc[0]), len(wide)
             dof = n - 2 - (len(ARMS) - 1)
             rows.append({"signature": sig, "rating": rat, "method": "change_on_change", "r": r,
-                         **_fisher_ci(r, dof - 1), "p": float(pc[pcol].iloc[0]), "dof": dof,
+                         **_fisher_ci(r, dof), "p": float(pc[pcol].iloc[0]), "dof": dof,
                          "n": n})
     return pd.DataFrame(rows)
 
 
-def _fisher_ci(r: float, n_minus_3: float, level: float = LEVEL) -> dict:
-    z = np.arctanh(np.clip(r, -0.999999, 0.999999))
-    half = stats.norm.ppf(0.5 + level / 2) / np.sqrt(max(n_minus_3, 1))
-    return {"ci_low": float(np.tanh(z - half)), "ci_high": float(np.tanh(z + half))}
+def _fisher_ci(r: float, dof: int) -> dict:
+    """Fisher-z CI of a correlation with ``dof`` degrees of freedom (n_eff = dof + 2)."""
+    low, high = fisher_ci(r, dof + 2)
+    return {"ci_low": float(low), "ci_high": float(high)}
 
 
 # ---------------------------------------------------------------- results files

@@ -2,8 +2,9 @@ r"""Effect sizes on the change-score scale, with noncentral-t confidence interva
 
 Cohen's d between two arms (pooled SD of change, :math:`d_s`), d_z within an arm, and any
 model estimate standardised by an SD (:func:`standardised`); each CI inverts the noncentral
-t distribution (Steiger & Fouladi 1997; Cumming & Finch 2001). Everything is vectorised over
-leading axes, so a simulation's replications go through one call.
+t distribution (Steiger & Fouladi 1997; Cumming & Finch 2001). Correlations get Fisher-z
+intervals (:func:`fisher_ci`). Everything is vectorised over leading axes, so a simulation's
+replications go through one call.
 """
 
 from __future__ import annotations
@@ -127,3 +128,39 @@ def standardised(estimate, se, sd, df, level: float = LEVEL) -> dict:
     k = se / sd
     return {"d": estimate / sd, "ci_low": lo * k, "ci_high": hi * k,
             "p": 2 * stats.t.sf(np.abs(t), df), "t": t, "df": np.broadcast_to(df, t.shape) * 1.0}
+
+
+#: Largest absolute correlation transformed by Fisher's z (|r| = 1 has no finite z).
+R_MAX = 0.9999999
+
+
+def fisher_ci(r, n_eff, level: float = LEVEL):
+    r"""Fisher-z confidence interval of a (partial) correlation.
+
+    :math:`\tanh(\operatorname{atanh} r \pm z_{(1+\text{level})/2} / \sqrt{n_\text{eff} - 3})`.
+
+    Parameters
+    ----------
+    r : array_like
+        Correlations (clipped to :data:`R_MAX` in absolute value).
+    n_eff : array_like
+        Participants minus the covariates partialled out (for a repeated-measures
+        correlation, its degrees of freedom plus 2).
+    level : float
+        Confidence level.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        Lower and upper ends.
+
+    Examples
+    --------
+    >>> lo, hi = fisher_ci(0.5, 28)
+    >>> round(float(lo), 3), round(float(hi), 3)
+    (0.156, 0.736)
+    """
+    z = np.arctanh(np.clip(r, -R_MAX, R_MAX))
+    half = stats.norm.ppf(0.5 + level / 2) / np.sqrt(
+        np.maximum(np.asarray(n_eff, dtype=float) - 3, 1e-12))
+    return np.tanh(z - half), np.tanh(z + half)
