@@ -62,8 +62,8 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 
+from mindpain.checksums import sha256
 from mindpain.errors import MindpainError
-from mindpain.io import sha256
 from mindpain.signatures.files import (
     NIFTI_SUFFIXES,
     NPS_FILENAMES,
