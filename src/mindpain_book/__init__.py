@@ -15,6 +15,11 @@
     (``check-site``).
 :mod:`~mindpain_book.verify`
     The results tables built twice from scratch and compared byte for byte (``verify``).
+:mod:`~mindpain_book.table_record`
+    The full preset's result tables held against recorded checksums
+    (``python -m mindpain_book.table_record check|record``).
+:mod:`~mindpain_book.glue`
+    The chapters' one way to glue a piece of Markdown text into their prose.
 :mod:`~mindpain_book.sphinxext`
     The book's Sphinx extension (``_config.yml``), one part per concern: offline MathJax,
     tables numbered as tables, alt text and HTML fixes, the API pages, downloads and the

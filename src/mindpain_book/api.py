@@ -31,13 +31,12 @@ API_SECTIONS = {
     "Pipeline stages": [
         "mindpain.reported", "mindpain.glm", "mindpain.first_level",
         "mindpain.first_level_outputs", "mindpain.group_level", "mindpain.signatures",
-        "mindpain.signatures.registry", "mindpain.signatures.files",
-        "mindpain.signatures.regions", "mindpain.surrogates", "mindpain.scoring",
-        "mindpain.scoring.maps", "mindpain.scoring.plan", "mindpain.scoring.metrics",
-        "mindpain.scoring.engine", "mindpain.scoring.outputs", "mindpain.scoring.cli",
-        "mindpain.signature_checks", "mindpain.pipeline", "mindpain.trial_models",
-        "mindpain.trial", "mindpain.trial_calibration", "mindpain.meditator_models",
-        "mindpain.meditators", "mindpain.meditator_calibration"],
+        "mindpain.signatures.files", "mindpain.signatures.regions", "mindpain.surrogates",
+        "mindpain.scoring", "mindpain.scoring.maps", "mindpain.scoring.plan",
+        "mindpain.scoring.metrics", "mindpain.scoring.engine", "mindpain.scoring.outputs",
+        "mindpain.scoring.cli", "mindpain.signature_checks", "mindpain.pipeline",
+        "mindpain.trial_models", "mindpain.trial", "mindpain.trial_calibration",
+        "mindpain.meditator_models", "mindpain.meditators", "mindpain.meditator_calibration"],
     "Statistics": ["mindpain.stats"],
     "Design analysis, evidence and the multiverse": [
         "mindpain.design", "mindpain.retrodesign", "mindpain.power_sensitivity",
@@ -76,31 +75,49 @@ def package_modules(root: Path = PROJECT_ROOT / "src") -> list[str]:
     return sorted(names)
 
 
-def api_pages() -> dict[str, str]:
-    """Text of the API reference pages: file name (under ``book/api``) -> MyST source.
+#: Title of the index section that holds the modules :data:`API_SECTIONS` does not place.
+OTHER_MODULES = "Other modules"
+
+
+def api_sections(present=None) -> dict[str, list[str]]:
+    """Sections of the API index: title -> the modules on it, in order.
 
     Modules listed in :data:`API_SECTIONS` that do not exist are skipped; a listed
     subpackage brings its unlisted modules; existing modules that are placed nowhere go
-    into a section "Other modules" (so a new module is never left
-    out; the test suite asks for it to be placed in a section).
+    into a last section :data:`OTHER_MODULES` (so a new module is never left out; the test
+    suite asks for it to be placed in a section).
+
+    Parameters
+    ----------
+    present : list of str, optional
+        The modules that exist (default: :func:`package_modules`).
+
+    Returns
+    -------
+    dict
     """
-    present = package_modules()
+    present = package_modules() if present is None else present
     named = {m for modules in API_SECTIONS.values() for m in modules}
     sections = {title: [n for m in modules for n in (m, *sorted(
-        x for x in present if "." in m and x.startswith(m + ".") and x not in named))]
-        for title, modules in API_SECTIONS.items()}
-    listed = [m for modules in sections.values() for m in modules]
+        x for x in present if "." in m and x.startswith(m + ".") and x not in named))
+        if n in present] for title, modules in API_SECTIONS.items()}
+    listed = {m for modules in sections.values() for m in modules}
     others = [m for m in present if m not in listed]
     if others:
-        sections["Other modules"] = others
+        sections[OTHER_MODULES] = others
+    return {title: modules for title, modules in sections.items() if modules}
+
+
+def api_pages() -> dict[str, str]:
+    """Text of the API reference pages: file name (under ``book/api``) -> MyST source.
+
+    One page per module, and the index, in the sections of :func:`api_sections`.
+    """
     pages = {}
     index = ["# API reference", "",
              "One page per module of the `mindpain` package, rendered from its numpydoc",
              "docstrings. The chapters link here where they call a function.", ""]
-    for title, modules in sections.items():
-        modules = [m for m in modules if m in present]
-        if not modules:
-            continue
+    for title, modules in api_sections().items():
         index += [f"## {title}", ""]
         for module in modules:
             index.append(f"- {{py:mod}}`{module}`")

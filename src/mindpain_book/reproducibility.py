@@ -21,8 +21,8 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
+from mindpain.checksums import sha256
 from mindpain.config import PROJECT_ROOT
-from mindpain.io import sha256
 
 #: Environment variables that set thread counts or BLAS kernels (reported with their values).
 THREAD_VARIABLES = ("MINDPAIN_N_JOBS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",

@@ -17,9 +17,10 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
+from mindpain.checksums import sha256
 from mindpain.datasets import download_file
 from mindpain.errors import MindpainError
-from mindpain.io import sha256, write_json
+from mindpain.io import write_json
 
 #: Pinned commit of github.com/canlab/Neuroimaging_Pattern_Masks that holds SIIPS1.
 SIIPS1_COMMIT = "05b99bb12724c042a7c85c4bc09f585f6dc120e5"
