@@ -18,7 +18,6 @@ import pandas as pd
 import pytest
 
 from mindpain import bids, dataset, group_level
-from mindpain import first_level as fl
 from mindpain.errors import MindpainError
 from mindpain.twin import load_parameters
 from mindpain.vocabulary import GROUPS, SESSIONS, TASK, TRIAL_TYPES
@@ -47,7 +46,7 @@ def test_both_readers_give_the_same_repetition_time(small_twin, both):
     planted = load_parameters("small")["task.repetition_time"]
     assert bids.repetition_time(small_twin) == planted
     for spec in specs[:3]:
-        assert fl.repetition_time(spec) == planted
+        assert bids.run_repetition_time(spec) == planted
         assert bids.repetition_time(small_twin, spec.bold) == planted
 
 
@@ -59,7 +58,7 @@ def test_a_run_sidecar_overrides_the_dataset_tr_in_both(small_twin, tmp_path):
     sidecar.write_text('{"RepetitionTime": 1.5}')
     # the header still says the planted TR: both readers refuse the disagreement alike
     with pytest.raises(MindpainError):
-        fl.repetition_time(spec)
+        bids.run_repetition_time(spec)
     with pytest.raises(MindpainError):
         bids.repetition_time(copy, spec.bold)
 
@@ -69,7 +68,7 @@ def test_both_readers_read_the_same_events(small_twin, both):
     events = bids.load_events(small_twin)
     assert set(events.trial_type) <= set(TRIAL_TYPES)
     spec = specs[0]
-    run_events = fl.load_events(spec.events)
+    run_events = bids.load_run_events(spec.events)
     assert list(run_events.columns[:3]) == ["onset", "duration", "trial_type"]
     same = dataset.select_run(events, f"sub-{spec.subject}", spec.session, spec.run)
     np.testing.assert_array_equal(same.onset.to_numpy(float), run_events.onset.to_numpy(float))

@@ -155,6 +155,7 @@ def test_in_memory_first_level_equals_on_disk(small_twin, tmp_path):
     """One run of the twin written by ``mindpain twin``: the in-memory fit gives its map."""
     import nibabel as nib
 
+    from mindpain import bids, first_level_outputs
     from mindpain import first_level as fl
     from mindpain.first_level import MOTION_CONFOUNDS, ModelSettings
     from mindpain.pipeline import twin_confounds_dir
@@ -162,13 +163,13 @@ def test_in_memory_first_level_equals_on_disk(small_twin, tmp_path):
     from mindpain.twin.patterns import generator_space
     from mindpain.twin.run import make_run
 
-    specs = fl.find_runs(small_twin, confounds_dir=twin_confounds_dir(small_twin))
+    specs = bids.find_runs(small_twin, confounds_dir=twin_confounds_dir(small_twin))
     spec = next(s for s in specs if s.session == "post" and s.run == 2)
     settings = ModelSettings(confounds=MOTION_CONFOUNDS)
     status = fl._fit_run(spec, tmp_path, settings, None)
     assert status["status"] == "computed", status
-    on_disk = np.asarray(nib.load(fl.run_map_path(tmp_path, spec, "hotVsWarm", "effect"))
-                         .dataobj)
+    effect_map = first_level_outputs.run_map_path(tmp_path, spec, "hotVsWarm", "effect")
+    on_disk = np.asarray(nib.load(effect_map).dataobj)
 
     participants = draw_participants("small", TEST_SEED)
     truth = draw_truth(participants, "small", TEST_SEED, world="realistic")

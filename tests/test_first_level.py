@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mindpain import bids, first_level_outputs, group_level
 from mindpain import first_level as fl
-from mindpain import first_level_outputs, group_level
 from mindpain.cli import main
 from mindpain.errors import MindpainError
 
@@ -251,7 +251,7 @@ def test_load_events_errors(tmp_path):
     path.write_text("onset\tduration\ttrial_type\n1\tten\thot\n5\t1\twarm\n")
     with pytest.raises(MindpainError, match=r"x_events.tsv: events column duration has a "
                                             r"non-numeric value on line 2"):
-        fl.load_events(path)
+        bids.load_run_events(path)
     path.write_text("onset\tduration\ttrial_type\n1\t1\thot\n")
     with pytest.raises(MindpainError, match="no 'warm' events"):
-        fl.load_events(path)
+        bids.load_run_events(path)

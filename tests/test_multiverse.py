@@ -13,7 +13,7 @@ from mindpain.errors import MindpainError
 
 @pytest.fixture(scope="module")
 def replication():
-    from mindpain.trial import validate_outcomes
+    from mindpain.trial_models import validate_outcomes
     from mindpain.twin.participants import draw_participants, simulate_observed
 
     obs = simulate_observed("full", 3, 1)

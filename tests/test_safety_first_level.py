@@ -135,7 +135,7 @@ def test_tr_disagreeing_with_header_is_an_error(bids):
     sidecar_tr = json.loads((bids / "task-heat_bold.json").read_text())["RepetitionTime"]
     message = f"RepetitionTime {sidecar_tr:g} s in the JSON sidecar disagrees with 3 s"
     with pytest.raises(MindpainError, match=message):
-        fl.repetition_time(spec)
+        bids_reader.run_repetition_time(spec)
     with pytest.raises(MindpainError, match=message):
         bids_reader.repetition_time(bids, bold)
 
@@ -143,7 +143,8 @@ def test_tr_disagreeing_with_header_is_an_error(bids):
 def test_tr_in_milliseconds_is_an_error(bids):
     (bids / "task-heat_bold.json").write_text('{"RepetitionTime": 2000}')
     spec = bids_reader.find_runs(bids)[0]
-    for call in (lambda: fl.repetition_time(spec), lambda: bids_reader.repetition_time(bids),
+    for call in (lambda: bids_reader.run_repetition_time(spec),
+                 lambda: bids_reader.repetition_time(bids),
                  lambda: bids_reader.repetition_time(bids, spec.bold)):
         with pytest.raises(MindpainError, match="looks like milliseconds"):
             call()
@@ -152,10 +153,10 @@ def test_tr_in_milliseconds_is_an_error(bids):
 def test_one_tr_rule_for_the_whole_package(bids):
     """The two entry points agree: same value, and a missing sidecar TR fails in both."""
     spec = bids_reader.find_runs(bids)[0]
-    assert fl.repetition_time(spec) == bids_reader.repetition_time(bids, spec.bold)
+    assert bids_reader.run_repetition_time(spec) == bids_reader.repetition_time(bids, spec.bold)
     assert bids_reader.repetition_time(bids) == bids_reader.header_repetition_time(spec.bold)
     (bids / "task-heat_bold.json").write_text('{"TaskName": "heat"}')
-    for call in (lambda: fl.repetition_time(spec),
+    for call in (lambda: bids_reader.run_repetition_time(spec),
                  lambda: bids_reader.repetition_time(bids, spec.bold)):
         with pytest.raises(MindpainError, match="no RepetitionTime .*the NIfTI header says"):
             call()
@@ -231,7 +232,7 @@ def test_trial_type_na_is_a_clear_error(tmp_path):
     path = tmp_path / "x_events.tsv"
     path.write_text("onset\tduration\ttrial_type\n1\t1\thot\n5\t1\tn/a\n9\t1\twarm\n")
     with pytest.raises(MindpainError, match="trial_type is n/a \\(missing\\) on line 3"):
-        fl.load_events(path)
+        bids_reader.load_run_events(path)
 
 
 def test_runs_differing_only_in_acq_write_separate_outputs(bids, tmp_path):
@@ -246,7 +247,7 @@ def test_runs_differing_only_in_acq_write_separate_outputs(bids, tmp_path):
     a, b = (first_level_outputs.run_map_path(out, s, "hotVsWarm", "effect") for s in specs)
     assert a != b and a.is_file() and b.is_file() and sha256(a) != sha256(b)
     session_map = first_level_outputs.session_map_path(out, "001", "pre")
-    meta = json.loads(fl._sidecar(session_map).read_text())
+    meta = json.loads(bids_reader.sidecar_path(session_map).read_text())
     assert len(meta["Sources"]) == 2 * 2 * len(fl.CONTRASTS)
 
 

@@ -6,9 +6,6 @@ design in numbers (:func:`select_run`, :func:`run_summary`), the participant flo
 demographics table, one voxel's signal with the run's design fitted to it
 (:func:`voxel_timeseries`), and where the twin's parameters come from
 (:func:`status_counts`). They work the same on the simulated twin and on real data.
-
-The reader's functions are importable from here too (``from mindpain.dataset import
-load_events``), as before the reader had its own module; their home is :mod:`mindpain.bids`.
 """
 
 from __future__ import annotations
@@ -18,29 +15,10 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from mindpain.bids import (  # noqa: F401  (re-exported: the chapters' names for the reader)
+from mindpain.bids import (
     EVENT_COLUMNS,
-    PARTICIPANT_COLUMNS,
     RATING_COLUMNS,
-    TRUTH_TSV,
-    bids_entities,
     check_columns,
-    constant_bold,
-    expand_confound_columns,
-    header_repetition_time,
-    list_runs,
-    load_bold,
-    load_confounds,
-    load_events,
-    load_participants,
-    load_run_events,
-    load_truth,
-    practice_from_bids,
-    read_sidecar,
-    read_tsv,
-    repetition_time,
-    sidecar_chain,
-    twin_world,
 )
 from mindpain.errors import MindpainError
 from mindpain.vocabulary import ARMS, SESSIONS

@@ -54,7 +54,8 @@ Outputs
 Modules
     This module fits the runs and runs the stage; :mod:`mindpain.group_level` combines a
     session's runs (and fits the group map); :mod:`mindpain.first_level_outputs` owns the
-    derivatives folder. Their public names are importable from here too.
+    derivatives folder; the runs and their inputs are read with :mod:`mindpain.bids`.
+    Each name is imported from its own module.
 """
 
 from __future__ import annotations
@@ -67,11 +68,8 @@ import nibabel as nib
 import numpy as np
 
 from mindpain import __version__
-from mindpain.bids import (  # noqa: F401  (re-exported: the stage's names for its inputs)
-    DEFAULT_SPACE,
-    RUN_ENTITIES,
+from mindpain.bids import (
     RunSpec,
-    bold_sidecars,
     constant_bold,
     find_runs,
     load_confounds,
@@ -82,9 +80,7 @@ from mindpain.bids import (  # noqa: F401  (re-exported: the stage's names for i
 from mindpain.bids import load_bold as _load_bold
 from mindpain.checksums import sha256
 from mindpain.errors import MindpainError
-from mindpain.first_level_outputs import (  # noqa: F401  (re-exported)
-    DESCRIPTION_NAME,
-    KIND,
+from mindpain.first_level_outputs import (
     STATS,
     design_matrix_path,
     failure_reason,
@@ -96,19 +92,14 @@ from mindpain.first_level_outputs import (  # noqa: F401  (re-exported)
     run_inputs,
     run_map_path,
     session_map_path,
-    session_mask_path,
     session_outputs,
     write_dataset_description,
     write_outputs,
 )
 from mindpain.folders import folder_lock
 from mindpain.glm import ImageFit, fit_image
-from mindpain.group_level import (  # noqa: F401  (re-exported)
+from mindpain.group_level import (
     combine_session,
-    group_map,
-    load_session_maps,
-    naive_subjects,
-    spatial_correlation,
 )
 from mindpain.vocabulary import FRAMEWISE_DISPLACEMENT, MOTION_CONFOUNDS, MOTION_PARAMETERS
 from mindpain.vocabulary import MAP_CONTRASTS as CONTRASTS
@@ -126,11 +117,6 @@ DASK_ENV = "MINDPAIN_DASK_SCHEDULER"
 DASK_TIMEOUT_S = 10
 #: Fewest volumes a run needs for the GLM.
 MIN_VOLUMES = 10
-#: A run's ``RepetitionTime`` (see :func:`mindpain.bids.run_repetition_time`).
-repetition_time = run_repetition_time
-#: A run's events for the GLM (see :func:`mindpain.bids.load_run_events`).
-load_events = load_run_events
-_sidecar = sidecar_path
 
 
 @dataclass(frozen=True)
@@ -231,13 +217,13 @@ def fit_run_model(spec: RunSpec, settings: ModelSettings = ModelSettings(),
         For any input problem, naming the file.
     """
     img = load_bold(spec.bold)
-    tr = repetition_time(spec)
+    tr = run_repetition_time(spec)
     n_scans = img.shape[3]
     why = constant_bold(np.asarray(img.dataobj))
     if why is not None:
         raise ExcludedRun(f"excluded: BOLD has no voxel that varies in time ({why}); the run "
                           "is left out of its session", spec.bold)
-    events = load_events(spec.events, run_length=n_scans * tr)
+    events = load_run_events(spec.events, run_length=n_scans * tr)
     confounds = None
     if spec.confounds is not None:
         confounds = load_confounds(spec.confounds, settings.confounds, n_scans)
@@ -267,7 +253,7 @@ def _fit_run(spec: RunSpec, out_dir: Path, settings: ModelSettings, mask_img) ->
             items.append((run_map_path(out_dir, spec, contrast, "effect"), effect))
             items.append((run_map_path(out_dir, spec, contrast, "variance"), variance))
         desc = {"Description": f"First-level GLM of one run ({label})",
-                "Sources": sorted(inputs), "RepetitionTime": repetition_time(spec),
+                "Sources": sorted(inputs), "RepetitionTime": run_repetition_time(spec),
                 "DegreesOfFreedom": dof, "ModelSettings": settings.as_dict(),
                 "Space": spec.space}
         write_outputs(items, key, desc)

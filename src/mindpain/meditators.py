@@ -7,8 +7,8 @@ unpleasantness``; ``age`` and ``sex`` for the adjusted analyses) and a *practice
 participants table). :func:`meditator_table` checks both once (:func:`validate_practice`)
 and returns one row per analysed participant: each LTM's single session and each naive
 participant's baseline (session ``pre`` of groups MBSR, HEP and WL). The checked input and
-the vectorised estimators are in :mod:`mindpain.meditator_models` (their public names are
-importable from here too); this module runs the analysis, compares it with the planted
+the vectorised estimators are in :mod:`mindpain.meditator_models` (import them from
+there); this module runs the analysis, compares it with the planted
 truth (read through :mod:`mindpain.truth`), writes and displays it.
 
 Practice predictors
@@ -76,8 +76,7 @@ from scipy import stats
 
 from mindpain.config import derive_rng
 from mindpain.io import write_json, write_tsv
-from mindpain.meditator_models import (  # noqa: F401  (public names re-exported from here)
-    HOURS,
+from mindpain.meditator_models import (
     PREDICTORS,
     covariates,
     design_matrix,
@@ -85,8 +84,6 @@ from mindpain.meditator_models import (  # noqa: F401  (public names re-exported
     meditator_table,
     ols_batch,
     scaled_slope,
-    spearman_batch,
-    validate_practice,
 )
 from mindpain.stats.effect_sizes import LEVEL, fisher_ci, standardised
 from mindpain.stats.multiplicity import holm_by_family

@@ -3,10 +3,10 @@ r"""Statistics of the randomized trial: MBSR vs HEP vs waitlist, pre and post.
 Input is an *outcomes table*: one row per participant and session with the columns
 ``participant_id, session ('pre'|'post'), group ('MBSR'|'HEP'|'WL'|'LTM')`` and the
 outcomes ``nps, nps_pos, nps_neg, siips1, intensity, unpleasantness``. Long-term
-meditators (``LTM``) are not part of the trial and are dropped. :func:`validate_outcomes`
-checks the table once, before any model is fit. The checked input and the models are in
-:mod:`mindpain.trial_models` (their public names are importable from here too); this module
-assembles the effects table, compares it with the planted truth (read through
+meditators (``LTM``) are not part of the trial and are dropped.
+:func:`~mindpain.trial_models.validate_outcomes` checks the table once, before any model is
+fit. The checked input and the models are in :mod:`mindpain.trial_models` (import them from
+there); this module assembles the effects table, compares it with the planted truth (read through
 :mod:`mindpain.truth`), writes and displays it.
 
 Effect sizes
@@ -87,9 +87,7 @@ from scipy import stats
 
 from mindpain.stats.effect_sizes import between_d, fisher_ci, within_d
 from mindpain.stats.multiplicity import holm_by_family
-from mindpain.trial_models import (  # noqa: F401  (public names re-exported from here)
-    REQUIRED_COLUMNS,
-    ancova_batch,
+from mindpain.trial_models import (
     ancova_contrasts,
     arm_pairs,
     change_scores,

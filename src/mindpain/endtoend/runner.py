@@ -38,9 +38,9 @@ def code_files() -> list[Path]:
     """Source files the end-to-end result depends on (hashed into the content key).
 
     Every module of :mod:`mindpain.endtoend` and every package module they import,
-    transitively, with the twin's parameter file (:func:`mindpain.io.code_closure`).
+    transitively, with the twin's parameter file (:func:`mindpain.checksums.code_closure`).
     """
-    from mindpain.io import code_closure
+    from mindpain.checksums import code_closure
 
     return code_closure(__package__)
 
@@ -48,11 +48,11 @@ def code_files() -> list[Path]:
 def content_key(preset: str, seed: int, n_replications: int, scenarios=None) -> dict:
     """Key of an end-to-end result: preset, seed, scenarios, replications, code fingerprint.
 
-    The fingerprint (:func:`mindpain.io.code_fingerprint`) covers the code of every module
+    The fingerprint (:func:`mindpain.checksums.code_fingerprint`) covers the code of every module
     involved (twin, GLM, first level, scoring, signatures, trial models; docstrings and
     comments do not count) and the twin's parameter file.
     """
-    from mindpain.io import code_fingerprint
+    from mindpain.checksums import code_fingerprint
 
     scenarios = SCENARIOS if scenarios is None else scenarios
     return {"preset": preset, "seed": int(seed),

@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt
 import nibabel as nib
 import numpy as np
 
+from mindpain import bids
 from mindpain import first_level as fl
 from mindpain.figures.style import AXIS_COLORS, CONDITION_COLORS, SIGNAL_COLORS, detached
 from mindpain.figures.viewer import brain_viewer
@@ -64,8 +65,8 @@ def voxel_fit(spec, design, coords_mm):
         ``r2``.
     """
     img = fl.load_bold(spec.bold)
-    tr = fl.repetition_time(spec)
-    events = fl.load_events(spec.events, img.shape[3] * tr)
+    tr = bids.run_repetition_time(spec)
+    events = bids.load_run_events(spec.events, img.shape[3] * tr)
     ijk = np.rint(np.linalg.solve(img.affine, np.r_[coords_mm, 1])[:3]).astype(int)
     ts = np.asarray(img.dataobj[ijk[0], ijk[1], ijk[2], :], dtype=float)
     x = np.asarray(design, dtype=float)

@@ -36,12 +36,12 @@ def content_key(preset: str, seed: int, n_permutations: int = N_PERMUTATIONS,
                 contrast: str = "MBSR_vs_HEP", grid: str = "book") -> dict:
     """Key of a multiverse result: preset, seed, grid, permutations and a code fingerprint.
 
-    The fingerprint (:func:`mindpain.io.code_fingerprint`) hashes the code of every module of
+    The fingerprint (:func:`mindpain.checksums.code_fingerprint`) hashes the code of every module of
     :mod:`mindpain.multiverse` and of every package module they import, transitively
-    (:func:`mindpain.io.code_closure`: twin, first level, scoring, signatures, models;
+    (:func:`mindpain.checksums.code_closure`: twin, first level, scoring, signatures, models;
     docstrings and comments do not count) and the twin's parameter file.
     """
-    from mindpain.io import code_closure, code_fingerprint
+    from mindpain.checksums import code_closure, code_fingerprint
 
     return {"preset": preset, "seed": int(seed), "contrast": contrast,
             "n_permutations": int(n_permutations),

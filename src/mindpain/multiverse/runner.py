@@ -42,14 +42,15 @@ def run_variant(cfg, bids_dir, variant: FirstLevelVariant, signatures, progress=
         (long score table ``participant_id, session, outcome, metric, response``,
         seconds spent, runs computed).
     """
+    from mindpain import bids, first_level_outputs, group_level
     from mindpain import first_level as fl
     from mindpain.scoring import ResamplingWarning, score_maps
 
     start = time.perf_counter()
     out = variant_dir(cfg, variant)
     out.mkdir(parents=True, exist_ok=True)
-    fl.write_dataset_description(out, bids_dir)
-    specs = fl.find_runs(bids_dir, participant_label=fl.naive_subjects(bids_dir))
+    first_level_outputs.write_dataset_description(out, bids_dir)
+    specs = bids.find_runs(bids_dir, participant_label=group_level.naive_subjects(bids_dir))
     # The stage's own run loop, with this variant's settings (run_first_level exposes
     # only the smoothing); outputs are content-keyed, so an unchanged variant is skipped.
     summary = fl._run_all(specs, out, variant.settings(), None, cfg.n_jobs, progress)
