@@ -83,11 +83,15 @@ def _fwhm(text: str) -> float:
 
 
 def _twin(args) -> int:
+    from mindpain.config import get_config
     from mindpain.twin.generate import generate_twin
 
-    generate_twin(args.out, preset=args.preset, seed=args.seed, world=args.world,
-                  overwrite=args.overwrite,
-                  if_current=args.if_current, n_jobs=args.n_jobs, progress=not args.quiet)
+    cfg = get_config()  # the environment's seed and n_jobs where the options are not given
+    generate_twin(args.out, preset=args.preset,
+                  seed=cfg.seed if args.seed is None else args.seed, world=args.world,
+                  overwrite=args.overwrite, if_current=args.if_current,
+                  n_jobs=cfg.n_jobs if args.n_jobs is None else args.n_jobs,
+                  progress=not args.quiet)
     return 0
 
 

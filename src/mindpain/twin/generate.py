@@ -33,7 +33,7 @@ from tqdm import tqdm
 
 from mindpain import __version__
 from mindpain.checksums import sha256
-from mindpain.config import check_preset, check_seed, get_config
+from mindpain.config import check_preset, check_seed
 from mindpain.errors import MindpainError
 from mindpain.folders import (
     check_output_folder,
@@ -52,6 +52,7 @@ from mindpain.twin.participants import draw_participants, draw_truth
 from mindpain.twin.patterns import LATENTS, generator_space
 from mindpain.twin.run import make_run
 from mindpain.vocabulary import (
+    DEFAULT_SEED,
     DEFAULT_WORLD,
     PLANTED_MEDITATOR_FILE,
     PLANTED_TRIAL_FILE,
@@ -195,9 +196,9 @@ def _check_existing(out: Path, key: dict, overwrite: bool, if_current: bool) -> 
     return "make"
 
 
-def generate_twin(out, preset: str = "full", seed=None, *, world: str = DEFAULT_WORLD,
-                  overwrite: bool = False, if_current: bool = False,
-                  n_jobs: int | None = None, progress: bool = True) -> Path:
+def generate_twin(out, preset: str = "full", seed: int = DEFAULT_SEED, *,
+                  world: str = DEFAULT_WORLD, overwrite: bool = False, if_current: bool = False,
+                  n_jobs: int = 1, progress: bool = True) -> Path:
     """Generate the simulated twin of the trial as a BIDS dataset at ``out``.
 
     Parameters
@@ -206,8 +207,8 @@ def generate_twin(out, preset: str = "full", seed=None, *, world: str = DEFAULT_
         Output folder: new, empty, or a twin made by this package (see the module notes).
     preset : {"full", "small"}
         ``full`` for the book, ``small`` for tests.
-    seed : int, optional
-        Master seed (default: the configured one).
+    seed : int
+        Master seed (the command line and the chapters pass the configured one).
     world : {"realistic", "ideal"}
         ``realistic`` (default): BOLD with the nuisance of real scans (head motion and its
         signal, physiological noise, noise that is not AR(1), HRF differences, session
@@ -220,8 +221,8 @@ def generate_twin(out, preset: str = "full", seed=None, *, world: str = DEFAULT_
     if_current : bool
         Return at once when ``out`` holds this preset and seed, every file as written;
         regenerate it when it is stale or damaged.
-    n_jobs : int, optional
-        Parallel workers for the runs (default: the configured ``n_jobs``).
+    n_jobs : int
+        Parallel workers for the runs (joblib; -1 = every core).
     progress : bool
         Show a progress bar.
 
@@ -232,10 +233,9 @@ def generate_twin(out, preset: str = "full", seed=None, *, world: str = DEFAULT_
     """
     from mindpain.config import check_n_jobs
 
-    cfg = get_config()
     preset = check_preset(preset)
-    seed = cfg.seed if seed is None else check_seed(seed)
-    n_jobs = cfg.n_jobs if n_jobs is None else check_n_jobs(n_jobs)
+    seed = check_seed(seed)
+    n_jobs = check_n_jobs(n_jobs)
     out = check_output_folder(out, what="twin folder")
     key = generation_key(preset, seed, world)
     # Refusals, and a twin already current, need no lock (nor a writable parent folder).
