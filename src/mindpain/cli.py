@@ -68,6 +68,12 @@ def _n_jobs(text: str) -> int:
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
+def _add_n_jobs(parser, what: str) -> None:
+    """Add ``--n-jobs`` (checked in the parser; default: the configuration's) to ``parser``."""
+    parser.add_argument("--n-jobs", type=_n_jobs, default=None, metavar="N",
+                        help=f"{what} (-1 = every core; default: MINDPAIN_N_JOBS, else 1)")
+
+
 def _fwhm(text: str) -> float:
     try:
         value = float(text)
@@ -163,9 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="do nothing when --out holds this preset and seed with every file as "
                         "written (sizes and sha256 checked); regenerate it when stale or "
                         "damaged")
-    p.add_argument("--n-jobs", type=_n_jobs, default=None, metavar="N",
-                   help="parallel workers (joblib: -1 = every core; default: MINDPAIN_N_JOBS, "
-                        "else 1)")
+    _add_n_jobs(p, "parallel workers (joblib)")
     p.add_argument("--quiet", action="store_true", help="no progress bar or status line")
     p.set_defaults(func=_twin)
 
@@ -189,11 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--confounds-dir", default=None, metavar="DIR",
                    help="derivatives holding only *_desc-confounds_timeseries.tsv tables for "
                         "the raw BOLD (e.g. the twin's derivatives/twin-confounds); fitted "
-                        "with six motion parameters, their derivatives and FD>0.5 mm outlier "
-                        "regressors (ignored with --fmriprep)")
-    p.add_argument("--n-jobs", type=_n_jobs, default=None, metavar="N",
-                   help="parallel workers for runs (joblib: -1 = every core; default: "
-                        "MINDPAIN_N_JOBS, else 1)")
+                        "with six motion parameters, their derivatives and the tables' "
+                        "motion_outlier columns (ignored with --fmriprep)")
+    _add_n_jobs(p, "parallel workers for runs (joblib)")
     p.add_argument("--participant-label", nargs="+", default=None, metavar="LABEL",
                    help="subjects to process, e.g. 01 02 or sub-01 (default: all)")
     p.add_argument("--smoothing-fwhm", type=_fwhm, default=0.0, metavar="MM",
@@ -250,9 +252,7 @@ contrast=hotVsWarm stat=effect --signature nps-surrogate --signature siips1-surr
                    help="when a map's grid differs from a signature's, resample the weights "
                         "to the map (CANlab) or the map to the weights (default: "
                         "%(default)s)")
-    p.add_argument("--n-jobs", type=_n_jobs, default=None, metavar="N",
-                   help="threads reading maps (-1 = every core; default: MINDPAIN_N_JOBS, "
-                        "else 1)")
+    _add_n_jobs(p, "threads reading maps")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--out", required=True, metavar="SCORES.tsv",
                    help="output table (.tsv); its JSON sidecar is written beside it")
@@ -315,13 +315,14 @@ def stage_parser(stage: str, description: str, preset: str, out) -> argparse.Arg
     >>> parser.parse_args(["--seed", "3"]).preset
     'reduced'
     """
+    from mindpain.vocabulary import PRESETS
+
     parser = _Parser(prog=f"python -m mindpain.{stage}", description=description)
-    parser.add_argument("--preset", default=preset, help="twin preset")
-    parser.add_argument("--seed", default=None,
+    parser.add_argument("--preset", default=preset, choices=PRESETS,
+                        help="twin preset (default: %(default)s)")
+    parser.add_argument("--seed", type=_seed, default=None, metavar="N",
                         help="master seed (default: MINDPAIN_SEED, else the book's)")
-    parser.add_argument("--n-jobs", type=int, default=None,
-                        help="parallel workers, -1 = every core (default: MINDPAIN_N_JOBS, "
-                             "else 1)")
+    _add_n_jobs(parser, "parallel workers (joblib)")
     parser.add_argument("--out", default=str(out), help="output folder")
     return parser
 
