@@ -340,7 +340,9 @@ def test_figures_return_figures(full_analysis):
 
 
 def test_format_effects_is_readable(full_analysis):
-    shown = trial.format_effects(full_analysis.effects)
+    from mindpain.figures.tables import trial_effects
+
+    shown = trial_effects(full_analysis.effects)
     assert len(shown) == 6 * (6 + 3 + 6)  # change score and mixed model: 6; ANCOVA: 3
     assert shown["CI covers planted"].isin(["yes", "no"]).all()
     assert shown["d [95% CI]"].str.match(r"^-?\d\.\d\d \[-?\d\.\d\d, -?\d\.\d\d\]$").all()

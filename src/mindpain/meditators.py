@@ -90,7 +90,6 @@ from mindpain.stats.multiplicity import holm_by_family
 from mindpain.truth import read_meditator_truth
 from mindpain.vocabulary import (
     GROUP_METHODS,
-    OUTCOME_LABELS,
     SIGNATURE_OUTCOMES,
     TRIAL_OUTCOMES,
 )
@@ -363,24 +362,3 @@ def write_meditator_effects(effects: pd.DataFrame, cfg) -> Path:
                    "n/a where none applies", "n": "participants in the analysis",
         "note": "reason for a missing value or a detail of the analysis"})
     return path
-
-
-# ---------------------------------------------------------------- display helpers
-
-
-def format_effects(effects: pd.DataFrame) -> pd.DataFrame:
-    """Readable version of the results table (rounded; the TSV keeps full precision)."""
-    def num(x, fmt="{:.2f}"):
-        return "" if pd.isna(x) else fmt.format(x)
-
-    ci = [f"[{lo:.2f}, {hi:.2f}]" if np.isfinite(lo) and np.isfinite(hi) else ""
-          for lo, hi in zip(effects["ci_low"], effects["ci_high"], strict=True)]
-    return pd.DataFrame({
-        "Outcome": effects["outcome"].map(OUTCOME_LABELS),
-        "Effect": effects["effect"].map(EFFECT_LABELS),
-        "Method": effects["method"].map(METHOD_LABELS),
-        "Estimate": effects["estimate"].map(num), "95% CI": ci,
-        "p": effects["p"].map(lambda x: num(x, "{:.3f}")),
-        "p (Holm)": effects["p_adj"].map(lambda x: num(x, "{:.3f}")),
-        "Planted": effects["planted"].map(num), "n": effects["n"], "Note": effects["note"],
-    }).reset_index(drop=True)

@@ -101,7 +101,6 @@ from mindpain.truth import has_planted_truth, read_trial_truth
 from mindpain.vocabulary import (
     ARMS,
     BETWEEN,
-    CONTRAST_LABELS,
     OMNIBUS,
     OUTCOME_LABELS,
     RATING_OUTCOMES,
@@ -509,41 +508,3 @@ def write_trial_effects(effects: pd.DataFrame, cfg, out_dir=None) -> Path:
     path = write_tsv(folder / "trial_effects.tsv", effects[EFFECT_COLUMNS])
     write_json(path.with_suffix(".json"), EFFECT_DESCRIPTIONS)
     return path
-
-
-# ---------------------------------------------------------------- display helpers
-
-
-def format_effects(effects: pd.DataFrame, models=("change_score", "ancova", "mixedlm"),
-                   outcomes=TRIAL_OUTCOMES) -> pd.DataFrame:
-    r"""Return a readable results table: one row per outcome, contrast and model.
-
-    Columns: ``Outcome, Contrast, Model, d [95% CI]`` (change-score scale), ``d (paper
-    scale)`` (the same model's t as :math:`2t/\sqrt{df}` between arms, :math:`d_z` within),
-    ``p, p (Holm), Paper d`` (as reported, paper scale), ``Planted d`` (change-score scale),
-    ``CI covers planted``; numbers rounded for display (the TSV keeps full precision).
-    """
-    rows = effects[effects.model.isin(models) & effects.outcome.isin(outcomes)
-                   & effects.contrast.isin(TRIAL_CONTRASTS)].copy()
-    rows["_o"] = rows.outcome.map({o: k for k, o in enumerate(outcomes)})
-    rows["_c"] = rows.contrast.map({c: k for k, c in enumerate(TRIAL_CONTRASTS)})
-    rows["_m"] = rows.model.map({m: k for k, m in enumerate(models)})
-    rows = rows.sort_values(["_o", "_c", "_m"])
-
-    def num(x, fmt="{:.2f}"):
-        return "" if pd.isna(x) else fmt.format(x)
-
-    return pd.DataFrame({
-        "Outcome": rows.outcome.map(OUTCOME_LABELS),
-        "Contrast": rows.contrast.map(CONTRAST_LABELS),
-        "Model": rows.model,
-        "d [95% CI]": [f"{d:.2f} [{lo:.2f}, {hi:.2f}]" for d, lo, hi in
-                       zip(rows.estimate_d, rows.ci_low, rows.ci_high, strict=True)],
-        "d (paper scale)": rows.estimate_d_paper.map(num),
-        "p": rows.p.map(lambda x: num(x, "{:.3f}")),
-        "p (Holm)": rows.p_adj.map(lambda x: num(x, "{:.3f}")),
-        "Paper d": rows.reported_d.map(num),
-        "Planted d": rows.planted_d.map(num),
-        "CI covers planted": rows.covers_planted.map(
-            lambda x: "" if pd.isna(x) else ("yes" if x else "no")),
-    }).reset_index(drop=True)
