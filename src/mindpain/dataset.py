@@ -19,6 +19,9 @@ from mindpain.bids import (
     EVENT_COLUMNS,
     RATING_COLUMNS,
     check_columns,
+    load_bold,
+    load_run_events,
+    run_repetition_time,
 )
 from mindpain.errors import MindpainError
 from mindpain.vocabulary import ARMS, SESSIONS
@@ -328,11 +331,75 @@ def voxel_timeseries(bold_img, events: pd.DataFrame, tr: float, voxel_mm=DEFAULT
         X = make_first_level_design_matrix(
             frame_times, events[["onset", "duration", "trial_type"]], hrf_model="glover",
             drift_model="cosine", high_pass=high_pass)
-    percent = 100.0 * (y / y.mean() - 1.0)
-    beta, *_ = np.linalg.lstsq(X.to_numpy(), percent, rcond=None)
+    percent, fitted, beta = percent_signal_fit(y, X)
     return {"ijk": ijk, "xyz": xyz, "target": tuple(float(v) for v in voxel_mm),
-            "frame_times": frame_times, "percent": percent, "fit": X.to_numpy() @ beta,
+            "frame_times": frame_times, "percent": percent, "fit": fitted,
             "design": X, "betas": {c: float(b) for c, b in zip(X.columns, beta, strict=True)}}
+
+
+def percent_signal_fit(signal, design) -> tuple:
+    """Fit ``design`` by least squares to ``signal`` in percent of its mean.
+
+    The scaling the first level uses (percent signal change); ordinary least squares, so
+    the fit differs only slightly from the first level's AR(1) estimate.
+
+    Parameters
+    ----------
+    signal : array_like
+        One voxel's time series (n volumes).
+    design : array_like or pandas.DataFrame
+        Design matrix (n volumes x regressors).
+
+    Returns
+    -------
+    tuple
+        ``(percent, fitted, beta)``: the signal in percent signal change, the fitted
+        values and the regressors' amplitudes.
+
+    Examples
+    --------
+    >>> percent, fitted, beta = percent_signal_fit([99.0, 101.0, 99.0, 101.0],
+    ...                                            [[1, -1], [1, 1], [1, -1], [1, 1]])
+    >>> [round(float(b), 6) for b in beta]
+    [0.0, 1.0]
+    """
+    y = np.asarray(signal, dtype=float)
+    x = np.asarray(design, dtype=float)
+    percent = 100.0 * (y / y.mean() - 1.0)
+    beta, *_ = np.linalg.lstsq(x, percent, rcond=None)
+    return percent, x @ beta, beta
+
+
+def voxel_fit(spec, design, coords_mm) -> dict:
+    """Observed and fitted signal of one run at the voxel nearest ``coords_mm``.
+
+    The run's own first-level design matrix fitted to the voxel by
+    :func:`percent_signal_fit` (chapter 2; chapter 1's :func:`voxel_timeseries` builds the
+    design from the events instead).
+
+    Parameters
+    ----------
+    spec : mindpain.bids.RunSpec
+        The run.
+    design : pandas.DataFrame
+        Its design matrix (``*_desc-design_matrix.tsv``).
+    coords_mm : sequence of float
+        Coordinates (mm) in the run's space; the voxel whose centre is nearest is used.
+
+    Returns
+    -------
+    dict
+        ``time`` (s), ``observed`` and ``fitted`` (percent signal change), ``events``,
+        ``coords`` (mm of the voxel) and ``r2``.
+    """
+    img = load_bold(spec.bold)
+    tr = run_repetition_time(spec)
+    events = load_run_events(spec.events, img.shape[3] * tr)
+    ijk = np.rint(np.linalg.solve(img.affine, np.r_[coords_mm, 1])[:3]).astype(int)
+    observed, fitted, _ = percent_signal_fit(img.dataobj[ijk[0], ijk[1], ijk[2], :], design)
+    r2 = 1 - np.sum((observed - fitted) ** 2) / np.sum((observed - observed.mean()) ** 2)
+    return {"time": np.arange(len(observed)) * tr, "observed": observed, "fitted": fitted,
+            "events": events, "coords": (img.affine @ np.r_[ijk, 1])[:3], "r2": float(r2)}
 
 
 # ---------------------------------------------------------------- the twin's parameters

@@ -1,4 +1,8 @@
-"""Figures of chapter 02 (first level): each ``plot_*`` returns a matplotlib Figure."""
+"""Figures of chapter 02 (first level): each ``plot_*`` returns a matplotlib Figure.
+
+They draw under the book's style (:func:`mindpain.figures.style.styled`) and compute nothing
+of their own: one voxel's fit is :func:`mindpain.dataset.voxel_fit`.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,13 @@ import matplotlib.pyplot as plt
 import nibabel as nib
 import numpy as np
 
-from mindpain import bids
-from mindpain import first_level as fl
-from mindpain.figures.style import AXIS_COLORS, CONDITION_COLORS, SIGNAL_COLORS, detached
+from mindpain.figures.style import (
+    AXIS_COLORS,
+    CONDITION_COLORS,
+    SIGNAL_COLORS,
+    detached,
+    styled,
+)
 from mindpain.figures.viewer import brain_viewer
 from mindpain.vocabulary import FRAMEWISE_DISPLACEMENT, TASK, TRIAL_TYPES
 
@@ -18,6 +26,7 @@ from mindpain.vocabulary import FRAMEWISE_DISPLACEMENT, TASK, TRIAL_TYPES
 COLORS = {**CONDITION_COLORS, **SIGNAL_COLORS}
 
 
+@styled
 def plot_design_matrix(design, title=None):
     """Show a run's design matrix (regressors as columns, volumes as rows).
 
@@ -42,42 +51,7 @@ def plot_design_matrix(design, title=None):
     return detached(fig)
 
 
-def voxel_fit(spec, design, coords_mm):
-    """Observed and fitted signal of one run at the voxel nearest ``coords_mm``.
-
-    The fitted signal is the least-squares fit of the run's design matrix to the voxel's
-    signal in percent of its mean (the scaling the first level uses); the first level's
-    AR(1) estimate differs from it only slightly.
-
-    Parameters
-    ----------
-    spec : mindpain.bids.RunSpec
-        The run.
-    design : pandas.DataFrame
-        Its design matrix (``*_desc-design_matrix.tsv``).
-    coords_mm : sequence of float
-        MNI coordinates (mm).
-
-    Returns
-    -------
-    dict
-        ``time`` (s), ``observed``, ``fitted``, ``events``, ``coords`` (mm of the voxel) and
-        ``r2``.
-    """
-    img = fl.load_bold(spec.bold)
-    tr = bids.run_repetition_time(spec)
-    events = bids.load_run_events(spec.events, img.shape[3] * tr)
-    ijk = np.rint(np.linalg.solve(img.affine, np.r_[coords_mm, 1])[:3]).astype(int)
-    ts = np.asarray(img.dataobj[ijk[0], ijk[1], ijk[2], :], dtype=float)
-    x = np.asarray(design, dtype=float)
-    observed = 100 * (ts / ts.mean() - 1)
-    beta, *_ = np.linalg.lstsq(x, observed, rcond=None)
-    fitted = x @ beta
-    r2 = 1 - np.sum((observed - fitted) ** 2) / np.sum((observed - observed.mean()) ** 2)
-    return {"time": np.arange(len(ts)) * tr, "observed": observed, "fitted": fitted,
-            "events": events, "coords": (img.affine @ np.r_[ijk, 1])[:3], "r2": float(r2)}
-
-
+@styled
 def plot_voxel_fit(fit, title=None):
     """Observed BOLD at one voxel against the GLM's fitted signal, events shaded."""
     fig, ax = plt.subplots(figsize=(10, 3.4), layout="constrained")
@@ -111,6 +85,7 @@ def offline_viewer(img, threshold=None, title=None, alt=None):
     return brain_viewer(img, title, alt, threshold=threshold)
 
 
+@styled
 def plot_recovery(group_effect, planted, mask_img, r, cut_coords=(4, -20, 10)):
     """Plot the group hot>warm map beside the planted pattern, and their voxel scatter."""
     from nilearn import plotting
@@ -140,7 +115,8 @@ def plot_recovery(group_effect, planted, mask_img, r, cut_coords=(4, -20, 10)):
     return detached(fig)
 
 
-def plot_motion(confounds, threshold_mm: float = 0.5, title=None):
+@styled
+def plot_motion(confounds, threshold_mm: float, title=None):
     """Show one run's head motion: translations, rotations and framewise displacement.
 
     Parameters
@@ -149,7 +125,9 @@ def plot_motion(confounds, threshold_mm: float = 0.5, title=None):
         A ``*_desc-confounds_timeseries.tsv`` table (fMRIPrep names: ``trans_x`` ..
         ``rot_z`` in mm and rad, ``framewise_displacement`` in mm).
     threshold_mm : float
-        FD above which a volume is an outlier (drawn as a line, outliers marked).
+        FD above which a volume is an outlier (drawn as a line, outliers marked): the
+        threshold the confounds table was made with (the twin's
+        ``nuisance.outlier_fd_mm``; fMRIPrep's default is 0.5 mm).
     title : str, optional
         Figure title.
 
@@ -179,6 +157,7 @@ def plot_motion(confounds, threshold_mm: float = 0.5, title=None):
     return detached(fig)
 
 
+@styled
 def plot_motion_effect(table):
     """Show the residual variance of each run without and with the motion confounds.
 
