@@ -94,6 +94,14 @@ def main() -> int:
         venv = _timed(["make", "venv"], clone, env, log)
         book = _timed(["make", "book", f"PRESET={args.preset}", f"N_JOBS={args.n_jobs}"],
                       clone, env, log)
+    tables = ""
+    if args.preset == "full":  # the results held against the recorded checksums
+        check = subprocess.run(["make", "--no-print-directory", "tables-check"], cwd=clone,
+                               env=env, capture_output=True, text=True)
+        tables = check.stdout.strip().splitlines()[-1] if check.stdout.strip() else "no output"
+        tables = (f"\n\nResult tables (`make tables-check`, against "
+                  f"`benchmarks/results_tables_full.sha256`): {tables}"
+                  f"{'' if check.returncode == 0 else ' (DIFFER)'}.")
     steps = {"venv (make venv)": venv[-1][0]}
     steps.update({k: v for k, v in _steps(book).items() if k != "venv (make venv)"})
     total = venv[-1][0] + book[-1][0]
@@ -111,12 +119,12 @@ def main() -> int:
             f"`N_JOBS={args.n_jobs}`, commit {commit})\n\n{machine_line()}\n\n"
             + "\n".join(rows) + "\n\nChapters run two at a time, so their own times add up to "
             "more than the execute step. `python benchmarks/bench_book.py`; the log is "
-            "`benchmarks/_work/bench_book.log`.\n")
+            "`benchmarks/_work/bench_book.log`." + tables + "\n")
     replace_section(HERE / "results.md", "book", text)
     print(text)
     if not args.keep:
         shutil.rmtree(tmp, ignore_errors=True)
-    return 0 if within else 1
+    return 0 if within and "DIFFER" not in tables else 1
 
 
 if __name__ == "__main__":
