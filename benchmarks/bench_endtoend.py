@@ -64,15 +64,16 @@ def main() -> int:
                         help="also time this many replications per world here")
     args = parser.parse_args()
     from mindpain import endtoend
-    from mindpain.config import get_config
+    from mindpain.config import PRECOMPUTED_DIR, get_config
+    from mindpain.vocabulary import WORLDS
 
     lines = ["### End-to-end calibration (`make calibrate`, `benchmarks/bench_endtoend.py`)", ""]
-    meta_path = endtoend.PRECOMPUTED_DIR / "trial_coverage_endtoend.json"
+    meta_path = PRECOMPUTED_DIR / "trial_coverage_endtoend.json"
     if meta_path.is_file():
         meta = json.loads(meta_path.read_text())
         timing, key = meta.get("timing", {}), meta.get("key", {})
         reps = timing.get("replications", {})
-        main = min(reps.get(w, 0) for w in endtoend.WORLDS)
+        main = min(reps.get(w, 0) for w in WORLDS)
         tasks = sum(reps.values())
         wall = timing.get("wall_s", float("nan"))
         cpu = timing.get("task_cpu_s_mean") or float("nan")
@@ -102,7 +103,7 @@ def main() -> int:
 
         derive_constants(cfg.preset)  # once per process, not per replication
         rows = []
-        for world in endtoend.WORLDS:
+        for world in WORLDS:
             start, cpu = time.perf_counter(), time.process_time()
             for r in range(args.measure):
                 endtoend.replicate(cfg.preset, cfg.seed, world, r, weights)

@@ -13,6 +13,7 @@ from conftest import TEST_SEED
 from mindpain import endtoend
 from mindpain.endtoend import runner
 from mindpain.errors import MindpainError
+from mindpain.vocabulary import WORLDS
 
 N_REPS = 3
 #: One scenario (the realistic world) keeps the module's fixture cheap.
@@ -351,7 +352,7 @@ def test_the_book_reads_the_committed_result(tmp_path, monkeypatch):
     table, meta, from_disk = endtoend.load_or_run(cfg)
     assert from_disk and meta["key"] == endtoend.content_key(
         endtoend.ENDTOEND_PRESET, cfg.seed, endtoend.DEFAULT_REPLICATIONS)
-    assert (table.loc[table.scenario.isin(endtoend.WORLDS), "replications"]
+    assert (table.loc[table.scenario.isin(WORLDS), "replications"]
             >= endtoend.DEFAULT_REPLICATIONS).all()
     assert list(table.columns) == list(endtoend.COLUMNS)
     assert (tmp_path / endtoend.TABLE_NAME).is_file()

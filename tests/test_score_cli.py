@@ -16,6 +16,7 @@ import pytest
 from mindpain import cli, scoring, surrogates
 from mindpain.errors import MindpainError
 from mindpain.scoring import outputs as scoring_outputs
+from mindpain.vocabulary import METRICS
 
 SHAPE = (4, 4, 4)
 AFFINE = np.diag([2.0, 2.0, 2.0, 1.0])
@@ -81,7 +82,7 @@ def test_written_response_round_trips_exactly(tiny, tmp_path, capsys):
                      "--metric", "correlation", "--out", out], capsys)
     assert code == 0, err
     written = read(out)
-    memory = scoring.score_maps(maps, [str(sig)], metrics=scoring.METRICS)
+    memory = scoring.score_maps(maps, [str(sig)], metrics=METRICS)
     assert len(written) == len(memory) == 24
     # bit-for-bit: the text is the shortest repr of each float64
     np.testing.assert_array_equal(written["response"].to_numpy(), memory["response"].to_numpy())

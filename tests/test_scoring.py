@@ -18,6 +18,7 @@ from mindpain import cli, scoring
 from mindpain.errors import MindpainError
 from mindpain.signatures import Signature
 from mindpain.surrogates import build_surrogate
+from mindpain.vocabulary import METRICS
 
 SURROGATES = ("nps-surrogate", "siips1-surrogate")
 HYPO = settings(max_examples=50, deadline=None,
@@ -167,7 +168,7 @@ def reference_metrics(x, w):
 def pain21_scores():
     folder = shared_pain21()
     maps = sorted(folder.glob("contrast_pain_*.nii.gz"))
-    table = scoring.score_maps(maps, list(SURROGATES), metrics=scoring.METRICS)
+    table = scoring.score_maps(maps, list(SURROGATES), metrics=METRICS)
     return maps, table
 
 
@@ -200,7 +201,7 @@ def test_resampling_weights_2mm_to_data_3mm(pain21_scores):
         data3 = resample_img(nib.load(maps[4]), **kw)
         w3 = np.nan_to_num(np.asarray(resample_img(weights, **kw).dataobj, float))
     with pytest.warns(scoring.ResamplingWarning, match="weights of 'siips1-surrogate' resampled"):
-        table = scoring.score_maps([data3], ["siips1-surrogate"], metrics=scoring.METRICS,
+        table = scoring.score_maps([data3], ["siips1-surrogate"], metrics=METRICS,
                                    subregions=True)
     expected = reference_metrics(np.asarray(data3.dataobj), w3)
     whole = table[table["region"] == "whole"].set_index("metric")["response"]
@@ -215,7 +216,7 @@ def test_resampling_weights_2mm_to_data_3mm(pain21_scores):
         warnings.simplefilter("ignore")
         back = resample_img(data3, target_affine=weights.affine, target_shape=weights.shape,
                             interpolation="linear", force_resample=True, copy_header=True)
-        table = scoring.score_maps([data3], ["siips1-surrogate"], metrics=scoring.METRICS,
+        table = scoring.score_maps([data3], ["siips1-surrogate"], metrics=METRICS,
                                    resample="data-to-weights")
     expected = reference_metrics(np.nan_to_num(np.asarray(back.dataobj)),
                                  np.asarray(weights.dataobj))
@@ -372,6 +373,6 @@ def test_cli_writes_table_and_sidecar(tiny_set, tmp_path, capsys):
 
 def test_threads_and_chunks_do_not_change_results(pain21_scores):
     maps, table = pain21_scores
-    again = scoring.score_maps(maps, list(SURROGATES), metrics=scoring.METRICS, n_jobs=2,
+    again = scoring.score_maps(maps, list(SURROGATES), metrics=METRICS, n_jobs=2,
                                chunk_size=5)
     pd.testing.assert_frame_equal(again, table)

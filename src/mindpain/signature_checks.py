@@ -103,7 +103,7 @@ def pain21_scores(pain21, signatures: Sequence, method: str | None = "zscore",
         Normalisation within the pain21 mask (:func:`mindpain.datasets.normalise_pain21`);
         ``None`` scores the raw maps (SPM maps ×100, FSL maps not: not comparable).
     metrics : sequence of str
-        Scoring metrics (:data:`mindpain.scoring.METRICS`).
+        Scoring metrics (:data:`mindpain.vocabulary.METRICS`).
     subregions : bool
         Also return local (subregion) scores.
 

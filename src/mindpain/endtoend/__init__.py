@@ -54,10 +54,9 @@ its JSON sidecar (key, columns, timing, check digests), and a copy under
 ``results/tables/``.
 """
 
-from mindpain.config import PRECOMPUTED_DIR
 from mindpain.endtoend.coverage import coverage_table, replication_estimates
 from mindpain.endtoend.glm import (
-                                   ar1_contrast,
+    ar1_contrast,
     fast_design,
     fit_run_in_memory,
     run_events,
@@ -90,12 +89,11 @@ from mindpain.endtoend.settings import (
     replication_seed,
     scenario_replications,
 )
-from mindpain.vocabulary import WORLDS
 
 __all__ = [
     "BOOK_GRID_PRESET", "CI_METHODS", "COLUMNS", "CONTRASTS", "DEFAULT_REPLICATIONS",
-    "ENDTOEND_PRESET", "MAR_LOG_ODDS", "MODELS", "OUTCOMES", "PRECOMPUTED_DIR", "SCENARIOS",
-    "SURROGATES", "TABLE_NAME", "WORLDS", "analysis_mask", "ar1_contrast", "cache_folder",
+    "ENDTOEND_PRESET", "MAR_LOG_ODDS", "MODELS", "OUTCOMES", "SCENARIOS",
+    "SURROGATES", "TABLE_NAME", "analysis_mask", "ar1_contrast", "cache_folder",
     "code_files", "content_key", "coverage_table", "fast_design", "fit_run_in_memory",
     "load_or_run", "load_result", "mask_effects", "rekey", "replicate", "replication_estimates",
     "replication_seed", "run_endtoend", "run_events", "run_mask", "scenario_replications",

@@ -69,7 +69,6 @@ from mindpain.scoring.outputs import (
     write_scores,
 )
 from mindpain.scoring.plan import WHOLE
-from mindpain.vocabulary import METRICS as METRICS  # the metrics' names, where they live
 
 __all__ = ["BIDS_ENTITY_ORDER", "COLUMNS", "COLUMN_DESCRIPTIONS", "DEFAULT_CHUNK",
            "GENERATED_BY", "RESAMPLE_DIRECTIONS", "RESUME_BLOCK", "WHOLE", "BadMapsError",
