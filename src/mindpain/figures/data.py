@@ -392,7 +392,7 @@ def style_parameters(parameters_table: pd.DataFrame):
     Parameters
     ----------
     parameters_table : pandas.DataFrame
-        ``mindpain.twin.load_parameters(preset).table()``.
+        The table :func:`plot_parameter_status` draws, one row per parameter.
 
     Returns
     -------
