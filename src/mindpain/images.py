@@ -61,7 +61,8 @@ def _mni_on_grid(which: str, voxel_size: float) -> np.ndarray:
 
 
 @lru_cache(maxsize=8)
-def _mask_array(voxel_size: float) -> np.ndarray:
+def mask_array(voxel_size: float) -> np.ndarray:
+    """MNI152 brain mask on the grid of ``voxel_size`` as a read-only boolean array (cached)."""
     mask = _mni_on_grid("mask", voxel_size) > 0.5
     mask.setflags(write=False)
     return mask
@@ -70,7 +71,7 @@ def _mask_array(voxel_size: float) -> np.ndarray:
 def brain_mask(voxel_size: float = 2.0) -> nib.Nifti1Image:
     """MNI152 brain mask (from nilearn's wheel, no download) on the grid of ``voxel_size``."""
     shape, affine = mni_grid(voxel_size)
-    return make_img(_mask_array(float(voxel_size)).astype(np.uint8), affine)
+    return make_img(mask_array(float(voxel_size)).astype(np.uint8), affine)
 
 
 @lru_cache(maxsize=8)

@@ -64,8 +64,9 @@ _SIIPS1_REGIONS = [
     ("rdlPFC", -1, (40, 36, 28), 7.0),
     ("ldlPFC", -1, (-40, 36, 28), 7.0),
 ]
-_REGIONS = {"nps-surrogate": _NPS_REGIONS, "siips1-surrogate": _SIIPS1_REGIONS}
-SURROGATE_NAMES = tuple(_REGIONS)
+#: Regions of each surrogate: (name, sign, MNI centre in mm, blob sigma in mm), as built.
+SURROGATE_REGIONS = {"nps-surrogate": _NPS_REGIONS, "siips1-surrogate": _SIIPS1_REGIONS}
+SURROGATE_NAMES = tuple(SURROGATE_REGIONS)
 _TRUNCATE_SIGMAS = 2.5
 
 
@@ -111,17 +112,17 @@ def build_surrogate(name: str) -> Surrogate:
     >>> sorted(s.regions["sign"].unique().tolist())
     [-1, 1]
     """
-    if name not in _REGIONS:
+    if name not in SURROGATE_REGIONS:
         from mindpain.errors import MindpainError
 
         raise MindpainError(f"unknown surrogate {name!r}; expected one of {SURROGATE_NAMES}")
     from scipy import ndimage
 
-    from mindpain.images import _mask_array
+    from mindpain.images import mask_array
 
-    specs = _REGIONS[name]
+    specs = SURROGATE_REGIONS[name]
     xyz = voxel_coords(MNI2MM_SHAPE, MNI2MM_AFFINE)
-    mask = _mask_array(2.0)
+    mask = mask_array(2.0)
     # A fixed smooth texture so the pattern is not flat inside a blob (seeded by the
     # surrogate's own name and version, independent of any analysis seed).
     seed = sum(ord(c) for c in name + SURROGATE_VERSION)
@@ -193,11 +194,11 @@ def cache_key(name: str) -> str:
     """
     from importlib.metadata import version
 
-    if name not in _REGIONS:
+    if name not in SURROGATE_REGIONS:
         from mindpain.errors import MindpainError
 
         raise MindpainError(f"unknown surrogate {name!r}; expected one of {SURROGATE_NAMES}")
-    params = {"name": name, "version": SURROGATE_VERSION, "regions": _REGIONS[name],
+    params = {"name": name, "version": SURROGATE_VERSION, "regions": SURROGATE_REGIONS[name],
               "truncate_sigmas": _TRUNCATE_SIGMAS, "shape": MNI2MM_SHAPE,
               "affine": MNI2MM_AFFINE.tolist(), "code": _code_digest(),
               "libraries": {lib: version(lib) for lib in ("numpy", "scipy", "nilearn")}}

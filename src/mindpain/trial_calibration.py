@@ -26,8 +26,12 @@ from mindpain.twin.participants import simulate_observed
 from mindpain.vocabulary import ARMS, BETWEEN, TRIAL_CONTRASTS, TRIAL_OUTCOMES, WITHIN
 
 
-def _arrays(obs: pd.DataFrame, outcome: str):
-    """Completers' pre/post arrays ``(R, n)`` and their arms, from a replicated table."""
+def completer_arrays(obs: pd.DataFrame, outcome: str):
+    """Completers' pre/post arrays ``(R, n)`` and their arms, from a replicated table.
+
+    ``obs`` has ``replication, participant_id, session, group`` and ``outcome``; every
+    replication has the same completers (the arms' participants with both sessions).
+    """
     data = obs[obs["group"].isin(ARMS)]
     wide = data.pivot_table(index=["replication", "participant_id"], columns="session",
                             values=outcome, aggfunc="first").dropna()
@@ -47,7 +51,7 @@ def calibration_estimates(obs: pd.DataFrame, outcome: str) -> pd.DataFrame:
     pandas.DataFrame
         ``replication, contrast, model, estimate_d, ci_low, ci_high``.
     """
-    pre, post, arm = _arrays(obs, outcome)
+    pre, post, arm = completer_arrays(obs, outcome)
     change = post - pre
     R = change.shape[0]
     frames = []
@@ -160,7 +164,7 @@ def paper_model_t(obs: pd.DataFrame) -> pd.DataFrame:
     """
     frames = []
     for outcome in dict.fromkeys(c.outcome for c in REPORTED):
-        pre, post, arm = _arrays(obs[obs["group"].isin(ARMS)], outcome)
+        pre, post, arm = completer_arrays(obs[obs["group"].isin(ARMS)], outcome)
         for c in (c for c in REPORTED if c.outcome == outcome):
             t, df, _ = paper_test(post - pre, arm, c.contrast)
             frames.append(pd.DataFrame({"outcome": outcome, "contrast": c.contrast,

@@ -61,7 +61,7 @@ def replication_estimates(scores: pd.DataFrame) -> pd.DataFrame:
         ``replication, outcome, contrast, model, estimate, ci_low, ci_high`` (paper scale).
     """
     from mindpain.stats.effect_sizes import noncentral_t_ci
-    from mindpain.trial_calibration import _arrays, calibration_estimates, paper_test
+    from mindpain.trial_calibration import calibration_estimates, completer_arrays, paper_test
 
     # Arms are randomized anew in every replication: give the completers of each arm the
     # same labels in every replication, so the replications stack column by column.
@@ -81,7 +81,7 @@ def replication_estimates(scores: pd.DataFrame) -> pd.DataFrame:
             est[col] = est[col] * factor
         frames.append(est.assign(outcome=outcome))
         # the paper's test: 3-arm pooled SD between arms, one-sample t within MBSR
-        pre, post, arm = _arrays(scores, outcome)
+        pre, post, arm = completer_arrays(scores, outcome)
         for contrast in CONTRASTS:
             t, df, scale = paper_test(post - pre, arm, contrast)
             lo, hi = noncentral_t_ci(t, df)

@@ -36,10 +36,10 @@ def region_centres(surrogate: str) -> pd.DataFrame:
     pandas.DataFrame
         ``region, sign, x, y, z`` (mm).
     """
-    from mindpain.surrogates import _REGIONS
+    from mindpain.surrogates import SURROGATE_REGIONS
 
     return pd.DataFrame([{"region": r, "sign": s, "x": c[0], "y": c[1], "z": c[2]}
-                         for r, s, c, _ in _REGIONS[surrogate]])
+                         for r, s, c, _ in SURROGATE_REGIONS[surrogate]])
 
 
 def approximate_regions(weights: nib.Nifti1Image, centres: pd.DataFrame,

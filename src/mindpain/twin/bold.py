@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage, signal
 
-from mindpain.twin.patterns import LATENTS, GeneratorSpace, _kernel_norm
+from mindpain.twin.patterns import LATENTS, GeneratorSpace, kernel_norm
 from mindpain.twin.task import frame_times
 from mindpain.vocabulary import TRIAL_TYPES
 
@@ -93,7 +93,7 @@ def smooth_field(space: GeneratorSpace, rng: np.random.Generator,
     shape = space.shape + (() if n is None else (n,))
     sigma = (space.noise_sigma_vox,) * 3 + (() if n is None else (0,))
     white = rng.standard_normal(shape)
-    field = ndimage.gaussian_filter(white, sigma, mode="constant") / _kernel_norm(
+    field = ndimage.gaussian_filter(white, sigma, mode="constant") / kernel_norm(
         space.noise_sigma_vox)
     return field[space.mask]
 

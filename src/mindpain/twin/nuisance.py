@@ -35,7 +35,7 @@ import pandas as pd
 from scipy import fft as sp_fft
 from scipy import ndimage, signal, stats
 
-from mindpain.twin.patterns import GeneratorSpace, _fwhm_to_sigma_vox
+from mindpain.twin.patterns import GeneratorSpace, fwhm_to_sigma_vox
 from mindpain.vocabulary import FRAMEWISE_DISPLACEMENT
 from mindpain.vocabulary import MOTION_PARAMETERS as MOTION_COLUMNS
 
@@ -307,7 +307,7 @@ def participant_hrf(space: GeneratorSpace, params, rng: np.random.Generator) -> 
     """Draw one participant's HRF: latency shift per voxel (s), dispersion, undershoot ratio."""
     spec = params["nuisance.hrf"]
     shift = spec["latency_participant_sd"] * rng.standard_normal()
-    sigma = _fwhm_to_sigma_vox(spec["region_fwhm"], space.voxel_size)
+    sigma = fwhm_to_sigma_vox(spec["region_fwhm"], space.voxel_size)
     field = fast_smooth_field(space, rng, 1, sigma_vox=sigma)[:, 0].astype(float)
     field = (field - field.mean()) / field.std()
     latency = shift + spec["latency_region_sd"] * field

@@ -31,7 +31,7 @@ import numpy as np
 from scipy import ndimage
 
 from mindpain.config import derive_rng
-from mindpain.images import _mask_array, mni_grid, template_intensity, voxel_coords
+from mindpain.images import mask_array, mni_grid, template_intensity, voxel_coords
 from mindpain.twin.params import load_parameters
 
 #: The latent responses of a session, one spatial pattern each.
@@ -52,12 +52,13 @@ def blob_map(xyz: np.ndarray, regions, sigma: float) -> np.ndarray:
     return out
 
 
-def _fwhm_to_sigma_vox(fwhm_mm: float, voxel: float) -> float:
+def fwhm_to_sigma_vox(fwhm_mm: float, voxel: float) -> float:
+    """Convert a Gaussian kernel's FWHM (mm) to its SD in voxels of size ``voxel`` (mm)."""
     return fwhm_mm / (2 * np.sqrt(2 * np.log(2))) / voxel
 
 
 @lru_cache(maxsize=8)
-def _kernel_norm(sigma: float) -> float:
+def kernel_norm(sigma: float) -> float:
     """L2 norm of the discrete Gaussian kernel (so smoothed white noise has unit variance)."""
     impulse = np.zeros((41, 41, 41))
     impulse[20, 20, 20] = 1.0
@@ -111,7 +112,7 @@ def build_pattern(params, name: str, xyz: np.ndarray, mask: np.ndarray, voxel: f
     part = blob_map(xyz, params[f"patterns.{name}_regions"], params["patterns.sigma"])[mask]
     rng = derive_rng(params["patterns.seed"], "pattern", name)
     field = ndimage.gaussian_filter(rng.standard_normal(mask.shape),
-                                    _fwhm_to_sigma_vox(params["patterns.random_fwhm"], voxel),
+                                    fwhm_to_sigma_vox(params["patterns.random_fwhm"], voxel),
                                     mode="constant")[mask]
     field -= field.mean()
     mix = (part / np.linalg.norm(part)
@@ -125,7 +126,7 @@ def generator_space(preset: str) -> GeneratorSpace:
     params = load_parameters(preset)
     voxel = float(params["bold.voxel_size"][preset])
     shape, affine = mni_grid(voxel)
-    mask = _mask_array(voxel).copy()
+    mask = mask_array(voxel).copy()
     xyz = voxel_coords(shape, affine)
 
     def peak_one(regions, sigma):
@@ -140,13 +141,13 @@ def generator_space(preset: str) -> GeneratorSpace:
         warm=peak_one(params["patterns.warm_regions"], params["patterns.sigma"]),
         rating=peak_one(params["patterns.rating_regions"], params["patterns.sigma"]),
         s0=s0 / s0.mean(),
-        noise_sigma_vox=_fwhm_to_sigma_vox(params["bold.noise_fwhm"], voxel),
+        noise_sigma_vox=fwhm_to_sigma_vox(params["bold.noise_fwhm"], voxel),
     )
 
 
 def smooth_noise_operator(space: GeneratorSpace, vec: np.ndarray) -> np.ndarray:
     """Apply the BOLD noise model's spatial operator (smoothing, unit voxel variance)."""
     vol = space.to_volume(vec.astype(float))
-    out = ndimage.gaussian_filter(vol, space.noise_sigma_vox, mode="constant") / _kernel_norm(
+    out = ndimage.gaussian_filter(vol, space.noise_sigma_vox, mode="constant") / kernel_norm(
         space.noise_sigma_vox)
     return out[space.mask]
