@@ -25,7 +25,13 @@ from mindpain.dataset import (
     voxel_timeseries,
 )
 from mindpain.errors import MindpainError
-from mindpain.figures.style import CONDITION_COLORS, GROUP_COLORS, STATUS_COLORS, styled
+from mindpain.figures.style import (
+    ANATOMY_CMAP,
+    CONDITION_COLORS,
+    GROUP_COLORS,
+    STATUS_COLORS,
+    styled,
+)
 from mindpain.vocabulary import ARMS, GROUP_LABELS, GROUPS, RATING_OUTCOMES, SESSIONS
 
 
@@ -235,7 +241,7 @@ def plot_mean_bold(bold_img, cut_coords=DEFAULT_VOXEL_MM, title: str | None = No
         plotting.plot_epi(mean, cut_coords=cut_coords, figure=fig, title=title,
                           display_mode="ortho", draw_cross=cut_coords is not None,
                           black_bg=True, colorbar=True, cbar_tick_format="%.0f",
-                          cmap="gray", vmin=vmin, vmax=vmax)
+                          cmap=ANATOMY_CMAP, vmin=vmin, vmax=vmax)
     return fig
 
 

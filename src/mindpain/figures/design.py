@@ -14,13 +14,16 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from mindpain.errors import MindpainError
-from mindpain.figures.style import styled
+from mindpain.figures.style import (
+    CONTRAST_COLORS,
+    INTERVAL_COLOR,
+    OTHER_COLOR,
+    OUTCOME_COLORS,
+    PLANTED_COLOR,
+    SIGNIFICANT_COLOR,
+    styled,
+)
 from mindpain.vocabulary import CONTRAST_LABELS, OUTCOME_LABELS
-
-#: Okabe-Ito colours per outcome and per scenario.
-OUTCOME_COLORS = {"nps": "#0072B2", "siips1": "#D55E00"}
-DESIGN_COLORS = {"MBSR_vs_HEP": "#0072B2", "MBSR_vs_WL": "#D55E00", "MBSR_within": "#009E73"}
-SIGNIFICANT_COLOR, OTHER_COLOR = "#D55E00", "#7f7f7f"
 
 
 def _need(frame: pd.DataFrame, columns, what: str) -> None:
@@ -91,7 +94,7 @@ def plot_exaggeration(curve: pd.DataFrame, retro: pd.DataFrame) -> Figure:
     fig = Figure(figsize=(9, 3.4))
     ax_m, ax_s = fig.subplots(1, 2)
     for design, g in curve.groupby("design", sort=False):
-        color = DESIGN_COLORS.get(design, "black")
+        color = CONTRAST_COLORS.get(design, "black")
         label = CONTRAST_LABELS.get(design, design)
         ax_m.plot(g.true_d, g.exaggeration, color=color, label=label)
         ax_s.plot(g.true_d, g.type_s, color=color, label=label)
@@ -128,7 +131,7 @@ def plot_tornado(bars: dict) -> Figure:
         y = np.arange(len(t))[::-1]
         for yi, row in zip(y, t.itertuples(index=False), strict=True):
             lo, hi = sorted((row.power_low, row.power_high))
-            ax.barh(yi, hi - lo, left=lo, color="#56B4E9", height=0.6)
+            ax.barh(yi, hi - lo, left=lo, color=INTERVAL_COLOR, height=0.6)
             ax.annotate(f"{row.value_low:g}", (row.power_low, yi), xytext=(0, -10),
                         textcoords="offset points", fontsize=7, ha="center")
             ax.annotate(f"{row.value_high:g}", (row.power_high, yi), xytext=(0, -10),
@@ -160,10 +163,10 @@ def plot_evidence(table: pd.DataFrame, outcomes=("nps", "siips1")) -> Figure:
         rows = table[table.outcome == outcome].reset_index(drop=True)
         y = np.arange(len(rows))[::-1]
         sesoi = rows.sesoi_d.iloc[0]
-        ax.axvspan(-sesoi, sesoi, color="#009E73", alpha=0.12, lw=0)
+        ax.axvspan(-sesoi, sesoi, color=PLANTED_COLOR, alpha=0.12, lw=0)
         ax.axvline(0, color="grey", lw=0.8)
         for yi, r in zip(y, rows.itertuples(index=False), strict=True):
-            color = "#009E73" if r.equivalent else "black"
+            color = PLANTED_COLOR if r.equivalent else "black"
             ax.plot([r.ci90_low, r.ci90_high], [yi, yi], color=color)
             ax.plot(r.estimate_d, yi, "o", color=color)
             ax.annotate(f"BF10 = {r.bf10:.2g}", (1.02, yi), xycoords=("axes fraction", "data"),
@@ -212,7 +215,7 @@ def plot_specification_curve(specs: pd.DataFrame, outcome: str = "nps") -> Figur
     ax.axhline(0, color="black", lw=0.8)
     planted = rows.planted_d.iloc[0]
     if np.isfinite(planted):
-        ax.axhline(planted, color="#009E73", ls="--", lw=1, label=f"planted d = {planted:.2f}")
+        ax.axhline(planted, color=PLANTED_COLOR, ls="--", lw=1, label=f"planted d = {planted:.2f}")
         ax.legend(fontsize=8, loc="upper left")
     ax.set_ylabel("d with 95% CI")
     ax.set_title(f"{OUTCOME_LABELS.get(outcome, outcome)}, {len(rows)} specifications")
@@ -235,11 +238,11 @@ def plot_null(null: pd.DataFrame, summary: pd.DataFrame, outcome: str = "nps") -
     obs = summary.set_index("outcome").loc[outcome]
     fig = Figure(figsize=(8, 2.8))
     a, b = fig.subplots(1, 2)
-    a.hist(rows.share_significant, bins=30, color="#56B4E9")
+    a.hist(rows.share_significant, bins=30, color=INTERVAL_COLOR)
     a.axvline(obs.share_significant, color=SIGNIFICANT_COLOR, lw=2)
     a.set_xlabel("share of specifications significant (predicted direction)")
     a.set_ylabel("permutations")
-    b.hist(rows.median_d, bins=30, color="#56B4E9")
+    b.hist(rows.median_d, bins=30, color=INTERVAL_COLOR)
     b.axvline(obs.median_d, color=SIGNIFICANT_COLOR, lw=2)
     b.set_xlabel("median d over specifications")
     fig.tight_layout()

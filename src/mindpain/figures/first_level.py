@@ -15,6 +15,7 @@ import numpy as np
 from mindpain.figures.style import (
     AXIS_COLORS,
     CONDITION_COLORS,
+    DIVERGING_CMAP,
     SIGNAL_COLORS,
     detached,
     styled,
@@ -103,7 +104,7 @@ def plot_recovery(group_effect, planted, mask_img, r, cut_coords=(4, -20, 10)):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             plotting.plot_stat_map(img, axes=ax, cut_coords=cut_coords, draw_cross=False,
-                                   black_bg=False, cmap="RdBu_r", title=None, colorbar=True)
+                                   black_bg=False, cmap=DIVERGING_CMAP, title=None, colorbar=True)
         ax.set_title(label, fontsize=10)
     ax = fig.add_subplot(grid[:, 2])
     ax.scatter(b, a, s=4, alpha=0.35, color=COLORS["fitted"], lw=0)

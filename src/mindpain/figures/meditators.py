@@ -13,13 +13,11 @@ from matplotlib.figure import Figure
 from scipy import stats
 
 from mindpain.errors import MindpainError
-from mindpain.figures.style import GROUP_COLORS, RATING_UNITS, styled
+from mindpain.figures.style import COHORT_COLORS, RATING_UNITS, styled
 from mindpain.meditator_models import PREDICTORS
 from mindpain.meditators import EFFECT_LABELS
 from mindpain.vocabulary import OUTCOME_LABELS, TRIAL_OUTCOMES
 
-NAIVE_COLOR = "#0072B2"
-COHORT_COLORS = {"naive": NAIVE_COLOR, "LTM": GROUP_COLORS["LTM"]}
 COHORT_LABELS = {"naive": "Naive (baseline)", "LTM": "Long-term meditators"}
 _HOURS_LABELS = {"retreat": "retreat hours", "daily": "non-retreat hours",
                  "lifetime": "lifetime hours"}
@@ -206,7 +204,7 @@ def plot_coverage(coverage: pd.DataFrame, target: float = 0.95, tolerance: float
             ax.axvline(alpha, color="0.3", linestyle="--", linewidth=1)
             ax.set_title("False-positive rate (unadjusted p < .05)")
             ax.set_xlim(0, max(0.12, float((rows["value"] + 2 * rows["mc_se"]).max()) + 0.01))
-        ax.errorbar(rows["value"], y, xerr=2 * rows["mc_se"], fmt="o", color="#0072B2",
+        ax.errorbar(rows["value"], y, xerr=2 * rows["mc_se"], fmt="o", color=COHORT_COLORS["naive"],
                     markersize=4, capsize=0, linewidth=1)
         ax.set_yticks(y, labels, fontsize=7.5)
         ax.set_ylim(-0.7, n - 0.3)

@@ -24,7 +24,14 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from mindpain.errors import MindpainError
-from mindpain.figures.style import DIVERGING_CMAP, GROUP_COLORS, styled
+from mindpain.figures.style import (
+    DIVERGING_CMAP,
+    GROUP_COLORS,
+    SIGN_COLORS,
+    SOFTWARE_COLORS,
+    TOTAL_COLORS,
+    styled,
+)
 from mindpain.scoring import WHOLE
 from mindpain.signature_checks import (
     fraction_positive,
@@ -34,13 +41,6 @@ from mindpain.signature_checks import (
 )
 from mindpain.twin.model import READOUTS as TWIN_OUTCOMES
 from mindpain.vocabulary import GROUP_LABELS
-
-#: Colour of positive / negative signature weights (Okabe-Ito vermillion / blue).
-SIGN_COLORS = {1: "#D55E00", -1: "#0072B2"}
-#: Colour of each pain21 analysis package (Okabe-Ito orange / sky blue).
-SOFTWARE_COLORS = {"SPM": "#E69F00", "FSL": "#56B4E9"}
-#: Colour of the sum of local scores and of the whole-pattern score (Okabe-Ito).
-TOTAL_COLORS = {"sum": "#999999", "whole": "#000000"}
 
 
 # ---------------------------------------------------------------------------- labels

@@ -1,7 +1,8 @@
 """The book's one figure style: colours, rc settings and the decorator that applies them.
 
-Every figure module imports its colours from here, so a group, a condition or a parameter
-status has the same colour on every page (Okabe-Ito and viridis, colour-blind safe).
+Every figure module imports its colours from here, so a group, a condition, a model, a
+contrast or a parameter status has the same colour on every page (Okabe-Ito and viridis,
+colour-blind safe); no figure module types a colour of its own.
 """
 
 from __future__ import annotations
@@ -11,6 +12,10 @@ import functools
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 
+#: The Okabe-Ito palette (colour-blind safe) by name: the categorical colours below are its.
+OKABE_ITO = {"orange": "#E69F00", "sky_blue": "#56B4E9", "green": "#009E73",
+             "yellow": "#F0E442", "blue": "#0072B2", "vermillion": "#D55E00",
+             "purple": "#CC79A7", "grey": "#999999", "black": "#000000"}
 #: Colour of each group (Okabe-Ito, colour-blind safe); every figure of the book uses it.
 GROUP_COLORS = {"MBSR": "#0072B2", "HEP": "#009E73", "WL": "#999999", "LTM": "#CC79A7"}
 #: Colour of each task condition (Okabe-Ito; disjoint from the group colours).
@@ -22,8 +27,36 @@ AXIS_COLORS = {"x": "#1b9e77", "y": "#d95f02", "z": "#7570b3"}
 #: Colour of each parameter status, from most to least evidence (viridis, colour-blind safe).
 STATUS_COLORS = {"reported": "#31688E", "derived": "#35B779", "context": "#90D743",
                  "assumed": "#FDE725"}
+#: Colour of each signature outcome (design figures).
+OUTCOME_COLORS = {"nps": OKABE_ITO["blue"], "siips1": OKABE_ITO["vermillion"]}
+#: Colour of each reported contrast (design figures).
+CONTRAST_COLORS = {"MBSR_vs_HEP": OKABE_ITO["blue"], "MBSR_vs_WL": OKABE_ITO["vermillion"],
+                   "MBSR_within": OKABE_ITO["green"]}
+#: Colour of what the paper reports (its values and its test).
+PAPER_COLOR = OKABE_ITO["purple"]
+#: Colour of each trial model (forest and coverage plots), the paper's test included.
+MODEL_COLORS = {"change_score": OKABE_ITO["blue"], "ancova": OKABE_ITO["vermillion"],
+                "ancova_hc3": OKABE_ITO["orange"], "mixedlm": OKABE_ITO["green"],
+                "paper": PAPER_COLOR}
+#: Colour of reference lines in diagnostic plots (zero residual, the normal line).
+REFERENCE_COLOR = OKABE_ITO["vermillion"]
+#: Colour of each cohort of the meditator comparison.
+COHORT_COLORS = {"naive": OKABE_ITO["blue"], "LTM": GROUP_COLORS["LTM"]}
+#: Colour of positive / negative signature weights.
+SIGN_COLORS = {1: OKABE_ITO["vermillion"], -1: OKABE_ITO["blue"]}
+#: Colour of each pain21 analysis package.
+SOFTWARE_COLORS = {"SPM": OKABE_ITO["orange"], "FSL": OKABE_ITO["sky_blue"]}
+#: Colour of the sum of local scores and of the whole-pattern score.
+TOTAL_COLORS = {"sum": OKABE_ITO["grey"], "whole": OKABE_ITO["black"]}
+#: Colour of a significant result, and of the others.
+SIGNIFICANT_COLOR, OTHER_COLOR = OKABE_ITO["vermillion"], "#7f7f7f"
+#: Colour of intervals and histograms (sky blue), and of planted values and equivalence
+#: bounds (green).
+INTERVAL_COLOR, PLANTED_COLOR = OKABE_ITO["sky_blue"], OKABE_ITO["green"]
 #: Diverging colour map of every brain map and heatmap.
 DIVERGING_CMAP = "RdBu_r"
+#: Colour map of anatomical (mean BOLD) images.
+ANATOMY_CMAP = "gray"
 #: Axis unit of each rating outcome.
 RATING_UNITS = {"intensity": "rating (0-100)", "unpleasantness": "rating (0-100)"}
 

@@ -14,7 +14,14 @@ from matplotlib.lines import Line2D
 from scipy import stats
 
 from mindpain.errors import MindpainError
-from mindpain.figures.style import GROUP_COLORS, RATING_UNITS, styled
+from mindpain.figures.style import (
+    GROUP_COLORS,
+    MODEL_COLORS,
+    PAPER_COLOR,
+    RATING_UNITS,
+    REFERENCE_COLOR,
+    styled,
+)
 from mindpain.trial_models import change_scores
 from mindpain.vocabulary import (
     ARMS,
@@ -28,10 +35,10 @@ from mindpain.vocabulary import (
 )
 
 #: Marker and colour of each model in the forest and coverage plots (Okabe-Ito).
-MODEL_STYLE = {"change_score": ("o", "#0072B2", "Change score (t)"),
-               "ancova": ("s", "#D55E00", "ANCOVA"),
-               "ancova_hc3": ("D", "#E69F00", "ANCOVA, HC3 SE"),
-               "mixedlm": ("^", "#009E73", "Mixed model (ITT)")}
+MODEL_STYLE = {"change_score": ("o", MODEL_COLORS["change_score"], "Change score (t)"),
+               "ancova": ("s", MODEL_COLORS["ancova"], "ANCOVA"),
+               "ancova_hc3": ("D", MODEL_COLORS["ancova_hc3"], "ANCOVA, HC3 SE"),
+               "mixedlm": ("^", MODEL_COLORS["mixedlm"], "Mixed model (ITT)")}
 
 
 def _need(frame: pd.DataFrame, columns, what: str) -> None:
@@ -144,7 +151,7 @@ def plot_forest(effects: pd.DataFrame, outcomes=("nps", "siips1"),
         ax.scatter(truth["planted_d"], y, marker="|", s=260, color="black", lw=2, zorder=5)
         paper = (truth["reported_d_change"] if "reported_d_change" in truth
                  else truth["reported_d"])
-        ax.scatter(paper, y, marker="*", s=110, color="#CC79A7", zorder=6,
+        ax.scatter(paper, y, marker="*", s=110, color=PAPER_COLOR, zorder=6,
                    edgecolor="black", lw=0.4)
         ax.axvline(0, color="0.6", lw=0.8)
         ax.axhline(len(contrasts) - len([c for c in contrasts if c in BETWEEN]) - 0.5,
@@ -161,7 +168,7 @@ def plot_forest(effects: pd.DataFrame, outcomes=("nps", "siips1"),
                       label=MODEL_STYLE[m][2]) for m in models]
     handles += [Line2D([], [], ls="", marker="|", ms=14, mew=2, color="black",
                        label="Planted (twin truth)"),
-                Line2D([], [], ls="", marker="*", ms=11, color="#CC79A7", mec="black",
+                Line2D([], [], ls="", marker="*", ms=11, color=PAPER_COLOR, mec="black",
                        label="Paper (its p as a change-score d)")]
     fig.legend(handles=handles, loc="lower center", ncols=3, frameon=False)
     fig.tight_layout(rect=(0, 0.1 if nrows == 1 else 0.06, 1, 1))
@@ -197,11 +204,11 @@ def plot_residuals(residuals: pd.DataFrame, assumptions: pd.DataFrame | None = N
         sub = data[data.outcome == outcome]
         r = sub["residual"].to_numpy()
         axes[0, j].scatter(sub["fitted"], r, s=9, color="0.3", alpha=0.7)
-        axes[0, j].axhline(0, color="#D55E00", lw=1)
+        axes[0, j].axhline(0, color=REFERENCE_COLOR, lw=1)
         axes[0, j].set_title(OUTCOME_LABELS[outcome], fontsize=11)
         (osm, osr), (slope, icpt, _) = stats.probplot(r, dist="norm")
         axes[1, j].scatter(osm, osr, s=9, color="0.3", alpha=0.7)
-        axes[1, j].plot(osm, slope * osm + icpt, color="#D55E00", lw=1)
+        axes[1, j].plot(osm, slope * osm + icpt, color=REFERENCE_COLOR, lw=1)
         if assumptions is not None:
             row = assumptions[(assumptions.outcome == outcome) & (assumptions.model == model)]
             if len(row):
@@ -327,7 +334,7 @@ def plot_endtoend_coverage(table: pd.DataFrame, target: float = 0.95,
     worlds = list(dict.fromkeys(table.world))
     outcomes = list(dict.fromkeys(table.outcome))
     contrasts = list(dict.fromkeys(table.contrast))
-    styles = dict(MODEL_STYLE, paper=("*", "#CC79A7", "Paper's test (3-arm pooled SD)"))
+    styles = dict(MODEL_STYLE, paper=("*", MODEL_COLORS["paper"], "Paper's test (3-arm pooled SD)"))
     models = [m for m in ("paper", *MODEL_STYLE) if m in set(table.model)]
     offsets = dict(zip(models, np.linspace(-0.27, 0.27, len(models)), strict=True))
     low = float(min(0.8, (table.coverage - 2 * table.mc_se).min() - 0.02))

@@ -148,7 +148,7 @@ def brain_viewer(img, title: str, alt: str, threshold=None, cut_coords=None,
         warnings.simplefilter("ignore")
         # No title drawn inside the viewer (nilearn cuts long ones): it is shown above it.
         view = plotting.view_img(img, threshold=threshold, title=None, black_bg=False,
-                                 symmetric_cmap=True, cmap="RdBu_r", width_view=700,
+                                 symmetric_cmap=True, cmap=DIVERGING_CMAP, width_view=700,
                                  cut_coords=cut_coords, vmax=vmax)
     page = accessible_standalone(view.get_standalone(), title)
     if external_urls(page):
