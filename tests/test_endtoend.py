@@ -134,7 +134,7 @@ def test_rekey_renews_the_key_only_when_the_numbers_hold(tmp_path, small_run, mo
     assert json.loads(meta_path.read_text())["key"]["code"] == "0" * 64
 
 
-def test_command_line_rekeys_and_fails_in_one_line(tmp_path, small_run, capsys):
+def test_command_line_rekeys_and_fails_in_one_line(tmp_path, small_run, capsys, monkeypatch):
     """``python -m mindpain.endtoend``: ``--rekey`` renews a result's key; bad input is one
     line on stderr with exit 2, and nothing is written."""
     from mindpain.endtoend.__main__ import main
@@ -146,10 +146,16 @@ def test_command_line_rekeys_and_fails_in_one_line(tmp_path, small_run, capsys):
     assert "re-keyed" in capsys.readouterr().out
     endtoend.load_result(tmp_path, key)
     empty = tmp_path / "empty"
-    assert main(["--preset", "nope", "--out", str(empty)]) == 2
+    monkeypatch.setenv("MINDPAIN_N_JOBS", "0")  # a bad setting only the configuration sees
+    assert main(["--preset", "small", "--out", str(empty)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("mindpain endtoend: ") and err.count("\n") == 1
-    assert not empty.exists()
+    assert err.startswith("mindpain endtoend: ") and "MINDPAIN_N_JOBS" in err
+    assert err.count("\n") == 1 and not empty.exists()
+    monkeypatch.delenv("MINDPAIN_N_JOBS")
+    with pytest.raises(SystemExit) as done:  # checked in the parser: one line, exit 2
+        main(["--preset", "nope", "--out", str(empty)])
+    assert done.value.code == 2
+    assert capsys.readouterr().err.count("\n") == 1 and not empty.exists()
 
 
 def test_in_memory_first_level_equals_on_disk(small_twin, tmp_path):

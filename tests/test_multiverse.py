@@ -100,19 +100,22 @@ def test_committed_result_key_is_checked(tmp_path):
     assert set(meta["columns"]) == set(mv.SPEC_COLUMNS)
 
 
-def test_command_line_fails_in_one_line(tmp_path, capsys):
+def test_command_line_fails_in_one_line(tmp_path, capsys, monkeypatch):
     """``python -m mindpain.multiverse``: bad input is one line on stderr, exit 2, no output."""
     from mindpain.multiverse.__main__ import main
 
     out = tmp_path / "out"
-    assert main(["--preset", "nope", "--out", str(out)]) == 2
+    monkeypatch.setenv("MINDPAIN_N_JOBS", "0")  # a bad setting only the configuration sees
+    assert main(["--preset", "small", "--out", str(out)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("mindpain multiverse: ") and err.count("\n") == 1
-    assert not out.exists()
-    with pytest.raises(SystemExit) as done:  # a parser error: one line, exit 2
-        main(["--grid", "huge"])
-    assert done.value.code == 2
-    assert capsys.readouterr().err.count("\n") == 1
+    assert err.startswith("mindpain multiverse: ") and "MINDPAIN_N_JOBS" in err
+    assert err.count("\n") == 1 and not out.exists()
+    monkeypatch.delenv("MINDPAIN_N_JOBS")
+    for bad in (["--grid", "huge"], ["--preset", "nope"], ["--seed", "-1"]):
+        with pytest.raises(SystemExit) as done:  # a parser error: one line, exit 2
+            main([*bad, "--out", str(out)])
+        assert done.value.code == 2
+        assert capsys.readouterr().err.count("\n") == 1 and not out.exists()
 
 
 @pytest.mark.slow
