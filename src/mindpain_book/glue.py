@@ -22,3 +22,33 @@ def glue_md(key: str, text: str) -> None:
     from myst_nb import glue
 
     glue(key, Markdown(text), display=False)
+
+
+
+def build_log(message: str) -> None:
+    """Append a line about the build (files written, work reused) to the build log.
+
+    Chapters show readers results, not the build's book-keeping: a line such as "wrote
+    ``trial_effects.tsv``" or "0 runs computed, 708 unchanged" goes to the build log, never
+    to a cell's output. The log is ``$MINDPAIN_BUILD_LOG`` when set, else
+    ``_build/logs/chapters.log`` in the project; it lies outside the data and results
+    folders, so it never enters a checksum or a comparison of two builds.
+
+    Parameters
+    ----------
+    message : str
+        One line (newlines are replaced by " | ").
+    """
+    import datetime
+    import os
+    from pathlib import Path
+
+    from mindpain.config import PROJECT_ROOT
+
+    path = Path(os.environ.get("MINDPAIN_BUILD_LOG")
+                or PROJECT_ROOT / "_build" / "logs" / "chapters.log")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    line = " | ".join(str(message).splitlines())
+    with path.open("a", encoding="utf-8") as log:
+        log.write(f"{stamp} {Path.cwd().name}: {line}\n")

@@ -20,7 +20,7 @@ from mindpain.vocabulary import METRICS
 SMOOTHING = (None, 8.0)
 HRF_MODELS = ("glover", "glover + derivative")
 HIGH_PASS_S = (128.0, 100.0)
-#: Confound sets (column names of fMRIPrep's confounds table); the twin has none.
+#: Confound sets (column names of fMRIPrep's confounds table); one level so far: none.
 CONFOUND_SETS = {"none": ()}
 #: (model, sample) pairs that are defined.
 MODEL_SAMPLES = (("change_score", "completers"), ("ancova", "completers"),
