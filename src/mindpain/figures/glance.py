@@ -1,0 +1,89 @@
+"""Results at a glance: the paper's reported contrasts beside what this build gives.
+
+The landing page of the book shows one small table: for each contrast the paper reports, its
+d and p, this build's estimate of the same contrast (one draw of the twin, or your data), and
+what the end-to-end calibration gives through the whole pipeline over many draws. Nothing is
+computed here; the function only picks rows of results the chapters computed and writes them
+the way a reader says them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from mindpain.vocabulary import CONTRAST_LABELS, OUTCOME_LABELS
+
+#: The model whose estimate the glance table shows for this build (the paper's
+#: between-arm scale is reported for every model; the change score is the simplest).
+GLANCE_MODEL = "change_score"
+#: The end-to-end model that reproduces the paper's test (3-arm pooled SD of change).
+GLANCE_ENDTOEND_MODEL = "paper"
+#: Text shown where a value does not exist (no planted truth for your own data).
+MISSING = "—"
+
+
+def _num(value, fmt: str) -> str:
+    return MISSING if value is None or not np.isfinite(value) else format(value, fmt)
+
+
+def _p(value) -> str:
+    if value is None or not np.isfinite(value):
+        return MISSING
+    return "< .001" if value < 0.001 else format(value, ".3f").lstrip("0")
+
+
+def results_at_a_glance(scales: pd.DataFrame, effects: pd.DataFrame, endtoend: pd.DataFrame,
+                        scenario: str) -> pd.DataFrame:
+    """One row per reported contrast: the paper, this build, and the end-to-end calibration.
+
+    Parameters
+    ----------
+    scales : pandas.DataFrame
+        :func:`mindpain.reported.effect_scale_table` (``outcome, contrast, reported_d,
+        reported_p, df, t``).
+    effects : pandas.DataFrame
+        The trial's effects table (``trial_effects.tsv``, :data:`mindpain.trial.EFFECT_COLUMNS`).
+    endtoend : pandas.DataFrame
+        The end-to-end calibration table (``trial_coverage_endtoend.tsv``).
+    scenario : str
+        The end-to-end scenario that matches this build's world (``"realistic"`` or
+        ``"ideal"``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Text cells with reader's headers: outcome, contrast, the paper's d and p, this
+        build's paper-scale d and p, its change-score d with 95% CI, whether that CI covers the
+        planted change-score d (``—`` for your own data), and the end-to-end mean paper-scale
+        d and CI coverage with the number of replications in the header.
+    """
+    build = effects[effects.model == GLANCE_MODEL].set_index(["outcome", "contrast"])
+    e2e = endtoend[(endtoend.scenario == scenario)
+                   & (endtoend.model == GLANCE_ENDTOEND_MODEL)].set_index(["outcome", "contrast"])
+    reps = int(e2e.replications.min()) if len(e2e) else 0
+    e2e_mean = f"Through the pipeline ({scenario} world, {reps} draws): mean d, paper scale"
+    e2e_cov = f"Through the pipeline ({scenario} world, {reps} draws): 95% CI covers planted"
+    rows = []
+    for r in scales.itertuples():
+        key = (r.outcome, r.contrast)
+        b = build.loc[key] if key in build.index else None
+        e = e2e.loc[key] if key in e2e.index else None
+        covers = MISSING
+        if b is not None and pd.notna(b.get("covers_planted")) and pd.notna(b.planted_d):
+            covers = "yes" if bool(b.covers_planted) else "no"
+        rows.append({
+            "Outcome": OUTCOME_LABELS[r.outcome],
+            "Contrast": CONTRAST_LABELS[r.contrast],
+            "Paper: d": _num(r.reported_d, ".2f"),
+            "Paper: p": _p(r.reported_p),
+            "This build: d, paper scale": _num(None if b is None else b.estimate_d_paper,
+                                               ".2f"),
+            "This build: p": _p(None if b is None else b.p),
+            "This build: d, change score [95% CI]": MISSING if b is None else
+            f"{b.estimate_d:.2f} [{b.ci_low:.2f}, {b.ci_high:.2f}]",
+            "This build: CI covers planted d": covers,
+            e2e_mean: _num(None if e is None else e.mean_estimate, ".2f"),
+            e2e_cov: MISSING if e is None else f"{e.coverage:.0%}",
+        })
+    return pd.DataFrame(rows)
