@@ -7,9 +7,9 @@ First level (:mod:`mindpain.first_level`, one derivative folder per variant)
     cut-off (128 s, SPM's default, or 100 s, FSL's); which axes vary is set by the grid
     (:data:`~mindpain.multiverse.grid.GRIDS`). A confound axis is ready
     (:data:`~mindpain.multiverse.grid.CONFOUND_SETS`) but has one level, no confound regressors,
-    although the pipeline's own first level regresses the realistic twin's motion confounds. Each variant's outputs carry the first-level
-    stage's content key (inputs' sha256 and settings), so a variant is computed once and reused; the
-    pipeline's own first level is reused for the default variant.
+    although the pipeline's own first level regresses the realistic twin's motion confounds.
+    Each variant's outputs carry the first-level stage's content key (inputs' sha256 and
+    settings), so a variant is computed once and reused.
 Scoring (:func:`mindpain.scoring.score_maps`)
     NPS and SIIPS1 responses of each session's hot>warm map by dot product, cosine
     similarity or Pearson correlation.

@@ -1,0 +1,74 @@
+"""The landing page's glance table and the chapters' build log."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from mindpain.figures.glance import MISSING, results_at_a_glance
+from mindpain.reported import effect_scale_table
+from mindpain.vocabulary import CONTRAST_LABELS, OUTCOME_LABELS
+from mindpain_book.glue import build_log
+
+
+def _effects(scales, covers=True, planted=True):
+    rows = []
+    for i, r in enumerate(scales.itertuples()):
+        rows.append({"outcome": r.outcome, "contrast": r.contrast, "model": "change_score",
+                     "estimate_d": -0.5 - i / 10, "ci_low": -1.0, "ci_high": 0.1,
+                     "estimate_d_paper": -0.4, "p": 0.0004 if i == 0 else 0.0412,
+                     "planted_d": -0.5 if planted else np.nan,
+                     "covers_planted": pd.NA if not planted else (covers if i else not covers)})
+        rows.append({**rows[-1], "model": "ancova", "estimate_d_paper": 9.0})
+    return pd.DataFrame(rows)
+
+
+def _endtoend(scales):
+    rows = []
+    for scenario, mean in (("realistic", -0.3), ("ideal", -0.9)):
+        for r in scales.itertuples():
+            for model in ("paper", "change_score"):
+                rows.append({"scenario": scenario, "outcome": r.outcome, "contrast": r.contrast,
+                             "model": model, "replications": 300 if model == "paper" else 7,
+                             "mean_estimate": mean, "coverage": 0.93})
+    return pd.DataFrame(rows)
+
+
+def test_glance_has_one_row_per_reported_contrast_in_readers_words():
+    scales = effect_scale_table()
+    table = results_at_a_glance(scales, _effects(scales), _endtoend(scales), "realistic")
+    assert len(table) == len(scales)
+    assert list(table["Outcome"]) == [OUTCOME_LABELS[o] for o in scales.outcome]
+    assert list(table["Contrast"]) == [CONTRAST_LABELS[c] for c in scales.contrast]
+    assert all(col.strip() for col in table.columns)
+    # the paper's p, the build's model (change score, not ANCOVA) and the scenario's rows
+    assert table["Paper: p"].iloc[0] == format(scales.reported_p.iloc[0], ".3f").lstrip("0")
+    assert set(table["This build: d, paper scale"]) == {"-0.40"}
+    assert table["This build: p"].tolist()[:2] == ["< .001", ".041"]
+    e2e_cols = [c for c in table.columns if c.startswith("Through the pipeline")]
+    assert len(e2e_cols) == 2 and all("realistic world, 300 draws" in c for c in e2e_cols)
+    assert set(table[e2e_cols[0]]) == {"-0.30"} and set(table[e2e_cols[1]]) == {"93%"}
+    assert table["This build: CI covers planted d"].tolist() == \
+        ["no"] + ["yes"] * (len(scales) - 1)
+    assert table["This build: d, change score [95% CI]"].iloc[0] == "-0.50 [-1.00, 0.10]"
+
+
+def test_glance_shows_a_dash_where_there_is_no_truth_or_row():
+    scales = effect_scale_table()
+    effects = _effects(scales, planted=False).iloc[2:]  # the first contrast is missing
+    table = results_at_a_glance(scales, effects, _endtoend(scales).iloc[0:0], "realistic")
+    assert (table["This build: CI covers planted d"] == MISSING).all()
+    assert table["This build: d, paper scale"].iloc[0] == MISSING
+    assert table.filter(like="Through the pipeline").eq(MISSING).all().all()
+    assert "nan" not in table.to_string().lower()
+
+
+def test_build_log_appends_one_line_per_call(tmp_path, monkeypatch):
+    log = tmp_path / "logs" / "chapters.log"
+    monkeypatch.setenv("MINDPAIN_BUILD_LOG", str(log))
+    build_log("chapter 4: wrote trial_effects.tsv (84 rows)")
+    build_log("first level: 0 computed\n708 unchanged")
+    lines = log.read_text().splitlines()
+    assert len(lines) == 2
+    assert lines[0].endswith("chapter 4: wrote trial_effects.tsv (84 rows)")
+    assert lines[1].endswith("first level: 0 computed | 708 unchanged")
