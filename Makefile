@@ -95,6 +95,13 @@ tables-check: $(STAMP)
 tables-record: $(STAMP)
 	$(BIN)/python -m mindpain_book.table_record record
 
+## reproduce-check: after `make book PRESET=full` on any machine, hold results/tables/*.tsv
+## against the published reference values (benchmarks/reference/) within tolerances: one
+## line per table (see src/mindpain_book/table_compare.py). Byte identity: tables-check.
+.PHONY: reproduce-check
+reproduce-check: $(STAMP)
+	$(BIN)/python -m mindpain_book.table_compare check
+
 ## precompute: recompute the committed calibration and recovery tables (book/precomputed/);
 ## the book adopts each only while its content key matches the code (else computes it).
 precompute: $(STAMP)
