@@ -122,3 +122,11 @@ def test_bad_input_one_line_exit_2(tmp_path, capsys):
     (built / "a.tsv").write_bytes(b"x\ty\n1\t2\t3\t4\n")
     with pytest.raises(MindpainError, match="a.tsv"):
         table_compare.read_text_table(built / "a.tsv")
+
+
+def test_the_page_shows_the_tolerances_the_check_uses(tmp_path):
+    rules = {kind: rule for kind, _, rule in table_compare.rule_rows()}
+    assert set(rules) == {"value", "count", "label"}
+    assert f"{RTOL:g} * |ref| + {ATOL:g}" in rules["value"]
+    reference = _folder(tmp_path / "ref", a=_frame())
+    assert table_compare.reference_rows(reference) == [["a.tsv", 2, 2, 1, 2]]

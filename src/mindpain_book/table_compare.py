@@ -53,9 +53,12 @@ TABLES = PROJECT_ROOT / "results" / "tables"
 RTOL = 1e-6
 #: Absolute floor of the tolerance of a value, for values at or near zero.
 ATOL = 1e-9
-#: The kinds of column and how each is compared.
-KINDS = {"value": "relative difference at most RTOL, plus ATOL (both missing: equal)",
-         "count": "exactly equal", "label": "the same text"}
+#: The kinds of column: what each holds and how it is compared.
+KINDS = {"value": ("a float column (estimates, intervals, p-values, statistics)",
+                   "|x - ref| <= RTOL * |ref| + ATOL; missing only where the reference is"),
+         "count": ("an integer column (participants, sessions, replications)",
+                   "exactly equal"),
+         "label": ("any other column (names, contrasts, True/False, notes)", "the same text")}
 
 _INTEGER = re.compile(r"[+-]?\d+")
 _MISSING = set(NA_VALUES)
@@ -246,6 +249,32 @@ def compare_folders(tables, reference, exact: bool = False) -> list[Comparison]:
             out.append(compare_table(name, read_text_table(tables / name),
                                      read_text_table(reference / name)))
     return out
+
+
+def rule_rows() -> list[list[str]]:
+    """Rows ``[kind, what it holds, how it is compared]`` of :data:`KINDS`, tolerances filled in.
+
+    For the reproducibility page (the ``mindpain-reproduction`` directive), so the numbers
+    it shows are the ones the check uses.
+    """
+    return [[kind, what, rule.replace("RTOL", f"{RTOL:g}").replace("ATOL", f"{ATOL:g}")]
+            for kind, (what, rule) in KINDS.items()]
+
+
+def reference_rows(reference=REFERENCE) -> list[list]:
+    """Rows ``[table, rows, value columns, count columns, label columns]`` of the reference.
+
+    Raises
+    ------
+    mindpain.errors.MindpainError
+        If the folder holds no table or a table cannot be read.
+    """
+    rows = []
+    for name in table_names(reference, "the reference tables (benchmarks/reference)"):
+        frame = read_text_table(Path(reference) / name)
+        kinds = list(column_kinds(frame).values())
+        rows.append([name, len(frame), *(kinds.count(k) for k in KINDS)])
+    return rows
 
 
 def record(tables, reference) -> list[Path]:
