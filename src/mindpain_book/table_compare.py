@@ -1,9 +1,10 @@
 """The book's result tables held against the published reference values, number by number.
 
 Byte identity (:mod:`mindpain_book.table_record`) is the check for a refactoring on one
-machine; across machines the realistic twin's floating point differs in the last digits
-(see ``book/reproducibility.md``), so a reader who re-executes the book on another machine
-compares numbers instead. The reference values are the full preset's tables with their JSON
+machine; across machines the realistic twin's floating point differs in its last bits, the
+BOLD's rounding to integers and the first level's binned AR(1) coefficients turn a few of
+those into visible differences (see ``book/reproducibility.md``), so a reader who
+re-executes the book on another machine compares numbers instead. The reference values are the full preset's tables with their JSON
 sidecars, committed in :data:`REFERENCE` (``make reproduce-check``).
 
 What "reproduced" means, per column (the kind is read from how the reference table writes
@@ -49,10 +50,15 @@ from mindpain.io import NA_VALUES, atomic_path, read_tsv
 REFERENCE = PROJECT_ROOT / "benchmarks" / "reference"
 #: The tables folder the book writes into (see :attr:`mindpain.config.Config.results_dir`).
 TABLES = PROJECT_ROOT / "results" / "tables"
-#: Relative tolerance of a value: a millionth of it (see the module's documentation).
-RTOL = 1e-6
-#: Absolute floor of the tolerance of a value, for values at or near zero.
-ATOL = 1e-9
+#: Relative tolerance of a value: a thousandth of it. Measured (small preset, the tables
+#: computed with OpenBLAS's Sandybridge kernels against its Haswell ones, which this project's
+#: machines use): values moved by up to 5.4e-4 of themselves (trial_effects: a CI bound), as
+#: a BOLD value rounded the other way moves a voxel's first-level estimate. Finer than any
+#: value the book prints (d to two decimals).
+RTOL = 1e-3
+#: Absolute floor of the tolerance of a value, for values at or near zero: the largest
+#: difference measured on a value below 0.1 was 2.7e-5 (same comparison).
+ATOL = 1e-4
 #: The kinds of column: what each holds and how it is compared.
 KINDS = {"value": ("a float column (estimates, intervals, p-values, statistics)",
                    "|x - ref| <= RTOL * |ref| + ATOL; missing only where the reference is"),
