@@ -4,8 +4,9 @@ Byte identity (:mod:`mindpain_book.table_record`) is the check for a refactoring
 machine; across machines the realistic twin's floating point differs in its last bits, the
 BOLD's rounding to integers and the first level's binned AR(1) coefficients turn a few of
 those into visible differences (see ``book/reproducibility.md``), so a reader who
-re-executes the book on another machine compares numbers instead. The reference values are the full preset's tables with their JSON
-sidecars, committed in :data:`REFERENCE` (``make reproduce-check``).
+re-executes the book on another machine compares numbers instead. The reference values are
+the full preset's tables with their JSON sidecars, committed in :data:`REFERENCE`
+(``make reproduce-check``).
 
 What "reproduced" means, per column (the kind is read from how the reference table writes
 the column, so no list per table is kept: :func:`column_kinds`):
