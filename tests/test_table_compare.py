@@ -130,3 +130,28 @@ def test_the_page_shows_the_tolerances_the_check_uses(tmp_path):
     assert f"{RTOL:g} * |ref| + {ATOL:g}" in rules["value"]
     reference = _folder(tmp_path / "ref", a=_frame())
     assert table_compare.reference_rows(reference) == [["a.tsv", 2, 2, 1, 2]]
+
+
+def test_the_published_reference_is_complete_and_matches_the_recorded_checksums():
+    from mindpain_book import table_record
+
+    names = table_compare.table_names(table_compare.REFERENCE, "the reference tables")
+    assert all((table_compare.REFERENCE / n).with_suffix(".json").is_file() for n in names)
+    hashes = {n: table_record.sha256(table_compare.REFERENCE / n) for n in names}
+    assert table_record.differences(table_record.read_record(table_record.RECORD), hashes) == []
+
+
+@pytest.mark.parametrize(("factor", "status"), [(0.9, "reproduced"), (1.1, "DIFFERS")])
+def test_a_published_table_perturbed_in_every_value_column(factor, status):
+    reference = table_compare.read_text_table(table_compare.REFERENCE / "trial_effects.tsv")
+    kinds = table_compare.column_kinds(reference)
+    assert {kinds["estimate_d"], kinds["p"], kinds["n"], kinds["model"]} == {
+        "value", "count", "label"}
+    table = reference.copy()
+    for col in [c for c, k in kinds.items() if k == "value"]:
+        row = next(i for i, c in enumerate(reference[col]) if c != "n/a")
+        ref = float(reference.at[row, col])
+        table.at[row, col] = repr(ref + factor * (RTOL * abs(ref) + ATOL))
+    result = table_compare.compare_table("trial_effects.tsv", table, reference)
+    assert result.status == status
+    assert result.worst == pytest.approx(factor, rel=1e-6)
