@@ -1,9 +1,9 @@
 """The book's result tables held against the published reference values, number by number.
 
 Byte identity (:mod:`mindpain_book.table_record`) is the check for a refactoring on one
-machine; across machines the realistic twin's floating point differs in its last bits, the
-BOLD's rounding to integers and the first level's binned AR(1) coefficients turn a few of
-those into visible differences (see ``book/reproducibility.md``), so a reader who
+machine; across machines the realistic twin's floating point differs in its last bits, and
+the BOLD's rounding to integers turns a few of those into a spike of one unit in a rare
+voxel and volume, a visible difference (see ``book/reproducibility.md``), so a reader who
 re-executes the book on another machine compares numbers instead. The reference values are
 the full preset's tables with their JSON sidecars, committed in :data:`REFERENCE`
 (``make reproduce-check``).
