@@ -25,6 +25,15 @@ export MINDPAIN_DATA
 export MINDPAIN_SEED := $(SEED)
 export MINDPAIN_N_JOBS := $(N_JOBS)
 export MPLBACKEND := Agg
+# One machine code for the floating point on every x86-64 processor with AVX2 and FMA
+# (book/reproducibility.md): OpenBLAS's Haswell kernels, which it picks itself on AVX2
+# processors (AVX-512 ones would get kernels that round float32 products differently), and
+# numpy's AVX2 loops (its AVX-512 loops switched off). This machine's numbers are unchanged
+# bit for bit; set either variable to override.
+ifneq ($(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo && echo y),)
+export OPENBLAS_CORETYPE ?= Haswell
+export NPY_DISABLE_CPU_FEATURES ?= X86_V4 AVX512_ICL AVX512_SPR
+endif
 # Bytecode is written on first import (to __pycache__ folders, ignored by git). Where the
 # environment sets PYTHONDONTWRITEBYTECODE (this project's machines do), every process (each
 # chapter, each worker, each command) would otherwise compile every module it imports from
@@ -94,6 +103,13 @@ tables-check: $(STAMP)
 ## tables-record: record the checksums anew (only for a change meant to change results).
 tables-record: $(STAMP)
 	$(BIN)/python -m mindpain_book.table_record record
+
+## reproduce-check: after `make book PRESET=full` on any machine, hold results/tables/*.tsv
+## against the published reference values (benchmarks/reference/) within tolerances: one
+## line per table (see src/mindpain_book/table_compare.py). Byte identity: tables-check.
+.PHONY: reproduce-check
+reproduce-check: $(STAMP)
+	$(BIN)/python -m mindpain_book.table_compare check
 
 ## precompute: recompute the committed calibration and recovery tables (book/precomputed/);
 ## the book adopts each only while its content key matches the code (else computes it).

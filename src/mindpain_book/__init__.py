@@ -18,6 +18,9 @@
 :mod:`~mindpain_book.table_record`
     The full preset's result tables held against recorded checksums
     (``python -m mindpain_book.table_record check|record``).
+:mod:`~mindpain_book.table_compare`
+    The result tables held against the published reference values within per-column
+    tolerances, for a build on another machine (``make reproduce-check``).
 :mod:`~mindpain_book.glue`
     The chapters' one way to glue a piece of Markdown text into their prose.
 :mod:`~mindpain_book.sphinxext`

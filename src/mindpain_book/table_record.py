@@ -3,7 +3,10 @@
 A refactoring must leave every result of the book byte for byte as it was. The tables the
 chapters write (``results/tables/*.tsv``) are the book's results; their sha256 after
 ``make book PRESET=full`` is recorded in :data:`RECORD` (``sha256sum`` format, so the list
-can also be checked with ``sha256sum -c`` from the tables folder).
+can also be checked with ``sha256sum -c`` from the tables folder). This is the same-machine
+check; on another machine the tables agree in their numbers, not their bytes:
+:mod:`mindpain_book.table_compare` (``make reproduce-check``) holds them against the
+published reference values within tolerances.
 
 ``python -m mindpain_book.table_record check [--tables DIR] [--record FILE]``
     Exit 0 when every recorded table is present with its recorded checksum and no other

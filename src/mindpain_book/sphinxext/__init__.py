@@ -23,7 +23,8 @@ concern:
 :mod:`~mindpain_book.sphinxext.report`
     The reproducibility report's directives (``mindpain-commit``, ``mindpain-environment``,
     ``mindpain-signatures``, ``mindpain-manifest``, ``mindpain-results``,
-    ``mindpain-execution``); the page that uses them is read last and on every build.
+    ``mindpain-execution``, ``mindpain-reproduction``); the page that uses them is read
+    last and on every build.
 """
 
 from __future__ import annotations

@@ -2,9 +2,10 @@
 
 The directives ``mindpain-commit``, ``mindpain-environment``, ``mindpain-signatures``,
 ``mindpain-manifest``, ``mindpain-results`` and ``mindpain-execution`` render the report
-from :mod:`mindpain_book.reproducibility`. The page that uses them
-(``mindpain_report_page``) is read last and on every build, so it describes the chapters
-as executed.
+from :mod:`mindpain_book.reproducibility`; ``mindpain-reproduction`` shows how
+``make reproduce-check`` compares tables (:mod:`mindpain_book.table_compare`). The page
+that uses them (``mindpain_report_page``) is read last and on every build, so it describes
+the chapters as executed.
 """
 
 from __future__ import annotations
@@ -150,6 +151,23 @@ class ResultsDirective(_ReportDirective):
         return self._wrap(_table(["file", "bytes", "sha256"], rows, [2, 1, 4]))
 
 
+class ReproductionDirective(_ReportDirective):
+    """How ``make reproduce-check`` compares a table (``:part: rules``) or the reference."""
+
+    option_spec = {"caption": directives.unchanged, "name": directives.unchanged,
+                   "part": directives.unchanged}
+
+    def run(self):  # noqa: D102 (see the class)
+        from mindpain_book import table_compare
+
+        if self.options.get("part", "rules") == "rules":
+            return self._wrap(_table(["kind of column", "what it holds", "reproduced when"],
+                                     table_compare.rule_rows(), [1, 3, 3]))
+        rows = table_compare.reference_rows()
+        return self._wrap(_table(["reference table", "rows", "value columns", "count columns",
+                                  "label columns"], rows, [3, 1, 1, 1, 1]))
+
+
 class ExecutionDirective(_ReportDirective):
     """Per-chapter execution: how (executed now / from the cache), whether it succeeded, time."""
 
@@ -183,7 +201,8 @@ def setup(app):
     app.add_config_value("mindpain_report_page", "book/reproducibility", "env")
     for name, directive in (("commit", CommitDirective), ("environment", EnvironmentDirective),
                             ("signatures", SignaturesDirective), ("manifest", ManifestDirective),
-                            ("results", ResultsDirective), ("execution", ExecutionDirective)):
+                            ("results", ResultsDirective), ("execution", ExecutionDirective),
+                            ("reproduction", ReproductionDirective)):
         app.add_directive(f"mindpain-{name}", directive)
     app.connect("env-before-read-docs", _init_env)
     app.connect("env-get-outdated", _report_always_outdated)
