@@ -1,0 +1,104 @@
+"""The site checks' HTML readers and the pinned axe-core install, without a built site."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from mindpain_book import axe, screenshots, sitecheck
+from mindpain_book.sphinxext import search
+
+
+def test_table_problems_finds_nan_cells_empty_headers_and_truncation():
+    html = ("<table><thead><tr><th></th><th>d</th><th aria-label='row'></th></tr></thead>"
+            "<tbody><tr><th>NPS</th><td>NaN</td><td> nan </td></tr>"
+            "<tr><th>SIIPS1</th><td>&lt;NA&gt;</td><td>0.5</td></tr></tbody></table>"
+            "<p>66 rows × 10 columns</p>")
+    assert sitecheck.table_problems(html) == [
+        "3 NaN cells", "1 empty header cells", "truncated tables: 66 rows × 10 columns"]
+
+
+def test_table_problems_passes_a_readable_table():
+    html = ("<table><thead><tr><th>Outcome</th><th>d</th></tr></thead>"
+            "<tbody><tr><td>NPS (nanometre-free)</td><td>—</td></tr></tbody></table>"
+            "<p>3 rows of results × 2 models</p>")
+    assert sitecheck.table_problems(html) == []
+
+
+def test_glossary_terms_reads_term_entries_only():
+    html = ('<dl class="simple glossary"><dt id="term-NPS">NPS<a class="headerlink" '
+            'href="#term-NPS" title="Link to this term">¶</a></dt>'
+            '<dt id="term-Neurologic-Pain-Signature">Neurologic Pain Signature</dt>'
+            "<dd><p>A pattern.</p></dd></dl><dl><dt id='x'>not a term</dt></dl>")
+    assert sitecheck.glossary_terms(html) == ["NPS", "Neurologic Pain Signature"]
+
+
+def _tarball(files: dict) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def test_axe_tarball_with_another_integrity_is_refused(tmp_path):
+    dest = tmp_path / "axe" / "axe.min.js"
+    with pytest.raises(ValueError, match="is not the pinned"):
+        axe.extract(_tarball({"package/axe.min.js": b"/*! axe v0.0.0 */"}), dest)
+    assert not dest.exists() and not (tmp_path / "axe").exists()
+
+
+def test_axe_extract_keeps_only_the_script(tmp_path, monkeypatch):
+    tarball = _tarball({"package/axe.min.js": b"/*! axe */", "package/README.md": b"x"})
+    monkeypatch.setattr(axe, "AXE_INTEGRITY", axe.integrity(tarball))
+    dest = axe.extract(tarball, tmp_path / "axe" / "axe.min.js")
+    assert dest.read_bytes() == b"/*! axe */"
+    assert sorted(p.name for p in dest.parent.iterdir()) == ["axe.min.js"]
+
+
+def test_axe_script_says_how_to_install_it_when_absent(tmp_path, monkeypatch):
+    monkeypatch.setattr(axe.sys, "prefix", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="make test"):
+        axe.axe_script()
+    assert axe.script_path() == (tmp_path / "share" / "mindpain" /
+                                 f"axe-core-{axe.AXE_VERSION}" / "axe.min.js")
+
+
+def test_installed_axe_is_the_pinned_release():
+    path = axe.script_path()
+    if not path.is_file():
+        pytest.fail(f"{path}: axe-core missing; `make test` installs it")
+    assert path.read_text()[:40].startswith(f"/*! axe v{axe.AXE_VERSION}")
+
+
+def test_search_scorer_ranks_chapters_then_pages_then_the_api():
+    code = search.SCORER.read_text()
+    assert "var Scorer" in code and "notebooks/" in code and "book/api/" in code
+    # Sphinx's own weights are all kept (the scorer replaces the whole object).
+    for weight in ("objNameMatch", "objPartialMatch", "objPrio", "objPrioDefault", "title",
+                   "partialTitle", "term", "partialTerm"):
+        assert f"{weight}:" in code, weight
+
+
+def test_screenshots_refuse_a_folder_without_a_site(tmp_path, capsys):
+    assert screenshots.main(tmp_path, tmp_path / "out") == 2
+    assert "no index.html" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_screenshot_pages_are_the_landing_page_and_the_chapters(tmp_path):
+    for name in ("index.html", "notebooks/02_b.html", "notebooks/01_a.html", "book/api/x.html",
+                 "book/glossary.html", "_static/y.html", "search.html"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("<html></html>")
+    rel = [Path(p).relative_to(tmp_path).as_posix() for p in screenshots.site_pages(tmp_path)]
+    assert rel == ["index.html", "notebooks/01_a.html", "notebooks/02_b.html"]
+    every = [Path(p).relative_to(tmp_path).as_posix()
+             for p in screenshots.site_pages(tmp_path, everything=True)]
+    assert every == ["book/glossary.html", "index.html", "notebooks/01_a.html",
+                     "notebooks/02_b.html"]
