@@ -51,9 +51,10 @@ class ImageAltText(SphinxTransform):
 #: - the theme's collapsible navigation entries (``<summary>`` with only an icon) get a name;
 #: - the theme's search field buttons show "Search Ctrl+K" but were labelled "Search"
 #:   (``label-content-name-mismatch``): their name now comes from what they show;
-#: - the colour-mode button's icons carry titles ("Light", "Dark") that are not its label
-#:   "Color mode" (``label-content-name-mismatch``): the icons are hidden from assistive
-#:   technology, the button keeps its label;
+#: - the colour-mode button's icons carry titles ("Light", "Dark"; Font Awesome turns them
+#:   into SVG ``<title>`` text) that are not its label "Color mode"
+#:   (``label-content-name-mismatch``): the icons lose their titles and are hidden from
+#:   assistive technology, the button keeps its label;
 #: - myst-nb's "Show code cell source" toggles were labelled "Toggle hidden content"
 #:   (``label-content-name-mismatch``): their name now comes from what they show;
 #: - a table output that scrolls sideways on a narrow screen can be focused (and so scrolled)
@@ -69,7 +70,7 @@ HTML_FIXES = (
      '<span class="toctree-toggle" role="presentation">'),
     (r'(<button class="btn search-button-field search-button__button[^"]*" title="Search") '
      r'aria-label="Search"', r"\1"),
-    (r'<i class="theme-switch ', '<i aria-hidden="true" class="theme-switch '),
+    (r'(<i class="theme-switch [^"]*" data-mode="\w+")\s+title="[^"]*"', r'\1 aria-hidden="true"'),
     (r'<summary aria-label="Toggle hidden content">', "<summary>"),
     (r'<div class="output text_html">(?=(?:(?!<iframe|<img|<div class="output).){0,20000}?'
      r"<table)", '<div class="output text_html" tabindex="0">'),
