@@ -102,3 +102,24 @@ def test_screenshot_pages_are_the_landing_page_and_the_chapters(tmp_path):
              for p in screenshots.site_pages(tmp_path, everything=True)]
     assert every == ["book/glossary.html", "index.html", "notebooks/01_a.html",
                      "notebooks/02_b.html"]
+
+
+def test_html_fixes_name_buttons_by_what_they_show_and_are_idempotent():
+    from mindpain_book.sphinxext.accessibility import fix_html
+
+    html = ('<button class="btn search-button-field search-button__button pst-js-only" '
+            'title="Search" aria-label="Search" data-bs-placement="bottom">Search Ctrl+K</button>'
+            '<i class="theme-switch fa-solid fa-sun fa-lg" data-mode="light" title="Light"></i>'
+            '<summary aria-label="Toggle hidden content"><p>Show code cell source</p></summary>'
+            '<div class="output text_html"><div>\n<style scoped>x</style><table></table></div>'
+            '<div class="output text_html"><iframe title="viewer"></iframe></div>'
+            '<div id="pst-primary-sidebar" class="bd-sidebar-primary bd-sidebar">'
+            '<div class="citation" id="id7" role="doc-biblioentry">')
+    fixed = fix_html(html)
+    assert fix_html(fixed) == fixed
+    assert 'aria-label="Search"' not in fixed and 'title="Light"' not in fixed
+    assert 'data-mode="light" aria-hidden="true"' in fixed
+    assert "<summary><p>Show code cell source" in fixed
+    assert fixed.count('tabindex="0"') == 1  # the table's output, not the viewer's
+    assert 'role="navigation" aria-label="Book"' in fixed
+    assert "doc-biblioentry" not in fixed
