@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mindpain_book import axe, screenshots, sitecheck
+from mindpain_book import axe, browser, screenshots, sitecheck
 from mindpain_book.sphinxext import search
 
 
@@ -123,3 +123,29 @@ def test_html_fixes_name_buttons_by_what_they_show_and_are_idempotent():
     assert fixed.count('tabindex="0"') == 1  # the table's output, not the viewer's
     assert 'role="navigation" aria-label="Book"' in fixed
     assert "doc-biblioentry" not in fixed
+
+
+@pytest.mark.skipif(not Path(browser.CHROMIUM).exists(), reason="Debian chromium not installed "
+                    "(`make test` installs it)")
+def test_chromium_blocks_and_records_requests_to_outside(tmp_path):
+    page = tmp_path / "page.html"
+    page.write_text('<!doctype html><html lang="en"><head><title>t</title></head><body>'
+                    '<img alt="x" src="http://192.0.2.1/x.png"><p>wide</p></body></html>')
+    with browser.chromium(width=browser.PHONE_WIDTH) as chrome:
+        loaded = chrome.open(page).evaluate(
+            "() => [document.images[0].naturalWidth, document.documentElement.clientWidth]")
+    assert loaded == [0, browser.PHONE_WIDTH]
+    assert chrome.outside == ["http://192.0.2.1/x.png"]
+
+
+@pytest.mark.skipif(not Path(browser.CHROMIUM).exists(), reason="Debian chromium not installed "
+                    "(`make test` installs it)")
+def test_page_widths_finds_a_page_that_scrolls_sideways_on_a_phone(tmp_path):
+    head = ('<!doctype html><html lang="en"><head><meta name="viewport" '
+            'content="width=device-width, initial-scale=1"><title>t</title></head><body>')
+    wide, narrow = tmp_path / "wide.html", tmp_path / "narrow.html"
+    wide.write_text(head + '<div style="width: 900px">wide</div></body></html>')
+    narrow.write_text(head + '<div style="overflow-x: auto"><div style="width: 900px">in a box'
+                      "</div></div></body></html>")
+    found = sitecheck.page_widths([wide, narrow], width=browser.PHONE_WIDTH)
+    assert list(found) == [str(wide)] and found[str(wide)] >= 900
