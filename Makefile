@@ -40,7 +40,7 @@ endif
 # source again: chapter 3's imports took 10 s instead of 3.6 s (2 busy cores).
 export PYTHONDONTWRITEBYTECODE :=
 
-.PHONY: book test lint venv twin lock benchmark clean chromium multiverse verify api precompute calibrate calibrate-rekey \
+.PHONY: book test lint venv twin lock benchmark clean chromium axe screenshots multiverse verify api precompute calibrate calibrate-rekey \
 	tables-check tables-record
 
 venv: $(STAMP) $(CFF_SCHEMA)
@@ -84,12 +84,22 @@ book: $(STAMP)
 	$(BIN)/python -m mindpain_book.buildtools check-site _build/html
 
 ## test: lint, unit tests, BIDS validation, chapters on the small preset, offline-site check.
-test: $(STAMP) $(CFF_SCHEMA) chromium
+test: $(STAMP) $(CFF_SCHEMA) chromium axe
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest
 
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+## axe: axe-core (the site test's accessibility engine) from the npm registry, pinned by version
+## and sha512 integrity in src/mindpain_book/axe.py; only axe.min.js is kept, under .venv.
+axe: $(STAMP)
+	@$(BIN)/python -m mindpain_book.buildtools install-axe
+
+## screenshots: every chapter of the built site at 1,400 px and 390 px, full page, as PNG files
+## in _build/screenshots (for reviewers; needs chromium).
+screenshots: $(STAMP) chromium
+	$(BIN)/python -m mindpain_book.buildtools screenshots _build/html --out _build/screenshots
 
 ## verify: compute the results tables twice from scratch (small preset) and compare byte for byte.
 verify: $(STAMP)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from mindpain.checksums import sha256
-from mindpain_book import api, reproducibility, sitecheck
+from mindpain_book import api, axe, reproducibility, sitecheck
 from mindpain_book.sitecheck import external_resources
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -186,10 +186,58 @@ def test_reproducibility_report_matches_the_files_on_disk(built_site, build_out)
     assert str(ROOT) not in page and os.uname().nodename not in page
 
 
-@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium not installed "
-                    "(`make test` installs it)")
+needs_chromium = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium not "
+                                    "installed (`make test` installs it)")
+
+
+def _site_pages(html: Path) -> list[Path]:
+    return [page for page in sorted(html.rglob("*.html"))
+            if not {"_static", "reports"} & set(page.relative_to(html).parts)]
+
+
+@needs_chromium
 def test_axe_core_finds_no_serious_or_critical_violation(built_site):
-    pages = [page for page in sorted(built_site.rglob("*.html"))
-             if "_static" not in page.relative_to(built_site).parts]
+    # axe-core from the npm registry (pinned in mindpain_book.axe), not an older bundled copy.
+    assert axe.axe_script().read_text()[:40].startswith(f"/*! axe v{axe.AXE_VERSION}")
+    pages = _site_pages(built_site)
     assert len(pages) > 10
     assert sitecheck.axe_violations(pages) == {}
+
+
+@needs_chromium
+def test_no_page_scrolls_sideways_on_a_phone(built_site):
+    # Every page but the API reference and the landing redirect (index.html -> book/intro).
+    pages = [page for page in _site_pages(built_site)
+             if "api" not in page.parent.parts and page.name != "index.html"]
+    assert {"01_trial_and_data.html", "glossary.html"} <= {page.name for page in pages}
+    assert sitecheck.page_widths(pages, width=390) == {}
+
+
+def test_chapter_tables_are_whole_with_no_nan_and_no_empty_header(built_site):
+    chapters = sorted((built_site / "notebooks").glob("*.html"))
+    assert len(chapters) == 6
+    problems = {page.stem: sitecheck.table_problems(page.read_text()) for page in chapters}
+    assert {stem: found for stem, found in problems.items() if found} == {}
+
+
+def test_glossary_defines_the_books_terms(built_site):
+    terms = sitecheck.glossary_terms((built_site / "book" / "glossary.html").read_text())
+    assert len(set(terms)) >= 15, terms
+    assert {"NPS", "SIIPS1", "MBSR", "HEP", "WL", "LTM", "ITT", "TOST", "MDE", "HC3", "REML",
+            "BIDS", "GLM", "HRF"} <= set(terms)
+
+
+def test_citations_read_author_and_year(built_site):
+    page = (built_site / "notebooks" / "01_trial_and_data.html").read_text()
+    text = " ".join(re.sub(r"<[^>]+>", "", page).split())
+    assert "(Wielgosz et al., 2022)" in text
+    assert not re.search(r"\[[A-Z][A-Za-z]*\+?\d\d\]", text), "label citations like [WKP+22]"
+
+
+@needs_chromium
+def test_a_search_for_a_concept_lists_a_chapter_first(built_site):
+    results = sitecheck.search_results(built_site, "NPS")
+    assert results and results[0].startswith("notebooks/"), results[:5]
+    # The API reference comes after every other page.
+    in_api = ["/api/" in link for link in results]
+    assert in_api == sorted(in_api), results

@@ -52,6 +52,7 @@ API_SECTIONS = {
     "Command line and build tools": [
         "mindpain.cli", "mindpain_book", "mindpain_book.buildtools", "mindpain_book.execution",
         "mindpain_book.reproducibility", "mindpain_book.api", "mindpain_book.sitecheck",
+        "mindpain_book.browser", "mindpain_book.axe", "mindpain_book.screenshots",
         "mindpain_book.verify", "mindpain_book.table_record", "mindpain_book.table_compare",
         "mindpain_book.glue", "mindpain_book.sphinxext"],
 }

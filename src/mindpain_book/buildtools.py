@@ -15,6 +15,12 @@
     has no alt text, a viewer frame no title or a chapter's figure no per-chapter number;
     with ``--axe``, also when axe-core finds a serious or critical accessibility violation
     (:func:`mindpain_book.sitecheck.check_site`).
+``python -m mindpain_book.buildtools install-axe``
+    axe-core from the npm registry, pinned by version and integrity, into the virtual
+    environment, unless there already (:func:`mindpain_book.axe.install`).
+``python -m mindpain_book.buildtools screenshots HTML_DIR --out DIR [--all]``
+    Full-page PNGs of the landing page and every chapter (``--all``: every page but the API
+    reference) at 1,400 px and 390 px (:func:`mindpain_book.screenshots.main`).
 ``python -m mindpain_book.buildtools api-pages``
     Write ``book/api/*.md``, one page per module (:func:`mindpain_book.api.write_api_pages`).
 ``python -m mindpain_book.buildtools verify [--preset small]``
@@ -30,6 +36,7 @@ import sys
 from pathlib import Path
 
 from mindpain.config import PROJECT_ROOT
+from mindpain_book import axe, screenshots
 from mindpain_book.api import write_api_pages
 from mindpain_book.execution import execute_chapters, prepare_book, stage_data
 from mindpain_book.sitecheck import check_site
@@ -48,6 +55,11 @@ def main(argv=None) -> int:
     p.add_argument("html_dir", type=Path)
     p.add_argument("--axe", action="store_true",
                    help="also run axe-core in headless Chromium (serious/critical fail)")
+    sub.add_parser("install-axe", help="axe-core from the npm registry (pinned) into .venv")
+    p = sub.add_parser("screenshots", help="full-page PNGs of the chapters at 1,400 and 390 px")
+    p.add_argument("html_dir", type=Path)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--all", action="store_true", help="every page but the API reference")
     sub.add_parser("api-pages", help="write book/api/*.md, one page per module")
     sub.add_parser("stage-data", help="twin, first level and scores of the configured "
                                       "dataset, before the chapters run")
@@ -75,6 +87,10 @@ def main(argv=None) -> int:
         for path in write_api_pages():
             print(path.relative_to(PROJECT_ROOT))
         return 0
+    if args.command == "install-axe":
+        return axe.install()
+    if args.command == "screenshots":
+        return screenshots.main(args.html_dir, args.out, args.all)
     if args.command == "verify":
         return verify(args.preset, args.keep, args.jobs)
     return check_site(args.html_dir, args.axe)

@@ -1,19 +1,27 @@
-"""Checks of the built site: offline, accessible, figures numbered per chapter.
+"""Checks of the built site: offline, accessible, readable on a phone, findable.
 
 ``python -m mindpain_book.buildtools check-site HTML_DIR [--axe]`` (:func:`check_site`)
 fails when a built page loads a script, style, image or frame from outside
 (:func:`external_resources`), when an image has no alt text, a viewer frame no title or a
 chapter's figure no per-chapter number (:func:`site_problems`); with ``--axe``, also when
 axe-core finds a serious or critical accessibility violation (:func:`axe_violations`).
+
+The site test also uses, in headless Chromium (:mod:`mindpain_book.browser`), the pages
+wider than a phone (:func:`page_widths`) and the site's own search (:func:`search_results`);
+and, on the HTML, the tables' ``NaN`` cells, empty header cells and truncations
+(:func:`table_problems`) and the glossary's terms (:func:`glossary_terms`).
 """
 
 from __future__ import annotations
 
 import re
 import sys
-import tempfile
 from html.parser import HTMLParser
 from pathlib import Path
+
+from mindpain_book import browser
+from mindpain_book.axe import axe_script
+from mindpain_book.browser import CHROMIUM
 
 _LOADING = {"script": "src", "img": "src", "iframe": "src", "audio": "src", "video": "src",
             "source": "src", "embed": "src", "link": "href"}
@@ -144,44 +152,22 @@ def site_problems(html_dir, chapters_dir: str = "notebooks") -> list[str]:
     return problems
 
 
-def axe_script() -> Path:
-    """axe-core's ``axe.min.js`` as shipped in the ``axe-playwright-python`` wheel."""
-    from importlib import resources
-
-    path = Path(str(resources.files("axe_playwright_python"))) / "axe.min.js"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: axe-core not found; install axe-playwright-python")
-    return path
-
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
 def axe_violations(pages, impacts=("serious", "critical"), chromium: str = CHROMIUM) -> dict:
-    """Run axe-core on each page (and its frames) in headless Chromium.
+    """Run axe-core (:mod:`mindpain_book.axe`) on each page and its frames in headless Chromium.
 
     Returns
     -------
     dict
         Page -> list of ``"rule (impact): n nodes: first target"`` for each violation whose
         impact is in ``impacts``; pages without such violations are left out. Requests
-        other than ``file:``/``data:``/``blob:``/``about:`` are listed under ``"requests"``.
+        other than ``file:``/``data:``/``blob:``/``about:`` (blocked) are listed under
+        ``"requests"``.
     """
-    from playwright.sync_api import sync_playwright
-
     script = axe_script().read_text(encoding="utf-8")
-    found, outside = {}, []
-    with tempfile.TemporaryDirectory() as profile, sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            profile, executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
-        page = context.new_page()
-        page.on("request", lambda r: None if r.url.startswith(
-            ("file:", "data:", "blob:", "about:")) else outside.append(r.url))
+    found = {}
+    with browser.chromium(executable=chromium) as chrome:
         for path in pages:
-            page.goto(Path(path).resolve().as_uri(), wait_until="load")
-            page.wait_for_timeout(300)
+            page = chrome.open(path)
             for frame in page.frames:
                 frame.evaluate(script)
             result = page.evaluate(
@@ -191,10 +177,120 @@ def axe_violations(pages, impacts=("serious", "critical"), chromium: str = CHROM
                    for v in result["violations"] if v.get("impact") in impacts]
             if bad:
                 found[str(path)] = bad
-        context.close()
-    if outside:
-        found["requests"] = sorted(set(outside))
+        if chrome.outside:
+            found["requests"] = sorted(set(chrome.outside))
     return found
+
+
+_WIDTHS = """() => ({page: Math.max(document.documentElement.scrollWidth,
+                                  document.body ? document.body.scrollWidth : 0),
+                   viewport: document.documentElement.clientWidth})"""
+
+
+def page_widths(pages, width: int = browser.PHONE_WIDTH, chromium: str = CHROMIUM) -> dict:
+    """Pages wider than a ``width``-px viewport: they would scroll sideways.
+
+    Returns
+    -------
+    dict
+        Page -> its scroll width in CSS pixels, for each page wider than the viewport.
+    """
+    wide = {}
+    with browser.chromium(width=width, executable=chromium) as chrome:
+        for path in pages:
+            sizes = chrome.open(path).evaluate(_WIDTHS)
+            if sizes["page"] > sizes["viewport"]:
+                wide[str(path)] = sizes["page"]
+    return wide
+
+
+class _TableAudit(HTMLParser):
+    """Cells that read ``NaN``, header cells without text, pandas' truncation notes."""
+
+    _MISSING = {"nan", "<na>", "nat"}
+
+    def __init__(self):
+        super().__init__()
+        self.nan_cells = 0
+        self.empty_headers = 0
+        self._cell = None
+        self._text = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("td", "th"):
+            values = dict(attrs)
+            named = (values.get("aria-label") or values.get("title") or "").strip()
+            self._cell, self._text = (tag, bool(named)), []
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None:
+            text = " ".join("".join(self._text).split())
+            if text.lower() in self._MISSING:
+                self.nan_cells += 1
+            if self._cell[0] == "th" and not text and not self._cell[1]:
+                self.empty_headers += 1
+            self._cell = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._text.append(data)
+
+
+_TRUNCATED = re.compile(r"\d+\s+rows\s+×\s+\d+\s+columns")
+
+
+def table_problems(html: str) -> list[str]:
+    """List what makes a page's tables hard to read (empty when nothing does).
+
+    ``NaN`` (or ``<NA>``, ``NaT``) cells, header cells with no text, and tables pandas cut
+    short ("66 rows × 10 columns").
+    """
+    audit = _TableAudit()
+    audit.feed(html)
+    problems = []
+    if audit.nan_cells:
+        problems.append(f"{audit.nan_cells} NaN cells")
+    if audit.empty_headers:
+        problems.append(f"{audit.empty_headers} empty header cells")
+    cut = _TRUNCATED.findall(re.sub(r"<[^>]+>", " ", html))
+    if cut:
+        problems.append(f"truncated tables: {', '.join(cut)}")
+    return problems
+
+
+def glossary_terms(html: str) -> list[str]:
+    """Return the terms of a page's Sphinx glossary (``<dt id="term-...">``), in page order."""
+    terms = []
+    for dt in re.findall(r'<dt id="term-[^"]*"[^>]*>(.*?)</dt>', html, flags=re.S):
+        text = re.sub(r"<a class=\"headerlink\".*?</a>", "", dt, flags=re.S)
+        terms.append(" ".join(re.sub(r"<[^>]+>", "", text).split()))
+    return terms
+
+
+_RESULTS = """() => {
+  const status = document.querySelector('#search-results .search-summary');
+  if (!status || !/finished|did not match/i.test(status.innerText)) return null;
+  return [...document.querySelectorAll('#search-results ul.search > li > a')]
+    .map(a => a.getAttribute('href'));
+}"""
+
+
+def search_results(html_dir, query: str, chromium: str = CHROMIUM,
+                   timeout_ms: int = 30_000) -> list[str]:
+    """Run the built site's own search page for ``query`` in Chromium.
+
+    Returns
+    -------
+    list of str
+        The result links in the order the page lists them (paths relative to the site,
+        with their anchors).
+    """
+    from urllib.parse import quote
+
+    with browser.chromium(executable=chromium) as chrome:
+        page = chrome.open(Path(html_dir) / "search.html", wait_ms=0, query=f"?q={quote(query)}")
+        handle = page.wait_for_function(_RESULTS, timeout=timeout_ms)
+        return handle.json_value()
 
 
 def check_site(html_dir, axe: bool = False) -> int:

@@ -9,6 +9,13 @@ concern:
 :mod:`~mindpain_book.sphinxext.tables`
     A glued table (``{glue:figure}`` of a DataFrame) is numbered with the tables
     ("Table 4.2") rather than the figures.
+:mod:`~mindpain_book.sphinxext.layout`
+    The book's style sheet: on a phone no page scrolls sideways; wide tables and outputs
+    scroll in their own box, figures scale to the column.
+:mod:`~mindpain_book.sphinxext.search`
+    The search lists the chapters first, the book's other pages next, the API reference last.
+:mod:`~mindpain_book.sphinxext.citations`
+    Author-year citations in round brackets ("(Wielgosz et al., 2022)").
 :mod:`~mindpain_book.sphinxext.accessibility`
     Every image gets alt text (its figure's ``:alt:``, else its caption; neither is a build
     warning, so ``-W`` fails); icon-only navigation toggles get an accessible name and the
@@ -30,7 +37,8 @@ concern:
 from __future__ import annotations
 
 #: The extensions :func:`setup` loads, in this order.
-EXTENSIONS = ("offline", "tables", "accessibility", "apidocs", "downloads", "report")
+EXTENSIONS = ("offline", "tables", "layout", "search", "citations", "accessibility", "apidocs",
+              "downloads", "report")
 
 
 def setup(app):

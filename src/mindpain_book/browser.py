@@ -1,0 +1,72 @@
+"""Headless Chromium for the site checks and the screenshots, with the network blocked.
+
+Debian's ``/usr/bin/chromium`` driven by Playwright from PyPI (never ``playwright install``).
+Every request that is not ``file:``, ``data:``, ``blob:`` or ``about:`` is aborted and
+recorded, so a page that would fetch something from outside is caught, not served.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+#: Debian's Chromium (``make test`` installs it with apt-get).
+CHROMIUM = "/usr/bin/chromium"
+#: Flags for a quiet, offline headless Chromium.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+#: Viewport widths in CSS pixels: a desktop window and a phone.
+DESKTOP_WIDTH, PHONE_WIDTH = 1400, 390
+_LOCAL = ("file:", "data:", "blob:", "about:")
+
+
+class Browser:
+    """One Chromium page and the outside requests it attempted (:attr:`outside`)."""
+
+    def __init__(self, page):
+        self.page = page
+        self.outside: list[str] = []
+
+    def open(self, path, wait_ms: int = 300, query: str = ""):
+        """Load a built page from disk (``query`` appended to its URL) and let it settle."""
+        self.page.goto(Path(path).resolve().as_uri() + query, wait_until="load")
+        if wait_ms:
+            self.page.wait_for_timeout(wait_ms)
+        return self.page
+
+    def resize(self, width: int, height: int = 900) -> None:
+        """Set the viewport to ``width`` × ``height`` CSS pixels."""
+        self.page.set_viewport_size({"width": width, "height": height})
+
+
+@contextmanager
+def chromium(width: int = DESKTOP_WIDTH, height: int = 900,
+             executable: str = CHROMIUM) -> Iterator[Browser]:
+    """Yield a :class:`Browser` on a fresh profile, network blocked, at ``width`` px.
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``executable`` does not exist (one line saying how to install it).
+    """
+    from playwright.sync_api import sync_playwright
+
+    if not Path(executable).exists():
+        raise FileNotFoundError(f"{executable}: Chromium not found; `make test` installs "
+                                "Debian's chromium with apt-get (as root)")
+    with tempfile.TemporaryDirectory() as profile, sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            profile, executable_path=executable, headless=True, args=CHROMIUM_ARGS,
+            viewport={"width": width, "height": height})
+        browser = Browser(context.pages[0] if context.pages else context.new_page())
+
+        context.route(re.compile(r"^(?!file:|data:|blob:|about:)"), lambda r: r.abort())
+        browser.page.on("request", lambda r: None if r.url.startswith(_LOCAL)
+                        else browser.outside.append(r.url))
+        try:
+            yield browser
+        finally:
+            context.close()
