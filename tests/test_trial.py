@@ -345,4 +345,5 @@ def test_format_effects_is_readable(full_analysis):
     shown = trial_effects(full_analysis.effects)
     assert len(shown) == 6 * (6 + 3 + 6)  # change score and mixed model: 6; ANCOVA: 3
     assert shown["CI covers planted"].isin(["yes", "no"]).all()
-    assert shown["d [95% CI]"].str.match(r"^-?\d\.\d\d \[-?\d\.\d\d, -?\d\.\d\d\]$").all()
+    interval = r"^-?\d\.\d\d \[-?\d\.\d\d, -?\d\.\d\d\]$"
+    assert shown["d [95% CI], change-score scale"].str.match(interval).all()

@@ -32,6 +32,7 @@ from mindpain.figures.style import (
     STATUS_COLORS,
     styled,
 )
+from mindpain.figures.tables import readable_table
 from mindpain.vocabulary import ARMS, GROUP_LABELS, GROUPS, RATING_OUTCOMES, SESSIONS
 
 
@@ -393,7 +394,7 @@ def plot_parameter_status(parameters_table: pd.DataFrame) -> Figure:
 
 
 def style_parameters(parameters_table: pd.DataFrame):
-    """Return the parameter table as a styled HTML table, each status row tinted.
+    """Return the parameter table as a readable HTML table, each status cell tinted.
 
     Parameters
     ----------
@@ -402,8 +403,8 @@ def style_parameters(parameters_table: pd.DataFrame):
 
     Returns
     -------
-    pandas.io.formats.style.Styler
-        Notes are shown in full and wrap; the ``status`` cell has the colour of
+    mindpain.figures.tables.DisplayTable
+        Every row, headers as words, notes in full; the ``status`` cell has the colour of
         :data:`STATUS_COLORS` (text contrast kept).
     """
     check_parameter_table(parameters_table, ("section", "parameter", "value", "status"))
@@ -415,12 +416,5 @@ def style_parameters(parameters_table: pd.DataFrame):
             return ""
         return f"background-color: {color}; color: {'white' if value in dark else 'black'}"
 
-    wrap = {"white-space": "normal", "text-align": "left", "vertical-align": "top"}
-    return (parameters_table.style.hide(axis="index")
-            .map(status_css, subset=["status"])
-            .set_properties(**wrap)
-            .set_properties(subset=[c for c in ("note",) if c in parameters_table],
-                            **{"min-width": "18em"})
-            .set_table_styles([{"selector": "", "props": [("font-size", "0.85em")]},
-                               {"selector": "th", "props": [("text-align", "left")]},
-                               {"selector": "td, th", "props": [("padding", "2px 6px")]}]))
+    return readable_table(parameters_table, kinds={"value": "text"},
+                          styles={"status": status_css})
