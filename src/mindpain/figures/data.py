@@ -30,6 +30,7 @@ from mindpain.figures.style import (
     CONDITION_COLORS,
     GROUP_COLORS,
     STATUS_COLORS,
+    column_width,
     styled,
 )
 from mindpain.figures.tables import readable_table
@@ -83,7 +84,7 @@ def plot_participant_flow(flow: dict) -> Figure:
         if key not in flow:
             raise MindpainError(f"flow lacks {key!r}; expected the dict returned by "
                                 "mindpain.dataset.participant_flow")
-    fig = Figure(figsize=(8.5, 5.2))
+    fig = Figure(figsize=(column_width(8.5), 5.2))
     ax = fig.add_axes((0, 0, 1, 1))
     ax.set(xlim=(0, 100), ylim=(0, 100))
     ax.axis("off")
@@ -165,7 +166,7 @@ def plot_task_timeline(events_one_run: pd.DataFrame, tr: float,
     ev = events_one_run.sort_values("onset").reset_index(drop=True)
     end = (n_volumes * tr if n_volumes is not None
            else float((ev["onset"] + ev["duration"]).max()) + 10.0)
-    fig = Figure(figsize=(9, 3.8))
+    fig = Figure(figsize=(column_width(9), 3.8))
     ax = fig.add_subplot()
     rows = {"hot": 2.0, "warm": 1.0, "rating": 0.0}
     height = 0.6
@@ -236,7 +237,7 @@ def plot_mean_bold(bold_img, cut_coords=DEFAULT_VOXEL_MM, title: str | None = No
     values = np.asarray(mean.dataobj)
     inside = values[values != 0]
     vmin, vmax = (np.percentile(inside, (2, 99.5)) if inside.size else (None, None))
-    fig = Figure(figsize=(8, 3.0), facecolor="black")
+    fig = Figure(figsize=(column_width(8), 3.0), facecolor="black")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         plotting.plot_epi(mean, cut_coords=cut_coords, figure=fig, title=title,
@@ -263,7 +264,7 @@ def plot_voxel_timeseries(bold_img, events: pd.DataFrame, tr: float,
     frame_times, psc, fit, X, betas, xyz = (vt[k] for k in ("frame_times", "percent", "fit",
                                                             "design", "betas", "xyz"))
     conditions = [c for c in CONDITION_COLORS if c in X.columns]
-    fig = Figure(figsize=(9, 5.4))
+    fig = Figure(figsize=(column_width(9), 5.4))
     top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [2, 1]})
     for kind in ("hot", "warm"):
         for rec in events[events["trial_type"] == kind].itertuples():
@@ -324,7 +325,7 @@ def plot_ratings(session_ratings: pd.DataFrame, participants: pd.DataFrame) -> F
                                  how="left", validate="many_to_one")
     groups = [g for g in GROUPS if g in set(data["group"])]
     sessions = [s for s in SESSIONS if s in set(data["session"])]
-    fig = Figure(figsize=(9, 4.4))
+    fig = Figure(figsize=(column_width(9), 4.4))
     axes = fig.subplots(1, 2, sharey=True)
     for ax, col in zip(axes, RATING_OUTCOMES, strict=True):
         common = {"data": data, "x": "session", "y": col, "hue": "group", "order": sessions,
@@ -370,7 +371,7 @@ def plot_parameter_status(parameters_table: pd.DataFrame) -> Figure:
         One horizontal stacked bar per section of the parameter file.
     """
     counts = status_counts(parameters_table).drop(index="total")
-    fig = Figure(figsize=(8, 0.5 * len(counts) + 1.6))
+    fig = Figure(figsize=(column_width(8), 0.5 * len(counts) + 1.6))
     ax = fig.add_subplot()
     y = np.arange(len(counts))[::-1]
     left = np.zeros(len(counts))

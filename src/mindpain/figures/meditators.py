@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 from scipy import stats
 
 from mindpain.errors import MindpainError
-from mindpain.figures.style import COHORT_COLORS, RATING_UNITS, styled
+from mindpain.figures.style import COHORT_COLORS, RATING_UNITS, column_width, styled
 from mindpain.meditator_models import PREDICTORS
 from mindpain.meditators import EFFECT_LABELS
 from mindpain.vocabulary import OUTCOME_LABELS, TRIAL_OUTCOMES
@@ -52,7 +52,7 @@ def plot_groups(data: pd.DataFrame, outcomes=TRIAL_OUTCOMES, seed: int = 0) -> F
     rng = np.random.default_rng(seed)
     ncols = 3
     nrows = int(np.ceil(len(outcomes) / ncols))
-    fig = Figure(figsize=(3.3 * ncols, 3.1 * nrows + 0.5))
+    fig = Figure(figsize=(column_width(3.3 * ncols), 3.1 * nrows + 0.5))
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     for ax, k in zip(axes, outcomes, strict=False):
         for x, cohort in enumerate(("naive", "LTM")):
@@ -126,7 +126,7 @@ def plot_dose(data: pd.DataFrame, effects: pd.DataFrame | None = None,
     _need(data, ("cohort", *outcomes, *PREDICTORS.values()), "meditator table")
     med = data[data["cohort"].eq("LTM")]
     naive = data[data["cohort"].eq("naive")]
-    fig = Figure(figsize=(3.4 * len(effects_shown), 3.0 * len(outcomes) + 0.4))
+    fig = Figure(figsize=(column_width(3.4 * len(effects_shown)), 3.0 * len(outcomes) + 0.4))
     axes = fig.subplots(len(outcomes), len(effects_shown), squeeze=False)
     color = COHORT_COLORS["LTM"]
     for i, k in enumerate(outcomes):
@@ -189,7 +189,7 @@ def plot_coverage(coverage: pd.DataFrame, target: float = 0.95, tolerance: float
     parts = {"coverage": coverage[coverage["quantity"] == "coverage"],
              "false_positive_rate": coverage[coverage["quantity"] == "false_positive_rate"]}
     n = max(len(p) for p in parts.values())
-    fig = Figure(figsize=(10, 0.22 * n + 1.4))
+    fig = Figure(figsize=(column_width(10), 0.22 * n + 1.4))
     axes = fig.subplots(1, 2)
     for ax, (quantity, rows) in zip(axes, parts.items(), strict=True):
         labels = [f"{OUTCOME_LABELS.get(o, o)} · {a.replace('_', ' ')}"
