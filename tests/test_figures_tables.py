@@ -135,7 +135,18 @@ def test_html_escapes_and_styles_cells():
     shown = readable_table(pd.DataFrame({"note": ["a < b & c"], "status": ["reported"]}),
                            styles={"status": lambda v: "color: red" if v == "reported" else ""})
     html = shown.to_html()
-    assert "a &lt; b &amp; c" in html and 'style="color: red"' in html
+    assert "a &lt; b &amp; c" in html and 'style="color: red; ' in html
+
+
+def test_cells_keep_their_line_and_the_box_scrolls():
+    note = "a long free-text note that a narrow screen may wrap over several lines"
+    html = readable_table(pd.DataFrame({"outcome": ["nps"], "note": [note],
+                                        "p": [0.5]})).to_html()
+    assert re.search(r'<div class="mindpain-table-box" style="overflow-x: auto', html)
+    cells = dict(re.findall(r'<td[^>]*style="([^"]*)"[^>]*>([^<]*)</td>', html)[i][::-1]
+                 for i in range(3))
+    assert "white-space: nowrap" in cells["NPS"] and "white-space: nowrap" in cells["0.500"]
+    assert "nowrap" not in cells[note] and "text-align: right" in cells["0.500"]
 
 
 def test_side_by_side_has_one_header_per_column():

@@ -198,6 +198,9 @@ class DisplayTable:
         Shown under the table (what "—" means, and anything else a reader needs).
     numeric : tuple of str
         Headers of the columns aligned right (numbers).
+    wrap : tuple of str
+        Headers of the columns whose cells may wrap (free text); every other cell keeps
+        its line, and the table scrolls sideways inside its box when it is wider than it.
     styles : dict
         Header -> function from a cell's text to its inline CSS (e.g. a status colour).
 
@@ -211,6 +214,7 @@ class DisplayTable:
     note: str = ""
     numeric: tuple[str, ...] = ()
     styles: Mapping[str, Callable[[str], str]] = field(default_factory=dict)
+    wrap: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -224,8 +228,11 @@ class DisplayTable:
         def cell(tag, text, column, scope=""):
             right = column in self.numeric
             classes = ' class="mindpain-num"' if right else ""
-            css = self.styles[column](text) if column in self.styles and tag == "td" else ""
-            css = "; ".join(c for c in (css, "text-align: right" if right else "") if c)
+            css = [self.styles[column](text) if column in self.styles and tag == "td" else "",
+                   f"text-align: {'right' if right else 'left'}",
+                   "white-space: nowrap" if tag == "td" and column not in self.wrap else "",
+                   "min-width: 14em" if tag == "td" and column in self.wrap else ""]
+            css = "; ".join(c for c in css if c)
             style = f' style="{html.escape(css)}"' if css else ""
             return f"<{tag}{scope}{classes}{style}>{html.escape(text)}</{tag}>"
 
@@ -234,7 +241,8 @@ class DisplayTable:
                          for _, row in self.frame.iterrows())
         note = (f'\n<p class="mindpain-table-note">{html.escape(self.note)}</p>'
                 if self.note else "")
-        return (f'<div class="mindpain-table-box"><table class="{TABLE_CLASS}">\n'
+        return (f'<div class="mindpain-table-box" style="overflow-x: auto; max-width: 100%">'
+                f'<table class="{TABLE_CLASS}">\n'
                 f"<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>"
                 f"{note}</div>")
 
@@ -359,7 +367,7 @@ def readable_table(frame: pd.DataFrame, columns: Sequence[str] | None = None, *,
     absent = [c for c in columns if c not in data.columns]
     if absent:
         raise KeyError(f"columns {absent} are not in the table (it has {list(data.columns)})")
-    cells, numeric, shown_styles = {}, [], {}
+    cells, numeric, shown_styles, wrap = {}, [], {}, []
     for name in columns:
         spec = _spec(name, data[name], headers, kinds)
         if name in digits:
@@ -372,6 +380,8 @@ def readable_table(frame: pd.DataFrame, columns: Sequence[str] | None = None, *,
                               for v in data[name]]
         if spec.kind in ("int", "num", "p"):
             numeric.append(spec.header)
+        if spec.kind == "text" and max((len(v) for v in cells[spec.header]), default=0) > 40:
+            wrap.append(spec.header)
         if styles and name in styles:
             shown_styles[spec.header] = styles[name]
     shown = pd.DataFrame(cells, columns=list(cells), index=pd.RangeIndex(len(data)))
@@ -381,7 +391,7 @@ def readable_table(frame: pd.DataFrame, columns: Sequence[str] | None = None, *,
         raise ValueError(f"missing values in {where}: say why with missing=")
     notes = ([f"{MISSING} {missing}"] if has_missing else []) + ([note] if note else [])
     return DisplayTable(shown, note=" ".join(notes), numeric=tuple(numeric),
-                        styles=shown_styles)
+                        styles=shown_styles, wrap=tuple(wrap))
 
 
 def trial_effects(effects: pd.DataFrame, models=("change_score", "ancova", "mixedlm"),
