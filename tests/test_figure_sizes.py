@@ -12,20 +12,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from _figure_helpers import assert_legible
 from matplotlib.figure import Figure
 
 from mindpain.figures import design as figures_design
 from mindpain.figures import trial as figures_trial
-from mindpain.figures.style import COLUMN_PX, MAX_WIDTH_IN, MIN_FONT_PX, column_width, legibility
+from mindpain.figures.style import MAX_WIDTH_IN, column_width, legibility
 from mindpain.vocabulary import TRIAL_CONTRASTS, TRIAL_OUTCOMES
-
-
-def assert_legible(fig):
-    """The figure fits the column and its smallest text is at least 8 px there."""
-    measured = legibility(fig)
-    assert measured["width_px"] <= COLUMN_PX + 1e-6, measured
-    assert measured["min_font_px"] >= MIN_FONT_PX, measured
-    return measured
 
 
 def test_legibility_measures_width_and_the_smallest_text():

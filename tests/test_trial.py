@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from _figure_helpers import assert_legible
 from scipy import optimize, stats
 
 from mindpain import trial, trial_calibration, trial_models
@@ -335,6 +336,8 @@ def test_figures_return_figures(full_analysis):
             figures_trial.plot_link(full_analysis.trial, link, ("nps",), ("intensity",)),
             figures_trial.plot_coverage(cov)]
     assert all(isinstance(f, Figure) for f in figs)
+    for fig in figs:
+        assert_legible(fig)
     with pytest.raises(MindpainError, match="missing column"):
         figures_trial.plot_forest(full_analysis.effects.drop(columns="planted_d"))
 
