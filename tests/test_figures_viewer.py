@@ -79,5 +79,5 @@ def test_colour_scale_is_robust_and_stated(tiny_map):
     shown = np.abs(data[np.abs(data) > 1.0])
     assert vmax == pytest.approx(np.percentile(shown, 99)) and vmax < 1e5
     viewer = brain_viewer(img, "toy map", "alt", threshold=1.0)
-    assert f"colour scale ±{vmax:.3g}: the 99th percentile of |value| above 1" in \
+    assert f"colour scale ±{vmax:.3g} (99th percentile of |value| above 1)" in \
         viewer._repr_html_()

@@ -99,11 +99,12 @@ def plot_recovery(group_effect, planted, mask_img, r, cut_coords=(4, -20, 10)):
     a = np.asarray(group_effect.dataobj, float)[mask]
     b = np.asarray(nib.load(planted).dataobj if not hasattr(planted, "dataobj")
                    else planted.dataobj, float)[mask]
-    fig = plt.figure(figsize=(column_width(11), 5.6), layout="constrained")
-    grid = fig.add_gridspec(2, 3, width_ratios=[1, 1, 0.7])
+    # The two maps one above the other across the column, the voxel scatter below them.
+    fig = plt.figure(figsize=(column_width(11), 8.6), layout="constrained")
+    grid = fig.add_gridspec(3, 1, height_ratios=[1, 1, 1.5])
     for row, (img, label) in enumerate(((group_effect, "group hot>warm effect (estimated)"),
                                         (planted, "planted hot>warm pattern (truth)"))):
-        ax = fig.add_subplot(grid[row, :2])
+        ax = fig.add_subplot(grid[row, 0])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             vmax = robust_vmax(img if hasattr(img, "dataobj") else nib.load(img))
@@ -111,10 +112,11 @@ def plot_recovery(group_effect, planted, mask_img, r, cut_coords=(4, -20, 10)):
                                    draw_cross=False, black_bg=False, cmap=DIVERGING_CMAP,
                                    title=None, colorbar=True, vmax=vmax)
         ax.set_title(f"{label}; {scale_note(vmax)}", fontsize=10)
-    ax = fig.add_subplot(grid[:, 2])
+    ax = fig.add_subplot(grid[2, 0])
+    ax.set_box_aspect(1)
     ax.scatter(b, a, s=4, alpha=0.35, color=COLORS["fitted"], lw=0)
     ax.set_xlabel("planted effect (% signal change)")
-    ax.set_ylabel("estimated group effect (% signal change)")
+    ax.set_ylabel("estimated group effect\n(% signal change)")
     ax.set_title(f"voxels in the mask, r = {r:.2f}", fontsize=10)
     lim = [min(a.min(), b.min()), max(a.max(), b.max())]
     ax.plot(lim, lim, color="0.6", lw=1, ls="--")

@@ -136,8 +136,8 @@ def plot_signature_maps(signatures: Sequence, threshold: float | None = None) ->
                 symmetric_cbar=True, threshold=threshold if threshold is not None else 1e-9,
                 black_bg=False, annotate=True, title=None)
         ax.set_title(f"{signature_title(sig)}\n"
-                     "weights: red positive, blue negative (maximum projection); "
-                     f"{scale_note(vmax)}", fontsize=11)
+                     "weights: red positive, blue negative (maximum projection)\n"
+                     f"{scale_note(vmax)}", fontsize=10)
     return fig
 
 
@@ -301,7 +301,7 @@ def plot_measured_vs_planted(comparison: pd.DataFrame, labels: dict | None = Non
         name = label if isinstance(label, str) else getattr(label, "label", outcome)
         ax.set_title(f"{name}\nr = {r[outcome]:.2f}, n = {len(rows)} sessions", fontsize=10.5)
         target = rows["target"].iloc[0] if "target" in rows else "planted"
-        ax.set_xlabel(f"latent {target} response (twin truth, % at peak)")
+        ax.set_xlabel(f"latent {target} response\n(twin truth, % at peak)")
         ax.set_ylabel("measured response (dot product)")
     for ax in axes[len(outcomes):]:
         ax.set_visible(False)
@@ -311,7 +311,7 @@ def plot_measured_vs_planted(comparison: pd.DataFrame, labels: dict | None = Non
     handles += [Line2D([], [], ls="", marker=m, color="0.35", label=f"session {s}")
                 for s, m in markers.items() if s in set(comparison["session"])]
     handles.append(Line2D([], [], color="0.3", lw=1.2, label="least-squares line"))
-    fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 4),
+    fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 3),
                frameon=False)
     return fig
 
@@ -360,15 +360,15 @@ def plot_region_breakdown(scores: pd.DataFrame, signatures: Sequence) -> Figure:
         ax.axhline(len(order) - 0.5, color="0.6", lw=0.8, ls=":")
         ax.set_yticks(y, [*order, "Σ regions", "whole pattern"])
         ax.set_ylim(len(names) - 0.4, -0.6)
-        ax.set_xlabel(f"local score (dot), mean ± SD over {len(per_map)} maps")
-        ax.set_title(signature_title(sig), fontsize=10.5)
+        ax.set_xlabel(f"local score (dot),\nmean ± SD over {len(per_map)} maps")
+        ax.set_title(signature_title(sig).replace(": ", ":\n", 1), fontsize=10.5)
         ax.grid(axis="x", color="0.9", lw=0.8)
         ax.set_axisbelow(True)
     handles = [Patch(color=SIGN_COLORS[1], label="region of positive weights"),
                Patch(color=SIGN_COLORS[-1], label="region of negative weights"),
                Patch(color=TOTAL_COLORS["sum"], label="sum of the regions"),
                Patch(color=TOTAL_COLORS["whole"], label="whole pattern")]
-    fig.legend(handles=handles, loc="outside lower center", ncol=4, frameon=False)
+    fig.legend(handles=handles, loc="outside lower center", ncol=2, frameon=False)
     return fig
 
 

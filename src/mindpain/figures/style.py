@@ -110,7 +110,7 @@ def robust_vmax(values, percentile: float = ROBUST_PERCENTILE, threshold=None) -
 def scale_note(vmax: float, percentile: float = ROBUST_PERCENTILE, threshold=None) -> str:
     """Return the phrase that states a map's colour scale (:func:`robust_vmax`), for its figure."""
     shown = "|value|" if threshold is None else f"|value| above {threshold:g}"
-    return f"colour scale ±{vmax:.3g}: the {percentile:g}th percentile of {shown}"
+    return f"colour scale ±{vmax:.3g} ({percentile:g}th percentile of {shown})"
 
 
 #: Width of the book's text column, in CSS px, at a 1,400 px window (sphinx-book-theme): a
@@ -118,8 +118,11 @@ def scale_note(vmax: float, percentile: float = ROBUST_PERCENTILE, threshold=Non
 COLUMN_PX = 784
 #: Smallest text a figure may show, in px at display size.
 MIN_FONT_PX = 8.0
-#: Widest figure, in inches at the book's dpi, that is shown at full size in the column.
-MAX_WIDTH_IN = COLUMN_PX / STYLE["figure.dpi"]
+#: Margin (inches) around a figure saved with a tight bounding box (matplotlib's default).
+PAD_IN = 0.1
+#: Widest figure, in inches at the book's dpi, that is shown at full size in the column
+#: (its saved image adds :data:`PAD_IN` on each side).
+MAX_WIDTH_IN = (COLUMN_PX - 2 * PAD_IN * STYLE["figure.dpi"]) / STYLE["figure.dpi"]
 
 
 def column_width(width_in: float) -> float:
@@ -128,7 +131,10 @@ def column_width(width_in: float) -> float:
 
 
 def legibility(fig) -> dict:
-    """Measure a figure as the book shows it: its width and its smallest text, in px.
+    """Measure a figure as the book shows it: its image's width and its smallest text, in px.
+
+    The figure is saved as the book saves it (PNG at its dpi, tight bounding box, so text
+    outside the axes counts); a wider image is scaled down to the column, and its text with it.
 
     Parameters
     ----------
@@ -138,19 +144,24 @@ def legibility(fig) -> dict:
     Returns
     -------
     dict
-        ``width_px`` (figure width × dpi), ``scale`` (the column's shrink factor, at most 1)
-        and ``min_font_px`` (the smallest visible, non-empty text at display size).
+        ``width_px`` (the saved image's width), ``scale`` (the column's shrink factor, at
+        most 1) and ``min_font_px`` (the smallest visible, non-empty text at display size).
 
     Examples
     --------
     >>> from matplotlib.figure import Figure
-    >>> fig = Figure(figsize=(7.84, 3), dpi=100)
+    >>> fig = Figure(figsize=(MAX_WIDTH_IN, 3), dpi=100)
     >>> _ = fig.subplots().set_title("title", fontsize=10)
-    >>> round(legibility(fig)["min_font_px"], 1)
-    13.9
+    >>> m = legibility(fig)
+    >>> m["width_px"] <= COLUMN_PX, round(m["min_font_px"], 1)
+    (True, 13.9)
     """
-    fig.draw_without_rendering()  # lays out the ticks and their labels
-    width_px = fig.get_figwidth() * fig.dpi
+    import io
+    import struct
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=fig.dpi, bbox_inches="tight", pad_inches=PAD_IN)
+    width_px = struct.unpack(">I", buffer.getvalue()[16:20])[0]
     scale = min(1.0, COLUMN_PX / width_px)
     sizes = [t.get_fontsize() for t in fig.findobj(Text)
              if t.get_visible() and t.get_text().strip()]
