@@ -122,7 +122,7 @@ def test_html_is_one_plain_table_every_row_no_empty_header(rng):
     table = pd.DataFrame({"outcome": rng.choice(["nps", "siips1"], n),
                           "coverage": rng.uniform(0.9, 1, n), "replications": [1000] * n})
     html = readable_table(table)._repr_html_()
-    assert html.count("<table") == 1 and f'class="{TABLE_CLASS}"' in html
+    assert html.count("<table") == 1 and f'class="{TABLE_CLASS} table"' in html
     assert html.count("<tr>") == n + 1
     headers = _header_cells(html)
     assert headers == ["Outcome", "Coverage (share)", "Replications"]

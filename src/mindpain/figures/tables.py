@@ -231,7 +231,8 @@ class DisplayTable:
             css = [self.styles[column](text) if column in self.styles and tag == "td" else "",
                    f"text-align: {'right' if right else 'left'}",
                    "white-space: nowrap" if tag == "td" and column not in self.wrap else "",
-                   "min-width: 14em" if tag == "td" and column in self.wrap else ""]
+                   "min-width: 22em" if tag == "td" and column in self.wrap else "",
+                   "padding: 0.2em 0.6em"]
             css = "; ".join(c for c in css if c)
             style = f' style="{html.escape(css)}"' if css else ""
             return f"<{tag}{scope}{classes}{style}>{html.escape(text)}</{tag}>"
@@ -242,7 +243,7 @@ class DisplayTable:
         note = (f'\n<p class="mindpain-table-note">{html.escape(self.note)}</p>'
                 if self.note else "")
         return (f'<div class="mindpain-table-box" style="overflow-x: auto; max-width: 100%">'
-                f'<table class="{TABLE_CLASS}">\n'
+                f'<table class="{TABLE_CLASS} table">\n'
                 f"<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>"
                 f"{note}</div>")
 
