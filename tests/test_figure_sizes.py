@@ -109,3 +109,19 @@ def test_recovery_maps_and_scatter_fit_the_column(rng):
     fig = plot_recovery(nib.Nifti1Image(group, affine), nib.Nifti1Image(planted, affine), mask,
                         0.7, cut_coords=(0, -10, 0))
     assert_legible(fig)
+
+
+def test_meditator_calibration_figure_fits_with_every_analysis():
+    from pathlib import Path
+
+    from mindpain.figures import meditators as figures_meditators
+
+    committed = Path(__file__).parents[1] / "book" / "precomputed" / "meditator_coverage.tsv"
+    coverage = pd.read_csv(committed, sep="\t")
+    assert len(coverage) > 60  # the long labels of every analysis and outcome
+    fig = figures_meditators.plot_coverage(coverage)
+    assert_legible(fig)
+    values = coverage[coverage.quantity == "coverage"]
+    low, high = fig.axes[0].get_xlim()
+    assert low <= (values.value - 2 * values.mc_se).min()
+    assert high >= (values.value + 2 * values.mc_se).max()

@@ -150,9 +150,9 @@ def plot_dose(data: pd.DataFrame, effects: pd.DataFrame | None = None,
                               & (effects["method"] == "ols")]
                 if len(row) and np.isfinite(row["estimate"].iloc[0]):
                     r = row.iloc[0]
-                    text = f"adjusted: {r.estimate:.2f} [{r.ci_low:.2f}, {r.ci_high:.2f}]"
+                    text = f"adjusted slope:\n{r.estimate:.2f} [{r.ci_low:.2f}, {r.ci_high:.2f}]"
                 else:
-                    text = "adjusted slope: n/a (too few meditators)"
+                    text = "adjusted slope: n/a\n(too few meditators)"
                 ax.text(0.02, 0.98, text, transform=ax.transAxes, ha="left", va="top",
                         fontsize=8.5, color="0.2", zorder=5,
                         bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "none",
@@ -198,11 +198,13 @@ def plot_coverage(coverage: pd.DataFrame, target: float = 0.95, tolerance: float
         if quantity == "coverage":
             ax.axvspan(target - tolerance, target + tolerance, color="0.9", zorder=0)
             ax.axvline(target, color="0.5", linewidth=0.8)
-            ax.set_title("Coverage of the 95% CI")
-            ax.set_xlim(0.85, 1.0)
+            ax.set_title("Coverage of the 95% CI", fontsize=11)
+            low = float((rows["value"] - 2 * rows["mc_se"]).min()) if len(rows) else 0.85
+            high = float((rows["value"] + 2 * rows["mc_se"]).max()) if len(rows) else 1.0
+            ax.set_xlim(min(0.85, low - 0.01), max(1.0, high) + 0.01)
         else:
             ax.axvline(alpha, color="0.3", linestyle="--", linewidth=1)
-            ax.set_title("False-positive rate (unadjusted p < .05)")
+            ax.set_title("False-positive rate\n(unadjusted p < .05)", fontsize=11)
             ax.set_xlim(0, max(0.12, float((rows["value"] + 2 * rows["mc_se"]).max()) + 0.01))
         ax.errorbar(rows["value"], y, xerr=2 * rows["mc_se"], fmt="o", color=COHORT_COLORS["naive"],
                     markersize=4, capsize=0, linewidth=1)
