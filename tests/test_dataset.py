@@ -8,6 +8,7 @@ import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
+from _figure_helpers import assert_legible
 
 from mindpain import bids, dataset
 from mindpain.errors import MindpainError
@@ -263,6 +264,7 @@ def test_every_plot_returns_a_figure(small_twin, participants, events, one_run):
     for fig in figures:
         assert isinstance(fig, Figure)
         assert fig.axes
+        assert_legible(fig)
     assert set(figures_data.GROUP_COLORS) == set(GROUPS)
     html = figures_data.style_parameters(load_parameters("small").table()).to_html()
     assert "n_completers" in html and figures_data.STATUS_COLORS["reported"] in html

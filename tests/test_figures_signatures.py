@@ -9,6 +9,7 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 import pytest
+from _figure_helpers import assert_legible
 from matplotlib.figure import Figure
 
 from mindpain import signature_checks as checks
@@ -38,8 +39,10 @@ def _signature(name, label, regions, rng, is_surrogate=True):
 
 
 def _drawn(fig) -> bool:
-    """Render the figure (layout and text included) and say whether it is a Figure."""
+    """Render the figure (layout and text included), check it fits the book's column with
+    legible text, and say whether it is a Figure."""
     fig.savefig(io.BytesIO(), format="png", dpi=40)
+    assert_legible(fig)
     return isinstance(fig, Figure)
 
 

@@ -52,3 +52,32 @@ def test_standalone_page_loses_its_favicon_and_random_ids():
 def test_viewer_needs_title_and_alt():
     with pytest.raises(ValueError, match="title and alt"):
         BrainViewer("<html></html>", " ", b"", "alt")
+
+
+def test_maps_are_drawn_over_the_mni152_template(tiny_map):
+    from matplotlib.image import AxesImage
+
+    from mindpain.figures.viewer import mni_template, plot_contrast_map
+
+    template = mni_template()
+    assert template.shape == (99, 117, 95) and np.allclose(template.header.get_zooms(), 2)
+    fig = plot_contrast_map(tiny_map, "toy map", threshold=1.0, cut_coords=(0, -10, 0))
+    images = [a for a in fig.findobj(AxesImage)]
+    # each of the three slices: the template beneath, the map above it
+    assert len(images) >= 6
+    backgrounds = [im for im in images if np.asarray(im.get_array()).shape[0] > 40]
+    assert len(backgrounds) >= 3  # 2 mm template slices, finer than the 8 mm map
+
+
+def test_colour_scale_is_robust_and_stated(tiny_map):
+    from mindpain.figures.style import robust_vmax
+
+    data = np.asarray(tiny_map.dataobj).copy()
+    data[0, 0, 0] = 1e6  # one extreme voxel does not set the scale
+    img = nib.Nifti1Image(data, tiny_map.affine)
+    vmax = robust_vmax(img, threshold=1.0)
+    shown = np.abs(data[np.abs(data) > 1.0])
+    assert vmax == pytest.approx(np.percentile(shown, 99)) and vmax < 1e5
+    viewer = brain_viewer(img, "toy map", "alt", threshold=1.0)
+    assert f"colour scale ±{vmax:.3g} (99th percentile of |value| above 1)" in \
+        viewer._repr_html_()

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
+from _figure_helpers import assert_legible
 from scipy import optimize, stats
 
 from mindpain import meditator_calibration, meditator_models, meditators
@@ -248,12 +249,16 @@ def test_write_effects_tsv(full, tmp_path):
 
 def test_figures_return_figures(full):
     _, _, res = full
-    assert figures_meditators.plot_groups(res.data).axes
-    assert figures_meditators.plot_dose(res.data, res.effects).axes
+    for fig in (figures_meditators.plot_groups(res.data),
+                figures_meditators.plot_dose(res.data, res.effects)):
+        assert fig.axes
+        assert_legible(fig)
     cov = pd.DataFrame({"analysis": ["retreat_ols", "group_welch_d"], "outcome": ["siips1", "nps"],
                         "quantity": ["coverage", "false_positive_rate"], "value": [0.95, 0.03],
                         "mc_se": [0.01, 0.005]})
-    assert figures_meditators.plot_coverage(cov).axes
+    fig = figures_meditators.plot_coverage(cov)
+    assert fig.axes
+    assert_legible(fig)
 
 
 # ---------------------------------------------------------------- validation

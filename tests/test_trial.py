@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from _figure_helpers import assert_legible
 from scipy import optimize, stats
 
 from mindpain import trial, trial_calibration, trial_models
@@ -335,6 +336,8 @@ def test_figures_return_figures(full_analysis):
             figures_trial.plot_link(full_analysis.trial, link, ("nps",), ("intensity",)),
             figures_trial.plot_coverage(cov)]
     assert all(isinstance(f, Figure) for f in figs)
+    for fig in figs:
+        assert_legible(fig)
     with pytest.raises(MindpainError, match="missing column"):
         figures_trial.plot_forest(full_analysis.effects.drop(columns="planted_d"))
 
@@ -345,4 +348,5 @@ def test_format_effects_is_readable(full_analysis):
     shown = trial_effects(full_analysis.effects)
     assert len(shown) == 6 * (6 + 3 + 6)  # change score and mixed model: 6; ANCOVA: 3
     assert shown["CI covers planted"].isin(["yes", "no"]).all()
-    assert shown["d [95% CI]"].str.match(r"^-?\d\.\d\d \[-?\d\.\d\d, -?\d\.\d\d\]$").all()
+    interval = r"^-?\d\.\d\d \[-?\d\.\d\d, -?\d\.\d\d\]$"
+    assert shown["d [95% CI], change-score scale"].str.match(interval).all()

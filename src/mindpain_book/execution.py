@@ -89,13 +89,22 @@ def _read_notebook(path: Path):
     return reader.read(text)
 
 
+#: Seconds to wait for a finished cell's outputs (nbclient's ``iopub_timeout``).
+IOPUB_TIMEOUT_S = 120
+
+
 def _execute_one(path: str, timeout: int, allow_errors: bool):
     """Worker: execute one notebook in its folder; return ``(notebook, seconds, error)``."""
     from jupyter_cache.executors.utils import single_nb_execution
 
     nb = _read_notebook(Path(path))
+    # nbclient waits only 4 s (its default) for a cell's outputs after the cell has finished
+    # and then drops the rest without an error: on a loaded machine a cell that glues
+    # hundreds of values lost its last outputs (missing glue keys). Wait as long as a cell
+    # may run, and fail rather than keep a truncated cell.
     result = single_nb_execution(nb, cwd=str(Path(path).parent), timeout=timeout,
-                                 allow_errors=allow_errors, meta_override=True)
+                                 allow_errors=allow_errors, meta_override=True,
+                                 iopub_timeout=IOPUB_TIMEOUT_S, raise_on_iopub_timeout=True)
     error = None if result.err is None else (result.exc_string or repr(result.err))
     return nb, result.time, error
 

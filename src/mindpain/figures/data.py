@@ -30,8 +30,10 @@ from mindpain.figures.style import (
     CONDITION_COLORS,
     GROUP_COLORS,
     STATUS_COLORS,
+    column_width,
     styled,
 )
+from mindpain.figures.tables import readable_table
 from mindpain.vocabulary import ARMS, GROUP_LABELS, GROUPS, RATING_OUTCOMES, SESSIONS
 
 
@@ -82,7 +84,7 @@ def plot_participant_flow(flow: dict) -> Figure:
         if key not in flow:
             raise MindpainError(f"flow lacks {key!r}; expected the dict returned by "
                                 "mindpain.dataset.participant_flow")
-    fig = Figure(figsize=(8.5, 5.2))
+    fig = Figure(figsize=(column_width(8.5), 5.2))
     ax = fig.add_axes((0, 0, 1, 1))
     ax.set(xlim=(0, 100), ylim=(0, 100))
     ax.axis("off")
@@ -164,7 +166,7 @@ def plot_task_timeline(events_one_run: pd.DataFrame, tr: float,
     ev = events_one_run.sort_values("onset").reset_index(drop=True)
     end = (n_volumes * tr if n_volumes is not None
            else float((ev["onset"] + ev["duration"]).max()) + 10.0)
-    fig = Figure(figsize=(9, 3.8))
+    fig = Figure(figsize=(column_width(9), 3.8))
     ax = fig.add_subplot()
     rows = {"hot": 2.0, "warm": 1.0, "rating": 0.0}
     height = 0.6
@@ -235,7 +237,7 @@ def plot_mean_bold(bold_img, cut_coords=DEFAULT_VOXEL_MM, title: str | None = No
     values = np.asarray(mean.dataobj)
     inside = values[values != 0]
     vmin, vmax = (np.percentile(inside, (2, 99.5)) if inside.size else (None, None))
-    fig = Figure(figsize=(8, 3.0), facecolor="black")
+    fig = Figure(figsize=(column_width(8), 3.0), facecolor="black")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         plotting.plot_epi(mean, cut_coords=cut_coords, figure=fig, title=title,
@@ -262,7 +264,7 @@ def plot_voxel_timeseries(bold_img, events: pd.DataFrame, tr: float,
     frame_times, psc, fit, X, betas, xyz = (vt[k] for k in ("frame_times", "percent", "fit",
                                                             "design", "betas", "xyz"))
     conditions = [c for c in CONDITION_COLORS if c in X.columns]
-    fig = Figure(figsize=(9, 5.4))
+    fig = Figure(figsize=(column_width(9), 5.4))
     top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [2, 1]})
     for kind in ("hot", "warm"):
         for rec in events[events["trial_type"] == kind].itertuples():
@@ -323,7 +325,7 @@ def plot_ratings(session_ratings: pd.DataFrame, participants: pd.DataFrame) -> F
                                  how="left", validate="many_to_one")
     groups = [g for g in GROUPS if g in set(data["group"])]
     sessions = [s for s in SESSIONS if s in set(data["session"])]
-    fig = Figure(figsize=(9, 4.4))
+    fig = Figure(figsize=(column_width(9), 4.4))
     axes = fig.subplots(1, 2, sharey=True)
     for ax, col in zip(axes, RATING_OUTCOMES, strict=True):
         common = {"data": data, "x": "session", "y": col, "hue": "group", "order": sessions,
@@ -369,7 +371,7 @@ def plot_parameter_status(parameters_table: pd.DataFrame) -> Figure:
         One horizontal stacked bar per section of the parameter file.
     """
     counts = status_counts(parameters_table).drop(index="total")
-    fig = Figure(figsize=(8, 0.5 * len(counts) + 1.6))
+    fig = Figure(figsize=(column_width(8), 0.5 * len(counts) + 1.6))
     ax = fig.add_subplot()
     y = np.arange(len(counts))[::-1]
     left = np.zeros(len(counts))
@@ -393,7 +395,7 @@ def plot_parameter_status(parameters_table: pd.DataFrame) -> Figure:
 
 
 def style_parameters(parameters_table: pd.DataFrame):
-    """Return the parameter table as a styled HTML table, each status row tinted.
+    """Return the parameter table as a readable HTML table, each status cell tinted.
 
     Parameters
     ----------
@@ -402,8 +404,8 @@ def style_parameters(parameters_table: pd.DataFrame):
 
     Returns
     -------
-    pandas.io.formats.style.Styler
-        Notes are shown in full and wrap; the ``status`` cell has the colour of
+    mindpain.figures.tables.DisplayTable
+        Every row, headers as words, notes in full; the ``status`` cell has the colour of
         :data:`STATUS_COLORS` (text contrast kept).
     """
     check_parameter_table(parameters_table, ("section", "parameter", "value", "status"))
@@ -415,12 +417,5 @@ def style_parameters(parameters_table: pd.DataFrame):
             return ""
         return f"background-color: {color}; color: {'white' if value in dark else 'black'}"
 
-    wrap = {"white-space": "normal", "text-align": "left", "vertical-align": "top"}
-    return (parameters_table.style.hide(axis="index")
-            .map(status_css, subset=["status"])
-            .set_properties(**wrap)
-            .set_properties(subset=[c for c in ("note",) if c in parameters_table],
-                            **{"min-width": "18em"})
-            .set_table_styles([{"selector": "", "props": [("font-size", "0.85em")]},
-                               {"selector": "th", "props": [("text-align", "left")]},
-                               {"selector": "td, th", "props": [("padding", "2px 6px")]}]))
+    return readable_table(parameters_table, kinds={"value": "text"},
+                          styles={"status": status_css})

@@ -21,6 +21,7 @@ from mindpain.figures.style import (
     OUTCOME_COLORS,
     PLANTED_COLOR,
     SIGNIFICANT_COLOR,
+    column_width,
     styled,
 )
 from mindpain.vocabulary import CONTRAST_LABELS, OUTCOME_LABELS
@@ -52,7 +53,7 @@ def plot_power_curves(power: pd.DataFrame, target: float = 0.8) -> Figure:
     _need(power, ("outcome", "contrast", "scenario", "n_per_arm", "power", "actual_n",
                   "true_d", "n1"), "power table")
     designs = list(dict.fromkeys(power["contrast"]))
-    fig = Figure(figsize=(3.3 * len(designs), 3.4))
+    fig = Figure(figsize=(column_width(3.3 * len(designs)), 3.4))
     axes = fig.subplots(1, len(designs), sharey=True, squeeze=False)[0]
     for ax, design in zip(axes, designs, strict=True):
         rows = power[power.contrast == design]
@@ -91,7 +92,7 @@ def plot_exaggeration(curve: pd.DataFrame, retro: pd.DataFrame) -> Figure:
         :func:`mindpain.retrodesign.retrodesign_table` (its plausible effects are marked).
     """
     _need(curve, ("design", "true_d", "exaggeration", "type_s", "power"), "exaggeration curve")
-    fig = Figure(figsize=(9, 3.4))
+    fig = Figure(figsize=(column_width(9), 3.4))
     ax_m, ax_s = fig.subplots(1, 2)
     for design, g in curve.groupby("design", sort=False):
         color = CONTRAST_COLORS.get(design, "black")
@@ -123,8 +124,9 @@ def plot_tornado(bars: dict) -> Figure:
     bars : dict
         Panel title -> :func:`mindpain.power_sensitivity.tornado` table.
     """
-    fig = Figure(figsize=(3.4 * len(bars), 2.9))
-    axes = fig.subplots(1, len(bars), sharey=False, squeeze=False)[0]
+    # One panel per row: the parameters' names need the column's width.
+    fig = Figure(figsize=(column_width(6.8), 2.5 * len(bars) + 0.2))
+    axes = fig.subplots(len(bars), 1, sharex=True, squeeze=False)[:, 0]
     for ax, (title, t) in zip(axes, bars.items(), strict=True):
         _need(t, ("label", "power_low", "power_high", "power_assumed", "value_low",
                   "value_high"), "tornado table")
@@ -139,8 +141,8 @@ def plot_tornado(bars: dict) -> Figure:
         ax.axvline(t.power_assumed.iloc[0], color="black", lw=1)
         ax.set_yticks(y, t.label)
         ax.set_xlim(0, 1)
-        ax.set_xlabel("power")
         ax.set_title(title, fontsize=10)
+    axes[-1].set_xlabel("power")
     fig.tight_layout()
     return fig
 
@@ -157,7 +159,7 @@ def plot_evidence(table: pd.DataFrame, outcomes=("nps", "siips1")) -> Figure:
     _need(table, ("outcome", "contrast", "estimate_d", "ci90_low", "ci90_high", "sesoi_d",
                   "bf10", "equivalent"), "evidence table")
     outcomes = [o for o in outcomes if o in set(table.outcome)]
-    fig = Figure(figsize=(4.6 * len(outcomes), 3.4))
+    fig = Figure(figsize=(column_width(4.6 * len(outcomes)), 3.4))
     axes = fig.subplots(1, len(outcomes), sharey=True, squeeze=False)[0]
     for ax, outcome in zip(axes, outcomes, strict=True):
         rows = table[table.outcome == outcome].reset_index(drop=True)
@@ -205,7 +207,7 @@ def plot_specification_curve(specs: pd.DataFrame, outcome: str = "nps") -> Figur
     rows = specs[specs.outcome == outcome].sort_values("estimate_d", kind="stable")
     rows = rows.reset_index(drop=True)
     levels = [(col, v) for col in CHOICES for v in sorted(rows[col].astype(str).unique())]
-    fig = Figure(figsize=(10, 3.2 + 0.17 * len(levels)))
+    fig = Figure(figsize=(column_width(10), 3.2 + 0.17 * len(levels)))
     ax, ax_c = fig.subplots(2, 1, sharex=True,
                             gridspec_kw={"height_ratios": [3, 0.22 * len(levels)]})
     x = np.arange(len(rows))
@@ -236,7 +238,7 @@ def plot_null(null: pd.DataFrame, summary: pd.DataFrame, outcome: str = "nps") -
     _need(null, ("outcome", "share_significant", "median_d"), "null table")
     rows = null[null.outcome == outcome]
     obs = summary.set_index("outcome").loc[outcome]
-    fig = Figure(figsize=(8, 2.8))
+    fig = Figure(figsize=(column_width(8), 2.8))
     a, b = fig.subplots(1, 2)
     a.hist(rows.share_significant, bins=30, color=INTERVAL_COLOR)
     a.axvline(obs.share_significant, color=SIGNIFICANT_COLOR, lw=2)

@@ -17,10 +17,13 @@ from mindpain.figures.style import (
     CONDITION_COLORS,
     DIVERGING_CMAP,
     SIGNAL_COLORS,
+    column_width,
     detached,
+    robust_vmax,
+    scale_note,
     styled,
 )
-from mindpain.figures.viewer import brain_viewer
+from mindpain.figures.viewer import brain_viewer, mni_template
 from mindpain.vocabulary import FRAMEWISE_DISPLACEMENT, TASK, TRIAL_TYPES
 
 #: Colours of the conditions and of the observed and fitted signal (the book's style).
@@ -44,7 +47,7 @@ def plot_design_matrix(design, title=None):
     """
     from nilearn.plotting import plot_design_matrix as _plot
 
-    fig, ax = plt.subplots(figsize=(7, 5.5), layout="constrained")
+    fig, ax = plt.subplots(figsize=(column_width(7), 5.5), layout="constrained")
     _plot(design, axes=ax)
     ax.set_ylabel("volume (scan)")
     if title:
@@ -55,7 +58,7 @@ def plot_design_matrix(design, title=None):
 @styled
 def plot_voxel_fit(fit, title=None):
     """Observed BOLD at one voxel against the GLM's fitted signal, events shaded."""
-    fig, ax = plt.subplots(figsize=(10, 3.4), layout="constrained")
+    fig, ax = plt.subplots(figsize=(column_width(10), 3.4), layout="constrained")
     for ev in fit["events"].itertuples():
         ax.axvspan(ev.onset, ev.onset + ev.duration, color=COLORS[ev.trial_type], alpha=0.25,
                    lw=0)
@@ -96,20 +99,24 @@ def plot_recovery(group_effect, planted, mask_img, r, cut_coords=(4, -20, 10)):
     a = np.asarray(group_effect.dataobj, float)[mask]
     b = np.asarray(nib.load(planted).dataobj if not hasattr(planted, "dataobj")
                    else planted.dataobj, float)[mask]
-    fig = plt.figure(figsize=(11, 5.6), layout="constrained")
-    grid = fig.add_gridspec(2, 3, width_ratios=[1, 1, 0.7])
+    # The two maps one above the other across the column, the voxel scatter below them.
+    fig = plt.figure(figsize=(column_width(11), 8.6), layout="constrained")
+    grid = fig.add_gridspec(3, 1, height_ratios=[1, 1, 1.5])
     for row, (img, label) in enumerate(((group_effect, "group hot>warm effect (estimated)"),
                                         (planted, "planted hot>warm pattern (truth)"))):
-        ax = fig.add_subplot(grid[row, :2])
+        ax = fig.add_subplot(grid[row, 0])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            plotting.plot_stat_map(img, axes=ax, cut_coords=cut_coords, draw_cross=False,
-                                   black_bg=False, cmap=DIVERGING_CMAP, title=None, colorbar=True)
-        ax.set_title(label, fontsize=10)
-    ax = fig.add_subplot(grid[:, 2])
+            vmax = robust_vmax(img if hasattr(img, "dataobj") else nib.load(img))
+            plotting.plot_stat_map(img, bg_img=mni_template(), axes=ax, cut_coords=cut_coords,
+                                   draw_cross=False, black_bg=False, cmap=DIVERGING_CMAP,
+                                   title=None, colorbar=True, vmax=vmax)
+        ax.set_title(f"{label}; {scale_note(vmax)}", fontsize=10)
+    ax = fig.add_subplot(grid[2, 0])
+    ax.set_box_aspect(1)
     ax.scatter(b, a, s=4, alpha=0.35, color=COLORS["fitted"], lw=0)
     ax.set_xlabel("planted effect (% signal change)")
-    ax.set_ylabel("estimated group effect (% signal change)")
+    ax.set_ylabel("estimated group effect\n(% signal change)")
     ax.set_title(f"voxels in the mask, r = {r:.2f}", fontsize=10)
     lim = [min(a.min(), b.min()), max(a.max(), b.max())]
     ax.plot(lim, lim, color="0.6", lw=1, ls="--")
@@ -136,7 +143,7 @@ def plot_motion(confounds, threshold_mm: float, title=None):
     -------
     matplotlib.figure.Figure
     """
-    fig, axes = plt.subplots(3, 1, figsize=(8, 6), sharex=True, layout="constrained")
+    fig, axes = plt.subplots(3, 1, figsize=(column_width(8), 6), sharex=True, layout="constrained")
     vol = np.arange(len(confounds))
     for axis, colour in AXIS_COLORS.items():
         axes[0].plot(vol, confounds[f"trans_{axis}"], color=colour, lw=1, label=axis)
@@ -171,7 +178,7 @@ def plot_motion_effect(table):
     -------
     matplotlib.figure.Figure
     """
-    fig, ax = plt.subplots(figsize=(7, 3.2), layout="constrained")
+    fig, ax = plt.subplots(figsize=(column_width(7), 3.2), layout="constrained")
     x = np.arange(len(table))
     ax.bar(x - 0.2, table["var_without"], width=0.4, color="0.6", label="without motion")
     ax.bar(x + 0.2, table["var_with"], width=0.4, color=COLORS["fitted"],

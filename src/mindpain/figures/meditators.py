@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 from scipy import stats
 
 from mindpain.errors import MindpainError
-from mindpain.figures.style import COHORT_COLORS, RATING_UNITS, styled
+from mindpain.figures.style import COHORT_COLORS, RATING_UNITS, column_width, styled
 from mindpain.meditator_models import PREDICTORS
 from mindpain.meditators import EFFECT_LABELS
 from mindpain.vocabulary import OUTCOME_LABELS, TRIAL_OUTCOMES
@@ -52,7 +52,7 @@ def plot_groups(data: pd.DataFrame, outcomes=TRIAL_OUTCOMES, seed: int = 0) -> F
     rng = np.random.default_rng(seed)
     ncols = 3
     nrows = int(np.ceil(len(outcomes) / ncols))
-    fig = Figure(figsize=(3.3 * ncols, 3.1 * nrows + 0.5))
+    fig = Figure(figsize=(column_width(3.3 * ncols), 3.1 * nrows + 0.5))
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     for ax, k in zip(axes, outcomes, strict=False):
         for x, cohort in enumerate(("naive", "LTM")):
@@ -126,7 +126,7 @@ def plot_dose(data: pd.DataFrame, effects: pd.DataFrame | None = None,
     _need(data, ("cohort", *outcomes, *PREDICTORS.values()), "meditator table")
     med = data[data["cohort"].eq("LTM")]
     naive = data[data["cohort"].eq("naive")]
-    fig = Figure(figsize=(3.4 * len(effects_shown), 3.0 * len(outcomes) + 0.4))
+    fig = Figure(figsize=(column_width(3.4 * len(effects_shown)), 3.0 * len(outcomes) + 0.4))
     axes = fig.subplots(len(outcomes), len(effects_shown), squeeze=False)
     color = COHORT_COLORS["LTM"]
     for i, k in enumerate(outcomes):
@@ -150,9 +150,9 @@ def plot_dose(data: pd.DataFrame, effects: pd.DataFrame | None = None,
                               & (effects["method"] == "ols")]
                 if len(row) and np.isfinite(row["estimate"].iloc[0]):
                     r = row.iloc[0]
-                    text = f"adjusted: {r.estimate:.2f} [{r.ci_low:.2f}, {r.ci_high:.2f}]"
+                    text = f"adjusted slope:\n{r.estimate:.2f} [{r.ci_low:.2f}, {r.ci_high:.2f}]"
                 else:
-                    text = "adjusted slope: n/a (too few meditators)"
+                    text = "adjusted slope: n/a\n(too few meditators)"
                 ax.text(0.02, 0.98, text, transform=ax.transAxes, ha="left", va="top",
                         fontsize=8.5, color="0.2", zorder=5,
                         bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "none",
@@ -189,7 +189,7 @@ def plot_coverage(coverage: pd.DataFrame, target: float = 0.95, tolerance: float
     parts = {"coverage": coverage[coverage["quantity"] == "coverage"],
              "false_positive_rate": coverage[coverage["quantity"] == "false_positive_rate"]}
     n = max(len(p) for p in parts.values())
-    fig = Figure(figsize=(10, 0.22 * n + 1.4))
+    fig = Figure(figsize=(column_width(10), 0.22 * n + 1.4))
     axes = fig.subplots(1, 2)
     for ax, (quantity, rows) in zip(axes, parts.items(), strict=True):
         labels = [f"{OUTCOME_LABELS.get(o, o)} · {a.replace('_', ' ')}"
@@ -198,11 +198,13 @@ def plot_coverage(coverage: pd.DataFrame, target: float = 0.95, tolerance: float
         if quantity == "coverage":
             ax.axvspan(target - tolerance, target + tolerance, color="0.9", zorder=0)
             ax.axvline(target, color="0.5", linewidth=0.8)
-            ax.set_title("Coverage of the 95% CI")
-            ax.set_xlim(0.85, 1.0)
+            ax.set_title("Coverage of the 95% CI", fontsize=11)
+            low = float((rows["value"] - 2 * rows["mc_se"]).min()) if len(rows) else 0.85
+            high = float((rows["value"] + 2 * rows["mc_se"]).max()) if len(rows) else 1.0
+            ax.set_xlim(min(0.85, low - 0.01), max(1.0, high) + 0.01)
         else:
             ax.axvline(alpha, color="0.3", linestyle="--", linewidth=1)
-            ax.set_title("False-positive rate (unadjusted p < .05)")
+            ax.set_title("False-positive rate\n(unadjusted p < .05)", fontsize=11)
             ax.set_xlim(0, max(0.12, float((rows["value"] + 2 * rows["mc_se"]).max()) + 0.01))
         ax.errorbar(rows["value"], y, xerr=2 * rows["mc_se"], fmt="o", color=COHORT_COLORS["naive"],
                     markersize=4, capsize=0, linewidth=1)

@@ -27,9 +27,13 @@ from mindpain.errors import MindpainError
 from mindpain.figures.style import (
     DIVERGING_CMAP,
     GROUP_COLORS,
+    MAX_WIDTH_IN,
     SIGN_COLORS,
     SOFTWARE_COLORS,
     TOTAL_COLORS,
+    column_width,
+    robust_vmax,
+    scale_note,
     styled,
 )
 from mindpain.scoring import WHOLE
@@ -119,11 +123,11 @@ def plot_signature_maps(signatures: Sequence, threshold: float | None = None) ->
     signatures = list(signatures)
     if not signatures:
         raise MindpainError("no signature given; expected at least one to draw")
-    fig = Figure(figsize=(10, 2.9 * len(signatures)), layout="constrained")
+    fig = Figure(figsize=(column_width(10), 2.9 * len(signatures)), layout="constrained")
     for k, sig in enumerate(signatures):
         ax = fig.add_subplot(len(signatures), 1, k + 1)
         weights = np.asarray(sig.weights.dataobj, dtype=float)
-        vmax = float(np.nanmax(np.abs(weights))) or 1.0
+        vmax = robust_vmax(weights)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             plotting.plot_glass_brain(
@@ -132,7 +136,8 @@ def plot_signature_maps(signatures: Sequence, threshold: float | None = None) ->
                 symmetric_cbar=True, threshold=threshold if threshold is not None else 1e-9,
                 black_bg=False, annotate=True, title=None)
         ax.set_title(f"{signature_title(sig)}\n"
-                     "weights: red positive, blue negative (maximum projection)", fontsize=11)
+                     "weights: red positive, blue negative (maximum projection)\n"
+                     f"{scale_note(vmax)}", fontsize=10)
     return fig
 
 
@@ -158,7 +163,7 @@ def plot_pain21_responses(scores: pd.DataFrame, signatures: Sequence,
     _need(scores, ("study", "software", "signature", "metric", "region", "response"),
           "pain21 scores")
     signatures = list(signatures)
-    fig = Figure(figsize=(4.6 * len(signatures) + 0.6, 6.4), layout="constrained")
+    fig = Figure(figsize=(column_width(4.6 * len(signatures) + 0.6), 6.4), layout="constrained")
     axes = fig.subplots(1, len(signatures), sharey=True, squeeze=False)[0]
     whole = whole_pattern_scores(scores, metric)
     for ax, sig in zip(axes, signatures, strict=True):
@@ -217,10 +222,16 @@ def plot_region_heatmap(scores: pd.DataFrame, signatures: Sequence, metric: str 
         tables.append(wide)
     widths = [max(t.shape[1], 1) for t in tables]
     n_rows = max(t.shape[0] for t in tables)
-    fig = Figure(figsize=(0.36 * sum(widths) + 1.2 * len(signatures) + 2.4,
-                          0.25 * n_rows + 2.8), layout="constrained")
-    axes = fig.subplots(1, len(signatures), squeeze=False,
-                        gridspec_kw={"width_ratios": widths})[0]
+    side_by_side = 0.36 * sum(widths) + 1.2 * len(signatures) + 2.4
+    stack = side_by_side > MAX_WIDTH_IN  # too wide for the column: one panel per row
+    if stack:
+        fig = Figure(figsize=(column_width(0.36 * max(widths) + 3.6),
+                              (0.25 * n_rows + 2.4) * len(signatures)), layout="constrained")
+        axes = fig.subplots(len(signatures), 1, squeeze=False)[:, 0]
+    else:
+        fig = Figure(figsize=(side_by_side, 0.25 * n_rows + 2.8), layout="constrained")
+        axes = fig.subplots(1, len(signatures), squeeze=False,
+                            gridspec_kw={"width_ratios": widths})[0]
     # one colour scale for every panel, so the local scores of the signatures compare
     vmax = float(np.nanmax([np.nanmax(np.abs(t.to_numpy())) for t in tables])) or 1.0
     norm = TwoSlopeNorm(0.0, -vmax, vmax)
@@ -231,14 +242,15 @@ def plot_region_heatmap(scores: pd.DataFrame, signatures: Sequence, metric: str 
         ax.set_xticks(np.arange(wide.shape[1]),
                       [f"{r} ({'+' if signs[r] > 0 else '−'})" for r in wide.columns],
                       rotation=60, ha="right", rotation_mode="anchor")
-        ax.set_yticks(np.arange(len(wide)), wide.index.tolist() if k == 0 else [])
+        ax.set_yticks(np.arange(len(wide)), wide.index.tolist() if k == 0 or stack else [])
+        if k == 0 or stack:
+            ax.set_ylabel(row)
         ax.set_xlabel("region (sign of its weights)")
         ax.set_title(signature_title(sig), fontsize=10.5)
         for spine in ax.spines.values():
             spine.set_visible(False)
     bar = fig.colorbar(image, ax=list(axes), shrink=0.7, pad=0.02)
     bar.set_label(f"local score ({metric})")
-    axes[0].set_ylabel(row)
     return fig
 
 
@@ -273,7 +285,7 @@ def plot_measured_vs_planted(comparison: pd.DataFrame, labels: dict | None = Non
     r = stats_["r"]
     ncols = min(len(outcomes), 2)
     nrows = int(np.ceil(len(outcomes) / ncols))
-    fig = Figure(figsize=(4.4 * ncols + 0.4, 4.0 * nrows + 0.6), layout="constrained")
+    fig = Figure(figsize=(column_width(4.4 * ncols + 0.4), 4.0 * nrows + 0.6), layout="constrained")
     axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False).ravel())
     markers = {"pre": "o", "post": "^"}
     for ax, outcome in zip(axes, outcomes, strict=False):
@@ -289,7 +301,7 @@ def plot_measured_vs_planted(comparison: pd.DataFrame, labels: dict | None = Non
         name = label if isinstance(label, str) else getattr(label, "label", outcome)
         ax.set_title(f"{name}\nr = {r[outcome]:.2f}, n = {len(rows)} sessions", fontsize=10.5)
         target = rows["target"].iloc[0] if "target" in rows else "planted"
-        ax.set_xlabel(f"latent {target} response (twin truth, % at peak)")
+        ax.set_xlabel(f"latent {target} response\n(twin truth, % at peak)")
         ax.set_ylabel("measured response (dot product)")
     for ax in axes[len(outcomes):]:
         ax.set_visible(False)
@@ -299,7 +311,7 @@ def plot_measured_vs_planted(comparison: pd.DataFrame, labels: dict | None = Non
     handles += [Line2D([], [], ls="", marker=m, color="0.35", label=f"session {s}")
                 for s, m in markers.items() if s in set(comparison["session"])]
     handles.append(Line2D([], [], color="0.3", lw=1.2, label="least-squares line"))
-    fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 4),
+    fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 3),
                frameon=False)
     return fig
 
@@ -321,7 +333,7 @@ def plot_region_breakdown(scores: pd.DataFrame, signatures: Sequence) -> Figure:
     """
     _need(scores, ("map", "signature", "metric", "region", "response"), "scores")
     signatures = list(signatures)
-    fig = Figure(figsize=(5.4 * len(signatures) + 0.4,
+    fig = Figure(figsize=(column_width(5.4 * len(signatures) + 0.4),
                           0.3 * max(len(_region_order(s)) for s in signatures) + 2.8),
                  layout="constrained")
     axes = fig.subplots(1, len(signatures), squeeze=False)[0]
@@ -348,15 +360,15 @@ def plot_region_breakdown(scores: pd.DataFrame, signatures: Sequence) -> Figure:
         ax.axhline(len(order) - 0.5, color="0.6", lw=0.8, ls=":")
         ax.set_yticks(y, [*order, "Σ regions", "whole pattern"])
         ax.set_ylim(len(names) - 0.4, -0.6)
-        ax.set_xlabel(f"local score (dot), mean ± SD over {len(per_map)} maps")
-        ax.set_title(signature_title(sig), fontsize=10.5)
+        ax.set_xlabel(f"local score (dot),\nmean ± SD over {len(per_map)} maps")
+        ax.set_title(signature_title(sig).replace(": ", ":\n", 1), fontsize=10.5)
         ax.grid(axis="x", color="0.9", lw=0.8)
         ax.set_axisbelow(True)
     handles = [Patch(color=SIGN_COLORS[1], label="region of positive weights"),
                Patch(color=SIGN_COLORS[-1], label="region of negative weights"),
                Patch(color=TOTAL_COLORS["sum"], label="sum of the regions"),
                Patch(color=TOTAL_COLORS["whole"], label="whole pattern")]
-    fig.legend(handles=handles, loc="outside lower center", ncol=4, frameon=False)
+    fig.legend(handles=handles, loc="outside lower center", ncol=2, frameon=False)
     return fig
 
 

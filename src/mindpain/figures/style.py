@@ -11,6 +11,8 @@ import functools
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.text import Text
 
 #: The Okabe-Ito palette (colour-blind safe) by name: the categorical colours below are its.
 OKABE_ITO = {"orange": "#E69F00", "sky_blue": "#56B4E9", "green": "#009E73",
@@ -67,6 +69,104 @@ STYLE = {
     "axes.spines.right": False, "figure.dpi": 100, "savefig.dpi": 150,
     "savefig.bbox": "tight",
 }
+
+
+#: Percentile of a brain map's non-zero |values| at which its colour scale ends (a few
+#: extreme voxels do not wash out the rest of the map).
+ROBUST_PERCENTILE = 99.0
+
+
+def robust_vmax(values, percentile: float = ROBUST_PERCENTILE, threshold=None) -> float:
+    """Return the colour-scale end of a brain map: a percentile of its shown |values|.
+
+    Parameters
+    ----------
+    values : array-like or nibabel image
+        The map (its data are read if it is an image).
+    percentile : float
+        Which percentile of the finite, non-zero absolute values.
+    threshold : float, optional
+        Only values with |value| above it are shown, so only they set the scale.
+
+    Returns
+    -------
+    float
+        Positive; 1.0 for a map without a non-zero value.
+
+    Examples
+    --------
+    >>> robust_vmax(np.r_[np.zeros(10), np.arange(1.0, 101.0)], 99)
+    99.01
+    """
+    data = np.asarray(values.dataobj if hasattr(values, "dataobj") else values, dtype=float)
+    data = np.abs(data[np.isfinite(data) & (data != 0)])
+    if threshold is not None:
+        data = data[data > threshold]
+    if not data.size:
+        return 1.0 if threshold is None else 2.0 * float(threshold)
+    return float(np.percentile(data, percentile))
+
+
+def scale_note(vmax: float, percentile: float = ROBUST_PERCENTILE, threshold=None) -> str:
+    """Return the phrase that states a map's colour scale (:func:`robust_vmax`), for its figure."""
+    shown = "|value|" if threshold is None else f"|value| above {threshold:g}"
+    return f"colour scale ±{vmax:.3g} ({percentile:g}th percentile of {shown})"
+
+
+#: Width of the book's text column, in CSS px, at a 1,400 px window (sphinx-book-theme): a
+#: wider figure is scaled down to it, and its text with it.
+COLUMN_PX = 784
+#: Smallest text a figure may show, in px at display size.
+MIN_FONT_PX = 8.0
+#: Margin (inches) around a figure saved with a tight bounding box (matplotlib's default).
+PAD_IN = 0.1
+#: Widest figure, in inches at the book's dpi, that is shown at full size in the column
+#: (its saved image adds :data:`PAD_IN` on each side).
+MAX_WIDTH_IN = (COLUMN_PX - 2 * PAD_IN * STYLE["figure.dpi"]) / STYLE["figure.dpi"]
+
+
+def column_width(width_in: float) -> float:
+    """Return ``width_in`` capped at :data:`MAX_WIDTH_IN` (a figure's width for the column)."""
+    return min(float(width_in), MAX_WIDTH_IN)
+
+
+def legibility(fig) -> dict:
+    """Measure a figure as the book shows it: its image's width and its smallest text, in px.
+
+    The figure is saved as the book saves it (PNG at its dpi, tight bounding box, so text
+    outside the axes counts); a wider image is scaled down to the column, and its text with it.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure, as a figure function returns it.
+
+    Returns
+    -------
+    dict
+        ``width_px`` (the saved image's width), ``scale`` (the column's shrink factor, at
+        most 1) and ``min_font_px`` (the smallest visible, non-empty text at display size).
+
+    Examples
+    --------
+    >>> from matplotlib.figure import Figure
+    >>> fig = Figure(figsize=(MAX_WIDTH_IN, 3), dpi=100)
+    >>> _ = fig.subplots().set_title("title", fontsize=10)
+    >>> m = legibility(fig)
+    >>> m["width_px"] <= COLUMN_PX, round(m["min_font_px"], 1)
+    (True, 13.9)
+    """
+    import io
+    import struct
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=fig.dpi, bbox_inches="tight", pad_inches=PAD_IN)
+    width_px = struct.unpack(">I", buffer.getvalue()[16:20])[0]
+    scale = min(1.0, COLUMN_PX / width_px)
+    sizes = [t.get_fontsize() for t in fig.findobj(Text)
+             if t.get_visible() and t.get_text().strip()]
+    smallest = min(sizes) * fig.dpi / 72 * scale if sizes else float("inf")
+    return {"width_px": width_px, "scale": scale, "min_font_px": smallest}
 
 
 def styled(func):

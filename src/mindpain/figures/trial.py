@@ -20,6 +20,7 @@ from mindpain.figures.style import (
     PAPER_COLOR,
     RATING_UNITS,
     REFERENCE_COLOR,
+    column_width,
     styled,
 )
 from mindpain.trial_models import change_scores
@@ -65,7 +66,7 @@ def plot_trajectories(trial: pd.DataFrame, outcomes=("nps", "siips1")) -> Figure
         error bars: mean of all available values per session with its t-based 95% CI.
     """
     _need(trial, ("participant_id", "session", "group", *outcomes), "trial table")
-    fig = Figure(figsize=(9, 2.9 * len(outcomes) + 0.4))
+    fig = Figure(figsize=(column_width(9), 2.9 * len(outcomes) + 0.4))
     axes = np.atleast_2d(fig.subplots(len(outcomes), len(ARMS), sharey="row", squeeze=False))
     for i, outcome in enumerate(outcomes):
         ch = change_scores(trial, outcome)
@@ -132,8 +133,9 @@ def plot_forest(effects: pd.DataFrame, outcomes=("nps", "siips1"),
     n = len(outcomes)
     ncols = min(n, 2)
     nrows = int(np.ceil(n / ncols))
-    fig = Figure(figsize=(5.2 * ncols, 0.55 * len(contrasts) * nrows + 1.6))
-    axes = np.atleast_1d(fig.subplots(nrows, ncols, sharex=True, squeeze=False)).ravel()
+    fig = Figure(figsize=(column_width(5.2 * ncols), 0.55 * len(contrasts) * nrows + 1.6))
+    axes = np.atleast_1d(fig.subplots(nrows, ncols, sharex=True, sharey=True,
+                                      squeeze=False)).ravel()
     offsets = np.linspace(0.22, -0.22, len(models)) if len(models) > 1 else [0.0]
     ypos = {c: len(contrasts) - 1 - k for k, c in enumerate(contrasts)}
     for ax, outcome in zip(axes, outcomes, strict=False):
@@ -163,7 +165,8 @@ def plot_forest(effects: pd.DataFrame, outcomes=("nps", "siips1"),
     for ax in axes[len(outcomes):]:
         ax.set_visible(False)
     for ax in axes[-ncols:]:
-        ax.set_xlabel("Cohen's d on the change score (negative: lower after)")
+        ax.set_xlabel("d, change score" if ncols > 1 else
+                      "Cohen's d on the change score (negative: lower after)")
     handles = [Line2D([], [], ls="", marker=MODEL_STYLE[m][0], color=MODEL_STYLE[m][1],
                       label=MODEL_STYLE[m][2]) for m in models]
     handles += [Line2D([], [], ls="", marker="|", ms=14, mew=2, color="black",
@@ -198,25 +201,33 @@ def plot_residuals(residuals: pd.DataFrame, assumptions: pd.DataFrame | None = N
     outcomes = list(dict.fromkeys(data.outcome))
     if not outcomes:
         raise MindpainError(f"residuals table has no rows for model {model!r}")
-    fig = Figure(figsize=(2.4 * len(outcomes), 5.0))
-    axes = fig.subplots(2, len(outcomes), squeeze=False)
+    # Rows of three outcomes, each a pair of rows: residuals (top), Q-Q plot (bottom).
+    ncols = min(len(outcomes), 3)
+    blocks = int(np.ceil(len(outcomes) / ncols))
+    fig = Figure(figsize=(column_width(2.6 * ncols), 4.6 * blocks))
+    grid = fig.subplots(2 * blocks, ncols, squeeze=False)
     for j, outcome in enumerate(outcomes):
+        top, bottom = grid[2 * (j // ncols), j % ncols], grid[2 * (j // ncols) + 1, j % ncols]
         sub = data[data.outcome == outcome]
         r = sub["residual"].to_numpy()
-        axes[0, j].scatter(sub["fitted"], r, s=9, color="0.3", alpha=0.7)
-        axes[0, j].axhline(0, color=REFERENCE_COLOR, lw=1)
-        axes[0, j].set_title(OUTCOME_LABELS[outcome], fontsize=11)
+        top.scatter(sub["fitted"], r, s=9, color="0.3", alpha=0.7)
+        top.axhline(0, color=REFERENCE_COLOR, lw=1)
+        top.set_title(OUTCOME_LABELS[outcome], fontsize=11)
         (osm, osr), (slope, icpt, _) = stats.probplot(r, dist="norm")
-        axes[1, j].scatter(osm, osr, s=9, color="0.3", alpha=0.7)
-        axes[1, j].plot(osm, slope * osm + icpt, color=REFERENCE_COLOR, lw=1)
+        bottom.scatter(osm, osr, s=9, color="0.3", alpha=0.7)
+        bottom.plot(osm, slope * osm + icpt, color=REFERENCE_COLOR, lw=1)
         if assumptions is not None:
             row = assumptions[(assumptions.outcome == outcome) & (assumptions.model == model)]
             if len(row):
-                axes[1, j].set_title(f"Shapiro p = {row.shapiro_p.iloc[0]:.2f}", fontsize=10)
-        axes[0, j].set_xlabel("Fitted", fontsize=9)
-        axes[1, j].set_xlabel("Normal quantile", fontsize=9)
-    axes[0, 0].set_ylabel("Residual")
-    axes[1, 0].set_ylabel("Ordered residual")
+                bottom.set_title(f"Shapiro p = {row.shapiro_p.iloc[0]:.2f}", fontsize=10)
+        top.set_xlabel("Fitted", fontsize=9)
+        bottom.set_xlabel("Normal quantile", fontsize=9)
+        if j % ncols == 0:
+            top.set_ylabel("Residual")
+            bottom.set_ylabel("Ordered residual")
+    for j in range(len(outcomes), blocks * ncols):
+        grid[2 * (j // ncols), j % ncols].set_visible(False)
+        grid[2 * (j // ncols) + 1, j % ncols].set_visible(False)
     fig.tight_layout()
     return fig
 
@@ -239,7 +250,7 @@ def plot_link(trial: pd.DataFrame, link: pd.DataFrame | None = None, signatures=
     -------
     matplotlib.figure.Figure
     """
-    fig = Figure(figsize=(4.0 * len(ratings), 3.3 * len(signatures) + 0.4))
+    fig = Figure(figsize=(column_width(4.0 * len(ratings)), 3.3 * len(signatures) + 0.4))
     axes = fig.subplots(len(signatures), len(ratings), squeeze=False)
     for i, sig in enumerate(signatures):
         for j, rat in enumerate(ratings):
@@ -266,6 +277,13 @@ def plot_link(trial: pd.DataFrame, link: pd.DataFrame | None = None, signatures=
     return fig
 
 
+def _coverage_limits(table: pd.DataFrame, low: float) -> tuple[float, float]:
+    """Return x limits that show every coverage and its ±2 Monte-Carlo SE bar whole."""
+    lo = float(np.nanmin(table.coverage - 2 * table.mc_se)) if len(table) else low
+    hi = float(np.nanmax(table.coverage + 2 * table.mc_se)) if len(table) else 1.0
+    return max(min(low, lo - 0.01), 0.0), max(1.0, hi) + 0.01
+
+
 @styled
 def plot_coverage(coverage: pd.DataFrame, target: float = 0.95, tolerance: float = 0.03) -> Figure:
     """Coverage of the 95% CIs of d per outcome, contrast and model, with 2 Monte-Carlo SEs.
@@ -283,11 +301,16 @@ def plot_coverage(coverage: pd.DataFrame, target: float = 0.95, tolerance: float
     """
     _need(coverage, ("outcome", "contrast", "model", "coverage", "mc_se"), "coverage table")
     outcomes = list(dict.fromkeys(coverage.outcome))
-    fig = Figure(figsize=(2.2 * len(outcomes) + 1.5, 4.2))
-    axes = fig.subplots(1, len(outcomes), sharey=True, squeeze=False)[0]
+    ncols = min(len(outcomes), 3)
+    nrows = int(np.ceil(len(outcomes) / ncols))
+    fig = Figure(figsize=(column_width(2.2 * ncols + 1.5), 2.6 * nrows + 0.8))
+    axes = fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False).ravel()
+    low, high = _coverage_limits(coverage, 0.85)
     models = [m for m in MODEL_STYLE if m in set(coverage.model)]
     offsets = dict(zip(models, np.linspace(-0.27, 0.27, len(models)), strict=True))
-    for ax, outcome in zip(axes, outcomes, strict=True):
+    for ax in axes[len(outcomes):]:
+        ax.set_visible(False)
+    for k, (ax, outcome) in enumerate(zip(axes, outcomes, strict=False)):
         ax.axvspan(target - tolerance, target + tolerance, color="0.9")
         ax.axvline(target, color="0.5", lw=0.8)
         sub = coverage[coverage.outcome == outcome]
@@ -299,15 +322,17 @@ def plot_coverage(coverage: pd.DataFrame, target: float = 0.95, tolerance: float
             ax.errorbar(rows.coverage, y + offsets[model], xerr=2 * rows.mc_se, fmt=marker,
                         color=color, ms=4, lw=1, capsize=1.5)
         ax.set_title(OUTCOME_LABELS[outcome], fontsize=11)
-        ax.set_xlim(0.85, 1.0)
+        ax.set_xlim(low, high)
         ax.set_xticks([0.9, 0.95, 1.0], ["0.90", "0.95", "1.00"])
-        ax.set_xlabel("Coverage")
+        if k + ncols >= len(outcomes):  # the lowest panel of its column
+            ax.xaxis.set_tick_params(labelbottom=True)
+            ax.set_xlabel("Coverage")
     axes[0].set_yticks(range(len(TRIAL_CONTRASTS)),
                        [CONTRAST_LABELS[c] for c in TRIAL_CONTRASTS[::-1]])
     handles = [Line2D([], [], ls="", marker=MODEL_STYLE[m][0], color=MODEL_STYLE[m][1],
                       label=MODEL_STYLE[m][2]) for m in models]
-    fig.legend(handles=handles, loc="lower center", ncols=len(models), frameon=False)
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    fig.legend(handles=handles, loc="lower center", ncols=min(len(models), 2), frameon=False)
+    fig.tight_layout(rect=(0, 0.6 / fig.get_figheight(), 1, 1))
     return fig
 
 
@@ -337,8 +362,8 @@ def plot_endtoend_coverage(table: pd.DataFrame, target: float = 0.95,
     styles = dict(MODEL_STYLE, paper=("*", MODEL_COLORS["paper"], "Paper's test (3-arm pooled SD)"))
     models = [m for m in ("paper", *MODEL_STYLE) if m in set(table.model)]
     offsets = dict(zip(models, np.linspace(-0.27, 0.27, len(models)), strict=True))
-    low = float(min(0.8, (table.coverage - 2 * table.mc_se).min() - 0.02))
-    fig = Figure(figsize=(2.6 * len(outcomes) + 1.8, 2.3 * len(worlds) + 1.0))
+    low, high = _coverage_limits(table, 0.8)
+    fig = Figure(figsize=(column_width(2.6 * len(outcomes) + 1.8), 2.3 * len(worlds) + 1.0))
     axes = fig.subplots(len(worlds), len(outcomes), sharex=True, sharey=True, squeeze=False)
     for i, world in enumerate(worlds):
         for j, outcome in enumerate(outcomes):
@@ -354,7 +379,7 @@ def plot_endtoend_coverage(table: pd.DataFrame, target: float = 0.95,
                             color=color, ms=4, lw=1, capsize=1.5)
             label = world if "world" in world else f"{world} world"
             ax.set_title(f"{OUTCOME_LABELS[outcome]}, {label}", fontsize=10)
-            ax.set_xlim(max(low, 0.0), 1.01)
+            ax.set_xlim(low, high)
             if i == len(worlds) - 1:
                 ax.set_xlabel("Coverage")
         axes[i, 0].set_yticks(range(len(contrasts)),

@@ -14,6 +14,7 @@ favicon on the internet is removed.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import html
 import io
@@ -21,8 +22,15 @@ import re
 import warnings
 
 import matplotlib.pyplot as plt
+import numpy as np
 
-from mindpain.figures.style import DIVERGING_CMAP, detached
+from mindpain.figures.style import (
+    DIVERGING_CMAP,
+    column_width,
+    detached,
+    robust_vmax,
+    scale_note,
+)
 
 #: Shown on screen: the viewer; in print or without JavaScript: the static image.
 VIEWER_CSS = (".mindpain-viewer-static{display:none;max-width:100%}"
@@ -32,6 +40,17 @@ VIEWER_CSS = (".mindpain-viewer-static{display:none;max-width:100%}"
 _INTERNAL_ALT = {"spriteImg": "all slices of the map, which the viewer draws from",
                  "colorMap": "colour scale of the map",
                  "overlayImg": "slices of the thresholded map, which the viewer overlays"}
+
+
+@functools.cache
+def mni_template():
+    """Return the MNI152 template (2 mm) that nilearn ships in its wheel: every map's background.
+
+    Loaded from nilearn's package data (no download), once per process.
+    """
+    from nilearn.datasets import load_mni152_template
+
+    return load_mni152_template(resolution=2)
 
 
 def external_urls(page: str) -> list[str]:
@@ -74,11 +93,11 @@ class BrainViewer:
     """
 
     def __init__(self, page: str, title: str, png: bytes, alt: str, width: int = 720,
-                 height: int = 360):
+                 height: int = 360, note: str = ""):
         if not title.strip() or not alt.strip():
             raise ValueError("a viewer needs a title and alt text for its static image")
         self.page, self.title, self.png, self.alt = page, title, png, alt
-        self.width, self.height = width, height
+        self.width, self.height, self.note = width, height, note
 
     def _repr_html_(self) -> str:
         image = base64.b64encode(self.png).decode("ascii")
@@ -86,7 +105,9 @@ class BrainViewer:
             f'<div class="mindpain-viewer"><style>{VIEWER_CSS}</style>'
             f'<noscript><style>.mindpain-viewer-frame{{display:none}}'
             f'.mindpain-viewer-static{{display:block}}</style></noscript>'
-            f'<p class="mindpain-viewer-title"><strong>{html.escape(self.title)}</strong></p>'
+            f'<p class="mindpain-viewer-title"><strong>{html.escape(self.title)}</strong>'
+            + (f' <span class="mindpain-viewer-note">({html.escape(self.note)})</span>'
+               if self.note else "") + "</p>"
             f'<iframe class="mindpain-viewer-frame" title="{html.escape(self.title)}" '
             f'srcdoc="{html.escape(self.page, quote=True)}" width="{self.width}" '
             f'height="{self.height}" style="border:0;max-width:100%"></iframe>'
@@ -95,24 +116,34 @@ class BrainViewer:
 
 
 def plot_contrast_map(img, title, threshold=None, vmax=None, cut_coords=(4, -20, 10)):
-    """Plot a statistical map in orthogonal slices on the MNI template."""
-    from nilearn import plotting
+    """Plot a statistical map in orthogonal slices over the MNI152 template.
 
-    fig = plt.figure(figsize=(9, 3.3))
+    The colour scale ends at ``vmax``, by default :func:`~mindpain.figures.style.robust_vmax`
+    of the map (a percentile of its non-zero |values|), as the figure states under the slices.
+    """
+    from nilearn import plotting
+    from nilearn.image import load_img
+
+    img, given = load_img(img), vmax
+    vmax = robust_vmax(img, threshold=threshold) if vmax is None else float(vmax)
+    fig = plt.figure(figsize=(column_width(9), 3.3))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        display = plotting.plot_stat_map(img, threshold=threshold, vmax=vmax, figure=fig,
-                                         cut_coords=cut_coords, title=None,
-                                         draw_cross=False, annotate=True, black_bg=False,
-                                         cmap=DIVERGING_CMAP)
+        display = plotting.plot_stat_map(img, bg_img=mni_template(), threshold=threshold,
+                                         vmax=vmax, figure=fig, cut_coords=cut_coords,
+                                         title=None, draw_cross=False, annotate=True,
+                                         black_bg=False, cmap=DIVERGING_CMAP)
     fig.suptitle(title, fontsize=11)
+    note = scale_note(vmax, threshold=threshold) if given is None else f"colour scale ±{vmax:.3g}"
+    fig.text(0.5, 0.0, note, ha="center", va="bottom", fontsize=9, color="0.3")
     del display
     return detached(fig)
 
 
-def static_png(img, title: str, threshold=None, cut_coords=None, dpi: int = 80) -> bytes:
+def static_png(img, title: str, threshold=None, cut_coords=None, dpi: int = 80,
+               vmax=None) -> bytes:
     """Orthogonal slices of ``img`` on the MNI template, as PNG bytes (the print fallback)."""
-    fig = plot_contrast_map(img, title, threshold=threshold, cut_coords=cut_coords)
+    fig = plot_contrast_map(img, title, threshold=threshold, cut_coords=cut_coords, vmax=vmax)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
     return buffer.getvalue()
@@ -143,17 +174,22 @@ def brain_viewer(img, title: str, alt: str, threshold=None, cut_coords=None,
         If the viewer's HTML still loads anything from outside.
     """
     from nilearn import plotting
+    from nilearn.image import load_img
 
+    img, given = load_img(img), vmax
+    vmax = robust_vmax(img, threshold=threshold) if vmax is None else float(vmax)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         # No title drawn inside the viewer (nilearn cuts long ones): it is shown above it.
-        view = plotting.view_img(img, threshold=threshold, title=None, black_bg=False,
-                                 symmetric_cmap=True, cmap=DIVERGING_CMAP, width_view=700,
-                                 cut_coords=cut_coords, vmax=vmax)
+        view = plotting.view_img(img, bg_img=mni_template(), threshold=threshold, title=None,
+                                 black_bg=False, symmetric_cmap=True, cmap=DIVERGING_CMAP,
+                                 width_view=700, cut_coords=cut_coords, vmax=vmax)
     page = accessible_standalone(view.get_standalone(), title)
     if external_urls(page):
         raise RuntimeError(f"viewer HTML loads from outside: {external_urls(page)}")
-    return BrainViewer(page, title, static_png(img, title, threshold, cut_coords), alt)
+    png = static_png(img, title, threshold, cut_coords, vmax=given)
+    note = scale_note(vmax, threshold=threshold) if given is None else f"colour scale ±{vmax:.3g}"
+    return BrainViewer(page, title, png, alt, note=note)
 
 
 def pain21_mean_map(pain21, method: str = "zscore"):
@@ -173,7 +209,6 @@ def pain21_mean_map(pain21, method: str = "zscore"):
         The mean map on the pain21 grid.
     """
     import nibabel as nib
-    import numpy as np
 
     from mindpain.datasets import normalise_pain21
 
