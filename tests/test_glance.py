@@ -72,3 +72,14 @@ def test_build_log_appends_one_line_per_call(tmp_path, monkeypatch):
     assert len(lines) == 2
     assert lines[0].endswith("chapter 4: wrote trial_effects.tsv (84 rows)")
     assert lines[1].endswith("first level: 0 computed | 708 unchanged")
+
+
+def test_glance_display_table_has_headers_note_and_no_index():
+    from mindpain.figures.glance import glance_table
+
+    scales = effect_scale_table()
+    shown = glance_table(scales, _effects(scales), _endtoend(scales), "realistic")
+    html = shown.to_html()
+    assert "<th></th>" not in html and "nan" not in html.lower()
+    assert MISSING in shown.note
+    assert "Paper: d" in shown.numeric and "Outcome" not in shown.numeric

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from mindpain.figures.tables import DisplayTable
 from mindpain.vocabulary import CONTRAST_LABELS, OUTCOME_LABELS
 
 #: The model whose estimate the glance table shows for this build (the paper's
@@ -87,3 +88,26 @@ def results_at_a_glance(scales: pd.DataFrame, effects: pd.DataFrame, endtoend: p
             e2e_cov: MISSING if e is None else f"{e.coverage:.0%}",
         })
     return pd.DataFrame(rows)
+
+
+def glance_table(scales: pd.DataFrame, effects: pd.DataFrame, endtoend: pd.DataFrame,
+                 scenario: str) -> DisplayTable:
+    """Return :func:`results_at_a_glance` as the book shows it: a display table.
+
+    Parameters
+    ----------
+    scales, effects, endtoend, scenario
+        As for :func:`results_at_a_glance`.
+
+    Returns
+    -------
+    DisplayTable
+        Numbers aligned right, with a note on the scales and on what "—" means.
+    """
+    frame = results_at_a_glance(scales, effects, endtoend, scenario)
+    numeric = tuple(c for c in frame.columns if c not in ("Outcome", "Contrast")
+                    and "covers" not in c)
+    note = ("Paper scale: d = 2t/√df between arms, with the t of the test; d_z within MBSR. "
+            "Change score: d over the two arms' pooled SD of change. "
+            f"{MISSING} not available (no planted value for your own data).")
+    return DisplayTable(frame=frame, note=note, numeric=numeric)
