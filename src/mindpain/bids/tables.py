@@ -243,7 +243,8 @@ def load_run_events(path, run_length: float | None = None,
     types = ev["trial_type"].astype(str)
     unknown = sorted(set(types) - set(trial_types))
     if unknown:
-        raise MindpainError(f"unknown trial type(s) {', '.join(unknown)}; expected only "
+        raise MindpainError(f"unknown trial type(s) {', '.join(map(repr, unknown))} (spaces "
+                            "and other characters count); expected only "
                             f"{', '.join(trial_types)}", path)
     for needed in ("hot", "warm"):
         if needed not in set(types):
