@@ -200,7 +200,9 @@ def test_nonfinite_bold_voxels_are_left_out_without_touching_their_neighbours(
     img = nib.load(bold)
     data = np.asarray(img.dataobj, dtype=np.float32)
     data[voxel + (7,)] = np.nan
-    nib.save(nib.Nifti1Image(data, img.affine, img.header), bold)
+    changed = nib.Nifti1Image(data, img.affine, img.header)
+    changed.header.set_data_dtype(np.float32)  # the twin stores int16: NaN needs floats
+    nib.save(changed, bold)
     before = hashes(bids)
     out = tmp_path / "out"
     code, _, err = run_cli(["first-level", str(bids), "--out", str(out), "--quiet"], capsys)
