@@ -113,6 +113,29 @@ def test_score_refuses_a_header_nibabel_or_the_image_check_refuses(user, capsys,
     _refused(user, [bad], capsys, expect, bad.name)
 
 
+def test_score_refuses_signature_weights_with_a_singular_affine(user, capsys):
+    sig = user["root"] / "sig" / "flat.nii"
+    shutil.copy(user["sig"], sig)
+    _patch(sig, 312, "4f", 0.0, 0.0, 0.0, -4.0)  # srow_z = 0: no z axis
+    _patch(sig, 252, "h", 0)
+    _refused(user, [user["map"]], capsys, "cannot be inverted", sig.name, sig=sig)
+
+
+def test_first_level_refuses_an_unoriented_mask_before_writing(bids, tmp_path):
+    from mindpain.errors import MindpainError
+    from mindpain.first_level import run_first_level
+
+    bold = nib.load(bids / FUNC / f"{STEM}_run-1_bold.nii.gz")
+    mask = nib.Nifti1Image(np.ones(bold.shape[:3], np.uint8), None)
+    mask.header.set_zooms(bold.header.get_zooms()[:3])
+    mask_path = tmp_path / "mask.nii.gz"
+    nib.save(mask, mask_path)
+    before = hashes(tmp_path)
+    with pytest.raises(MindpainError, match="mask.nii.gz: has no orientation"):
+        run_first_level(bids, tmp_path / "out", mask_img=mask_path, progress=False)
+    assert hashes(tmp_path) == before and not (tmp_path / "out").exists()
+
+
 def test_score_refuses_a_data_offset_inside_the_header(user, capsys):
     """vox_offset 0 in a single file: nibabel reads the header itself as data; refused."""
     odd = user["map"].with_name("sub-02_statmap.nii")
@@ -134,35 +157,29 @@ def test_score_reads_a_padded_gzip_that_nibabel_reads(user, capsys):
     assert hashes(user["root"]) == before
 
 
-def test_first_level_refuses_an_unoriented_run_before_writing(bids, tmp_path, capsys):
+def test_first_level_fails_an_unoriented_run(bids, tmp_path, capsys):
     bold = bids / FUNC / f"{STEM}_run-2_bold.nii.gz"
     img = nib.load(bold)
     img.header.set_sform(None, code=0)
     img.header.set_qform(None, code=0)
     nib.save(nib.Nifti1Image(np.asanyarray(img.dataobj), None, img.header), bold)
-    _first_level_refused(bids, tmp_path, capsys, "no orientation", bold.name)
+    _first_level_run_failed(bids, tmp_path, capsys, "has no orientation", bold.name)
 
 
 @pytest.mark.parametrize("case, expect", [
     ("grid", "differs from the grid"),
     ("far", "lies outside the MNI brain box"),
 ])
-def test_first_level_refuses_a_run_off_the_sessions_grid(bids, tmp_path, capsys, case, expect):
+def test_first_level_fails_a_run_off_the_sessions_grid(bids, tmp_path, capsys, case, expect):
     bold = bids / FUNC / f"{STEM}_run-2_bold.nii.gz"
     img = nib.load(bold)
     affine = img.affine.copy()
-    if case == "grid":
-        affine[:3, 3] += 1.0  # a shift of 1 mm: another grid
-    else:
-        affine[:3, 3] += 1000.0  # a metre away from the brain
+    affine[:3, 3] += 1.0 if case == "grid" else 1000.0  # 1 mm: another grid; 1 m: no brain
     out = nib.Nifti1Image(np.asanyarray(img.dataobj), affine, img.header)
     out.set_sform(affine, code=4)
     out.set_qform(affine, code=4)
     nib.save(out, bold)
-    if case == "far":  # both runs, so the grids agree and the box is what is wrong
-        shutil.copy(bold, bids / FUNC / f"{STEM}_run-1_bold.nii.gz")
-    _first_level_refused(bids, tmp_path, capsys, expect, bold.name if case == "grid"
-                         else f"{STEM}_run-1_bold.nii.gz")
+    _first_level_run_failed(bids, tmp_path, capsys, expect, bold.name)
 
 
 # --------------------------------------------------------------------------- 2. non-finite
@@ -280,19 +297,14 @@ def test_trial_type_with_a_trailing_space_is_shown(bids, tmp_path, capsys):
     table = pd.read_csv(events, sep="\t", keep_default_na=False)
     table.loc[0, "trial_type"] = "hot "
     table.to_csv(events, sep="\t", index=False)
-    before = hashes(bids)
-    code, _, err = run_cli(["first-level", str(bids), "--out", str(tmp_path / "out"),
-                            "--quiet"], capsys)
-    assert code == 2
-    failed = [ln for ln in err.splitlines() if ln.startswith("FAILED")]
-    assert len(failed) == 1 and events.name in failed[0] and "'hot '" in failed[0]
-    assert hashes(bids) == before
+    _first_level_run_failed(bids, tmp_path, capsys, "'hot '", events.name)
 
 
 def test_a_broken_top_sidecar_is_one_line_once(bids, tmp_path, capsys):
     sidecar = bids / "task-heat_bold.json"
     sidecar.write_text('{"RepetitionTime": ')
-    _first_level_refused(bids, tmp_path, capsys, "", sidecar.name)
+    line = _first_level_run_failed(bids, tmp_path, capsys, "unreadable JSON", sidecar.name)
+    assert line.endswith("(2 runs or sessions)")
 
 
 @pytest.mark.parametrize("content, expect", [
@@ -357,6 +369,25 @@ def bids(tiny_source, tmp_path) -> Path:
     root = tmp_path / "bids"
     shutil.copytree(tiny_source, root)
     return root
+
+
+def _first_level_run_failed(bids, tmp_path, capsys, expect: str, name: str) -> str:
+    """first-level: exit 2, one FAILED line naming ``name`` with ``expect``; no session map.
+
+    stderr holds the summary line and one ``FAILED`` line per cause (a bad run fails alone;
+    its session is not combined).
+    """
+    before = hashes(bids)
+    out = tmp_path / "out"
+    code, _, err = run_cli(["first-level", str(bids), "--out", str(out), "--quiet"], capsys)
+    assert code == 2, err
+    assert "Traceback" not in err
+    failed = [ln for ln in err.splitlines() if ln.startswith("FAILED")]
+    assert len(failed) == 1 and len(err.splitlines()) == 2, err
+    assert name in failed[0] and expect in failed[0], failed[0]
+    assert not list(out.rglob("*_ses-pre_*_statmap.nii.gz"))  # no session map
+    assert hashes(bids) == before
+    return failed[0]
 
 
 def _first_level_refused(bids, tmp_path, capsys, expect: str, name: str) -> str:

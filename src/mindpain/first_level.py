@@ -27,10 +27,16 @@ Confounds
     (``motion_outlier*``). The ideal-world twin has no confounds and is fitted without.
 Checks
     Every input is read by :mod:`mindpain.bids` (one reader, one TR rule: the sidecar's
-    ``RepetitionTime``, which must agree with the NIfTI header). A run whose BOLD has no
-    voxel varying in time (all zero, all NaN, constant) is **excluded** with a warning and
-    listed under ``ExcludedRuns`` in its session's sidecars; a session with no run left
-    fails. Two BOLD files that would write the same outputs are refused.
+    ``RepetitionTime``, which must agree with the NIfTI header). Every BOLD header passes
+    the image check of :func:`mindpain.images.header_problem` (else the run fails); before
+    anything is fitted or written, :func:`check_runs` checks that a session's runs share
+    one grid and that a run in an MNI space lies in the MNI box (else that run fails), and
+    that every output name fits the file system (else nothing is written). A run whose
+    BOLD has no voxel varying in time (all zero, all NaN, constant) is **excluded** with a
+    warning and listed under ``ExcludedRuns`` in its session's sidecars; a session with no
+    run left fails. Voxels with a NaN or infinite sample are left out of their run's mask
+    (warning, ``ExcludedVoxels`` in the run's sidecars), so they change no other voxel's
+    estimate. Two BOLD files that would write the same outputs are refused.
 Space
     The ``space-`` entity of the BOLD file name; when absent (the twin's raw BOLD, already in
     MNI space) :data:`~mindpain.bids.query.DEFAULT_SPACE`.
@@ -292,15 +298,15 @@ def _exclude_voxels(spec, array, bad, affine, settings, mask_img):
     return array, nib.Nifti1Image((mask & ~bad).astype(np.uint8), affine)
 
 
-def check_runs(specs, out_dir) -> None:
-    """Check every run before anything is fitted or written; one-line error naming the file.
+def check_runs(specs, out_dir) -> dict:
+    """Check the runs against each other before anything is fitted or written.
 
-    Each BOLD header passes :func:`mindpain.bids.bold_grid` (nibabel's checks, an
-    invertible affine with an orientation code, finite scaling, 4D with enough volumes) and
-    has a repetition time (:func:`mindpain.bids.run_repetition_time`: sidecars and header);
-    the runs of a session share one grid (they are combined voxel by voxel); a run in an
-    MNI space lies in the MNI box; and every output's file name fits the file system (a
-    very long label is refused before the folder is made).
+    The runs of a session share one grid (they are combined voxel by voxel), a run in an
+    MNI space lies in the MNI box, and every output's file name fits the file system. A run
+    whose header cannot be read or checked (:func:`mindpain.bids.bold_grid`: nibabel's
+    checks, an invertible affine with an orientation code, finite scaling, 4D) is left to
+    its own fit, which fails with that message, as does every per-run problem: one bad run
+    never takes the others down.
 
     Parameters
     ----------
@@ -309,46 +315,62 @@ def check_runs(specs, out_dir) -> None:
     out_dir : path-like
         The derivatives folder the outputs would go to.
 
+    Returns
+    -------
+    dict
+        ``{RunSpec: MindpainError}``: the runs that fail without being fitted (another
+        grid than their session's first run, outside the MNI box), each naming its file.
+
     Raises
     ------
     MindpainError
-        The first problem found, naming the run's file.
+        An output file name too long for the file system (a very long label), before the
+        folder is made.
     """
     from mindpain.images import mni_grid
     from mindpain.io import TMP_PREFIX
 
     mni_box = _grid_box(*reversed(mni_grid(2.0)))
     first: dict = {}
+    problems: dict = {}
     for spec in specs:
-        shape, affine = bold_grid(spec.bold, MIN_VOLUMES)
-        run_repetition_time(spec)  # a broken sidecar above every run: one line, once
-        group = (spec.subject, spec.session, spec.space)
-        ref = first.setdefault(group, (spec.bold, shape, affine))
-        if shape[:3] != ref[1][:3] or not np.allclose(affine, ref[2], atol=1e-4):
-            raise MindpainError(f"grid {_describe_grid(shape, affine)} differs from the grid "
-                                f"{_describe_grid(ref[1], ref[2])} of {ref[0].name} in the same "
-                                "session; its runs are combined voxel by voxel, so they must "
-                                "share one grid: resample the runs to one grid (e.g. "
-                                "fMRIPrep's --output-spaces)", spec.bold)
+        _check_name_lengths(spec, out_dir, TMP_PREFIX)
+        try:
+            shape, affine = bold_grid(spec.bold, MIN_VOLUMES)
+        except MindpainError:
+            continue  # the run's fit reports it (the run fails, the others go on)
         if spec.space.startswith("MNI"):
             box = _grid_box(affine, shape)
             if not (np.all(box[0] <= mni_box[1]) and np.all(mni_box[0] <= box[1])):
-                raise MindpainError(f"field of view (x,y,z {np.round(box[0], 1).tolist()} to "
-                                    f"{np.round(box[1], 1).tolist()} mm) lies outside the MNI "
-                                    f"brain box although the run is in space {spec.space}; fix "
-                                    "the header's sform or the space- entity", spec.bold)
-        names = [run_map_path(out_dir, spec, c, s).name for c in CONTRASTS
-                 for s in ("effect", "variance")]
-        names += [session_map_path(out_dir, spec.subject, spec.session, c, s, spec.space).name
-                  for c in CONTRASTS for s in STATS]
-        names += [session_mask_path(out_dir, spec.subject, spec.session, spec.space).name,
-                  design_matrix_path(out_dir, spec).name]
-        longest = max(len(os.fsencode(n)) for n in names) + len(TMP_PREFIX) + 16
-        if longest > NAME_MAX:
-            raise MindpainError(f"its outputs' file names would be {longest} bytes long with "
-                                f"their temporary prefix (at most {NAME_MAX}); shorten the "
-                                "participant, session or other labels of its file name",
-                                spec.bold)
+                problems[spec] = MindpainError(
+                    f"field of view (x,y,z {np.round(box[0], 1).tolist()} to "
+                    f"{np.round(box[1], 1).tolist()} mm) lies outside the MNI brain box "
+                    f"although the run is in space {spec.space}; fix the header's sform or "
+                    "the space- entity", spec.bold)
+                continue  # not the grid the session's other runs are held against
+        group = (spec.subject, spec.session, spec.space)
+        ref = first.setdefault(group, (spec.bold, shape, affine))
+        if shape[:3] != ref[1][:3] or not np.allclose(affine, ref[2], atol=1e-4):
+            problems[spec] = MindpainError(
+                f"grid {_describe_grid(shape, affine)} differs from the grid "
+                f"{_describe_grid(ref[1], ref[2])} of {ref[0].name} in the same session; its "
+                "runs are combined voxel by voxel, so they must share one grid: resample the "
+                "runs to one grid (e.g. fMRIPrep's --output-spaces)", spec.bold)
+    return problems
+
+
+def _check_name_lengths(spec, out_dir, prefix: str) -> None:
+    names = [run_map_path(out_dir, spec, c, s).name for c in CONTRASTS
+             for s in ("effect", "variance")]
+    names += [session_map_path(out_dir, spec.subject, spec.session, c, s, spec.space).name
+              for c in CONTRASTS for s in STATS]
+    names += [session_mask_path(out_dir, spec.subject, spec.session, spec.space).name,
+              design_matrix_path(out_dir, spec).name]
+    longest = max(len(os.fsencode(n)) for n in names) + len(prefix) + 16
+    if longest > NAME_MAX:
+        raise MindpainError(f"its outputs' file names would be {longest} bytes long with "
+                            f"their temporary prefix (at most {NAME_MAX}); shorten the "
+                            "participant, session or other labels of its file name", spec.bold)
 
 
 def _grid_box(affine, shape) -> np.ndarray:
@@ -498,7 +520,7 @@ def run_first_level(bids_dir, out_dir, *, fmriprep=None, participant_label=None,
                              confounds=tuple(confounds))
     dask_scheduler = dask_scheduler or os.environ.get(DASK_ENV) or None
     client = _dask_client(dask_scheduler) if dask_scheduler else None
-    check_runs(specs, out_dir)  # every run's header, grid and output names, before writing
+    problems = check_runs(specs, out_dir)  # grids and output names, before writing
     out_dir = prepare_out_dir(out_dir, bids_dir, fmriprep)  # refusals come before the lock
     with folder_lock(out_dir):  # a second process waits, then finds the outputs current
         write_dataset_description(out_dir, bids_dir, fmriprep)
@@ -506,8 +528,8 @@ def run_first_level(bids_dir, out_dir, *, fmriprep=None, participant_label=None,
             from joblib import parallel_config
 
             with client, parallel_config(backend="dask"):
-                return _run_all(specs, out_dir, settings, mask_img, -1, progress)
-        return _run_all(specs, out_dir, settings, mask_img, n_jobs, progress)
+                return _run_all(specs, out_dir, settings, mask_img, -1, progress, problems)
+        return _run_all(specs, out_dir, settings, mask_img, n_jobs, progress, problems)
 
 
 def _dask_client(address: str):
@@ -530,10 +552,18 @@ def _dask_client(address: str):
         logger.setLevel(level)
 
 
-def _run_all(specs, out_dir, settings, mask_img, n_jobs, progress) -> FirstLevelSummary:
+def _run_all(specs, out_dir, settings, mask_img, n_jobs, progress,
+             problems=None) -> FirstLevelSummary:
     summary = FirstLevelSummary()
-    results = _parallel(_fit_run, [(s, out_dir, settings, mask_img) for s in specs], n_jobs,
-                        progress, "runs")
+    problems = problems or {}
+    fitted = [s for s in specs if s not in problems]
+    done = dict(zip(fitted, _parallel(_fit_run, [(s, out_dir, settings, mask_img)
+                                                 for s in fitted], n_jobs, progress, "runs"),
+                    strict=True))
+    results = [done[s] if s in done else
+               {"label": s.label, "status": "failed", "path": str(s.bold),
+                "reason": str(problems[s]).removeprefix(f"{problems[s].path}: ")}
+               for s in specs]
     groups, dofs, excluded, failed_groups = {}, {}, {}, set()
     for spec, res in zip(specs, results, strict=True):
         group = (spec.subject, spec.session, spec.space)

@@ -172,7 +172,7 @@ def header_problem(header, affine, offset=None) -> str | None:
         return (f"has an affine that cannot be inverted (voxel sizes {sizes} mm, determinant "
                 f"{np.linalg.det(linear):.3g}), so where its voxels lie is unknown" + fix)
     if isinstance(header, nib.Nifti1Header):  # Nifti2Header derives from it
-        single = header["magic"].item() in (b"n+1", b"n+2")
+        single = bytes(header["magic"].item())[:3] in (b"n+1", b"n+2")  # not a .hdr/.img pair
         if single and offset is not None and offset < header.single_vox_offset:
             return (f"has a data offset (vox_offset) of {offset} bytes, inside its own "
                     f"{header.single_vox_offset}-byte header, so its header would be read as "

@@ -71,7 +71,8 @@ def read_sidecar(path) -> dict:
     try:
         data = read_json(path)
     except (OSError, ValueError) as err:
-        raise MindpainError(f"unreadable JSON ({err})", path) from None
+        raise MindpainError(f"unreadable JSON ({err}); expected a JSON object, e.g. "
+                            '{"RepetitionTime": 2.0}', path) from None
     if not isinstance(data, dict):
         raise MindpainError("JSON sidecar is not an object", path)
     return data
