@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 from _safety_helpers import hashes, one_line, run_cli
 
+from mindpain.first_level_outputs import session_map_path
 from mindpain.folders import MARKER
 
 SHAPE = (4, 4, 4)
@@ -385,7 +386,7 @@ def _first_level_run_failed(bids, tmp_path, capsys, expect: str, name: str) -> s
     failed = [ln for ln in err.splitlines() if ln.startswith("FAILED")]
     assert len(failed) == 1 and len(err.splitlines()) == 2, err
     assert name in failed[0] and expect in failed[0], failed[0]
-    assert not list(out.rglob("*_ses-pre_*_statmap.nii.gz"))  # no session map
+    assert not session_map_path(out, "001", "pre").exists()  # the session is not combined
     assert hashes(bids) == before
     return failed[0]
 
