@@ -111,7 +111,7 @@ def _first_level(args) -> int:
                               participant_label=args.participant_label,
                               smoothing_fwhm=args.smoothing_fwhm or None, n_jobs=n_jobs,
                               dask_scheduler=args.dask_scheduler, progress=not args.quiet)
-    for path, reason in summary.excluded:
+    for path, reason in [*summary.excluded, *summary.warnings]:
         print(f"mindpain first-level: warning: {path}: {reason}", file=sys.stderr)
     stream = sys.stderr if summary.failed else sys.stdout
     if summary.failed or not args.quiet:

@@ -13,13 +13,15 @@ Settings (environment variables, all optional):
     cache directory (``$XDG_CACHE_HOME/mindpain`` or ``~/.cache/mindpain``).
 ``MINDPAIN_WORK``
     Where generated data and derivatives go. Default: ``data/`` in the project checkout.
+    The folder may be new, but the folder it is in must exist (:func:`setting_folder`).
 ``MINDPAIN_N_JOBS``
     Parallel workers for per-run work (joblib convention: a positive count, or ``-1`` for
     every core, ``-2`` for all but one, ...; ``0`` is an error).
 ``MINDPAIN_BIDS``
     A BIDS dataset to analyse instead of the twin (your own data).
 ``MINDPAIN_RESULTS``
-    Folder of the result tables (default ``results/tables`` in the project checkout).
+    Folder of the result tables (default ``results/tables`` in the project checkout); its
+    parent must exist, as for ``MINDPAIN_WORK``.
 ``MINDPAIN_HASH_CACHE``
     An SQLite file caching file checksums by file identity and times (see
     :func:`mindpain.checksums.sha256`); unset: every checksum reads the file.
@@ -102,7 +104,7 @@ class Config:
     @property
     def results_dir(self) -> Path:
         """Folder of the result tables: ``MINDPAIN_RESULTS``, else ``results/tables``."""
-        return Path(os.environ.get("MINDPAIN_RESULTS", PROJECT_ROOT / "results" / "tables"))
+        return setting_folder("MINDPAIN_RESULTS") or PROJECT_ROOT / "results" / "tables"
 
     def as_dict(self) -> dict:
         """Return the settings as JSON-ready values."""
@@ -140,11 +142,49 @@ def check_seed(seed) -> int:
     return value
 
 
+def setting_folder(name: str) -> Path | None:
+    """Return the folder a path setting (``MINDPAIN_WORK``, ``MINDPAIN_RESULTS``) names.
+
+    The package may make that folder, but never the folders above it: a setting that points
+    into a missing folder (a typo, an unmounted disk) is refused in one line instead of
+    creating a tree somewhere unexpected.
+
+    Parameters
+    ----------
+    name : str
+        The environment variable.
+
+    Returns
+    -------
+    pathlib.Path or None
+        ``None`` when the variable is unset or empty.
+
+    Raises
+    ------
+    mindpain.errors.MindpainError
+        The folder's parent does not exist, or the path is a file.
+    """
+    from mindpain.errors import MindpainError
+
+    value = os.environ.get(name)
+    if not value:
+        return None
+    path = Path(value).expanduser()
+    if path.exists() and not path.is_dir():
+        raise MindpainError(f"{name} names a file; expected a folder", path)
+    if not path.exists() and not path.absolute().parent.is_dir():
+        raise MindpainError(f"{name} points into a missing folder "
+                            f"({path.absolute().parent}); create that folder first or fix "
+                            f"{name} (mindpain makes only the last folder of the path)", path)
+    return path
+
+
 def check_n_jobs(value, source: str = "n_jobs") -> int:
     """Return ``value`` as a joblib worker count, else raise a one-line error.
 
     joblib's convention: a positive integer is that many workers, ``-1`` every core, ``-2``
-    all cores but one, and so on; ``0`` means nothing and is refused.
+    all cores but one, and so on down to minus the number of cores (one worker); ``0`` and
+    anything below that mean no worker and are refused.
 
     Examples
     --------
@@ -161,6 +201,11 @@ def check_n_jobs(value, source: str = "n_jobs") -> int:
     if number is None or isinstance(value, bool) or number == 0:
         raise MindpainError(f"{source} must be a non-zero integer (workers; -1 = every core), "
                             f"got {value!r}")
+    cores = os.cpu_count() or 1
+    if number < -cores:
+        raise MindpainError(f"{source} {number} means no worker on this machine of {cores} "
+                            f"core(s); expected a positive count or -1 (every core) to "
+                            f"-{cores} (one core)")
     return number
 
 
@@ -194,7 +239,7 @@ def get_config(**overrides) -> Config:
         "preset": env.get("MINDPAIN_PRESET", "full"),
         "seed": env.get("MINDPAIN_SEED", DEFAULT_SEED),
         "data_dir": Path(env["MINDPAIN_DATA"]) if env.get("MINDPAIN_DATA") else _default_data_dir(),
-        "work_dir": Path(env.get("MINDPAIN_WORK", PROJECT_ROOT / "data")),
+        "work_dir": setting_folder("MINDPAIN_WORK") or PROJECT_ROOT / "data",
         "n_jobs": env.get("MINDPAIN_N_JOBS") or 1,
         "bids_dir": Path(env["MINDPAIN_BIDS"]) if env.get("MINDPAIN_BIDS") else None,
         "world": env.get("MINDPAIN_WORLD", DEFAULT_WORLD),

@@ -15,4 +15,24 @@ class MindpainError(Exception):
     def __init__(self, message, path=None):
         self.path = None if path is None else str(path)
         text = " ".join(str(message).split())
-        super().__init__(f"{self.path}: {text}" if self.path else text)
+        shown = None if self.path is None else visible(self.path)
+        super().__init__(f"{shown}: {text}" if shown else text)
+
+
+def visible(text: str) -> str:
+    r"""Return ``text`` with invisible characters escaped (``\ufeff``, ``\t``, ``\n``).
+
+    A name in a message is then what the file system holds, even where a byte-order mark,
+    a tab or a zero-width space would not show.
+
+    Examples
+    --------
+    >>> visible("\ufeffmaps.txt")
+    '\\ufeffmaps.txt'
+    >>> visible("plain name.nii.gz")
+    'plain name.nii.gz'
+    """
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                   for c in text)

@@ -27,10 +27,16 @@ Confounds
     (``motion_outlier*``). The ideal-world twin has no confounds and is fitted without.
 Checks
     Every input is read by :mod:`mindpain.bids` (one reader, one TR rule: the sidecar's
-    ``RepetitionTime``, which must agree with the NIfTI header). A run whose BOLD has no
-    voxel varying in time (all zero, all NaN, constant) is **excluded** with a warning and
-    listed under ``ExcludedRuns`` in its session's sidecars; a session with no run left
-    fails. Two BOLD files that would write the same outputs are refused.
+    ``RepetitionTime``, which must agree with the NIfTI header). Every BOLD header passes
+    the image check of :func:`mindpain.images.header_problem` (else the run fails); before
+    anything is fitted or written, :func:`check_runs` checks that a session's runs share
+    one grid and that a run in an MNI space lies in the MNI box (else that run fails), and
+    that every output name fits the file system (else nothing is written). A run whose
+    BOLD has no voxel varying in time (all zero, all NaN, constant) is **excluded** with a
+    warning and listed under ``ExcludedRuns`` in its session's sidecars; a session with no
+    run left fails. Voxels with a NaN or infinite sample are left out of their run's mask
+    (warning, ``ExcludedVoxels`` in the run's sidecars), so they change no other voxel's
+    estimate. Two BOLD files that would write the same outputs are refused.
 Space
     The ``space-`` entity of the BOLD file name; when absent (the twin's raw BOLD, already in
     MNI space) :data:`~mindpain.bids.query.DEFAULT_SPACE`.
@@ -70,10 +76,12 @@ import numpy as np
 from mindpain import __version__
 from mindpain.bids import (
     RunSpec,
+    bold_grid,
     constant_bold,
     find_runs,
     load_confounds,
     load_run_events,
+    nonfinite_voxels,
     run_repetition_time,
     sidecar_path,
 )
@@ -92,6 +100,7 @@ from mindpain.first_level_outputs import (
     run_inputs,
     run_map_path,
     session_map_path,
+    session_mask_path,
     session_outputs,
     write_dataset_description,
     write_outputs,
@@ -117,6 +126,8 @@ DASK_ENV = "MINDPAIN_DASK_SCHEDULER"
 DASK_TIMEOUT_S = 10
 #: Fewest volumes a run needs for the GLM.
 MIN_VOLUMES = 10
+#: Longest file name (bytes) the common file systems accept.
+NAME_MAX = 255
 
 
 @dataclass(frozen=True)
@@ -173,6 +184,9 @@ class FirstLevelSummary:
         ``(file, reason)`` of every run left out of its session (e.g. constant BOLD).
     failed : list of (str, str)
         ``(file, reason)`` of every run or session that failed.
+    warnings : list of (str, str)
+        ``(file, message)`` of what a computed run left out (voxels with non-finite BOLD
+        samples); also recorded in the run's sidecar.
     session_maps : dict
         ``(subject, session) -> {contrast: {stat: path}}`` of the session maps present.
     """
@@ -182,6 +196,7 @@ class FirstLevelSummary:
     excluded: list = field(default_factory=list)
     failed: list = field(default_factory=list)
     session_maps: dict = field(default_factory=dict)
+    warnings: list = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -189,10 +204,18 @@ class FirstLevelSummary:
         return not self.failed
 
     def report(self) -> str:
-        """Return a text summary, one line per failure."""
+        """Return a text summary, one line per cause of failure.
+
+        A cause shared by several runs (one broken sidecar above them all) is one line,
+        with the number of runs it stopped.
+        """
         lines = [f"first level: {len(self.computed)} computed, {len(self.skipped)} unchanged, "
                  f"{len(self.excluded)} run(s) excluded, {len(self.failed)} failed"]
-        lines += [f"FAILED {path}: {reason}" for path, reason in self.failed]
+        causes: dict = {}
+        for cause in self.failed:
+            causes[cause] = causes.get(cause, 0) + 1
+        lines += [f"FAILED {path}: {reason}" + (f" ({n} runs or sessions)" if n > 1 else "")
+                  for (path, reason), n in causes.items()]
         return "\n".join(lines)
 
 
@@ -227,12 +250,143 @@ def fit_run_model(spec: RunSpec, settings: ModelSettings = ModelSettings(),
     confounds = None
     if spec.confounds is not None:
         confounds = load_confounds(spec.confounds, settings.confounds, n_scans)
-    data = nib.Nifti1Image(np.asarray(img.dataobj, dtype=np.float32), img.affine)
-    return fit_image(data, events, tr, hrf_model=settings.hrf_model,
-                     drift_model=settings.drift_model, high_pass=settings.high_pass,
-                     noise_model=settings.noise_model, signal_scaling=settings.signal_scaling,
-                     smoothing_fwhm=settings.smoothing_fwhm, confounds=confounds,
-                     mask_img=mask_img)
+    array = np.asarray(img.dataobj, dtype=np.float32)
+    bad = nonfinite_voxels(array)
+    n_bad = int(bad.sum())
+    if n_bad:
+        array, mask_img = _exclude_voxels(spec, array, bad, img.affine, settings, mask_img)
+    data = nib.Nifti1Image(array, img.affine)
+    fit = fit_image(data, events, tr, hrf_model=settings.hrf_model,
+                    drift_model=settings.drift_model, high_pass=settings.high_pass,
+                    noise_model=settings.noise_model, signal_scaling=settings.signal_scaling,
+                    smoothing_fwhm=settings.smoothing_fwhm, confounds=confounds,
+                    mask_img=mask_img)
+    fit.nonfinite_voxels = n_bad
+    return fit
+
+
+def _exclude_voxels(spec, array, bad, affine, settings, mask_img):
+    """Leave the voxels with a non-finite BOLD sample out of the fit; return data and mask.
+
+    Their samples are set to the voxel's finite mean (so nilearn's implicit mask, computed
+    from the mean image, is what it would be without the defect) and the voxels are taken
+    out of the mask, so they enter no estimate: every other voxel's fit is the one it has
+    without them. With smoothing their values would spread into their neighbours: refused.
+    """
+    n_bad = int(bad.sum())
+    if settings.smoothing_fwhm:
+        raise MindpainError(f"BOLD has {n_bad} voxel(s) with NaN or infinite samples; "
+                            "smoothing would spread them into their neighbours: fix the run "
+                            "or fit it without --smoothing-fwhm (the voxels are then left "
+                            "out)", spec.bold)
+    finite = np.isfinite(array)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(finite, array, 0).sum(-1) / finite.sum(-1)
+    fill = np.nan_to_num(mean, nan=0.0, posinf=0.0, neginf=0.0).astype(array.dtype)
+    array = np.where(finite, array, fill[..., None])
+    if mask_img is None:
+        from mindpain.glm import implicit_mask
+
+        mask = np.asarray(implicit_mask(nib.Nifti1Image(array, affine)).dataobj).astype(bool)
+    else:
+        mask_obj = nib.load(mask_img) if not isinstance(mask_img, nib.Nifti1Image) else mask_img
+        if mask_obj.shape[:3] != array.shape[:3] or not np.allclose(mask_obj.affine, affine):
+            raise MindpainError(f"BOLD has {n_bad} voxel(s) with NaN or infinite samples and "
+                                "the mask is on another grid, so they cannot be left out; fix "
+                                "the run or give a mask on its grid", spec.bold)
+        mask = np.asarray(mask_obj.dataobj).astype(bool).reshape(array.shape[:3])
+    return array, nib.Nifti1Image((mask & ~bad).astype(np.uint8), affine)
+
+
+def check_runs(specs, out_dir) -> dict:
+    """Check the runs against each other before anything is fitted or written.
+
+    The runs of a session share one grid (they are combined voxel by voxel), a run in an
+    MNI space lies in the MNI box, and every output's file name fits the file system. A run
+    whose header cannot be read or checked (:func:`mindpain.bids.bold_grid`: nibabel's
+    checks, an invertible affine with an orientation code, finite scaling, 4D) is left to
+    its own fit, which fails with that message, as does every per-run problem: one bad run
+    never takes the others down.
+
+    Parameters
+    ----------
+    specs : sequence of RunSpec
+        The runs (:func:`~mindpain.bids.query.find_runs`).
+    out_dir : path-like
+        The derivatives folder the outputs would go to.
+
+    Returns
+    -------
+    dict
+        ``{RunSpec: MindpainError}``: the runs that fail without being fitted (another
+        grid than their session's first run, outside the MNI box), each naming its file.
+
+    Raises
+    ------
+    MindpainError
+        An output file name too long for the file system (a very long label), before the
+        folder is made.
+    """
+    from mindpain.images import mni_grid
+    from mindpain.io import TMP_PREFIX
+
+    mni_box = _grid_box(*reversed(mni_grid(2.0)))
+    first: dict = {}
+    problems: dict = {}
+    for spec in specs:
+        _check_name_lengths(spec, out_dir, TMP_PREFIX)
+        try:
+            shape, affine = bold_grid(spec.bold, MIN_VOLUMES)
+        except MindpainError:
+            continue  # the run's fit reports it (the run fails, the others go on)
+        if spec.space.startswith("MNI"):
+            box = _grid_box(affine, shape)
+            if not (np.all(box[0] <= mni_box[1]) and np.all(mni_box[0] <= box[1])):
+                problems[spec] = MindpainError(
+                    f"field of view (x,y,z {np.round(box[0], 1).tolist()} to "
+                    f"{np.round(box[1], 1).tolist()} mm) lies outside the MNI brain box "
+                    f"although the run is in space {spec.space}; fix the header's sform or "
+                    "the space- entity", spec.bold)
+                continue  # not the grid the session's other runs are held against
+        group = (spec.subject, spec.session, spec.space)
+        ref = first.setdefault(group, (spec.bold, shape, affine))
+        if shape[:3] != ref[1][:3] or not np.allclose(affine, ref[2], atol=1e-4):
+            problems[spec] = MindpainError(
+                f"grid {_describe_grid(shape, affine)} differs from the grid "
+                f"{_describe_grid(ref[1], ref[2])} of {ref[0].name} in the same session; its "
+                "runs are combined voxel by voxel, so they must share one grid: resample the "
+                "runs to one grid (e.g. fMRIPrep's --output-spaces)", spec.bold)
+    return problems
+
+
+def _check_name_lengths(spec, out_dir, prefix: str) -> None:
+    names = [run_map_path(out_dir, spec, c, s).name for c in CONTRASTS
+             for s in ("effect", "variance")]
+    names += [session_map_path(out_dir, spec.subject, spec.session, c, s, spec.space).name
+              for c in CONTRASTS for s in STATS]
+    names += [session_mask_path(out_dir, spec.subject, spec.session, spec.space).name,
+              design_matrix_path(out_dir, spec).name]
+    longest = max(len(os.fsencode(n)) for n in names) + len(prefix) + 16
+    if longest > NAME_MAX:
+        raise MindpainError(f"its outputs' file names would be {longest} bytes long with "
+                            f"their temporary prefix (at most {NAME_MAX}); shorten the "
+                            "participant, session or other labels of its file name", spec.bold)
+
+
+def _grid_box(affine, shape) -> np.ndarray:
+    """World box (2 x 3, mm) of a grid's voxel centres, half a voxel of margin."""
+    ijk = np.array([[i, j, k] for i in (0, shape[0] - 1) for j in (0, shape[1] - 1)
+                    for k in (0, shape[2] - 1)], float)
+    xyz = ijk @ np.asarray(affine)[:3, :3].T + np.asarray(affine)[:3, 3]
+    half = np.abs(np.asarray(affine)[:3, :3]).sum(0) / 2
+    return np.stack([xyz.min(0) - half, xyz.max(0) + half])
+
+
+def _describe_grid(shape, affine) -> str:
+    zooms = np.sqrt((np.asarray(affine)[:3, :3] ** 2).sum(0))
+    fmt = ",".join(f"{v:g}" for v in np.round(np.asarray(affine)[:3, 3], 3))
+    return (f"{'x'.join(str(int(n)) for n in shape[:3])} at "
+            f"{'x'.join(f'{v:g}' for v in np.round(zooms, 3))} mm, origin ({fmt}) mm")
 
 
 def _fit_run(spec: RunSpec, out_dir: Path, settings: ModelSettings, mask_img) -> dict:
@@ -256,8 +410,15 @@ def _fit_run(spec: RunSpec, out_dir: Path, settings: ModelSettings, mask_img) ->
                 "Sources": sorted(inputs), "RepetitionTime": run_repetition_time(spec),
                 "DegreesOfFreedom": dof, "ModelSettings": settings.as_dict(),
                 "Space": spec.space}
+        warning = None
+        if fit.nonfinite_voxels:
+            warning = (f"{fit.nonfinite_voxels} voxel(s) with NaN or infinite BOLD samples "
+                       "left out of the fit (no estimate there)")
+            desc["ExcludedVoxels"] = {"Count": fit.nonfinite_voxels,
+                                      "Reason": "NaN or infinite BOLD samples"}
         write_outputs(items, key, desc)
-        return {"label": label, "status": "computed", "dof": dof}
+        return {"label": label, "status": "computed", "dof": dof, "warning": warning,
+                "path": str(spec.bold)}
     except ExcludedRun as err:
         return {"label": label, "status": "excluded", "path": err.path or str(spec.bold),
                 "reason": str(err).removeprefix(f"{err.path}: ")}
@@ -347,8 +508,9 @@ def run_first_level(bids_dir, out_dir, *, fmriprep=None, participant_label=None,
     mask_sha = None
     if mask_img is not None:
         mask_img = Path(mask_img)
-        if not mask_img.is_file():
-            raise MindpainError("mask image not found", mask_img)
+        from mindpain.images import load_checked
+
+        load_checked(mask_img, "a 3-D mask image")
         mask_sha = sha256(mask_img)
         mask_img = str(mask_img)
     if confounds is None:
@@ -358,6 +520,7 @@ def run_first_level(bids_dir, out_dir, *, fmriprep=None, participant_label=None,
                              confounds=tuple(confounds))
     dask_scheduler = dask_scheduler or os.environ.get(DASK_ENV) or None
     client = _dask_client(dask_scheduler) if dask_scheduler else None
+    problems = check_runs(specs, out_dir)  # grids and output names, before writing
     out_dir = prepare_out_dir(out_dir, bids_dir, fmriprep)  # refusals come before the lock
     with folder_lock(out_dir):  # a second process waits, then finds the outputs current
         write_dataset_description(out_dir, bids_dir, fmriprep)
@@ -365,8 +528,8 @@ def run_first_level(bids_dir, out_dir, *, fmriprep=None, participant_label=None,
             from joblib import parallel_config
 
             with client, parallel_config(backend="dask"):
-                return _run_all(specs, out_dir, settings, mask_img, -1, progress)
-        return _run_all(specs, out_dir, settings, mask_img, n_jobs, progress)
+                return _run_all(specs, out_dir, settings, mask_img, -1, progress, problems)
+        return _run_all(specs, out_dir, settings, mask_img, n_jobs, progress, problems)
 
 
 def _dask_client(address: str):
@@ -389,10 +552,18 @@ def _dask_client(address: str):
         logger.setLevel(level)
 
 
-def _run_all(specs, out_dir, settings, mask_img, n_jobs, progress) -> FirstLevelSummary:
+def _run_all(specs, out_dir, settings, mask_img, n_jobs, progress,
+             problems=None) -> FirstLevelSummary:
     summary = FirstLevelSummary()
-    results = _parallel(_fit_run, [(s, out_dir, settings, mask_img) for s in specs], n_jobs,
-                        progress, "runs")
+    problems = problems or {}
+    fitted = [s for s in specs if s not in problems]
+    done = dict(zip(fitted, _parallel(_fit_run, [(s, out_dir, settings, mask_img)
+                                                 for s in fitted], n_jobs, progress, "runs"),
+                    strict=True))
+    results = [done[s] if s in done else
+               {"label": s.label, "status": "failed", "path": str(s.bold),
+                "reason": str(problems[s]).removeprefix(f"{problems[s].path}: ")}
+               for s in specs]
     groups, dofs, excluded, failed_groups = {}, {}, {}, set()
     for spec, res in zip(specs, results, strict=True):
         group = (spec.subject, spec.session, spec.space)
@@ -409,6 +580,8 @@ def _run_all(specs, out_dir, settings, mask_img, n_jobs, progress) -> FirstLevel
         else:
             groups[group].append(spec)
             dofs[spec] = res.get("dof")
+            if res.get("warning"):
+                summary.warnings.append((res["path"], res["warning"]))
             getattr(summary, res["status"]).append(res["label"])
     sessions = [(group, runs, [dofs[s] for s in runs], out_dir, settings,
                  excluded.get(group, [])) for group, runs in groups.items()

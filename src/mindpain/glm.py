@@ -223,9 +223,12 @@ class ImageFit(RunFit):
     ----------
     masker : nilearn.maskers.NiftiMasker
         The fitted masker (its ``mask_img_`` is the run's mask).
+    nonfinite_voxels : int
+        Voxels left out of the mask for a NaN or infinite sample (set by the first level).
     """
 
     masker: object = None
+    nonfinite_voxels: int = 0
 
     def contrast_maps(self, expression: str) -> tuple:
         """Effect and variance images of a contrast (as ``FirstLevelModel`` returns them).

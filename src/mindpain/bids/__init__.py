@@ -32,7 +32,9 @@ tables
     under them, with one policy for missing values (``n/a``, ``N/A``, ``NA`` and empty
     cells are missing).
 images
-    :func:`~mindpain.bids.images.load_bold`, :func:`~mindpain.bids.images.constant_bold`,
+    :func:`~mindpain.bids.images.load_bold`, :func:`~mindpain.bids.images.bold_grid` (a
+    run's header checked), :func:`~mindpain.bids.images.constant_bold`,
+    :func:`~mindpain.bids.images.nonfinite_voxels`,
     :func:`~mindpain.bids.images.header_repetition_time`.
 
 Inputs are checked once, here: a missing file or column, or a value that would silently give
@@ -43,7 +45,13 @@ The modules under it: :mod:`mindpain.bids.query` (entities, sidecars, runs, repe
 time), :mod:`mindpain.bids.tables` (TSV tables), :mod:`mindpain.bids.images` (one BOLD run).
 """
 
-from mindpain.bids.images import constant_bold, header_repetition_time, load_bold
+from mindpain.bids.images import (
+    bold_grid,
+    constant_bold,
+    header_repetition_time,
+    load_bold,
+    nonfinite_voxels,
+)
 from mindpain.bids.query import (
     DEFAULT_SPACE,
     RUN_ENTITIES,
@@ -85,10 +93,10 @@ from mindpain.bids.tables import (
 __all__ = [
     "CONFOUND_MAX", "DEFAULT_SPACE", "EVENT_COLUMNS", "PARTICIPANT_COLUMNS", "RATING_COLUMNS",
     "RUN_ENTITIES", "RUN_ORDER", "TRUTH_TSV", "TR_MAX_SECONDS", "TR_TOLERANCE_S", "RunSpec",
-    "bids_entities", "bold_sidecars", "check_columns", "check_dir", "constant_bold",
+    "bids_entities", "bold_grid", "bold_sidecars", "check_columns", "check_dir", "constant_bold",
     "expand_confound_columns", "find_runs", "header_repetition_time", "list_runs",
     "load_bold", "load_confounds", "load_events", "load_participants", "load_run_events",
-    "load_truth", "name_prefix", "practice_from_bids", "read_confounds", "read_sidecar",
-    "read_tsv",
+    "load_truth", "name_prefix", "nonfinite_voxels", "practice_from_bids", "read_confounds",
+    "read_sidecar", "read_tsv",
     "repetition_time", "run_repetition_time", "sidecar_chain", "sidecar_path", "twin_world",
 ]

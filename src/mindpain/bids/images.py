@@ -12,6 +12,7 @@ import nibabel as nib
 import numpy as np
 
 from mindpain.errors import MindpainError
+from mindpain.images import load_checked
 
 
 def load_bold(bold_path, min_volumes: int = 1):
@@ -32,14 +33,14 @@ def load_bold(bold_path, min_volumes: int = 1):
     Raises
     ------
     mindpain.errors.MindpainError
-        If the file is missing, unreadable, not a 4D image or too short.
+        If the file is missing, unreadable, has an unusable header
+        (:func:`mindpain.images.load_checked`: nibabel's checks, an invertible affine, an
+        orientation code, finite scaling), is not a 4D image or is too short.
     """
     path = Path(bold_path)
-    if not path.is_file():
-        raise MindpainError("file not found; expected a 4D BOLD NIfTI image", path)
+    img = load_checked(path, "a 4D BOLD NIfTI image")
+    shape = img.shape
     try:
-        img = nib.load(path)
-        shape = img.shape
         if len(shape) == 4 and shape[3] >= min_volumes:
             data = np.asarray(img.dataobj, dtype=np.float32)
     except Exception as err:  # nibabel raises many types for broken files
@@ -53,6 +54,56 @@ def load_bold(bold_path, min_volumes: int = 1):
     out = nib.Nifti1Image(data, img.affine, img.header)
     out.header.set_data_dtype(np.float32)
     return out
+
+
+def bold_grid(bold_path, min_volumes: int = 1) -> tuple:
+    """Check a BOLD run's header (not its data); return its ``(shape, affine)``.
+
+    The same checks as :func:`load_bold` that need only the header, so every run of a
+    dataset can be checked before anything is fitted or written.
+
+    Parameters
+    ----------
+    bold_path : str or path-like
+        A ``*_bold.nii[.gz]`` file.
+    min_volumes : int
+        Fewest volumes accepted.
+
+    Returns
+    -------
+    shape : tuple of int
+        The 4D shape.
+    affine : numpy.ndarray
+        The voxel-to-world affine.
+
+    Raises
+    ------
+    mindpain.errors.MindpainError
+        As :func:`load_bold`, naming the file.
+    """
+    path = Path(bold_path)
+    img = load_checked(path, "a 4D BOLD NIfTI image")
+    shape = tuple(int(n) for n in img.shape)
+    if len(shape) != 4:
+        raise MindpainError(f"BOLD is {len(shape)}D {shape}; expected a 4D series", path)
+    if shape[3] < min_volumes:
+        raise MindpainError(f"BOLD has {shape[3]} volumes; expected at least {min_volumes}",
+                            path)
+    return shape, np.asarray(img.affine, dtype=np.float64)
+
+
+def nonfinite_voxels(data: np.ndarray) -> np.ndarray:
+    """Boolean 3-D array: the voxels of a 4D series with a NaN or infinite sample.
+
+    Examples
+    --------
+    >>> data = np.ones((2, 1, 1, 3)); data[1, 0, 0, 2] = np.nan
+    >>> nonfinite_voxels(data).ravel().tolist()
+    [False, True]
+    """
+    if np.isfinite(np.sum(data, dtype=np.float64)):
+        return np.zeros(data.shape[:3], dtype=bool)
+    return ~np.isfinite(data).all(axis=-1)
 
 
 def constant_bold(data: np.ndarray) -> str | None:

@@ -71,7 +71,8 @@ def read_sidecar(path) -> dict:
     try:
         data = read_json(path)
     except (OSError, ValueError) as err:
-        raise MindpainError(f"unreadable JSON ({err})", path) from None
+        raise MindpainError(f"unreadable JSON ({err}); expected a JSON object, e.g. "
+                            '{"RepetitionTime": 2.0}', path) from None
     if not isinstance(data, dict):
         raise MindpainError("JSON sidecar is not an object", path)
     return data
@@ -86,6 +87,53 @@ def check_dir(bids_dir) -> Path:
     return path
 
 
+
+
+def check_dataset_description(bids_dir) -> dict:
+    """Read a dataset's ``dataset_description.json`` and check it as BIDS requires.
+
+    BIDS requires a JSON object with ``Name`` (a non-empty string) and ``BIDSVersion`` (a
+    string); ``DatasetType``, when given, is ``raw`` or ``derivative``.
+
+    Parameters
+    ----------
+    bids_dir : path-like
+        The dataset folder.
+
+    Returns
+    -------
+    dict
+        The description.
+
+    Raises
+    ------
+    mindpain.errors.MindpainError
+        Missing, not JSON, not an object, or a required field missing or of the wrong type,
+        naming the file.
+    """
+    path = Path(bids_dir) / "dataset_description.json"
+    if not path.is_file():
+        raise MindpainError("not a BIDS dataset (no dataset_description.json)", bids_dir)
+    try:
+        desc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        why = " ".join(str(err).split())[:120] or "empty file"
+        raise MindpainError(f"cannot be read as JSON ({why}); BIDS requires an object with "
+                            "Name and BIDSVersion, e.g. {\"Name\": \"my study\", "
+                            "\"BIDSVersion\": \"1.10.0\"}", path) from None
+    if not isinstance(desc, dict):
+        raise MindpainError(f"holds a JSON {type(desc).__name__}; BIDS requires an object with "
+                            "Name and BIDSVersion", path)
+    bad = [k for k in ("Name", "BIDSVersion")
+           if not isinstance(desc.get(k), str) or not desc[k].strip()]
+    if bad:
+        raise MindpainError(f"has no valid {' or '.join(bad)} (a non-empty string); BIDS "
+                            "requires both, e.g. {\"Name\": \"my study\", \"BIDSVersion\": "
+                            "\"1.10.0\"}", path)
+    if desc.get("DatasetType", "raw") not in ("raw", "derivative"):
+        raise MindpainError(f"has DatasetType {desc['DatasetType']!r}; BIDS allows 'raw' or "
+                            "'derivative'", path)
+    return desc
 
 
 def name_prefix(subject, session=None, task: str = TASK) -> str:
@@ -168,8 +216,7 @@ def find_runs(bids_dir, fmriprep=None, participant_label=None, confounds_dir=Non
         found, or two BOLD files would write the same outputs.
     """
     bids_dir = Path(bids_dir)
-    if not (bids_dir / "dataset_description.json").is_file():
-        raise MindpainError("not a BIDS dataset (no dataset_description.json)", bids_dir)
+    check_dataset_description(bids_dir)
     return _scan_runs(bids_dir, fmriprep, participant_label, confounds_dir, task)
 
 

@@ -243,7 +243,11 @@ def load_run_events(path, run_length: float | None = None,
     types = ev["trial_type"].astype(str)
     unknown = sorted(set(types) - set(trial_types))
     if unknown:
-        raise MindpainError(f"unknown trial type(s) {', '.join(unknown)}; expected only "
+        hidden = [t for t in unknown if t != t.strip() or not t.isprintable()]
+        shown = ", ".join(repr(t) if t in hidden else t for t in unknown)
+        note = (" (quoted: a space or an invisible character is part of the value)"
+                if hidden else "")
+        raise MindpainError(f"unknown trial type(s) {shown}{note}; expected only "
                             f"{', '.join(trial_types)}", path)
     for needed in ("hot", "warm"):
         if needed not in set(types):

@@ -25,17 +25,21 @@ def read_map_list(source) -> list[str]:
     """Paths listed one per line in a file, or on standard input for ``"-"``.
 
     Blank lines are skipped and surrounding whitespace is removed; relative paths are
-    relative to the current folder (as on the command line).
+    relative to the current folder (as on the command line). The file is UTF-8; a leading
+    byte-order mark (written by some editors) is not part of the first path.
     """
     if str(source) == "-":
-        lines = sys.stdin.read().splitlines()
+        lines = sys.stdin.read().removeprefix("\ufeff").splitlines()
     else:
         path = Path(source)
+        if path.is_dir():
+            raise MindpainError("is a folder; expected a text file listing map paths, one per "
+                                "line (for a folder of maps use --bids-derivatives)", path)
         if not path.is_file():
             raise MindpainError("file not found; expected a list of map paths, one per line",
                                 path)
         try:
-            lines = path.read_text().splitlines()
+            lines = path.read_text(encoding="utf-8-sig").splitlines()
         except (OSError, UnicodeDecodeError) as err:
             raise MindpainError(f"cannot be read as text ({err}); expected a list of map "
                                 "paths, one per line", path) from None

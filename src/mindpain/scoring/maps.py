@@ -6,7 +6,8 @@
 * **images**: :func:`read_map` reads one 3-D map and checks it (one-line
   :class:`~mindpain.errors.MindpainError` naming the file). A single-file ``.nii.gz`` is
   inflated in one call to zlib, which releases the GIL, so maps read by threads overlap;
-  the header is parsed by nibabel without its field checks.
+  the header is parsed and checked by nibabel as :func:`nibabel.load` does, then by
+  :func:`mindpain.images.header_problem` (the check every command applies to an image).
 * **grids**: :func:`grid_key` tells two voxel grids apart (shape and rounded affine).
 """
 
@@ -25,6 +26,7 @@ import numpy as np
 
 from mindpain.bids import bids_entities
 from mindpain.errors import MindpainError
+from mindpain.images import file_offset, header_problem
 
 #: Fixed columns of the long table returned by :func:`~mindpain.scoring.engine.score_maps`;
 #: one column per BIDS entity found in the maps' file names (:func:`entity_columns`)
@@ -195,8 +197,12 @@ def read_map(path_or_img, name=None):
         path_or_img if not isinstance(path_or_img, nib.spatialimages.SpatialImage) else "image")
     if isinstance(path_or_img, nib.spatialimages.SpatialImage):
         img = path_or_img
+        problem = header_problem(img.header, img.affine)
     else:
         path = Path(path_or_img)
+        if path.is_dir():
+            raise MindpainError("is a folder; expected a 3-D NIfTI contrast map (a folder of "
+                                "maps: list its files, or use --bids-derivatives)", label)
         try:
             img = _load_image(path)
         except (FileNotFoundError, NotADirectoryError):
@@ -206,14 +212,13 @@ def read_map(path_or_img, name=None):
             raise MindpainError("is a folder; expected a 3-D NIfTI contrast map",
                                 label) from None
         except Exception as err:  # nibabel and zlib raise many types for bad files
-            raise MindpainError(f"cannot be read as NIfTI ({type(err).__name__}: {err}); the "
+            why = " ".join(str(err).split())[:160]
+            raise MindpainError(f"cannot be read as NIfTI ({type(err).__name__}: {why}); the "
                                 "file is truncated, corrupt or not NIfTI; expected a 3-D NIfTI "
                                 "contrast map", label) from None
-        if not img.oriented:
-            raise MindpainError("has no orientation in its header (sform and qform codes are "
-                                "both 0), so where its voxels lie in the brain is unknown; "
-                                "expected a map in MNI space (set its sform, e.g. with "
-                                "nibabel's set_sform(affine, code=4))", label)
+        problem = img.problem
+    if problem is not None:
+        raise MindpainError(problem, label)
     shape = img.shape
     if len(shape) == 4 and shape[3] == 1:
         shape = shape[:3]
@@ -257,47 +262,62 @@ class _Image:
     """What :func:`read_map` needs of an image read without nibabel's proxy machinery."""
 
     shape: tuple
-    oriented: bool
+    problem: str | None
     affine: np.ndarray
     dataobj: np.ndarray
 
 
 @lru_cache(maxsize=1024)
 def _header_info(block: bytes) -> tuple:
-    """Shape, dtype, data offset, scaling, affine and orientation of a NIfTI header.
+    """Shape, dtype, data offset, scaling, affine and header problem of a NIfTI header.
 
     Cached by the header's bytes: maps written by one program often share their header,
-    so a batch parses each distinct header once (nibabel, without its field checks).
+    so a batch parses each distinct header once. The header is read by nibabel with the
+    checks (and fixes) it applies when it loads a file, so what is refused or read here is
+    what :func:`nibabel.load` refuses or reads; the image checks shared by every command
+    (:func:`mindpain.images.header_problem`) follow.
     """
-    hdr = (nib.Nifti1Header if len(block) == 348 else nib.Nifti2Header)(block, check=False)
+    hdr = (nib.Nifti1Header if len(block) == 348 else nib.Nifti2Header)(block, check=True)
     affine = hdr.get_best_affine()
     affine.setflags(write=False)
-    slope, inter = hdr.get_slope_inter()
+    problem = header_problem(hdr, affine, int(hdr.get_data_offset()))
+    slope, inter = hdr.get_slope_inter() if problem is None else (None, None)
     return (tuple(int(n) for n in hdr.get_data_shape()), hdr.get_data_dtype(),
-            int(hdr.get_data_offset()), slope, inter, affine,
-            bool(hdr["sform_code"] or hdr["qform_code"]))
+            int(hdr.get_data_offset()), slope, inter, affine, problem)
 
 
 def _load_image(path: Path):
     """Read a map: a single-file ``.nii`` / ``.nii.gz`` directly, anything else by nibabel.
 
-    nibabel streams gzip through Python in small blocks and checks the header field by
-    field; here the whole file is inflated with one zlib call (which releases the GIL, so
-    threads overlap) and the header is parsed by nibabel without its checks, the data
-    viewed in place (scaled by ``scl_slope``/``scl_inter`` like nibabel).
+    nibabel streams gzip through Python in small blocks; here the whole file is inflated
+    with one zlib call (which releases the GIL, so threads overlap), the header parsed by
+    nibabel (:func:`_header_info`) and the data viewed in place (scaled by
+    ``scl_slope``/``scl_inter`` like nibabel). Whatever this fast path cannot read (gzip
+    padding or several members, a header nibabel would fix or refuse, data shorter than
+    the header says) is handed to :func:`nibabel.load`, so a file is refused only when
+    nibabel refuses it too, with nibabel's reason.
     """
     name = path.name
     if not name.endswith((".nii", ".nii.gz")):
         return _from_nibabel(nib.load(path))
     raw = path.read_bytes()
-    buf = _gunzip(raw) if name.endswith(".gz") else raw
+    try:
+        return _fast_image(raw, name.endswith(".gz"))
+    except Exception:  # anything unusual: nibabel decides (and says why)
+        return _from_nibabel(nib.load(path))
+
+
+def _fast_image(raw: bytes, gz: bool):
+    buf = _gunzip(raw) if gz else raw
     if buf[344:348] == b"n+1\0":
         info = _header_info(bytes(buf[:348]))
     elif buf[4:8] == b"n+2\0":
         info = _header_info(bytes(buf[:540]))
     else:
-        return _from_nibabel(nib.load(path))  # not a single-file NIfTI: nibabel says what
-    shape, dtype, offset, slope, inter, affine, oriented = info
+        raise ValueError("not a single-file NIfTI")
+    shape, dtype, offset, slope, inter, affine, problem = info
+    if problem is not None:
+        return _Image(shape=shape, problem=problem, affine=affine, dataobj=None)
     count = math.prod(shape)
     if offset + count * dtype.itemsize > len(buf):
         raise EOFError(f"{len(buf) - offset} bytes of data where the header needs "
@@ -305,11 +325,10 @@ def _load_image(path: Path):
     data = np.frombuffer(buf, dtype, count, offset).reshape(shape, order="F")
     if slope is not None and (slope != 1 or (inter or 0) != 0):
         data = data * np.float64(slope) + np.float64(inter or 0)
-    return _Image(shape=shape, oriented=oriented, affine=affine, dataobj=data)
+    return _Image(shape=shape, problem=None, affine=affine, dataobj=data)
 
 
 def _from_nibabel(img):
-    hdr = img.header
-    oriented = not isinstance(hdr, nib.Nifti1Header) or bool(hdr["sform_code"]
-                                                             or hdr["qform_code"])
-    return _Image(shape=img.shape, oriented=oriented, affine=img.affine, dataobj=img.dataobj)
+    return _Image(shape=img.shape,
+                  problem=header_problem(img.header, img.affine, file_offset(img)),
+                  affine=img.affine, dataobj=img.dataobj)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import nibabel as nib
 import numpy as np
 
+from mindpain.errors import MindpainError
 from mindpain.images import resample_like
 from mindpain.scoring.maps import grid_key
 from mindpain.signatures import Signature
@@ -93,8 +94,12 @@ def _same_grid(img, shape, affine) -> bool:
 
 def _column_sparse(sig: Signature, label: int, shape, affine):
     """Flat indices and values of one column's non-zero weights on the grid ``shape``."""
-    w = np.nan_to_num(np.asarray(sig.weights.dataobj, dtype=np.float64).reshape(-1),
-                      nan=0.0, posinf=0.0, neginf=0.0)
+    w = np.asarray(sig.weights.dataobj, dtype=np.float64).reshape(-1)
+    if np.isinf(w).any():
+        raise MindpainError(f"signature {sig.name!r} has {int(np.isinf(w).sum())} infinite "
+                            "weight(s); expected finite weights (0 or NaN outside the pattern)",
+                            sig.path)
+    w = np.where(np.isnan(w), 0.0, w)  # NaN = outside the pattern (load_weights warns)
     if label:
         w = np.where(np.asarray(sig.labels.dataobj).reshape(-1) == label, w, 0.0)
     if not _same_grid(sig.weights, shape, affine):

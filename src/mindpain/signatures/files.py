@@ -5,7 +5,7 @@ The NPS is licensed and never downloaded: the user puts the file received from C
 from a pinned commit of github.com/canlab/Neuroimaging_Pattern_Masks; its sha256 is recorded
 beside it (``siips1.sha256.json``) at the first fetch or load and verified on every later
 load (:func:`verified_siips1`). :func:`load_weights` reads any 3-D weight map (official or
-custom) as float32 with NaN/inf set to 0.
+custom) at the file's precision, NaN (outside the pattern) set to 0 with a warning.
 """
 
 from __future__ import annotations
@@ -108,8 +108,21 @@ def check_analyze_pair(path: Path) -> None:
         raise MindpainError("has no .hdr beside it; expected the Analyze pair .img + .hdr", path)
 
 
+class NonFiniteWeightsWarning(UserWarning):
+    """A weight map holds NaN: those voxels are outside the pattern (count in the message)."""
+
+
 def load_weights(path: Path) -> nib.Nifti1Image:
-    """Read a 3-D weight map; NaN/inf become 0 (outside the pattern).
+    """Read a 3-D weight map at the file's precision; NaN voxels are outside the pattern.
+
+    The image is checked like every image the package reads
+    (:func:`mindpain.images.load_checked`: nibabel's header checks, an invertible affine,
+    an orientation code for NIfTI, finite scaling). Weights keep the precision of the file
+    (float32 stays float32, float64 stays float64; integer or scaled data become float64),
+    so a float64 weight file scores at full precision. NaN weights are outside the pattern
+    (CANlab writes NaN outside the brain) and are set to 0 with a
+    :class:`NonFiniteWeightsWarning` naming the file and the count; an infinite weight has
+    no meaning and is refused.
 
     Parameters
     ----------
@@ -119,33 +132,67 @@ def load_weights(path: Path) -> nib.Nifti1Image:
     Returns
     -------
     nibabel.Nifti1Image
-        float32 weights (:func:`weights_image`).
+        The weights (:func:`weights_image`).
 
     Raises
     ------
     mindpain.errors.MindpainError
-        Unreadable, not 3-D (a single 4-D volume is accepted) or without a non-zero weight.
+        Unreadable, an unusable header, not 3-D (a single 4-D volume is accepted), an
+        infinite weight, or without a non-zero weight.
     """
+    import warnings
+
+    from mindpain.images import load_checked
+
     check_analyze_pair(path)
+    img = load_checked(path, "a 3-D weight map")
     try:
-        img = nib.load(path)
-        data = np.asarray(img.dataobj, dtype=np.float64)
+        data = np.asanyarray(img.dataobj)
     except Exception as err:  # nibabel raises many types for corrupt files
         raise MindpainError(f"cannot be read as a NIfTI/Analyze image ({type(err).__name__}: "
                             f"{err}); expected a 3-D weight map", path) from None
+    if not np.issubdtype(data.dtype, np.number) or np.iscomplexobj(data):
+        raise MindpainError(f"has data type {data.dtype}; expected real weights", path)
+    dtype = np.dtype(np.float64)
+    if data.dtype.kind == "f" and data.dtype.itemsize in (4, 8):
+        dtype = np.dtype(f"f{data.dtype.itemsize}")  # native byte order, the file's precision
+    data = np.asarray(data, dtype=dtype)
     if data.ndim == 4 and data.shape[3] == 1:
         data = data[..., 0]
     if data.ndim != 3:
         raise MindpainError(f"has shape {data.shape}; expected a 3-D weight map", path)
-    data = np.nan_to_num(data, nan=0.0, posinf=0.0, neginf=0.0)
+    n_inf = int(np.isinf(data).sum())
+    if n_inf:
+        raise MindpainError(f"has {n_inf} infinite weight(s); expected finite weights (0 or "
+                            "NaN outside the pattern): fix the weight map", path)
+    n_nan = int(np.isnan(data).sum())
+    if n_nan:
+        warnings.warn(f"{path}: {n_nan} NaN weight(s) are outside the pattern (set to 0)",
+                      NonFiniteWeightsWarning, stacklevel=2)
+        data = np.where(np.isnan(data), 0, data).astype(dtype)
     if not np.any(data):
         raise MindpainError("has no non-zero weight; expected a signature weight map", path)
-    return weights_image(data, img.affine)
+    return weights_image(data, img.affine, dtype=dtype)
 
 
-def weights_image(data, affine) -> nib.Nifti1Image:
-    """Return ``data`` as a float32 NIfTI image with mm units (weights or region labels)."""
-    img = nib.Nifti1Image(np.asarray(data, dtype=np.float32), np.asarray(affine, float))
+def weights_image(data, affine, dtype=np.float32) -> nib.Nifti1Image:
+    """Return ``data`` as a NIfTI image with mm units (weights or region labels).
+
+    Parameters
+    ----------
+    data : array-like
+        3-D weights or labels.
+    affine : array-like, shape (4, 4)
+        Voxel-to-world affine.
+    dtype : numpy dtype
+        Stored type: float32 by default (the surrogates, region labels); a weight file's
+        own precision for official and custom weights (:func:`load_weights`).
+
+    Returns
+    -------
+    nibabel.Nifti1Image
+    """
+    img = nib.Nifti1Image(np.asarray(data, dtype=dtype), np.asarray(affine, float))
     img.header.set_xyzt_units("mm")
     return img
 

@@ -110,10 +110,11 @@ def split_sign(weights, labels, regions, sign):
     regions : pandas.DataFrame
         The rows of that sign.
     """
-    w = np.asarray(weights.dataobj, dtype=np.float32)
-    w = np.where(np.sign(w) == sign, w, 0).astype(np.float32)
+    dtype = weights.get_data_dtype()  # the weight file's precision (float32 or float64)
+    w = np.asarray(weights.dataobj, dtype=dtype)
+    w = np.where(np.sign(w) == sign, w, 0).astype(dtype)
     lab = np.asarray(labels.dataobj)
     keep = regions[regions["sign"] == sign].reset_index(drop=True)
     lab = np.where(np.isin(lab, keep["label"].to_numpy()) & (w != 0), lab, 0)
-    return (weights_image(w, weights.affine),
+    return (weights_image(w, weights.affine, dtype=dtype),
             weights_image(lab.astype(np.int16), weights.affine), keep)
