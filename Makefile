@@ -85,11 +85,12 @@ test: $(STAMP) $(CFF_SCHEMA) chromium
 	$(BIN)/python -m pytest $(PYTEST_PARALLEL)
 
 ## check: the quick tier for the edit-test loop (about a minute): lint and the unit tests. Leaves
-## out the tests marked slow (chapters, the book's build, external programs) and twin (they need
-## a generated twin: BIDS readers, first level, trial, truth, ...); `make test` runs them all.
+## out the tests marked slow (chapters, the book's build, external programs) and heavy (those
+## using a generated twin, and the costliest others: tests/conftest.py lists them with their
+## CPU seconds); `make test` runs them all.
 check: $(STAMP) $(CFF_SCHEMA)
 	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/python -m pytest -q -m "not slow and not twin" $(PYTEST_PARALLEL)
+	$(BIN)/python -m pytest -q -m "not slow and not heavy" $(PYTEST_PARALLEL)
 
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }

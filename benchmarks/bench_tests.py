@@ -167,10 +167,10 @@ def main() -> int:
     now = counts_at(None)
     before = counts_at(args.against) if args.against else None
     total, per_file = collected()
-    quick, _ = collected("not slow and not twin")
+    quick, _ = collected("not slow and not heavy")
     table, lost = count_table(now, before, per_file)
     print(table)
-    print(f"collected: {total} (quick tier, -m 'not slow and not twin': {quick})")
+    print(f"collected: {total} (quick tier, -m 'not slow and not heavy': {quick})")
     for line in lost:
         print("LOST", line)
     if args.mode == "count":

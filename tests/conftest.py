@@ -7,8 +7,10 @@ lock (:func:`mindpain.folders.folder_lock`, taken by ``generate_twin``): the fir
 generates a twin, the other waits and finds it current. Test files are handed to the workers
 longest first (:data:`HEAVY_FIRST`), so the build of the book does not start last.
 
-Every test that uses a session twin is marked ``twin``; ``make check`` (the quick tier) leaves
-out those and the ``slow`` ones.
+``make check`` (the quick tier, lint and unit tests) leaves out the ``slow`` tests and the
+``heavy`` ones: every test that uses a session twin, and the tests of :data:`HEAVY` (the
+costliest others, by CPU seconds measured with ``benchmarks/cpu_durations.py``).
+``make test`` runs them all.
 """
 
 from __future__ import annotations
@@ -27,8 +29,35 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 TEST_SEED = 20220701
 
 #: Fixtures that need a session twin: a test using one (directly or through another
-#: fixture) is marked ``twin``.
+#: fixture) is marked ``heavy``.
 TWIN_FIXTURES = ("small_twin", "ideal_twin")
+
+#: Other tests marked ``heavy`` (node-id prefixes: a file, a test, all its parameters), with
+#: their CPU seconds on the benchmark machine (benchmarks/results.md, quick tier): together
+#: about 190 of the 270 CPU seconds that the tests neither slow nor using a twin took.
+HEAVY = {
+    "tests/test_endtoend.py": "end-to-end replications through BOLD and first level (45 s)",
+    "tests/test_twin_realism.py": "realistic runs simulated and fitted (22 s)",
+    "tests/test_safety_twin.py::test_two_processes_making_one_twin_at_once_both_succeed":
+        "two processes generate a twin (22 s)",
+    "tests/test_twin.py::test_measurement_noise_matches_the_participant_level_model":
+        "simulates many participants (15 s)",
+    "tests/test_twin.py::test_patterns_are_built_without_any_signature_map": "builds the "
+        "twin's patterns (10 s)",
+    "tests/test_buildtools.py::test_parallel_execution_is_reused_by_jupyter_book":
+        "runs jupyter-book (14 s)",
+    "tests/test_trial.py::test_analysis_is_deterministic_and_ignores_ltm": "13 s",
+    "tests/test_trial.py::test_mixedlm_agrees_with_independent_estimates": "8 s",
+    "tests/test_trial.py::test_small_preset_copes": "5 s",
+    "tests/test_score_cli.py::test_30000_paths_from_file": "8 s",
+    "tests/test_multiverse.py::test_batched_models_match_the_trial_stage": "8 s",
+    "tests/test_safety_cli.py::test_no_traceback_in_a_real_process": "a process each (15 s)",
+    "tests/test_twin_dropout.py::test_one_dropout_is_chosen_with_probability_proportional":
+        "4 s",
+    "tests/test_meditators.py::test_analysis_is_deterministic": "4 s",
+    "tests/test_meditators.py::test_dose_response_matches_statsmodels_and_pingouin": "4 s",
+    "tests/test_evidence.py::test_tost_decision_equals_the_90_percent_interval": "3 s",
+}
 
 #: Test files in the order the workers should take them: the longest first (measured with
 #: ``pytest --durations``, see benchmarks/results.md); the others follow in their usual order.
@@ -40,10 +69,11 @@ if not os.environ.get("MINDPAIN_DATA") and SHARED_DATA.is_dir():
 
 
 def pytest_collection_modifyitems(config, items):
-    """Mark the tests that use a session twin; put the longest test files first."""
+    """Mark the heavy tests (a session twin, :data:`HEAVY`); put the longest files first."""
     for item in items:
-        if any(name in getattr(item, "fixturenames", ()) for name in TWIN_FIXTURES):
-            item.add_marker(pytest.mark.twin)
+        if (any(name in getattr(item, "fixturenames", ()) for name in TWIN_FIXTURES)
+                or any(item.nodeid.startswith(prefix) for prefix in HEAVY)):
+            item.add_marker(pytest.mark.heavy)
     rank = {name: i for i, name in enumerate(HEAVY_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: keeps the rest
 
