@@ -40,7 +40,7 @@ endif
 # source again: chapter 3's imports took 10 s instead of 3.6 s (2 busy cores).
 export PYTHONDONTWRITEBYTECODE :=
 
-.PHONY: book test lint venv twin lock benchmark clean chromium axe screenshots multiverse verify api precompute calibrate calibrate-rekey \
+.PHONY: book test check lint venv twin lock benchmark clean chromium axe screenshots multiverse verify api precompute calibrate calibrate-rekey \
 	tables-check tables-record
 
 venv: $(STAMP) $(CFF_SCHEMA)
@@ -83,10 +83,23 @@ book: $(STAMP)
 	$(BIN)/jupyter-book build . -W --keep-going
 	$(BIN)/python -m mindpain_book.buildtools check-site _build/html
 
-## test: lint, unit tests, BIDS validation, chapters on the small preset, offline-site check.
+## test: lint, unit tests, BIDS validation, chapters on the small preset, offline-site check:
+## every test, TEST_JOBS workers at a time (pytest-xdist). A test file stays on one worker (its
+## module fixtures are made once); the longest files go first and the session twins are made
+## once for all workers (tests/conftest.py).
+TEST_JOBS ?= 2
+PYTEST_PARALLEL := $(if $(filter-out 0 1,$(TEST_JOBS)),-n $(TEST_JOBS) --dist loadfile --no-loadscope-reorder,-p no:xdist)
 test: $(STAMP) $(CFF_SCHEMA) chromium axe
 	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL)
+
+## check: the quick tier for the edit-test loop (about a minute): lint and the unit tests. Leaves
+## out the tests marked slow (chapters, the book's build, external programs) and heavy (those
+## using a generated twin, and the costliest others: tests/conftest.py lists them with their
+## CPU seconds); `make test` runs them all.
+check: $(STAMP) $(CFF_SCHEMA)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/python -m pytest -q -m "not slow and not heavy" $(PYTEST_PARALLEL)
 
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }

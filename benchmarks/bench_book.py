@@ -55,6 +55,14 @@ def _timed(cmd, cwd, env, log) -> list[tuple[float, str]]:
     return lines
 
 
+def _children_cpu() -> float:
+    """CPU seconds (user+sys) of the finished child processes so far."""
+    import resource
+
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def _steps(lines) -> dict:
     """Seconds per step: from one recognised command line to the next."""
     marks = []
@@ -76,6 +84,9 @@ def main() -> int:
     parser.add_argument("--preset", default="full")
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--keep", action="store_true", help="keep the clone (for inspection)")
+    parser.add_argument("--section", default="book",
+                        help="section of results.md to write (default: book; e.g. book_small "
+                             "for a profile of the small preset that keeps the full one)")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-book-"))
     clone = tmp / "mindpain"
@@ -88,12 +99,16 @@ def main() -> int:
     shared = ROOT.parent / "shared" / "data"
     if shared.is_dir():  # as the Makefile does on the project's machines
         env["MINDPAIN_DATA"] = str(shared)
-    log_path = HERE / "_work" / "bench_book.log"
+    log_path = HERE / "_work" / f"bench_{args.section}.log"
     log_path.parent.mkdir(exist_ok=True)
+    load = os.getloadavg()[0]
     with open(log_path, "w") as log:
+        cpu0 = _children_cpu()
         venv = _timed(["make", "venv"], clone, env, log)
+        cpu1 = _children_cpu()
         book = _timed(["make", "book", f"PRESET={args.preset}", f"N_JOBS={args.n_jobs}"],
                       clone, env, log)
+        cpu2 = _children_cpu()
     tables = ""
     if args.preset == "full":  # the results held against the recorded checksums
         check = subprocess.run(["make", "--no-print-directory", "tables-check"], cwd=clone,
@@ -115,12 +130,16 @@ def main() -> int:
     within = total / 60 <= BUDGET_MIN
     rows.append(f"| **total, fresh clone, venv included** | **{total:.0f}** ({total / 60:.1f} "
                 f"min; budget {BUDGET_MIN:.0f} min: {'within' if within else 'OVER'}) |")
+    rows.append(f"| CPU seconds (user+sys of every process): venv / book | "
+                f"{cpu1 - cpu0:.0f} / {cpu2 - cpu1:.0f} |")
     text = (f"### Book, `make book` on a fresh clone (`PRESET={args.preset}`, "
             f"`N_JOBS={args.n_jobs}`, commit {commit})\n\n{machine_line()}\n\n"
+            + f"Load average (1 min) at the start: {load:.1f}.\n\n"
             + "\n".join(rows) + "\n\nChapters run two at a time, so their own times add up to "
-            "more than the execute step. `python benchmarks/bench_book.py`; the log is "
-            "`benchmarks/_work/bench_book.log`." + tables + "\n")
-    replace_section(HERE / "results.md", "book", text)
+            f"more than the execute step. `python benchmarks/bench_book.py --preset "
+            f"{args.preset} --section {args.section}`; the log is "
+            f"`benchmarks/_work/{log_path.name}`." + tables + "\n")
+    replace_section(HERE / "results.md", args.section, text)
     print(text)
     if not args.keep:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -1,4 +1,17 @@
-"""Shared fixtures: a seeded rng, the data directory, and one small twin per session."""
+"""Shared fixtures: a seeded rng, the data directory, and one small twin per test run.
+
+``make test`` runs the suite on both cores (pytest-xdist, ``-n 2 --dist loadfile``): each
+worker is its own process, so a session fixture would be made once per worker. The twins
+are therefore made in the run's shared temporary folder, under the package's own folder
+lock (:func:`mindpain.folders.folder_lock`, taken by ``generate_twin``): the first worker
+generates a twin, the other waits and finds it current. Test files are handed to the workers
+longest first (:data:`HEAVY_FIRST`), so the build of the book does not start last.
+
+``make check`` (the quick tier, lint and unit tests) leaves out the ``slow`` tests and the
+``heavy`` ones: every test that uses a session twin, and the tests of :data:`HEAVY` (the
+costliest others, by CPU seconds measured with ``benchmarks/cpu_durations.py``).
+``make test`` runs them all.
+"""
 
 from __future__ import annotations
 
@@ -15,8 +28,60 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 TEST_SEED = 20220701
 
+#: Fixtures that need a session twin: a test using one (directly or through another
+#: fixture) is marked ``heavy``.
+TWIN_FIXTURES = ("small_twin", "ideal_twin")
+
+#: Other tests marked ``heavy`` (node-id prefixes: a file, a test, all its parameters), with
+#: their CPU seconds on the benchmark machine (benchmarks/results.md, quick tier): together
+#: about 190 of the 270 CPU seconds that the tests neither slow nor using a twin took.
+HEAVY = {
+    "tests/test_endtoend.py": "end-to-end replications through BOLD and first level (45 s)",
+    "tests/test_twin_realism.py": "realistic runs simulated and fitted (22 s)",
+    "tests/test_safety_twin.py::test_two_processes_making_one_twin_at_once_both_succeed":
+        "two processes generate a twin (22 s)",
+    "tests/test_twin.py::test_measurement_noise_matches_the_participant_level_model":
+        "simulates many participants (15 s)",
+    "tests/test_twin.py::test_patterns_are_built_without_any_signature_map": "builds the "
+        "twin's patterns (10 s)",
+    "tests/test_buildtools.py::test_parallel_execution_is_reused_by_jupyter_book":
+        "runs jupyter-book (14 s)",
+    "tests/test_trial.py::test_analysis_is_deterministic_and_ignores_ltm": "13 s",
+    "tests/test_trial.py::test_mixedlm_agrees_with_independent_estimates": "8 s",
+    "tests/test_trial.py::test_small_preset_copes": "5 s",
+    "tests/test_score_cli.py::test_30000_paths_from_file": "8 s",
+    "tests/test_multiverse.py::test_batched_models_match_the_trial_stage": "8 s",
+    "tests/test_safety_cli.py::test_no_traceback_in_a_real_process": "a process each (15 s)",
+    "tests/test_twin_dropout.py::test_one_dropout_is_chosen_with_probability_proportional":
+        "4 s",
+    "tests/test_meditators.py::test_analysis_is_deterministic": "4 s",
+    "tests/test_meditators.py::test_dose_response_matches_statsmodels_and_pingouin": "4 s",
+    "tests/test_evidence.py::test_tost_decision_equals_the_90_percent_interval": "3 s",
+}
+
+#: Test files in the order the workers should take them: the longest first (measured with
+#: ``pytest --durations``, see benchmarks/results.md); the others follow in their usual order.
+HEAVY_FIRST = ("test_book.py", "test_own_data.py", "test_multiverse.py", "test_first_level.py",
+               "test_endtoend.py", "test_design.py", "test_safety_first_level.py")
+
 if not os.environ.get("MINDPAIN_DATA") and SHARED_DATA.is_dir():
     os.environ["MINDPAIN_DATA"] = str(SHARED_DATA)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark the heavy tests (a session twin, :data:`HEAVY`); put the longest files first."""
+    for item in items:
+        if (any(name in getattr(item, "fixturenames", ()) for name in TWIN_FIXTURES)
+                or any(item.nodeid.startswith(prefix) for prefix in HEAVY)):
+            item.add_marker(pytest.mark.heavy)
+    rank = {name: i for i, name in enumerate(HEAVY_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: keeps the rest
+
+
+def _run_root(tmp_path_factory) -> Path:
+    """The temporary folder every worker of this run shares (the run's own without xdist)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
 
 
 @pytest.fixture
@@ -27,18 +92,19 @@ def rng():
 
 @pytest.fixture(scope="session")
 def small_twin(tmp_path_factory) -> Path:
-    """The small twin, generated once per test session (seed fixed)."""
+    """The small twin, generated once per test run (seed fixed), shared by the workers."""
     from mindpain.twin import generate_twin
 
-    out = tmp_path_factory.mktemp("twin") / "twin-small"
-    return generate_twin(out, preset="small", seed=TEST_SEED, n_jobs=2, progress=False)
+    out = _run_root(tmp_path_factory) / "shared-twin" / "twin-small"
+    return generate_twin(out, preset="small", seed=TEST_SEED, if_current=True, n_jobs=2,
+                         progress=False)
 
 
 @pytest.fixture(scope="session")
 def ideal_twin(tmp_path_factory) -> Path:
-    """The small twin in the ideal world (BOLD made by the analysis model), once per session."""
+    """The small twin in the ideal world (BOLD made by the analysis model), once per run."""
     from mindpain.twin import generate_twin
 
-    out = tmp_path_factory.mktemp("twin-ideal") / "twin-small-ideal"
-    return generate_twin(out, preset="small", seed=TEST_SEED, world="ideal", n_jobs=2,
-                         progress=False)
+    out = _run_root(tmp_path_factory) / "shared-twin-ideal" / "twin-small-ideal"
+    return generate_twin(out, preset="small", seed=TEST_SEED, world="ideal", if_current=True,
+                         n_jobs=2, progress=False)
