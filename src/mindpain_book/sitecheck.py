@@ -152,8 +152,20 @@ def site_problems(html_dir, chapters_dir: str = "notebooks") -> list[str]:
     return problems
 
 
-def axe_violations(pages, impacts=("serious", "critical"), chromium: str = CHROMIUM) -> dict:
+def axe_violations(pages, impacts=("serious", "critical"), chromium: str = CHROMIUM,
+                   jobs: int = 1) -> dict:
     """Run axe-core (:mod:`mindpain_book.axe`) on each page and its frames in headless Chromium.
+
+    Parameters
+    ----------
+    pages : sequence of path-like
+        The built HTML pages.
+    impacts : tuple of str
+        The axe impacts reported.
+    chromium : str
+        The Chromium executable.
+    jobs : int
+        Browsers run side by side, each on every ``jobs``-th page (the result is the same).
 
     Returns
     -------
@@ -163,6 +175,20 @@ def axe_violations(pages, impacts=("serious", "critical"), chromium: str = CHROM
         other than ``file:``/``data:``/``blob:``/``about:`` (blocked) are listed under
         ``"requests"``.
     """
+    pages = list(pages)
+    if jobs > 1 and len(pages) > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        found = {}
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            parts = pool.map(axe_violations, [pages[i::jobs] for i in range(jobs)],
+                             [impacts] * jobs, [chromium] * jobs)
+            for part in parts:
+                requests = part.pop("requests", [])
+                found.update(part)
+                if requests:
+                    found["requests"] = sorted(set(found.get("requests", [])) | set(requests))
+        return found
     script = axe_script().read_text(encoding="utf-8")
     found = {}
     with browser.chromium(executable=chromium) as chrome:
