@@ -97,7 +97,7 @@ test: $(STAMP) $(CFF_SCHEMA) chromium axe
 ## out the tests marked slow (chapters, the book's build, external programs) and heavy (those
 ## using a generated twin, and the costliest others: tests/conftest.py lists them with their
 ## CPU seconds); `make test` runs them all.
-check: $(STAMP) $(CFF_SCHEMA)
+check: $(STAMP) $(CFF_SCHEMA) axe
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest -q -m "not slow and not heavy" $(PYTEST_PARALLEL)
 
