@@ -20,6 +20,7 @@ def _effects(scales, covers=True, planted=True):
                      "planted_d": -0.5 if planted else np.nan,
                      "covers_planted": pd.NA if not planted else (covers if i else not covers)})
         rows.append({**rows[-1], "model": "ancova", "estimate_d_paper": 9.0})
+        rows.append({**rows[-2], "model": "mixedlm", "estimate_d_paper": -0.43, "p": 0.05})
     return pd.DataFrame(rows)
 
 
@@ -42,24 +43,22 @@ def test_glance_has_one_row_per_reported_contrast_in_readers_words():
     assert list(table["Contrast"]) == [CONTRAST_LABELS[c] for c in scales.contrast]
     assert all(col.strip() for col in table.columns)
     # the paper's p, the build's model (change score, not ANCOVA) and the scenario's rows
-    assert table["Paper: p"].iloc[0] == format(scales.reported_p.iloc[0], ".3f").lstrip("0")
-    assert set(table["This build: d, paper scale"]) == {"-0.40"}
-    assert table["This build: p"].tolist()[:2] == ["< .001", ".041"]
-    e2e_cols = [c for c in table.columns if c.startswith("Through the pipeline")]
-    assert len(e2e_cols) == 2 and all("realistic world, 300 draws" in c for c in e2e_cols)
-    assert set(table[e2e_cols[0]]) == {"-0.30"} and set(table[e2e_cols[1]]) == {"93%"}
-    assert table["This build: CI covers planted d"].tolist() == \
-        ["no"] + ["yes"] * (len(scales) - 1)
-    assert table["This build: d, change score [95% CI]"].iloc[0] == "-0.50 [-1.00, 0.10]"
+    assert table["Paper p"].iloc[0] == format(scales.reported_p.iloc[0], ".3f").lstrip("0")
+    # the paper's scale from the mixed model (the paper's df), not the t test or the ANCOVA
+    assert set(table["Twin d"]) == {"-0.43"} and set(table["Twin p"]) == {".050"}
+    assert set(table["Pipeline mean d"]) == {"-0.30"}  # the realistic scenario's paper test
+    assert set(table["Pipeline CI coverage"]) == {"93%"}
+    assert table["CI covers planted d"].tolist() == ["no"] + ["yes"] * (len(scales) - 1)
+    assert table["Twin change-score d [95% CI]"].iloc[0] == "-0.50 [-1.00, 0.10]"
 
 
 def test_glance_shows_a_dash_where_there_is_no_truth_or_row():
     scales = effect_scale_table()
-    effects = _effects(scales, planted=False).iloc[2:]  # the first contrast is missing
+    effects = _effects(scales, planted=False).iloc[3:]  # the first contrast is missing
     table = results_at_a_glance(scales, effects, _endtoend(scales).iloc[0:0], "realistic")
-    assert (table["This build: CI covers planted d"] == MISSING).all()
-    assert table["This build: d, paper scale"].iloc[0] == MISSING
-    assert table.filter(like="Through the pipeline").eq(MISSING).all().all()
+    assert (table["CI covers planted d"] == MISSING).all()
+    assert table["Twin d"].iloc[0] == MISSING and table["Twin p"].iloc[0] == MISSING
+    assert table.filter(like="Pipeline").eq(MISSING).all().all()
     assert "nan" not in table.to_string().lower()
 
 
@@ -81,5 +80,5 @@ def test_glance_display_table_has_headers_note_and_no_index():
     shown = glance_table(scales, _effects(scales), _endtoend(scales), "realistic")
     html = shown.to_html()
     assert "<th></th>" not in html and "nan" not in html.lower()
-    assert MISSING in shown.note
-    assert "Paper: d" in shown.numeric and "Outcome" not in shown.numeric
+    assert MISSING in shown.note and "300 simulated trials in the realistic world" in shown.note
+    assert "Paper d" in shown.numeric and "Outcome" not in shown.numeric

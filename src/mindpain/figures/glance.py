@@ -15,8 +15,10 @@ import pandas as pd
 from mindpain.figures.tables import DisplayTable
 from mindpain.vocabulary import CONTRAST_LABELS, OUTCOME_LABELS
 
-#: The model whose estimate the glance table shows for this build (the paper's
-#: between-arm scale is reported for every model; the change score is the simplest).
+#: The model whose d this build shows on the paper's scale: the mixed model, whose contrasts
+#: have the paper's degrees of freedom (so 2t/sqrt(df) is the paper's conversion).
+GLANCE_PAPER_MODEL = "mixedlm"
+#: The model whose CI is held against the planted value (the scale the twin plants on).
 GLANCE_MODEL = "change_score"
 #: The end-to-end model that reproduces the paper's test (3-arm pooled SD of change).
 GLANCE_ENDTOEND_MODEL = "paper"
@@ -54,21 +56,21 @@ def results_at_a_glance(scales: pd.DataFrame, effects: pd.DataFrame, endtoend: p
     Returns
     -------
     pandas.DataFrame
-        Text cells with reader's headers: outcome, contrast, the paper's d and p, this
-        build's paper-scale d and p, its change-score d with 95% CI, whether that CI covers the
-        planted change-score d (``—`` for your own data), and the end-to-end mean paper-scale
-        d and CI coverage with the number of replications in the header.
+        Text cells with reader's headers: outcome, contrast, the paper's d and p; this
+        build's d on the paper's scale and p (the mixed model, whose contrasts have the
+        paper's df), its change-score d with 95% CI and whether that CI covers the planted
+        change-score d (``—`` for your own data); and the end-to-end calibration's mean
+        paper-scale d of the paper's test and the coverage of its 95% CIs.
     """
     build = effects[effects.model == GLANCE_MODEL].set_index(["outcome", "contrast"])
+    paper = effects[effects.model == GLANCE_PAPER_MODEL].set_index(["outcome", "contrast"])
     e2e = endtoend[(endtoend.scenario == scenario)
                    & (endtoend.model == GLANCE_ENDTOEND_MODEL)].set_index(["outcome", "contrast"])
-    reps = int(e2e.replications.min()) if len(e2e) else 0
-    e2e_mean = f"Through the pipeline ({scenario} world, {reps} draws): mean d, paper scale"
-    e2e_cov = f"Through the pipeline ({scenario} world, {reps} draws): 95% CI covers planted"
     rows = []
     for r in scales.itertuples():
         key = (r.outcome, r.contrast)
         b = build.loc[key] if key in build.index else None
+        m = paper.loc[key] if key in paper.index else None
         e = e2e.loc[key] if key in e2e.index else None
         covers = MISSING
         if b is not None and pd.notna(b.get("covers_planted")) and pd.notna(b.planted_d):
@@ -76,16 +78,15 @@ def results_at_a_glance(scales: pd.DataFrame, effects: pd.DataFrame, endtoend: p
         rows.append({
             "Outcome": OUTCOME_LABELS[r.outcome],
             "Contrast": CONTRAST_LABELS[r.contrast],
-            "Paper: d": _num(r.reported_d, ".2f"),
-            "Paper: p": _p(r.reported_p),
-            "This build: d, paper scale": _num(None if b is None else b.estimate_d_paper,
-                                               ".2f"),
-            "This build: p": _p(None if b is None else b.p),
-            "This build: d, change score [95% CI]": MISSING if b is None else
+            "Paper d": _num(r.reported_d, ".2f"),
+            "Paper p": _p(r.reported_p),
+            "Twin d": _num(None if m is None else m.estimate_d_paper, ".2f"),
+            "Twin p": _p(None if m is None else m.p),
+            "Twin change-score d [95% CI]": MISSING if b is None else
             f"{b.estimate_d:.2f} [{b.ci_low:.2f}, {b.ci_high:.2f}]",
-            "This build: CI covers planted d": covers,
-            e2e_mean: _num(None if e is None else e.mean_estimate, ".2f"),
-            e2e_cov: MISSING if e is None else f"{e.coverage:.0%}",
+            "CI covers planted d": covers,
+            "Pipeline mean d": _num(None if e is None else e.mean_estimate, ".2f"),
+            "Pipeline CI coverage": MISSING if e is None else f"{e.coverage:.0%}",
         })
     return pd.DataFrame(rows)
 
@@ -107,7 +108,13 @@ def glance_table(scales: pd.DataFrame, effects: pd.DataFrame, endtoend: pd.DataF
     frame = results_at_a_glance(scales, effects, endtoend, scenario)
     numeric = tuple(c for c in frame.columns if c not in ("Outcome", "Contrast")
                     and "covers" not in c)
-    note = ("Paper scale: d = 2t/√df between arms, with the t of the test; d_z within MBSR. "
-            "Change score: d over the two arms' pooled SD of change. "
+    e2e = endtoend[(endtoend.scenario == scenario) & (endtoend.model == GLANCE_ENDTOEND_MODEL)]
+    reps = int(e2e.replications.min()) if len(e2e) else 0
+    note = ("Paper: the abstract's d and p. Twin: this build, one simulated trial of the "
+            "paper's size; d on the paper's scale (2t/√df between arms, d_z within MBSR) and p "
+            "from the mixed model, whose contrasts have the paper's df; the change-score d "
+            "(two arms' pooled SD of change) is the scale the twin plants on. Pipeline: the "
+            f"end-to-end calibration, {reps} simulated trials in the {scenario} world through "
+            "BOLD, first level, scoring and the paper's test. "
             f"{MISSING} not available (no planted value for your own data).")
     return DisplayTable(frame=frame, note=note, numeric=numeric)
