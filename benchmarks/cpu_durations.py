@@ -38,34 +38,31 @@ def _add(item, cpu: float, wall: float) -> None:
     _WALL[item.nodeid] += time.perf_counter() - wall
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_setup(item):
-    """Time the setup phase (fixtures)."""
+def _timed(item):
+    """Wrap one phase of a test: run it, then add its CPU and wall seconds to the test's."""
     cpu, wall = _cpu(), time.perf_counter()
     try:
         return (yield)
     finally:
         _add(item, cpu, wall)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item):
+    """Time the setup phase (fixtures)."""
+    return (yield from _timed(item))
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item):
     """Time the test itself."""
-    cpu, wall = _cpu(), time.perf_counter()
-    try:
-        return (yield)
-    finally:
-        _add(item, cpu, wall)
+    return (yield from _timed(item))
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_teardown(item):
     """Time the teardown phase."""
-    cpu, wall = _cpu(), time.perf_counter()
-    try:
-        return (yield)
-    finally:
-        _add(item, cpu, wall)
+    return (yield from _timed(item))
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -16,6 +16,7 @@ costliest others, by CPU seconds measured with ``benchmarks/cpu_durations.py``).
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import matplotlib
@@ -108,3 +109,25 @@ def ideal_twin(tmp_path_factory) -> Path:
     out = _run_root(tmp_path_factory) / "shared-twin-ideal" / "twin-small-ideal"
     return generate_twin(out, preset="small", seed=TEST_SEED, world="ideal", if_current=True,
                          n_jobs=2, progress=False)
+
+
+@pytest.fixture(scope="module")
+def tiny_source(small_twin, tmp_path_factory) -> Path:
+    """One participant's baseline session of the small twin (two runs, no derivatives).
+
+    The data-safety tests copy it (:func:`bids`) for each test that may change its files.
+    """
+    from mindpain.folders import MARKER
+
+    root = tmp_path_factory.mktemp("tiny") / "bids"
+    shutil.copytree(small_twin, root, ignore=shutil.ignore_patterns(
+        "sub-00[2-9]", "sub-01*", "ses-post", "derivatives", MARKER))
+    return root
+
+
+@pytest.fixture
+def bids(tiny_source, tmp_path) -> Path:
+    """A tiny raw BIDS dataset (one participant, one session, two runs) the test may change."""
+    root = tmp_path / "bids"
+    shutil.copytree(tiny_source, root)
+    return root

@@ -32,21 +32,6 @@ STEM = "sub-001_ses-pre_task-heat"
 
 
 
-@pytest.fixture(scope="module")
-def tiny_source(small_twin, tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("tiny") / "bids"
-    shutil.copytree(small_twin, root, ignore=shutil.ignore_patterns(
-        "sub-00[2-9]", "sub-01*", "ses-post", "derivatives", MARKER))
-    return root
-
-
-@pytest.fixture
-def bids(tiny_source, tmp_path) -> Path:
-    """A tiny raw BIDS dataset the test may change."""
-    root = tmp_path / "bids"
-    shutil.copytree(tiny_source, root)
-    return root
-
 
 def _bold(bids: Path, run: int) -> Path:
     return bids / FUNC / f"{STEM}_run-{run}_bold.nii.gz"

@@ -20,7 +20,6 @@ import pytest
 from _safety_helpers import hashes, one_line, run_cli
 
 from mindpain.first_level_outputs import session_map_path
-from mindpain.folders import MARKER
 
 SHAPE = (4, 4, 4)
 AFFINE = np.array([[-2.0, 0, 0, 4], [0, 2.0, 0, -4], [0, 0, 2.0, -4], [0, 0, 0, 1]])
@@ -355,21 +354,6 @@ def test_worker_counts_that_mean_no_worker_are_refused(user, capsys, monkeypatch
 
 # --------------------------------------------------------------------------- first level
 
-
-@pytest.fixture(scope="module")
-def tiny_source(small_twin, tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("tiny-inputs") / "bids"
-    shutil.copytree(small_twin, root, ignore=shutil.ignore_patterns(
-        "sub-00[2-9]", "sub-01*", "ses-post", "derivatives", MARKER))
-    return root
-
-
-@pytest.fixture
-def bids(tiny_source, tmp_path) -> Path:
-    """A tiny raw BIDS dataset (one participant, one session, two runs) the test may change."""
-    root = tmp_path / "bids"
-    shutil.copytree(tiny_source, root)
-    return root
 
 
 def _first_level_run_failed(bids, tmp_path, capsys, expect: str, name: str) -> str:
