@@ -310,7 +310,7 @@ def check_runs(specs, out_dir) -> dict:
 
     Parameters
     ----------
-    specs : sequence of RunSpec
+    specs : sequence of mindpain.bids.query.RunSpec
         The runs (:func:`~mindpain.bids.query.find_runs`).
     out_dir : path-like
         The derivatives folder the outputs would go to.
