@@ -43,9 +43,11 @@ def test_glance_has_one_row_per_reported_contrast_in_readers_words():
     assert list(table["Contrast"]) == [CONTRAST_LABELS[c] for c in scales.contrast]
     assert all(col.strip() for col in table.columns)
     # the paper's p, the build's model (change score, not ANCOVA) and the scenario's rows
-    assert table["Paper p"].iloc[0] == format(scales.reported_p.iloc[0], ".3f").lstrip("0")
+    first = scales.iloc[0]
+    assert table["Paper d (p)"].iloc[0] == \
+        f"{first.reported_d:.2f} ({format(first.reported_p, '.3f').lstrip('0')})"
     # the paper's scale from the mixed model (the paper's df), not the t test or the ANCOVA
-    assert set(table["Twin d"]) == {"-0.43"} and set(table["Twin p"]) == {".050"}
+    assert set(table["Twin d (p)"]) == {"-0.43 (.050)"}
     assert set(table["Pipeline mean d"]) == {"-0.30"}  # the realistic scenario's paper test
     assert set(table["Pipeline CI coverage"]) == {"93%"}
     assert table["CI covers planted d"].tolist() == ["no"] + ["yes"] * (len(scales) - 1)
@@ -57,7 +59,7 @@ def test_glance_shows_a_dash_where_there_is_no_truth_or_row():
     effects = _effects(scales, planted=False).iloc[3:]  # the first contrast is missing
     table = results_at_a_glance(scales, effects, _endtoend(scales).iloc[0:0], "realistic")
     assert (table["CI covers planted d"] == MISSING).all()
-    assert table["Twin d"].iloc[0] == MISSING and table["Twin p"].iloc[0] == MISSING
+    assert table["Twin d (p)"].iloc[0] == MISSING
     assert table.filter(like="Pipeline").eq(MISSING).all().all()
     assert "nan" not in table.to_string().lower()
 
@@ -81,4 +83,4 @@ def test_glance_display_table_has_headers_note_and_no_index():
     html = shown.to_html()
     assert "<th></th>" not in html and "nan" not in html.lower()
     assert MISSING in shown.note and "300 simulated trials in the realistic world" in shown.note
-    assert "Paper d" in shown.numeric and "Outcome" not in shown.numeric
+    assert "Paper d (p)" in shown.numeric and "Outcome" not in shown.numeric

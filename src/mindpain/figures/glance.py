@@ -36,6 +36,12 @@ def _p(value) -> str:
     return "< .001" if value < 0.001 else format(value, ".3f").lstrip("0")
 
 
+def _with_p(d, p) -> str:
+    """``"-0.43 (.050)"``: a d with its p, or the dash when the d is missing."""
+    text = _num(d, ".2f")
+    return text if text == MISSING else f"{text} ({_p(p)})"
+
+
 def results_at_a_glance(scales: pd.DataFrame, effects: pd.DataFrame, endtoend: pd.DataFrame,
                         scenario: str) -> pd.DataFrame:
     """One row per reported contrast: the paper, this build, and the end-to-end calibration.
@@ -78,10 +84,8 @@ def results_at_a_glance(scales: pd.DataFrame, effects: pd.DataFrame, endtoend: p
         rows.append({
             "Outcome": OUTCOME_LABELS[r.outcome],
             "Contrast": CONTRAST_LABELS[r.contrast],
-            "Paper d": _num(r.reported_d, ".2f"),
-            "Paper p": _p(r.reported_p),
-            "Twin d": _num(None if m is None else m.estimate_d_paper, ".2f"),
-            "Twin p": _p(None if m is None else m.p),
+            "Paper d (p)": _with_p(r.reported_d, r.reported_p),
+            "Twin d (p)": MISSING if m is None else _with_p(m.estimate_d_paper, m.p),
             "Twin change-score d [95% CI]": MISSING if b is None else
             f"{b.estimate_d:.2f} [{b.ci_low:.2f}, {b.ci_high:.2f}]",
             "CI covers planted d": covers,
