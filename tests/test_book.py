@@ -239,7 +239,8 @@ def test_glossary_defines_the_books_terms(built_site):
 def test_citations_read_author_and_year(built_site):
     page = (built_site / "notebooks" / "01_trial_and_data.html").read_text()
     text = " ".join(re.sub(r"<[^>]+>", "", page).split())
-    assert "(Wielgosz et al., 2022)" in text
+    assert "(Wager et al., 2013)" in text  # in parentheses ({cite:p}, the {cite} default)
+    assert "Wielgosz et al. (2022)" in text  # in the sentence ({cite:t})
     assert not re.search(r"\[[A-Z][A-Za-z]*\+?\d\d\]", text), "label citations like [WKP+22]"
 
 

@@ -242,7 +242,9 @@ class DisplayTable:
                          for _, row in self.frame.iterrows())
         note = (f'\n<p class="mindpain-table-note">{html.escape(self.note)}</p>'
                 if self.note else "")
-        return (f'<div class="mindpain-table-box" style="overflow-x: auto; max-width: 100%">'
+        # The box scrolls sideways on a narrow screen: focusable, so a keyboard can scroll it.
+        return (f'<div class="mindpain-table-box" tabindex="0" '
+                f'style="overflow-x: auto; max-width: 100%">'
                 f'<table class="{TABLE_CLASS} table">\n'
                 f"<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>"
                 f"{note}</div>")
