@@ -142,7 +142,9 @@ def test_cells_keep_their_line_and_the_box_scrolls():
     note = "a long free-text note that a narrow screen may wrap over several lines"
     html = readable_table(pd.DataFrame({"outcome": ["nps"], "note": [note],
                                         "p": [0.5]})).to_html()
-    assert re.search(r'<div class="mindpain-table-box" style="overflow-x: auto', html)
+    # the box scrolls sideways and can be focused (so scrolled) from the keyboard
+    assert re.search(r'<div class="mindpain-table-box" tabindex="0" style="overflow-x: auto',
+                     html)
     cells = dict(re.findall(r'<td[^>]*style="([^"]*)"[^>]*>([^<]*)</td>', html)[i][::-1]
                  for i in range(3))
     assert "white-space: nowrap" in cells["NPS"] and "white-space: nowrap" in cells["0.500"]
