@@ -78,7 +78,7 @@ def _chapters_in_toc(root: Path = PROJECT_ROOT) -> list[Path]:
     return found
 
 
-def _read_notebook(path: Path):
+def read_notebook(path: Path):
     """Read a MyST notebook as myst-nb reads it when it builds the page."""
     from myst_nb.core.config import NbParserConfig
     from myst_nb.core.read import create_nb_reader
@@ -97,7 +97,7 @@ def _execute_one(path: str, timeout: int, allow_errors: bool):
     """Worker: execute one notebook in its folder; return ``(notebook, seconds, error)``."""
     from jupyter_cache.executors.utils import single_nb_execution
 
-    nb = _read_notebook(Path(path))
+    nb = read_notebook(Path(path))
     # nbclient waits only 4 s (its default) for a cell's outputs after the cell has finished
     # and then drops the rest without an error: on a loaded machine a cell that glues
     # hundreds of values lost its last outputs (missing glue keys). Wait as long as a cell
@@ -148,7 +148,7 @@ def execute_chapters(build_dir: Path, jobs: int = 2, root: Path = PROJECT_ROOT) 
     todo = []
     for path in _chapters_in_toc(root):
         try:
-            cache.match_cache_notebook(_read_notebook(path))
+            cache.match_cache_notebook(read_notebook(path))
             print(f"{path.relative_to(root)}: cached")
         except KeyError:
             todo.append(path)

@@ -103,16 +103,48 @@ class NotebookDownloads(SphinxTransform):
         self.env.mindpain_notebooks.add(docname)
 
 
+def executed_notebook(source: Path, cache_dir: Path):
+    """Return the chapter at ``source`` with its outputs, from the execution cache, or ``None``.
+
+    myst-nb, when it takes a chapter from its execution cache, writes the notebook it read
+    (without outputs) to ``jupyter_execute``; the outputs live in the cache. Merging the
+    cached outputs into the chapter as myst-nb reads it gives the executed notebook, every
+    output included (the glued values too).
+    """
+    from jupyter_cache import get_cache
+
+    from mindpain_book.execution import read_notebook
+
+    if not Path(cache_dir).is_dir():
+        return None
+    try:
+        _, merged = get_cache(str(cache_dir)).merge_match_into_notebook(
+            read_notebook(Path(source)))
+    except KeyError:
+        return None
+    return merged
+
+
 def _copy_notebooks(app, exception) -> None:
+    import nbformat
+
     if exception is not None or app.builder.format != "html":
         return
-    executed = Path(app.outdir).parent / "jupyter_execute"
+    build = Path(app.outdir).parent
+    mystnb = getattr(app.env, "mystnb_config", None)  # myst-nb resolves the cache folder
+    cache_dir = Path(getattr(mystnb, "execution_cache_path", "") or build / ".jupyter_cache")
     target = Path(app.outdir) / NOTEBOOK_DOWNLOADS
     for docname in sorted(getattr(app.env, "mindpain_notebooks", ())):
-        source = executed / f"{docname}.ipynb"
-        if source.is_file():
+        name = f"{Path(docname).name}.ipynb"
+        notebook = executed_notebook(Path(app.srcdir) / f"{docname}.md", cache_dir)
+        if notebook is not None:
             target.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, target / source.name)
+            nbformat.write(notebook, target / name)
+            continue
+        source = build / "jupyter_execute" / f"{docname}.ipynb"
+        if source.is_file():  # executed by myst-nb outside the cache: its file has outputs
+            target.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target / name)
         else:
             logger.warning("%s: executed notebook not found for download", source)
 
