@@ -45,9 +45,9 @@ def test_glance_has_one_row_per_reported_contrast_in_readers_words():
     # the paper's p, the build's model (change score, not ANCOVA) and the scenario's rows
     first = scales.iloc[0]
     assert table["Paper d (p)"].iloc[0] == \
-        f"{first.reported_d:.2f} ({format(first.reported_p, '.3f').lstrip('0')})"
+        f"{first.reported_d:.2f} ({first.reported_p:.3f})"
     # the paper's scale from the mixed model (the paper's df), not the t test or the ANCOVA
-    assert set(table["Twin d (p)"]) == {"-0.43 (.050)"}
+    assert set(table["Twin d (p)"]) == {"-0.43 (0.050)"}
     assert set(table["Pipeline mean d"]) == {"-0.30"}  # the realistic scenario's paper test
     assert set(table["Pipeline CI coverage"]) == {"93%"}
     assert table["CI covers planted d"].tolist() == ["no"] + ["yes"] * (len(scales) - 1)

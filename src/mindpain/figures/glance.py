@@ -9,10 +9,9 @@ the way a reader says them.
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
-from mindpain.figures.tables import DisplayTable
+from mindpain.figures.tables import MISSING, DisplayTable, format_cell
 from mindpain.vocabulary import CONTRAST_LABELS, OUTCOME_LABELS
 
 #: The model whose d this build shows on the paper's scale: the mixed model, whose contrasts
@@ -22,24 +21,10 @@ GLANCE_PAPER_MODEL = "mixedlm"
 GLANCE_MODEL = "change_score"
 #: The end-to-end model that reproduces the paper's test (3-arm pooled SD of change).
 GLANCE_ENDTOEND_MODEL = "paper"
-#: Text shown where a value does not exist (no planted truth for your own data).
-MISSING = "—"
-
-
-def _num(value, fmt: str) -> str:
-    return MISSING if value is None or not np.isfinite(value) else format(value, fmt)
-
-
-def _p(value) -> str:
-    if value is None or not np.isfinite(value):
-        return MISSING
-    return "< .001" if value < 0.001 else format(value, ".3f").lstrip("0")
-
-
 def _with_p(d, p) -> str:
-    """``"-0.43 (.050)"``: a d with its p, or the dash when the d is missing."""
-    text = _num(d, ".2f")
-    return text if text == MISSING else f"{text} ({_p(p)})"
+    """``"-0.43 (0.050)"``: a d with its p, or the dash when the d is missing."""
+    text = format_cell(d, digits=2)
+    return text if text == MISSING else f"{text} ({format_cell(p, 'p')})"
 
 
 def results_at_a_glance(scales: pd.DataFrame, effects: pd.DataFrame, endtoend: pd.DataFrame,
@@ -89,7 +74,7 @@ def results_at_a_glance(scales: pd.DataFrame, effects: pd.DataFrame, endtoend: p
             "Twin change-score d [95% CI]": MISSING if b is None else
             f"{b.estimate_d:.2f} [{b.ci_low:.2f}, {b.ci_high:.2f}]",
             "CI covers planted d": covers,
-            "Pipeline mean d": _num(None if e is None else e.mean_estimate, ".2f"),
+            "Pipeline mean d": MISSING if e is None else format_cell(e.mean_estimate, digits=2),
             "Pipeline CI coverage": MISSING if e is None else f"{e.coverage:.0%}",
         })
     return pd.DataFrame(rows)

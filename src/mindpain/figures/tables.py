@@ -292,6 +292,15 @@ def _format(value, spec: Column, labels: Mapping | None, name: str) -> str:
     return str(value)
 
 
+def format_cell(value, kind: str = "num", digits: int = 3) -> str:
+    """Write one value as every display table does (``"—"`` when missing, see :class:`Column`).
+
+    >>> format_cell(0.0004, "p"), format_cell(-0.4321, digits=2), format_cell(float("nan"))
+    ('<0.001', '-0.43', '—')
+    """
+    return _format(value, Column("", kind, digits), None, "value")
+
+
 def _spec(name: str, series: pd.Series, headers: Mapping[str, str],
           kinds: Mapping[str, str]) -> Column:
     known = COLUMNS.get(name)
