@@ -158,14 +158,26 @@ multiverse: $(STAMP)
 	$(BIN)/mindpain twin --out data/twin-reduced --preset reduced --seed $(SEED) --if-current
 	$(BIN)/python -m mindpain.multiverse --preset reduced --seed $(SEED) --out book/precomputed
 
+## transfer: measure what the pipeline (BOLD -> first level -> scoring) does to a latent
+## effect in each world, on replications with seeds of their own (mindpain.endtoend.transfer):
+## writes book/precomputed/pipeline_transfer.tsv and the values the twin plants its effects
+## through (src/mindpain/twin/pipeline_transfer.toml). Then `make calibrate`, `make precompute`
+## and `make multiverse`: every planted result changes. About 15 min on 2 free cores.
+TRANSFER_REPLICATIONS ?= 30
+.PHONY: transfer
+transfer: $(STAMP)
+	nice -n 10 $(BIN)/python -m mindpain.endtoend --transfer --seed $(SEED) \
+		--replications $(TRANSFER_REPLICATIONS) --n-jobs 2 --out book/precomputed
+
 ## calibrate: recompute chapter 4's committed end-to-end calibration (book/precomputed/):
 ## the trial replicated through BOLD, first level, scoring and models in both worlds of the
 ## calibration twin (full design, 15 mm grid) and with dropout depending on baseline, in
 ## memory. REPLICATIONS per world; BUDGET (minutes) stops starting new replications (unset:
 ## none). Each finished replication is kept in data/endtoend-cache, so an interrupted run
-## resumes. About 15-25 s CPU per replication and scenario (benchmarks/results.md): 200
-## replications take about an hour on 2 free cores.
-REPLICATIONS ?= 200
+## resumes. About 15-25 s CPU per replication and scenario (benchmarks/results.md): 300
+## replications per world (and a sixth of them in the MAR scenario) take about 1.5-2 hours on
+## 2 free cores.
+REPLICATIONS ?= 300
 calibrate: $(STAMP)
 	nice -n 10 $(BIN)/python -m mindpain.endtoend --seed $(SEED) --replications $(REPLICATIONS) \
 		--n-jobs 2 $(if $(BUDGET),--budget-minutes $(BUDGET)) --out book/precomputed

@@ -32,7 +32,8 @@ def small_obs() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def full_analysis(full_obs):
-    return trial.analyse_trial(full_obs, trial.trial_truth(planted_trial_effects("full")),
+    truth = planted_trial_effects("full", world="ideal", transfer=False)
+    return trial.analyse_trial(full_obs, trial.trial_truth(truth),
                                seed=SEED, n_permutations=999)
 
 
@@ -178,7 +179,8 @@ def test_analysis_is_deterministic_and_ignores_ltm(small_obs):
 
 
 def test_small_preset_copes(small_obs):
-    res = trial.analyse_trial(small_obs, trial.trial_truth(planted_trial_effects("small")),
+    res = trial.analyse_trial(small_obs, trial.trial_truth(
+        planted_trial_effects("small", world="ideal", transfer=False)),
                               n_permutations=199)
     assert res.effects.query("model == 'change_score'")["ci_low"].notna().all()
 

@@ -19,6 +19,7 @@ from mindpain.twin import generate as gen
 from mindpain.twin import generate_twin, load_parameters, simulate_observed
 from mindpain.twin.model import derive_constants, planted_trial_effects, solve_group_shifts
 from mindpain.twin.participants import draw_participants
+from mindpain.vocabulary import WORLDS
 
 
 def _tree(root: Path) -> dict:
@@ -120,7 +121,9 @@ def test_perfect_pipeline_measures_the_expected_scores(small_twin):
 def test_observed_change_scores_have_the_planted_d():
     """Monte Carlo over the participant level: arm SDs and the d of the observed change."""
     obs = simulate_observed("small", seed=7, n_replications=600)
-    effects = planted_trial_effects("small").set_index(["outcome", "contrast"])
+    # the participant level plants for its own measurement model (no pipeline transfer)
+    effects = planted_trial_effects("small", world="ideal", transfer=False).set_index(
+        ["outcome", "contrast"])
     for outcome in ("nps", "siips1", "nps_neg"):
         wide = obs.pivot_table(index=["replication", "participant_id", "group"],
                                columns="session", values=outcome).dropna().reset_index()
@@ -146,18 +149,28 @@ def test_twin_reproduces_the_papers_t_and_p():
 
 
 def test_planted_expected_t_equals_the_reported_t():
-    """The twin's planted effects, carried through its measurement model, give each
-    reported contrast the reported t (two-sided p -> t) as its expected t."""
+    """Planted for the measurement model itself (the participant level), each reported
+    contrast has the reported t (two-sided p -> t) as its expected t; planted through each
+    world's measured pipeline transfer (the twin), the paper-scale effect the pipeline
+    can recover is the reported d."""
     from mindpain.reported import REPORTED, expected_t
 
-    effects = planted_trial_effects("full").set_index(["outcome", "contrast"])
+    effects = planted_trial_effects("full", world="ideal", transfer=False).set_index(
+        ["outcome", "contrast"])
     for c in REPORTED:
         assert effects.loc[(c.outcome, c.contrast), "planted_t"] == pytest.approx(
             expected_t(c), rel=1e-9)
         assert effects.loc[(c.outcome, c.contrast), "status"] == "reported"
+    for world in WORLDS:
+        twin = planted_trial_effects("full", world=world).set_index(["outcome", "contrast"])
+        if load_parameters("full", world).transfer("nps") is None:
+            continue
+        for c in REPORTED:
+            assert twin.loc[(c.outcome, c.contrast), "recoverable_d_paper"] == pytest.approx(
+                c.d, abs=0.006), (world, c)
     # SIIPS1 within MBSR is derived under the stated assumption: controls' mean change 0.
     n = load_parameters("full")["design.n_completers"]
-    shift = derive_constants("full").observed_shift["siips1"]
+    shift = derive_constants("full", "ideal", transfer=False).observed_shift["siips1"]
     assert n["HEP"] * shift["HEP"] + n["WL"] * shift["WL"] == pytest.approx(0.0, abs=1e-9)
     assert effects.loc[("siips1", "MBSR_within"), "status"] == "derived"
 

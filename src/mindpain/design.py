@@ -178,7 +178,7 @@ def planted_d(preset: str) -> pd.DataFrame:
     """Planted d of the reported contrasts in the twin of ``preset`` (change-score scale)."""
     from mindpain.truth import planted_trial_effects
 
-    planted = planted_trial_effects(preset)
+    planted = planted_trial_effects(preset, world="ideal", transfer=False)
     keys = {(c.outcome, c.contrast) for c in REPORTED}
     keep = [(o, c) in keys for o, c in zip(planted.outcome, planted.contrast, strict=True)]
     return planted.loc[keep, ["outcome", "contrast", "planted_d"]].reset_index(drop=True)
@@ -300,7 +300,8 @@ def simulated_power(preset: str, seed: int, outcome: str, contrast: str, n_value
     if np.isnan(d_true):
         from mindpain.truth import planted_trial_effects
 
-        table = planted_trial_effects(preset).set_index(["outcome", "contrast"])
+        table = planted_trial_effects(preset, world="ideal", transfer=False).set_index(
+            ["outcome", "contrast"])
         d_true = float(table.loc[(outcome, contrast), "planted_d"])
     kind = "within" if contrast.endswith("_within") else "between"
     arms = contrast.split("_vs_") if kind == "between" else [contrast.split("_")[0]]

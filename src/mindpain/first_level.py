@@ -106,7 +106,7 @@ from mindpain.first_level_outputs import (
     write_outputs,
 )
 from mindpain.folders import folder_lock
-from mindpain.glm import ImageFit, fit_image
+from mindpain.glm import BASELINE_FLOOR, ImageFit, fit_image
 from mindpain.group_level import (
     combine_session,
 )
@@ -143,7 +143,10 @@ class ModelSettings:
     confounds : tuple of str
         Confound columns taken from fMRIPrep's confounds table (ignored without fMRIPrep).
     mask_sha256 : str or None
-        Checksum of the mask image, ``None`` for nilearn's default mask.
+        Checksum of the mask image, ``None`` for the implicit mask.
+    baseline_floor : float
+        The implicit mask leaves out voxels whose mean signal is below this share of the
+        run's median (:func:`mindpain.glm.signal_floor`).
     """
 
     hrf_model: str = "glover"
@@ -154,6 +157,7 @@ class ModelSettings:
     smoothing_fwhm: float | None = None
     confounds: tuple = DEFAULT_CONFOUNDS
     mask_sha256: str | None = None
+    baseline_floor: float = BASELINE_FLOOR
 
     def as_dict(self) -> dict:
         """Return JSON-ready settings including package versions."""
@@ -260,7 +264,7 @@ def fit_run_model(spec: RunSpec, settings: ModelSettings = ModelSettings(),
                     drift_model=settings.drift_model, high_pass=settings.high_pass,
                     noise_model=settings.noise_model, signal_scaling=settings.signal_scaling,
                     smoothing_fwhm=settings.smoothing_fwhm, confounds=confounds,
-                    mask_img=mask_img)
+                    mask_img=mask_img, baseline_floor=settings.baseline_floor)
     fit.nonfinite_voxels = n_bad
     return fit
 
@@ -287,7 +291,8 @@ def _exclude_voxels(spec, array, bad, affine, settings, mask_img):
     if mask_img is None:
         from mindpain.glm import implicit_mask
 
-        mask = np.asarray(implicit_mask(nib.Nifti1Image(array, affine)).dataobj).astype(bool)
+        mask = np.asarray(implicit_mask(nib.Nifti1Image(array, affine),
+                                        settings.baseline_floor).dataobj).astype(bool)
     else:
         mask_obj = nib.load(mask_img) if not isinstance(mask_img, nib.Nifti1Image) else mask_img
         if mask_obj.shape[:3] != array.shape[:3] or not np.allclose(mask_obj.affine, affine):

@@ -207,11 +207,57 @@ def fit_arrays(Y: np.ndarray, design: pd.DataFrame, *, noise_model: str = "ar1",
     return RunFit(design=design, dof=dof, labels=labels, results=results)
 
 
-def implicit_mask(img):
-    """Return a run's implicit mask (nilearn's EPI mask, as ``FirstLevelModel``)."""
+#: A voxel whose mean signal over the run is below this share of the median mean signal of
+#: the run's EPI mask is left out of the run's implicit mask (:func:`signal_floor`).
+BASELINE_FLOOR = 0.5
+
+
+def signal_floor(mask: np.ndarray, mean: np.ndarray, floor: float = BASELINE_FLOOR) -> np.ndarray:
+    """Drop from ``mask`` the voxels whose mean signal is below ``floor`` x the mask's median.
+
+    nilearn's EPI mask keeps every voxel above a threshold of the mean image's histogram and
+    then closes the mask, which also takes in voxels of almost no signal at the brain's edge
+    (voxels that moved out of the brain, or holes the closing filled). Scaled to percent of
+    their own tiny mean, such a voxel's effect is huge (hundreds of percent signal change)
+    and dominates a session map and any average of maps. SPM's implicit mask drops voxels
+    below 80 % of the global mean; this floor (default half the median of the mask, so the
+    twin's dimmest brain voxels, about two thirds of it, stay) keeps the EPI mask's shape
+    and leaves out only voxels with little signal.
+
+    Parameters
+    ----------
+    mask : numpy.ndarray
+        Boolean grid (the EPI mask).
+    mean : numpy.ndarray
+        The run's mean image on the same grid.
+    floor : float
+        Share of the median in-mask mean below which a voxel is dropped (0: none).
+
+    Returns
+    -------
+    numpy.ndarray
+        The mask without those voxels.
+    """
+    mask = np.asarray(mask, dtype=bool)
+    if not floor or not mask.any():
+        return mask
+    level = float(np.median(mean[mask]))
+    return mask & (mean >= floor * level)
+
+
+def implicit_mask(img, floor: float = BASELINE_FLOOR):
+    """Return a run's implicit mask: nilearn's EPI mask without voxels of little signal.
+
+    The EPI mask is what ``FirstLevelModel`` computes; :func:`signal_floor` then drops the
+    voxels whose mean signal is below ``floor`` x the mask's median.
+    """
+    import nibabel as nib
     from nilearn.masking import compute_multi_epi_mask
 
-    return compute_multi_epi_mask([img])
+    epi = compute_multi_epi_mask([img])
+    mean = np.asarray(img.dataobj, dtype=np.float32).mean(-1)
+    kept = signal_floor(np.asarray(epi.dataobj).astype(bool), mean, floor)
+    return nib.Nifti1Image(kept.astype(np.int8), epi.affine, epi.header)
 
 
 
@@ -268,10 +314,11 @@ def _masked_series(img, masker):
 def fit_image(img, events: pd.DataFrame, tr: float, *, hrf_model="glover",
               drift_model="cosine", high_pass=1.0 / 128, noise_model="ar1",
               signal_scaling=0, smoothing_fwhm=None, confounds=None,
-              mask_img=None) -> ImageFit:
+              mask_img=None, baseline_floor: float = BASELINE_FLOOR) -> ImageFit:
     """Fit one run's 4D image, as ``FirstLevelModel(...).fit(img, events, confounds)``.
 
-    The mask is ``mask_img`` or nilearn's implicit EPI mask of the run; the image is
+    The mask is ``mask_img`` or the run's implicit mask (:func:`implicit_mask` with
+    ``baseline_floor``); the image is
     smoothed by ``smoothing_fwhm`` (mm) inside the masker, then fitted by
     :func:`fit_arrays` on the design of :func:`design_matrix`.
 
@@ -281,7 +328,7 @@ def fit_image(img, events: pd.DataFrame, tr: float, *, hrf_model="glover",
     """
     from nilearn.maskers import NiftiMasker
 
-    mask = implicit_mask(img) if mask_img is None else mask_img
+    mask = implicit_mask(img, baseline_floor) if mask_img is None else mask_img
     masker = NiftiMasker(mask_img=mask, smoothing_fwhm=smoothing_fwhm, t_r=tr,
                          standardize=None).fit()
     with warnings.catch_warnings():

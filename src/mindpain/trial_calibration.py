@@ -118,7 +118,9 @@ def calibrate_trial(seed: int, preset: str = "full", n_replications: int = 1000,
             estimates.append(pd.DataFrame(rows).assign(outcome=outcome, replication=rep,
                                                        model="mixedlm"))
     est = pd.concat(estimates, ignore_index=True)
-    truth = planted_trial_effects(preset)[["outcome", "contrast", "planted_d"]]
+    # the participant-level model plants for itself (no pipeline transfer)
+    truth = planted_trial_effects(preset, world="ideal", transfer=False)[
+        ["outcome", "contrast", "planted_d"]]
     est = est.merge(truth, on=["outcome", "contrast"])
     est["covered"] = (est["ci_low"] <= est["planted_d"]) & (est["planted_d"] <= est["ci_high"])
     est["width"] = est["ci_high"] - est["ci_low"]

@@ -33,6 +33,7 @@ import pandas as pd
 from mindpain.errors import MindpainError
 from mindpain.io import read_tsv
 from mindpain.vocabulary import (
+    DEFAULT_WORLD,
     DOSE_METHODS,
     GROUP_METHODS,
     PLANTED_MEDITATOR_FILE,
@@ -45,7 +46,8 @@ from mindpain.vocabulary import (
 #: Columns of ``planted_effects.tsv``: name -> ``"text"`` or ``"number"``.
 TRIAL_TRUTH_COLUMNS = {
     "outcome": "text", "contrast": "text", "planted_d": "number", "planted_t": "number",
-    "planted_d_paper": "number", "latent_d": "number", "reported_d": "number",
+    "planted_d_paper": "number", "recoverable_d_paper": "number", "latent_d": "number",
+    "reported_d": "number",
     "status": "text", "true_change_difference": "number", "observed_change_sd": "number"}
 #: Columns of ``planted_meditator_effects.tsv``: name -> ``"text"`` or ``"number"``.
 MEDITATOR_TRUTH_COLUMNS = {
@@ -60,13 +62,15 @@ _ALLOWED = {"outcome": TRIAL_OUTCOMES, "contrast": TRIAL_CONTRASTS,
 # ---------------------------------------------------------------- the generator's truth
 
 
-def planted_trial_effects(preset: str, keep=None) -> pd.DataFrame:
+def planted_trial_effects(preset: str, keep=None, world: str = DEFAULT_WORLD,
+                          transfer: bool = True) -> pd.DataFrame:
     """Return the generator's planted effect of every trial contrast for ``preset``.
 
     For simulations that generate their own replications; an analysed dataset's truth is
     :func:`read_trial_truth`. See :func:`mindpain.twin.model.planted_trial_effects`; with
     ``keep`` (boolean over the generator's in-mask voxels), the effects as a scorer reading
-    only those voxels sees them.
+    only those voxels sees them; ``world`` and ``transfer`` choose the planting (the twin of
+    ``world`` by default; ``transfer=False``: the participant-level model's own).
 
     Returns
     -------
@@ -75,7 +79,7 @@ def planted_trial_effects(preset: str, keep=None) -> pd.DataFrame:
     """
     from mindpain.twin.model import planted_trial_effects as generator
 
-    return generator(preset, keep)
+    return generator(preset, keep, world, transfer)
 
 
 def planted_meditator_effects(preset: str) -> pd.DataFrame:

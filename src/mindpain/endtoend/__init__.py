@@ -44,7 +44,11 @@ Modules, one concern each (the names below are also importable from
 - :mod:`mindpain.endtoend.runner`: content key, per-replication cache and joblib workers
   (:func:`~mindpain.endtoend.runner.run_endtoend`);
 - :mod:`mindpain.endtoend.results`: the committed result (written by ``make calibrate``,
-  ``python -m mindpain.endtoend``; read by the book; re-keyed by ``make calibrate-rekey``).
+  ``python -m mindpain.endtoend``; read by the book; re-keyed by ``make calibrate-rekey``);
+- :mod:`mindpain.endtoend.transfer`: what the pipeline does to a latent effect (gain, offset,
+  noise per signature and world), measured on replications with seeds of their own
+  (``make transfer``); the twin plants its effects through it, so the reported contrasts'
+  expected t hold through the pipeline.
 
 Results are cached by a content key (:func:`~mindpain.endtoend.runner.content_key`: preset,
 seed, scenarios, replications and a hash of the code of every module involved and of the
@@ -89,6 +93,13 @@ from mindpain.endtoend.settings import (
     replication_seed,
     scenario_replications,
 )
+from mindpain.endtoend.transfer import (
+    book_grid_transfer,
+    measure_transfer,
+    replication_transfer,
+    transfer_seed,
+    write_transfer,
+)
 
 __all__ = [
     "BOOK_GRID_PRESET", "CI_METHODS", "COLUMNS", "CONTRASTS", "DEFAULT_REPLICATIONS",
@@ -98,5 +109,6 @@ __all__ = [
     "load_or_run", "load_result", "mask_effects", "rekey", "replicate", "replication_estimates",
     "replication_seed", "run_endtoend", "run_events", "run_mask", "scenario_replications",
     "scores_digest", "select_confounds", "session_effect", "surrogate_weights",
-    "write_result",
+    "write_result", "book_grid_transfer", "measure_transfer", "replication_transfer",
+    "transfer_seed", "write_transfer",
 ]

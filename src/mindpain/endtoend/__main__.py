@@ -22,18 +22,24 @@ def main(argv=None) -> int:
     parser = stage_parser("endtoend", __doc__.splitlines()[0], ENDTOEND_PRESET,
                           PRECOMPUTED_DIR)
     parser.add_argument("--replications", type=int, default=DEFAULT_REPLICATIONS,
-                        help="replications per world (the MAR scenario: a quarter)")
+                        help="replications per world (the MAR scenario: a sixth)")
     parser.add_argument("--budget-minutes", type=float, default=None,
                         help="start no new batch after this many minutes")
     parser.add_argument("--cache", default=None,
                         help="folder of the per-replication files (resume; default "
                              "<work dir>/endtoend-cache)")
+    parser.add_argument("--transfer", action="store_true",
+                        help="measure what the pipeline does to a latent effect in each world "
+                             "(mindpain.endtoend.transfer) and write it: the table into --out, "
+                             "the values the twin plants through into its package data")
     parser.add_argument("--rekey", action="store_true",
                         help="check the committed result against the current code on its "
                              "check replications and, if they match, give it the new key")
     args = parser.parse_args(argv)
 
     def work(cfg) -> str:
+        if args.transfer:
+            return _transfer(cfg, args)
         if args.rekey:
             key = rekey(args.out, cfg.data_dir)
             return f"{Path(args.out) / TABLE_NAME}: re-keyed (code {key['code'][:12]})"
@@ -53,6 +59,39 @@ def main(argv=None) -> int:
                 f"{timing['wall_s']:.0f} s)")
 
     return run_stage("endtoend", args, work)
+
+
+def _transfer(cfg, args) -> str:
+    """Measure the pipeline transfer; write its table (``--out``) and the twin's values."""
+    from importlib import resources
+
+    from mindpain.endtoend.transfer import (
+        TRANSFER_COLUMNS,
+        TRANSFER_TABLE,
+        measure_transfer,
+        transfer_seed,
+        write_transfer,
+    )
+    from mindpain.io import write_json, write_tsv
+    from mindpain.twin.params import TRANSFER_FILE
+
+    n = args.replications
+    table, per = measure_transfer(cfg.seed, n, preset=cfg.preset, n_jobs=cfg.n_jobs,
+                                  progress=True, data_dir=cfg.data_dir)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_tsv(out / TRANSFER_TABLE, table)
+    write_tsv(out / TRANSFER_TABLE.replace(".tsv", "_replications.tsv"), per)
+    write_json((out / TRANSFER_TABLE).with_suffix(".json"), {
+        "columns": TRANSFER_COLUMNS, "preset": cfg.preset, "seed": int(cfg.seed),
+        "replications_per_world": int(n),
+        "replication_seeds": "mindpain.endtoend.transfer.transfer_seed (tag "
+                             "'endtoend-transfer'; disjoint from the evaluation's 'endtoend')",
+        "first_seeds": [transfer_seed(cfg.seed, r) for r in range(3)],
+        "made_by": "make transfer (python -m mindpain.endtoend --transfer)"})
+    twin = Path(str(resources.files("mindpain.twin").joinpath(TRANSFER_FILE)))
+    write_transfer(table, twin)
+    return f"wrote {out / TRANSFER_TABLE} and {twin} ({n} replications per world)"
 
 
 if __name__ == "__main__":

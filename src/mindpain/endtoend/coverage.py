@@ -58,7 +58,8 @@ def replication_estimates(scores: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        ``replication, outcome, contrast, model, estimate, ci_low, ci_high`` (paper scale).
+        ``replication, outcome, contrast, model, estimate, ci_low, ci_high`` (paper scale),
+        and for the paper's test its ``t`` and ``df`` (NaN for the other models).
     """
     from mindpain.stats.effect_sizes import noncentral_t_ci
     from mindpain.trial_calibration import calibration_estimates, completer_arrays, paper_test
@@ -89,10 +90,10 @@ def replication_estimates(scores: pd.DataFrame) -> pd.DataFrame:
             frames.append(pd.DataFrame({"replication": reps, "outcome": outcome,
                                         "contrast": contrast, "model": "paper",
                                         "estimate": t * k, "ci_low": lo * k,
-                                        "ci_high": hi * k}))
+                                        "ci_high": hi * k, "t": t, "df": float(df)}))
     out = pd.concat(frames, ignore_index=True)
     return out[["replication", "outcome", "contrast", "model", "estimate", "ci_low",
-                "ci_high"]]
+                "ci_high", "t", "df"]]
 
 
 def coverage_table(scores_by_scenario: dict, preset: str = ENDTOEND_PRESET,
@@ -120,12 +121,15 @@ def coverage_table(scores_by_scenario: dict, preset: str = ENDTOEND_PRESET,
     pandas.DataFrame
         Columns :data:`~mindpain.endtoend.settings.COLUMNS`.
     """
-    from mindpain.reported import REPORTED
+    from mindpain.reported import REPORTED, expected_t, p_from_t
     from mindpain.truth import planted_trial_effects
 
     scenarios = SCENARIOS if scenarios is None else scenarios
-    planted = planted_trial_effects(preset).set_index(["outcome", "contrast"])
+    worlds = dict.fromkeys(spec[0] for spec in scenarios.values())
+    planted = {w: planted_trial_effects(preset, world=w).set_index(["outcome", "contrast"])
+               for w in worlds}
     reported = {(c.outcome, c.contrast): c.d for c in REPORTED}
+    reported_t = {(c.outcome, c.contrast): expected_t(c) for c in REPORTED}
     rows = []
     for scenario, scores in scores_by_scenario.items():
         world, log_odds = scenarios[scenario][:2]
@@ -134,10 +138,15 @@ def coverage_table(scores_by_scenario: dict, preset: str = ENDTOEND_PRESET,
         est = replication_estimates(scores)
         for (outcome, contrast, model), g in est.groupby(["outcome", "contrast", "model"],
                                                          sort=False):
-            truth = float(planted.loc[(outcome, contrast), "planted_d_paper"])
+            truth = float(planted[world].loc[(outcome, contrast), "planted_d_paper"])
             covered = (g["ci_low"] <= truth) & (truth <= g["ci_high"])
             r = len(g)
             c = float(covered.mean())
+            recoverable = float(planted[world].loc[(outcome, contrast), "recoverable_d_paper"])
+            c_rec = float(((g["ci_low"] <= recoverable) & (recoverable <= g["ci_high"])).mean())
+            median_t = float(g["t"].median()) if model == "paper" else np.nan
+            median_p = (float(np.median(p_from_t(g["t"], g["df"]))) if model == "paper"
+                        else np.nan)
             mean = float(g["estimate"].mean())
             seen = np.nan if in_mask is None else float(
                 in_mask.set_index(["world", "outcome", "contrast"]).loc[
@@ -154,6 +163,10 @@ def coverage_table(scores_by_scenario: dict, preset: str = ENDTOEND_PRESET,
                 "bias": mean - truth,
                 "mean_ci_width": float((g["ci_high"] - g["ci_low"]).mean()),
                 "reported_d": reported.get((outcome, contrast), np.nan),
+                "recoverable_d_paper": recoverable, "coverage_recoverable": c_rec,
+                "mc_se_recoverable": float(np.sqrt(c_rec * (1 - c_rec) / r)),
+                "median_t": median_t, "reported_t": reported_t.get((outcome, contrast), np.nan),
+                "median_p": median_p,
                 "planted_d_paper_in_mask": seen, "coverage_in_mask": c_seen,
                 "mc_se_in_mask": float(np.sqrt(c_seen * (1 - c_seen) / r)),
                 "bias_in_mask": mean - seen})

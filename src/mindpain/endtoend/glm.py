@@ -210,7 +210,7 @@ def fit_run_in_memory(data, tr: float, confound_columns, affine=None,
     confounds = None
     if data.confounds is not None:
         confounds = select_confounds(data.confounds, confound_columns)
-    mask = run_mask(bold, affine, fast)
+    mask = run_mask(bold, affine, fast, settings.baseline_floor)
     if voxels is not None:
         mask &= voxels
     Y = bold[mask].T
@@ -228,7 +228,8 @@ def fit_run_in_memory(data, tr: float, confound_columns, affine=None,
     return mask, effect, variance
 
 
-def run_mask(bold: np.ndarray, affine=None, fast: bool = True) -> np.ndarray:
+def run_mask(bold: np.ndarray, affine=None, fast: bool = True,
+             floor: float | None = None) -> np.ndarray:
     """Return the first level's implicit mask of one run (boolean, grid shape).
 
     nilearn's ``compute_multi_epi_mask`` of one image is its ``compute_epi_mask`` (the
@@ -239,12 +240,15 @@ def run_mask(bold: np.ndarray, affine=None, fast: bool = True) -> np.ndarray:
     import nibabel as nib
     from nilearn.masking import compute_epi_mask
 
-    from mindpain.glm import implicit_mask
+    from mindpain.glm import BASELINE_FLOOR, implicit_mask, signal_floor
 
-    img = nib.Nifti1Image(np.asarray(bold, dtype=np.float32),
-                          np.eye(4) if affine is None else affine)
-    return np.asarray((compute_epi_mask(img) if fast else implicit_mask(img)).dataobj,
-                      dtype=bool)
+    floor = BASELINE_FLOOR if floor is None else floor
+    data = np.asarray(bold, dtype=np.float32)
+    img = nib.Nifti1Image(data, np.eye(4) if affine is None else affine)
+    if not fast:
+        return np.asarray(implicit_mask(img, floor).dataobj, dtype=bool)
+    return signal_floor(np.asarray(compute_epi_mask(img).dataobj, dtype=bool), data.mean(-1),
+                        floor)
 
 
 def session_effect(fits) -> np.ndarray:

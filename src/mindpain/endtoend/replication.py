@@ -47,7 +47,9 @@ def surrogate_weights(preset: str = ENDTOEND_PRESET, data_dir=None) -> np.ndarra
 
 
 def replicate(preset: str, seed: int, world: str, replication: int,
-              weights: np.ndarray, dropout_log_odds: float | None = None) -> pd.DataFrame:
+              weights: np.ndarray, dropout_log_odds: float | None = None,
+              rep_seed: int | None = None, latent: bool = False,
+              transfer: bool = True) -> pd.DataFrame:
     """One replication of the trial through the pipeline, in memory.
 
     Parameters
@@ -65,22 +67,33 @@ def replicate(preset: str, seed: int, world: str, replication: int,
     dropout_log_odds : float, optional
         Dropout that depends on baseline
         (:func:`mindpain.twin.participants.draw_participants`); default: the twin's.
+    rep_seed : int, optional
+        The replication's own seed (default:
+        :func:`~mindpain.endtoend.settings.replication_seed` of ``seed`` and ``replication``;
+        the transfer measurement gives seeds of its own,
+        :func:`mindpain.endtoend.transfer.transfer_seed`).
+    latent : bool
+        Also return each session's latent responses (``nociceptive, modulatory``).
+    transfer : bool
+        Plant through the world's pipeline transfer (default, the twin's planting);
+        ``False``: the measurement model's own planting (to measure the transfer).
 
     Returns
     -------
     pandas.DataFrame
         One row per completer and session: ``replication, participant_id, session, group``
-        and the outcomes :data:`~mindpain.endtoend.settings.OUTCOMES`.
+        and the outcomes :data:`~mindpain.endtoend.settings.OUTCOMES` (with ``latent``, then
+        the latent responses).
     """
     from threadpoolctl import threadpool_limits
 
     from mindpain.first_level import MOTION_CONFOUNDS
-    from mindpain.twin.patterns import generator_space
+    from mindpain.twin.patterns import LATENTS, generator_space
 
-    rep_seed = replication_seed(seed, replication)
+    rep_seed = replication_seed(seed, replication) if rep_seed is None else int(rep_seed)
     affine = generator_space(preset).affine
     support = (weights != 0).any(1).reshape(generator_space(preset).shape)
-    tr, sessions = _completer_sessions(preset, rep_seed, world, dropout_log_odds)
+    tr, sessions = _completer_sessions(preset, rep_seed, world, dropout_log_odds, transfer)
     rows = []
     with threadpool_limits(limits=1, user_api="blas"):
         for rec, runs in sessions:
@@ -90,12 +103,13 @@ def replicate(preset: str, seed: int, world: str, replication: int,
             rows.append({"replication": int(replication), "participant_id":
                          rec["participant_id"], "session": rec["session"],
                          "group": rec["group"],
-                         **{o: float(s) for o, s in zip(OUTCOMES, scores, strict=True)}})
+                         **{o: float(s) for o, s in zip(OUTCOMES, scores, strict=True)},
+                         **({k: float(rec[k]) for k in LATENTS} if latent else {})})
     return pd.DataFrame(rows)
 
 
 def _completer_sessions(preset: str, rep_seed: int, world: str,
-                        dropout_log_odds: float | None = None) -> tuple:
+                        dropout_log_odds: float | None = None, transfer: bool = True) -> tuple:
     """Return ``(tr, sessions)`` of one replication.
 
     ``sessions`` yields each trial completer's session record (its latent truth) and a
@@ -109,7 +123,7 @@ def _completer_sessions(preset: str, rep_seed: int, world: str,
 
     params = load_parameters(preset, world)
     participants = draw_participants(preset, rep_seed, world, dropout_log_odds)
-    truth = draw_truth(participants, preset, rep_seed, world=world)
+    truth = draw_truth(participants, preset, rep_seed, world=world, transfer=transfer)
     keep = participants[participants["group"].isin(ARMS) & participants["completed_post"]]
     hot = keep.set_index("participant_id")["hot_temperature"]
     truth = truth[truth["participant_id"].isin(hot.index)]
@@ -165,8 +179,8 @@ def mask_effects(preset: str, seed: int, world: str = "ideal",
     from mindpain.truth import planted_trial_effects
 
     keep, _ = analysis_mask(preset, seed, world, n_sessions)
-    whole = planted_trial_effects(preset).set_index(["outcome", "contrast"])
-    seen = planted_trial_effects(preset, keep).set_index(["outcome", "contrast"])
+    whole = planted_trial_effects(preset, world=world).set_index(["outcome", "contrast"])
+    seen = planted_trial_effects(preset, keep, world).set_index(["outcome", "contrast"])
     rows = [{"world": world, "outcome": o, "contrast": c,
              "planted_d_paper": float(whole.loc[(o, c), "planted_d_paper"]),
              "planted_d_paper_in_mask": float(seen.loc[(o, c), "planted_d_paper"]),

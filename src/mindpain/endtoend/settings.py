@@ -27,10 +27,10 @@ MAR_LOG_ODDS = 1.0
 BOOK_GRID_PRESET = "full"
 #: Scenarios replicated: name -> (world, dropout log odds or ``None`` for the twin's
 #: parameter, share of the replications). The two worlds with the twin's dropout (completely
-#: at random), and the ideal world with dropout that depends on baseline (MAR) on a quarter
+#: at random), and the ideal world with dropout that depends on baseline (MAR) on a sixth
 #: of the replications.
 SCENARIOS = {"ideal": ("ideal", None, 1.0), "realistic": ("realistic", None, 1.0),
-             "ideal_mar": ("ideal", MAR_LOG_ODDS, 0.25)}
+             "ideal_mar": ("ideal", MAR_LOG_ODDS, 1 / 6)}
 #: Outcomes scored (surrogate signatures) and analysed.
 OUTCOMES = ("nps", "siips1")
 #: Surrogate signature of each outcome.
@@ -48,7 +48,7 @@ CI_METHODS = {
     "ancova_hc3": "noncentral t of the ANCOVA adjusted difference (HC3 SE) / change SD",
 }
 #: Replications per world by default (``make calibrate``).
-DEFAULT_REPLICATIONS = 200
+DEFAULT_REPLICATIONS = 300
 #: File name of the coverage table (TSV; sidecar with the same stem, ``.json``).
 TABLE_NAME = "trial_coverage_endtoend.tsv"
 #: Columns of the coverage table and their meaning.
@@ -65,13 +65,25 @@ COLUMNS = {
     "replications": "replications of the trial through BOLD, first level and scoring",
     "coverage": "share of replications whose 95% CI (paper scale) contains planted_d_paper",
     "mc_se": "Monte-Carlo SE of coverage, sqrt(c (1 - c) / replications)",
-    "planted_d_paper": "the twin's planted effect on the paper's scale (calibration preset, "
-                       "read over the twin's whole mask)",
+    "planted_d_paper": "the twin's planted effect on the paper's scale as the measurement "
+                       "model reads the generator (calibration preset, the twin's whole mask; "
+                       "not what the pipeline recovers: see recoverable_d_paper)",
     "mean_estimate": "mean estimate over replications, paper scale",
     "mean_estimate_se": "Monte-Carlo SE of mean_estimate (SD / sqrt(replications))",
     "bias": "mean_estimate - planted_d_paper",
     "mean_ci_width": "mean width of the 95% CI, paper scale",
     "reported_d": "the paper's reported d (paper scale), where reported",
+    "recoverable_d_paper": "the effect this pipeline can recover in this world (paper scale; "
+                           "the estimand): the planted effect read through the measured "
+                           "pipeline transfer (mindpain.twin.model.recoverable_d_paper); the "
+                           "reported d for the reported contrasts",
+    "coverage_recoverable": "share of replications whose 95% CI contains recoverable_d_paper",
+    "mc_se_recoverable": "Monte-Carlo SE of coverage_recoverable",
+    "median_t": "median over replications of the paper's test's t (model paper only)",
+    "reported_t": "the t the paper's reported p implies (signed as its d; df 88 between arms, "
+                  "27 within MBSR), where reported",
+    "median_p": "median over replications of the paper's test's two-sided p (model paper "
+                "only)",
     "planted_d_paper_in_mask": "the planted effect as a scorer sees it that reads only the "
                                "voxels the analysis's implicit mask keeps (mask_effects)",
     "coverage_in_mask": "share of replications whose 95% CI contains planted_d_paper_in_mask",

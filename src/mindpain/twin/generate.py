@@ -341,16 +341,17 @@ def write_truth(root: Path, preset: str, seed: int, participants: pd.DataFrame,
     from mindpain.twin.meditators import planted_meditator_effects
     from mindpain.twin.model import derive_constants, planted_trial_effects, twin_space
 
-    params = load_parameters(preset)
+    world = key.get("world", DEFAULT_WORLD)
+    params = load_parameters(preset, world)
     space = twin_space(preset)
-    const = derive_constants(preset)
+    const = derive_constants(preset, world)
     out = root / TRUTH_DIR
     write_json(out / "dataset_description.json", {
         "Name": "mindpain twin: planted truth", "BIDSVersion": bids.BIDS_VERSION,
         "DatasetType": "derivative",
         "GeneratedBy": [{"Name": "mindpain", "Version": __version__,
                          "Description": f"preset={preset}, seed={seed}, "
-                                        f"world={key.get('world', 'ideal')}"}],
+                                        f"world={world}"}],
     })
     write_tsv(out / "truth.tsv", truth)
     write_json(out / "truth.json", bids.TRUTH_SIDECAR)
@@ -373,8 +374,9 @@ def write_truth(root: Path, preset: str, seed: int, participants: pd.DataFrame,
     # The planted truth the analyses compare their estimates with (read by mindpain.truth),
     # at full precision so that reading it back gives the generator's values exactly.
     for name, table, sidecar in (
-            (PLANTED_TRIAL_FILE, planted_trial_effects(preset), bids.PLANTED_TRIAL_SIDECAR),
-            (PLANTED_MEDITATOR_FILE, planted_meditator_effects(preset),
+            (PLANTED_TRIAL_FILE, planted_trial_effects(preset, world=world),
+             bids.PLANTED_TRIAL_SIDECAR),
+            (PLANTED_MEDITATOR_FILE, planted_meditator_effects(preset, world),
              bids.PLANTED_MEDITATOR_SIDECAR)):
         write_tsv(out / name, table)
         write_json(out / Path(name).with_suffix(".json"), sidecar)

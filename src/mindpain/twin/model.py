@@ -53,7 +53,13 @@ from mindpain.twin.patterns import (
     smooth_noise_operator,
 )
 from mindpain.twin.task import frame_times, make_run_events
-from mindpain.vocabulary import ARMS, RATING_OUTCOMES, TRIAL_CONTRASTS, TWIN_READOUTS
+from mindpain.vocabulary import (
+    ARMS,
+    DEFAULT_WORLD,
+    RATING_OUTCOMES,
+    TRIAL_CONTRASTS,
+    TWIN_READOUTS,
+)
 
 #: Signatures the twin's measurement model reads out (open surrogates).
 PLANTED_SIGNATURES = {"nps": "nps-surrogate", "siips1": "siips1-surrogate"}
@@ -190,6 +196,12 @@ class Constants:
         Per readout and rating, per arm: expected mean change of the observed outcome.
     observed_change_sd, observed_level_sd : dict
         Per readout and rating: SD of the observed change score and of one observed level.
+    pipeline_transfer : dict
+        Per readout with a measured transfer in this world: its ``gain, offset_ratio,
+        change_noise_ratio, level_noise_ratio`` (:mod:`mindpain.endtoend.transfer`).
+    pipeline_change_sd : dict
+        Per such readout and arm: SD of the change score through the pipeline
+        (:func:`pipeline_change_sd`).
     """
 
     mean: dict
@@ -207,6 +219,8 @@ class Constants:
     observed_shift: dict
     observed_change_sd: dict
     observed_level_sd: dict
+    pipeline_transfer: dict
+    pipeline_change_sd: dict
 
     def measurement_sd(self, outcome: str) -> float:
         """Session-level SD of everything in ``outcome`` that is not its true value."""
@@ -227,10 +241,15 @@ class Constants:
         return np.linalg.solve(block, [observed.get("nps", 0.0), observed.get("siips1", 0.0)])
 
 
-@lru_cache(maxsize=4)
-def derive_constants(preset: str) -> Constants:
-    """Compute the participant-level constants of ``preset`` from the parameter file."""
-    return constants_of(load_parameters(preset), twin_space(preset))
+@lru_cache(maxsize=8)
+def derive_constants(preset: str, world: str = DEFAULT_WORLD,
+                     transfer: bool = True) -> Constants:
+    """Compute the participant-level constants of ``preset`` and ``world``.
+
+    ``transfer``: plant through the measured pipeline transfer of ``world`` (see
+    :func:`constants_of`); ``False`` plants for the measurement model itself.
+    """
+    return constants_of(load_parameters(preset, world, transfer), twin_space(preset))
 
 
 def constants_of(params: Parameters, space: TwinSpace) -> Constants:
@@ -273,8 +292,22 @@ def constants_of(params: Parameters, space: TwinSpace) -> Constants:
         obs_change[r] = float(np.sqrt(change[r] ** 2 + 2 * rating_sd**2))
         obs_level[r] = float(np.sqrt(between[r] ** 2 + rating_sd**2))
 
-    # Observed-scale targets -> arm shifts of the observed NPS, SIIPS1 and ratings.
-    observed = {k: solve_group_shifts(effect_targets(params, k), obs_change[k]) for k in OUTCOMES}
+    # Observed-scale targets -> arm shifts of the observed NPS, SIIPS1 and ratings; for a
+    # signature with a measured pipeline transfer, the targets hold through the pipeline.
+    pipeline_sd, transfer = {}, {}
+    for k, r in enumerate(READOUTS):
+        tr = params.transfer(r)
+        if tr is not None:
+            transfer[r] = tr
+            pipeline_sd[r] = pipeline_change_sd(params, tr, L[k] @ cov_c @ L[k], mcov[k, k])
+    observed = {}
+    for k in OUTCOMES:
+        if k in transfer:
+            j = READOUTS.index(k)
+            observed[k] = solve_pipeline_shifts(effect_targets(params, k), transfer[k],
+                                                pipeline_sd[k], mcov[j, j])
+        else:
+            observed[k] = solve_group_shifts(effect_targets(params, k), obs_change[k])
     block = L[[READOUTS.index("nps"), READOUTS.index("siips1")]]
     latent_arm = {a: np.linalg.solve(block, [observed["nps"][a], observed["siips1"][a]])
                   for a in ARMS}
@@ -288,9 +321,53 @@ def constants_of(params: Parameters, space: TwinSpace) -> Constants:
         generic_mean=generic, noise_cov=noise_cov, idiosyncratic_cov=idio_cov,
         generic_cov=generic_cov, measurement_cov=mcov, rating_measurement_sd=float(rating_sd),
         latent_shift=latent_shift, observed_shift=observed, observed_change_sd=obs_change,
-        observed_level_sd=obs_level,
+        observed_level_sd=obs_level, pipeline_transfer=transfer, pipeline_change_sd=pipeline_sd,
     )
 
+
+
+def pipeline_change_sd(params: Parameters, transfer: dict, latent_var: float,
+                       noise_var: float) -> dict:
+    r"""SD of a signature's change score through the pipeline, per arm.
+
+    :math:`\sqrt{g^2 \rho_a^2 v + q^2 \cdot 2\Sigma_{kk}}`: the latent change's variance
+    :math:`v = L_k^T C L_k` read with the pipeline's gain :math:`g`, times the arm's squared
+    change-SD ratio :math:`\rho_a` (``nuisance.arm_change_sd_ratio``, realistic world; 1 in
+    the ideal one), plus the model's change noise :math:`2\Sigma_{kk}` scaled by the
+    pipeline's noise ratio :math:`q` (``change_noise_ratio``).
+    """
+    ratio = params["nuisance.arm_change_sd_ratio"] if params.realistic else {}
+    return {a: float(np.sqrt(transfer["gain"] ** 2 * ratio.get(a, 1.0) ** 2 * latent_var
+                             + transfer["change_noise_ratio"] ** 2 * 2 * noise_var))
+            for a in ARMS}
+
+
+def pooled_change_sd(sd_arm: dict) -> float:
+    """Return the three arms' pooled change SD (weights: the paper's completers minus one)."""
+    from mindpain.reported import N_COMPLETERS
+
+    w = {a: N_COMPLETERS[a] - 1 for a in ARMS}
+    return float(np.sqrt(sum(w[a] * sd_arm[a] ** 2 for a in ARMS) / sum(w.values())))
+
+
+def solve_pipeline_shifts(effects: dict, transfer: dict, sd_arm: dict,
+                          noise_var: float) -> dict:
+    r"""Model-scale arm shifts whose pipeline readout gives each target its t.
+
+    ``effects`` as in :func:`solve_group_shifts` (change-score d: :math:`d_s` between arms,
+    :math:`d_z` within). Through the pipeline a difference between arms is read over the
+    three arms' pooled change SD (:func:`pooled_change_sd`, the paper's test) and an arm's
+    change over its own SD, so the pipeline's arm mean changes are solved with those SDs;
+    the pipeline adds its offset :math:`o\sqrt{2\Sigma_{kk}}` to every change and reads the
+    model's shift with gain :math:`g`, so the model-scale shift is
+    :math:`(\mu_a - o\sqrt{2\Sigma_{kk}}) / g`.
+    """
+    pooled = pooled_change_sd(sd_arm)
+    raw = {k: d * (sd_arm[k.split("_")[0]] if k.endswith("_within") else pooled)
+           for k, d in effects.items()}
+    mean = solve_group_shifts(raw, 1.0)
+    offset = transfer["offset_ratio"] * np.sqrt(2 * noise_var)
+    return {a: float((mean[a] - offset) / transfer["gain"]) for a in ARMS}
 
 
 def solve_group_shifts(effects: dict, sd: float) -> dict:
@@ -333,7 +410,8 @@ def effect_targets(params: Parameters, outcome: str) -> dict:
     return {k: v for k, v in merged.items() if k in TRIAL_CONTRASTS}
 
 
-def planted_trial_effects(preset: str, keep: np.ndarray | None = None) -> pd.DataFrame:
+def planted_trial_effects(preset: str, keep: np.ndarray | None = None,
+                          world: str = DEFAULT_WORLD, transfer: bool = True) -> pd.DataFrame:
     r"""Planted effect of every trial contrast on every observed outcome.
 
     ``planted_d`` is the population d of the observed change score: the expected mean
@@ -352,11 +430,19 @@ def planted_trial_effects(preset: str, keep: np.ndarray | None = None) -> pd.Dat
     scorer sees whose map holds only those voxels (an analysis mask that drops voxels the
     surrogate weights): the latent shifts stay the generator's, each readout's loadings
     and its session-level noise are those of the weights inside ``keep``.
+
+    ``world`` and ``transfer`` choose the planting (:func:`derive_constants`): the twin of a
+    world plants through that world's measured pipeline transfer, so that the reported
+    contrasts' expected t hold *through the pipeline*; ``recoverable_d_paper`` is then the
+    paper-scale effect the pipeline can recover (:func:`recoverable_d_paper`; the reported d
+    for the reported contrasts), while ``planted_d_paper`` is the effect as the measurement
+    model reads the generator. The participant-level simulations (which never pass through
+    the pipeline) plant with ``transfer=False``: their model reproduces the paper itself.
     """
     from mindpain.reported import N_COMPLETERS, d_paper
 
-    params = load_parameters(preset)
-    const = seen = derive_constants(preset)
+    params = load_parameters(preset, world, transfer)
+    const = seen = derive_constants(preset, world, transfer)
     shifts = const.observed_shift
     if keep is not None:
         space = twin_space(preset)
@@ -391,11 +477,46 @@ def planted_trial_effects(preset: str, keep: np.ndarray | None = None) -> pd.Dat
             else:
                 status = "derived"
             rows.append({"outcome": outcome, "contrast": contrast, "planted_d": diff / sd,
-                         "planted_t": t, "planted_d_paper": paper, "latent_d": lat / lat_sd,
+                         "planted_t": t, "planted_d_paper": paper,
+                         "recoverable_d_paper": recoverable_d_paper(seen, outcome, contrast,
+                                                                    shift, paper),
+                         "latent_d": lat / lat_sd,
                          "reported_d": REPORTED_D.get((outcome, contrast), np.nan),
                          "status": status, "true_change_difference": diff,
                          "observed_change_sd": sd})
     return pd.DataFrame(rows)
+
+
+def recoverable_d_paper(const: Constants, outcome: str, contrast: str, shift: dict,
+                        planted: float) -> float:
+    r"""Return the paper-scale effect the pipeline can recover (the analysis's estimand).
+
+    For a signature with a measured pipeline transfer (:attr:`Constants.pipeline_transfer`),
+    the model-scale arm shifts ``shift`` are read through the pipeline (gain :math:`g`, offset
+    :math:`o\sqrt{2\Sigma_{kk}}` added to every change) and over the pipeline's change SDs
+    (:attr:`Constants.pipeline_change_sd`): between arms the three arms' pooled SD (the
+    paper's test, df 88), within an arm its own SD; the expected t is put on the paper's
+    scale. Ratings do not pass through the pipeline (``planted`` is returned); a signature
+    without a measured transfer gives NaN.
+    """
+    from mindpain.reported import N_COMPLETERS, d_paper
+
+    if outcome in RATING_OUTCOMES:
+        return float(planted)
+    transfer = const.pipeline_transfer.get(outcome)
+    if transfer is None:
+        return float("nan")
+    k = READOUTS.index(outcome)
+    sd_arm = const.pipeline_change_sd[outcome]
+    gain = transfer["gain"]
+    if contrast.endswith("_within"):
+        arm = contrast.split("_")[0]
+        offset = transfer["offset_ratio"] * np.sqrt(2 * const.measurement_cov[k, k])
+        return float((gain * shift[arm] + offset) / sd_arm[arm])
+    a, b = contrast.split("_vs_")
+    t = (gain * (shift[a] - shift[b]) / pooled_change_sd(sd_arm)
+         / np.sqrt(1 / N_COMPLETERS[a] + 1 / N_COMPLETERS[b]))
+    return float(d_paper(t, sum(N_COMPLETERS.values()) - len(ARMS)))
 
 
 #: The latent response each readout targets.
@@ -427,7 +548,7 @@ def score_variance_shares(preset: str) -> pd.DataFrame:
         Index ``readout``; ``target, loading, latent_share, noise_share,
         idiosyncratic_share, generic_share, predicted_r``.
     """
-    const = derive_constants(preset)
+    const = derive_constants(preset, "ideal")
     cov_b = const.latent_cov("level")
     rows = []
     for k, r in enumerate(READOUTS):

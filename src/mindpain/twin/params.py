@@ -15,6 +15,10 @@ from mindpain.config import check_preset, check_world
 from mindpain.vocabulary import DEFAULT_WORLD
 
 STATUSES = ("reported", "derived", "context", "assumed")
+#: Package file holding the measured pipeline transfer (:mod:`mindpain.endtoend.transfer`).
+TRANSFER_FILE = "pipeline_transfer.toml"
+#: Values of one world and signature in :data:`TRANSFER_FILE`.
+TRANSFER_FIELDS = ("gain", "offset_ratio", "change_noise_ratio", "level_noise_ratio")
 #: Marker in ``parameters.toml``: take this outcome's reported effects from mindpain.reported.
 REPORTED_SOURCE = "mindpain.reported"
 
@@ -45,6 +49,16 @@ class Parameters:
     def realistic(self) -> bool:
         """Whether the generator adds the nuisance of section ``[nuisance]``."""
         return self.world == "realistic"
+
+    def transfer(self, readout: str) -> dict | None:
+        """Return the measured pipeline transfer of ``readout`` in this world, or ``None``.
+
+        ``{"gain", "offset_ratio", "change_noise_ratio", "level_noise_ratio"}`` (see
+        :mod:`mindpain.endtoend.transfer`); ``None`` when the parameters were loaded without
+        it or it was not measured for this signature.
+        """
+        entry = self.raw.get("pipeline", {}).get(f"{self.world}_{readout}")
+        return None if entry is None else entry["value"]
 
     def __getitem__(self, dotted: str):
         """Return the value at ``"section.name"`` (e.g. ``"task.repetition_time"``)."""
@@ -80,11 +94,19 @@ def _fmt(value) -> str:
 
 
 @lru_cache(maxsize=8)
-def load_parameters(preset: str = "full", world: str = DEFAULT_WORLD) -> Parameters:
+def load_parameters(preset: str = "full", world: str = DEFAULT_WORLD,
+                    transfer: bool = True) -> Parameters:
     """Load ``parameters.toml`` and apply the overrides of ``preset``.
 
     ``world`` is carried in the result (:attr:`Parameters.world`): the ``[nuisance]``
     values are used by the BOLD generator only in the ``realistic`` world.
+
+    With ``transfer`` (default), the section ``[pipeline]`` holds what the pipeline does to a
+    latent effect in each world (:data:`TRANSFER_FILE`, measured by ``make transfer``; one
+    entry ``<world>_<signature>``), through which the twin plants its effects
+    (:func:`mindpain.twin.model.constants_of`); ``transfer=False`` leaves it out, so the
+    effects are planted for the measurement model itself (the transfer's own measurement
+    draws from that planting). The checksum covers both files.
 
     Examples
     --------
@@ -98,6 +120,11 @@ def load_parameters(preset: str = "full", world: str = DEFAULT_WORLD) -> Paramet
     check_world(world)
     text = resources.files("mindpain.twin").joinpath("parameters.toml").read_text()
     raw = tomllib.loads(text)
+    transfer_file = resources.files("mindpain.twin").joinpath(TRANSFER_FILE)
+    if transfer and transfer_file.is_file():
+        transfer_text = transfer_file.read_text()
+        raw["pipeline"] = _transfer_entries(tomllib.loads(transfer_text))
+        text += transfer_text
     for section, entries in raw.items():
         if section in ("meta", "presets"):
             continue
@@ -112,6 +139,23 @@ def load_parameters(preset: str = "full", world: str = DEFAULT_WORLD) -> Paramet
             _fill_reported(name, entry)
     return Parameters(preset=preset, raw=raw, sha256=hashlib.sha256(text.encode()).hexdigest(),
                       world=world)
+
+
+def _transfer_entries(measured: dict) -> dict:
+    """Parameter entries ``<world>_<signature>`` of the measured transfer (``[pipeline]``)."""
+    entries = {}
+    for world, readouts in measured.items():
+        check_world(world)
+        for readout, values in readouts.items():
+            missing = sorted(set(TRANSFER_FIELDS) - set(values))
+            if missing:
+                raise ValueError(f"{TRANSFER_FILE}: [{world}.{readout}] lacks {missing}")
+            entries[f"{world}_{readout}"] = {
+                "value": {k: float(values[k]) for k in TRANSFER_FIELDS}, "status": "derived",
+                "note": f"what the pipeline does to a latent {readout} effect in the {world} "
+                        "world: gain, offset and noise relative to the measurement model "
+                        "(measured by make transfer; mindpain.endtoend.transfer)"}
+    return entries
 
 
 def _fill_reported(outcome: str, entry: dict) -> None:

@@ -178,7 +178,8 @@ def practice_moments(params) -> dict:
             "c_rd": float(v_l + c_f1f)}
 
 
-def _meditator_terms(participants: pd.DataFrame, preset: str) -> dict:
+def _meditator_terms(participants: pd.DataFrame, preset: str,
+                    world: str = DEFAULT_WORLD) -> dict:
     """Per-participant shifts of the meditators' true levels (group and dose terms).
 
     Log10 retreat and non-retreat hours are standardised with their exact population
@@ -195,7 +196,7 @@ def _meditator_terms(participants: pd.DataFrame, preset: str) -> dict:
         participant.
     """
     params = load_parameters(preset)
-    const = derive_constants(preset)
+    const = derive_constants(preset, world)
     mom = practice_moments(params)
     ltm = participants["group"].eq("LTM").to_numpy()
     log_r = np.log10(np.maximum(participants["retreat_hours"].to_numpy(dtype=float), 1.0))
@@ -218,12 +219,13 @@ def _meditator_terms(participants: pd.DataFrame, preset: str) -> dict:
 
 
 def draw_truth(participants: pd.DataFrame, preset: str, seed: int, rng=None,
-               world: str = DEFAULT_WORLD) -> pd.DataFrame:
+               world: str = DEFAULT_WORLD, transfer: bool = True) -> pd.DataFrame:
     """Draw the true (latent) responses of every participant and session.
 
     In the ``realistic`` world (default) the latent responses' deviations are skewed and the
     arms' true changes have unequal SDs (:func:`realistic_deviations`); ``ideal`` draws them
-    Gaussian with equal SDs, from the same random numbers.
+    Gaussian with equal SDs, from the same random numbers. ``transfer``: the planting
+    (:func:`~mindpain.twin.model.derive_constants`; ``False`` only to measure the transfer).
 
     Returns
     -------
@@ -235,7 +237,8 @@ def draw_truth(participants: pd.DataFrame, preset: str, seed: int, rng=None,
     """
     rng = derive_rng(seed, "truth") if rng is None else rng
     rows, post = _session_index(participants)
-    values = _draw_sessions(participants, preset, rng, rows, post, world=world)
+    values = _draw_sessions(participants, preset, rng, rows, post, world=world,
+                            transfer=transfer)
     truth = participants[["participant_id", "group"]].iloc[rows].reset_index(drop=True)
     truth.insert(1, "session", np.where(post, "post", "pre"))
     for j, k in enumerate(LATENT_OUTCOMES):
@@ -277,12 +280,15 @@ def realistic_deviations(params, level: np.ndarray, change: np.ndarray, sd_b, sd
 
 
 def _draw_sessions(participants, preset, rng, rows, post, terms=None,
-                   world: str = "ideal", pre_only: bool = False) -> np.ndarray:
+                   world: str = "ideal", pre_only: bool = False,
+                   transfer: bool = True) -> np.ndarray:
     """Draw ``(n_sessions, 4)`` true values of :data:`LATENT_OUTCOMES` (one replication).
 
     ``pre_only``: return every participant's baseline values, ``(n_participants, 4)``.
+    ``transfer``: plant through the world's pipeline transfer
+    (:func:`~mindpain.twin.model.derive_constants`).
     """
-    const = derive_constants(preset)
+    const = derive_constants(preset, world, transfer)
     n = len(participants)
     corr = const.correlation
     sd_b = np.array([const.between_sd[k] for k in LATENT_OUTCOMES])
@@ -293,7 +299,7 @@ def _draw_sessions(participants, preset, rng, rows, post, terms=None,
         level, change = realistic_deviations(load_parameters(preset, world), level, change,
                                              sd_b, sd_c, participants["group"])
     mean = np.array([const.mean[k] for k in LATENT_OUTCOMES])
-    terms = _meditator_terms(participants, preset) if terms is None else terms
+    terms = _meditator_terms(participants, preset, world) if terms is None else terms
     pre = mean + level + np.column_stack([terms[k] for k in LATENT_OUTCOMES])
     shift = np.array([[const.latent_shift[k].get(g, 0.0) for k in LATENT_OUTCOMES]
                       for g in participants["group"]])
@@ -339,15 +345,15 @@ def simulate_observed(preset: str, seed: int, n_replications: int) -> pd.DataFra
     >>> sorted(obs["replication"].unique().tolist())
     [0, 1]
     """
-    const = derive_constants(preset)
+    const = derive_constants(preset, "ideal", transfer=False)
     participants = draw_participants(preset, seed)
     rows, post = _session_index(participants)
-    terms = _meditator_terms(participants, preset)
+    terms = _meditator_terms(participants, preset, "ideal")
     n_ses = rows.size
     values = np.empty((n_replications, n_ses, len(READOUTS) + 2 + len(LATENTS)))
     for rep in range(n_replications):
         rng = derive_rng(seed, "replication", rep)
-        truth = _draw_sessions(participants, preset, rng, rows, post, terms)
+        truth = _draw_sessions(participants, preset, rng, rows, post, terms, transfer=False)
         latent = truth[:, :len(LATENTS)]
         noise = rng.multivariate_normal(np.zeros(len(READOUTS)), const.measurement_cov,
                                         size=n_ses)

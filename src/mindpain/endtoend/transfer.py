@@ -1,0 +1,261 @@
+r"""What the pipeline does to a latent effect: gain, offset and added noise per signature.
+
+The twin's measurement model (:mod:`mindpain.twin.model`) says what a signature reads from a
+session's hot>warm map, :math:`m = L\,a + \ldots + \varepsilon`, with loadings :math:`L` and a
+session-level noise of known variance :math:`\Sigma_{kk}` (``measurement_cov``). The real
+path, BOLD → first level → scoring, reads something a little different, in the ideal world
+(the first level's mean scaling, AR(1) model and implicit mask) and more so in the realistic
+one (motion, physiological noise, misregistration, HRF differences). This module measures the
+difference on replications drawn **with seeds of their own** (:func:`transfer_seed`, a tag
+disjoint from the evaluation replications' :func:`~mindpain.endtoend.settings.replication_seed`):
+each replication simulates every completer's sessions through the pipeline in memory
+(:func:`~mindpain.endtoend.replication.replicate`) and knows each session's latent responses
+:math:`a`, so its model prediction :math:`p = L\,a` (the signature's loadings on the grid).
+Per world and signature:
+
+``gain``
+    Slope :math:`g` of a session's pipeline score on its prediction,
+    :math:`m = c_s + g\,p + e` (an intercept per session; least squares per replication,
+    averaged). The change scores give the same slope, less precisely (``gain_change``).
+``offset_ratio``
+    The mean of :math:`\Delta m - g\,\Delta p` (a change the pipeline adds to every
+    participant) in units of the model's change-noise SD :math:`\sqrt{2\Sigma_{kk}}`.
+``change_noise_ratio``
+    SD of :math:`\Delta m - g\,\Delta p` (the change score's noise through the pipeline)
+    over the model's :math:`\sqrt{2\Sigma_{kk}}`.
+``level_noise_ratio``
+    SD of :math:`e` (one session's noise) over :math:`\sqrt{\Sigma_{kk}}`.
+
+The ratios are dimensionless, so a measurement on the calibration grid
+(:data:`~mindpain.endtoend.settings.ENDTOEND_PRESET`) applies to the book's grid; the
+measurement is repeated on one twin of the book's grid (:func:`book_grid_transfer`) to check
+that. The twin plants its effects through these numbers
+(:func:`mindpain.twin.model.constants_of`): the result is written into the twin's package
+data (``pipeline_transfer.toml``, :func:`write_transfer`) by ``make transfer``, and the
+replications here are drawn with the planting *without* a transfer (the gain and the noise
+do not depend on the size of the planted effects: the pipeline is linear in them).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mindpain.config import derive_rng
+from mindpain.endtoend.settings import ENDTOEND_PRESET, OUTCOMES
+
+#: Seed tag of the transfer replications (the evaluation's is ``"endtoend"``).
+TRANSFER_TAG = "endtoend-transfer"
+#: Replications per world by default (``make transfer``).
+DEFAULT_TRANSFER_REPLICATIONS = 40
+#: Worlds measured.
+TRANSFER_WORLDS = ("ideal", "realistic")
+#: File name of the transfer table (TSV; sidecar with the same stem, ``.json``).
+TRANSFER_TABLE = "pipeline_transfer.tsv"
+#: Columns of the transfer table and their meaning.
+TRANSFER_COLUMNS = {
+    "world": "twin world the replications were drawn in",
+    "readout": "signature (open surrogate): nps or siips1",
+    "grid": "preset whose grid the pipeline ran on",
+    "replications": "replications (each: every completer's two sessions)",
+    "gain": "slope of a session's pipeline score on the model's prediction (an intercept per "
+            "session; mean over replications)",
+    "gain_se": "Monte-Carlo SE of gain (SD over replications / sqrt(replications))",
+    "gain_change": "the same slope fitted on the change scores (a check: the pipeline reads "
+                   "every session alike, so it should agree with gain)",
+    "gain_change_se": "Monte-Carlo SE of gain_change",
+    "offset_ratio": "mean change the pipeline adds beyond gain x the predicted change, in SD "
+                    "of the model's change noise",
+    "offset_ratio_se": "Monte-Carlo SE of offset_ratio",
+    "change_noise_ratio": "SD of the change score's noise through the pipeline over the "
+                          "model's (sqrt of the mean residual variance)",
+    "change_noise_ratio_se": "Monte-Carlo SE of change_noise_ratio (delta method)",
+    "level_noise_ratio": "SD of one session's noise through the pipeline over the model's",
+    "level_noise_ratio_se": "Monte-Carlo SE of level_noise_ratio (delta method)",
+}
+
+
+def transfer_seed(seed: int, replication: int) -> int:
+    """Seed of one transfer replication, derived from the master seed (its own tag)."""
+    return int(derive_rng(seed, TRANSFER_TAG, int(replication)).integers(2**31 - 1))
+
+
+def _readout_rows(preset: str, world: str) -> tuple:
+    """Return the loadings ``(n_outcomes, 2)`` and model noise variances of :data:`OUTCOMES`."""
+    from mindpain.twin.model import READOUTS, derive_constants
+
+    const = derive_constants(preset, world, transfer=False)
+    rows = [READOUTS.index(o) for o in OUTCOMES]
+    return const.readout[rows], np.diag(const.measurement_cov)[rows]
+
+
+def replication_transfer(scores: pd.DataFrame, loadings: np.ndarray,
+                         noise_var: np.ndarray) -> pd.DataFrame:
+    """Gain, offset and noise variances of one replication, per signature.
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        :func:`~mindpain.endtoend.replication.replicate` of one replication with
+        ``latent=True``.
+    loadings, noise_var : numpy.ndarray
+        :func:`_readout_rows` of the replication's preset and world.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per :data:`OUTCOMES`: ``readout, gain, gain_change, offset_ratio,
+        change_var_ratio, level_var_ratio``.
+    """
+    from mindpain.twin.patterns import LATENTS
+
+    wide = scores.pivot(index="participant_id", columns="session",
+                        values=[*OUTCOMES, *LATENTS]).dropna()
+    rows = []
+    for j, o in enumerate(OUTCOMES):
+        pred = {s: wide[[(k, s) for k in LATENTS]].to_numpy() @ loadings[j]
+                for s in ("pre", "post")}
+        obs = {s: wide[(o, s)].to_numpy() for s in ("pre", "post")}
+        # levels: an intercept per session, a common slope (the gain: a session's map is
+        # read the same way whatever the session, and the levels vary far more than the
+        # changes, so this slope is the precise one)
+        n = len(obs["pre"])
+        X = np.zeros((2 * n, 3))
+        X[:n, 0], X[n:, 1] = 1.0, 1.0
+        X[:, 2] = np.concatenate([pred["pre"], pred["post"]])
+        y = np.concatenate([obs["pre"], obs["post"]])
+        coef, *_ = np.linalg.lstsq(X, y, rcond=None)
+        resid = y - X @ coef
+        gain = float(coef[2])
+        # changes: the same slope fitted on the change scores (a check), and the change
+        # noise around the level gain
+        dp, dm = pred["post"] - pred["pre"], obs["post"] - obs["pre"]
+        Xc = np.column_stack([np.ones_like(dp), dp])
+        cc, *_ = np.linalg.lstsq(Xc, dm, rcond=None)
+        rc = dm - gain * dp
+        offset = float(rc.mean())
+        rows.append({"readout": o, "gain": gain, "gain_change": float(cc[1]),
+                     "offset_ratio": offset / np.sqrt(2 * noise_var[j]),
+                     "change_var_ratio": float(rc.var(ddof=1)) / (2 * noise_var[j]),
+                     "level_var_ratio": float(resid @ resid / (2 * n - 3)) / noise_var[j]})
+    return pd.DataFrame(rows)
+
+
+def _one(preset, seed, world, r, weights) -> pd.DataFrame:
+    """Transfer of replication ``r`` of ``world`` (a worker task)."""
+    from mindpain.endtoend.replication import replicate
+
+    loadings, noise_var = _readout_rows(preset, world)
+    scores = replicate(preset, seed, world, r, weights, rep_seed=transfer_seed(seed, r),
+                       latent=True, transfer=False)
+    return replication_transfer(scores, loadings, noise_var).assign(world=world,
+                                                                    replication=r)
+
+
+def _mean_se(values: pd.Series) -> tuple[float, float]:
+    """Mean and its Monte-Carlo SE (SD / sqrt(n))."""
+    return float(values.mean()), float(values.std(ddof=1) / np.sqrt(len(values)))
+
+
+def summarise(per_replication: pd.DataFrame, grid: str) -> pd.DataFrame:
+    """Mean and Monte-Carlo SE over replications, per world and signature.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`TRANSFER_COLUMNS`.
+    """
+    rows = []
+    for (world, readout), g in per_replication.groupby(["world", "readout"], sort=False):
+        n = len(g)
+        gain, gain_se = _mean_se(g["gain"])
+        gain_c, gain_c_se = _mean_se(g["gain_change"])
+        off, off_se = _mean_se(g["offset_ratio"])
+        cv, cv_se = _mean_se(g["change_var_ratio"])
+        lv, lv_se = _mean_se(g["level_var_ratio"])
+        rows.append({"world": world, "readout": readout, "grid": grid, "replications": n,
+                     "gain": gain, "gain_se": gain_se, "gain_change": gain_c,
+                     "gain_change_se": gain_c_se, "offset_ratio": off,
+                     "offset_ratio_se": off_se,
+                     "change_noise_ratio": float(np.sqrt(cv)),
+                     "change_noise_ratio_se": cv_se / (2 * np.sqrt(cv)),
+                     "level_noise_ratio": float(np.sqrt(lv)),
+                     "level_noise_ratio_se": lv_se / (2 * np.sqrt(lv))})
+    return pd.DataFrame(rows)[list(TRANSFER_COLUMNS)]
+
+
+def measure_transfer(seed: int, n_replications: int = DEFAULT_TRANSFER_REPLICATIONS,
+                     preset: str = ENDTOEND_PRESET, worlds=TRANSFER_WORLDS,
+                     n_jobs: int = 1, progress: bool = False,
+                     data_dir=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Measure the pipeline's transfer in each world on ``n_replications`` replications.
+
+    Returns
+    -------
+    tuple
+        ``(table, per_replication)``: :func:`summarise` and the per-replication values.
+    """
+    from joblib import Parallel, delayed
+    from tqdm import tqdm
+
+    from mindpain.endtoend.replication import surrogate_weights
+
+    weights = surrogate_weights(preset, data_dir)
+    tasks = [(w, r) for r in range(n_replications) for w in worlds]
+    out = Parallel(n_jobs=n_jobs, return_as="generator")(
+        delayed(_one)(preset, seed, w, r, weights) for w, r in tasks)
+    frames = list(tqdm(out, total=len(tasks), unit="replication", desc="pipeline transfer",
+                       disable=not progress))
+    per = pd.concat(frames, ignore_index=True)
+    per = per.sort_values(["world", "readout", "replication"], kind="stable",
+                          key=lambda s: s.map({w: i for i, w in enumerate(worlds)})
+                          if s.name == "world" else s).reset_index(drop=True)
+    return summarise(per, preset), per
+
+
+def book_grid_transfer(scores: pd.DataFrame, truth: pd.DataFrame, preset: str,
+                       world: str) -> pd.DataFrame:
+    """Measure the transfer on one analysed twin (the book's grid), for comparison.
+
+    ``scores``: the scored session maps (``participant_id, session`` and the outcomes);
+    ``truth``: the twin's latent responses per session
+    (:func:`mindpain.twin.participants.draw_truth`). Returns one row per signature with
+    ``gain, offset_ratio, change_noise_ratio, level_noise_ratio`` (one replication: no SE).
+    """
+    from mindpain.twin.patterns import LATENTS
+
+    merged = scores.merge(truth[["participant_id", "session", *LATENTS]],
+                          on=["participant_id", "session"])
+    loadings, noise_var = _readout_rows(preset, world)
+    one = replication_transfer(merged, loadings, noise_var)
+    return one.assign(change_noise_ratio=np.sqrt(one.pop("change_var_ratio")),
+                      level_noise_ratio=np.sqrt(one.pop("level_var_ratio")),
+                      world=world, grid=preset)
+
+
+def write_transfer(table: pd.DataFrame, path) -> Path:
+    """Write the planting's transfer values (TOML, the twin's package data) atomically.
+
+    One table per world and signature with ``gain``, ``offset_ratio``,
+    ``change_noise_ratio`` and ``level_noise_ratio`` at full precision (``repr``), and a
+    header saying how they were measured.
+    """
+    from mindpain.io import atomic_path
+
+    lines = ["# Written by `make transfer` (python -m mindpain.endtoend --transfer): what the",
+             "# pipeline (BOLD -> first level -> scoring) does to a latent effect, measured on",
+             f"# {int(table['replications'].min())} replications per world on the "
+             f"{table['grid'].iloc[0]!r} grid",
+             "# (mindpain.endtoend.transfer). The twin plants its effects through these.", ""]
+    for world, g in table.groupby("world", sort=False):
+        for row in g.itertuples():
+            lines.append(f"[{world}.{row.readout}]")
+            for col in ("gain", "offset_ratio", "change_noise_ratio", "level_noise_ratio"):
+                lines.append(f"{col} = {float(getattr(row, col))!r}")
+            lines.append("")
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        tmp.write_text("\n".join(lines))
+    return path

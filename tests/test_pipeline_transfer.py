@@ -1,0 +1,196 @@
+"""Planting through the pipeline: the measured transfer, the recoverable truth, the signal floor."""
+
+from __future__ import annotations
+
+import copy
+import warnings
+
+import nibabel as nib
+import numpy as np
+import pandas as pd
+import pytest
+
+from mindpain import glm
+from mindpain.endtoend import transfer as tr
+from mindpain.reported import REPORTED
+from mindpain.twin.model import (
+    READOUTS,
+    constants_of,
+    recoverable_d_paper,
+    twin_space,
+)
+from mindpain.twin.params import TRANSFER_FIELDS, Parameters, load_parameters
+
+# ---------------------------------------------------------------- the signal floor
+
+
+def test_signal_floor_drops_only_voxels_below_the_share_of_the_median():
+    mean = np.full((6, 6, 6), 100.0)
+    mean[0, 0, 0], mean[1, 0, 0], mean[2, 0, 0] = 10.0, 45.0, 55.0
+    mask = np.ones(mean.shape, bool)
+    kept = glm.signal_floor(mask, mean, 0.5)
+    assert not kept[0, 0, 0] and not kept[1, 0, 0] and kept[2, 0, 0]
+    assert kept.sum() == mask.sum() - 2
+    assert glm.signal_floor(mask, mean, 0).sum() == mask.sum()
+
+
+def _brain_img():
+    """A 4-D run: a bright block of brain whose bottom slab has a third of its signal."""
+    rng = np.random.default_rng(3)
+    data = np.zeros((14, 14, 12, 30), np.float32)
+    data[3:11, 3:11, 3:9] = 1000.0
+    data[3:11, 3:11, 3] = 300.0
+    data += rng.normal(0, 5, data.shape).astype(np.float32) * (data > 0)
+    return nib.Nifti1Image(data, np.diag([3.0, 3.0, 3.0, 1.0]))
+
+
+def test_implicit_mask_leaves_out_voxels_of_little_signal():
+    from nilearn.masking import compute_multi_epi_mask
+
+    img = _brain_img()
+    epi = np.asarray(compute_multi_epi_mask([img]).dataobj).astype(bool)
+    ours = np.asarray(glm.implicit_mask(img).dataobj).astype(bool)
+    dim = np.zeros(epi.shape, bool)
+    dim[3:11, 3:11, 3] = True
+    assert (epi & dim).any(), "the fixture must put dim voxels inside nilearn's EPI mask"
+    assert np.array_equal(ours, epi & ~dim)
+    # without the floor it is nilearn's EPI mask
+    assert np.array_equal(np.asarray(glm.implicit_mask(img, 0).dataobj).astype(bool), epi)
+
+
+def test_a_dim_voxel_would_otherwise_dominate_its_run_map():
+    """What the floor prevents: a fluctuation that is a large share of a small mean."""
+    img = _brain_img()
+    events = pd.DataFrame({"onset": [4.0, 14.0, 24.0, 34.0], "duration": [3.0] * 4,
+                           "trial_type": ["hot", "warm", "hot", "warm"]})
+    data = np.asarray(img.dataobj).copy()
+    data[3:11, 3:11, 3, 4:9] *= 4.0   # a burst in the dim slab during the first hot trial
+    img = nib.Nifti1Image(data, img.affine)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plain = np.asarray(glm.fit_image(img, events, 2.0, baseline_floor=0)
+                           .contrast_maps("hot - warm")[0].dataobj)
+        floored = np.asarray(glm.fit_image(img, events, 2.0)
+                             .contrast_maps("hot - warm")[0].dataobj)
+    slab, brain = plain[3:11, 3:11, 3], np.abs(floored[3:11, 3:11, 4:9])
+    assert np.abs(slab).max() > 10 * brain.max()
+    assert not floored[3:11, 3:11, 3].any()
+
+
+# ---------------------------------------------------------------- measuring the transfer
+
+
+def test_replication_transfer_recovers_a_known_gain_offset_and_noise():
+    """Synthetic scores with a known gain, offset and noise: estimates within 4 SE."""
+    rng = np.random.default_rng(11)
+    n = 20000
+    loadings = np.array([[2.0, 0.5], [0.3, 1.5]])
+    noise_var = np.array([0.8, 0.4])
+    level = rng.normal([1.0, 0.5], [0.6, 0.4], (n, 2))
+    change = rng.normal(0.0, [0.3, 0.2], (n, 2))
+    latent = {"pre": level, "post": level + change}
+    gain, offset, ratio = (0.8, 0.6), (0.3, -0.2), (1.2, 0.9)
+    rows = []
+    for s in ("pre", "post"):
+        row = {"participant_id": np.arange(n), "session": s,
+               "nociceptive": latent[s][:, 0], "modulatory": latent[s][:, 1]}
+        for j, o in enumerate(tr.OUTCOMES):
+            sd = ratio[j] * np.sqrt(noise_var[j])
+            shift = offset[j] * np.sqrt(2 * noise_var[j]) if s == "post" else 0.0
+            row[o] = (5.0 + shift + gain[j] * latent[s] @ loadings[j]
+                      + rng.normal(0, sd, n))
+        rows.append(pd.DataFrame(row))
+    got = tr.replication_transfer(pd.concat(rows, ignore_index=True), loadings, noise_var)
+    for j, o in enumerate(tr.OUTCOMES):
+        r = got.set_index("readout").loc[o]
+        assert r["gain"] == pytest.approx(gain[j], abs=0.02)
+        assert r["gain_change"] == pytest.approx(gain[j], abs=0.05)
+        assert r["offset_ratio"] == pytest.approx(offset[j], abs=4 * ratio[j] / np.sqrt(n))
+        assert np.sqrt(r["change_var_ratio"]) == pytest.approx(ratio[j], rel=0.03)
+        assert np.sqrt(r["level_var_ratio"]) == pytest.approx(ratio[j], rel=0.03)
+
+
+def test_summarise_gives_means_and_monte_carlo_errors():
+    per = pd.DataFrame({"world": "ideal", "readout": "nps", "replication": range(4),
+                        "gain": [0.9, 1.1, 1.0, 1.0], "gain_change": [1.0] * 4,
+                        "offset_ratio": [0.0] * 4, "change_var_ratio": [1.0, 1.21, 0.81, 1.0],
+                        "level_var_ratio": [1.0] * 4})
+    table = tr.summarise(per, "calibration")
+    assert list(table.columns) == list(tr.TRANSFER_COLUMNS)
+    row = table.iloc[0]
+    assert row["gain"] == pytest.approx(1.0)
+    assert row["gain_se"] == pytest.approx(np.std([0.9, 1.1, 1.0, 1.0], ddof=1) / 2)
+    assert row["change_noise_ratio"] == pytest.approx(np.sqrt(np.mean([1.0, 1.21, 0.81, 1.0])))
+
+
+def test_transfer_seeds_are_disjoint_from_the_evaluations():
+    from mindpain.endtoend.settings import replication_seed
+
+    a = {tr.transfer_seed(20220701, r) for r in range(300)}
+    b = {replication_seed(20220701, r) for r in range(300)}
+    assert len(a) == 300 and not a & b
+
+
+def test_written_transfer_reads_back_into_the_parameters(tmp_path):
+    import tomllib
+
+    table = pd.DataFrame([{"world": w, "readout": o, "grid": "calibration", "replications": 3,
+                           "gain": 0.1 + i, "offset_ratio": 1 / 3, "change_noise_ratio": 1.1,
+                           "level_noise_ratio": 0.9}
+                          for i, (w, o) in enumerate([("ideal", "nps"), ("realistic", "siips1")])])
+    path = tr.write_transfer(table, tmp_path / "pipeline_transfer.toml")
+    parsed = tomllib.loads(path.read_text())
+    assert parsed["ideal"]["nps"]["offset_ratio"] == 1 / 3  # full precision
+    assert set(parsed["realistic"]["siips1"]) == set(TRANSFER_FIELDS)
+
+
+# ---------------------------------------------------------------- planting through it
+
+
+def _with_transfer(world: str, gain: float, offset: float, noise: float) -> Parameters:
+    base = load_parameters("small", world, transfer=False)
+    raw = copy.deepcopy(base.raw)
+    raw["pipeline"] = {f"{world}_{o}": {"value": {"gain": gain, "offset_ratio": offset,
+                                                  "change_noise_ratio": noise,
+                                                  "level_noise_ratio": noise},
+                                        "status": "derived"} for o in ("nps", "siips1")}
+    return Parameters(preset="small", raw=raw, sha256="test", world=world)
+
+
+@pytest.mark.parametrize("world, gain, offset, noise", [
+    ("ideal", 1.0, 0.0, 1.0), ("ideal", 0.9, 0.1, 0.8), ("realistic", 0.7, -0.2, 1.3)])
+def test_planting_through_the_transfer_makes_the_reported_d_recoverable(world, gain, offset,
+                                                                         noise):
+    """Through any transfer, the recoverable paper-scale d of every reported contrast is the
+    reported d (to floating point), while the model-scale planted effect moves with it."""
+    from mindpain.reported import N_COMPLETERS, d_paper, expected_t
+
+    params = _with_transfer(world, gain, offset, noise)
+    const = constants_of(params, twin_space("small"))
+    for c in REPORTED:
+        got = recoverable_d_paper(const, c.outcome, c.contrast, const.observed_shift[c.outcome],
+                                  np.nan)
+        want = (float(d_paper(expected_t(c), c.df)) if c.kind == "between"
+                else expected_t(c) / np.sqrt(N_COMPLETERS["MBSR"]))
+        assert got == pytest.approx(want, abs=1e-12)
+    if gain != 1.0:
+        plain = constants_of(load_parameters("small", world, transfer=False), twin_space("small"))
+        k = READOUTS.index("nps")
+        assert not np.isclose(const.observed_shift["nps"]["MBSR"],
+                              plain.observed_shift["nps"]["MBSR"])
+        # the pipeline's change SD is the model's, read with the gain and the noise ratio
+        sd = const.pipeline_change_sd["nps"]["HEP"]
+        model = plain.observed_change_sd["nps"] ** 2 - 2 * plain.measurement_cov[k, k]
+        ratio = (params["nuisance.arm_change_sd_ratio"].get("HEP", 1.0)
+                 if params.realistic else 1.0)
+        assert sd ** 2 == pytest.approx(gain ** 2 * ratio ** 2 * model
+                                        + noise ** 2 * 2 * plain.measurement_cov[k, k])
+
+
+def test_parameters_without_transfer_plant_for_the_model_itself():
+    params = load_parameters("small", "realistic", transfer=False)
+    assert params.transfer("nps") is None
+    const = constants_of(params, twin_space("small"))
+    assert const.pipeline_transfer == {}
+    assert np.isnan(recoverable_d_paper(const, "nps", "MBSR_vs_HEP",
+                                        const.observed_shift["nps"], -0.4))
