@@ -81,8 +81,8 @@ def test_resume_reads_finished_replications(small_run, monkeypatch):
 
 
 def test_scenario_replications():
-    got = endtoend.scenario_replications(200)
-    assert got == {"ideal": 200, "realistic": 200, "ideal_mar": 50}
+    got = endtoend.scenario_replications(300)
+    assert got == {"ideal": 300, "realistic": 300, "ideal_mar": 50}
     assert min(endtoend.scenario_replications(4).values()) == 3
 
 

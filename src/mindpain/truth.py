@@ -52,7 +52,7 @@ TRIAL_TRUTH_COLUMNS = {
 #: Columns of ``planted_meditator_effects.tsv``: name -> ``"text"`` or ``"number"``.
 MEDITATOR_TRUTH_COLUMNS = {
     "outcome": "text", "effect": "text", "method": "text", "planted": "number",
-    "parameter": "text", "parameter_value": "number", "status": "text"}
+    "recoverable": "number", "parameter": "text", "parameter_value": "number", "status": "text"}
 #: Values each key column may take.
 _ALLOWED = {"outcome": TRIAL_OUTCOMES, "contrast": TRIAL_CONTRASTS,
             "effect": ("group", "retreat", "daily", "lifetime"),
@@ -82,7 +82,7 @@ def planted_trial_effects(preset: str, keep=None, world: str = DEFAULT_WORLD,
     return generator(preset, keep, world, transfer)
 
 
-def planted_meditator_effects(preset: str) -> pd.DataFrame:
+def planted_meditator_effects(preset: str, world: str = DEFAULT_WORLD) -> pd.DataFrame:
     """Return the generator's planted value of every meditator estimand for ``preset``.
 
     For simulations that generate their own replications; an analysed dataset's truth is
@@ -96,7 +96,7 @@ def planted_meditator_effects(preset: str) -> pd.DataFrame:
     """
     from mindpain.twin.meditators import planted_meditator_effects as generator
 
-    return generator(preset)
+    return generator(preset, world)
 
 
 # ---------------------------------------------------------------- a dataset's truth

@@ -121,7 +121,14 @@ PLANTED_TRIAL_SIDECAR = {
                                  "pooled SD of change; within: d_z)"},
     "planted_t": {"Description": "Expected t of the contrast in the paper's completers"},
     "planted_d_paper": {"Description": "planted_t on the paper's d scale (2t/sqrt(df) "
-                                       "between arms, d_z within)"},
+                                       "between arms, d_z within): the generator's effect as "
+                                       "the measurement model reads it"},
+    "recoverable_d_paper": {"Description": "The paper-scale effect this pipeline (first "
+                                           "level, scoring) can recover in this world: the "
+                                           "estimand (the planted effect read through the "
+                                           "measured pipeline transfer; the reported d for "
+                                           "the reported contrasts; n/a where no transfer "
+                                           "was measured)"},
     "latent_d": {"Description": "The same contrast of the latent response the outcome "
                                 "targets, in SD of its true change"},
     "reported_d": {"Description": "The paper's reported d (its own scale); n/a where none"},
@@ -142,8 +149,12 @@ PLANTED_MEDITATOR_SIDECAR = {
     "effect": {"Description": "group (LTM vs naive baseline), retreat, daily (non-retreat) or "
                               "lifetime practice"},
     "method": {"Description": "Estimator of the meditator analysis (see mindpain.meditators)"},
-    "planted": {"Description": "Value the estimator estimates on this twin (d, naive SD per "
-                               "tenfold hours, or correlation); n/a where none applies"},
+    "planted": {"Description": "Value the estimator estimates on this twin as the "
+                               "measurement model reads it (d, naive SD per tenfold hours, "
+                               "or correlation); n/a where none applies"},
+    "recoverable": {"Description": "The same value for a signature read through the "
+                                   "pipeline (first level, scoring) in this world: the "
+                                   "estimand; ratings: planted; n/a where none applies"},
     "parameter": {"Description": "Parameter-file entry behind the effect"},
     "parameter_value": {"Description": "Its value (0: a planted null at the parameter "
                                        "level)"},

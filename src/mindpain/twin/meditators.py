@@ -45,7 +45,13 @@ import pandas as pd
 from mindpain.twin.model import READOUTS, derive_constants
 from mindpain.twin.params import load_parameters
 from mindpain.twin.participants import practice_moments
-from mindpain.vocabulary import DOSE_METHODS, GROUP_METHODS, SIGNATURE_OUTCOMES, TRIAL_OUTCOMES
+from mindpain.vocabulary import (
+    DEFAULT_WORLD,
+    DOSE_METHODS,
+    GROUP_METHODS,
+    SIGNATURE_OUTCOMES,
+    TRIAL_OUTCOMES,
+)
 
 
 def _practice_moments(params) -> dict:
@@ -57,7 +63,7 @@ def _practice_moments(params) -> dict:
     return mom
 
 
-def planted_meditator_effects(preset: str) -> pd.DataFrame:
+def planted_meditator_effects(preset: str, world: str = DEFAULT_WORLD) -> pd.DataFrame:
     r"""Planted value of every meditator analysis' estimand on the observed scale.
 
     The derivation is in the module docstring ("Planted values"). Briefly, for outcome
@@ -70,12 +76,19 @@ def planted_meditator_effects(preset: str) -> pd.DataFrame:
     preset : {"small", "full"}
         Twin preset (the group sizes enter the pooled SD of ``welch_d``/``ancova_d``).
 
+    world : str
+        The twin's world: ``recoverable`` reads each signature through that world's
+        measured pipeline transfer (gain and session noise, :mod:`mindpain.endtoend.transfer`).
+
     Returns
     -------
     pandas.DataFrame
-        ``outcome, effect, method, planted, parameter, parameter_value, status`` where
-        ``parameter`` is the parameter-file entry behind the effect and
-        ``parameter_value`` its value (0 = a planted null at the parameter level).
+        ``outcome, effect, method, planted, recoverable, parameter, parameter_value,
+        status`` where ``planted`` is the value on the measurement model's scale,
+        ``recoverable`` the value a signature read through the pipeline holds (the
+        analysis's estimand; ratings: ``planted``; NaN when no transfer was measured),
+        ``parameter`` is the parameter-file entry behind the effect and ``parameter_value``
+        its value (0 = a planted null at the parameter level).
 
     Examples
     --------
@@ -84,11 +97,10 @@ def planted_meditator_effects(preset: str) -> pd.DataFrame:
     >>> float(row["planted"].iloc[0])
     0.0
     """
-    params = load_parameters(preset)
-    const = derive_constants(preset)
+    params = load_parameters(preset, world)
+    const = derive_constants(preset, world)
     mom = _practice_moments(params)
     g, a, b = (params[f"meditators.{n}"] for n in ("group_d", "retreat_slope", "daily_slope"))
-    sd_obs = const.observed_level_sd
     base = ("nps", "siips1")
     # Readout k of a shift that moves the expected (NPS, SIIPS1) scores by (1, 0) / (0, 1):
     # the terms are stated on the observed NPS and SIIPS1 and planted in latent space.
@@ -102,54 +114,84 @@ def planted_meditator_effects(preset: str) -> pd.DataFrame:
               for n in ("group_d", "retreat_slope", "daily_slope")}
     rows = []
     for k in TRIAL_OUTCOMES:
-        if k in READOUTS:
-            loading = const.readout[READOUTS.index(k)]
-            r = mixing[READOUTS.index(k)]
-            var_n = float(loading @ cov_b @ loading) + const.measurement_sd(k) ** 2
-            coefs = {n: float(r @ [sd_obs[x] * p.get(x, 0.0) for x in base])
-                     for n, p in (("g", g), ("a", a), ("b", b))}
-            # parameter value behind each effect: the readout mixes NPS and SIIPS1
-            pval = {n: float(max(abs(p.get(x, 0.0)) for x in base if r[base.index(x)] != 0))
-                    for n, p in (("g", g), ("a", a), ("b", b))}
-        else:
-            var_n = const.between_sd[k] ** 2 + const.measurement_sd(k) ** 2
-            coefs = {n: sd_obs[k] * p.get(k, 0.0) for n, p in (("g", g), ("a", a), ("b", b))}
-            pval = {n: abs(p.get(k, 0.0)) for n, p in (("g", g), ("a", a), ("b", b))}
-        s = np.sqrt(var_n)
-        A, B = coefs["a"] / mom["sigma_r"], coefs["b"] / mom["sigma_d"]
-        mean_t = coefs["g"] + A * (mom["e_r"] - mom["c_r"]) + B * (mom["e_d"] - mom["c_d"])
-        var_t = A**2 * mom["v_r"] + B**2 * mom["v_d"] + 2 * A * B * mom["c_rd"]
-        pooled = np.sqrt(((n_ltm - 1) * (var_n + var_t) + (n_naive - 1) * var_n)
-                         / (n_ltm + n_naive - 2))
-        for method in GROUP_METHODS:
-            rows.append({"outcome": k, "effect": "group", "method": method,
-                         "planted": mean_t / pooled if method != "bf10" else np.nan,
-                         "parameter": "group_d", "parameter_value": pval["g"],
-                         "status": status["group_d"]})
-        if k not in SIGNATURE_OUTCOMES:
-            continue
-        v_r_d = mom["v_r"] - mom["c_rd"] ** 2 / mom["v_d"]
-        v_d_r = mom["v_d"] - mom["c_rd"] ** 2 / mom["v_r"]
-        slopes = {"retreat": A, "daily": B, "lifetime": A + B}
-        partial = {
-            "retreat": A * np.sqrt(v_r_d) / np.sqrt(A**2 * v_r_d + var_n),
-            "daily": B * np.sqrt(v_d_r) / np.sqrt(B**2 * v_d_r + var_n),
-            "lifetime": (A + B) * mom["v_l"] / np.sqrt(mom["v_l"] * (var_n + var_t)),
-        }
-        independent = A == 0 and B == 0
-        for effect in ("retreat", "daily", "lifetime"):
-            param = {"retreat": ("retreat_slope", pval["a"]), "daily": ("daily_slope", pval["b"]),
+        transfer = const.pipeline_transfer.get(k)
+        planted = _estimands(k, const, mixing, cov_b, mom, (g, a, b), (n_ltm, n_naive))
+        recoverable = (planted if k not in READOUTS else
+                       {key: np.nan for key in planted} if transfer is None else
+                       _estimands(k, const, mixing, cov_b, mom, (g, a, b), (n_ltm, n_naive),
+                                  transfer["gain"], transfer["level_noise_ratio"]))
+        pval = _parameter_values(k, mixing, (g, a, b))
+        for (effect, method), value in planted.items():
+            param = {"group": ("group_d", pval["g"]), "retreat": ("retreat_slope", pval["a"]),
+                     "daily": ("daily_slope", pval["b"]),
                      "lifetime": ("retreat_slope", max(pval["a"], pval["b"]))}[effect]
-            values = {"ols": slopes[effect] / s, "rlm": slopes[effect] / s,
-                      "partial_r": partial[effect], "spearman": 0.0 if independent else np.nan}
-            for method in DOSE_METHODS:
-                rows.append({"outcome": k, "effect": effect, "method": method,
-                             "planted": float(values[method]), "parameter": param[0],
-                             "parameter_value": param[1],
-                             "status": status[param[0]]})
+            rows.append({"outcome": k, "effect": effect, "method": method,
+                         "planted": value, "recoverable": recoverable[(effect, method)],
+                         "parameter": param[0], "parameter_value": param[1],
+                         "status": status[param[0]]})
     out = pd.DataFrame(rows)
-    out["planted"] = out["planted"].astype(float)
+    out[["planted", "recoverable"]] = out[["planted", "recoverable"]].astype(float)
     return out
+
+
+def _parameter_values(k: str, mixing: np.ndarray, terms: tuple) -> dict:
+    """Parameter-file value behind each term of outcome ``k`` (the readout mixes NPS, SIIPS1)."""
+    base = ("nps", "siips1")
+    names = ("g", "a", "b")
+    if k in READOUTS:
+        r = mixing[READOUTS.index(k)]
+        return {n: float(max(abs(p.get(x, 0.0)) for x in base if r[base.index(x)] != 0))
+                for n, p in zip(names, terms, strict=True)}
+    return {n: abs(p.get(k, 0.0)) for n, p in zip(names, terms, strict=True)}
+
+
+def _estimands(k: str, const, mixing, cov_b, mom: dict, terms: tuple, sizes: tuple,
+               gain: float = 1.0, noise_ratio: float = 1.0) -> dict:
+    """Value of every meditator estimand of outcome ``k``: ``{(effect, method): value}``.
+
+    With ``gain`` and ``noise_ratio`` (a signature's measured pipeline transfer), the values
+    a signature read through the pipeline holds: its LTM terms times the gain, its naive
+    level variance the latent part times the squared gain plus the session noise times the
+    squared noise ratio.
+    """
+    g, a, b = terms
+    n_ltm, n_naive = sizes
+    base = ("nps", "siips1")
+    sd_obs = const.observed_level_sd
+    if k in READOUTS:
+        loading = const.readout[READOUTS.index(k)]
+        r = mixing[READOUTS.index(k)]
+        var_n = (gain**2 * float(loading @ cov_b @ loading)
+                 + noise_ratio**2 * const.measurement_sd(k) ** 2)
+        coefs = {n: gain * float(r @ [sd_obs[x] * p.get(x, 0.0) for x in base])
+                 for n, p in (("g", g), ("a", a), ("b", b))}
+    else:
+        var_n = const.between_sd[k] ** 2 + const.measurement_sd(k) ** 2
+        coefs = {n: sd_obs[k] * p.get(k, 0.0) for n, p in (("g", g), ("a", a), ("b", b))}
+    s = np.sqrt(var_n)
+    A, B = coefs["a"] / mom["sigma_r"], coefs["b"] / mom["sigma_d"]
+    mean_t = coefs["g"] + A * (mom["e_r"] - mom["c_r"]) + B * (mom["e_d"] - mom["c_d"])
+    var_t = A**2 * mom["v_r"] + B**2 * mom["v_d"] + 2 * A * B * mom["c_rd"]
+    pooled = np.sqrt(((n_ltm - 1) * (var_n + var_t) + (n_naive - 1) * var_n)
+                     / (n_ltm + n_naive - 2))
+    out = {("group", m): (mean_t / pooled if m != "bf10" else np.nan) for m in GROUP_METHODS}
+    if k not in SIGNATURE_OUTCOMES:
+        return {key: float(v) for key, v in out.items()}
+    v_r_d = mom["v_r"] - mom["c_rd"] ** 2 / mom["v_d"]
+    v_d_r = mom["v_d"] - mom["c_rd"] ** 2 / mom["v_r"]
+    slopes = {"retreat": A, "daily": B, "lifetime": A + B}
+    partial = {
+        "retreat": A * np.sqrt(v_r_d) / np.sqrt(A**2 * v_r_d + var_n),
+        "daily": B * np.sqrt(v_d_r) / np.sqrt(B**2 * v_d_r + var_n),
+        "lifetime": (A + B) * mom["v_l"] / np.sqrt(mom["v_l"] * (var_n + var_t)),
+    }
+    independent = A == 0 and B == 0
+    for effect in ("retreat", "daily", "lifetime"):
+        values = {"ols": slopes[effect] / s, "rlm": slopes[effect] / s,
+                  "partial_r": partial[effect], "spearman": 0.0 if independent else np.nan}
+        for method in DOSE_METHODS:
+            out[(effect, method)] = values[method]
+    return {key: float(v) for key, v in out.items()}
 
 
 def practice_summary(preset: str) -> dict:
