@@ -259,3 +259,40 @@ def write_transfer(table: pd.DataFrame, path) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text("\n".join(lines))
     return path
+
+
+def transfer_summary(preset: str, world: str, folder=None) -> tuple[pd.DataFrame, dict]:
+    """Return the committed transfer table and the planting it implies (for a chapter).
+
+    Parameters
+    ----------
+    preset, world : str
+        The twin whose planting is summarised.
+    folder : path-like, optional
+        Folder of :data:`TRANSFER_TABLE` (default: the committed copy,
+        :data:`mindpain.config.PRECOMPUTED_DIR`).
+
+    Returns
+    -------
+    tuple
+        ``(table, numbers)``: the transfer table (:data:`TRANSFER_COLUMNS`) and a dict with
+        ``replications``, ``gain_<signature>`` and ``noise_<signature>`` (change-noise ratio)
+        of ``world``, and for the MBSR-vs-HEP contrast of each signature the generator's
+        paper-scale effect (``planted_<signature>``) and the recoverable one
+        (``recoverable_<signature>``).
+    """
+    from mindpain.config import PRECOMPUTED_DIR
+    from mindpain.io import read_tsv
+    from mindpain.truth import planted_trial_effects
+
+    table = read_tsv(Path(PRECOMPUTED_DIR if folder is None else folder) / TRANSFER_TABLE)
+    planted = planted_trial_effects(preset, world=world).set_index(["outcome", "contrast"])
+    numbers = {"replications": int(table["replications"].min())}
+    for row in table[table["world"] == world].itertuples():
+        numbers[f"gain_{row.readout}"] = float(row.gain)
+        numbers[f"noise_{row.readout}"] = float(row.change_noise_ratio)
+    for o in OUTCOMES:
+        numbers[f"planted_{o}"] = float(planted.loc[(o, "MBSR_vs_HEP"), "planted_d_paper"])
+        numbers[f"recoverable_{o}"] = float(planted.loc[(o, "MBSR_vs_HEP"),
+                                                        "recoverable_d_paper"])
+    return table, numbers
