@@ -46,11 +46,26 @@ from mindpain.vocabulary import (
 TRIAL_TRUTH_COLUMNS = {
     "outcome": "text", "contrast": "text", "planted_d": "number", "planted_t": "number",
     "planted_d_paper": "number", "latent_d": "number", "reported_d": "number",
-    "status": "text", "true_change_difference": "number", "observed_change_sd": "number"}
+    "status": "text", "true_change_difference": "number", "observed_change_sd": "number",
+    "recoverable_d_paper": "number"}
 #: Columns of ``planted_meditator_effects.tsv``: name -> ``"text"`` or ``"number"``.
 MEDITATOR_TRUTH_COLUMNS = {
     "outcome": "text", "effect": "text", "method": "text", "planted": "number",
-    "parameter": "text", "parameter_value": "number", "status": "text"}
+    "parameter": "text", "parameter_value": "number", "status": "text",
+    "recoverable": "number"}
+
+# ---- TRANSITION, removed when the generator writes the recoverable truth (at merge) ----
+#: Recoverable columns a truth table may still lack, each filled from the generator's value
+#: (the one place that tolerates their absence; every other column is required).
+RECOVERABLE_FALLBACK = {"recoverable_d_paper": "planted_d_paper", "recoverable": "planted"}
+
+
+def _fill_recoverable(table: pd.DataFrame) -> pd.DataFrame:
+    """Fill an absent recoverable column from the planted one (see RECOVERABLE_FALLBACK)."""
+    fill = {new: table[old] for new, old in RECOVERABLE_FALLBACK.items()
+            if new not in table.columns and old in table.columns}
+    return table.assign(**fill) if fill else table
+# ---- end of TRANSITION ----
 #: Values each key column may take.
 _ALLOWED = {"outcome": TRIAL_OUTCOMES, "contrast": TRIAL_CONTRASTS,
             "effect": ("group", "retreat", "daily", "lifetime"),
@@ -206,7 +221,7 @@ def read_truth_table(path, columns: dict, keys: tuple, what: str) -> pd.DataFram
         raise MindpainError(f"line {i + 1} has {width[i]} fields, the header {width[0]}; "
                             f"expected {what} as a tab-separated table", path)
     try:
-        table = read_tsv(path, dtype=dict.fromkeys(text, str))
+        table = _fill_recoverable(read_tsv(path, dtype=dict.fromkeys(text, str)))
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise MindpainError(f"cannot be read as a TSV table ({first}); expected {what}",

@@ -1,0 +1,438 @@
+"""What one draw of the twin shows against the truth the analysis can recover.
+
+The twin writes two truths for every effect: the value **planted in the generator**, as its
+ideal measurement model reads it (``planted_d_paper``, ``planted``), and the
+**recoverable** value (``recoverable_d_paper``, ``recoverable``): the effect that this
+pipeline, in this world and on this grid, can recover, the estimand its intervals are
+meant to cover. In the realistic world the pipeline attenuates the effects, so the two
+differ. This module sets a chapter's estimates beside both and says, in numbers and a few
+words, whether each 95% interval covers the recoverable value and, where one does not, how
+rare such a miss is over the replications (chapter 4's end-to-end and participant-level
+calibrations, chapter 5's meditator calibration).
+
+Functions named ``*_summary`` return dicts of numbers and short phrases; the chapters glue
+them into sentences that live in their Markdown. Nothing here is written to a results
+table: the tables the analyses write keep their columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from mindpain.vocabulary import CONTRAST_LABELS, OUTCOME_LABELS
+
+#: Keys of one trial contrast.
+_TRIAL_KEYS = ["outcome", "contrast"]
+#: Keys of one meditator analysis.
+_MEDITATOR_KEYS = ["outcome", "effect", "method"]
+
+
+# ---------------------------------------------------------------- the recoverable truth
+
+
+def trial_recoverable(truth: pd.DataFrame, planted: pd.DataFrame | None) -> pd.DataFrame:
+    r"""Add the recoverable effect of every contrast to the trial's truth table.
+
+    The recoverable effect comes on the paper's scale (``recoverable_d_paper`` of the twin's
+    ``planted_effects.tsv``); on the change-score scale it is
+    ``recoverable_d_paper`` times the design's ratio of the two scales for that contrast,
+    ``planted_d / planted_d_paper`` (both are the same expected t, :math:`d_s =
+    t\sqrt{1/n_1 + 1/n_2}` and :math:`2t/\sqrt{df}`, so the ratio depends only on the
+    arms' sizes). A contrast planted as exactly zero in every outcome takes the ratio of
+    no outcome: its recoverable change-score d is 0 when its recoverable paper-scale d is
+    0, else missing.
+
+    Parameters
+    ----------
+    truth : pandas.DataFrame
+        The trial's truth table (:func:`mindpain.trial.truth_table`): ``outcome, contrast,
+        planted_d, planted_d_paper``; a blank planted value (real data, an official map)
+        leaves the recoverable value blank.
+    planted : pandas.DataFrame or None
+        The twin's planted effects with ``recoverable_d_paper``
+        (:func:`mindpain.truth.read_trial_truth`); ``None`` for real data.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``truth`` with ``recoverable_d_paper`` and ``recoverable_d`` (change-score scale).
+
+    Examples
+    --------
+    >>> truth = pd.DataFrame({"outcome": ["nps"], "contrast": ["MBSR_vs_HEP"],
+    ...                       "planted_d": [-0.6], "planted_d_paper": [-0.5]})
+    >>> planted = truth.assign(recoverable_d_paper=[-0.4])
+    >>> trial_recoverable(truth, planted).recoverable_d.round(3).tolist()
+    [-0.48]
+    """
+    out = truth.drop(columns=["recoverable_d_paper", "recoverable_d"], errors="ignore")
+    if planted is None or "recoverable_d_paper" not in planted:
+        return out.assign(recoverable_d_paper=np.nan, recoverable_d=np.nan)
+    out = out.merge(planted[[*_TRIAL_KEYS, "recoverable_d_paper"]], on=_TRIAL_KEYS, how="left")
+    out["recoverable_d_paper"] = out["recoverable_d_paper"].astype(float).where(
+        out["planted_d_paper"].notna())
+    nonzero = out["planted_d_paper"].astype(float).abs() > 0
+    ratio = (out["planted_d"] / out["planted_d_paper"]).where(nonzero)
+    ratio = ratio.groupby(out["contrast"]).transform("median")
+    zero = out["recoverable_d_paper"].eq(0)
+    out["recoverable_d"] = np.where(zero, 0.0, out["recoverable_d_paper"] * ratio)
+    out["recoverable_d"] = out["recoverable_d"].where(out["recoverable_d_paper"].notna())
+    return out
+
+
+def trial_with_recoverable(effects: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
+    """Set the recoverable effect beside every trial estimate, and whether its CI covers it.
+
+    Parameters
+    ----------
+    effects : pandas.DataFrame
+        The trial's effects (:attr:`mindpain.trial.TrialAnalysis.effects`): ``outcome,
+        contrast, ci_low, ci_high`` (change-score scale).
+    truth : pandas.DataFrame
+        :func:`trial_recoverable` of the truth table.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``effects`` with ``recoverable_d``, ``recoverable_d_paper`` and
+        ``covers_recoverable`` (boolean; missing where there is no CI or no recoverable
+        value). For display only: the effects file keeps its columns.
+    """
+    cols = ["recoverable_d", "recoverable_d_paper"]
+    out = effects.drop(columns=[*cols, "covers_recoverable"], errors="ignore").merge(
+        truth[[*_TRIAL_KEYS, *cols]], on=_TRIAL_KEYS, how="left")
+    out["covers_recoverable"] = _covers(out, "recoverable_d")
+    return out
+
+
+def meditators_with_recoverable(effects: pd.DataFrame,
+                                planted: pd.DataFrame | None) -> pd.DataFrame:
+    """Set the recoverable value beside every meditator estimate, and whether its CI covers it.
+
+    Parameters
+    ----------
+    effects : pandas.DataFrame
+        The meditator effects (:func:`mindpain.meditators.analyse_meditators`).
+    planted : pandas.DataFrame or None
+        The twin's planted meditator effects with ``recoverable``
+        (:func:`mindpain.truth.read_meditator_truth`); ``None`` for real data.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``effects`` with ``recoverable`` and ``covers_recoverable`` (display only).
+    """
+    out = effects.drop(columns=["recoverable", "covers_recoverable"], errors="ignore")
+    if planted is None or "recoverable" not in planted:
+        out = out.assign(recoverable=np.nan)
+    else:
+        out = out.merge(planted[[*_MEDITATOR_KEYS, "recoverable"]], on=_MEDITATOR_KEYS,
+                        how="left")
+        out["recoverable"] = out["recoverable"].astype(float).where(out["planted"].notna())
+    out["covers_recoverable"] = _covers(out, "recoverable")
+    return out
+
+
+def _covers(frame: pd.DataFrame, truth: str) -> pd.Series:
+    """Whether each row's 95% CI contains ``frame[truth]`` (missing where either is)."""
+    lo, hi, value = (frame[c].astype(float) for c in ("ci_low", "ci_high", truth))
+    has = lo.notna() & hi.notna() & value.notna()
+    inside = (lo <= value) & (value <= hi)
+    return pd.Series(pd.array(np.where(has, inside, pd.NA), dtype="boolean"), index=frame.index)
+
+
+# ---------------------------------------------------------------- chapter 4: the trial
+
+
+def trial_draw_summary(effects: pd.DataFrame, *, endtoend: pd.DataFrame | None = None,
+                       calibration: pd.DataFrame | None = None, scenario: str = "realistic",
+                       labels: Mapping[str, str] | None = None) -> dict:
+    """How many of one draw's intervals cover the recoverable effect, and how rare each miss is.
+
+    A miss is set against the replications of the same contrast and model: the end-to-end
+    calibration in ``scenario`` (its ``coverage_recoverable``, or ``coverage`` while the
+    table has no recoverable column), else the participant-level calibration (where the
+    responses come from the measurement model, so planted and recoverable are one value).
+
+    Parameters
+    ----------
+    effects : pandas.DataFrame
+        :func:`trial_with_recoverable` of the rows a display shows (``outcome, contrast,
+        model, estimate_d, ci_low, ci_high, recoverable_d, covers_recoverable``).
+    endtoend : pandas.DataFrame, optional
+        The end-to-end calibration (``scenario, outcome, contrast, model, coverage``, and
+        ``coverage_recoverable`` when the table has it).
+    calibration : pandas.DataFrame, optional
+        The participant-level calibration (``outcome, contrast, model, coverage``).
+    scenario : str
+        The end-to-end scenario of this draw's world.
+    labels : mapping, optional
+        Display names of the models (default: their codes).
+
+    Returns
+    -------
+    dict
+        ``n_ci`` (intervals with a recoverable value), ``n_cover``, ``n_miss``,
+        ``expected_miss`` (misses the replications lead one to expect over these rows,
+        where they give a coverage; NaN if none), ``misses`` (phrase listing each miss with
+        how often its interval misses over the replications, or "none"), ``verdict``
+        (phrase: as expected / more than expected) and ``has_truth`` (whether any row has
+        a recoverable value).
+    """
+    labels = dict(labels or {})
+    rows = effects.dropna(subset=["ci_low", "ci_high", "recoverable_d"])
+    rates = [_replicated_coverage(r, endtoend, calibration, scenario) for r in rows.itertuples()]
+    covered = rows["covers_recoverable"].astype(bool).to_numpy()
+    known = [1 - c for c, _ in rates if np.isfinite(c)]
+    expected = float(np.sum(known)) if known else np.nan
+    misses = []
+    for r, (cov, source), ok in zip(rows.itertuples(), rates, covered, strict=True):
+        if ok:
+            continue
+        text = (f"{OUTCOME_LABELS.get(r.outcome, r.outcome)} "
+                f"{CONTRAST_LABELS.get(r.contrast, r.contrast)}, "
+                f"{labels.get(r.model, r.model)}: {r.estimate_d:.2f} "
+                f"[{r.ci_low:.2f}, {r.ci_high:.2f}] against {r.recoverable_d:.2f}")
+        text += (f"; such an interval misses in {1 - cov:.1%} of {source}"
+                 if np.isfinite(cov) else "; no replications of this model measure how often")
+        misses.append(text)
+    n_miss = len(misses)
+    if not len(rows):
+        verdict = "there is no recoverable value to compare with"
+    elif not np.isfinite(expected):
+        verdict = "no replications say how many misses to expect"
+    else:
+        # Poisson-binomial spread of the number of misses, from the replications' rates
+        sd = float(np.sqrt(sum(q * (1 - q) for q in known)))
+        verdict = ("about as many as the replications lead one to expect"
+                   if n_miss <= expected + 2 * sd else
+                   "more than the replications lead one to expect (by over two SD)")
+    return {"n_ci": len(rows), "n_cover": int(covered.sum()), "n_miss": n_miss,
+            "expected_miss": expected, "misses": "; ".join(misses) or "none",
+            "verdict": verdict, "has_truth": bool(len(rows))}
+
+
+def _replicated_coverage(row, endtoend, calibration, scenario) -> tuple[float, str]:
+    """Coverage of the recoverable value over the replications of ``row``'s contrast/model."""
+    if endtoend is not None:
+        hit = endtoend[(endtoend["scenario"] == scenario) & (endtoend["outcome"] == row.outcome)
+                       & (endtoend["contrast"] == row.contrast)
+                       & (endtoend["model"] == row.model)]
+        column = "coverage_recoverable" if "coverage_recoverable" in endtoend else "coverage"
+        if len(hit) and np.isfinite(hit[column].iloc[0]):
+            return (float(hit[column].iloc[0]),
+                    f"{int(hit['replications'].iloc[0])} replications through the pipeline")
+    if calibration is not None:
+        hit = calibration[(calibration["outcome"] == row.outcome)
+                          & (calibration["contrast"] == row.contrast)
+                          & (calibration["model"] == row.model)]
+        if len(hit) and np.isfinite(hit["coverage"].iloc[0]):
+            return (float(hit["coverage"].iloc[0]),
+                    f"{int(hit['replications'].iloc[0])} participant-level replications")
+    return np.nan, ""
+
+
+def endtoend_summary(endtoend: pd.DataFrame, scenario: str = "realistic",
+                     model: str = "paper") -> dict:
+    """The end-to-end calibration's reported contrasts: recoverable truth, coverage, median t.
+
+    Parameters
+    ----------
+    endtoend : pandas.DataFrame
+        The end-to-end calibration table (``scenario, outcome, contrast, model, reported,
+        coverage, mc_se, planted_d_paper, mean_estimate``; when present also
+        ``recoverable_d_paper, coverage_recoverable, mc_se_recoverable, median_t,
+        reported_t, median_p``).
+    scenario : str
+        The scenario (world) summarised.
+    model : str
+        The model summarised (default: the paper's test).
+
+    Returns
+    -------
+    dict
+        ``has_recoverable`` and ``has_t`` (whether the table has those columns);
+        ``rows`` (the reported contrasts of ``scenario`` and ``model``, one row each, with
+        the columns above that exist); ``coverage_min``, ``coverage_max``,
+        ``coverage_mean`` (of the recoverable value, or of the planted value while there is
+        no recoverable column); ``n_miss_band`` (rows below 92% by more than two Monte-Carlo
+        SE); ``max_t_gap`` (largest absolute median t minus paper t, NaN without t);
+        ``truth_words`` and ``t_words`` (phrases saying what the table holds).
+    """
+    rows = endtoend[(endtoend["scenario"] == scenario) & (endtoend["model"] == model)
+                    & endtoend["reported"].astype(bool)].reset_index(drop=True)
+    has_rec = {"recoverable_d_paper", "coverage_recoverable"} <= set(endtoend.columns)
+    has_t = {"median_t", "reported_t"} <= set(endtoend.columns)
+    cov = rows["coverage_recoverable" if has_rec else "coverage"].astype(float)
+    se = rows["mc_se_recoverable" if has_rec and "mc_se_recoverable" in rows
+              else "mc_se"].astype(float)
+    gap = ((rows["median_t"] - rows["reported_t"]).abs().max() if has_t and len(rows)
+           else np.nan)
+    truth_words = ("the recoverable effect, the one this pipeline can estimate in this world"
+                   if has_rec else
+                   "the planted effect (this committed table predates the recoverable "
+                   "column, so the generator's value stands in for it)")
+    t_words = ("the median t through the pipeline beside the paper's t" if has_t else
+               "no median t (this committed table predates that column; the participant-"
+               "level replication above gives one)")
+    return {"has_recoverable": has_rec, "has_t": has_t, "rows": rows,
+            "coverage_min": float(cov.min()) if len(cov) else np.nan,
+            "coverage_max": float(cov.max()) if len(cov) else np.nan,
+            "coverage_mean": float(cov.mean()) if len(cov) else np.nan,
+            "n_miss_band": int((cov + 2 * se < 0.92).sum()),
+            "max_t_gap": float(gap), "truth_words": truth_words, "t_words": t_words}
+
+
+# ---------------------------------------------------------------- chapter 5: meditators
+
+
+def practice_replications(seed: int, preset: str = "full",
+                          n_replications: int = 1000) -> pd.DataFrame:
+    """Estimates of every meditator analysis over replications of the twin's participant level.
+
+    The same replications as the meditator calibration
+    (:func:`mindpain.meditator_calibration.calibrate_meditators`, without the Huber fits):
+    the same people, ages and practice hours every time, new true levels and noise.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``replication, outcome, effect, method, estimate, ci_low, ci_high, p, p_adj``.
+    """
+    from mindpain import meditator_calibration
+
+    # the calibration's own replicated data (one definition, in its module)
+    data, arrays = meditator_calibration._replicated(preset, seed, n_replications)
+    return meditator_calibration.calibration_estimates(data, arrays)
+
+
+def practice_summary(effects: pd.DataFrame, replications: pd.DataFrame,
+                     calibration: pd.DataFrame, *, effect: str, outcome: str = "siips1",
+                     method: str = "ols") -> dict:
+    """One draw's practice slope against its replication distribution, power and coverage.
+
+    Parameters
+    ----------
+    effects : pandas.DataFrame
+        :func:`meditators_with_recoverable` of this draw's meditator effects.
+    replications : pandas.DataFrame
+        :func:`practice_replications` (``outcome, effect, method, estimate``).
+    calibration : pandas.DataFrame
+        The meditator calibration (``analysis, outcome, quantity, value, replications``).
+    effect, outcome, method : str
+        The analysis (e.g. ``retreat``, ``siips1``, ``ols``).
+
+    Returns
+    -------
+    dict
+        ``estimate, ci_low, ci_high, planted, recoverable`` (NaN without a planted value);
+        ``rep_low, rep_median, rep_high`` (2.5th, 50th, 97.5th percentiles of the
+        replicated estimates); ``n_rep``; ``tail`` (share of replications at least as far
+        from the replication median, on the draw's side); ``power`` (share of replications
+        significant after Holm, where the calibration gives one; else NaN) and
+        ``false_positive`` (unadjusted, for a planted null; else NaN); ``coverage`` (of
+        the calibration); words: ``covers`` ("contains" / "does not contain"), ``sign``
+        ("the planted sign" / "the opposite sign to the planted one" / "no planted sign"),
+        ``position`` ("inside" / "outside") and ``rarity`` (how rare, as a phrase).
+    """
+    row = effects[(effects["outcome"] == outcome) & (effects["effect"] == effect)
+                  & (effects["method"] == method)].iloc[0]
+    reps = replications[(replications["outcome"] == outcome)
+                        & (replications["effect"] == effect)
+                        & (replications["method"] == method)]["estimate"].to_numpy(float)
+    reps = reps[np.isfinite(reps)]
+    est = float(row["estimate"])
+    planted = float(row["planted"]) if pd.notna(row.get("planted")) else np.nan
+    recoverable = float(row["recoverable"]) if pd.notna(row.get("recoverable")) else np.nan
+    low, median, high = (np.percentile(reps, [2.5, 50, 97.5]) if len(reps)
+                         else (np.nan, np.nan, np.nan))
+    if len(reps) and np.isfinite(est):
+        tail = float(np.mean(reps >= est) if est >= median else np.mean(reps <= est))
+    else:
+        tail = np.nan
+    cal = calibration[(calibration["analysis"] == f"{effect}_{method}")
+                      & (calibration["outcome"] == outcome)].set_index("quantity")["value"]
+    truth = recoverable if np.isfinite(recoverable) else planted
+    lo, hi = float(row["ci_low"]), float(row["ci_high"])
+    if not np.isfinite(truth):
+        covers, sign = "has no planted value to contain", "no planted sign"
+    else:
+        covers = "contains" if lo <= truth <= hi else "does not contain"
+        sign = ("no planted sign" if truth == 0 else "the planted sign"
+                if np.sign(est) == np.sign(truth) else "the opposite sign to the planted one")
+    inside = np.isfinite(low) and low <= est <= high
+    side = "above" if np.isfinite(median) and est >= median else "below"
+    rarity = ("" if not np.isfinite(tail) else
+              f"{tail:.1%} of the {len(reps)} replications lie this far {side} their median"
+              if tail > 0 else
+              f"none of the {len(reps)} replications lies this far {side} their median")
+    return {"estimate": est, "ci_low": lo, "ci_high": hi, "planted": planted,
+            "recoverable": recoverable, "rep_low": float(low), "rep_median": float(median),
+            "rep_high": float(high), "n_rep": len(reps), "tail": tail,
+            "power": float(cal.get("power", np.nan)),
+            "false_positive": float(cal.get("false_positive_rate", np.nan)),
+            "coverage": float(cal.get("coverage", np.nan)), "covers": covers, "sign": sign,
+            "position": "inside" if inside else "outside", "rarity": rarity}
+
+
+def draw_misses_summary(effects: pd.DataFrame, calibration: pd.DataFrame, *,
+                        labels: Mapping[str, str] | None = None,
+                        methods: Sequence[str] | None = None) -> dict:
+    """How many of one meditator draw's intervals cover the recoverable value; rarity of misses.
+
+    Parameters
+    ----------
+    effects : pandas.DataFrame
+        :func:`meditators_with_recoverable` of this draw's meditator effects.
+    calibration : pandas.DataFrame
+        The meditator calibration (``analysis, outcome, quantity, value, replications``);
+        its ``coverage`` rows say how often each analysis's interval contains the truth.
+    labels : mapping, optional
+        Phrase of each analysis code ``<effect>_<method>`` (default: the code).
+    methods : sequence of str, optional
+        Only these methods (default: all).
+
+    Returns
+    -------
+    dict
+        ``n_ci``, ``n_cover``, ``n_miss``, ``expected_miss``, ``misses`` (phrase, or
+        "none"), ``verdict`` and ``has_truth``, as :func:`trial_draw_summary`.
+    """
+    labels = dict(labels or {})
+    truth = effects["recoverable"].where(effects["recoverable"].notna(), effects["planted"])
+    rows = effects.assign(truth=truth).dropna(subset=["ci_low", "ci_high", "truth"])
+    if methods is not None:
+        rows = rows[rows["method"].isin(methods)]
+    cov = calibration[calibration["quantity"] == "coverage"].set_index(
+        ["analysis", "outcome"])
+    known, misses = [], []
+    for r in rows.itertuples():
+        key = (f"{r.effect}_{r.method}", r.outcome)
+        rate = float(cov.loc[key, "value"]) if key in cov.index else np.nan
+        n_rep = int(cov.loc[key, "replications"]) if key in cov.index else 0
+        if np.isfinite(rate):
+            known.append(1 - rate)
+        if r.ci_low <= r.truth <= r.ci_high:
+            continue
+        text = (f"{labels.get(key[0], key[0])} with {OUTCOME_LABELS.get(r.outcome, r.outcome)}: "
+                f"{r.estimate:.2f} [{r.ci_low:.2f}, {r.ci_high:.2f}] against {r.truth:.2f}")
+        text += (f"; such an interval misses in {1 - rate:.1%} of {n_rep} replications"
+                 if np.isfinite(rate) else "; no replications measure how often")
+        misses.append(text)
+    expected = float(np.sum(known)) if known else np.nan
+    n_miss = len(misses)
+    if not len(rows):
+        verdict = "there is no planted value to compare with"
+    elif not np.isfinite(expected):
+        verdict = "no replications say how many misses to expect"
+    else:
+        sd = float(np.sqrt(sum(q * (1 - q) for q in known)))
+        verdict = ("about as many as the replications lead one to expect"
+                   if n_miss <= expected + 2 * sd else
+                   "more than the replications lead one to expect (by over two SD)")
+    return {"n_ci": len(rows), "n_cover": len(rows) - n_miss, "n_miss": n_miss,
+            "expected_miss": expected, "misses": "; ".join(misses) or "none",
+            "verdict": verdict, "has_truth": bool(len(rows))}
