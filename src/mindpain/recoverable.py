@@ -150,7 +150,7 @@ def _covers(frame: pd.DataFrame, truth: str) -> pd.Series:
 def trial_draw_summary(effects: pd.DataFrame, *, endtoend: pd.DataFrame | None = None,
                        calibration: pd.DataFrame | None = None, scenario: str = "realistic",
                        labels: Mapping[str, str] | None = None) -> dict:
-    """How many of one draw's intervals cover the recoverable effect, and how rare each miss is.
+    """Count one draw's intervals that cover the recoverable effect; say how rare each miss is.
 
     A miss is set against the replications of the same contrast and model: the end-to-end
     calibration in ``scenario`` (its ``coverage_recoverable``, or ``coverage`` while the
@@ -179,8 +179,8 @@ def trial_draw_summary(effects: pd.DataFrame, *, endtoend: pd.DataFrame | None =
         ``expected_miss`` (misses the replications lead one to expect over these rows,
         where they give a coverage; NaN if none), ``misses`` (phrase listing each miss with
         how often its interval misses over the replications, or "none"), ``verdict``
-        (phrase: as expected / more than expected) and ``has_truth`` (whether any row has
-        a recoverable value).
+        (phrase: about as many as expected, or more, judged by :func:`miss_tail` at 5%)
+        and ``has_truth`` (whether any row has a recoverable value).
     """
     labels = dict(labels or {})
     rows = effects.dropna(subset=["ci_low", "ci_high", "recoverable_d"])
@@ -200,19 +200,42 @@ def trial_draw_summary(effects: pd.DataFrame, *, endtoend: pd.DataFrame | None =
                  if np.isfinite(cov) else "; no replications of this model measure how often")
         misses.append(text)
     n_miss = len(misses)
-    if not len(rows):
-        verdict = "there is no recoverable value to compare with"
-    elif not np.isfinite(expected):
-        verdict = "no replications say how many misses to expect"
-    else:
-        # Poisson-binomial spread of the number of misses, from the replications' rates
-        sd = float(np.sqrt(sum(q * (1 - q) for q in known)))
-        verdict = ("about as many as the replications lead one to expect"
-                   if n_miss <= expected + 2 * sd else
-                   "more than the replications lead one to expect (by over two SD)")
+    known_miss = sum(1 for (c, _), ok in zip(rates, covered, strict=True)
+                     if np.isfinite(c) and not ok)
+    verdict = _verdict(len(rows), known, known_miss, "recoverable value")
     return {"n_ci": len(rows), "n_cover": int(covered.sum()), "n_miss": n_miss,
             "expected_miss": expected, "misses": "; ".join(misses) or "none",
             "verdict": verdict, "has_truth": bool(len(rows))}
+
+
+def miss_tail(miss_rates: Sequence[float], n_miss: int) -> float:
+    """Chance of at least ``n_miss`` misses among intervals that miss independently.
+
+    The number of misses is then Poisson-binomial with the given per-interval miss rates
+    (computed exactly by convolution). Intervals of one data set are not independent, so
+    this is a yardstick, not a test.
+
+    >>> round(miss_tail([0.05, 0.05], 1), 4)
+    0.0975
+    """
+    dist = np.array([1.0])
+    for q in miss_rates:
+        dist = np.convolve(dist, [1 - q, q])
+    return float(dist[n_miss:].sum()) if n_miss < len(dist) else 0.0
+
+
+def _verdict(n_rows: int, known: Sequence[float], known_miss: int, truth: str) -> str:
+    """Say whether the misses among intervals with known miss rates are as many as expected."""
+    if not n_rows:
+        return f"there is no {truth} to compare with"
+    if not known:
+        return "no replications say how many misses to expect"
+    tail = miss_tail(known, known_miss)
+    if tail >= 0.05:
+        return "about as many as the replications lead one to expect"
+    return ("more than the replications lead one to expect: if the intervals missed "
+            f"independently, at least {known_miss} misses would occur in only {tail:.1%} of "
+            "draws")
 
 
 def _replicated_coverage(row, endtoend, calibration, scenario) -> tuple[float, str]:
@@ -237,7 +260,7 @@ def _replicated_coverage(row, endtoend, calibration, scenario) -> tuple[float, s
 
 def endtoend_summary(endtoend: pd.DataFrame, scenario: str = "realistic",
                      model: str = "paper") -> dict:
-    """The end-to-end calibration's reported contrasts: recoverable truth, coverage, median t.
+    """Summarise the end-to-end calibration's reported contrasts: truth, coverage, median t.
 
     Parameters
     ----------
@@ -259,8 +282,10 @@ def endtoend_summary(endtoend: pd.DataFrame, scenario: str = "realistic",
         the columns above that exist); ``coverage_min``, ``coverage_max``,
         ``coverage_mean`` (of the recoverable value, or of the planted value while there is
         no recoverable column); ``n_miss_band`` (rows below 92% by more than two Monte-Carlo
-        SE); ``max_t_gap`` (largest absolute median t minus paper t, NaN without t);
-        ``truth_words`` and ``t_words`` (phrases saying what the table holds).
+        SE); ``n`` (rows); ``max_t_gap`` (largest absolute median t minus paper t, NaN
+        without t); phrases: ``truth_words`` and ``t_words`` (what the table holds) and
+        ``t_list`` (each contrast's median t beside the paper's t and the median p, or why
+        there is none).
     """
     rows = endtoend[(endtoend["scenario"] == scenario) & (endtoend["model"] == model)
                     & endtoend["reported"].astype(bool)].reset_index(drop=True)
@@ -278,7 +303,18 @@ def endtoend_summary(endtoend: pd.DataFrame, scenario: str = "realistic",
     t_words = ("the median t through the pipeline beside the paper's t" if has_t else
                "no median t (this committed table predates that column; the participant-"
                "level replication above gives one)")
-    return {"has_recoverable": has_rec, "has_t": has_t, "rows": rows,
+    if has_t:
+        t_list = "; ".join(
+            f"{OUTCOME_LABELS.get(r.outcome, r.outcome)} "
+            f"{CONTRAST_LABELS.get(r.contrast, r.contrast)}: median t {r.median_t:.2f}, "
+            f"paper {r.reported_t:.2f}"
+            + (f" (median p {r.median_p:.3f})" if "median_p" in rows
+               and np.isfinite(r.median_p) else "")
+            for r in rows.itertuples()) or "no reported contrast in this table"
+    else:
+        t_list = t_words
+    return {"has_recoverable": has_rec, "has_t": has_t, "rows": rows, "n": len(rows),
+            "t_list": t_list,
             "coverage_min": float(cov.min()) if len(cov) else np.nan,
             "coverage_max": float(cov.max()) if len(cov) else np.nan,
             "coverage_mean": float(cov.mean()) if len(cov) else np.nan,
@@ -291,7 +327,7 @@ def endtoend_summary(endtoend: pd.DataFrame, scenario: str = "realistic",
 
 def practice_replications(seed: int, preset: str = "full",
                           n_replications: int = 1000) -> pd.DataFrame:
-    """Estimates of every meditator analysis over replications of the twin's participant level.
+    """Estimate every meditator analysis over replications of the twin's participant level.
 
     The same replications as the meditator calibration
     (:func:`mindpain.meditator_calibration.calibrate_meditators`, without the Huber fits):
@@ -312,7 +348,7 @@ def practice_replications(seed: int, preset: str = "full",
 def practice_summary(effects: pd.DataFrame, replications: pd.DataFrame,
                      calibration: pd.DataFrame, *, effect: str, outcome: str = "siips1",
                      method: str = "ols") -> dict:
-    """One draw's practice slope against its replication distribution, power and coverage.
+    """Set one draw's practice slope against its replication distribution, power and coverage.
 
     Parameters
     ----------
@@ -334,9 +370,10 @@ def practice_summary(effects: pd.DataFrame, replications: pd.DataFrame,
         from the replication median, on the draw's side); ``power`` (share of replications
         significant after Holm, where the calibration gives one; else NaN) and
         ``false_positive`` (unadjusted, for a planted null; else NaN); ``coverage`` (of
-        the calibration); words: ``covers`` ("contains" / "does not contain"), ``sign``
-        ("the planted sign" / "the opposite sign to the planted one" / "no planted sign"),
-        ``position`` ("inside" / "outside") and ``rarity`` (how rare, as a phrase).
+        the calibration); phrases: ``truth`` (the recoverable and the planted value, or
+        that there is none), ``covers`` (whether the 95% interval contains the recoverable
+        value), ``sign`` (whether the estimate has the planted sign), ``position``
+        ("inside" / "outside") and ``rarity`` (how rare a draw this far out is).
     """
     row = effects[(effects["outcome"] == outcome) & (effects["effect"] == effect)
                   & (effects["method"] == method)].iloc[0]
@@ -358,11 +395,17 @@ def practice_summary(effects: pd.DataFrame, replications: pd.DataFrame,
     truth = recoverable if np.isfinite(recoverable) else planted
     lo, hi = float(row["ci_low"]), float(row["ci_high"])
     if not np.isfinite(truth):
-        covers, sign = "has no planted value to contain", "no planted sign"
+        words = "there is no planted value (not the twin)"
+        covers = "there is no recoverable value to hold its interval against"
+        sign = "no planted sign to match"
     else:
-        covers = "contains" if lo <= truth <= hi else "does not contain"
-        sign = ("no planted sign" if truth == 0 else "the planted sign"
-                if np.sign(est) == np.sign(truth) else "the opposite sign to the planted one")
+        words = (f"recoverable {recoverable:.2f}, planted in the generator {planted:.2f}"
+                 if np.isfinite(recoverable) else f"planted in the generator {planted:.2f}")
+        covers = ("its 95% interval contains the recoverable value" if lo <= truth <= hi
+                  else "its 95% interval does **not** contain the recoverable value")
+        sign = ("the planted value is zero, so there is no sign to match" if truth == 0
+                else "it has the planted sign" if np.sign(est) == np.sign(truth)
+                else "it has the **opposite** sign to the planted one")
     inside = np.isfinite(low) and low <= est <= high
     side = "above" if np.isfinite(median) and est >= median else "below"
     rarity = ("" if not np.isfinite(tail) else
@@ -374,14 +417,15 @@ def practice_summary(effects: pd.DataFrame, replications: pd.DataFrame,
             "rep_high": float(high), "n_rep": len(reps), "tail": tail,
             "power": float(cal.get("power", np.nan)),
             "false_positive": float(cal.get("false_positive_rate", np.nan)),
-            "coverage": float(cal.get("coverage", np.nan)), "covers": covers, "sign": sign,
+            "coverage": float(cal.get("coverage", np.nan)), "truth": words,
+            "covers": covers, "sign": sign,
             "position": "inside" if inside else "outside", "rarity": rarity}
 
 
 def draw_misses_summary(effects: pd.DataFrame, calibration: pd.DataFrame, *,
                         labels: Mapping[str, str] | None = None,
                         methods: Sequence[str] | None = None) -> dict:
-    """How many of one meditator draw's intervals cover the recoverable value; rarity of misses.
+    """Count one meditator draw's intervals that cover the recoverable value; rarity of misses.
 
     Parameters
     ----------
@@ -408,7 +452,7 @@ def draw_misses_summary(effects: pd.DataFrame, calibration: pd.DataFrame, *,
         rows = rows[rows["method"].isin(methods)]
     cov = calibration[calibration["quantity"] == "coverage"].set_index(
         ["analysis", "outcome"])
-    known, misses = [], []
+    known, misses, known_miss = [], [], 0
     for r in rows.itertuples():
         key = (f"{r.effect}_{r.method}", r.outcome)
         rate = float(cov.loc[key, "value"]) if key in cov.index else np.nan
@@ -417,6 +461,7 @@ def draw_misses_summary(effects: pd.DataFrame, calibration: pd.DataFrame, *,
             known.append(1 - rate)
         if r.ci_low <= r.truth <= r.ci_high:
             continue
+        known_miss += int(np.isfinite(rate))
         text = (f"{labels.get(key[0], key[0])} with {OUTCOME_LABELS.get(r.outcome, r.outcome)}: "
                 f"{r.estimate:.2f} [{r.ci_low:.2f}, {r.ci_high:.2f}] against {r.truth:.2f}")
         text += (f"; such an interval misses in {1 - rate:.1%} of {n_rep} replications"
@@ -424,15 +469,47 @@ def draw_misses_summary(effects: pd.DataFrame, calibration: pd.DataFrame, *,
         misses.append(text)
     expected = float(np.sum(known)) if known else np.nan
     n_miss = len(misses)
-    if not len(rows):
-        verdict = "there is no planted value to compare with"
-    elif not np.isfinite(expected):
-        verdict = "no replications say how many misses to expect"
-    else:
-        sd = float(np.sqrt(sum(q * (1 - q) for q in known)))
-        verdict = ("about as many as the replications lead one to expect"
-                   if n_miss <= expected + 2 * sd else
-                   "more than the replications lead one to expect (by over two SD)")
+    verdict = _verdict(len(rows), known, known_miss, "planted value")
     return {"n_ci": len(rows), "n_cover": len(rows) - n_miss, "n_miss": n_miss,
             "expected_miss": expected, "misses": "; ".join(misses) or "none",
             "verdict": verdict, "has_truth": bool(len(rows))}
+
+
+# ---------------------------------------------------------------- calibration tables
+
+
+def coverage_summary(table: pd.DataFrame, *, value: str = "coverage", se: str = "mc_se",
+                     target: float = 0.95, tolerance: float = 0.03) -> dict:
+    """Range of a calibration's coverage and the rows outside its band.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        One row per calibrated estimate, with a coverage (share of replications whose 95%
+        CI contains the truth) and its Monte-Carlo SE.
+    value, se : str
+        The coverage column and its SE column.
+    target, tolerance : float
+        The nominal coverage and the accepted band around it.
+
+    Returns
+    -------
+    dict
+        ``n``, ``min``, ``max``, ``mean``; ``n_below`` and ``n_above`` (rows outside the
+        band by more than two Monte-Carlo SE); ``miss_max`` (the largest share of
+        replications whose interval misses, ``1 - min``).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"coverage": [0.95, 0.80], "mc_se": [0.01, 0.01]})
+    >>> s = coverage_summary(t)
+    >>> s["n_below"], round(s["miss_max"], 2)
+    (1, 0.2)
+    """
+    cov = table[value].astype(float)
+    err = table[se].astype(float)
+    return {"n": len(cov), "min": float(cov.min()), "max": float(cov.max()),
+            "mean": float(cov.mean()),
+            "n_below": int((cov + 2 * err < target - tolerance).sum()),
+            "n_above": int((cov - 2 * err > target + tolerance).sum()),
+            "miss_max": float(1 - cov.min())}
