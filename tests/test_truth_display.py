@@ -172,6 +172,7 @@ def test_trial_draw_summary_flags_more_misses_than_expected():
                                 "coverage": [0.999] * 3, "replications": [2000] * 3})
     out = recoverable.trial_draw_summary(shown, endtoend=e2e, calibration=calibration)
     assert out["n_miss"] == 4 and out["verdict"].startswith("more than")
+    assert "fewer than 0.1% of draws" in out["verdict"]
 
 
 def test_trial_draw_summary_without_a_recoverable_value():
@@ -191,7 +192,7 @@ def test_endtoend_summary_with_and_without_the_new_columns():
     assert not old["has_recoverable"] and not old["has_t"]
     assert old["coverage_min"] == pytest.approx(0.80) and np.isnan(old["max_t_gap"])
     assert old["n_miss_band"] == 1  # 0.80 + 2 * 0.03 < 0.92
-    assert "predates" in old["t_list"] and "predates" in old["truth_words"]
+    assert "no median t" in old["t_list"] and "no recoverable column" in old["truth_words"]
 
 
 def test_coverage_summary_counts_rows_outside_the_band():
@@ -236,7 +237,7 @@ def test_practice_summary_an_estimate_outside_the_replications():
         _ltm_effects()[["outcome", "effect", "method", "planted", "recoverable"]])
     reps = _replications()
     out = recoverable.practice_summary(effects, reps, _ltm_calibration(), effect="daily")
-    assert out["position"] == "outside" and out["estimate"] == pytest.approx(-2.04)
+    assert out["position"] == "lies **outside**" and out["estimate"] == pytest.approx(-2.04)
     est = reps[reps.effect == "daily"].estimate
     assert out["tail"] == pytest.approx(float((est <= -2.04).mean()))
     assert "below their median" in out["rarity"]
@@ -248,7 +249,7 @@ def test_practice_summary_an_estimate_outside_the_replications():
 def test_practice_summary_opposite_sign_but_inside():
     out = recoverable.practice_summary(_ltm_effects(retreat=0.2), _replications(),
                                        _ltm_calibration(), effect="retreat")
-    assert out["position"] == "inside" and "**opposite**" in out["sign"]
+    assert out["position"] == "lies inside" and "**opposite**" in out["sign"]
     assert "contains the recoverable" in out["covers"] and out["power"] == pytest.approx(0.18)
     assert "recoverable -0.90, planted in the generator -0.97" == out["truth"]
 
@@ -259,6 +260,15 @@ def test_practice_summary_without_planted_values():
                                        effect="retreat")
     assert np.isnan(out["planted"]) and "no planted value" in out["truth"]
     assert "no recoverable value" in out["covers"]
+
+
+def test_practice_summary_without_an_estimate_in_this_build():
+    """Too few meditators (the small twin): nothing is placed, and nothing claims a miss."""
+    effects = _ltm_effects().assign(estimate=np.nan, ci_low=np.nan, ci_high=np.nan)
+    out = recoverable.practice_summary(effects, _replications(), _ltm_calibration(),
+                                       effect="retreat")
+    assert "cannot be set against" in out["position"] and "no estimate" in out["rarity"]
+    assert "no interval" in out["covers"] and "does" not in out["covers"]
 
 
 def test_draw_misses_summary_with_a_miss_and_without_truth():

@@ -233,8 +233,9 @@ def _verdict(n_rows: int, known: Sequence[float], known_miss: int, truth: str) -
     tail = miss_tail(known, known_miss)
     if tail >= 0.05:
         return "about as many as the replications lead one to expect"
+    share = f"{tail:.1%}" if tail >= 0.001 else "fewer than 0.1%"
     return ("more than the replications lead one to expect: if the intervals missed "
-            f"independently, at least {known_miss} misses would occur in only {tail:.1%} of "
+            f"independently, at least {known_miss} misses would occur in only {share} of "
             "draws")
 
 
@@ -298,10 +299,10 @@ def endtoend_summary(endtoend: pd.DataFrame, scenario: str = "realistic",
            else np.nan)
     truth_words = ("the recoverable effect, the one this pipeline can estimate in this world"
                    if has_rec else
-                   "the planted effect (this committed table predates the recoverable "
-                   "column, so the generator's value stands in for it)")
+                   "the planted effect (this end-to-end table has no recoverable column yet, "
+                   "so the generator's value stands in for it)")
     t_words = ("the median t through the pipeline beside the paper's t" if has_t else
-               "no median t (this committed table predates that column; the participant-"
+               "none yet (this end-to-end table has no median t column; the participant-"
                "level replication above gives one)")
     if has_t:
         t_list = "; ".join(
@@ -373,7 +374,8 @@ def practice_summary(effects: pd.DataFrame, replications: pd.DataFrame,
         the calibration); phrases: ``truth`` (the recoverable and the planted value, or
         that there is none), ``covers`` (whether the 95% interval contains the recoverable
         value), ``sign`` (whether the estimate has the planted sign), ``position``
-        ("inside" / "outside") and ``rarity`` (how rare a draw this far out is).
+        ("lies inside" / "lies **outside**" / cannot be placed) and ``rarity`` (how rare
+        a draw this far out is).
     """
     row = effects[(effects["outcome"] == outcome) & (effects["effect"] == effect)
                   & (effects["method"] == method)].iloc[0]
@@ -394,7 +396,12 @@ def practice_summary(effects: pd.DataFrame, replications: pd.DataFrame,
                       & (calibration["outcome"] == outcome)].set_index("quantity")["value"]
     truth = recoverable if np.isfinite(recoverable) else planted
     lo, hi = float(row["ci_low"]), float(row["ci_high"])
-    if not np.isfinite(truth):
+    if not np.isfinite(est):
+        words = ("planted in the generator "
+                 f"{planted:.2f}" if np.isfinite(planted) else "no planted value")
+        covers = "there is no interval to hold against the truth in this build"
+        sign = "no sign to compare"
+    elif not np.isfinite(truth):
         words = "there is no planted value (not the twin)"
         covers = "there is no recoverable value to hold its interval against"
         sign = "no planted sign to match"
@@ -407,8 +414,11 @@ def practice_summary(effects: pd.DataFrame, replications: pd.DataFrame,
                 else "it has the planted sign" if np.sign(est) == np.sign(truth)
                 else "it has the **opposite** sign to the planted one")
     inside = np.isfinite(low) and low <= est <= high
+    position = ("lies inside" if inside else "lies **outside**" if np.isfinite(est)
+                else "cannot be set against (this build could not estimate it; see the "
+                     "table's note)")
     side = "above" if np.isfinite(median) and est >= median else "below"
-    rarity = ("" if not np.isfinite(tail) else
+    rarity = ("there is no estimate to place" if not np.isfinite(tail) else
               f"{tail:.1%} of the {len(reps)} replications lie this far {side} their median"
               if tail > 0 else
               f"none of the {len(reps)} replications lies this far {side} their median")
@@ -419,7 +429,7 @@ def practice_summary(effects: pd.DataFrame, replications: pd.DataFrame,
             "false_positive": float(cal.get("false_positive_rate", np.nan)),
             "coverage": float(cal.get("coverage", np.nan)), "truth": words,
             "covers": covers, "sign": sign,
-            "position": "inside" if inside else "outside", "rarity": rarity}
+            "position": position, "rarity": rarity}
 
 
 def draw_misses_summary(effects: pd.DataFrame, calibration: pd.DataFrame, *,
