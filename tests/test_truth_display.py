@@ -147,7 +147,7 @@ def test_trial_draw_summary_counts_and_explains_a_miss_from_the_replications():
     assert "4.0% of 200 replications through the pipeline" in out["misses"]
     # NPS change score and ancova: no end-to-end row in this table, no calibration row
     assert out["expected_miss"] == pytest.approx(0.05 + 0.04)
-    assert out["verdict"].startswith("about as many")
+    assert out["verdict"].startswith("about as many misses")
 
 
 def test_trial_draw_summary_without_recoverable_coverage_uses_coverage():
@@ -171,7 +171,7 @@ def test_trial_draw_summary_flags_more_misses_than_expected():
                                 "model": ["change_score", "ancova", "change_score"],
                                 "coverage": [0.999] * 3, "replications": [2000] * 3})
     out = recoverable.trial_draw_summary(shown, endtoend=e2e, calibration=calibration)
-    assert out["n_miss"] == 4 and out["verdict"].startswith("more than")
+    assert out["n_miss"] == 4 and out["verdict"].startswith("more misses than")
     assert "fewer than 0.1% of draws" in out["verdict"]
 
 
