@@ -13,8 +13,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from _figure_helpers import assert_legible
 
 from mindpain import recoverable
+from mindpain.figures import trial as figures_trial
 from mindpain.figures.tables import (
     PLANTED_MEANING,
     RECOVERABLE_MEANING,
@@ -271,6 +273,20 @@ def test_practice_summary_without_an_estimate_in_this_build():
     assert "no interval" in out["covers"] and "does" not in out["covers"]
 
 
+def test_practice_replications_are_the_calibrations_own():
+    """The replicated slopes are those the meditator calibration summarises (same draws)."""
+    from mindpain.meditator_calibration import calibrate_meditators
+
+    reps = recoverable.practice_replications(7, "small", 12)
+    table = calibrate_meditators(7, "small", 12, rlm_replications=0)
+    for effect in ("retreat", "lifetime"):
+        est = reps[(reps.outcome == "siips1") & (reps.effect == effect)
+                   & (reps.method == "ols")].estimate
+        row = table[(table.analysis == f"{effect}_ols") & (table.outcome == "siips1")]
+        assert len(est) == 12
+        assert est.mean() == pytest.approx(float(row.mean_estimate.iloc[0]), rel=1e-12)
+
+
 def test_draw_misses_summary_with_a_miss_and_without_truth():
     effects = _ltm_effects()
     out = recoverable.draw_misses_summary(effects, _ltm_calibration(),
@@ -305,6 +321,23 @@ def test_meditator_table_shows_both_truths():
     assert "Recoverable (estimand)" in shown.frame.columns
     assert "Planted in the generator" in shown.frame.columns
     assert shown["CI covers recoverable"].tolist() == ["yes", "no", "yes"]
+
+
+def _legend_labels(fig) -> list:
+    return [t.get_text() for legend in fig.legends for t in legend.get_texts()]
+
+
+def test_forest_draws_both_truths_labelled_when_given():
+    shown = _shown().assign(reported_d_change=np.nan)
+    fig = figures_trial.plot_forest(shown, outcomes=("nps", "siips1"),
+                                    models=("change_score", "ancova"))
+    assert_legible(fig)
+    labels = _legend_labels(fig)
+    assert "Recoverable (estimand)" in labels and "Planted in the generator" in labels
+    old = figures_trial.plot_forest(_effects().assign(reported_d_change=np.nan),
+                                    outcomes=("nps", "siips1"), models=("change_score",))
+    assert "Planted (twin truth)" in _legend_labels(old)
+    assert "Recoverable (estimand)" not in _legend_labels(old)
 
 
 # ---------------------------------------------------------------- the chapters

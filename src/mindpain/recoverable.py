@@ -233,10 +233,9 @@ def _verdict(n_rows: int, known: Sequence[float], known_miss: int, truth: str) -
     tail = miss_tail(known, known_miss)
     if tail >= 0.05:
         return "about as many misses as the replications lead one to expect"
-    share = f"{tail:.1%}" if tail >= 0.001 else "fewer than 0.1%"
+    share = f"only {tail:.1%}" if tail >= 0.001 else "fewer than 0.1%"
     return ("more misses than the replications lead one to expect: if the intervals missed "
-            f"independently, at least {known_miss} misses would occur in only {share} of "
-            "draws")
+            f"independently, at least {known_miss} misses would occur in {share} of draws")
 
 
 def _replicated_coverage(row, endtoend, calibration, scenario) -> tuple[float, str]:
