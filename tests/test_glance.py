@@ -54,6 +54,19 @@ def test_glance_has_one_row_per_reported_contrast_in_readers_words():
     assert table["Twin change-score d [95% CI]"].iloc[0] == "-0.50 [-1.00, 0.10]"
 
 
+def test_glance_shows_whether_the_ci_covers_the_recoverable_d_when_given():
+    scales = effect_scale_table()
+    effects = _effects(scales)
+    assert "CI covers recoverable d" not in results_at_a_glance(
+        scales, effects, _endtoend(scales), "realistic").columns
+    covers = pd.array(~effects.covers_planted.astype(bool), dtype="boolean")
+    covers[-3] = pd.NA  # the last contrast's change-score row
+    effects = effects.assign(covers_recoverable=covers)
+    table = results_at_a_glance(scales, effects, _endtoend(scales), "realistic")
+    shown = table["CI covers recoverable d"].tolist()
+    assert shown[0] == "yes" and shown[-1] == MISSING
+
+
 def test_glance_shows_a_dash_where_there_is_no_truth_or_row():
     scales = effect_scale_table()
     effects = _effects(scales, planted=False).iloc[3:]  # the first contrast is missing

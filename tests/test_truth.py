@@ -30,8 +30,8 @@ READERS = {PLANTED_TRIAL_FILE: truth.read_trial_truth,
 
 def test_twin_files_equal_the_generator_exactly(small_twin):
     """The tables the twin wrote read back as the generator's float64 values, bit for bit."""
-    pd.testing.assert_frame_equal(truth.read_trial_truth(small_twin), generator_trial("small"),
-                                  check_exact=True)
+    pd.testing.assert_frame_equal(truth.read_trial_truth(small_twin),
+                                  generator_trial("small"), check_exact=True)
     pd.testing.assert_frame_equal(truth.read_meditator_truth(small_twin),
                                   generator_meditators("small"), check_exact=True)
     assert truth.has_planted_truth(small_twin)
@@ -44,7 +44,21 @@ def test_written_precision_round_trips_for_every_preset(preset, tmp_path):
     for name, table in ((PLANTED_TRIAL_FILE, generator_trial(preset)),
                         (PLANTED_MEDITATOR_FILE, generator_meditators(preset))):
         write_tsv(folder / name, table)
-        pd.testing.assert_frame_equal(READERS[name](tmp_path), table, check_exact=True)
+        pd.testing.assert_frame_equal(READERS[name](tmp_path), table,
+                                      check_exact=True)
+
+
+@pytest.mark.parametrize(("name", "recoverable"),
+                         [(PLANTED_TRIAL_FILE, "recoverable_d_paper"),
+                          (PLANTED_MEDITATOR_FILE, "recoverable")])
+def test_a_truth_file_without_the_recoverable_column_is_refused(name, recoverable, tmp_path):
+    """Every column is required: a twin written before the recoverable truth existed is
+    refused in one line naming the file (the twin regenerates; nothing is guessed)."""
+    table = (generator_trial if name == PLANTED_TRIAL_FILE else generator_meditators)("small")
+    folder = tmp_path / TWIN_TRUTH_DIR
+    write_tsv(folder / name, table.drop(columns=[recoverable]))
+    with pytest.raises(MindpainError, match=recoverable):
+        READERS[name](tmp_path)
 
 
 def test_generator_door_delegates_to_the_twin():
@@ -86,7 +100,8 @@ def test_chapter_truth_comes_from_the_dataset_file(small_twin, tmp_path):
     row = got.set_index(["outcome", "contrast"]).loc[(table.outcome[0], table.contrast[0])]
     assert row["planted_d"] == 1.25
     med = meditators.truth_for(get_config(preset="small", bids_dir=copy))
-    pd.testing.assert_frame_equal(med, generator_meditators("small"), check_exact=True)
+    pd.testing.assert_frame_equal(med, generator_meditators("small"),
+                                  check_exact=True)
 
 
 def _twin_with(tmp_path, name, text) -> Path:

@@ -39,8 +39,16 @@ COVERAGE_COLUMNS = ["analysis", "outcome", "quantity", "value", "mc_se", "replic
                     "planted", "mean_estimate", "note"]
 
 
-def _replicated(preset: str, seed: int, n_replications: int):
-    """Replicated outcomes as arrays and the fixed covariates of the analysed participants."""
+def replicated_outcomes(preset: str, seed: int, n_replications: int):
+    """Return the replicated outcomes as arrays and the analysed participants' covariates.
+
+    Returns
+    -------
+    tuple
+        ``(data, arrays)``: the first replication's meditator table and the outcomes of every
+        replication as arrays (used by the calibration and by
+        :func:`mindpain.recoverable.practice_replications`, so both read the same draws).
+    """
     people = draw_participants(preset, seed)
     obs = simulate_observed(preset, seed, n_replications)
     obs = obs[obs["session"].eq("pre")]
@@ -183,7 +191,7 @@ def calibrate_meditators(seed: int, preset: str = "full", n_replications: int = 
 
     ``mc_se`` is :math:`\sqrt{\hat q(1-\hat q)/R}`.
     """
-    data, arrays = _replicated(preset, seed, n_replications)
+    data, arrays = replicated_outcomes(preset, seed, n_replications)
     est = calibration_estimates(data, arrays)
     if rlm_replications:
         rlm = _rlm_estimates(data, arrays, min(rlm_replications, n_replications))

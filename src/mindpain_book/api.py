@@ -36,7 +36,8 @@ API_SECTIONS = {
         "mindpain.scoring.metrics", "mindpain.scoring.engine", "mindpain.scoring.outputs",
         "mindpain.scoring.cli", "mindpain.signature_checks", "mindpain.pipeline",
         "mindpain.trial_models", "mindpain.trial", "mindpain.trial_calibration",
-        "mindpain.meditator_models", "mindpain.meditators", "mindpain.meditator_calibration"],
+        "mindpain.meditator_models", "mindpain.meditators", "mindpain.meditator_calibration",
+        "mindpain.recoverable"],
     "Statistics": ["mindpain.stats"],
     "Design analysis, evidence and the multiverse": [
         "mindpain.design", "mindpain.retrodesign", "mindpain.power_sensitivity",

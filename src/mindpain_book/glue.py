@@ -52,3 +52,30 @@ def build_log(message: str) -> None:
     line = " | ".join(str(message).splitlines())
     with path.open("a", encoding="utf-8") as log:
         log.write(f"{stamp} {Path.cwd().name}: {line}\n")
+
+
+def glue_summary(prefix: str, summary: dict) -> None:
+    """Glue a ``*_summary`` dict: numbers with ``glue``, phrases as Markdown, as ``prefix_key``.
+
+    Numbers are shown with ``{glue:text}`prefix_key:.2f``` and phrases with
+    ``{glue:md}`prefix_key```; booleans and tables in the dict are not glued (the chapter
+    reads them itself).
+
+    Parameters
+    ----------
+    prefix : str
+        Start of every key (e.g. ``cover_effects``).
+    summary : dict
+        Name -> number or phrase (as the package's ``*_summary`` functions return).
+    """
+    import numbers
+
+    from myst_nb import glue
+
+    for name, value in summary.items():
+        key = f"{prefix}_{name}"
+        if isinstance(value, str):
+            glue_md(key, value)
+        elif isinstance(value, numbers.Real) and not isinstance(value, bool):
+            glue(key, int(value) if isinstance(value, numbers.Integral) else float(value),
+                 display=False)

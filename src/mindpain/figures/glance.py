@@ -49,9 +49,11 @@ def results_at_a_glance(scales: pd.DataFrame, effects: pd.DataFrame, endtoend: p
     pandas.DataFrame
         Text cells with reader's headers: outcome, contrast, the paper's d and p; this
         build's d on the paper's scale and p (the mixed model, whose contrasts have the
-        paper's df), its change-score d with 95% CI and whether that CI covers the planted
-        change-score d (``—`` for your own data); and the end-to-end calibration's mean
-        paper-scale d of the paper's test and the coverage of its 95% CIs.
+        paper's df), its change-score d with 95% CI and whether that CI covers the
+        recoverable change-score d (when ``effects`` has ``covers_recoverable``, see
+        :func:`mindpain.recoverable.trial_with_recoverable`) and the planted one (``—`` for
+        your own data); and the end-to-end calibration's mean paper-scale d of the paper's
+        test and the coverage of its 95% CIs.
     """
     build = effects[effects.model == GLANCE_MODEL].set_index(["outcome", "contrast"])
     paper = effects[effects.model == GLANCE_PAPER_MODEL].set_index(["outcome", "contrast"])
@@ -66,6 +68,11 @@ def results_at_a_glance(scales: pd.DataFrame, effects: pd.DataFrame, endtoend: p
         covers = MISSING
         if b is not None and pd.notna(b.get("covers_planted")) and pd.notna(b.planted_d):
             covers = "yes" if bool(b.covers_planted) else "no"
+        recovered = {}
+        if "covers_recoverable" in effects:
+            ok = b is not None and pd.notna(b.get("covers_recoverable"))
+            recovered = {"CI covers recoverable d": MISSING if not ok
+                         else "yes" if bool(b.covers_recoverable) else "no"}
         rows.append({
             "Outcome": OUTCOME_LABELS[r.outcome],
             "Contrast": CONTRAST_LABELS[r.contrast],
@@ -73,6 +80,7 @@ def results_at_a_glance(scales: pd.DataFrame, effects: pd.DataFrame, endtoend: p
             "Twin d (p)": MISSING if m is None else _with_p(m.estimate_d_paper, m.p),
             "Twin change-score d [95% CI]": MISSING if b is None else
             f"{b.estimate_d:.2f} [{b.ci_low:.2f}, {b.ci_high:.2f}]",
+            **recovered,
             "CI covers planted d": covers,
             "Pipeline mean d": MISSING if e is None else format_cell(e.mean_estimate, digits=2),
             "Pipeline CI coverage": MISSING if e is None else f"{e.coverage:.0%}",

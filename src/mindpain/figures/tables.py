@@ -18,11 +18,13 @@ Examples
 >>> import pandas as pd
 >>> table = pd.DataFrame({"outcome": ["nps", "siips1"], "n": [32.0, 30.0],
 ...                       "planted_d": [-0.5, float("nan")]})
->>> shown = readable_table(table, missing="not planted for SIIPS1")
->>> shown.frame.to_dict("list")
-{'Outcome': ['NPS', 'SIIPS1'], 'n': ['32', '30'], 'Planted d, change-score scale': ['-0.50', '—']}
->>> shown.note
-'— not planted for SIIPS1'
+>>> shown = readable_table(table, missing="not planted for SIIPS1.")
+>>> shown.frame.columns.tolist()
+['Outcome', 'n', 'Planted in the generator: d, change-score scale']
+>>> shown.frame.to_dict("list")["Outcome"], shown["n"].tolist(), shown.frame.iloc[:, 2].tolist()
+(['NPS', 'SIIPS1'], ['32', '30'], ['-0.50', '—'])
+>>> shown.note.startswith("— not planted for SIIPS1. Planted in the generator: the twin's")
+True
 """
 
 from __future__ import annotations
@@ -84,11 +86,15 @@ class Column:
         :data:`P_FLOOR` as ``<0.001``).
     digits : int
         Decimals of a ``"num"`` column.
+    meaning : str
+        What the column holds, where its header alone could mislead (the two truths of the
+        twin): every table that shows the column says it in its note.
     """
 
     header: str
     kind: str = "num"
     digits: int = 3
+    meaning: str = ""
 
 
 #: Labels of coded values, by column name (a value without a label shows as it is).
@@ -98,6 +104,14 @@ VALUE_LABELS: dict[str, Mapping] = {
     "scenario": WORLD_LABELS, "group": GROUP_LABELS, "effect": EFFECT_LABELS,
     "method": {**METHOD_LABELS, **LINK_METHOD_LABELS}, "rating": OUTCOME_LABELS,
 }
+
+#: What the recoverable truth is (said under every table that shows it).
+RECOVERABLE_MEANING = ("Recoverable (estimand): the effect this pipeline, in this world and on "
+                       "this grid, can recover; the value its 95% intervals are meant to "
+                       "cover.")
+#: What the generator's planted value is (said under every table that shows it).
+PLANTED_MEANING = ("Planted in the generator: the twin's latent value as its ideal "
+                   "measurement model reads it; the pipeline can attenuate it.")
 
 #: Every results column the chapters show, by its machine name: header (with unit) and format.
 COLUMNS: dict[str, Column] = {
@@ -126,13 +140,21 @@ COLUMNS: dict[str, Column] = {
     "permutations": Column("Permutations", "int"),
     # effect sizes (standardised: SD units) on their scales
     "estimate_d": Column("d, change-score scale", "num", 2),
-    "estimate": Column("Estimate", "num", 2), "planted": Column("Planted", "num", 2),
+    "estimate": Column("Estimate", "num", 2),
+    "planted": Column("Planted in the generator", "num", 2, PLANTED_MEANING),
     "reported_d": Column("Paper d, paper scale", "num", 2),
     "reported_d_change": Column("Paper d, change-score scale", "num", 2),
     "d_paper": Column("d, paper scale", "num", 2),
     "d_change": Column("d, change-score scale", "num", 2),
-    "planted_d": Column("Planted d, change-score scale", "num", 2),
-    "planted_d_paper": Column("Planted d, paper scale", "num", 2),
+    "planted_d": Column("Planted in the generator: d, change-score scale", "num", 2,
+                        PLANTED_MEANING),
+    "planted_d_paper": Column("Planted in the generator: d, paper scale", "num", 2,
+                              PLANTED_MEANING),
+    "recoverable_d": Column("Recoverable (estimand): d, change-score scale", "num", 2,
+                            RECOVERABLE_MEANING),
+    "recoverable_d_paper": Column("Recoverable (estimand): d, paper scale", "num", 2,
+                                  RECOVERABLE_MEANING),
+    "recoverable": Column("Recoverable (estimand)", "num", 2, RECOVERABLE_MEANING),
     "latent_d": Column("Latent d", "num", 2), "true_d": Column("True d", "num", 2),
     "mean_estimate": Column("Mean estimate (d)", "num", 3),
     "median_d": Column("Median d", "num", 2),
@@ -182,6 +204,10 @@ COLUMNS: dict[str, Column] = {
     "reported": Column("Reported by the paper", "bool"),
     "null_share_q95": Column("Significant under the null (95th percentile share)", "num", 3),
     "covers_planted": Column("CI covers planted", "bool"),
+    "covers_recoverable": Column("CI covers recoverable", "bool"),
+    "coverage_recoverable": Column("Coverage of the recoverable (share)", "num", 3,
+                                   RECOVERABLE_MEANING),
+    "mc_se_recoverable": Column("Monte-Carlo SE, recoverable", "num", 3),
     "converged": Column("Converged", "bool"), "actual_n": Column("The study's n", "bool"),
 }
 
@@ -401,7 +427,10 @@ def readable_table(frame: pd.DataFrame, columns: Sequence[str] | None = None, *,
     if has_missing and not missing:
         where = [c for c in shown.columns if (shown[c] == MISSING).any()]
         raise ValueError(f"missing values in {where}: say why with missing=")
-    notes = ([f"{MISSING} {missing}"] if has_missing else []) + ([note] if note else [])
+    meanings = list(dict.fromkeys(COLUMNS[c].meaning for c in columns
+                                  if c in COLUMNS and COLUMNS[c].meaning))
+    notes = (([f"{MISSING} {missing}"] if has_missing else []) + ([note] if note else [])
+             + meanings)
     return DisplayTable(shown, note=" ".join(notes), numeric=tuple(numeric),
                         styles=shown_styles, wrap=tuple(wrap))
 
@@ -422,9 +451,12 @@ def trial_effects(effects: pd.DataFrame, models=("change_score", "ancova", "mixe
     DisplayTable
         ``Outcome, Contrast, Model, d [95% CI]`` (change-score scale), ``d (paper scale)``
         (the same model's t as :math:`2t/\sqrt{df}` between arms, :math:`d_z` within),
-        ``p, p (Holm), Paper d`` (as reported, paper scale), ``Planted d`` (change-score
-        scale), ``CI covers planted``; numbers rounded; "—" where a value does not exist,
-        with the reason in the note.
+        ``p, p (Holm), Paper d`` (as reported, paper scale), the recoverable d and the d
+        planted in the generator (change-score scale) and whether the CI covers the
+        recoverable d, when ``effects`` carries them
+        (:func:`mindpain.recoverable.trial_with_recoverable`; otherwise the planted d and
+        whether the CI covers it); numbers rounded; "—" where a value does not exist, with
+        the reason in the note.
     """
     rows = effects[effects.model.isin(models) & effects.outcome.isin(outcomes)
                    & effects.contrast.isin(TRIAL_CONTRASTS)].copy()
@@ -435,9 +467,11 @@ def trial_effects(effects: pd.DataFrame, models=("change_score", "ancova", "mixe
                         else f"{d:.2f} [{lo:.2f}, {hi:.2f}]"
                         for d, lo, hi in zip(rows.estimate_d, rows.ci_low, rows.ci_high,
                                              strict=True)]
+    truth = (["recoverable_d", "planted_d", "covers_recoverable"]
+             if "recoverable_d" in rows else ["planted_d", "covers_planted"])
     return readable_table(
         rows, ["outcome", "contrast", "model", "interval", "estimate_d_paper", "p", "p_adj",
-               "reported_d", "planted_d", "covers_planted"],
+               "reported_d", *truth],
         headers={"interval": "d [95% CI], change-score scale",
                  "estimate_d_paper": "d, paper scale"},
         kinds={"interval": "num", "estimate_d_paper": "num"},
@@ -457,9 +491,11 @@ def meditator_effects(effects: pd.DataFrame) -> DisplayTable:
     Returns
     -------
     DisplayTable
-        ``Outcome, Effect, Method, Estimate, 95% CI, p, p (Holm), Planted, n, Note``; "—"
-        where a method gives no such value (a Bayes factor has no CI or p) or nothing was
-        planted, as the note under the table says.
+        ``Outcome, Effect, Method, Estimate, 95% CI, p, p (Holm)``, the recoverable value
+        and whether the CI covers it when ``effects`` carries them
+        (:func:`mindpain.recoverable.meditators_with_recoverable`), the value planted in the
+        generator, ``n, Note``; "—" where a method gives no such value (a Bayes factor has
+        no CI or p) or nothing was planted, as the note under the table says.
     """
     shown = effects.copy()
     shown["interval"] = [f"[{lo:.2f}, {hi:.2f}]" if np.isfinite(lo) and np.isfinite(hi)
@@ -467,6 +503,7 @@ def meditator_effects(effects: pd.DataFrame) -> DisplayTable:
                                                    strict=True)]
     return readable_table(
         shown, ["outcome", "effect", "method", "estimate", "interval", "p", "p_adj",
+                *(["recoverable", "covers_recoverable"] if "recoverable" in shown else []),
                 "planted", "n", "note"],
         headers={"interval": "95% CI"}, kinds={"interval": "num"},
         missing="the method gives no such value (a Bayes factor has no interval or p), the "
@@ -525,6 +562,16 @@ def side_by_side(parts: Mapping[str, pd.DataFrame], keys: Sequence[str],
                           missing=missing)
 
 
+def analysis_label(code: str) -> str:
+    """Name of a meditator analysis code ``<effect>_<method>`` as a reader says it.
+
+    >>> analysis_label("retreat_ols")
+    'retreat hours: OLS slope'
+    """
+    effect, _, method = str(code).partition("_")
+    return f"{EFFECT_LABELS.get(effect, effect)}: {METHOD_LABELS.get(method, method)}"
+
+
 #: Display names of the meditator calibration's quantities.
 QUANTITY_LABELS = {"coverage": "coverage of the 95% CI", "rejection_rate": "rejection rate",
                    "false_positive_rate": "false-positive rate", "power": "power"}
@@ -543,10 +590,6 @@ def meditator_coverage(coverage: pd.DataFrame) -> DisplayTable:
     DisplayTable
         Every row; the analysis as its effect and method (e.g. "retreat hours: OLS slope").
     """
-    def analysis_label(code: str) -> str:
-        effect, _, method = str(code).partition("_")
-        return f"{EFFECT_LABELS.get(effect, effect)}: {METHOD_LABELS.get(method, method)}"
-
     shown = coverage.assign(analysis=coverage["analysis"].map(analysis_label))
     return readable_table(
         shown, ["analysis", "outcome", "quantity", "value", "mc_se", "replications",

@@ -108,10 +108,13 @@ def plot_trajectories(trial: pd.DataFrame, outcomes=("nps", "siips1")) -> Figure
 @styled
 def plot_forest(effects: pd.DataFrame, outcomes=("nps", "siips1"),
                 models=("change_score", "ancova", "mixedlm"), contrasts=TRIAL_CONTRASTS) -> Figure:
-    """Forest plot of the contrasts' d with 95% CIs, beside the paper's and the planted d.
+    """Forest plot of the contrasts' d with 95% CIs, beside the paper's and the twin's truths.
 
     All on the change-score scale: the paper's stars are ``reported_d_change`` (the
-    change-score d its p implies, :mod:`mindpain.reported`) when the table has it.
+    change-score d its p implies, :mod:`mindpain.reported`) when the table has it. When the
+    table has ``recoverable_d`` (:func:`mindpain.recoverable.trial_with_recoverable`), the
+    recoverable d (what this pipeline, in this world, can recover) is the black bar and the
+    d planted in the generator a grey one; otherwise the planted d is the black bar.
 
     Parameters
     ----------
@@ -137,6 +140,7 @@ def plot_forest(effects: pd.DataFrame, outcomes=("nps", "siips1"),
     axes = np.atleast_1d(fig.subplots(nrows, ncols, sharex=True, sharey=True,
                                       squeeze=False)).ravel()
     offsets = np.linspace(0.22, -0.22, len(models)) if len(models) > 1 else [0.0]
+    has_recoverable = "recoverable_d" in effects
     ypos = {c: len(contrasts) - 1 - k for k, c in enumerate(contrasts)}
     for ax, outcome in zip(axes, outcomes, strict=False):
         sub = effects[effects.outcome == outcome]
@@ -150,7 +154,12 @@ def plot_forest(effects: pd.DataFrame, outcomes=("nps", "siips1"),
                         fmt=marker, color=color, ms=5, capsize=2, lw=1.2)
         truth = sub.drop_duplicates("contrast").set_index("contrast").reindex(list(contrasts))
         y = np.array([ypos[c] for c in contrasts])
-        ax.scatter(truth["planted_d"], y, marker="|", s=260, color="black", lw=2, zorder=5)
+        if has_recoverable:
+            ax.scatter(truth["planted_d"], y, marker="|", s=200, color="0.6", lw=2, zorder=4)
+            ax.scatter(truth["recoverable_d"], y, marker="|", s=260, color="black", lw=2,
+                       zorder=5)
+        else:
+            ax.scatter(truth["planted_d"], y, marker="|", s=260, color="black", lw=2, zorder=5)
         paper = (truth["reported_d_change"] if "reported_d_change" in truth
                  else truth["reported_d"])
         ax.scatter(paper, y, marker="*", s=110, color=PAPER_COLOR, zorder=6,
@@ -169,12 +178,19 @@ def plot_forest(effects: pd.DataFrame, outcomes=("nps", "siips1"),
                       "Cohen's d on the change score (negative: lower after)")
     handles = [Line2D([], [], ls="", marker=MODEL_STYLE[m][0], color=MODEL_STYLE[m][1],
                       label=MODEL_STYLE[m][2]) for m in models]
-    handles += [Line2D([], [], ls="", marker="|", ms=14, mew=2, color="black",
-                       label="Planted (twin truth)"),
-                Line2D([], [], ls="", marker="*", ms=11, color=PAPER_COLOR, mec="black",
+    if has_recoverable:
+        handles += [Line2D([], [], ls="", marker="|", ms=14, mew=2, color="black",
+                           label="Recoverable (estimand)"),
+                    Line2D([], [], ls="", marker="|", ms=12, mew=2, color="0.6",
+                           label="Planted in the generator")]
+    else:
+        handles += [Line2D([], [], ls="", marker="|", ms=14, mew=2, color="black",
+                           label="Planted (twin truth)")]
+    handles += [Line2D([], [], ls="", marker="*", ms=11, color=PAPER_COLOR, mec="black",
                        label="Paper (its p as a change-score d)")]
     fig.legend(handles=handles, loc="lower center", ncols=3, frameon=False)
-    fig.tight_layout(rect=(0, 0.1 if nrows == 1 else 0.06, 1, 1))
+    rows_of_legend = int(np.ceil(len(handles) / 3))
+    fig.tight_layout(rect=(0, (0.05 if nrows == 1 else 0.03) * (rows_of_legend + 0.2), 1, 1))
     return fig
 
 
