@@ -191,3 +191,28 @@ def spatial_correlation(img_a, img_b, mask_img) -> float:
     x, y = np.asarray(a.dataobj, float)[m], np.asarray(b.dataobj, float)[m]
     ok = np.isfinite(x) & np.isfinite(y)
     return float(np.corrcoef(x[ok], y[ok])[0, 1])
+
+
+def recovery_summary(img_a, img_b, mask_img) -> dict:
+    """How an estimated map ``img_a`` recovers a planted map ``img_b`` over ``mask_img``.
+
+    Returns
+    -------
+    dict
+        ``r``: the Pearson correlation (:func:`spatial_correlation`); ``range_ratio``: the
+        estimated map's largest absolute value over the planted map's (a map with voxels of
+        almost no signal scaled to percent lies far beyond 1); ``n_beyond_5x``: voxels whose
+        absolute value exceeds five times the planted map's largest.
+    """
+    from nilearn.image import load_img, resample_to_img
+
+    mask = np.asarray(load_img(mask_img).dataobj) > 0
+    a, b = load_img(img_a), load_img(img_b)
+    b = resample_to_img(b, a, interpolation="continuous", force_resample=True,
+                        copy_header=True) if b.shape[:3] != a.shape[:3] else b
+    x, y = np.asarray(a.dataobj, float)[mask], np.asarray(b.dataobj, float)[mask]
+    ok = np.isfinite(x) & np.isfinite(y)
+    top = float(np.abs(y[ok]).max())
+    return {"r": spatial_correlation(img_a, img_b, mask_img),
+            "range_ratio": float(np.abs(x[ok]).max()) / top,
+            "n_beyond_5x": int((np.abs(x[ok]) > 5 * top).sum())}
