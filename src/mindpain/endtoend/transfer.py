@@ -296,3 +296,43 @@ def transfer_summary(preset: str, world: str, folder=None) -> tuple[pd.DataFrame
         numbers[f"recoverable_{o}"] = float(planted.loc[(o, "MBSR_vs_HEP"),
                                                         "recoverable_d_paper"])
     return table, numbers
+
+
+def book_grid_summary(outcomes: pd.DataFrame, truth: pd.DataFrame, preset: str, world: str,
+                      folder=None) -> dict:
+    """Compare the transfer measured on one analysed twin with the committed measurement.
+
+    Parameters
+    ----------
+    outcomes : pandas.DataFrame
+        The twin's scored sessions (``participant_id, session`` and the signatures).
+    truth : pandas.DataFrame
+        Its latent responses per session (the twin's ``truth.tsv``).
+    preset, world : str
+        The twin's preset (its grid) and world.
+    folder : path-like, optional
+        Folder of the committed :data:`TRANSFER_TABLE` (default: ``book/precomputed``).
+
+    Returns
+    -------
+    dict
+        Per signature ``<s>``: ``gain_here_<s>`` and ``noise_here_<s>`` (this twin: one draw
+        on its own grid), ``gain_cal_<s>``, ``gain_cal_se_<s>`` and ``noise_cal_<s>`` (the
+        committed measurement on the calibration grid), and ``gain_z_<s>``: their difference
+        in units of the committed measurement's Monte-Carlo SE times sqrt(replications) (the
+        SD of one replication's gain, so the unit in which one draw scatters).
+    """
+    here = book_grid_transfer(outcomes, truth, preset, world).set_index("readout")
+    table, _ = transfer_summary(preset, world, folder)
+    cal = table[table["world"] == world].set_index("readout")
+    out = {}
+    for o in OUTCOMES:
+        sd_one = float(cal.loc[o, "gain_se"]) * np.sqrt(float(cal.loc[o, "replications"]))
+        out.update({f"gain_here_{o}": float(here.loc[o, "gain"]),
+                    f"noise_here_{o}": float(here.loc[o, "change_noise_ratio"]),
+                    f"gain_cal_{o}": float(cal.loc[o, "gain"]),
+                    f"gain_cal_se_{o}": float(cal.loc[o, "gain_se"]),
+                    f"noise_cal_{o}": float(cal.loc[o, "change_noise_ratio"]),
+                    f"gain_z_{o}": (float(here.loc[o, "gain"]) - float(cal.loc[o, "gain"]))
+                    / sd_one})
+    return out
