@@ -371,6 +371,17 @@ def test_cli_writes_table_and_sidecar(tiny_set, tmp_path, capsys):
     assert set(scoring.COLUMNS) <= set(sidecar)
 
 
+def test_a_maps_score_does_not_depend_on_its_batch(pain21_scores):
+    """Scored alone, in a short chunk or among all 21 maps: the same bits (issue #26)."""
+    maps, table = pain21_scores
+    key = ["map", "signature", "metric"]
+    full = table.set_index(key)["response"]
+    for batch in ([maps[0]], maps[3:6], [maps[-1], maps[7]]):
+        part = scoring.score_maps(batch, list(SURROGATES), metrics=METRICS).set_index(key)
+        np.testing.assert_array_equal(part["response"].to_numpy(),
+                                      full.loc[part.index].to_numpy())
+
+
 def test_threads_and_chunks_do_not_change_results(pain21_scores):
     maps, table = pain21_scores
     again = scoring.score_maps(maps, list(SURROGATES), metrics=METRICS, n_jobs=2,

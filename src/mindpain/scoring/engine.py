@@ -172,10 +172,17 @@ class _Engine:
         if not buf:
             return
         plan = self.plans[pkey]
-        X = np.stack([b[1] for b in buf])
-        M = np.stack([b[2] for b in buf])
-        n = M @ plan.P
-        values = chunk_metrics(X, M, plan, self.metrics, n)
+        # Every product has chunk_size rows (a short chunk is padded with empty maps, cut
+        # off after), so BLAS takes the same path whatever the number of maps in the chunk:
+        # a map's score does not depend, to the last bit, on which maps share its batch.
+        k = len(buf)
+        X = np.zeros((max(self.chunk_size, k), buf[0][1].size), dtype=buf[0][1].dtype)
+        M = np.zeros(X.shape, dtype=buf[0][2].dtype)
+        X[:k] = np.stack([b[1] for b in buf])
+        M[:k] = np.stack([b[2] for b in buf])
+        n_all = M @ plan.P
+        values = {m: v[:k] for m, v in chunk_metrics(X, M, plan, self.metrics, n_all).items()}
+        n = n_all[:k]
         rows = np.array([b[0] for b in buf])
         for m, arr in values.items():
             results[np.ix_(rows, plan.cols, [self.metrics.index(m)])] = np.where(
