@@ -227,6 +227,23 @@ def test_resampling_weights_2mm_to_data_3mm(pain21_scores):
 
 # ------------------------------------------------------------------ bad input
 
+def test_an_infinite_value_is_refused_on_either_resampling_direction(tiny_set, tmp_path):
+    """Infinite voxels are refused whether the map is read on its own grid or resampled
+    to the weights' (resampling used to zero it silently, #26)."""
+    wpath, _, rng = tiny_set
+    data = rng.normal(size=TINY_SHAPE)
+    data[2:5, 2:5, 1:4] = np.inf  # a block: surely inside the weights' pattern
+    shifted = TINY_AFFINE.copy()
+    shifted[:3, 3] = 0.7  # another grid: the map is resampled
+    for affine, direction in ((TINY_AFFINE, "weights-to-data"),
+                              (shifted, "data-to-weights")):
+        bad = save(tiny_img(data, affine), tmp_path / f"sub-01_{direction}.nii.gz")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with pytest.raises(MindpainError, match="infinite"):
+                scoring.score_maps([bad], [str(wpath)], resample=direction)
+
+
 @pytest.fixture
 def tiny_set(tmp_path, rng):
     """A tiny weight map (as a file) and a good map on its grid."""

@@ -103,7 +103,9 @@ def resample_like(img, shape, affine, interpolation: str = "linear") -> np.ndarr
     """Resample ``img`` onto the grid ``(shape, affine)``; NaN becomes 0.
 
     This is how signature weights are brought to the data grid (CANlab semantics:
-    linear interpolation, NaN to 0). Returns the array on the target grid.
+    linear interpolation, NaN to 0). Infinite values come out as 0 too, so a caller whose
+    input may hold them refuses it first (the scorer does: an infinite effect is not a
+    missing one). Returns the array on the target grid.
     """
     from nilearn import image
 

@@ -154,6 +154,11 @@ class _Engine:
             if pkey == key:
                 x = pattern_values(data, plan)
             else:
+                if np.isinf(data).any():  # resampling would zero them silently
+                    raise MindpainError(f"has {int(np.isinf(data).sum())} infinite value(s) "
+                                        "and is on another grid than the weights, so "
+                                        "resampling would hide them; expected finite effects "
+                                        "(NaN or 0 = missing)", label)
                 img = nib.Nifti1Image(np.asarray(data, dtype=np.float64), affine)
                 x = resample_like(img, plan.shape, plan.affine).reshape(-1)[plan.idx]
             x = x.astype(np.float64)
