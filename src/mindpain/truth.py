@@ -78,6 +78,27 @@ def planted_trial_effects(preset: str, keep=None) -> pd.DataFrame:
     return generator(preset, keep)
 
 
+def recoverable_trial_effects(preset: str, world: str) -> pd.DataFrame:
+    """Return the trial effects a pipeline run on ``preset``'s twin in ``world`` can recover.
+
+    For simulations whose CIs are checked against the truth (the multiverse's replications).
+    For now the planted effects themselves (:func:`planted_trial_effects`); ``world`` is
+    accepted so that callers already ask the right question.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``outcome, contrast, recoverable_d_paper, planted_d_paper``: one row per outcome and
+        contrast, on the paper's scale.
+    """
+    del world  # the planted effects do not depend on the world yet
+    table = planted_trial_effects(preset)
+    out = table[["outcome", "contrast"]].copy()
+    out["recoverable_d_paper"] = table["planted_d_paper"].to_numpy()
+    out["planted_d_paper"] = table["planted_d_paper"].to_numpy()
+    return out
+
+
 def planted_meditator_effects(preset: str) -> pd.DataFrame:
     """Return the generator's planted value of every meditator estimand for ``preset``.
 

@@ -83,7 +83,7 @@ def curve_statistics(d, p, alpha: float = ALPHA):
 
 def analyse_scores(scores: pd.DataFrame, participants: pd.DataFrame, planted: dict,
                    contrast: str = "MBSR_vs_HEP", n_permutations: int = N_PERMUTATIONS,
-                   seed: int = 0) -> Multiverse:
+                   seed: int = 0, world: str = "realistic") -> Multiverse:
     """Specification curve and its permutation null from the scores of every variant.
 
     Parameters
@@ -94,6 +94,12 @@ def analyse_scores(scores: pd.DataFrame, participants: pd.DataFrame, planted: di
         ``participant_id, group, age, sex``.
     planted : dict
         outcome -> planted d of the contrast (NaN when unknown).
+    contrast : str
+        ``"A_vs_B"``.
+    n_permutations, seed : int
+        Permutations of the null and the master seed they are drawn from.
+    world : str
+        The twin's world the data come from (recorded in the ``world`` column).
     """
     variants = {v.label: v for grid in GRIDS for v in first_level_variants(grid)}
     spec_rows, null_rows, summary_rows = [], [], []
@@ -114,7 +120,8 @@ def analyse_scores(scores: pd.DataFrame, participants: pd.DataFrame, planted: di
                                         "participants than the first")
                 for res in estimate_specs(frame, labels, contrast):
                     spec_rows.append({
-                        "outcome": outcome, "contrast": contrast, "first_level": label,
+                        "outcome": outcome, "contrast": contrast, "world": world,
+                        "first_level": label,
                         "smoothing_fwhm": v.smoothing_fwhm or 0.0, "hrf_model": v.hrf_model,
                         "high_pass_s": v.high_pass_s, "confounds": v.confounds,
                         "metric": metric, "model": res["model"], "sample": res["sample"],
@@ -131,7 +138,7 @@ def analyse_scores(scores: pd.DataFrame, participants: pd.DataFrame, planted: di
                                        "share_significant": share[1:],
                                        "median_d": median[1:]}))
         summary_rows.append({
-            "outcome": outcome, "contrast": contrast, "n_specs": d_all.shape[1],
+            "outcome": outcome, "contrast": contrast, "world": world, "n_specs": d_all.shape[1],
             "share_significant": share[0], "median_d": median[0],
             "p_share": (1 + np.sum(share[1:] >= share[0] - 1e-12)) / (1 + B),
             "p_median": (1 + np.sum(median[1:] <= median[0])) / (1 + B),
