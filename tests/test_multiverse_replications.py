@@ -47,7 +47,13 @@ def test_in_memory_variants_equal_the_file_based_first_level(small_twin, tmp_pat
         in_memory = np.zeros(space.shape)
         in_memory[mask] = effect
         assert (mask == (on_disk != 0)).all()
-        np.testing.assert_allclose(in_memory, on_disk, rtol=1e-4, atol=1e-6)
+        # The smoothed series are nilearn's masker's to the bit; the fits agree to float32
+        # rounding (the map is written as float32, the smoothed signal varies less), except
+        # where a voxel's AR(1) coefficient sits on the edge of nilearn's 1/100 bins and the
+        # two fits' rounding puts it in neighbouring bins (a few voxels, 1e-3 apart).
+        close = np.isclose(in_memory, on_disk, rtol=1e-4, atol=1e-6)
+        assert close.mean() > 0.999, (variant.label, (~close).sum())
+        np.testing.assert_allclose(in_memory, on_disk, rtol=1e-3, atol=1e-6)
     # smoothing does change the map (the kernel is not a no-op on this grid)
     plain = mv.fit_run_variants(data, 2.0, space.affine,
                                 [mv.FirstLevelVariant(None, "glover", 128.0, "motion")])
@@ -162,3 +168,15 @@ def test_two_replications_of_the_small_multiverse(tmp_path):
     assert (summary.sampling_sd_median > 0).all() and (summary.spec_sd_median > 0).all()
     with pytest.raises(MindpainError, match="at least 2"):
         mv.run_replications(TEST_SEED, 1, preset="small", grid="small", cache_root=tmp_path)
+
+
+def test_replication_figure_is_legible():
+    from _figure_helpers import assert_legible
+
+    from mindpain.figures import design as figures_design
+
+    table = _synthetic(6)
+    fig = figures_design.plot_replication_evidence(mv.spec_coverage(table, {"nps": -0.4}),
+                                                   mv.spec_spreads(table), "nps")
+    assert_legible(fig)
+    assert len(fig.axes) == 2
