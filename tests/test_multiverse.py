@@ -47,6 +47,10 @@ def test_book_grid_varies_smoothing_confounds_hrf_and_high_pass():
     from mindpain.first_level import ModelSettings
 
     assert ModelSettings(confounds=MOTION_CONFOUNDS) in {v.settings() for v in variants}
+    # the ideal twin writes no confounds: its confound axis is "none" only
+    ideal = mv.first_level_variants("book", "ideal")
+    assert len(ideal) == 8 and {v.confounds for v in ideal} == {"none"}
+    assert ModelSettings(confounds=()) in {v.settings() for v in ideal}
 
 
 def test_batched_models_match_the_trial_stage(replication):

@@ -28,7 +28,7 @@ from mindpain.config import derive_rng
 from mindpain.errors import MindpainError
 from mindpain.multiverse.grid import GRIDS, OUTCOMES, SPEC_COLUMNS, first_level_variants
 from mindpain.multiverse.models import estimate_specs
-from mindpain.vocabulary import ARMS, METRICS, SESSIONS
+from mindpain.vocabulary import ARMS, DEFAULT_WORLD, METRICS, SESSIONS
 
 #: Significance level of a specification.
 ALPHA = 0.05
@@ -83,7 +83,7 @@ def curve_statistics(d, p, alpha: float = ALPHA):
 
 def analyse_scores(scores: pd.DataFrame, participants: pd.DataFrame, planted: dict,
                    contrast: str = "MBSR_vs_HEP", n_permutations: int = N_PERMUTATIONS,
-                   seed: int = 0, world: str = "realistic") -> Multiverse:
+                   seed: int = 0, world: str = DEFAULT_WORLD) -> Multiverse:
     """Specification curve and its permutation null from the scores of every variant.
 
     Parameters

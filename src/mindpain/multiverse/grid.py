@@ -14,7 +14,7 @@ import itertools
 from dataclasses import dataclass
 
 from mindpain.errors import MindpainError
-from mindpain.vocabulary import METRICS, MOTION_CONFOUNDS
+from mindpain.vocabulary import DEFAULT_WORLD, METRICS, MOTION_CONFOUNDS
 
 #: First-level axes: smoothing FWHM (mm; None = none), HRF model, high-pass period (s).
 SMOOTHING = (None, 6.0)
@@ -91,18 +91,23 @@ GRIDS = {"book": {"smoothing": SMOOTHING, "hrf": HRF_MODELS, "high_pass": HIGH_P
                    "confounds": tuple(CONFOUND_SETS)}}
 
 
-def first_level_variants(grid: str = "book") -> list[FirstLevelVariant]:
-    """Return every first-level variant of ``grid`` (:data:`GRIDS`; default variant first)."""
+def first_level_variants(grid: str = "book", world: str = DEFAULT_WORLD
+                         ) -> list[FirstLevelVariant]:
+    """Return every first-level variant of ``grid`` (:data:`GRIDS`) for data of ``world``.
+
+    The ideal world's twin writes no confounds (the pipeline fits none there), so its
+    confound axis keeps only ``none``.
+    """
     if grid not in GRIDS:
         raise MindpainError(f"unknown multiverse grid {grid!r}; expected one of "
                             f"{', '.join(GRIDS)}")
     axes = GRIDS[grid]
+    confounds = [c for c in axes["confounds"] if world != "ideal" or not CONFOUND_SETS[c]]
     return [FirstLevelVariant(f, h, hp, c) for f, h, hp, c in
-            itertools.product(axes["smoothing"], axes["hrf"], axes["high_pass"],
-                              axes["confounds"])]
+            itertools.product(axes["smoothing"], axes["hrf"], axes["high_pass"], confounds)]
 
 
-def n_specifications(grid: str = "book") -> int:
+def n_specifications(grid: str = "book", world: str = DEFAULT_WORLD) -> int:
     """Return the number of specifications per outcome."""
-    return (len(first_level_variants(grid)) * len(METRICS) * len(MODEL_SAMPLES)
+    return (len(first_level_variants(grid, world)) * len(METRICS) * len(MODEL_SAMPLES)
             * len(COVARIATE_SETS))

@@ -246,7 +246,7 @@ def replicate_multiverse(preset: str, seed: int, world: str, replication: int, p
     from mindpain.multiverse.models import estimate_specs
     from mindpain.vocabulary import METRICS
 
-    variants = first_level_variants(grid)
+    variants = first_level_variants(grid, world)
     scores, people = session_scores(preset, replication_seed(seed, replication), world,
                                     variants, plan)
     rows = []

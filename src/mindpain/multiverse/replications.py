@@ -64,7 +64,7 @@ def content_key(preset: str, seed: int, world: str, n_replications: int,
 
     return {"preset": preset, "world": world, "seed": int(seed),
             "replications": int(n_replications), "contrast": contrast,
-            "first_level": [v.label for v in first_level_variants(grid)],
+            "first_level": [v.label for v in first_level_variants(grid, world)],
             "metrics": list(METRICS), "models": [list(m) for m in MODEL_SAMPLES],
             "covariates": list(COVARIATE_SETS), "outcomes": list(OUTCOMES),
             "code": code_fingerprint(code_closure(__name__))}

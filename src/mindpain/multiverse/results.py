@@ -46,7 +46,7 @@ def content_key(preset: str, seed: int, n_permutations: int = N_PERMUTATIONS,
 
     return {"preset": preset, "world": world, "seed": int(seed), "contrast": contrast,
             "n_permutations": int(n_permutations),
-            "first_level": [v.label for v in first_level_variants(grid)],
+            "first_level": [v.label for v in first_level_variants(grid, world)],
             "metrics": list(METRICS), "models": [list(m) for m in MODEL_SAMPLES],
             "covariates": list(COVARIATE_SETS), "outcomes": list(OUTCOMES),
             "code": code_fingerprint(code_closure(__package__))}

@@ -137,7 +137,7 @@ def run_multiverse(cfg, contrast: str = "MBSR_vs_HEP", n_permutations: int = N_P
     sigs = outcome_signatures(cfg)
     sigs = {k: sigs[k] for k in OUTCOMES}
     frames, timing = [], {"variants": {}}
-    for variant in first_level_variants(grid):
+    for variant in first_level_variants(grid, cfg.world):
         table, seconds, runs = run_variant(cfg, bids_dir, variant, sigs, progress)
         frames.append(table)
         timing["variants"][variant.label] = {"seconds": seconds, "runs_computed": runs}
