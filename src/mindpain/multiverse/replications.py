@@ -43,6 +43,8 @@ REPLICATION_PRESET = "calibration"
 DEFAULT_REPLICATIONS = 20
 #: File name of the replications table (sidecar: same stem, ``.json``).
 TABLE_NAME = "multiverse_replications.tsv"
+#: Coverage a specification must reach to be counted in ``share_specs_coverage_ge_90``.
+COVERAGE_THRESHOLD = 0.9
 #: Columns that identify a specification.
 SPEC_KEYS = ("outcome", "first_level", "metric", "model", "sample", "covariates")
 #: Columns of the replications table.
@@ -285,7 +287,8 @@ def spread_summary(table: pd.DataFrame, truth: dict) -> pd.DataFrame:
                      "coverage_min": float(c.coverage.min()),
                      "coverage_median": float(c.coverage.median()),
                      "coverage_max": float(c.coverage.max()),
-                     "share_specs_coverage_ge_90": float((c.coverage >= 0.9).mean())})
+                     "share_specs_coverage_ge_90":
+                         float((c.coverage >= COVERAGE_THRESHOLD - 1e-12).mean())})
     return pd.DataFrame(rows)
 
 
