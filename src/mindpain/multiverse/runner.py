@@ -86,9 +86,6 @@ def run_variant(cfg, bids_dir, variant: FirstLevelVariant, signatures, progress=
     from mindpain.scoring import ResamplingWarning, score_maps
 
     start = time.perf_counter()
-    prepare_work_folder(cfg)
-    out = first_level_outputs.prepare_out_dir(variant_dir(cfg, variant), bids_dir)
-    first_level_outputs.write_dataset_description(out, bids_dir)
     confounds_dir = None
     if variant.confounds != "none":
         confounds_dir = twin_confounds_dir(bids_dir)
@@ -96,6 +93,9 @@ def run_variant(cfg, bids_dir, variant: FirstLevelVariant, signatures, progress=
             raise MindpainError(f"has no confounds folder; the multiverse's confound set "
                                 f"{variant.confounds!r} needs the realistic twin's confounds",
                                 bids_dir)
+    prepare_work_folder(cfg)
+    out = first_level_outputs.prepare_out_dir(variant_dir(cfg, variant), bids_dir)
+    first_level_outputs.write_dataset_description(out, bids_dir)
     specs = bids.find_runs(bids_dir, participant_label=group_level.naive_subjects(bids_dir),
                            confounds_dir=confounds_dir)
     # The stage's own run loop, with this variant's settings (run_first_level exposes
