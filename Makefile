@@ -158,8 +158,11 @@ benchmark: $(STAMP)
 ## multiverse replicated in memory on MV_REPLICATIONS independently drawn twins of the
 ## calibration grid (multiverse_replications.tsv); both in the default (realistic) world.
 ## Resumable: first-level variants are content-keyed under data/multiverse/, finished
-## replications kept in data/multiverse-cache/. The book checks both content keys. Expected
-## time on 2 free cores: see the measurements in benchmarks/results.md (multiverse).
+## replications kept in data/multiverse-cache/. The book checks both content keys. Measured
+## (2026-12-07, shared machine): one replication of all 384 specifications per signature costs
+## about 115 s CPU, so 20 take about 20 min on 2 free cores; the curve's 16 first-level
+## variants cost about 13 s CPU each on the small twin's 40 runs, so about 20-30 min on the
+## reduced twin's 412 runs: about 45 min in all.
 MV_REPLICATIONS ?= 20
 multiverse: $(STAMP)
 	$(BIN)/mindpain twin --out data/twin-reduced --preset reduced --seed $(SEED) --if-current
