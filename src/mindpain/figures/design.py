@@ -281,8 +281,8 @@ def plot_replication_evidence(coverage: pd.DataFrame, spreads: pd.DataFrame,
     _need(spreads, ("outcome", "spec_sd"), "spread table")
     cov = coverage[coverage.outcome == outcome]
     spec_sd = spreads[spreads.outcome == outcome].spec_sd.to_numpy()
-    fig = Figure(figsize=(column_width(10), 3.0))
-    a, b = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.6, 1]})
+    fig = Figure(figsize=(column_width(10), 3.3))
+    a, b = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.5, 1]})
     values = np.sort(cov.coverage.to_numpy())
     a.scatter(np.arange(values.size), values, s=6, color=INTERVAL_COLOR)
     a.axhline(nominal, color=PLANTED_COLOR, ls="--", lw=1, label=f"nominal {nominal:.0%}")
@@ -293,8 +293,8 @@ def plot_replication_evidence(coverage: pd.DataFrame, spreads: pd.DataFrame,
                 f"{int(cov.replications.max())} replications", fontsize=9)
     a.legend(fontsize=8, loc="lower right")
     rng = np.random.default_rng(0)  # horizontal jitter only, for legibility
-    groups = [("across specifications\n(one per replication)", spec_sd, SIGNIFICANT_COLOR),
-              ("across replications\n(one per specification)", cov.sampling_sd.to_numpy(),
+    groups = [("across\nspecifications\n(per replication)", spec_sd, SIGNIFICANT_COLOR),
+              ("across\nreplications\n(per specification)", cov.sampling_sd.to_numpy(),
                INTERVAL_COLOR)]
     for k, (_, vals, color) in enumerate(groups):
         b.scatter(k + rng.uniform(-0.15, 0.15, vals.size), vals, s=6, color=color, alpha=0.7)
