@@ -173,6 +173,9 @@ def test_multiverse_runs_through_the_pipeline_on_the_small_twin(small_twin, tmp_
     assert len(result.specs) == 2 * mv.n_specifications("small")
     assert result.specs.estimate_d.notna().all()
     assert set(result.specs.world) == {"realistic"}
+    recoverable = mv.recoverable_truth("small", "realistic")
+    for outcome, rows in result.specs.groupby("outcome"):
+        assert np.allclose(rows.recoverable_d, recoverable[outcome])
     assert set(result.specs.confounds) == {"none", "motion"}
     # confounds change the estimates (the motion variant is fitted with them)
     nps = result.specs[result.specs.outcome == "nps"].set_index(

@@ -201,7 +201,8 @@ def plot_specification_curve(specs: pd.DataFrame, outcome: str = "nps") -> Figur
     -------
     matplotlib.figure.Figure
         Every specification is one x position; orange: significant in the predicted
-        direction; the dashed line is the twin's planted d.
+        direction; the dashed line is the twin's planted d, the dotted one (where it differs)
+        the d the pipeline can recover (column ``recoverable_d``, when present).
     """
     _need(specs, ("outcome", "estimate_d", "ci_low", "ci_high", "significant", "planted_d",
                   *CHOICES), "specification table")
@@ -219,6 +220,11 @@ def plot_specification_curve(specs: pd.DataFrame, outcome: str = "nps") -> Figur
     planted = rows.planted_d.iloc[0]
     if np.isfinite(planted):
         ax.axhline(planted, color=PLANTED_COLOR, ls="--", lw=1, label=f"planted d = {planted:.2f}")
+    recoverable = rows.recoverable_d.iloc[0] if "recoverable_d" in rows else np.nan
+    if np.isfinite(recoverable) and not np.isclose(recoverable, planted):
+        ax.axhline(recoverable, color=PLANTED_COLOR, ls=":", lw=1.2,
+                   label=f"recoverable d = {recoverable:.2f}")
+    if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=8, loc="upper left")
     ax.set_ylabel("d with 95% CI")
     ax.set_title(f"{OUTCOME_LABELS.get(outcome, outcome)}, {len(rows)} specifications")

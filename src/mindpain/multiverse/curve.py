@@ -83,7 +83,8 @@ def curve_statistics(d, p, alpha: float = ALPHA):
 
 def analyse_scores(scores: pd.DataFrame, participants: pd.DataFrame, planted: dict,
                    contrast: str = "MBSR_vs_HEP", n_permutations: int = N_PERMUTATIONS,
-                   seed: int = 0, world: str = DEFAULT_WORLD) -> Multiverse:
+                   seed: int = 0, world: str = DEFAULT_WORLD,
+                   recoverable: dict | None = None) -> Multiverse:
     """Specification curve and its permutation null from the scores of every variant.
 
     Parameters
@@ -100,7 +101,10 @@ def analyse_scores(scores: pd.DataFrame, participants: pd.DataFrame, planted: di
         Permutations of the null and the master seed they are drawn from.
     world : str
         The twin's world the data come from (recorded in the ``world`` column).
+    recoverable : dict, optional
+        outcome -> the d the pipeline can recover (NaN when unknown or not given).
     """
+    recoverable = recoverable or {}
     variants = {v.label: v for grid in GRIDS for v in first_level_variants(grid)}
     spec_rows, null_rows, summary_rows = [], [], []
     for outcome in OUTCOMES:
@@ -128,7 +132,8 @@ def analyse_scores(scores: pd.DataFrame, participants: pd.DataFrame, planted: di
                         "covariates": res["covariates"], "estimate_d": res["d"][0],
                         "ci_low": res["ci_low"][0], "ci_high": res["ci_high"][0],
                         "p": res["p"][0], "n": res["n"],
-                        "planted_d": planted.get(outcome, np.nan)})
+                        "planted_d": planted.get(outcome, np.nan),
+                        "recoverable_d": recoverable.get(outcome, np.nan)})
                     d_all.append(res["d"])
                     p_all.append(res["p"])
         d_all, p_all = np.asarray(d_all).T, np.asarray(p_all).T  # (R + 1, specs)
@@ -143,7 +148,8 @@ def analyse_scores(scores: pd.DataFrame, participants: pd.DataFrame, planted: di
             "p_share": (1 + np.sum(share[1:] >= share[0] - 1e-12)) / (1 + B),
             "p_median": (1 + np.sum(median[1:] <= median[0])) / (1 + B),
             "null_share_mean": share[1:].mean(), "null_share_q95": np.quantile(share[1:], 0.95),
-            "permutations": B, "planted_d": planted.get(outcome, np.nan)})
+            "permutations": B, "planted_d": planted.get(outcome, np.nan),
+            "recoverable_d": recoverable.get(outcome, np.nan)})
     specs = pd.DataFrame(spec_rows)
     specs["significant"] = (specs["p"] < ALPHA) & (specs["estimate_d"] < 0)
     specs.insert(0, "spec", np.arange(len(specs)))

@@ -54,6 +54,8 @@ SPEC_COLUMNS = {
     "significant": "p < 0.05 and d in the predicted direction (negative)",
     "n": "participants in the model",
     "planted_d": "the twin's planted d of the contrast (change-score scale)",
+    "recoverable_d": "the d the pipeline can recover (mindpain.truth.recoverable_trial_effects, "
+                     "change-score scale)",
 }
 
 

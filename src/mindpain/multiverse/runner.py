@@ -130,6 +130,7 @@ def run_multiverse(cfg, contrast: str = "MBSR_vs_HEP", n_permutations: int = N_P
         ``timing`` (seconds per variant and for the statistics).
     """
     from mindpain.bids import load_participants
+    from mindpain.multiverse.replications import recoverable_truth
     from mindpain.pipeline import ensure_dataset, outcome_signatures
     from mindpain.trial import truth_table
 
@@ -144,9 +145,12 @@ def run_multiverse(cfg, contrast: str = "MBSR_vs_HEP", n_permutations: int = N_P
     start = time.perf_counter()
     truth = truth_table(cfg)
     truth = truth[truth["contrast"] == contrast].set_index("outcome")["planted_d"]
+    # recoverable where a planted value exists (blanked for an official signature's outcome)
+    recoverable = {k: v for k, v in recoverable_truth(cfg.preset, cfg.world, contrast).items()
+                   if np.isfinite(float(truth.get(k, np.nan)))}
     result = analyse_scores(pd.concat(frames, ignore_index=True), load_participants(bids_dir),
                             {k: float(truth.get(k, np.nan)) for k in OUTCOMES}, contrast,
-                            n_permutations, cfg.seed, world=cfg.world)
+                            n_permutations, cfg.seed, world=cfg.world, recoverable=recoverable)
     timing["statistics_seconds"] = time.perf_counter() - start
     result.timing = timing
     return result
