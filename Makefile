@@ -152,11 +152,22 @@ benchmark: $(STAMP)
 		&& ../$(BIN)/python bench_first_level.py --twin _work/twin-full \
 		&& ../$(BIN)/python bench_scoring.py
 
-## multiverse: recompute chapter 6's committed multiverse (book/precomputed/) on the reduced
-## twin (full design, coarse grid); the book checks its content key. About 40 min on 2 cores.
+## multiverse: recompute chapter 6's committed multiverse (book/precomputed/): the one-dataset
+## specification curve through the file-based pipeline on the reduced twin (full design,
+## coarse grid; 16 first-level variants, 384 specifications per signature) and the same
+## multiverse replicated in memory on MV_REPLICATIONS independently drawn twins of the
+## calibration grid (multiverse_replications.tsv); both in the default (realistic) world.
+## Resumable: first-level variants are content-keyed under data/multiverse/, finished
+## replications kept in data/multiverse-cache/. The book checks both content keys. Measured
+## (2026-12-07, shared machine): one replication of all 384 specifications per signature costs
+## about 115 s CPU, so 20 take about 20 min on 2 free cores; the curve's 16 first-level
+## variants cost about 13 s CPU each on the small twin's 40 runs, so about 20-30 min on the
+## reduced twin's 412 runs: about 45 min in all.
+MV_REPLICATIONS ?= 20
 multiverse: $(STAMP)
 	$(BIN)/mindpain twin --out data/twin-reduced --preset reduced --seed $(SEED) --if-current
-	$(BIN)/python -m mindpain.multiverse --preset reduced --seed $(SEED) --out book/precomputed
+	$(BIN)/python -m mindpain.multiverse --preset reduced --seed $(SEED) --n-jobs $(N_JOBS) \
+		--replications $(MV_REPLICATIONS) --out book/precomputed
 
 ## transfer: measure what the pipeline (BOLD -> first level -> scoring) does to a latent
 ## effect in each world, on replications with seeds of their own (mindpain.endtoend.transfer):

@@ -28,9 +28,29 @@ def test_grid_has_at_least_48_specifications():
         assert mv.n_specifications(grid) >= 48
         labels = [v.label for v in mv.first_level_variants(grid)]
         assert len(set(labels)) == len(labels)
-    assert len(mv.first_level_variants("full")) == 8
     with pytest.raises(MindpainError, match="grid"):
         mv.first_level_variants("huge")
+
+
+def test_book_grid_varies_smoothing_confounds_hrf_and_high_pass():
+    from mindpain.vocabulary import MOTION_CONFOUNDS
+
+    variants = mv.first_level_variants("book")
+    assert len(variants) == 16 and mv.n_specifications("book") == 384
+    assert {v.smoothing_fwhm for v in variants} == {None, 6.0}
+    assert {v.confounds for v in variants} == {"none", "motion"}
+    assert len({v.hrf_model for v in variants}) == 2
+    assert len({v.high_pass_s for v in variants}) == 2
+    motion = next(v for v in variants if v.confounds == "motion")
+    assert motion.settings().confounds == MOTION_CONFOUNDS
+    # the pipeline's own settings are one of the variants
+    from mindpain.first_level import ModelSettings
+
+    assert ModelSettings(confounds=MOTION_CONFOUNDS) in {v.settings() for v in variants}
+    # the ideal twin writes no confounds: its confound axis is "none" only
+    ideal = mv.first_level_variants("book", "ideal")
+    assert len(ideal) == 8 and {v.confounds for v in ideal} == {"none"}
+    assert ModelSettings(confounds=()) in {v.settings() for v in ideal}
 
 
 def test_batched_models_match_the_trial_stage(replication):
@@ -85,7 +105,9 @@ def test_null_curves_are_centred_on_zero(replication):
 
 def test_committed_result_key_is_checked(tmp_path):
     key = mv.content_key("reduced", 1, 10)
+    assert key["world"] == "realistic"
     assert key != mv.content_key("reduced", 2, 10)
+    assert key != mv.content_key("reduced", 1, 10, world="ideal")
     with pytest.raises(MindpainError, match="make multiverse"):
         mv.load_result(tmp_path, key)
     import pandas as pd
@@ -118,15 +140,63 @@ def test_command_line_fails_in_one_line(tmp_path, capsys, monkeypatch):
         assert capsys.readouterr().err.count("\n") == 1 and not out.exists()
 
 
+def _tree_digest(folder):
+    """sha256 of every file under ``folder`` (relative path and bytes)."""
+    import hashlib
+    from pathlib import Path
+
+    out = hashlib.sha256()
+    for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
+        out.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
+    return out.hexdigest()
+
+
 @pytest.mark.slow
 def test_multiverse_runs_through_the_pipeline_on_the_small_twin(small_twin, tmp_path):
     from mindpain.config import get_config
+    from mindpain.folders import read_marker
+    from mindpain.pipeline import ensure_first_level, first_level_dir
 
-    cfg = get_config(preset="small", work_dir=small_twin.parent, n_jobs=1)
+    # the shared twin as a dataset of its own, so the derivatives are this test's alone
+    cfg = get_config(preset="small", work_dir=tmp_path / "work", bids_dir=small_twin, n_jobs=1)
+    pipeline = ensure_first_level(cfg)
+    assert pipeline == first_level_dir(cfg)
+    before = _tree_digest(cfg.derivatives_dir)
     result = mv.run_multiverse(cfg, n_permutations=20, grid="small")
+    # the multiverse never writes into the pipeline's derivatives
+    assert _tree_digest(cfg.derivatives_dir) == before
+    assert read_marker(mv.work_folder(cfg))["kind"] == "multiverse"
+    for variant in mv.first_level_variants("small"):
+        folder = mv.variant_dir(cfg, variant)
+        assert folder.parent == mv.work_folder(cfg)
+        assert read_marker(folder)["kind"] == "first-level"
     assert len(result.specs) == 2 * mv.n_specifications("small")
     assert result.specs.estimate_d.notna().all()
+    assert set(result.specs.world) == {"realistic"}
+    recoverable = mv.recoverable_truth("small", "realistic")
+    for outcome, rows in result.specs.groupby("outcome"):
+        assert np.allclose(rows.recoverable_d, recoverable[outcome])
+    assert set(result.specs.confounds) == {"none", "motion"}
+    # confounds change the estimates (the motion variant is fitted with them)
+    nps = result.specs[result.specs.outcome == "nps"].set_index(
+        ["smoothing_fwhm", "metric", "model", "sample", "covariates", "confounds"]).estimate_d
+    assert not np.allclose(nps.xs("none", level="confounds"), nps.xs("motion", level="confounds"))
     assert set(result.summary.outcome) == set(mv.OUTCOMES)
     assert result.summary.p_share.between(0, 1).all()
     path = mv.write_multiverse(result.specs, cfg, out_dir=tmp_path)
     assert path.is_file()
+
+
+def test_work_folder_it_did_not_make_is_refused(tmp_path):
+    from mindpain.config import get_config
+
+    cfg = get_config(preset="small", work_dir=tmp_path, n_jobs=1)
+    folder = mv.work_folder(cfg)
+    assert cfg.derivatives_dir not in folder.parents and folder != cfg.derivatives_dir
+    folder.mkdir(parents=True)
+    (folder / "notes.txt").write_text("mine")
+    with pytest.raises(MindpainError, match="not made by the multiverse"):
+        mv.prepare_work_folder(cfg)
+    assert (folder / "notes.txt").read_text() == "mine"
+    (folder / "notes.txt").unlink()
+    assert mv.prepare_work_folder(cfg) == folder

@@ -82,6 +82,23 @@ def planted_trial_effects(preset: str, keep=None, world: str = DEFAULT_WORLD,
     return generator(preset, keep, world, transfer)
 
 
+def recoverable_trial_effects(preset: str, world: str) -> pd.DataFrame:
+    """Return the trial effects a pipeline run on ``preset``'s twin in ``world`` can recover.
+
+    For simulations whose CIs are checked against the truth (the multiverse's replications):
+    the recoverable effect (the planted effect read through the world's measured pipeline
+    transfer, :func:`mindpain.twin.model.recoverable_d_paper`) beside the generator's.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``outcome, contrast, recoverable_d_paper, planted_d_paper``: one row per outcome and
+        contrast, on the paper's scale.
+    """
+    table = planted_trial_effects(preset, world=world)
+    return table[["outcome", "contrast", "recoverable_d_paper", "planted_d_paper"]].copy()
+
+
 def planted_meditator_effects(preset: str, world: str = DEFAULT_WORLD) -> pd.DataFrame:
     """Return the generator's planted value of every meditator estimand for ``preset``.
 

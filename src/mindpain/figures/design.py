@@ -2,8 +2,8 @@
 
 Inputs come from :mod:`mindpain.design` (power), :mod:`mindpain.retrodesign` (type S and
 type M), :mod:`mindpain.power_sensitivity` (tornado tables), :mod:`mindpain.evidence`
-(equivalence and Bayes factors) and :mod:`mindpain.multiverse` (specification curve and
-its null). Figures are made with
+(equivalence and Bayes factors) and :mod:`mindpain.multiverse` (specification curve, its
+null and its replications). Figures are made with
 :class:`matplotlib.figure.Figure` directly (not pyplot) under the book's style.
 """
 
@@ -182,7 +182,8 @@ def plot_evidence(table: pd.DataFrame, outcomes=("nps", "siips1")) -> Figure:
 
 #: Rows of the choice panel: column -> display name.
 CHOICES = {"smoothing_fwhm": "smoothing (mm)", "hrf_model": "HRF", "high_pass_s": "high-pass (s)",
-           "metric": "metric", "model": "model", "sample": "sample", "covariates": "covariates"}
+           "confounds": "confounds", "metric": "metric", "model": "model", "sample": "sample",
+           "covariates": "covariates"}
 
 
 @styled
@@ -200,7 +201,8 @@ def plot_specification_curve(specs: pd.DataFrame, outcome: str = "nps") -> Figur
     -------
     matplotlib.figure.Figure
         Every specification is one x position; orange: significant in the predicted
-        direction; the dashed line is the twin's planted d.
+        direction; the dashed line is the twin's planted d, the dotted one (where it differs)
+        the d the pipeline can recover (column ``recoverable_d``, when present).
     """
     _need(specs, ("outcome", "estimate_d", "ci_low", "ci_high", "significant", "planted_d",
                   *CHOICES), "specification table")
@@ -218,6 +220,11 @@ def plot_specification_curve(specs: pd.DataFrame, outcome: str = "nps") -> Figur
     planted = rows.planted_d.iloc[0]
     if np.isfinite(planted):
         ax.axhline(planted, color=PLANTED_COLOR, ls="--", lw=1, label=f"planted d = {planted:.2f}")
+    recoverable = rows.recoverable_d.iloc[0] if "recoverable_d" in rows else np.nan
+    if np.isfinite(recoverable) and not np.isclose(recoverable, planted):
+        ax.axhline(recoverable, color=PLANTED_COLOR, ls=":", lw=1.2,
+                   label=f"recoverable d = {recoverable:.2f}")
+    if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=8, loc="upper left")
     ax.set_ylabel("d with 95% CI")
     ax.set_title(f"{OUTCOME_LABELS.get(outcome, outcome)}, {len(rows)} specifications")
@@ -247,5 +254,60 @@ def plot_null(null: pd.DataFrame, summary: pd.DataFrame, outcome: str = "nps") -
     b.hist(rows.median_d, bins=30, color=INTERVAL_COLOR)
     b.axvline(obs.median_d, color=SIGNIFICANT_COLOR, lw=2)
     b.set_xlabel("median d over specifications")
+    fig.tight_layout()
+    return fig
+
+
+@styled
+def plot_replication_evidence(coverage: pd.DataFrame, spreads: pd.DataFrame,
+                              outcome: str = "nps", nominal: float = 0.95) -> Figure:
+    """Coverage per specification (left) and specification vs sampling spread (right).
+
+    Parameters
+    ----------
+    coverage : pandas.DataFrame
+        :func:`mindpain.multiverse.spec_coverage` rows (``outcome, coverage, sampling_sd,
+        replications``).
+    spreads : pandas.DataFrame
+        :func:`mindpain.multiverse.spec_spreads` rows (``outcome, spec_sd``).
+    outcome : str
+        Which signature.
+    nominal : float
+        The CIs' nominal coverage (a dashed line).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Left: every specification's share of replications whose 95 % CI covers the
+        recoverable truth, sorted. Right: the SD of the estimate across specifications
+        within each replication, beside the SD across replications within each
+        specification, one point each.
+    """
+    _need(coverage, ("outcome", "coverage", "sampling_sd", "replications"), "coverage table")
+    _need(spreads, ("outcome", "spec_sd"), "spread table")
+    cov = coverage[coverage.outcome == outcome]
+    spec_sd = spreads[spreads.outcome == outcome].spec_sd.to_numpy()
+    fig = Figure(figsize=(column_width(10), 3.3))
+    a, b = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.5, 1]})
+    values = np.sort(cov.coverage.to_numpy())
+    a.scatter(np.arange(values.size), values, s=6, color=INTERVAL_COLOR)
+    a.axhline(nominal, color=PLANTED_COLOR, ls="--", lw=1, label=f"nominal {nominal:.0%}")
+    a.set_ylim(-0.03, 1.03)
+    a.set_xlabel("specification (sorted by coverage)")
+    a.set_ylabel("share of replications whose\n95% CI covers the truth")
+    a.set_title(f"{OUTCOME_LABELS.get(outcome, outcome)}, "
+                f"{int(cov.replications.max())} replications", fontsize=9)
+    a.legend(fontsize=8, loc="lower right")
+    rng = np.random.default_rng(0)  # horizontal jitter only, for legibility
+    groups = [("across\nspecifications\n(per replication)", spec_sd, SIGNIFICANT_COLOR),
+              ("across\nreplications\n(per specification)", cov.sampling_sd.to_numpy(),
+               INTERVAL_COLOR)]
+    for k, (_, vals, color) in enumerate(groups):
+        b.scatter(k + rng.uniform(-0.15, 0.15, vals.size), vals, s=6, color=color, alpha=0.7)
+        b.hlines(np.median(vals), k - 0.3, k + 0.3, color="black", lw=1.5)
+    b.set_xticks([0, 1], [g[0] for g in groups], fontsize=8)
+    b.set_xlim(-0.6, 1.6)
+    b.set_ylim(0, None)
+    b.set_ylabel("SD of the estimated d")
     fig.tight_layout()
     return fig

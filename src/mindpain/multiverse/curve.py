@@ -28,7 +28,7 @@ from mindpain.config import derive_rng
 from mindpain.errors import MindpainError
 from mindpain.multiverse.grid import GRIDS, OUTCOMES, SPEC_COLUMNS, first_level_variants
 from mindpain.multiverse.models import estimate_specs
-from mindpain.vocabulary import ARMS, METRICS, SESSIONS
+from mindpain.vocabulary import ARMS, DEFAULT_WORLD, METRICS, SESSIONS
 
 #: Significance level of a specification.
 ALPHA = 0.05
@@ -83,7 +83,8 @@ def curve_statistics(d, p, alpha: float = ALPHA):
 
 def analyse_scores(scores: pd.DataFrame, participants: pd.DataFrame, planted: dict,
                    contrast: str = "MBSR_vs_HEP", n_permutations: int = N_PERMUTATIONS,
-                   seed: int = 0) -> Multiverse:
+                   seed: int = 0, world: str = DEFAULT_WORLD,
+                   recoverable: dict | None = None) -> Multiverse:
     """Specification curve and its permutation null from the scores of every variant.
 
     Parameters
@@ -94,7 +95,16 @@ def analyse_scores(scores: pd.DataFrame, participants: pd.DataFrame, planted: di
         ``participant_id, group, age, sex``.
     planted : dict
         outcome -> planted d of the contrast (NaN when unknown).
+    contrast : str
+        ``"A_vs_B"``.
+    n_permutations, seed : int
+        Permutations of the null and the master seed they are drawn from.
+    world : str
+        The twin's world the data come from (recorded in the ``world`` column).
+    recoverable : dict, optional
+        outcome -> the d the pipeline can recover (NaN when unknown or not given).
     """
+    recoverable = recoverable or {}
     variants = {v.label: v for grid in GRIDS for v in first_level_variants(grid)}
     spec_rows, null_rows, summary_rows = [], [], []
     for outcome in OUTCOMES:
@@ -114,14 +124,16 @@ def analyse_scores(scores: pd.DataFrame, participants: pd.DataFrame, planted: di
                                         "participants than the first")
                 for res in estimate_specs(frame, labels, contrast):
                     spec_rows.append({
-                        "outcome": outcome, "contrast": contrast, "first_level": label,
+                        "outcome": outcome, "contrast": contrast, "world": world,
+                        "first_level": label,
                         "smoothing_fwhm": v.smoothing_fwhm or 0.0, "hrf_model": v.hrf_model,
                         "high_pass_s": v.high_pass_s, "confounds": v.confounds,
                         "metric": metric, "model": res["model"], "sample": res["sample"],
                         "covariates": res["covariates"], "estimate_d": res["d"][0],
                         "ci_low": res["ci_low"][0], "ci_high": res["ci_high"][0],
                         "p": res["p"][0], "n": res["n"],
-                        "planted_d": planted.get(outcome, np.nan)})
+                        "planted_d": planted.get(outcome, np.nan),
+                        "recoverable_d": recoverable.get(outcome, np.nan)})
                     d_all.append(res["d"])
                     p_all.append(res["p"])
         d_all, p_all = np.asarray(d_all).T, np.asarray(p_all).T  # (R + 1, specs)
@@ -131,12 +143,13 @@ def analyse_scores(scores: pd.DataFrame, participants: pd.DataFrame, planted: di
                                        "share_significant": share[1:],
                                        "median_d": median[1:]}))
         summary_rows.append({
-            "outcome": outcome, "contrast": contrast, "n_specs": d_all.shape[1],
+            "outcome": outcome, "contrast": contrast, "world": world, "n_specs": d_all.shape[1],
             "share_significant": share[0], "median_d": median[0],
             "p_share": (1 + np.sum(share[1:] >= share[0] - 1e-12)) / (1 + B),
             "p_median": (1 + np.sum(median[1:] <= median[0])) / (1 + B),
             "null_share_mean": share[1:].mean(), "null_share_q95": np.quantile(share[1:], 0.95),
-            "permutations": B, "planted_d": planted.get(outcome, np.nan)})
+            "permutations": B, "planted_d": planted.get(outcome, np.nan),
+            "recoverable_d": recoverable.get(outcome, np.nan)})
     specs = pd.DataFrame(spec_rows)
     specs["significant"] = (specs["p"] < ALPHA) & (specs["estimate_d"] < 0)
     specs.insert(0, "spec", np.arange(len(specs)))

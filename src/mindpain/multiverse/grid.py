@@ -14,14 +14,16 @@ import itertools
 from dataclasses import dataclass
 
 from mindpain.errors import MindpainError
-from mindpain.vocabulary import METRICS
+from mindpain.vocabulary import DEFAULT_WORLD, METRICS, MOTION_CONFOUNDS
 
 #: First-level axes: smoothing FWHM (mm; None = none), HRF model, high-pass period (s).
-SMOOTHING = (None, 8.0)
+SMOOTHING = (None, 6.0)
 HRF_MODELS = ("glover", "glover + derivative")
 HIGH_PASS_S = (128.0, 100.0)
-#: Confound sets (column names of fMRIPrep's confounds table); one level so far: none.
-CONFOUND_SETS = {"none": ()}
+#: Confound sets (column names of fMRIPrep's confounds table): none, or the motion set the
+#: pipeline's own first level regresses on the realistic twin
+#: (:data:`mindpain.vocabulary.MOTION_CONFOUNDS`).
+CONFOUND_SETS = {"none": (), "motion": MOTION_CONFOUNDS}
 #: (model, sample) pairs that are defined.
 MODEL_SAMPLES = (("change_score", "completers"), ("ancova", "completers"),
                  ("mixedlm", "completers"), ("mixedlm", "all"))
@@ -35,7 +37,8 @@ SPEC_COLUMNS = {
     "spec": "specification number (stable order of the grid)",
     "outcome": "signature (nps, siips1)",
     "contrast": "the contrast estimated (first arm minus second, change pre to post)",
-    "first_level": "first-level variant label (fwhm-hrf-highpass)",
+    "world": "the twin's world the data were made in (realistic or ideal)",
+    "first_level": "first-level variant label (fwhm-hrf-highpass-confounds)",
     "smoothing_fwhm": "smoothing before the first-level fit, mm (0 = none)",
     "hrf_model": "nilearn HRF model of the first level",
     "high_pass_s": "high-pass cut-off period of the cosine drift model, s",
@@ -51,6 +54,8 @@ SPEC_COLUMNS = {
     "significant": "p < 0.05 and d in the predicted direction (negative)",
     "n": "participants in the model",
     "planted_d": "the twin's planted d of the contrast (change-score scale)",
+    "recoverable_d": "the d the pipeline can recover (mindpain.truth.recoverable_trial_effects, "
+                     "change-score scale)",
 }
 
 
@@ -65,7 +70,7 @@ class FirstLevelVariant:
 
     @property
     def label(self) -> str:
-        """Short, file-name-safe label, e.g. ``fwhm0-glover-hp128``."""
+        """Short, file-name-safe label, e.g. ``fwhm0-glover-hp128-confmotion``."""
         hrf = "gloverderiv" if "derivative" in self.hrf_model else "glover"
         fwhm = 0 if self.smoothing_fwhm is None else self.smoothing_fwhm
         return f"fwhm{fwhm:g}-{hrf}-hp{self.high_pass_s:g}-conf{self.confounds}"
@@ -79,26 +84,32 @@ class FirstLevelVariant:
                              confounds=CONFOUND_SETS[self.confounds])
 
 
-#: First-level grids: which axes vary. ``book``: the committed multiverse (HRF x high-pass,
-#: no smoothing: on the reduced twin's 10 mm grid an 8 mm kernel is below one voxel, so the
-#: smoothing axis would double the cost for a near-identical map); ``full``: every axis
-#: (``python -m mindpain.multiverse --grid full``); ``small``: the test twin (smoothing only).
-GRIDS = {"book": {"smoothing": (None,), "hrf": HRF_MODELS, "high_pass": HIGH_PASS_S},
-         "full": {"smoothing": SMOOTHING, "hrf": HRF_MODELS, "high_pass": HIGH_PASS_S},
-         "small": {"smoothing": SMOOTHING, "hrf": HRF_MODELS[:1], "high_pass": HIGH_PASS_S[:1]}}
+#: First-level grids: which axes vary. ``book``: every axis, 2 x 2 x 2 x 2 = 16 variants
+#: (the committed multiverse and its replications: 384 specifications per outcome);
+#: ``small``: the test twin (smoothing x confounds, 4 variants, 96 specifications).
+GRIDS = {"book": {"smoothing": SMOOTHING, "hrf": HRF_MODELS, "high_pass": HIGH_PASS_S,
+                  "confounds": tuple(CONFOUND_SETS)},
+         "small": {"smoothing": SMOOTHING, "hrf": HRF_MODELS[:1], "high_pass": HIGH_PASS_S[:1],
+                   "confounds": tuple(CONFOUND_SETS)}}
 
 
-def first_level_variants(grid: str = "book") -> list[FirstLevelVariant]:
-    """Return every first-level variant of ``grid`` (:data:`GRIDS`; default variant first)."""
+def first_level_variants(grid: str = "book", world: str = DEFAULT_WORLD
+                         ) -> list[FirstLevelVariant]:
+    """Return every first-level variant of ``grid`` (:data:`GRIDS`) for data of ``world``.
+
+    The ideal world's twin writes no confounds (the pipeline fits none there), so its
+    confound axis keeps only ``none``.
+    """
     if grid not in GRIDS:
         raise MindpainError(f"unknown multiverse grid {grid!r}; expected one of "
                             f"{', '.join(GRIDS)}")
     axes = GRIDS[grid]
+    confounds = [c for c in axes["confounds"] if world != "ideal" or not CONFOUND_SETS[c]]
     return [FirstLevelVariant(f, h, hp, c) for f, h, hp, c in
-            itertools.product(axes["smoothing"], axes["hrf"], axes["high_pass"], CONFOUND_SETS)]
+            itertools.product(axes["smoothing"], axes["hrf"], axes["high_pass"], confounds)]
 
 
-def n_specifications(grid: str = "book") -> int:
+def n_specifications(grid: str = "book", world: str = DEFAULT_WORLD) -> int:
     """Return the number of specifications per outcome."""
-    return (len(first_level_variants(grid)) * len(METRICS) * len(MODEL_SAMPLES)
+    return (len(first_level_variants(grid, world)) * len(METRICS) * len(MODEL_SAMPLES)
             * len(COVARIATE_SETS))

@@ -26,15 +26,16 @@ from mindpain.multiverse.grid import (
     first_level_variants,
 )
 from mindpain.multiverse.runner import run_multiverse
-from mindpain.vocabulary import METRICS
+from mindpain.vocabulary import DEFAULT_WORLD, METRICS
 
 #: Preset of the committed multiverse (full design, coarse grid).
 PRECOMPUTED_PRESET = "reduced"
 
 
 def content_key(preset: str, seed: int, n_permutations: int = N_PERMUTATIONS,
-                contrast: str = "MBSR_vs_HEP", grid: str = "book") -> dict:
-    """Key of a multiverse result: preset, seed, grid, permutations and a code fingerprint.
+                contrast: str = "MBSR_vs_HEP", grid: str = "book",
+                world: str = DEFAULT_WORLD) -> dict:
+    """Key of a multiverse result: preset, world, seed, grid, permutations and a code fingerprint.
 
     The fingerprint (:func:`mindpain.checksums.code_fingerprint`) hashes the code of every module of
     :mod:`mindpain.multiverse` and of every package module they import, transitively
@@ -43,9 +44,9 @@ def content_key(preset: str, seed: int, n_permutations: int = N_PERMUTATIONS,
     """
     from mindpain.checksums import code_closure, code_fingerprint
 
-    return {"preset": preset, "seed": int(seed), "contrast": contrast,
+    return {"preset": preset, "world": world, "seed": int(seed), "contrast": contrast,
             "n_permutations": int(n_permutations),
-            "first_level": [v.label for v in first_level_variants(grid)],
+            "first_level": [v.label for v in first_level_variants(grid, world)],
             "metrics": list(METRICS), "models": [list(m) for m in MODEL_SAMPLES],
             "covariates": list(COVARIATE_SETS), "outcomes": list(OUTCOMES),
             "code": code_fingerprint(code_closure(__package__))}
@@ -104,7 +105,7 @@ def load_or_run(cfg, n_permutations: int = N_PERMUTATIONS, folder=None,
     The full twin's first level costs minutes per variant, so the book reads the result
     that ``make multiverse`` computed on the ``reduced`` preset (full design, coarse grid)
     and checks its key. The small twin (tests) is cheap and is computed here, on the
-    smoothing axis only and with ``small_permutations``.
+    ``small`` grid (smoothing x confounds) and with ``small_permutations``.
 
     Returns
     -------
@@ -116,7 +117,7 @@ def load_or_run(cfg, n_permutations: int = N_PERMUTATIONS, folder=None,
         return (run_multiverse(cfg, n_permutations=small_permutations, grid="small"),
                 cfg.preset, False)
     folder = PRECOMPUTED_DIR if folder is None else Path(folder)
-    key = content_key(PRECOMPUTED_PRESET, cfg.seed, n_permutations)
+    key = content_key(PRECOMPUTED_PRESET, cfg.seed, n_permutations, world=cfg.world)
     return load_result(folder, key), PRECOMPUTED_PRESET, True
 
 
