@@ -90,11 +90,15 @@ def test_recoverable_truth_is_on_the_change_score_scale():
     assert list(table.columns) == ["outcome", "contrast", "recoverable_d_paper",
                                    "planted_d_paper"]
     truth = mv.recoverable_truth("small", "realistic")
-    planted = planted_trial_effects("small").set_index(["outcome", "contrast"])
+    planted = planted_trial_effects("small", world="realistic").set_index(
+        ["outcome", "contrast"])
     for outcome in mv.OUTCOMES:
-        # the thin truth is the planted one: its change-score d is the planted d
+        row = planted.loc[(outcome, "MBSR_vs_HEP")]
+        # the paper scale and the change-score scale differ by one constant per contrast,
+        # the one that links planted_d_paper and planted_d
         assert truth[outcome] == pytest.approx(
-            float(planted.loc[(outcome, "MBSR_vs_HEP"), "planted_d"]), rel=1e-9)
+            float(row["recoverable_d_paper"] * row["planted_d"] / row["planted_d_paper"]),
+            rel=1e-9)
 
 
 def _synthetic(n_reps=4):
