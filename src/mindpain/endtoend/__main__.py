@@ -32,13 +32,16 @@ def main(argv=None) -> int:
                         help="measure what the pipeline does to a latent effect in each world "
                              "(mindpain.endtoend.transfer) and write it: the table into --out, "
                              "the values the twin plants through into its package data")
+    parser.add_argument("--transfer-masks", action="store_true",
+                        help="with the committed transfer table (--out), measure only each "
+                             "grid's analysis-mask shares and rewrite the twin's values")
     parser.add_argument("--rekey", action="store_true",
                         help="check the committed result against the current code on its "
                              "check replications and, if they match, give it the new key")
     args = parser.parse_args(argv)
 
     def work(cfg) -> str:
-        if args.transfer:
+        if args.transfer or args.transfer_masks:
             return _transfer(cfg, args)
         if args.rekey:
             key = rekey(args.out, cfg.data_dir)
@@ -68,13 +71,21 @@ def _transfer(cfg, args) -> str:
     from mindpain.endtoend.transfer import (
         TRANSFER_COLUMNS,
         TRANSFER_TABLE,
+        mask_ratios,
         measure_transfer,
         transfer_seed,
         write_transfer,
     )
-    from mindpain.io import write_json, write_tsv
+    from mindpain.io import read_tsv, write_json, write_tsv
     from mindpain.twin.params import TRANSFER_FILE
 
+    twin = Path(str(resources.files("mindpain.twin").joinpath(TRANSFER_FILE)))
+    if args.transfer_masks:
+        table = read_tsv(Path(args.out) / TRANSFER_TABLE)
+        masks = mask_ratios(cfg.seed)
+        write_tsv(Path(args.out) / TRANSFER_TABLE.replace(".tsv", "_masks.tsv"), masks)
+        write_transfer(table, twin, masks)
+        return f"wrote {twin} (mask shares of {masks['preset'].nunique()} grids)"
     n = args.replications
     table, per = measure_transfer(cfg.seed, n, preset=cfg.preset, n_jobs=cfg.n_jobs,
                                   progress=True, data_dir=cfg.data_dir)
@@ -89,8 +100,9 @@ def _transfer(cfg, args) -> str:
                              "'endtoend-transfer'; disjoint from the evaluation's 'endtoend')",
         "first_seeds": [transfer_seed(cfg.seed, r) for r in range(3)],
         "made_by": "make transfer (python -m mindpain.endtoend --transfer)"})
-    twin = Path(str(resources.files("mindpain.twin").joinpath(TRANSFER_FILE)))
-    write_transfer(table, twin)
+    masks = mask_ratios(cfg.seed)
+    write_tsv(out / TRANSFER_TABLE.replace(".tsv", "_masks.tsv"), masks)
+    write_transfer(table, twin, masks)
     return f"wrote {out / TRANSFER_TABLE} and {twin} ({n} replications per world)"
 
 

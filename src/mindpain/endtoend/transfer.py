@@ -235,12 +235,50 @@ def book_grid_transfer(scores: pd.DataFrame, truth: pd.DataFrame, preset: str,
                       world=world, grid=preset)
 
 
-def write_transfer(table: pd.DataFrame, path) -> Path:
+def mask_ratios(seed: int, presets=None, worlds=TRANSFER_WORLDS) -> pd.DataFrame:
+    """How much of each signature's target loading the analysis mask keeps, per grid.
+
+    A coarse grid's implicit mask loses voxels at the brain's edge, and with them part of a
+    signature's weight on its target pattern (on the 15 mm calibration grid, about a fifth
+    of SIIPS1's); the book's 5 mm grid loses almost none. The gain measured on the
+    calibration grid is carried to another grid by the ratio of these shares
+    (:meth:`mindpain.twin.params.Parameters.transfer`). Each share is measured with
+    :func:`~mindpain.endtoend.replication.analysis_mask` (the voxels every run of the first
+    simulated sessions keeps).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``world, preset, readout, kept_share``: the signature's loading on its target latent
+        pattern within the mask over its loading on the whole twin mask.
+    """
+    from mindpain.endtoend.replication import analysis_mask
+    from mindpain.twin.model import READOUTS, TARGET_LATENT, readout_space, twin_space
+    from mindpain.twin.patterns import LATENTS
+    from mindpain.vocabulary import PRESETS
+
+    rows = []
+    for world in worlds:
+        for preset in (PRESETS if presets is None else presets):
+            keep, _ = analysis_mask(preset, seed, world)
+            space = twin_space(preset)
+            seen = readout_space(space.generator, {r: np.where(keep, w, 0.0)
+                                                   for r, w in space.weights.items()})
+            for o in OUTCOMES:
+                k, j = READOUTS.index(o), LATENTS.index(TARGET_LATENT[o])
+                rows.append({"world": world, "preset": preset, "readout": o,
+                             "kept_share": float(seen.readout[k, j] / space.readout[k, j])})
+    return pd.DataFrame(rows)
+
+
+def write_transfer(table: pd.DataFrame, path, masks: pd.DataFrame | None = None) -> Path:
     """Write the planting's transfer values (TOML, the twin's package data) atomically.
 
     One table per world and signature with ``gain``, ``offset_ratio``,
     ``change_noise_ratio`` and ``level_noise_ratio`` at full precision (``repr``), and a
-    header saying how they were measured.
+    header saying how they were measured; with ``masks`` (:func:`mask_ratios`), also the
+    measured grid (``[grid]``) and each world's, preset's and signature's kept share
+    (``[mask.<world>.<preset>]``).
     """
     from mindpain.io import atomic_path
 
@@ -254,6 +292,15 @@ def write_transfer(table: pd.DataFrame, path) -> Path:
             lines.append(f"[{world}.{row.readout}]")
             for col in ("gain", "offset_ratio", "change_noise_ratio", "level_noise_ratio"):
                 lines.append(f"{col} = {float(getattr(row, col))!r}")
+            lines.append("")
+    if masks is not None:
+        lines += ["# The share of each signature's target loading the analysis mask keeps on",
+                  "# each preset's grid (mindpain.endtoend.transfer.mask_ratios): the gain",
+                  "# is carried from the measured grid to another by the ratio of the shares.",
+                  "[grid]", f"measured = {str(table['grid'].iloc[0])!r}", ""]
+        for (world, preset), g in masks.groupby(["world", "preset"], sort=False):
+            lines.append(f"[mask.{world}.{preset}]")
+            lines += [f"{r.readout} = {float(r.kept_share)!r}" for r in g.itertuples()]
             lines.append("")
     path = Path(path)
     with atomic_path(path) as tmp:
@@ -276,20 +323,29 @@ def transfer_summary(preset: str, world: str, folder=None) -> tuple[pd.DataFrame
     -------
     tuple
         ``(table, numbers)``: the transfer table (:data:`TRANSFER_COLUMNS`) and a dict with
-        ``replications``, ``gain_<signature>`` and ``noise_<signature>`` (change-noise ratio)
-        of ``world``, and for the MBSR-vs-HEP contrast of each signature the generator's
-        paper-scale effect (``planted_<signature>``) and the recoverable one
+        ``replications``, ``grid_measured``, per signature of ``world`` the gain measured
+        (``gain_measured_<signature>``), the gain on ``preset``'s grid the twin plants
+        through (``gain_<signature>``), the ratio of the analysis mask's kept shares that
+        carries one to the other (``mask_share_<signature>``) and the change-noise ratio
+        (``noise_<signature>``), and for the MBSR-vs-HEP contrast of each signature the
+        generator's paper-scale effect (``planted_<signature>``) and the recoverable one
         (``recoverable_<signature>``).
     """
     from mindpain.config import PRECOMPUTED_DIR
     from mindpain.io import read_tsv
     from mindpain.truth import planted_trial_effects
+    from mindpain.twin.params import load_parameters
 
     table = read_tsv(Path(PRECOMPUTED_DIR if folder is None else folder) / TRANSFER_TABLE)
     planted = planted_trial_effects(preset, world=world).set_index(["outcome", "contrast"])
-    numbers = {"replications": int(table["replications"].min())}
+    params = load_parameters(preset, world)
+    numbers = {"replications": int(table["replications"].min()),
+               "grid_measured": str(table["grid"].iloc[0])}
     for row in table[table["world"] == world].itertuples():
-        numbers[f"gain_{row.readout}"] = float(row.gain)
+        carried = params.transfer(row.readout) or {}
+        numbers[f"gain_measured_{row.readout}"] = float(row.gain)
+        numbers[f"gain_{row.readout}"] = float(carried.get("gain", np.nan))
+        numbers[f"mask_share_{row.readout}"] = float(carried.get("mask_share", 1.0))
         numbers[f"noise_{row.readout}"] = float(row.change_noise_ratio)
     for o in OUTCOMES:
         numbers[f"planted_{o}"] = float(planted.loc[(o, "MBSR_vs_HEP"), "planted_d_paper"])
@@ -317,22 +373,24 @@ def book_grid_summary(outcomes: pd.DataFrame, truth: pd.DataFrame, preset: str, 
     -------
     dict
         Per signature ``<s>``: ``gain_here_<s>`` and ``noise_here_<s>`` (this twin: one draw
-        on its own grid), ``gain_cal_<s>``, ``gain_cal_se_<s>`` and ``noise_cal_<s>`` (the
-        committed measurement on the calibration grid), and ``gain_z_<s>``: their difference
+        on its own grid), ``gain_cal_<s>`` and ``gain_cal_se_<s>`` (the gain the twin plants
+        through on this grid: the calibration grid's measurement carried by the analysis
+        mask's kept share, and its Monte-Carlo SE), ``noise_cal_<s>`` (the measured change
+        noise ratio), and ``gain_z_<s>``: the difference of the two gains
         in units of the committed measurement's Monte-Carlo SE times sqrt(replications) (the
         SD of one replication's gain, so the unit in which one draw scatters).
     """
     here = book_grid_transfer(outcomes, truth, preset, world).set_index("readout")
-    table, _ = transfer_summary(preset, world, folder)
+    table, numbers = transfer_summary(preset, world, folder)
     cal = table[table["world"] == world].set_index("readout")
     out = {}
     for o in OUTCOMES:
         sd_one = float(cal.loc[o, "gain_se"]) * np.sqrt(float(cal.loc[o, "replications"]))
+        expected = numbers[f"gain_{o}"]
         out.update({f"gain_here_{o}": float(here.loc[o, "gain"]),
                     f"noise_here_{o}": float(here.loc[o, "change_noise_ratio"]),
-                    f"gain_cal_{o}": float(cal.loc[o, "gain"]),
-                    f"gain_cal_se_{o}": float(cal.loc[o, "gain_se"]),
+                    f"gain_cal_{o}": expected,
+                    f"gain_cal_se_{o}": float(cal.loc[o, "gain_se"]) * numbers[f"mask_share_{o}"],
                     f"noise_cal_{o}": float(cal.loc[o, "change_noise_ratio"]),
-                    f"gain_z_{o}": (float(here.loc[o, "gain"]) - float(cal.loc[o, "gain"]))
-                    / sd_one})
+                    f"gain_z_{o}": (float(here.loc[o, "gain"]) - expected) / sd_one})
     return out

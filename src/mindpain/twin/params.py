@@ -123,7 +123,7 @@ def load_parameters(preset: str = "full", world: str = DEFAULT_WORLD,
     transfer_file = resources.files("mindpain.twin").joinpath(TRANSFER_FILE)
     if transfer and transfer_file.is_file():
         transfer_text = transfer_file.read_text()
-        raw["pipeline"] = _transfer_entries(tomllib.loads(transfer_text))
+        raw["pipeline"] = _transfer_entries(tomllib.loads(transfer_text), preset)
         text += transfer_text
     for section, entries in raw.items():
         if section in ("meta", "presets"):
@@ -141,20 +141,45 @@ def load_parameters(preset: str = "full", world: str = DEFAULT_WORLD,
                       world=world)
 
 
-def _transfer_entries(measured: dict) -> dict:
-    """Parameter entries ``<world>_<signature>`` of the measured transfer (``[pipeline]``)."""
+def _transfer_entries(measured: dict, preset: str) -> dict:
+    """Parameter entries ``<world>_<signature>`` of the measured transfer (``[pipeline]``).
+
+    The gain was measured on one grid (``[grid] measured``); on another preset's grid it is
+    scaled by the ratio of the shares of the signature's target loading that the analysis
+    mask keeps there and on the measured grid (``[mask.<world>.<preset>]``,
+    :func:`mindpain.endtoend.transfer.mask_ratios`), recorded as ``mask_share``. On the
+    measured grid the values are used as measured.
+    """
+    grid = measured.get("grid", {}).get("measured")
+    masks = measured.get("mask", {})
     entries = {}
     for world, readouts in measured.items():
+        if world in ("grid", "mask"):
+            continue
         check_world(world)
         for readout, values in readouts.items():
             missing = sorted(set(TRANSFER_FIELDS) - set(values))
             if missing:
                 raise ValueError(f"{TRANSFER_FILE}: [{world}.{readout}] lacks {missing}")
+            value = {k: float(values[k]) for k in TRANSFER_FIELDS}
+            if grid is not None and preset != grid:
+                try:
+                    share = (float(masks[world][preset][readout])
+                             / float(masks[world][grid][readout]))
+                except KeyError:
+                    raise ValueError(f"{TRANSFER_FILE}: no [mask.{world}.{preset}] share of "
+                                     f"{readout} to carry the gain from the {grid} grid; "
+                                     "run make transfer") from None
+                value["gain"] *= share
+                value["mask_share"] = share
             entries[f"{world}_{readout}"] = {
-                "value": {k: float(values[k]) for k in TRANSFER_FIELDS}, "status": "derived",
+                "value": value, "status": "derived",
                 "note": f"what the pipeline does to a latent {readout} effect in the {world} "
                         "world: gain, offset and noise relative to the measurement model "
-                        "(measured by make transfer; mindpain.endtoend.transfer)"}
+                        "(measured by make transfer; mindpain.endtoend.transfer)"
+                        + (f"; gain carried from the {grid} grid by the analysis mask's "
+                           "kept share of the target loading (mask_share)"
+                           if "mask_share" in value else "")}
     return entries
 
 
