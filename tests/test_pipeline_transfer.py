@@ -194,3 +194,37 @@ def test_parameters_without_transfer_plant_for_the_model_itself():
     assert const.pipeline_transfer == {}
     assert np.isnan(recoverable_d_paper(const, "nps", "MBSR_vs_HEP",
                                         const.observed_shift["nps"], -0.4))
+
+
+def test_the_gain_is_carried_to_another_grid_by_the_masks_kept_share():
+    """On the measured grid the values are used as measured (bit for bit); on another grid
+    the gain is scaled by the ratio of the kept shares, the rest unchanged; a grid without a
+    share is refused."""
+    from mindpain.twin.params import _transfer_entries
+
+    measured = {"realistic": {"siips1": {"gain": 0.7, "offset_ratio": 0.1,
+                                         "change_noise_ratio": 1.1, "level_noise_ratio": 1.2}},
+                "grid": {"measured": "calibration"},
+                "mask": {"realistic": {"calibration": {"siips1": 0.8},
+                                       "full": {"siips1": 1.0}}}}
+    same = _transfer_entries(measured, "calibration")["realistic_siips1"]["value"]
+    assert same == {"gain": 0.7, "offset_ratio": 0.1, "change_noise_ratio": 1.1,
+                    "level_noise_ratio": 1.2}
+    other = _transfer_entries(measured, "full")["realistic_siips1"]["value"]
+    assert other["gain"] == pytest.approx(0.7 / 0.8)
+    assert other["mask_share"] == pytest.approx(1.25)
+    assert other["change_noise_ratio"] == 1.1
+    with pytest.raises(ValueError, match=r"mask\.realistic\.small"):
+        _transfer_entries(measured, "small")
+
+
+def test_the_committed_transfer_plants_every_preset():
+    """Every preset's parameters carry a transfer for both signatures in both worlds."""
+    from mindpain.vocabulary import PRESETS, WORLDS
+
+    for preset in PRESETS:
+        for world in WORLDS:
+            params = load_parameters(preset, world)
+            for readout in ("nps", "siips1"):
+                tr_ = params.transfer(readout)
+                assert tr_ is not None and 0.3 < tr_["gain"] < 1.5, (preset, world, readout)
