@@ -45,13 +45,14 @@ import pandas as pd
 
 from mindpain.config import derive_rng
 from mindpain.endtoend.settings import ENDTOEND_PRESET, OUTCOMES
+from mindpain.vocabulary import SESSIONS, WORLDS
 
 #: Seed tag of the transfer replications (the evaluation's is ``"endtoend"``).
 TRANSFER_TAG = "endtoend-transfer"
 #: Replications per world by default (``make transfer``).
 DEFAULT_TRANSFER_REPLICATIONS = 40
 #: Worlds measured.
-TRANSFER_WORLDS = ("ideal", "realistic")
+TRANSFER_WORLDS = WORLDS
 #: File name of the transfer table (TSV; sidecar with the same stem, ``.json``).
 TRANSFER_TABLE = "pipeline_transfer.tsv"
 #: Columns of the transfer table and their meaning.
@@ -116,8 +117,8 @@ def replication_transfer(scores: pd.DataFrame, loadings: np.ndarray,
     rows = []
     for j, o in enumerate(OUTCOMES):
         pred = {s: wide[[(k, s) for k in LATENTS]].to_numpy() @ loadings[j]
-                for s in ("pre", "post")}
-        obs = {s: wide[(o, s)].to_numpy() for s in ("pre", "post")}
+                for s in SESSIONS}
+        obs = {s: wide[(o, s)].to_numpy() for s in SESSIONS}
         # levels: an intercept per session, a common slope (the gain: a session's map is
         # read the same way whatever the session, and the levels vary far more than the
         # changes, so this slope is the precise one)
