@@ -96,7 +96,7 @@ def fit_run_variants(data, tr: float, affine: np.ndarray, variants, voxels=None)
         Repetition time (s).
     affine : numpy.ndarray
         The grid's affine (smoothing is in mm).
-    variants : sequence of FirstLevelVariant
+    variants : sequence of mindpain.multiverse.grid.FirstLevelVariant
         The variants.
     voxels : numpy.ndarray, optional
         Boolean grid: fit only these voxels (inside the run's implicit mask).
