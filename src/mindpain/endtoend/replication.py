@@ -93,7 +93,7 @@ def replicate(preset: str, seed: int, world: str, replication: int,
     rep_seed = replication_seed(seed, replication) if rep_seed is None else int(rep_seed)
     affine = generator_space(preset).affine
     support = (weights != 0).any(1).reshape(generator_space(preset).shape)
-    tr, sessions = _completer_sessions(preset, rep_seed, world, dropout_log_odds, transfer)
+    tr, _, sessions = trial_sessions(preset, rep_seed, world, dropout_log_odds, transfer)
     rows = []
     with threadpool_limits(limits=1, user_api="blas"):
         for rec, runs in sessions:
@@ -108,13 +108,31 @@ def replicate(preset: str, seed: int, world: str, replication: int,
     return pd.DataFrame(rows)
 
 
-def _completer_sessions(preset: str, rep_seed: int, world: str,
-                        dropout_log_odds: float | None = None, transfer: bool = True) -> tuple:
-    """Return ``(tr, sessions)`` of one replication.
+def trial_sessions(preset: str, rep_seed: int, world: str,
+                   dropout_log_odds: float | None = None, transfer: bool = True,
+                   completers_only: bool = True) -> tuple:
+    """Simulate one replication's trial participants' sessions, lazily.
 
-    ``sessions`` yields each trial completer's session record (its latent truth) and a
-    generator of its simulated runs (:func:`mindpain.twin.run.make_run`), made only when
-    iterated.
+    Parameters
+    ----------
+    preset, rep_seed, world
+        The twin's preset, the replication's seed and the world.
+    dropout_log_odds
+        Passed to :func:`mindpain.twin.participants.draw_participants` (``None``: the
+        preset's dropout).
+    transfer
+        Passed to :func:`mindpain.twin.participants.draw_truth`.
+    completers_only
+        Keep only the trial arms' completers (their two sessions); otherwise every trial
+        participant's available sessions (baseline-only participants' first).
+
+    Returns
+    -------
+    tuple
+        ``(tr, people, sessions)``: the repetition time, the participants kept and a
+        generator of ``(record, runs)``: each session's record (its latent truth) and a
+        generator of its simulated runs (:func:`mindpain.twin.run.make_run`), made only when
+        iterated.
     """
     from mindpain.twin.params import load_parameters
     from mindpain.twin.participants import draw_participants, draw_truth
@@ -124,14 +142,17 @@ def _completer_sessions(preset: str, rep_seed: int, world: str,
     params = load_parameters(preset, world)
     participants = draw_participants(preset, rep_seed, world, dropout_log_odds)
     truth = draw_truth(participants, preset, rep_seed, world=world, transfer=transfer)
-    keep = participants[participants["group"].isin(ARMS) & participants["completed_post"]]
-    hot = keep.set_index("participant_id")["hot_temperature"]
+    kept = participants["group"].isin(ARMS)
+    if completers_only:
+        kept &= participants["completed_post"]
+    people = participants[kept].reset_index(drop=True)
+    hot = people.set_index("participant_id")["hot_temperature"]
     truth = truth[truth["participant_id"].isin(hot.index)]
     runs = range(1, params["task.n_runs"] + 1)
     sessions = ((rec, (make_run(preset, rep_seed, rec, run, float(hot[rec["participant_id"]]),
                                 world) for run in runs))
                 for rec in truth.to_dict("records"))
-    return float(params["task.repetition_time"]), sessions
+    return float(params["task.repetition_time"]), people, sessions
 
 
 def analysis_mask(preset: str, seed: int, world: str = "ideal",
@@ -156,7 +177,7 @@ def analysis_mask(preset: str, seed: int, world: str = "ideal",
     from mindpain.twin.patterns import generator_space
 
     gen = generator_space(preset)
-    _, sessions = _completer_sessions(preset, replication_seed(seed, 0), world)
+    _, _, sessions = trial_sessions(preset, replication_seed(seed, 0), world)
     keep, counts = np.ones(gen.shape, bool), []
     for _, runs in islice(sessions, n_sessions):
         session = np.logical_and.reduce([run_mask(data.bold, gen.affine) for data in runs])

@@ -148,35 +148,6 @@ def fit_run_variants(data, tr: float, affine: np.ndarray, variants, voxels=None)
     return out
 
 
-def trial_sessions(preset: str, rep_seed: int, world: str) -> tuple:
-    """Participants and simulated sessions of one replication (every trial participant).
-
-    Returns
-    -------
-    tuple
-        ``(tr, participants, sessions)``: the repetition time, the participants table of
-        the trial arms (:func:`mindpain.twin.participants.draw_participants`) and a
-        generator of ``(record, runs)`` per available session (completers' two sessions,
-        baseline-only participants' first), the runs made only when iterated.
-    """
-    from mindpain.twin.params import load_parameters
-    from mindpain.twin.participants import draw_participants, draw_truth
-    from mindpain.twin.run import make_run
-    from mindpain.vocabulary import ARMS
-
-    params = load_parameters(preset, world)
-    participants = draw_participants(preset, rep_seed, world)
-    truth = draw_truth(participants, preset, rep_seed, world=world)
-    people = participants[participants["group"].isin(ARMS)].reset_index(drop=True)
-    hot = people.set_index("participant_id")["hot_temperature"]
-    truth = truth[truth["participant_id"].isin(hot.index)]
-    runs = range(1, params["task.n_runs"] + 1)
-    sessions = ((rec, (make_run(preset, rep_seed, rec, run, float(hot[rec["participant_id"]]),
-                                world) for run in runs))
-                for rec in truth.to_dict("records"))
-    return float(params["task.repetition_time"]), people, sessions
-
-
 def session_scores(preset: str, rep_seed: int, world: str, variants, plan) -> tuple:
     """Every session's signature responses under every variant and metric, in memory.
 
@@ -189,6 +160,7 @@ def session_scores(preset: str, rep_seed: int, world: str, variants, plan) -> tu
     from threadpoolctl import threadpool_limits
 
     from mindpain.endtoend import session_effect
+    from mindpain.endtoend.replication import trial_sessions
     from mindpain.scoring.metrics import chunk_metrics, missing_to_zero
     from mindpain.twin.patterns import generator_space
     from mindpain.vocabulary import METRICS
@@ -197,7 +169,7 @@ def session_scores(preset: str, rep_seed: int, world: str, variants, plan) -> tu
     support = np.zeros(int(np.prod(space.shape)), bool)
     support[plan.idx] = True
     support = support.reshape(space.shape)
-    tr, people, sessions = trial_sessions(preset, rep_seed, world)
+    tr, people, sessions = trial_sessions(preset, rep_seed, world, completers_only=False)
     rows = []
     with threadpool_limits(limits=1, user_api="blas"):
         for rec, runs in sessions:
