@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import TEST_SEED
+from conftest import TEST_SEED, twin_run_in_memory
 
 from mindpain import multiverse as mv
 from mindpain.errors import MindpainError
@@ -17,21 +17,11 @@ def test_in_memory_variants_equal_the_file_based_first_level(small_twin, tmp_pat
     """Smoothing, confounds and HRF in memory give the first level's own maps of a run."""
     import nibabel as nib
 
-    from mindpain import bids, first_level_outputs
     from mindpain import first_level as fl
-    from mindpain.pipeline import twin_confounds_dir
-    from mindpain.twin.participants import draw_participants, draw_truth
+    from mindpain import first_level_outputs
     from mindpain.twin.patterns import generator_space
-    from mindpain.twin.run import make_run
 
-    specs = bids.find_runs(small_twin, confounds_dir=twin_confounds_dir(small_twin))
-    spec = next(s for s in specs if s.session == "pre" and s.run == 1)
-    participants = draw_participants("small", TEST_SEED)
-    truth = draw_truth(participants, "small", TEST_SEED, world="realistic")
-    pid = f"sub-{spec.subject}"
-    rec = truth[(truth.participant_id == pid) & (truth.session == "pre")].iloc[0].to_dict()
-    hot = participants.set_index("participant_id").loc[pid, "hot_temperature"]
-    data = make_run("small", TEST_SEED, rec, 1, float(hot), "realistic")
+    spec, data = twin_run_in_memory(small_twin, "pre", 1)
     space = generator_space("small")
     variants = [mv.FirstLevelVariant(6.0, "glover", 128.0, "motion"),
                 mv.FirstLevelVariant(None, "glover + derivative", 100.0, "none"),
@@ -143,6 +133,9 @@ def test_replications_key_is_checked(tmp_path):
     table = _synthetic().assign(contrast="MBSR_vs_HEP", world="realistic")
     mv.write_replications(table, tmp_path, key, {"wall_s": 1.0})
     assert len(mv.load_replications(tmp_path, key)) == len(table)
+    # another count of replications is read as it is: the table says how many
+    assert len(mv.load_replications(tmp_path, content_key("calibration", 1, "realistic", 40))) \
+        == len(table)
     with pytest.raises(MindpainError, match="stale .*world"):
         mv.load_replications(tmp_path, content_key("calibration", 1, "ideal", 20))
     meta = json.loads((tmp_path / TABLE_NAME).with_suffix(".json").read_text())

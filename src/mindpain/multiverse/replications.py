@@ -177,6 +177,9 @@ def write_replications(table: pd.DataFrame, folder, key: dict, timing: dict | No
 def load_replications(folder, key: dict) -> pd.DataFrame:
     """Read the committed replications; a missing or stale one raises a one-line error.
 
+    ``key`` is compared field by field with the stored key, except ``replications``: a result
+    of more or fewer replications than asked for is read as it is (the table says how many).
+
     Raises
     ------
     MindpainError
@@ -188,8 +191,9 @@ def load_replications(folder, key: dict) -> pd.DataFrame:
     if not meta_path.is_file() or not (folder / TABLE_NAME).is_file():
         raise MindpainError(f"no precomputed multiverse replications; {hint}", meta_path)
     stored = json.loads(meta_path.read_text()).get("key", {})
-    if stored != key:
-        changed = sorted(k for k in set(key) | set(stored) if key.get(k) != stored.get(k))
+    changed = sorted(k for k in set(key) | set(stored)
+                     if k != "replications" and key.get(k) != stored.get(k))
+    if changed:
         raise MindpainError(f"precomputed multiverse replications are stale "
                             f"({', '.join(changed)} changed); {hint}", meta_path)
     return pd.read_csv(folder / TABLE_NAME, sep="\t", na_values="n/a")
