@@ -83,7 +83,6 @@ def _transfer(cfg, args) -> str:
     if args.transfer_masks:
         table = read_tsv(Path(args.out) / TRANSFER_TABLE)
         masks = mask_ratios(cfg.seed)
-        write_tsv(Path(args.out) / TRANSFER_TABLE.replace(".tsv", "_masks.tsv"), masks)
         write_transfer(table, twin, masks)
         return f"wrote {twin} (mask shares of {masks['preset'].nunique()} grids)"
     n = args.replications
@@ -100,8 +99,7 @@ def _transfer(cfg, args) -> str:
                              "'endtoend-transfer'; disjoint from the evaluation's 'endtoend')",
         "first_seeds": [transfer_seed(cfg.seed, r) for r in range(3)],
         "made_by": "make transfer (python -m mindpain.endtoend --transfer)"})
-    masks = mask_ratios(cfg.seed)
-    write_tsv(out / TRANSFER_TABLE.replace(".tsv", "_masks.tsv"), masks)
+    masks = mask_ratios(cfg.seed)  # kept in the twin's file ([mask.<world>.<preset>])
     write_transfer(table, twin, masks)
     return f"wrote {out / TRANSFER_TABLE} and {twin} ({n} replications per world)"
 
