@@ -101,6 +101,31 @@ def small_twin(tmp_path_factory) -> Path:
                          progress=False)
 
 
+def twin_run_in_memory(twin: Path, session: str, run: int, world: str = "realistic"):
+    """One run of the small twin ``twin`` (written by ``mindpain twin``): its BIDS run spec
+    and the same run made again in memory (:func:`mindpain.twin.run.make_run`).
+
+    Returns
+    -------
+    tuple
+        ``(spec, data)``: the first subject's run ``run`` of ``session`` as
+        :func:`mindpain.bids.find_runs` lists it, and its simulated data.
+    """
+    from mindpain import bids
+    from mindpain.pipeline import twin_confounds_dir
+    from mindpain.twin.participants import draw_participants, draw_truth
+    from mindpain.twin.run import make_run
+
+    specs = bids.find_runs(twin, confounds_dir=twin_confounds_dir(twin))
+    spec = next(s for s in specs if s.session == session and s.run == run)
+    participants = draw_participants("small", TEST_SEED)
+    truth = draw_truth(participants, "small", TEST_SEED, world=world)
+    pid = f"sub-{spec.subject}"
+    rec = truth[(truth.participant_id == pid) & (truth.session == session)].iloc[0].to_dict()
+    hot = participants.set_index("participant_id").loc[pid, "hot_temperature"]
+    return spec, make_run("small", TEST_SEED, rec, run, float(hot), world)
+
+
 @pytest.fixture(scope="session")
 def ideal_twin(tmp_path_factory) -> Path:
     """The small twin in the ideal world (BOLD made by the analysis model), once per run."""

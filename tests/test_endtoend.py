@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import TEST_SEED
+from conftest import TEST_SEED, twin_run_in_memory
 
 from mindpain import endtoend
 from mindpain.endtoend import runner
@@ -162,28 +162,18 @@ def test_in_memory_first_level_equals_on_disk(small_twin, tmp_path):
     """One run of the twin written by ``mindpain twin``: the in-memory fit gives its map."""
     import nibabel as nib
 
-    from mindpain import bids, first_level_outputs
     from mindpain import first_level as fl
+    from mindpain import first_level_outputs
     from mindpain.first_level import MOTION_CONFOUNDS, ModelSettings
-    from mindpain.pipeline import twin_confounds_dir
-    from mindpain.twin.participants import draw_participants, draw_truth
     from mindpain.twin.patterns import generator_space
-    from mindpain.twin.run import make_run
 
-    specs = bids.find_runs(small_twin, confounds_dir=twin_confounds_dir(small_twin))
-    spec = next(s for s in specs if s.session == "post" and s.run == 2)
+    spec, data = twin_run_in_memory(small_twin, "post", 2)
     settings = ModelSettings(confounds=MOTION_CONFOUNDS)
     status = fl._fit_run(spec, tmp_path, settings, None)
     assert status["status"] == "computed", status
     effect_map = first_level_outputs.run_map_path(tmp_path, spec, "hotVsWarm", "effect")
     on_disk = np.asarray(nib.load(effect_map).dataobj)
 
-    participants = draw_participants("small", TEST_SEED)
-    truth = draw_truth(participants, "small", TEST_SEED, world="realistic")
-    pid = f"sub-{spec.subject}"
-    rec = truth[(truth.participant_id == pid) & (truth.session == "post")].iloc[0].to_dict()
-    hot = participants.set_index("participant_id").loc[pid, "hot_temperature"]
-    data = make_run("small", TEST_SEED, rec, 2, float(hot), "realistic")
     space = generator_space("small")
     mask, effect, variance = endtoend.fit_run_in_memory(data, 2.0, MOTION_CONFOUNDS,
                                                         space.affine)

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mindpain import glm
+from mindpain import endtoend, glm
 from mindpain.endtoend import transfer as tr
 from mindpain.reported import REPORTED
 from mindpain.twin.model import (
@@ -219,12 +219,32 @@ def test_the_gain_is_carried_to_another_grid_by_the_masks_kept_share():
 
 
 def test_the_committed_transfer_plants_every_preset():
-    """Every preset's parameters carry a transfer for both signatures in both worlds."""
+    """Every preset's parameters carry the committed transfer: on the measured grid the
+    table's values bit for bit, on another grid the gain times the ratio of the kept shares
+    (read here from the table and the twin's file directly, not through the loader)."""
+    import tomllib
+    from importlib import resources
+
+    from mindpain.config import PRECOMPUTED_DIR
+    from mindpain.twin.params import TRANSFER_FILE
     from mindpain.vocabulary import PRESETS, WORLDS
 
+    table = pd.read_csv(PRECOMPUTED_DIR / tr.TRANSFER_TABLE, sep="\t").set_index(
+        ["world", "readout"])
+    raw = tomllib.loads(resources.files("mindpain.twin").joinpath(TRANSFER_FILE).read_text())
+    measured = raw["grid"]["measured"]
+    assert set(table["grid"]) == {measured}
+    assert set(table.index) == {(w, o) for w in WORLDS for o in endtoend.OUTCOMES}
     for preset in PRESETS:
         for world in WORLDS:
             params = load_parameters(preset, world)
-            for readout in ("nps", "siips1"):
-                tr_ = params.transfer(readout)
-                assert tr_ is not None and 0.3 < tr_["gain"] < 1.5, (preset, world, readout)
+            for readout in endtoend.OUTCOMES:
+                got, row = params.transfer(readout), table.loc[(world, readout)]
+                shares = raw["mask"][world]
+                ratio = shares[preset][readout] / shares[measured][readout]
+                assert got["gain"] == pytest.approx(row["gain"] * ratio, rel=1e-12), (
+                    preset, world, readout)
+                for field in ("offset_ratio", "change_noise_ratio", "level_noise_ratio"):
+                    assert got[field] == row[field], (preset, world, readout, field)
+                if preset == measured:
+                    assert got["gain"] == row["gain"]
