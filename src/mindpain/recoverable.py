@@ -283,7 +283,10 @@ def endtoend_summary(endtoend: pd.DataFrame, scenario: str = "realistic",
         ``coverage_mean`` (of the recoverable value, or of the planted value while there is
         no recoverable column); ``n_miss_band`` (rows below 92% by more than two Monte-Carlo
         SE); ``n`` (rows); ``max_t_gap`` (largest absolute median t minus paper t, NaN
-        without t); phrases: ``truth_words`` and ``t_words`` (what the table holds) and
+        without t); ``n_t_gap_beyond_02`` (rows whose median t is more than 0.2 from the
+        paper's) and ``n_t_outside_band`` (rows whose median t is more than two Monte-Carlo
+        SE from the paper's; NaN without ``mc_se_median_t``); phrases: ``truth_words`` and
+        ``t_words`` (what the table holds) and
         ``t_list`` (each contrast's median t beside the paper's t and the median p, or why
         there is none).
     """
@@ -303,11 +306,13 @@ def endtoend_summary(endtoend: pd.DataFrame, scenario: str = "realistic",
     t_words = ("the median t through the pipeline beside the paper's t" if has_t else
                "none yet (this end-to-end table has no median t column; the participant-"
                "level replication above gives one)")
+    has_t_se = has_t and "mc_se_median_t" in rows
     if has_t:
         t_list = "; ".join(
             f"{OUTCOME_LABELS.get(r.outcome, r.outcome)} "
-            f"{CONTRAST_LABELS.get(r.contrast, r.contrast)}: median t {r.median_t:.2f}, "
-            f"paper {r.reported_t:.2f}"
+            f"{CONTRAST_LABELS.get(r.contrast, r.contrast)}: median t {r.median_t:.2f}"
+            + (f" (Monte-Carlo SE {r.mc_se_median_t:.2f})" if has_t_se else "")
+            + f", paper {r.reported_t:.2f}"
             + (f" (median p {r.median_p:.3f})" if "median_p" in rows
                and np.isfinite(r.median_p) else "")
             for r in rows.itertuples()) or "no reported contrast in this table"
@@ -319,7 +324,13 @@ def endtoend_summary(endtoend: pd.DataFrame, scenario: str = "realistic",
             "coverage_max": float(cov.max()) if len(cov) else np.nan,
             "coverage_mean": float(cov.mean()) if len(cov) else np.nan,
             "n_miss_band": int((cov + 2 * se < 0.92).sum()),
-            "max_t_gap": float(gap), "truth_words": truth_words, "t_words": t_words}
+            "max_t_gap": float(gap),
+            "n_t_gap_beyond_02": int(((rows["median_t"] - rows["reported_t"]).abs() > 0.2).sum())
+            if has_t else np.nan,
+            "n_t_outside_band": int(((rows["median_t"] - rows["reported_t"]).abs()
+                                     > 2 * rows["mc_se_median_t"]).sum())
+            if has_t_se else np.nan,
+            "truth_words": truth_words, "t_words": t_words}
 
 
 # ---------------------------------------------------------------- chapter 5: meditators

@@ -46,6 +46,22 @@ def _paper_factor(contrast: str) -> float:
     return float(2.0 / np.sqrt(DF_BETWEEN * (1 / N_COMPLETERS[a] + 1 / N_COMPLETERS[b])))
 
 
+def median_mc_se(values) -> float:
+    """Monte-Carlo SE of a sample median, free of any distributional assumption.
+
+    The order statistics at ``n/2 ± 1.96 sqrt(n)/2`` bound a 95 % confidence interval
+    of the median (binomial argument); its half-width divided by 1.96 is the SE. NaN for
+    fewer than 10 values.
+    """
+    x = np.sort(np.asarray(values, float))
+    n = len(x)
+    if n < 10:
+        return float("nan")
+    half = 1.96 * np.sqrt(n) / 2
+    lo, hi = int(np.floor(n / 2 - half)), int(np.ceil(n / 2 + half))
+    return float((x[min(hi, n - 1)] - x[max(lo, 0)]) / (2 * 1.96))
+
+
 def replication_estimates(scores: pd.DataFrame) -> pd.DataFrame:
     """Estimates and 95% CIs on the paper's scale of every contrast and model, per replication.
 
@@ -145,6 +161,7 @@ def coverage_table(scores_by_scenario: dict, preset: str = ENDTOEND_PRESET,
             recoverable = float(planted[world].loc[(outcome, contrast), "recoverable_d_paper"])
             c_rec = float(((g["ci_low"] <= recoverable) & (recoverable <= g["ci_high"])).mean())
             median_t = float(g["t"].median()) if model == "paper" else np.nan
+            median_t_se = median_mc_se(g["t"]) if model == "paper" else np.nan
             median_p = (float(np.median(p_from_t(g["t"], g["df"]))) if model == "paper"
                         else np.nan)
             mean = float(g["estimate"].mean())
@@ -165,7 +182,8 @@ def coverage_table(scores_by_scenario: dict, preset: str = ENDTOEND_PRESET,
                 "reported_d": reported.get((outcome, contrast), np.nan),
                 "recoverable_d_paper": recoverable, "coverage_recoverable": c_rec,
                 "mc_se_recoverable": float(np.sqrt(c_rec * (1 - c_rec) / r)),
-                "median_t": median_t, "reported_t": reported_t.get((outcome, contrast), np.nan),
+                "median_t": median_t, "mc_se_median_t": median_t_se,
+                "reported_t": reported_t.get((outcome, contrast), np.nan),
                 "median_p": median_p,
                 "planted_d_paper_in_mask": seen, "coverage_in_mask": c_seen,
                 "mc_se_in_mask": float(np.sqrt(c_seen * (1 - c_seen) / r)),

@@ -80,6 +80,8 @@ COLUMNS = {
     "coverage_recoverable": "share of replications whose 95% CI contains recoverable_d_paper",
     "mc_se_recoverable": "Monte-Carlo SE of coverage_recoverable",
     "median_t": "median over replications of the paper's test's t (model paper only)",
+    "mc_se_median_t": "Monte-Carlo SE of median_t (half the distribution-free 95% CI of a "
+                      "median, from its order statistics, over 1.96)",
     "reported_t": "the t the paper's reported p implies (signed as its d; df 88 between arms, "
                   "27 within MBSR), where reported",
     "median_p": "median over replications of the paper's test's two-sided p (model paper "

@@ -167,7 +167,9 @@ COLUMNS: dict[str, Column] = {
     "mean_ci_width": Column("Mean CI width (d)", "num", 3),
     # tests
     "t": Column("t", "num", 2), "reported_t": Column("Paper t", "num", 2),
-    "median_t": Column("Median t", "num", 2), "reported_p": Column("Paper p", "p"),
+    "median_t": Column("Median t", "num", 2),
+    "mc_se_median_t": Column("Monte-Carlo SE, median t", "num", 2),
+    "reported_p": Column("Paper p", "p"),
     "p": Column("p", "p"), "p_adj": Column("p (Holm)", "p"), "median_p": Column("Median p", "p"),
     "tost_p": Column("TOST p", "p"), "bf10": Column("BF10", "num", 2),
     "equivalent": Column("Equivalent", "bool"),
