@@ -196,6 +196,9 @@ def test_nan_weights_are_outside_the_pattern_with_a_warning(user, capsys):
     assert "warning" in line and sig.name in line and "2 NaN weight(s)" in line
     assert _response(out) == [pytest.approx(_expected(user["weights"], user["x"]), rel=1e-12)]
     assert hashes(user["root"]) == before
+    # the output's sidecar lists them with the signature
+    described = json.loads(out.with_suffix(".json").read_text())["Settings"]["signatures"]
+    assert [d["nan_weights_outside_pattern"] for d in described] == [2]
 
 
 def test_infinite_weights_are_refused(user, capsys):

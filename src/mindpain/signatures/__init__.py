@@ -150,6 +150,8 @@ class Signature:
         (surrogates, which have no file).
     path : pathlib.Path or None
         The weight file, if any.
+    nan_weights : int
+        NaN weights the file held, read as outside the pattern (0 for the surrogates).
     """
 
     name: str
@@ -162,11 +164,13 @@ class Signature:
     citation: str = ""
     sha256: str = ""
     path: Path | None = None
+    nan_weights: int = 0
 
     def describe(self) -> dict:
         """Return the JSON-ready description written into output sidecars."""
         return {"name": self.name, "label": self.label, "is_surrogate": self.is_surrogate,
                 "sha256": self.sha256, "source": self.source, "citation": self.citation,
+                "nan_weights_outside_pattern": int(self.nan_weights),
                 "regions": [] if self.regions is None else self.regions["region"].tolist()}
 
 
@@ -196,12 +200,13 @@ def _official_signature(name: str, data_dir=None) -> Signature:
     check_analyze_pair(path)
     st = path.stat()
     weights, labels, regions, sha = _official(base, str(path), st.st_size, st.st_mtime_ns)
+    n_nan = int(weights.extra.get("nan_weights", 0))
     if sign is not None:
         weights, labels, regions = split_sign(weights, labels, regions, sign)
     citation = NPS_CITATION if base == "nps" else SIIPS1_CITATION
     return Signature(name=name, label=label, is_surrogate=False, weights=weights,
                      labels=labels, regions=regions, source=str(path), citation=citation,
-                     sha256=sha, path=path)
+                     sha256=sha, path=path, nan_weights=n_nan)
 
 
 @lru_cache(maxsize=8)
@@ -232,7 +237,8 @@ def _custom_signature(path: Path) -> Signature:
     for suffix in NIFTI_SUFFIXES:
         name = name.removesuffix(suffix)
     return Signature(name=name, label=f"{name} (custom)", is_surrogate=False, weights=weights,
-                     source=str(path), sha256=sha256(path), path=path)
+                     source=str(path), sha256=sha256(path), path=path,
+                     nan_weights=int(weights.extra.get("nan_weights", 0)))
 
 
 def get_signature(name_or_path, data_dir=None) -> Signature:

@@ -122,7 +122,8 @@ def load_weights(path: Path) -> nib.Nifti1Image:
     so a float64 weight file scores at full precision. NaN weights are outside the pattern
     (CANlab writes NaN outside the brain) and are set to 0 with a
     :class:`NonFiniteWeightsWarning` naming the file and the count; an infinite weight has
-    no meaning and is refused.
+    no meaning and is refused. The count of NaN weights is kept in the image's
+    ``extra["nan_weights"]`` (0 when none) so the output sidecars can list it.
 
     Parameters
     ----------
@@ -172,7 +173,9 @@ def load_weights(path: Path) -> nib.Nifti1Image:
         data = np.where(np.isnan(data), 0, data).astype(dtype)
     if not np.any(data):
         raise MindpainError("has no non-zero weight; expected a signature weight map", path)
-    return weights_image(data, img.affine, dtype=dtype)
+    out = weights_image(data, img.affine, dtype=dtype)
+    out.extra["nan_weights"] = n_nan
+    return out
 
 
 def weights_image(data, affine, dtype=np.float32) -> nib.Nifti1Image:
