@@ -45,8 +45,10 @@ def main() -> int:
     import jupytext
     import nbclient
 
-    from mindpain import design, power_sensitivity, retrodesign
-    from mindpain.config import PRECOMPUTED_DIR, get_config
+    from mindpain.core.config import PRECOMPUTED_DIR, get_config
+    from mindpain.design import power as design
+    from mindpain.design import retrodesign
+    from mindpain.design import sensitivity as power_sensitivity
 
     cfg = get_config()
     steps = {

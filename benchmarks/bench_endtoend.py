@@ -64,8 +64,8 @@ def main() -> int:
                         help="also time this many replications per world here")
     args = parser.parse_args()
     from mindpain import endtoend
-    from mindpain.config import PRECOMPUTED_DIR, get_config
-    from mindpain.vocabulary import WORLDS
+    from mindpain.core.config import PRECOMPUTED_DIR, get_config
+    from mindpain.core.vocabulary import WORLDS
 
     lines = ["### End-to-end calibration (`make calibrate`, `benchmarks/bench_endtoend.py`)", ""]
     meta_path = PRECOMPUTED_DIR / "trial_coverage_endtoend.json"

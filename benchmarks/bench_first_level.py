@@ -47,7 +47,7 @@ def main() -> int:
     subprocess.run(cmd, check=True)
     rerun = time.perf_counter() - start
 
-    from mindpain import group_level
+    from mindpain.first_level import group as group_level
 
     truth = twin / "derivatives" / "twin-truth"
     mask = truth / "space-MNI152NLin6Asym_res-twin_desc-brain_mask.nii.gz"

@@ -76,7 +76,7 @@ with open(out, "w") as fh:
 
 def make_maps(n: int) -> Path:
     """Write ``n`` pain21 copies with distinct BIDS names; return the list file."""
-    from mindpain.datasets import fetch_pain21
+    from mindpain.core.datasets import fetch_pain21
 
     src = fetch_pain21(download=False).maps
     folder = WORK / "maps"

@@ -22,7 +22,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from _machine import BUDGET_HEADER, budget_row, machine_line, replace_section  # noqa: E402
 
-from mindpain.vocabulary import DEFAULT_SEED, WORLDS  # noqa: E402
+from mindpain.core.vocabulary import DEFAULT_SEED, WORLDS  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 BUDGET_S = 0.6

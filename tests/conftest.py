@@ -3,7 +3,7 @@
 ``make test`` runs the suite on both cores (pytest-xdist, ``-n 2 --dist loadfile``): each
 worker is its own process, so a session fixture would be made once per worker. The twins
 are therefore made in the run's shared temporary folder, under the package's own folder
-lock (:func:`mindpain.folders.folder_lock`, taken by ``generate_twin``): the first worker
+lock (:func:`mindpain.core.folders.folder_lock`, taken by ``generate_twin``): the first worker
 generates a twin, the other waits and finds it current. Test files are handed to the workers
 longest first (:data:`HEAVY_FIRST`), so the build of the book does not start last.
 
@@ -142,7 +142,7 @@ def tiny_source(small_twin, tmp_path_factory) -> Path:
 
     The data-safety tests copy it (:func:`bids`) for each test that may change its files.
     """
-    from mindpain.folders import MARKER
+    from mindpain.core.folders import MARKER
 
     root = tmp_path_factory.mktemp("tiny") / "bids"
     shutil.copytree(small_twin, root, ignore=shutil.ignore_patterns(

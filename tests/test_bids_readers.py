@@ -1,7 +1,7 @@
 """Pins of the BIDS reader's behaviour, written before its two copies were merged.
 
-``mindpain.dataset`` (the chapters' names: ``list_runs``, ``load_events``,
-``repetition_time``, ``load_participants``) and ``mindpain.first_level`` (the GLM's:
+``mindpain.bids.describe`` (the chapters' names: ``list_runs``, ``load_events``,
+``repetition_time``, ``load_participants``) and ``mindpain.first_level.runs`` (the GLM's:
 ``find_runs``, ``repetition_time``, ``load_events``, ``load_bold``) were two readers; they are
 now one, :mod:`mindpain.bids`, and both names must keep agreeing on the same dataset: the same
 runs in the same order, the same TR, the same events, the same participants. Only the first
@@ -17,10 +17,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mindpain import bids, dataset, group_level
-from mindpain.errors import MindpainError
+from mindpain import bids
+from mindpain.bids import describe as dataset
+from mindpain.core.errors import MindpainError
+from mindpain.core.vocabulary import GROUPS, SESSIONS, TASK, TRIAL_TYPES
+from mindpain.first_level import group as group_level
 from mindpain.twin import load_parameters
-from mindpain.vocabulary import GROUPS, SESSIONS, TASK, TRIAL_TYPES
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +94,7 @@ def test_na_policy_of_the_bids_reader(tmp_path):
     assert read.age.isna().all()          # n/a and NA are missing in a BIDS table
     assert read.note.isna().tolist() == [True, False]
     strict = pd.read_csv(table, sep="\t", na_values=["n/a"], keep_default_na=False)
-    from mindpain.io import read_tsv
+    from mindpain.core.io import read_tsv
 
     pd.testing.assert_frame_equal(read_tsv(table), strict)   # our own tables: n/a only
 

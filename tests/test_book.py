@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from mindpain.checksums import sha256
+from mindpain.core.checksums import sha256
 from mindpain_book import api, axe, reproducibility, sitecheck
 from mindpain_book.sitecheck import external_resources
 

@@ -113,7 +113,7 @@ def test_every_module_has_an_api_page_in_the_book():
     unplaced = api_sections().get(OTHER_MODULES, [])
     assert unplaced == [], f"place these modules in a section of API_SECTIONS: {unplaced}"
     assert api_sections(["mindpain", "mindpain.stats", "mindpain.stats.tables", "x.y"]) == {
-        "Vocabulary, configuration and input/output": ["mindpain"],
+        "Foundations: vocabulary, configuration, errors, files": ["mindpain"],
         "Statistics": ["mindpain.stats", "mindpain.stats.tables"], OTHER_MODULES: ["x.y"]}
     for name, text in api_pages().items():
         assert (ROOT_API / name).read_text() == text, f"book/api/{name} is stale: make api"

@@ -10,10 +10,11 @@ import pandas as pd
 import pytest
 from _figure_helpers import assert_legible
 
-from mindpain import bids, dataset
-from mindpain.errors import MindpainError
+from mindpain import bids
+from mindpain.bids import describe as dataset
+from mindpain.core.errors import MindpainError
+from mindpain.core.vocabulary import GROUPS
 from mindpain.twin import load_parameters
-from mindpain.vocabulary import GROUPS
 
 matplotlib.use("Agg")
 

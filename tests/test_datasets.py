@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from _scoring_helpers import shared_pain21
 
-from mindpain import datasets
-from mindpain.errors import MindpainError
+from mindpain.core import datasets
+from mindpain.core.errors import MindpainError
 
 
 def test_local_copy_is_verified_and_complete():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mindpain import design
+from mindpain.design import power as design
 from mindpain.reported import REPORTED
 
 

@@ -11,9 +11,9 @@ import pytest
 from conftest import TEST_SEED, twin_run_in_memory
 
 from mindpain import endtoend
+from mindpain.core.errors import MindpainError
+from mindpain.core.vocabulary import WORLDS
 from mindpain.endtoend import runner
-from mindpain.errors import MindpainError
-from mindpain.vocabulary import WORLDS
 
 N_REPS = 3
 #: One scenario (the realistic world) keeps the module's fixture cheap.
@@ -162,9 +162,9 @@ def test_in_memory_first_level_equals_on_disk(small_twin, tmp_path):
     """One run of the twin written by ``mindpain twin``: the in-memory fit gives its map."""
     import nibabel as nib
 
-    from mindpain import first_level as fl
-    from mindpain import first_level_outputs
-    from mindpain.first_level import MOTION_CONFOUNDS, ModelSettings
+    from mindpain.first_level import outputs as first_level_outputs
+    from mindpain.first_level import runs as fl
+    from mindpain.first_level.runs import MOTION_CONFOUNDS, ModelSettings
     from mindpain.twin.patterns import generator_space
 
     spec, data = twin_run_in_memory(small_twin, "post", 2)
@@ -209,7 +209,7 @@ def test_session_effect_is_the_fixed_effects_mean():
 @pytest.fixture(scope="module")
 def realistic_run():
     """One realistic run of the small twin (motion outliers, confounds) and its design."""
-    from mindpain.first_level import MOTION_CONFOUNDS
+    from mindpain.first_level.runs import MOTION_CONFOUNDS
     from mindpain.twin.participants import draw_participants, draw_truth
     from mindpain.twin.run import make_run
 
@@ -225,8 +225,8 @@ def realistic_run():
 
 @pytest.mark.parametrize("with_confounds", [False, True])
 def test_fast_design_equals_the_first_levels(realistic_run, with_confounds):
-    from mindpain.first_level import ModelSettings
-    from mindpain.glm import design_matrix
+    from mindpain.first_level.glm import design_matrix
+    from mindpain.first_level.runs import ModelSettings
 
     data, events, confounds = realistic_run
     confounds = confounds if with_confounds else None
@@ -239,7 +239,7 @@ def test_fast_design_equals_the_first_levels(realistic_run, with_confounds):
 
 def test_ar1_contrast_equals_fit_arrays(realistic_run):
     """The stacked AR(1) fit gives nilearn's per-bin models' effects and variances."""
-    from mindpain.glm import design_matrix, fit_arrays
+    from mindpain.first_level.glm import design_matrix, fit_arrays
 
     data, events, confounds = realistic_run
     n = data.bold.shape[3]
@@ -341,7 +341,7 @@ def test_mask_effects_measure_the_calibration_grids_mask():
 def test_the_book_reads_the_committed_result(tmp_path, monkeypatch):
     """Chapter 4 on the full preset: the result `make calibrate` committed, key checked
     against this code, adopted into the results folder."""
-    from mindpain.config import get_config
+    from mindpain.core.config import get_config
 
     monkeypatch.setenv("MINDPAIN_RESULTS", str(tmp_path))
     cfg = get_config(preset="full")
@@ -360,7 +360,7 @@ def test_the_book_reads_the_committed_result(tmp_path, monkeypatch):
                    "world after re-planting the twin; `make calibrate` resumes from "
                    "data/endtoend-cache (issue #23). Strict: remove this mark when complete.")
 def test_the_committed_result_has_every_replication_asked_for():
-    from mindpain.config import get_config
+    from mindpain.core.config import get_config
 
     cfg = get_config(preset="full")
     table, _, _ = endtoend.load_or_run(cfg)

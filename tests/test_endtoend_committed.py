@@ -16,8 +16,8 @@ import pytest
 from scipy import stats
 
 from mindpain import endtoend
+from mindpain.core.vocabulary import WORLDS
 from mindpain.endtoend.coverage import median_mc_se
-from mindpain.vocabulary import WORLDS
 
 NOMINAL = 0.95
 FAMILY_ALPHA = 0.01
@@ -26,7 +26,7 @@ FAMILY_ALPHA = 0.01
 @pytest.fixture(scope="module")
 def committed():
     """The paper's test's rows of the committed table, in the two worlds (no MAR)."""
-    from mindpain.config import get_config
+    from mindpain.core.config import get_config
 
     table, _, _ = endtoend.load_or_run(get_config(preset="full"))
     rows = table[table.scenario.isin(WORLDS) & (table.model == "paper")]

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mindpain import evidence
-from mindpain.errors import MindpainError
+from mindpain.core.errors import MindpainError
+from mindpain.design import evidence
 
 
 def _outcomes(rng, shift_mbsr=0.0, n=30):
@@ -36,7 +36,7 @@ def test_tost_power_matches_simulation():
     rng = np.random.default_rng(3)
     n, R, sesoi = 60, 4000, 0.5
     hits = 0
-    from mindpain.trial import between_d
+    from mindpain.trial.analysis import between_d
 
     res = between_d(rng.normal(size=(R, n)), rng.normal(size=(R, n)), level=0.90)
     hits = ((res["ci_low"] > -sesoi) & (res["ci_high"] < sesoi)).mean()

@@ -15,10 +15,10 @@ import pytest
 from _figure_helpers import assert_legible
 from matplotlib.figure import Figure
 
+from mindpain.core.vocabulary import TRIAL_CONTRASTS, TRIAL_OUTCOMES
 from mindpain.figures import design as figures_design
 from mindpain.figures import trial as figures_trial
 from mindpain.figures.style import COLUMN_PX, MAX_WIDTH_IN, column_width, legibility
-from mindpain.vocabulary import TRIAL_CONTRASTS, TRIAL_OUTCOMES
 
 
 def test_legibility_measures_width_and_the_smallest_text():

@@ -12,9 +12,9 @@ import pytest
 from _figure_helpers import assert_legible
 from matplotlib.figure import Figure
 
-from mindpain import signature_checks as checks
-from mindpain.errors import MindpainError
+from mindpain.core.errors import MindpainError
 from mindpain.figures import signatures as figs
+from mindpain.scoring import checks
 from mindpain.signatures import Signature
 
 SHAPE = (9, 11, 9)

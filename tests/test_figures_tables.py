@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mindpain.core.vocabulary import CONTRAST_LABELS, OUTCOME_LABELS
 from mindpain.figures.tables import (
     COLUMNS,
     MISSING,
@@ -20,7 +21,6 @@ from mindpain.figures.tables import (
     side_by_side,
     trial_effects,
 )
-from mindpain.vocabulary import CONTRAST_LABELS, OUTCOME_LABELS
 
 
 def _trial_rows():

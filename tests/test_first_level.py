@@ -11,10 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mindpain import bids, first_level_outputs, group_level
-from mindpain import first_level as fl
+from mindpain import bids
 from mindpain.cli import main
-from mindpain.errors import MindpainError
+from mindpain.core.errors import MindpainError
+from mindpain.first_level import group as group_level
+from mindpain.first_level import outputs as first_level_outputs
+from mindpain.first_level import runs as fl
 
 TRUTH = Path("derivatives") / "twin-truth"
 MASK = TRUTH / "space-MNI152NLin6Asym_res-twin_desc-brain_mask.nii.gz"
@@ -84,7 +86,7 @@ def test_sidecar_has_settings_and_checksums(derivs, small_twin):
     run_side = json.loads((out / "sub-001/ses-pre/func/sub-001_ses-pre_task-heat_run-1_desc-"
                            "design_matrix.json").read_text())
     bold = "sub-001/ses-pre/func/sub-001_ses-pre_task-heat_run-1_bold.nii.gz"
-    from mindpain.checksums import sha256
+    from mindpain.core.checksums import sha256
 
     assert run_side["MindpainKey"]["inputs"][bold] == sha256(small_twin / bold)
     design = pd.read_csv(out / "sub-001/ses-pre/func/sub-001_ses-pre_task-heat_run-1_desc-"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from mindpain.core.vocabulary import CONTRAST_LABELS, OUTCOME_LABELS
 from mindpain.figures.glance import MISSING, results_at_a_glance
 from mindpain.reported import effect_scale_table
-from mindpain.vocabulary import CONTRAST_LABELS, OUTCOME_LABELS
 from mindpain_book.glue import build_log
 
 

@@ -1,4 +1,4 @@
-"""The first level's GLM (mindpain.glm) against nilearn's own, the independent reference."""
+"""The first level's GLM (mindpain.first_level.glm) against nilearn's own, the reference."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mindpain import glm
+from mindpain.first_level import glm
 
 
 def _events():

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from mindpain import checksums
+from mindpain.core import checksums
 
 
 def _true(path) -> str:
@@ -90,8 +90,9 @@ def test_first_level_check_is_skipped_only_while_no_file_changed(cached, tmp_pat
     """A passed whole-dataset first-level check is reused until any file changes."""
     from types import SimpleNamespace
 
-    from mindpain import first_level, pipeline
-    from mindpain.config import get_config
+    from mindpain import pipeline
+    from mindpain.core.config import get_config
+    from mindpain.first_level import runs as first_level
 
     bids = tmp_path / "bids"
     (bids / "sub-01").mkdir(parents=True)

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mindpain.checksums import code_closure, code_fingerprint, sha256
-from mindpain.io import cached_table, read_json, read_tsv, write_json, write_tsv
+from mindpain.core.checksums import code_closure, code_fingerprint, sha256
+from mindpain.core.io import cached_table, read_json, read_tsv, write_json, write_tsv
 
 
 def test_a_table_reads_back_exactly(tmp_path):
@@ -80,8 +80,9 @@ def test_code_closure_of_the_end_to_end_result_spans_the_pipeline():
     names = {p.relative_to(p.parents[1]).as_posix() if p.parent.name != "mindpain"
              else p.name for p in code_files()}
     assert {"endtoend/__init__.py", "endtoend/runner.py", "endtoend/glm.py",
-            "endtoend/coverage.py", "first_level.py", "glm.py", "twin/parameters.toml",
-            "bids/query.py", "scoring/engine.py", "trial_models.py", "truth.py"} <= names
+            "endtoend/coverage.py", "first_level/runs.py", "first_level/glm.py",
+            "twin/parameters.toml", "bids/query.py", "scoring/engine.py", "trial/models.py",
+            "truth.py"} <= names
     assert not any(n.startswith(("figures/", "mindpain_book")) for n in names)
 
 

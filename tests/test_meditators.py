@@ -11,9 +11,11 @@ import statsmodels.api as sm
 from _figure_helpers import assert_legible
 from scipy import optimize, stats
 
-from mindpain import meditator_calibration, meditator_models, meditators
-from mindpain.errors import MindpainError
+from mindpain.core.errors import MindpainError
 from mindpain.figures import meditators as figures_meditators
+from mindpain.meditators import analysis as meditators
+from mindpain.meditators import calibration as meditator_calibration
+from mindpain.meditators import models as meditator_models
 from mindpain.stats.multiplicity import holm, holm_rows
 from mindpain.twin import draw_participants, load_parameters, simulate_observed
 from mindpain.twin import meditators as twin_meditators

@@ -1,4 +1,4 @@
-"""Multiverse: batched models against mindpain.trial, the permutation null, the content key."""
+"""Multiverse: batched models against mindpain.trial.analysis, the permutation null, the key."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 from mindpain import multiverse as mv
-from mindpain.errors import MindpainError
+from mindpain.core.errors import MindpainError
 
 
 @pytest.fixture(scope="module")
 def replication():
-    from mindpain.trial_models import validate_outcomes
+    from mindpain.trial.models import validate_outcomes
     from mindpain.twin.participants import draw_participants, simulate_observed
 
     obs = simulate_observed("full", 3, 1)
@@ -33,7 +33,7 @@ def test_grid_has_at_least_48_specifications():
 
 
 def test_book_grid_varies_smoothing_confounds_hrf_and_high_pass():
-    from mindpain.vocabulary import MOTION_CONFOUNDS
+    from mindpain.core.vocabulary import MOTION_CONFOUNDS
 
     variants = mv.first_level_variants("book")
     assert len(variants) == 16 and mv.n_specifications("book") == 384
@@ -44,7 +44,7 @@ def test_book_grid_varies_smoothing_confounds_hrf_and_high_pass():
     motion = next(v for v in variants if v.confounds == "motion")
     assert motion.settings().confounds == MOTION_CONFOUNDS
     # the pipeline's own settings are one of the variants
-    from mindpain.first_level import ModelSettings
+    from mindpain.first_level.runs import ModelSettings
 
     assert ModelSettings(confounds=MOTION_CONFOUNDS) in {v.settings() for v in variants}
     # the ideal twin writes no confounds: its confound axis is "none" only
@@ -55,7 +55,7 @@ def test_book_grid_varies_smoothing_confounds_hrf_and_high_pass():
 
 def test_batched_models_match_the_trial_stage(replication):
     from mindpain.stats.effect_sizes import between_d
-    from mindpain.trial_models import ancova_contrasts, change_scores, fit_ancova, fit_mixedlm
+    from mindpain.trial.models import ancova_contrasts, change_scores, fit_ancova, fit_mixedlm
 
     trial, frame = replication
     labels = frame["group"].to_numpy()[None, :]
@@ -153,8 +153,8 @@ def _tree_digest(folder):
 
 @pytest.mark.slow
 def test_multiverse_runs_through_the_pipeline_on_the_small_twin(small_twin, tmp_path):
-    from mindpain.config import get_config
-    from mindpain.folders import read_marker
+    from mindpain.core.config import get_config
+    from mindpain.core.folders import read_marker
     from mindpain.pipeline import ensure_first_level, first_level_dir
 
     # the shared twin as a dataset of its own, so the derivatives are this test's alone
@@ -188,7 +188,7 @@ def test_multiverse_runs_through_the_pipeline_on_the_small_twin(small_twin, tmp_
 
 
 def test_work_folder_it_did_not_make_is_refused(tmp_path):
-    from mindpain.config import get_config
+    from mindpain.core.config import get_config
 
     cfg = get_config(preset="small", work_dir=tmp_path, n_jobs=1)
     folder = mv.work_folder(cfg)

@@ -10,15 +10,15 @@ import pytest
 from conftest import TEST_SEED, twin_run_in_memory
 
 from mindpain import multiverse as mv
-from mindpain.errors import MindpainError
+from mindpain.core.errors import MindpainError
 
 
 def test_in_memory_variants_equal_the_file_based_first_level(small_twin, tmp_path):
     """Smoothing, confounds and HRF in memory give the first level's own maps of a run."""
     import nibabel as nib
 
-    from mindpain import first_level as fl
-    from mindpain import first_level_outputs
+    from mindpain.first_level import outputs as first_level_outputs
+    from mindpain.first_level import runs as fl
     from mindpain.twin.patterns import generator_space
 
     spec, data = twin_run_in_memory(small_twin, "pre", 1)

@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 from conftest import TEST_SEED
 
-from mindpain.config import get_config
+from mindpain.core.config import get_config
+from mindpain.core.vocabulary import TRIAL_OUTCOMES
 from mindpain.pipeline import first_level_dir, load_outcomes
 from mindpain.twin.model import READOUTS, derive_constants
 from mindpain.twin.patterns import LATENTS
-from mindpain.vocabulary import TRIAL_OUTCOMES
 
 
 def test_outcomes_table_recovers_the_planted_truth(ideal_twin):

@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mindpain import endtoend, glm
+from mindpain import endtoend
 from mindpain.endtoend import transfer as tr
+from mindpain.first_level import glm
 from mindpain.reported import REPORTED
 from mindpain.twin.model import (
     READOUTS,
@@ -225,9 +226,9 @@ def test_the_committed_transfer_plants_every_preset():
     import tomllib
     from importlib import resources
 
-    from mindpain.config import PRECOMPUTED_DIR
+    from mindpain.core.config import PRECOMPUTED_DIR
+    from mindpain.core.vocabulary import PRESETS, WORLDS
     from mindpain.twin.params import TRANSFER_FILE
-    from mindpain.vocabulary import PRESETS, WORLDS
 
     table = pd.read_csv(PRECOMPUTED_DIR / tr.TRANSFER_TABLE, sep="\t").set_index(
         ["world", "readout"])

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from mindpain import design, power_sensitivity
+from mindpain.design import power as design
+from mindpain.design import sensitivity as power_sensitivity
 
 
 def test_sensitivity_reproduces_assumed_power_and_moves_the_right_way():

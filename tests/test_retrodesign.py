@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from mindpain import retrodesign
+from mindpain.design import retrodesign
 from mindpain.reported import REPORTED
 
 

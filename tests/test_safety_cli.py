@@ -12,8 +12,8 @@ import pytest
 from _safety_helpers import one_line, run_cli
 
 from mindpain import __version__
-from mindpain import first_level as fl
 from mindpain.cli import build_parser, main
+from mindpain.first_level import runs as fl
 
 
 def test_version(capsys):
@@ -138,8 +138,8 @@ def test_no_traceback_in_a_real_process(tmp_path, argv):
 
 
 def test_written_and_downloaded_files_have_normal_permissions(tmp_path):
-    from mindpain.datasets import download_file
-    from mindpain.io import write_json
+    from mindpain.core.datasets import download_file
+    from mindpain.core.io import write_json
 
     umask = os.umask(0o022)
     try:

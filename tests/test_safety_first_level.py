@@ -19,11 +19,11 @@ import pytest
 from _safety_helpers import hashes, one_line, run_cli
 
 from mindpain import bids as bids_reader
-from mindpain import first_level as fl
-from mindpain import first_level_outputs
-from mindpain.checksums import sha256
-from mindpain.errors import MindpainError
-from mindpain.folders import MARKER
+from mindpain.core.checksums import sha256
+from mindpain.core.errors import MindpainError
+from mindpain.core.folders import MARKER
+from mindpain.first_level import outputs as first_level_outputs
+from mindpain.first_level import runs as fl
 
 FUNC = Path("sub-001/ses-pre/func")
 STEM = "sub-001_ses-pre_task-heat"

@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 from _safety_helpers import hashes, one_line, run_cli
 
-from mindpain.first_level_outputs import session_map_path
+from mindpain.first_level.outputs import session_map_path
 
 SHAPE = (4, 4, 4)
 AFFINE = np.array([[-2.0, 0, 0, 4], [0, 2.0, 0, -4], [0, 0, 2.0, -4], [0, 0, 0, 1]])
@@ -122,8 +122,8 @@ def test_score_refuses_signature_weights_with_a_singular_affine(user, capsys):
 
 
 def test_first_level_refuses_an_unoriented_mask_before_writing(bids, tmp_path):
-    from mindpain.errors import MindpainError
-    from mindpain.first_level import run_first_level
+    from mindpain.core.errors import MindpainError
+    from mindpain.first_level.runs import run_first_level
 
     bold = nib.load(bids / FUNC / f"{STEM}_run-1_bold.nii.gz")
     mask = nib.Nifti1Image(np.ones(bold.shape[:3], np.uint8), None)

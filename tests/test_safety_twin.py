@@ -14,7 +14,7 @@ import pytest
 from _safety_helpers import hashes, one_line, run_cli
 from conftest import TEST_SEED
 
-from mindpain.folders import MARKER, partial_dir
+from mindpain.core.folders import MARKER, partial_dir
 from mindpain.twin import generate as gen
 
 
@@ -188,7 +188,7 @@ def test_folder_lock_is_exclusive_between_processes(tmp_path):
     import subprocess
     import sys
 
-    from mindpain.folders import folder_lock
+    from mindpain.core.folders import folder_lock
 
     probe = ("import fcntl, sys, pathlib; locks = list(pathlib.Path(sys.argv[1]).glob("
              "'.mindpain-lock-twin-*'))\nif not locks:\n    print('gone'); sys.exit()\n"

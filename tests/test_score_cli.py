@@ -13,10 +13,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mindpain import cli, scoring, surrogates
-from mindpain.errors import MindpainError
+from mindpain import cli, scoring
+from mindpain.core.errors import MindpainError
+from mindpain.core.vocabulary import METRICS
 from mindpain.scoring import outputs as scoring_outputs
-from mindpain.vocabulary import METRICS
+from mindpain.signatures import surrogates
 
 SHAPE = (4, 4, 4)
 AFFINE = np.diag([2.0, 2.0, 2.0, 1.0])

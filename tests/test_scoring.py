@@ -15,10 +15,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mindpain import cli, scoring
-from mindpain.errors import MindpainError
+from mindpain.core.errors import MindpainError
+from mindpain.core.vocabulary import METRICS
 from mindpain.signatures import Signature
-from mindpain.surrogates import build_surrogate
-from mindpain.vocabulary import METRICS
+from mindpain.signatures.surrogates import build_surrogate
 
 SURROGATES = ("nps-surrogate", "siips1-surrogate")
 HYPO = settings(max_examples=50, deadline=None,
@@ -189,7 +189,7 @@ def test_pain21_matches_independent_numpy(pain21_scores):
 def test_resampling_weights_2mm_to_data_3mm(pain21_scores):
     from nilearn.image import resample_img
 
-    from mindpain.images import mni_grid
+    from mindpain.core.images import mni_grid
 
     maps, _ = pain21_scores
     shape3, affine3 = mni_grid(3.0)

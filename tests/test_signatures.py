@@ -12,9 +12,9 @@ import pytest
 from _scoring_helpers import TINY_SHAPE, save, tiny_img
 
 from mindpain import signatures as sg
-from mindpain.checksums import sha256
-from mindpain.config import get_config
-from mindpain.errors import MindpainError
+from mindpain.core.checksums import sha256
+from mindpain.core.config import get_config
+from mindpain.core.errors import MindpainError
 
 
 @pytest.fixture(autouse=True)

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mindpain.errors import MindpainError
-from mindpain.io import write_tsv
+from mindpain.core.errors import MindpainError
+from mindpain.core.io import write_tsv
 from mindpain_book import table_compare
 from mindpain_book.table_compare import ATOL, RTOL
 

@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from mindpain.errors import MindpainError
+from mindpain.core.errors import MindpainError
 from mindpain_book import table_record
 
 

@@ -8,12 +8,14 @@ import pytest
 from _figure_helpers import assert_legible
 from scipy import optimize, stats
 
-from mindpain import trial, trial_calibration, trial_models
-from mindpain.config import get_config
-from mindpain.errors import MindpainError
+from mindpain.core.config import get_config
+from mindpain.core.errors import MindpainError
 from mindpain.figures import trial as figures_trial
 from mindpain.stats import effect_sizes
 from mindpain.stats.multiplicity import holm
+from mindpain.trial import analysis as trial
+from mindpain.trial import calibration as trial_calibration
+from mindpain.trial import models as trial_models
 from mindpain.truth import planted_trial_effects
 from mindpain.twin import simulate_observed
 

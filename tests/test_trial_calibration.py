@@ -1,4 +1,4 @@
-"""The paper's test (mindpain.trial_calibration.paper_test) against independent references."""
+"""The paper's test (mindpain.trial.calibration.paper_test) against independent references."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ def test_paper_test_equals_ols_and_one_sample_t():
     import statsmodels.api as sm
     from scipy import stats
 
-    from mindpain.trial_calibration import paper_test
+    from mindpain.trial.calibration import paper_test
 
     rng = np.random.default_rng(3)
     arm = np.repeat(np.array(["MBSR", "HEP", "WL"]), [9, 7, 8])

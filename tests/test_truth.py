@@ -9,19 +9,21 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mindpain import meditators, trial, truth
-from mindpain.config import get_config
-from mindpain.errors import MindpainError
-from mindpain.io import write_tsv
-from mindpain.twin import bids as twin_bids
-from mindpain.twin.meditators import planted_meditator_effects as generator_meditators
-from mindpain.twin.model import planted_trial_effects as generator_trial
-from mindpain.vocabulary import (
+from mindpain import truth
+from mindpain.core.config import get_config
+from mindpain.core.errors import MindpainError
+from mindpain.core.io import write_tsv
+from mindpain.core.vocabulary import (
     PLANTED_MEDITATOR_FILE,
     PLANTED_TRIAL_FILE,
     PRESETS,
     TWIN_TRUTH_DIR,
 )
+from mindpain.meditators import analysis as meditators
+from mindpain.trial import analysis as trial
+from mindpain.twin import bids as twin_bids
+from mindpain.twin.meditators import planted_meditator_effects as generator_meditators
+from mindpain.twin.model import planted_trial_effects as generator_trial
 
 PACKAGE = Path(truth.__file__).parent
 READERS = {PLANTED_TRIAL_FILE: truth.read_trial_truth,
@@ -203,6 +205,7 @@ def test_only_the_bridge_reaches_the_planted_truth():
 
 def test_bridge_sits_between_the_twin_and_the_statistics():
     """The bridge imports only the vocabulary, the foundations and the twin: nothing above."""
-    allowed = ("mindpain.vocabulary", "mindpain.errors", "mindpain.io", "mindpain.twin")
+    allowed = ("mindpain.core.vocabulary", "mindpain.core.errors", "mindpain.core.io",
+               "mindpain.twin")
     found = {m for m, _ in _imports(PACKAGE / "truth.py") if m.startswith("mindpain")}
     assert found and all(m.startswith(allowed) for m in found), found

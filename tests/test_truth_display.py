@@ -275,7 +275,7 @@ def test_practice_summary_without_an_estimate_in_this_build():
 
 def test_practice_replications_are_the_calibrations_own():
     """The replicated slopes are those the meditator calibration summarises (same draws)."""
-    from mindpain.meditator_calibration import calibrate_meditators
+    from mindpain.meditators.calibration import calibrate_meditators
 
     reps = recoverable.practice_replications(7, "small", 12)
     table = calibrate_meditators(7, "small", 12, rlm_replications=0)

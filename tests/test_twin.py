@@ -15,11 +15,11 @@ import pytest
 from conftest import TEST_SEED
 
 from mindpain.cli import main
+from mindpain.core.vocabulary import WORLDS
 from mindpain.twin import generate as gen
 from mindpain.twin import generate_twin, load_parameters, simulate_observed
 from mindpain.twin.model import derive_constants, planted_trial_effects, solve_group_shifts
 from mindpain.twin.participants import draw_participants
-from mindpain.vocabulary import WORLDS
 
 
 def _tree(root: Path) -> dict:
@@ -140,7 +140,7 @@ def test_observed_change_scores_have_the_planted_d():
 def test_twin_reproduces_the_papers_t_and_p():
     """Over 1,000 participant-level replications of the full twin, every reported contrast
     has median t within 0.15 of the reported t and median p within [p/2, 2p]."""
-    from mindpain.trial_calibration import replication_table
+    from mindpain.trial.calibration import replication_table
 
     table = replication_table(seed=20220701, n_replications=1000)
     assert len(table) == 5 and (table.replications == 1000).all()
@@ -189,7 +189,7 @@ def test_patterns_are_built_without_any_signature_map():
     import mindpain.twin.bold as bold
     import mindpain.twin.patterns as patterns
 
-    forbidden = ("mindpain.surrogates", "mindpain.signatures", "mindpain.scoring",
+    forbidden = ("mindpain.signatures.surrogates", "mindpain.signatures", "mindpain.scoring",
                  "mindpain.twin.model")
     for mod in (patterns, bold):
         tree = ast.parse(Path(mod.__file__).read_text())
@@ -311,8 +311,8 @@ def test_measurement_noise_matches_the_participant_level_model():
     """
     from nilearn.glm.first_level import FirstLevelModel
 
-    from mindpain.config import derive_rng
-    from mindpain.images import make_img
+    from mindpain.core.config import derive_rng
+    from mindpain.core.images import make_img
     from mindpain.twin.bold import session_patterns, synthesize_run
     from mindpain.twin.model import READOUTS, twin_space
     from mindpain.twin.task import make_run_events

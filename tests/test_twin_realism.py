@@ -1,7 +1,8 @@
 """The realistic twin differs from the analysis model the way real scans do: measured on data.
 
 Every property is measured on simulated runs (small grid, seeded, in memory through
-:mod:`mindpain.realism`), never read from the parameter file; each realistic-world number
+:mod:`mindpain.first_level.realism`), never read from the parameter file; each realistic-world
+number
 is compared with the same measurement in the ideal world, which the analysis model fits
 exactly.
 """
@@ -16,8 +17,8 @@ import pandas as pd
 import pytest
 from conftest import TEST_SEED
 
-from mindpain import realism
-from mindpain.errors import MindpainError
+from mindpain.core.errors import MindpainError
+from mindpain.first_level import realism
 from mindpain.twin import generate as gen
 from mindpain.twin import load_parameters
 from mindpain.twin.nuisance import MOTION_COLUMNS, PHYSIO_COLUMNS
@@ -113,7 +114,7 @@ def test_confounds_table_has_fmriprep_columns(small_twin):
 
 def test_first_level_uses_the_twins_motion_confounds(small_twin, tmp_path):
     from mindpain import bids
-    from mindpain import first_level as fl
+    from mindpain.first_level import runs as fl
     from mindpain.pipeline import twin_confounds_dir
 
     conf_dir = twin_confounds_dir(small_twin)

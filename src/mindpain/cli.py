@@ -59,8 +59,8 @@ def _seed(text: str) -> int:
 
 
 def _n_jobs(text: str) -> int:
-    from mindpain.config import check_n_jobs
-    from mindpain.errors import MindpainError
+    from mindpain.core.config import check_n_jobs
+    from mindpain.core.errors import MindpainError
 
     try:
         return check_n_jobs(text, "--n-jobs")
@@ -89,7 +89,7 @@ def _fwhm(text: str) -> float:
 
 
 def _twin(args) -> int:
-    from mindpain.config import get_config
+    from mindpain.core.config import get_config
     from mindpain.twin.generate import generate_twin
 
     cfg = get_config()  # the environment's seed and n_jobs where the options are not given
@@ -102,8 +102,8 @@ def _twin(args) -> int:
 
 
 def _first_level(args) -> int:
-    from mindpain.config import get_config
-    from mindpain.first_level import run_first_level
+    from mindpain.core.config import get_config
+    from mindpain.first_level.runs import run_first_level
 
     n_jobs = args.n_jobs if args.n_jobs is not None else get_config().n_jobs
     summary = run_first_level(args.bids_dir, args.out, fmriprep=args.fmriprep,
@@ -133,7 +133,7 @@ def _version() -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``mindpain`` command."""
-    from mindpain.vocabulary import DEFAULT_SEED, DEFAULT_WORLD, METRICS, PRESETS, WORLDS
+    from mindpain.core.vocabulary import DEFAULT_SEED, DEFAULT_WORLD, METRICS, PRESETS, WORLDS
 
     parser = _Parser(prog="mindpain", description=DESCRIPTION, epilog=EPILOG)
     parser.add_argument("--version", action="version", version=_version())
@@ -291,7 +291,7 @@ def stage_parser(stage: str, description: str, preset: str, out) -> argparse.Arg
     """Return the parser of ``python -m mindpain.<stage>`` with the options every stage has.
 
     The options are ``--preset`` (default ``preset``), ``--seed`` and ``--n-jobs`` (default:
-    the configuration's, :func:`mindpain.config.get_config`) and ``--out`` (default ``out``);
+    the configuration's, :func:`mindpain.core.config.get_config`) and ``--out`` (default ``out``);
     the stage adds its own. Parser errors are one line (exit 2).
 
     Parameters
@@ -315,7 +315,7 @@ def stage_parser(stage: str, description: str, preset: str, out) -> argparse.Arg
     >>> parser.parse_args(["--seed", "3"]).preset
     'reduced'
     """
-    from mindpain.vocabulary import PRESETS
+    from mindpain.core.vocabulary import PRESETS
 
     parser = _Parser(prog=f"python -m mindpain.{stage}", description=description)
     parser.add_argument("--preset", default=preset, choices=PRESETS,
@@ -350,8 +350,8 @@ def run_stage(stage: str, args: argparse.Namespace, work) -> int:
     int
         0, or 2 after a one-line error.
     """
-    from mindpain.config import get_config
-    from mindpain.errors import MindpainError
+    from mindpain.core.config import get_config
+    from mindpain.core.errors import MindpainError
 
     overrides = {"preset": args.preset, "bids_dir": None}
     if args.seed is not None:
@@ -372,8 +372,8 @@ def _on_sigterm(signum, frame):
 
 def main(argv=None) -> int:
     """Run the command line; return the exit status."""
-    from mindpain.errors import MindpainError
-    from mindpain.folders import os_error_message
+    from mindpain.core.errors import MindpainError
+    from mindpain.core.folders import os_error_message
 
     parser = build_parser()
     try:

@@ -11,15 +11,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from mindpain.checksums import (
+from mindpain.core.checksums import (
     checked_before,
     code_closure,
     code_fingerprint,
     remember_checked,
     tree_state,
 )
-from mindpain.config import Config, get_config
-from mindpain.vocabulary import RATING_OUTCOMES, TRIAL_OUTCOMES
+from mindpain.core.config import Config, get_config
+from mindpain.core.vocabulary import RATING_OUTCOMES, TRIAL_OUTCOMES
 
 
 def ensure_dataset(cfg: Config | None = None) -> Path:
@@ -36,7 +36,7 @@ def ensure_dataset(cfg: Config | None = None) -> Path:
 
 def twin_confounds_dir(bids_dir) -> Path | None:
     """Return the twin's confounds folder inside ``bids_dir`` (realistic world), or ``None``."""
-    from mindpain.first_level import TWIN_CONFOUNDS_DIR
+    from mindpain.first_level.runs import TWIN_CONFOUNDS_DIR
 
     folder = Path(bids_dir) / TWIN_CONFOUNDS_DIR
     return folder if folder.is_dir() else None
@@ -52,11 +52,11 @@ def ensure_first_level(cfg: Config | None = None, progress: bool = False) -> Pat
 
     Raises
     ------
-    mindpain.errors.MindpainError
+    mindpain.core.errors.MindpainError
         When any run failed; the message lists them.
     """
-    from mindpain.errors import MindpainError
-    from mindpain.first_level import run_first_level
+    from mindpain.core.errors import MindpainError
+    from mindpain.first_level.runs import run_first_level
 
     cfg = cfg or get_config()
     bids_dir = ensure_dataset(cfg)
@@ -78,12 +78,12 @@ def _first_level_check(bids_dir, out, confounds_dir) -> tuple[str, int]:
 
     While no file under the dataset or its derivatives changed (nor the code that fits and
     checks them), a chapter need not check the runs one by one again (see
-    :func:`mindpain.checksums.remember_checked`; only with the checksum cache configured).
+    :func:`mindpain.core.checksums.remember_checked`; only with the checksum cache configured).
     """
     from mindpain import __version__
 
     tree, newest = tree_state(bids_dir, out)
-    code = code_fingerprint(code_closure("mindpain.first_level"))
+    code = code_fingerprint(code_closure("mindpain.first_level.runs"))
     key = "\t".join(["first-level", __version__, code, str(bids_dir), str(out),
                      str(confounds_dir), tree])
     return key, newest
@@ -130,12 +130,12 @@ def load_outcomes(cfg: Config | None = None) -> pd.DataFrame:
     """Return the outcomes table: one row per participant and session.
 
     Columns: ``participant_id, session, group, age, sex`` and the outcomes
-    :data:`mindpain.vocabulary.TRIAL_OUTCOMES` (signature responses of the hot>warm map, mean
+    :data:`mindpain.core.vocabulary.TRIAL_OUTCOMES` (signature responses of the hot>warm map, mean
     hot-trial ratings).
     Works the same on the twin and on a user's BIDS dataset.
     """
     from mindpain.bids import load_events, load_participants
-    from mindpain.dataset import session_ratings
+    from mindpain.bids.describe import session_ratings
 
     cfg = cfg or get_config()
     bids_dir = ensure_dataset(cfg)

@@ -6,16 +6,16 @@ of two doors:
 * **a dataset's truth**, read from the files the twin wrote into it:
   :func:`read_trial_truth` (``planted_effects.tsv``) and :func:`read_meditator_truth`
   (``planted_meditator_effects.tsv``), both in the twin's truth folder
-  (:data:`~mindpain.vocabulary.TWIN_TRUTH_DIR`). A real dataset has no such folder: both
+  (:data:`~mindpain.core.vocabulary.TWIN_TRUTH_DIR`). A real dataset has no such folder: both
   return ``None`` and the chapters say that there is no planted truth to compare with.
   The files are checked when read; a bad one raises a one-line
-  :class:`~mindpain.errors.MindpainError` naming it and what was expected.
+  :class:`~mindpain.core.errors.MindpainError` naming it and what was expected.
 * **the generator's truth** of a preset: :func:`planted_trial_effects` and
   :func:`planted_meditator_effects`, for the simulations that draw their own replications
   from the twin's participant level (calibration, design analysis, end to end) and have no
   dataset to read. They delegate to :mod:`mindpain.twin`, where the derivations are.
 
-The twin writes both tables with :func:`mindpain.io.write_tsv` at full precision (each float
+The twin writes both tables with :func:`mindpain.core.io.write_tsv` at full precision (each float
 as its shortest round-trip text), and pandas' default parser reads that text back exactly
 (pandas 3 deprecates the ``float_precision`` choice), so the file gives exactly the
 generator's float64 values (``tests/test_truth.py`` checks it for every preset).
@@ -30,9 +30,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from mindpain.errors import MindpainError
-from mindpain.io import read_tsv
-from mindpain.vocabulary import (
+from mindpain.core.errors import MindpainError
+from mindpain.core.io import read_tsv
+from mindpain.core.vocabulary import (
     DEFAULT_WORLD,
     DOSE_METHODS,
     GROUP_METHODS,
@@ -123,12 +123,12 @@ def truth_path(bids_dir, name: str) -> Path | None:
     """Path of the twin's truth table ``name`` in ``bids_dir``, or ``None`` for real data.
 
     A dataset is a twin when it has the twin's truth folder
-    (:data:`~mindpain.vocabulary.TWIN_TRUTH_DIR`); a twin without the table was written by
+    (:data:`~mindpain.core.vocabulary.TWIN_TRUTH_DIR`); a twin without the table was written by
     an older mindpain.
 
     Raises
     ------
-    mindpain.errors.MindpainError
+    mindpain.core.errors.MindpainError
         ``bids_dir`` is not a folder, or it is a twin whose truth folder lacks ``name``.
     """
     root = Path(bids_dir)
@@ -166,7 +166,7 @@ def read_trial_truth(bids_dir) -> pd.DataFrame | None:
 
     Raises
     ------
-    mindpain.errors.MindpainError
+    mindpain.core.errors.MindpainError
         The table is missing from a twin, unreadable, lacks a column, has a non-numeric
         value in a numeric column, an unknown outcome or contrast, or a repeated row.
     """
@@ -186,7 +186,7 @@ def read_meditator_truth(bids_dir) -> pd.DataFrame | None:
 
     Raises
     ------
-    mindpain.errors.MindpainError
+    mindpain.core.errors.MindpainError
         As :func:`read_trial_truth`.
     """
     path = truth_path(bids_dir, PLANTED_MEDITATOR_FILE)

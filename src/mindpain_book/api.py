@@ -10,42 +10,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mindpain.config import PROJECT_ROOT
+from mindpain.core.config import PROJECT_ROOT
 
 #: Sections of the API reference: title -> modules. A subpackage (not a top-level package)
 #: listed here brings its modules that are not listed themselves, in name order, right
 #: after it; so every module is placed once, and a module added to a subpackage needs no
 #: entry.
 API_SECTIONS = {
-    "Vocabulary, configuration and input/output": [
-        "mindpain", "mindpain.vocabulary", "mindpain.config", "mindpain.errors", "mindpain.io",
-        "mindpain.checksums", "mindpain.folders", "mindpain.precomputed", "mindpain.images",
-        "mindpain.bids", "mindpain.bids.query", "mindpain.bids.tables", "mindpain.bids.images",
-        "mindpain.dataset", "mindpain.datasets"],
-    "The simulated twin": [
-        "mindpain.twin", "mindpain.twin.params", "mindpain.twin.model",
-        "mindpain.twin.participants", "mindpain.twin.patterns", "mindpain.twin.task",
-        "mindpain.twin.bold", "mindpain.twin.nuisance", "mindpain.twin.run",
-        "mindpain.twin.bids", "mindpain.twin.generate", "mindpain.twin.meditators",
-        "mindpain.realism", "mindpain.truth"],
+    "Foundations: vocabulary, configuration, errors, files": [
+        "mindpain", "mindpain.core", "mindpain.precomputed"],
+    "Reading BIDS data": ["mindpain.bids"],
+    "The simulated twin": ["mindpain.twin", "mindpain.truth"],
     "Pipeline stages": [
-        "mindpain.reported", "mindpain.glm", "mindpain.first_level",
-        "mindpain.first_level_outputs", "mindpain.group_level", "mindpain.signatures",
-        "mindpain.signatures.files", "mindpain.signatures.regions", "mindpain.surrogates",
-        "mindpain.scoring", "mindpain.scoring.maps", "mindpain.scoring.plan",
-        "mindpain.scoring.metrics", "mindpain.scoring.engine", "mindpain.scoring.outputs",
-        "mindpain.scoring.cli", "mindpain.signature_checks", "mindpain.pipeline",
-        "mindpain.trial_models", "mindpain.trial", "mindpain.trial_calibration",
-        "mindpain.meditator_models", "mindpain.meditators", "mindpain.meditator_calibration",
-        "mindpain.recoverable"],
+        "mindpain.reported", "mindpain.first_level", "mindpain.signatures", "mindpain.scoring",
+        "mindpain.pipeline", "mindpain.trial", "mindpain.meditators", "mindpain.recoverable"],
     "Statistics": ["mindpain.stats"],
     "Design analysis, evidence and the multiverse": [
-        "mindpain.design", "mindpain.retrodesign", "mindpain.power_sensitivity",
-        "mindpain.evidence", "mindpain.endtoend", "mindpain.endtoend.settings",
-        "mindpain.endtoend.glm", "mindpain.endtoend.replication", "mindpain.endtoend.coverage",
-        "mindpain.endtoend.runner", "mindpain.endtoend.results", "mindpain.multiverse",
-        "mindpain.multiverse.grid", "mindpain.multiverse.models", "mindpain.multiverse.curve",
-        "mindpain.multiverse.runner", "mindpain.multiverse.results"],
+        "mindpain.design", "mindpain.endtoend", "mindpain.multiverse"],
     "Figures": [
         "mindpain.figures", "mindpain.figures.style", "mindpain.figures.data",
         "mindpain.figures.first_level", "mindpain.figures.signatures", "mindpain.figures.trial",

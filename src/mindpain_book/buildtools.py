@@ -35,7 +35,7 @@ import os
 import sys
 from pathlib import Path
 
-from mindpain.config import PROJECT_ROOT
+from mindpain.core.config import PROJECT_ROOT
 from mindpain_book import axe, screenshots
 from mindpain_book.api import write_api_pages
 from mindpain_book.execution import execute_chapters, prepare_book, stage_data

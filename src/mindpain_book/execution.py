@@ -21,7 +21,7 @@ import os
 import shutil
 from pathlib import Path
 
-from mindpain.config import PROJECT_ROOT
+from mindpain.core.config import PROJECT_ROOT
 
 
 def cache_key(preset: str, seed: int) -> str:
@@ -115,7 +115,7 @@ def stage_data() -> int:
     The configured dataset (the twin, generated if absent), its first level (``n_jobs``
     workers, with progress) and the session scores; each is a no-op when up to date.
     """
-    from mindpain.config import get_config
+    from mindpain.core.config import get_config
     from mindpain.pipeline import ensure_first_level, session_scores
 
     cfg = get_config()

@@ -43,7 +43,7 @@ def build_log(message: str) -> None:
     import os
     from pathlib import Path
 
-    from mindpain.config import PROJECT_ROOT
+    from mindpain.core.config import PROJECT_ROOT
 
     path = Path(os.environ.get("MINDPAIN_BUILD_LOG")
                 or PROJECT_ROOT / "_build" / "logs" / "chapters.log")

@@ -21,8 +21,8 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-from mindpain.checksums import sha256
-from mindpain.config import PROJECT_ROOT
+from mindpain.core.checksums import sha256
+from mindpain.core.config import PROJECT_ROOT
 
 #: Environment variables that set thread counts or BLAS kernels (reported with their values).
 THREAD_VARIABLES = ("MINDPAIN_N_JOBS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
@@ -82,8 +82,8 @@ def blas_info() -> list[list[str]]:
 
 def data_roots(cfg=None) -> list[tuple[str, str, Path]]:
     """Return the folders the chapters read or write: ``(root, what, path)``."""
-    from mindpain.config import get_config
-    from mindpain.datasets import pain21_dir
+    from mindpain.core.config import get_config
+    from mindpain.core.datasets import pain21_dir
     from mindpain.signatures import SIGNATURES_DIRNAME
 
     cfg = cfg or get_config()
@@ -132,7 +132,7 @@ def collect(cfg=None, hash_cache: Path | None = None) -> dict:
         is the sha256 of the root's ``sha256sum`` list); ``files``: ``(root, path, bytes,
         sha256)`` for every file; ``signatures``: ``[label, surrogate, sha256]`` rows.
     """
-    from mindpain.config import get_config
+    from mindpain.core.config import get_config
     from mindpain.signatures import default_signatures
 
     cfg = cfg or get_config()

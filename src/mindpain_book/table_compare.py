@@ -43,13 +43,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from mindpain.config import PROJECT_ROOT
-from mindpain.errors import MindpainError
-from mindpain.io import NA_VALUES, atomic_path, read_tsv
+from mindpain.core.config import PROJECT_ROOT
+from mindpain.core.errors import MindpainError
+from mindpain.core.io import NA_VALUES, atomic_path, read_tsv
 
 #: The published reference values: the full preset's result tables and their sidecars.
 REFERENCE = PROJECT_ROOT / "benchmarks" / "reference"
-#: The tables folder the book writes into (see :attr:`mindpain.config.Config.results_dir`).
+#: The tables folder the book writes into (see :attr:`mindpain.core.config.Config.results_dir`).
 TABLES = PROJECT_ROOT / "results" / "tables"
 #: Relative tolerance of a value: a thousandth of it. Measured (small preset, the tables
 #: computed with OpenBLAS's Sandybridge kernels against its Haswell ones, which this project's
@@ -109,7 +109,7 @@ def read_text_table(path) -> pd.DataFrame:
 
     Raises
     ------
-    mindpain.errors.MindpainError
+    mindpain.core.errors.MindpainError
         If the file cannot be read as a tab-separated table.
     """
     try:
@@ -136,7 +136,7 @@ def _kind(cells) -> str:
 def column_kinds(reference: pd.DataFrame) -> dict[str, str]:
     """Return ``{column: kind}`` of a reference table read by :func:`read_text_table`.
 
-    :func:`mindpain.io.write_tsv` writes an integer column without a decimal point and a
+    :func:`mindpain.core.io.write_tsv` writes an integer column without a decimal point and a
     float column as each float's shortest round-trip text (``12.0``, ``3.1e-05``), so the
     text says the column's type: all integers is a ``count``, all numbers is a ``value``,
     anything else a ``label``.
@@ -211,7 +211,7 @@ def table_names(folder, what: str) -> list[str]:
 
     Raises
     ------
-    mindpain.errors.MindpainError
+    mindpain.core.errors.MindpainError
         If ``folder`` holds no table (``what`` says what was expected there).
     """
     folder = Path(folder)
@@ -273,7 +273,7 @@ def reference_rows(reference=REFERENCE) -> list[list]:
 
     Raises
     ------
-    mindpain.errors.MindpainError
+    mindpain.core.errors.MindpainError
         If the folder holds no table or a table cannot be read.
     """
     rows = []

@@ -22,14 +22,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from mindpain.checksums import sha256
-from mindpain.config import PROJECT_ROOT
-from mindpain.errors import MindpainError
-from mindpain.io import atomic_path
+from mindpain.core.checksums import sha256
+from mindpain.core.config import PROJECT_ROOT
+from mindpain.core.errors import MindpainError
+from mindpain.core.io import atomic_path
 
 #: Checksums of the full preset's result tables, as ``<sha256>  <file name>`` lines.
 RECORD = PROJECT_ROOT / "benchmarks" / "results_tables_full.sha256"
-#: The tables folder the book writes into (see :attr:`mindpain.config.Config.results_dir`).
+#: The tables folder the book writes into (see :attr:`mindpain.core.config.Config.results_dir`).
 TABLES = PROJECT_ROOT / "results" / "tables"
 
 
@@ -48,7 +48,7 @@ def table_hashes(folder) -> dict[str, str]:
 
     Raises
     ------
-    mindpain.errors.MindpainError
+    mindpain.core.errors.MindpainError
         If ``folder`` holds no table.
     """
     folder = Path(folder)
@@ -64,7 +64,7 @@ def read_record(path) -> dict[str, str]:
 
     Raises
     ------
-    mindpain.errors.MindpainError
+    mindpain.core.errors.MindpainError
         If the file is missing or a line is not ``<64 hex digits>  <name>``.
     """
     path = Path(path)

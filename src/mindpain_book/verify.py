@@ -15,7 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from mindpain.config import PROJECT_ROOT
+from mindpain.core.config import PROJECT_ROOT
 from mindpain_book.reproducibility import hash_tree
 
 #: Chapters that write the results tables (each computes what it needs from the dataset).

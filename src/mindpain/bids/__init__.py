@@ -38,7 +38,7 @@ images
     :func:`~mindpain.bids.images.header_repetition_time`.
 
 Inputs are checked once, here: a missing file or column, or a value that would silently give
-wrong numbers, raises :class:`mindpain.errors.MindpainError` naming the file and what was
+wrong numbers, raises :class:`mindpain.core.errors.MindpainError` naming the file and what was
 expected.
 
 The modules under it: :mod:`mindpain.bids.query` (entities, sidecars, runs, repetition

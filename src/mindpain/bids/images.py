@@ -11,8 +11,8 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-from mindpain.errors import MindpainError
-from mindpain.images import load_checked
+from mindpain.core.errors import MindpainError
+from mindpain.core.images import load_checked
 
 
 def load_bold(bold_path, min_volumes: int = 1):
@@ -32,9 +32,9 @@ def load_bold(bold_path, min_volumes: int = 1):
 
     Raises
     ------
-    mindpain.errors.MindpainError
+    mindpain.core.errors.MindpainError
         If the file is missing, unreadable, has an unusable header
-        (:func:`mindpain.images.load_checked`: nibabel's checks, an invertible affine, an
+        (:func:`mindpain.core.images.load_checked`: nibabel's checks, an invertible affine, an
         orientation code, finite scaling), is not a 4D image or is too short.
     """
     path = Path(bold_path)
@@ -78,7 +78,7 @@ def bold_grid(bold_path, min_volumes: int = 1) -> tuple:
 
     Raises
     ------
-    mindpain.errors.MindpainError
+    mindpain.core.errors.MindpainError
         As :func:`load_bold`, naming the file.
     """
     path = Path(bold_path)

@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 
 from mindpain.bids.images import header_repetition_time
-from mindpain.errors import MindpainError
-from mindpain.io import read_json
-from mindpain.vocabulary import SESSIONS, TASK
+from mindpain.core.errors import MindpainError
+from mindpain.core.io import read_json
+from mindpain.core.vocabulary import SESSIONS, TASK
 
 _ENTITY = re.compile(r"(?:^|_)([a-zA-Z0-9]+)-([a-zA-Z0-9]+)")
 #: Space of BOLD whose file name has no ``space-`` entity (the twin's raw BOLD is in MNI space).
@@ -107,7 +107,7 @@ def check_dataset_description(bids_dir) -> dict:
 
     Raises
     ------
-    mindpain.errors.MindpainError
+    mindpain.core.errors.MindpainError
         Missing, not JSON, not an object, or a required field missing or of the wrong type,
         naming the file.
     """
@@ -211,7 +211,7 @@ def find_runs(bids_dir, fmriprep=None, participant_label=None, confounds_dir=Non
 
     Raises
     ------
-    mindpain.errors.MindpainError
+    mindpain.core.errors.MindpainError
         If the folder is not a BIDS dataset, a participant label has no folder, no run is
         found, or two BOLD files would write the same outputs.
     """

@@ -2,7 +2,7 @@
 
 Part of :mod:`mindpain.bids`, the package's one BIDS reader. One policy for missing values
 (``n/a``, ``N/A``, ``NA`` and empty cells are missing); a missing file or column, or a value
-that would silently give wrong numbers, raises :class:`mindpain.errors.MindpainError`
+that would silently give wrong numbers, raises :class:`mindpain.core.errors.MindpainError`
 naming the file and what was expected.
 """
 
@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 
 from mindpain.bids.query import check_dir, list_runs
-from mindpain.errors import MindpainError
-from mindpain.io import read_tsv as read_tsv_file
-from mindpain.vocabulary import (
+from mindpain.core.errors import MindpainError
+from mindpain.core.io import read_tsv as read_tsv_file
+from mindpain.core.vocabulary import (
     FRAMEWISE_DISPLACEMENT,
     GROUPS,
     TASK,
@@ -52,7 +52,7 @@ def read_tsv(path, required=(), what: str = "a BIDS table") -> pd.DataFrame:
 
     Raises
     ------
-    mindpain.errors.MindpainError
+    mindpain.core.errors.MindpainError
         If the file is missing or unreadable, or lacks a required column.
     """
     path = Path(path)
@@ -113,7 +113,7 @@ def load_participants(bids_dir) -> pd.DataFrame:
 
     Raises
     ------
-    mindpain.errors.MindpainError
+    mindpain.core.errors.MindpainError
         If ``participants.tsv`` is missing, lacks a required column, or has an unknown group.
 
     Examples
@@ -176,7 +176,7 @@ def load_events(bids_dir, task: str = TASK) -> pd.DataFrame:
 
     Raises
     ------
-    mindpain.errors.MindpainError
+    mindpain.core.errors.MindpainError
         If a run has no events file or an events file lacks a BIDS column.
 
     Examples
@@ -296,7 +296,7 @@ def read_confounds(path) -> pd.DataFrame:
 
     Raises
     ------
-    mindpain.errors.MindpainError
+    mindpain.core.errors.MindpainError
         If the file is missing or unreadable, or has no ``framewise_displacement`` column.
     """
     return read_tsv(path, (FRAMEWISE_DISPLACEMENT,), "an fMRIPrep confounds table")

@@ -1,6 +1,6 @@
 r"""End-to-end calibration: the trial replicated through BOLD, first level, scoring and models.
 
-The participant-level calibration (:func:`mindpain.trial_calibration.calibrate_trial`) draws the
+The participant-level calibration (:func:`mindpain.trial.calibration.calibrate_trial`) draws the
 observed signature responses directly from the twin's measurement model; it never passes
 through BOLD. This stage replicates the whole trial ``R`` times **through the pipeline**,
 in both worlds of the twin (``ideal``: the analysis model's own generator; ``realistic``:
@@ -17,10 +17,10 @@ and in a third scenario, the ideal world with dropout that depends on baseline
 2. every run of every session of the trial's completers is simulated in memory by
    :func:`mindpain.twin.run.make_run` (the function behind the twin's files), with all
    of the world's nuisance;
-3. each run is fitted by the first level's model (:mod:`mindpain.glm`: nilearn's design,
+3. each run is fitted by the first level's model (:mod:`mindpain.first_level.glm`: nilearn's design,
    mean scaling, AR(1) noise model with binned coefficients) with the first level's
-   settings (:class:`mindpain.first_level.ModelSettings`), its implicit EPI mask and, in
-   the realistic world, its confound selection (:data:`mindpain.first_level.MOTION_CONFOUNDS`);
+   settings (:class:`mindpain.first_level.runs.ModelSettings`), its implicit EPI mask and, in
+   the realistic world, its confound selection (:data:`mindpain.first_level.runs.MOTION_CONFOUNDS`);
    the run's onsets and confounds are rounded as the twin's files write them
    (:func:`~mindpain.endtoend.glm.run_events`,
    :func:`~mindpain.endtoend.glm.select_confounds`); **the BOLD is never written**;

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from mindpain.cli import run_stage, stage_parser
-from mindpain.config import PRECOMPUTED_DIR
+from mindpain.core.config import PRECOMPUTED_DIR
 from mindpain.endtoend.results import rekey, write_result
 from mindpain.endtoend.runner import content_key, run_endtoend
 from mindpain.endtoend.settings import DEFAULT_REPLICATIONS, ENDTOEND_PRESET, TABLE_NAME
@@ -55,7 +55,7 @@ def main(argv=None) -> int:
                                         data_dir=cfg.data_dir, cache_root=cache,
                                         book_grid=True)
         path = write_result(table, args.out, key, timing)
-        from mindpain.trial import tables_dir
+        from mindpain.trial.analysis import tables_dir
 
         write_result(table, tables_dir(cfg), key, timing)
         return (f"wrote {path} (replications {timing['replications']}, "
@@ -68,6 +68,7 @@ def _transfer(cfg, args) -> str:
     """Measure the pipeline transfer; write its table (``--out``) and the twin's values."""
     from importlib import resources
 
+    from mindpain.core.io import read_tsv, write_json, write_tsv
     from mindpain.endtoend.transfer import (
         TRANSFER_COLUMNS,
         TRANSFER_TABLE,
@@ -76,7 +77,6 @@ def _transfer(cfg, args) -> str:
         transfer_seed,
         write_transfer,
     )
-    from mindpain.io import read_tsv, write_json, write_tsv
     from mindpain.twin.params import TRANSFER_FILE
 
     twin = Path(str(resources.files("mindpain.twin").joinpath(TRANSFER_FILE)))

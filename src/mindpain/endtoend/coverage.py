@@ -78,7 +78,7 @@ def replication_estimates(scores: pd.DataFrame) -> pd.DataFrame:
         and for the paper's test its ``t`` and ``df`` (NaN for the other models).
     """
     from mindpain.stats.effect_sizes import noncentral_t_ci
-    from mindpain.trial_calibration import calibration_estimates, completer_arrays, paper_test
+    from mindpain.trial.calibration import calibration_estimates, completer_arrays, paper_test
 
     # Arms are randomized anew in every replication: give the completers of each arm the
     # same labels in every replication, so the replications stack column by column.

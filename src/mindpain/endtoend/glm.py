@@ -1,8 +1,8 @@
 """The first level of one simulated run, in memory: events, confounds, design, AR(1) fit, mask.
 
 A run made by :func:`mindpain.twin.run.make_run` is fitted as the first level fits the
-twin's files (:mod:`mindpain.glm`, with the settings of
-:class:`mindpain.first_level.ModelSettings`), without writing its BOLD: the onsets and
+twin's files (:mod:`mindpain.first_level.glm`, with the settings of
+:class:`mindpain.first_level.runs.ModelSettings`), without writing its BOLD: the onsets and
 confounds are rounded as the twin's files write them (:func:`run_events`,
 :func:`select_confounds`), the run's implicit EPI mask is nilearn's (:func:`run_mask`), and
 the runs of a session are combined by fixed effects (:func:`session_effect`).
@@ -15,8 +15,8 @@ What is computed differently from the first level, and why it does not matter
     (:func:`fast_design`) with the HRF kernel and drift computed once, and the AR(1) model
     of all bins is fitted at once by a stacked QR decomposition (:func:`ar1_contrast`)
     instead of one nilearn model per bin. ``tests/test_endtoend.py`` checks the design
-    equal to :func:`mindpain.glm.design_matrix` and the effects and variances equal to
-    :func:`mindpain.glm.fit_arrays` to 1e-10 relative (they agree to about 1e-13), and
+    equal to :func:`mindpain.first_level.glm.design_matrix` and the effects and variances equal to
+    :func:`mindpain.first_level.glm.fit_arrays` to 1e-10 relative (they agree to about 1e-13), and
     the in-memory fit equal to the first level's on a run written by ``mindpain twin``.
     Together these cut a replication's cost several-fold (the profile is in
     ``benchmarks/results.md``).
@@ -66,25 +66,25 @@ def select_confounds(confounds: pd.DataFrame, columns) -> pd.DataFrame:
 @lru_cache(maxsize=8)
 def _drift(n_scans: int, tr: float, drift_model: str, high_pass: float) -> pd.DataFrame:
     """Return the drift columns of a run's design (cosines, constant; the same in every run)."""
-    from mindpain.glm import design_matrix
+    from mindpain.first_level.glm import design_matrix
 
     return design_matrix(None, n_scans, tr, drift_model=drift_model, high_pass=high_pass)
 
 
 def fast_design(events: pd.DataFrame, n_scans: int, tr: float, settings,
                 confounds: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Return the first level's design matrix (:func:`mindpain.glm.design_matrix`), faster.
+    """Return the first level's design matrix (:func:`~mindpain.first_level.glm.design_matrix`).
 
     The same steps as :func:`nilearn.glm.first_level.make_first_level_design_matrix` for
     events of unit modulation without duplicates (the twin's): the conditions' regressors
     (:func:`mindpain.twin.bold.convolved_conditions`), then the confounds, then the drift
     columns (the same for every run, computed once), checked for full rank as nilearn
     does. Equal to
-    :func:`mindpain.glm.design_matrix` (``tests/test_endtoend.py``).
+    :func:`mindpain.first_level.glm.design_matrix` (``tests/test_endtoend.py``).
     """
     from nilearn.glm._utils import full_rank
 
-    from mindpain.glm import MIN_ONSET, frame_times
+    from mindpain.first_level.glm import MIN_ONSET, frame_times
     from mindpain.twin.bold import convolved_conditions
 
     times = frame_times(n_scans, tr)
@@ -102,15 +102,16 @@ def ar1_contrast(Y: np.ndarray, X: np.ndarray, contrast: np.ndarray,
                  bins: int = 100) -> tuple[np.ndarray, np.ndarray]:
     """Effect and variance of one contrast per voxel: nilearn's AR(1) GLM, all bins at once.
 
-    The steps of :func:`mindpain.glm.fit_arrays` (``noise_model="ar1"``,
-    ``signal_scaling=0``) and :meth:`mindpain.glm.RunFit.contrast`: mean scaling, an OLS fit,
+    The steps of :func:`mindpain.first_level.glm.fit_arrays` (``noise_model="ar1"``,
+    ``signal_scaling=0``) and :meth:`mindpain.first_level.glm.RunFit.contrast`: mean scaling, an
+    OLS fit,
     each voxel's Yule-Walker AR(1) coefficient binned to ``1/bins``, the AR(1)-whitened
     model of each bin (nilearn's :class:`~nilearn.glm.regression.ARModel`: least squares on
     the whitened design, residual variance over ``n - p``) and the t-contrast's effect and
     variance. The bins' least-squares fits are computed at once, by a stacked QR
     decomposition (a stacked pseudo-inverse, as nilearn's, if a whitened design is rank
     deficient), instead of one model per bin; the values agree with
-    :func:`mindpain.glm.fit_arrays` to rounding (``tests/test_endtoend.py``).
+    :func:`mindpain.first_level.glm.fit_arrays` to rounding (``tests/test_endtoend.py``).
 
     Parameters
     ----------
@@ -130,7 +131,7 @@ def ar1_contrast(Y: np.ndarray, X: np.ndarray, contrast: np.ndarray,
     """
     from nilearn.glm.first_level import mean_scaling
 
-    from mindpain.glm import yule_walker
+    from mindpain.first_level.glm import yule_walker
 
     Y, _ = mean_scaling(np.asarray(Y), 0)
     Y = np.asarray(Y, np.float64)  # scaled in the data's precision, fitted in float64
@@ -177,7 +178,7 @@ def fit_run_in_memory(data, tr: float, confound_columns, affine=None,
     tr : float
         Repetition time (s).
     confound_columns : sequence of str
-        Confound selection (:data:`mindpain.first_level.MOTION_CONFOUNDS`), used when the run
+        Confound selection (:data:`mindpain.first_level.runs.MOTION_CONFOUNDS`), used when the run
         has confounds.
     affine : numpy.ndarray, optional
         The grid's affine (default: identity; the implicit mask does not depend on it).
@@ -185,12 +186,13 @@ def fit_run_in_memory(data, tr: float, confound_columns, affine=None,
         Boolean grid: fit only these voxels (inside the implicit mask). Every voxel's fit is
         independent of the others (its own scaling, AR(1) coefficient and binned model), so
         the fitted values at these voxels equal those of a fit of the whole mask.
-    settings : mindpain.first_level.ModelSettings, optional
+    settings : mindpain.first_level.runs.ModelSettings, optional
         First-level settings (default: the first level's; AR(1) noise model, mean scaling).
     fast : bool
         Build the design with :func:`fast_design` and fit it with :func:`ar1_contrast`
-        (default); ``False``: :func:`mindpain.glm.design_matrix` and
-        :func:`mindpain.glm.fit_arrays`, the first level's own functions. Both give the same
+        (default); ``False``: :func:`mindpain.first_level.glm.design_matrix` and
+        :func:`mindpain.first_level.glm.fit_arrays`, the first level's own functions. Both give the
+        same
         numbers (``tests/test_endtoend.py``).
 
     Returns
@@ -200,8 +202,8 @@ def fit_run_in_memory(data, tr: float, confound_columns, affine=None,
         ``voxels``; grid shape, bool) and the hot - warm effect and its variance there
         (C order).
     """
-    from mindpain.first_level import ModelSettings
-    from mindpain.glm import design_matrix, fit_arrays
+    from mindpain.first_level.glm import design_matrix, fit_arrays
+    from mindpain.first_level.runs import ModelSettings
 
     settings = settings or ModelSettings()
     bold = np.asarray(data.bold, dtype=np.float32)
@@ -234,13 +236,14 @@ def run_mask(bold: np.ndarray, affine=None, fast: bool = True,
 
     nilearn's ``compute_multi_epi_mask`` of one image is its ``compute_epi_mask`` (the
     intersection of one mask, already connected, is that mask); ``fast=False`` calls the
-    first level's own :func:`mindpain.glm.implicit_mask`. The mask does not depend on the
+    first level's own :func:`mindpain.first_level.glm.implicit_mask`. The mask does not depend on
+    the
     affine (default: identity).
     """
     import nibabel as nib
     from nilearn.masking import compute_epi_mask
 
-    from mindpain.glm import BASELINE_FLOOR, implicit_mask, signal_floor
+    from mindpain.first_level.glm import BASELINE_FLOOR, implicit_mask, signal_floor
 
     floor = BASELINE_FLOOR if floor is None else floor
     data = np.asarray(bold, dtype=np.float32)

@@ -87,7 +87,7 @@ def replicate(preset: str, seed: int, world: str, replication: int,
     """
     from threadpoolctl import threadpool_limits
 
-    from mindpain.first_level import MOTION_CONFOUNDS
+    from mindpain.first_level.runs import MOTION_CONFOUNDS
     from mindpain.twin.patterns import LATENTS, generator_space
 
     rep_seed = replication_seed(seed, replication) if rep_seed is None else int(rep_seed)
@@ -134,10 +134,10 @@ def trial_sessions(preset: str, rep_seed: int, world: str,
         generator of its simulated runs (:func:`mindpain.twin.run.make_run`), made only when
         iterated.
     """
+    from mindpain.core.vocabulary import ARMS
     from mindpain.twin.params import load_parameters
     from mindpain.twin.participants import draw_participants, draw_truth
     from mindpain.twin.run import make_run
-    from mindpain.vocabulary import ARMS
 
     params = load_parameters(preset, world)
     participants = draw_participants(preset, rep_seed, world, dropout_log_odds)

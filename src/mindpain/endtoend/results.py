@@ -16,16 +16,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from mindpain.config import PRECOMPUTED_DIR
+from mindpain.core.config import PRECOMPUTED_DIR
+from mindpain.core.errors import MindpainError
 from mindpain.endtoend.replication import replicate, scores_digest, surrogate_weights
 from mindpain.endtoend.runner import content_key, run_endtoend
 from mindpain.endtoend.settings import COLUMNS, DEFAULT_REPLICATIONS, ENDTOEND_PRESET, TABLE_NAME
-from mindpain.errors import MindpainError
 
 
 def write_result(table: pd.DataFrame, folder, key: dict, timing: dict) -> Path:
     """Write the coverage table and its JSON sidecar (key, columns, timing) into ``folder``."""
-    from mindpain.io import write_json, write_tsv
+    from mindpain.core.io import write_json, write_tsv
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -86,7 +86,7 @@ def rekey(folder=None, data_dir=None) -> dict:
     dict
         The new key.
     """
-    from mindpain.io import write_json
+    from mindpain.core.io import write_json
 
     folder = PRECOMPUTED_DIR if folder is None else Path(folder)
     meta_path = (folder / TABLE_NAME).with_suffix(".json")
@@ -113,7 +113,7 @@ def load_or_run(cfg, folder=None, small_replications: int = 4) -> tuple:
     The full calibration costs about an hour, so the book reads the result that
     ``make calibrate`` committed under ``book/precomputed/`` and checks its key against the
     current code; the copy is also adopted into the results folder
-    (:func:`mindpain.io.adopt`). The small twin (tests) is cheap and is computed
+    (:func:`mindpain.core.io.adopt`). The small twin (tests) is cheap and is computed
     here with ``small_replications``.
 
     Returns
@@ -126,8 +126,8 @@ def load_or_run(cfg, folder=None, small_replications: int = 4) -> tuple:
                                         data_dir=cfg.data_dir)
         return table, {"key": content_key("small", cfg.seed, small_replications),
                        "timing": timing}, False
-    from mindpain.io import adopt
-    from mindpain.trial import tables_dir
+    from mindpain.core.io import adopt
+    from mindpain.trial.analysis import tables_dir
 
     folder = PRECOMPUTED_DIR if folder is None else Path(folder)
     key = content_key(ENDTOEND_PRESET, cfg.seed, DEFAULT_REPLICATIONS)

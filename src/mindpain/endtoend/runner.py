@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mindpain.core.errors import MindpainError
 from mindpain.endtoend.coverage import coverage_table
 from mindpain.endtoend.replication import mask_effects, replicate, scores_digest, surrogate_weights
 from mindpain.endtoend.settings import (
@@ -31,16 +32,15 @@ from mindpain.endtoend.settings import (
     SCENARIOS,
     scenario_replications,
 )
-from mindpain.errors import MindpainError
 
 
 def code_files() -> list[Path]:
     """Source files the end-to-end result depends on (hashed into the content key).
 
     Every module of :mod:`mindpain.endtoend` and every package module they import,
-    transitively, with the twin's parameter file (:func:`mindpain.checksums.code_closure`).
+    transitively, with the twin's parameter file (:func:`mindpain.core.checksums.code_closure`).
     """
-    from mindpain.checksums import code_closure
+    from mindpain.core.checksums import code_closure
 
     return code_closure(__package__)
 
@@ -48,11 +48,12 @@ def code_files() -> list[Path]:
 def content_key(preset: str, seed: int, n_replications: int, scenarios=None) -> dict:
     """Key of an end-to-end result: preset, seed, scenarios, replications, code fingerprint.
 
-    The fingerprint (:func:`mindpain.checksums.code_fingerprint`) covers the code of every module
+    The fingerprint (:func:`mindpain.core.checksums.code_fingerprint`) covers the code of every
+    module
     involved (twin, GLM, first level, scoring, signatures, trial models; docstrings and
     comments do not count) and the twin's parameter file.
     """
-    from mindpain.checksums import code_fingerprint
+    from mindpain.core.checksums import code_fingerprint
 
     scenarios = SCENARIOS if scenarios is None else scenarios
     return {"preset": preset, "seed": int(seed),
@@ -83,7 +84,7 @@ def _check_cache_code(folder: Path, key: dict, scenarios: dict, weights) -> None
     with the current code, otherwise it is renamed ``*.stale-<code>`` and the run starts afresh. A
     folder without a label is treated as stale.
     """
-    from mindpain.io import write_json
+    from mindpain.core.io import write_json
 
     label = folder / "code.json"
     if not folder.exists():
@@ -116,7 +117,7 @@ def _replication_file(folder: Path, scenario: str, replication: int) -> Path:
 
 def _run_one(preset, seed, scenario, spec, replication, weights, folder) -> tuple:
     """Compute one replication of one scenario and write it atomically (worker task)."""
-    from mindpain.io import write_json, write_tsv
+    from mindpain.core.io import write_json, write_tsv
 
     start, cpu = time.perf_counter(), time.process_time()
     frame = replicate(preset, seed, spec[0], replication, weights, spec[1])

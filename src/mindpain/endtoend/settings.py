@@ -16,7 +16,7 @@ The calibration setting
 
 from __future__ import annotations
 
-from mindpain.config import derive_rng
+from mindpain.core.config import derive_rng
 
 #: Preset of the end-to-end calibration (full design, 15 mm grid).
 ENDTOEND_PRESET = "calibration"

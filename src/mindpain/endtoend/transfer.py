@@ -43,9 +43,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mindpain.config import derive_rng
+from mindpain.core.config import derive_rng
+from mindpain.core.vocabulary import SESSIONS, WORLDS
 from mindpain.endtoend.settings import ENDTOEND_PRESET, OUTCOMES
-from mindpain.vocabulary import SESSIONS, WORLDS
 
 #: Seed tag of the transfer replications (the evaluation's is ``"endtoend"``).
 TRANSFER_TAG = "endtoend-transfer"
@@ -253,10 +253,10 @@ def mask_ratios(seed: int, presets=None, worlds=TRANSFER_WORLDS) -> pd.DataFrame
         ``world, preset, readout, kept_share``: the signature's loading on its target latent
         pattern within the mask over its loading on the whole twin mask.
     """
+    from mindpain.core.vocabulary import PRESETS
     from mindpain.endtoend.replication import analysis_mask
     from mindpain.twin.model import READOUTS, TARGET_LATENT, readout_space, twin_space
     from mindpain.twin.patterns import LATENTS
-    from mindpain.vocabulary import PRESETS
 
     rows = []
     for world in worlds:
@@ -281,7 +281,7 @@ def write_transfer(table: pd.DataFrame, path, masks: pd.DataFrame | None = None)
     measured grid (``[grid]``) and each world's, preset's and signature's kept share
     (``[mask.<world>.<preset>]``).
     """
-    from mindpain.io import atomic_path
+    from mindpain.core.io import atomic_path
 
     lines = ["# Written by `make transfer` (python -m mindpain.endtoend --transfer): what the",
              "# pipeline (BOLD -> first level -> scoring) does to a latent effect, measured on",
@@ -318,7 +318,7 @@ def transfer_summary(preset: str, world: str, folder=None) -> tuple[pd.DataFrame
         The twin whose planting is summarised.
     folder : path-like, optional
         Folder of :data:`TRANSFER_TABLE` (default: the committed copy,
-        :data:`mindpain.config.PRECOMPUTED_DIR`).
+        :data:`mindpain.core.config.PRECOMPUTED_DIR`).
 
     Returns
     -------
@@ -332,8 +332,8 @@ def transfer_summary(preset: str, world: str, folder=None) -> tuple[pd.DataFrame
         generator's paper-scale effect (``planted_<signature>``) and the recoverable one
         (``recoverable_<signature>``).
     """
-    from mindpain.config import PRECOMPUTED_DIR
-    from mindpain.io import read_tsv
+    from mindpain.core.config import PRECOMPUTED_DIR
+    from mindpain.core.io import read_tsv
     from mindpain.truth import planted_trial_effects
     from mindpain.twin.params import load_parameters
 

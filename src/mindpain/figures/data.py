@@ -2,8 +2,9 @@
 
 The figures are made with :class:`matplotlib.figure.Figure` directly (not pyplot), so a
 notebook shows a figure only where it is glued or displayed, and nothing is left open.
-The inputs come from :mod:`mindpain.dataset` (``load_*``; the numbers behind a figure, such as
-:func:`~mindpain.dataset.voxel_timeseries` and :func:`~mindpain.dataset.status_counts`, are
+The inputs come from :mod:`mindpain.bids.describe` (``load_*``; the numbers behind a figure, such as
+:func:`~mindpain.bids.describe.voxel_timeseries` and :func:`~mindpain.bids.describe.status_counts`,
+are
 computed there too) and the twin's parameter table.
 """
 
@@ -17,14 +18,15 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch, Patch
 
-from mindpain.dataset import (
+from mindpain.bids.describe import (
     DEFAULT_VOXEL_MM,
     as_bold_image,
     check_parameter_table,
     status_counts,
     voxel_timeseries,
 )
-from mindpain.errors import MindpainError
+from mindpain.core.errors import MindpainError
+from mindpain.core.vocabulary import ARMS, GROUP_LABELS, GROUPS, RATING_OUTCOMES, SESSIONS
 from mindpain.figures.style import (
     ANATOMY_CMAP,
     CONDITION_COLORS,
@@ -34,7 +36,6 @@ from mindpain.figures.style import (
     styled,
 )
 from mindpain.figures.tables import readable_table
-from mindpain.vocabulary import ARMS, GROUP_LABELS, GROUPS, RATING_OUTCOMES, SESSIONS
 
 
 # ---------------------------------------------------------------------------- flow
@@ -67,7 +68,7 @@ def plot_participant_flow(flow: dict) -> Figure:
     Parameters
     ----------
     flow : dict
-        Counts from :func:`mindpain.dataset.participant_flow`.
+        Counts from :func:`mindpain.bids.describe.participant_flow`.
 
     Returns
     -------
@@ -75,7 +76,7 @@ def plot_participant_flow(flow: dict) -> Figure:
 
     Examples
     --------
-    >>> from mindpain.dataset import participant_flow
+    >>> from mindpain.bids.describe import participant_flow
     >>> table = pd.DataFrame({"group": ["MBSR", "HEP", "WL", "LTM"],
     ...                       "completed_post": [True, True, False, False]})
     >>> fig = plot_participant_flow(participant_flow(table))
@@ -83,7 +84,7 @@ def plot_participant_flow(flow: dict) -> Figure:
     for key in ("baseline", "randomized", "completed", "baseline_only", "ltm"):
         if key not in flow:
             raise MindpainError(f"flow lacks {key!r}; expected the dict returned by "
-                                "mindpain.dataset.participant_flow")
+                                "mindpain.bids.describe.participant_flow")
     fig = Figure(figsize=(column_width(8.5), 5.2))
     ax = fig.add_axes((0, 0, 1, 1))
     ax.set(xlim=(0, 100), ylim=(0, 100))
@@ -307,7 +308,7 @@ def plot_ratings(session_ratings: pd.DataFrame, participants: pd.DataFrame) -> F
     Parameters
     ----------
     session_ratings : pandas.DataFrame
-        Table from :func:`mindpain.dataset.session_ratings`.
+        Table from :func:`mindpain.bids.describe.session_ratings`.
     participants : pandas.DataFrame
         Table from :func:`mindpain.bids.load_participants` (for ``group``).
 
@@ -320,7 +321,7 @@ def plot_ratings(session_ratings: pd.DataFrame, participants: pd.DataFrame) -> F
     for col in ("participant_id", "session", "intensity", "unpleasantness"):
         if col not in session_ratings:
             raise MindpainError(f"session ratings lack column {col!r}; expected the table "
-                                "from mindpain.dataset.session_ratings")
+                                "from mindpain.bids.describe.session_ratings")
     data = session_ratings.merge(participants[["participant_id", "group"]], on="participant_id",
                                  how="left", validate="many_to_one")
     groups = [g for g in GROUPS if g in set(data["group"])]

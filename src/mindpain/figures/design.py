@@ -1,7 +1,8 @@
 """Figures of the design-analysis chapter: each ``plot_*`` returns a Figure.
 
-Inputs come from :mod:`mindpain.design` (power), :mod:`mindpain.retrodesign` (type S and
-type M), :mod:`mindpain.power_sensitivity` (tornado tables), :mod:`mindpain.evidence`
+Inputs come from :mod:`mindpain.design.power` (power), :mod:`mindpain.design.retrodesign` (type S
+and
+type M), :mod:`mindpain.design.sensitivity` (tornado tables), :mod:`mindpain.design.evidence`
 (equivalence and Bayes factors) and :mod:`mindpain.multiverse` (specification curve, its
 null and its replications). Figures are made with
 :class:`matplotlib.figure.Figure` directly (not pyplot) under the book's style.
@@ -13,7 +14,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from mindpain.errors import MindpainError
+from mindpain.core.errors import MindpainError
+from mindpain.core.vocabulary import CONTRAST_LABELS, OUTCOME_LABELS
 from mindpain.figures.style import (
     CONTRAST_COLORS,
     INTERVAL_COLOR,
@@ -24,7 +26,6 @@ from mindpain.figures.style import (
     column_width,
     styled,
 )
-from mindpain.vocabulary import CONTRAST_LABELS, OUTCOME_LABELS
 
 
 def _need(frame: pd.DataFrame, columns, what: str) -> None:
@@ -40,7 +41,7 @@ def plot_power_curves(power: pd.DataFrame, target: float = 0.8) -> Figure:
     Parameters
     ----------
     power : pandas.DataFrame
-        :func:`mindpain.design.power_table` (scenarios ``paper`` and ``planted``).
+        :func:`mindpain.design.power.power_table` (scenarios ``paper`` and ``planted``).
     target : float
         Conventional power drawn as a dashed line.
 
@@ -87,9 +88,9 @@ def plot_exaggeration(curve: pd.DataFrame, retro: pd.DataFrame) -> Figure:
     Parameters
     ----------
     curve : pandas.DataFrame
-        :func:`mindpain.retrodesign.exaggeration_curve`.
+        :func:`mindpain.design.retrodesign.exaggeration_curve`.
     retro : pandas.DataFrame
-        :func:`mindpain.retrodesign.retrodesign_table` (its plausible effects are marked).
+        :func:`mindpain.design.retrodesign.retrodesign_table` (its plausible effects are marked).
     """
     _need(curve, ("design", "true_d", "exaggeration", "type_s", "power"), "exaggeration curve")
     fig = Figure(figsize=(column_width(9), 3.4))
@@ -122,7 +123,7 @@ def plot_tornado(bars: dict) -> Figure:
     Parameters
     ----------
     bars : dict
-        Panel title -> :func:`mindpain.power_sensitivity.tornado` table.
+        Panel title -> :func:`mindpain.design.sensitivity.tornado` table.
     """
     # One panel per row: the parameters' names need the column's width.
     fig = Figure(figsize=(column_width(6.8), 2.5 * len(bars) + 0.2))
@@ -154,7 +155,7 @@ def plot_evidence(table: pd.DataFrame, outcomes=("nps", "siips1")) -> Figure:
     Parameters
     ----------
     table : pandas.DataFrame
-        :func:`mindpain.evidence.evidence_table`.
+        :func:`mindpain.design.evidence.evidence_table`.
     """
     _need(table, ("outcome", "contrast", "estimate_d", "ci90_low", "ci90_high", "sesoi_d",
                   "bf10", "equivalent"), "evidence table")

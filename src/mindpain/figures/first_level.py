@@ -1,7 +1,7 @@
 """Figures of chapter 02 (first level): each ``plot_*`` returns a matplotlib Figure.
 
 They draw under the book's style (:func:`mindpain.figures.style.styled`) and compute nothing
-of their own: one voxel's fit is :func:`mindpain.dataset.voxel_fit`.
+of their own: one voxel's fit is :func:`mindpain.bids.describe.voxel_fit`.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt
 import nibabel as nib
 import numpy as np
 
+from mindpain.core.vocabulary import FRAMEWISE_DISPLACEMENT, TASK, TRIAL_TYPES
 from mindpain.figures.style import (
     AXIS_COLORS,
     CONDITION_COLORS,
@@ -24,7 +25,6 @@ from mindpain.figures.style import (
     styled,
 )
 from mindpain.figures.viewer import brain_viewer, mni_template
-from mindpain.vocabulary import FRAMEWISE_DISPLACEMENT, TASK, TRIAL_TYPES
 
 #: Colours of the conditions and of the observed and fitted signal (the book's style).
 COLORS = {**CONDITION_COLORS, **SIGNAL_COLORS}
@@ -172,7 +172,7 @@ def plot_motion_effect(table):
     Parameters
     ----------
     table : pandas.DataFrame
-        :func:`mindpain.realism.motion_effect_on_runs` output.
+        :func:`mindpain.first_level.realism.motion_effect_on_runs` output.
 
     Returns
     -------

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from mindpain.core.vocabulary import CONTRAST_LABELS, OUTCOME_LABELS
 from mindpain.figures.tables import MISSING, DisplayTable, format_cell
-from mindpain.vocabulary import CONTRAST_LABELS, OUTCOME_LABELS
 
 #: The model whose d this build shows on the paper's scale: the mixed model, whose contrasts
 #: have the paper's degrees of freedom (so 2t/sqrt(df) is the paper's conversion).
@@ -37,7 +37,8 @@ def results_at_a_glance(scales: pd.DataFrame, effects: pd.DataFrame, endtoend: p
         :func:`mindpain.reported.effect_scale_table` (``outcome, contrast, reported_d,
         reported_p, df, t``).
     effects : pandas.DataFrame
-        The trial's effects table (``trial_effects.tsv``, :data:`mindpain.trial.EFFECT_COLUMNS`).
+        The trial's effects table (``trial_effects.tsv``,
+        :data:`mindpain.trial.analysis.EFFECT_COLUMNS`).
     endtoend : pandas.DataFrame
         The end-to-end calibration table (``trial_coverage_endtoend.tsv``).
     scenario : str

@@ -1,7 +1,7 @@
 """Figures of the long-term meditator chapter: each ``plot_*`` returns a Figure.
 
-Inputs come from :mod:`mindpain.meditators`: the analysed rows
-(:func:`~mindpain.meditator_models.meditator_table`), the effects table and the calibration
+Inputs come from :mod:`mindpain.meditators.analysis`: the analysed rows
+(:func:`~mindpain.meditators.models.meditator_table`), the effects table and the calibration
 table. Figures use :class:`matplotlib.figure.Figure` directly and the book's group colours.
 """
 
@@ -12,11 +12,11 @@ import pandas as pd
 from matplotlib.figure import Figure
 from scipy import stats
 
-from mindpain.errors import MindpainError
+from mindpain.core.errors import MindpainError
+from mindpain.core.vocabulary import OUTCOME_LABELS, TRIAL_OUTCOMES
 from mindpain.figures.style import COHORT_COLORS, RATING_UNITS, column_width, styled
-from mindpain.meditator_models import PREDICTORS
-from mindpain.meditators import EFFECT_LABELS
-from mindpain.vocabulary import OUTCOME_LABELS, TRIAL_OUTCOMES
+from mindpain.meditators.analysis import EFFECT_LABELS
+from mindpain.meditators.models import PREDICTORS
 
 COHORT_LABELS = {"naive": "Naive (baseline)", "LTM": "Long-term meditators"}
 _HOURS_LABELS = {"retreat": "retreat hours", "daily": "non-retreat hours",
@@ -36,7 +36,7 @@ def plot_groups(data: pd.DataFrame, outcomes=TRIAL_OUTCOMES, seed: int = 0) -> F
     Parameters
     ----------
     data : pandas.DataFrame
-        Analysed rows (:func:`mindpain.meditator_models.meditator_table`).
+        Analysed rows (:func:`mindpain.meditators.models.meditator_table`).
     outcomes : sequence of str
         One panel per outcome.
     seed : int
@@ -107,7 +107,7 @@ def plot_dose(data: pd.DataFrame, effects: pd.DataFrame | None = None,
     Parameters
     ----------
     data : pandas.DataFrame
-        Analysed rows (:func:`mindpain.meditator_models.meditator_table`).
+        Analysed rows (:func:`mindpain.meditators.models.meditator_table`).
     effects : pandas.DataFrame, optional
         Effects table; when given, each panel states the adjusted OLS slope and its CI.
     outcomes : sequence of str
@@ -174,7 +174,7 @@ def plot_coverage(coverage: pd.DataFrame, target: float = 0.95, tolerance: float
     Parameters
     ----------
     coverage : pandas.DataFrame
-        Calibration table (:func:`mindpain.meditator_calibration.load_or_calibrate`).
+        Calibration table (:func:`mindpain.meditators.calibration.load_or_calibrate`).
     target, tolerance : float
         Nominal coverage and the shaded band around it.
     alpha : float

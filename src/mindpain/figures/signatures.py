@@ -1,7 +1,7 @@
 """Figures of chapter 03 (pain signatures): each ``plot_*`` returns a Figure.
 
 The numbers behind the figures (pain21 scores, the twin comparison, recovery statistics)
-are computed by :mod:`mindpain.signature_checks`, so a notebook cell only loads, computes
+are computed by :mod:`mindpain.scoring.checks`, so a notebook cell only loads, computes
 and plots. Figures are made with :class:`matplotlib.figure.Figure` directly (not pyplot),
 so nothing is left open in a kernel and a figure appears only where it is glued or
 displayed. Every title of a surrogate signature says that it is an open surrogate, not the
@@ -23,7 +23,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from mindpain.errors import MindpainError
+from mindpain.core.errors import MindpainError
+from mindpain.core.vocabulary import GROUP_LABELS
 from mindpain.figures.style import (
     DIVERGING_CMAP,
     GROUP_COLORS,
@@ -37,14 +38,13 @@ from mindpain.figures.style import (
     styled,
 )
 from mindpain.scoring import WHOLE
-from mindpain.signature_checks import (
+from mindpain.scoring.checks import (
     fraction_positive,
     recovery_stats,
     short_name,
     whole_pattern_scores,
 )
 from mindpain.twin.model import READOUTS as TWIN_OUTCOMES
-from mindpain.vocabulary import GROUP_LABELS
 
 
 # ---------------------------------------------------------------------------- labels
@@ -150,7 +150,7 @@ def plot_pain21_responses(scores: pd.DataFrame, signatures: Sequence,
     Parameters
     ----------
     scores : pandas.DataFrame
-        From :func:`mindpain.signature_checks.pain21_scores` (needs ``study``, ``software``).
+        From :func:`mindpain.scoring.checks.pain21_scores` (needs ``study``, ``software``).
     signatures : sequence of Signature
         One panel each, in this order.
     metric : str
@@ -267,7 +267,7 @@ def plot_measured_vs_planted(comparison: pd.DataFrame, labels: dict | None = Non
     Parameters
     ----------
     comparison : pandas.DataFrame
-        From :func:`mindpain.signature_checks.twin_comparison`.
+        From :func:`mindpain.scoring.checks.twin_comparison`.
     labels : dict, optional
         ``outcome -> signature`` (or label string) for the panel titles.
     outcomes : sequence of str

@@ -1,13 +1,14 @@
 r"""Results tables for reading: the one presentation helper of every table the chapters show.
 
 The TSV files keep full precision and their machine names (for example
-:func:`mindpain.trial.write_trial_effects`, :func:`mindpain.meditators.write_meditator_effects`);
+:func:`mindpain.trial.analysis.write_trial_effects`,
+:func:`mindpain.meditators.analysis.write_meditator_effects`);
 the functions here only choose columns and rows, order them, label them and round the
 numbers for display, as the figure functions beside them draw results without computing any.
 
 :func:`readable_table` turns a results table into a :class:`DisplayTable`: headers as a reader
 says them, with their units (:data:`COLUMNS`); codes such as ``MBSR_vs_HEP`` or ``mixedlm``
-shown by their labels from :mod:`mindpain.vocabulary`; integers as integers; ``True``/``False``
+shown by their labels from :mod:`mindpain.core.vocabulary`; integers as integers; ``True``/``False``
 as yes/no; a missing value as "—", with a note under the table saying why; no index column,
 so no header cell is empty; and every row, never a truncated view. Its HTML is one plain
 ``<table class="mindpain-table">`` (the book's CSS lets it scroll inside its own box on a
@@ -37,8 +38,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from mindpain.meditators import EFFECT_LABELS, METHOD_LABELS
-from mindpain.vocabulary import (
+from mindpain.core.vocabulary import (
     CONTRAST_LABELS,
     GROUP_LABELS,
     OUTCOME_LABELS,
@@ -46,10 +46,11 @@ from mindpain.vocabulary import (
     TRIAL_CONTRASTS,
     TRIAL_OUTCOMES,
 )
+from mindpain.meditators.analysis import EFFECT_LABELS, METHOD_LABELS
 
 # The labels below are the presentation layer's: they live here, not in
-# mindpain.vocabulary, because every result's content key fingerprints the code its module
-# imports (mindpain.checksums.code_closure), the vocabulary included; a label added there
+# mindpain.core.vocabulary, because every result's content key fingerprints the code its module
+# imports (mindpain.core.checksums.code_closure), the vocabulary included; a label added there
 # would invalidate every committed and cached result. Nothing that computes imports this.
 
 #: Display names of the outcome models (trial, end-to-end calibration, multiverse), as a
@@ -444,7 +445,7 @@ def trial_effects(effects: pd.DataFrame, models=("change_score", "ancova", "mixe
     Parameters
     ----------
     effects : pandas.DataFrame
-        The trial's effects table (:attr:`mindpain.trial.TrialAnalysis.effects`).
+        The trial's effects table (:attr:`mindpain.trial.analysis.TrialAnalysis.effects`).
     models, outcomes : sequence of str
         Which models and outcomes to show, in this order.
 
@@ -488,7 +489,7 @@ def meditator_effects(effects: pd.DataFrame) -> DisplayTable:
     Parameters
     ----------
     effects : pandas.DataFrame
-        The meditator effects table (:func:`mindpain.meditators.analyse_meditators`).
+        The meditator effects table (:func:`mindpain.meditators.analysis.analyse_meditators`).
 
     Returns
     -------
@@ -513,7 +514,7 @@ def meditator_effects(effects: pd.DataFrame) -> DisplayTable:
 
 
 def demographics(table: pd.DataFrame) -> DisplayTable:
-    """Return chapter 1's demographics table (:func:`mindpain.dataset.demographics_table`).
+    """Return chapter 1's demographics table (:func:`mindpain.bids.describe.demographics_table`).
 
     Parameters
     ----------
@@ -580,7 +581,7 @@ QUANTITY_LABELS = {"coverage": "coverage of the 95% CI", "rejection_rate": "reje
 
 
 def meditator_coverage(coverage: pd.DataFrame) -> DisplayTable:
-    """Return chapter 5's calibration table, from :mod:`mindpain.meditator_calibration`.
+    """Return chapter 5's calibration table, from :mod:`mindpain.meditators.calibration`.
 
     Parameters
     ----------

@@ -1,6 +1,6 @@
 """Figures of the randomized-trial chapter: each ``plot_*`` returns a Figure.
 
-Inputs come from :mod:`mindpain.trial` (validated trial rows, the effects table, the
+Inputs come from :mod:`mindpain.trial.analysis` (validated trial rows, the effects table, the
 residuals, the link table and the calibration table). Figures are made with
 :class:`matplotlib.figure.Figure` directly (not pyplot) and use the book's group colours.
 """
@@ -13,18 +13,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from scipy import stats
 
-from mindpain.errors import MindpainError
-from mindpain.figures.style import (
-    GROUP_COLORS,
-    MODEL_COLORS,
-    PAPER_COLOR,
-    RATING_UNITS,
-    REFERENCE_COLOR,
-    column_width,
-    styled,
-)
-from mindpain.trial_models import change_scores
-from mindpain.vocabulary import (
+from mindpain.core.errors import MindpainError
+from mindpain.core.vocabulary import (
     ARMS,
     BETWEEN,
     CONTRAST_LABELS,
@@ -34,6 +24,16 @@ from mindpain.vocabulary import (
     SESSIONS,
     TRIAL_CONTRASTS,
 )
+from mindpain.figures.style import (
+    GROUP_COLORS,
+    MODEL_COLORS,
+    PAPER_COLOR,
+    RATING_UNITS,
+    REFERENCE_COLOR,
+    column_width,
+    styled,
+)
+from mindpain.trial.models import change_scores
 
 #: Marker and colour of each model in the forest and coverage plots (Okabe-Ito).
 MODEL_STYLE = {"change_score": ("o", MODEL_COLORS["change_score"], "Change score (t)"),
@@ -55,7 +55,7 @@ def plot_trajectories(trial: pd.DataFrame, outcomes=("nps", "siips1")) -> Figure
     Parameters
     ----------
     trial : pandas.DataFrame
-        Validated trial rows (:func:`mindpain.trial_models.validate_outcomes`).
+        Validated trial rows (:func:`mindpain.trial.models.validate_outcomes`).
     outcomes : sequence of str
         One row of panels per outcome; one column per arm.
 
@@ -119,7 +119,7 @@ def plot_forest(effects: pd.DataFrame, outcomes=("nps", "siips1"),
     Parameters
     ----------
     effects : pandas.DataFrame
-        Results table of :func:`mindpain.trial.analyse_trial`.
+        Results table of :func:`mindpain.trial.analysis.analyse_trial`.
     outcomes : sequence of str
         One panel per outcome.
     models : sequence of str
@@ -202,7 +202,8 @@ def plot_residuals(residuals: pd.DataFrame, assumptions: pd.DataFrame | None = N
     Parameters
     ----------
     residuals : pandas.DataFrame
-        ``outcome, model, fitted, residual`` (:attr:`mindpain.trial.TrialAnalysis.residuals`).
+        ``outcome, model, fitted, residual``
+        (:attr:`mindpain.trial.analysis.TrialAnalysis.residuals`).
     assumptions : pandas.DataFrame, optional
         Shapiro-Wilk table; its p value is printed in each panel.
     model : str
@@ -258,7 +259,7 @@ def plot_link(trial: pd.DataFrame, link: pd.DataFrame | None = None, signatures=
     trial : pandas.DataFrame
         Validated trial rows.
     link : pandas.DataFrame, optional
-        Output of :func:`mindpain.trial.neural_subjective_link`; its r values are printed.
+        Output of :func:`mindpain.trial.analysis.neural_subjective_link`; its r values are printed.
     signatures, ratings : sequence of str
         Rows and columns of panels.
 
@@ -307,7 +308,7 @@ def plot_coverage(coverage: pd.DataFrame, target: float = 0.95, tolerance: float
     Parameters
     ----------
     coverage : pandas.DataFrame
-        Table of :func:`mindpain.trial_calibration.calibrate_trial`.
+        Table of :func:`mindpain.trial.calibration.calibrate_trial`.
     target, tolerance : float
         Nominal coverage and the accepted band (shaded).
 

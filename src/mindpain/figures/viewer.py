@@ -197,11 +197,11 @@ def pain21_mean_map(pain21, method: str = "zscore"):
 
     Parameters
     ----------
-    pain21 : mindpain.datasets.Pain21
-        The pain21 files (:func:`mindpain.datasets.fetch_pain21`).
+    pain21 : mindpain.core.datasets.Pain21
+        The pain21 files (:func:`mindpain.core.datasets.fetch_pain21`).
     method : {"zscore", "l2"}
         Normalisation of each map within the pain21 mask
-        (:func:`mindpain.datasets.normalise_pain21`); voxels outside it are 0.
+        (:func:`mindpain.core.datasets.normalise_pain21`); voxels outside it are 0.
 
     Returns
     -------
@@ -210,7 +210,7 @@ def pain21_mean_map(pain21, method: str = "zscore"):
     """
     import nibabel as nib
 
-    from mindpain.datasets import normalise_pain21
+    from mindpain.core.datasets import normalise_pain21
 
     maps = [normalise_pain21(path, method, mask=pain21.mask) for path in pain21.maps]
     mean = np.mean([np.asarray(m.dataobj, dtype=np.float64) for m in maps], axis=0)

@@ -2,11 +2,11 @@ r"""Multiverse (specification curve) of the trial's headline contrast, through t
 
 Every specification runs first level -> scoring -> outcome model on the BIDS dataset:
 
-First level (:mod:`mindpain.first_level`, one derivative folder per variant)
+First level (:mod:`mindpain.first_level.runs`, one derivative folder per variant)
     smoothing FWHM (none or 6 mm), HRF model (Glover, or Glover plus its time derivative),
     high-pass cut-off (128 s, SPM's default, or 100 s, FSL's) and confounds (none, or the
     realistic twin's motion set the pipeline's own first level regresses,
-    :data:`mindpain.vocabulary.MOTION_CONFOUNDS`); which axes vary is set by the grid
+    :data:`mindpain.core.vocabulary.MOTION_CONFOUNDS`); which axes vary is set by the grid
     (:data:`~mindpain.multiverse.grid.GRIDS`; the book's: all four, 16 variants). Each
     variant is written into its own folder under the multiverse's work folder, never into
     the pipeline's derivatives, and carries the first-level stage's content key (inputs'
@@ -19,7 +19,7 @@ Outcome model, sample and covariates
     ``change_score`` (completers: the two arms' change scores; d over their pooled SD),
     ``ancova`` (completers: ``post ~ arm + pre``, three arms; d over the same pooled SD),
     ``mixedlm`` on completers or on all available sessions (random intercept, REML; d over
-    :math:`\sqrt2\hat\sigma_e`, as :func:`mindpain.trial_models.fit_mixedlm`); each with or
+    :math:`\sqrt2\hat\sigma_e`, as :func:`mindpain.trial.models.fit_mixedlm`); each with or
     without age and sex as covariates. Completers vs all data only differ for the mixed
     model (the other two need both sessions), so the grid has 4 model-sample pairs.
 

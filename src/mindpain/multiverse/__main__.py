@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 
 from mindpain.cli import run_stage, stage_parser
-from mindpain.config import PRECOMPUTED_DIR
+from mindpain.core.config import PRECOMPUTED_DIR
+from mindpain.core.vocabulary import PRESETS
 from mindpain.multiverse.curve import N_PERMUTATIONS
 from mindpain.multiverse.grid import GRIDS
 from mindpain.multiverse.replications import (
@@ -26,7 +27,6 @@ from mindpain.multiverse.replications import (
 from mindpain.multiverse.replications import content_key as replications_key
 from mindpain.multiverse.results import PRECOMPUTED_PRESET, content_key, write_result
 from mindpain.multiverse.runner import run_multiverse
-from mindpain.vocabulary import PRESETS
 
 
 def main(argv=None) -> int:
@@ -49,7 +49,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     def work(cfg) -> str:
-        from mindpain.errors import MindpainError
+        from mindpain.core.errors import MindpainError
 
         if args.part != "curve" and args.replications < 2:
             raise MindpainError(f"--replications {args.replications}: at least 2 are needed "

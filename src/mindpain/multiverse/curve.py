@@ -24,11 +24,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from mindpain.config import derive_rng
-from mindpain.errors import MindpainError
+from mindpain.core.config import derive_rng
+from mindpain.core.errors import MindpainError
+from mindpain.core.vocabulary import ARMS, DEFAULT_WORLD, METRICS, SESSIONS
 from mindpain.multiverse.grid import GRIDS, OUTCOMES, SPEC_COLUMNS, first_level_variants
 from mindpain.multiverse.models import estimate_specs
-from mindpain.vocabulary import ARMS, DEFAULT_WORLD, METRICS, SESSIONS
 
 #: Significance level of a specification.
 ALPHA = 0.05

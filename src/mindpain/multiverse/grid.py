@@ -2,7 +2,7 @@
 
 First-level axes (smoothing, HRF model, high-pass cut-off, confounds) combine into
 :class:`FirstLevelVariant` objects; which of them vary is set by the grid (:data:`GRIDS`).
-With the signature response metrics (:data:`mindpain.vocabulary.METRICS`), the model-sample
+With the signature response metrics (:data:`mindpain.core.vocabulary.METRICS`), the model-sample
 pairs (:data:`MODEL_SAMPLES`) and the covariate sets (:data:`COVARIATE_SETS`) they make the
 specifications of each outcome (:data:`OUTCOMES`; :func:`n_specifications`), whose table
 has the columns :data:`SPEC_COLUMNS`.
@@ -13,8 +13,8 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
-from mindpain.errors import MindpainError
-from mindpain.vocabulary import DEFAULT_WORLD, METRICS, MOTION_CONFOUNDS
+from mindpain.core.errors import MindpainError
+from mindpain.core.vocabulary import DEFAULT_WORLD, METRICS, MOTION_CONFOUNDS
 
 #: First-level axes: smoothing FWHM (mm; None = none), HRF model, high-pass period (s).
 SMOOTHING = (None, 6.0)
@@ -22,7 +22,7 @@ HRF_MODELS = ("glover", "glover + derivative")
 HIGH_PASS_S = (128.0, 100.0)
 #: Confound sets (column names of fMRIPrep's confounds table): none, or the motion set the
 #: pipeline's own first level regresses on the realistic twin
-#: (:data:`mindpain.vocabulary.MOTION_CONFOUNDS`).
+#: (:data:`mindpain.core.vocabulary.MOTION_CONFOUNDS`).
 CONFOUND_SETS = {"none": (), "motion": MOTION_CONFOUNDS}
 #: (model, sample) pairs that are defined.
 MODEL_SAMPLES = (("change_score", "completers"), ("ancova", "completers"),
@@ -76,8 +76,8 @@ class FirstLevelVariant:
         return f"fwhm{fwhm:g}-{hrf}-hp{self.high_pass_s:g}-conf{self.confounds}"
 
     def settings(self):
-        """Return the first-level stage's :class:`~mindpain.first_level.ModelSettings`."""
-        from mindpain.first_level import ModelSettings
+        """Return the first-level stage's :class:`~mindpain.first_level.runs.ModelSettings`."""
+        from mindpain.first_level.runs import ModelSettings
 
         return ModelSettings(hrf_model=self.hrf_model, high_pass=1.0 / self.high_pass_s,
                              smoothing_fwhm=self.smoothing_fwhm,

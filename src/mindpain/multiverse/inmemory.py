@@ -19,7 +19,7 @@ specification of a grid on it, with the in-memory machinery of the end-to-end ca
    (:func:`mindpain.endtoend.select_confounds`), design (:func:`mindpain.endtoend.fast_design`)
    and AR(1) fit (:func:`mindpain.endtoend.ar1_contrast`; the design of an HRF with its
    time derivative, which the fast design does not build, by
-   :func:`mindpain.glm.design_matrix`), only at the signatures' voxels
+   :func:`mindpain.first_level.glm.design_matrix`), only at the signatures' voxels
    (every voxel's fit is independent of the others);
 3. a session's runs are combined by :func:`mindpain.endtoend.session_effect` and its map
    scored with the open surrogate signatures by every metric
@@ -29,7 +29,7 @@ specification of a grid on it, with the in-memory machinery of the end-to-end ca
    (:func:`mindpain.multiverse.models.estimate_specs`).
 
 ``tests/test_multiverse_replications.py`` checks step 2 against the file-based first
-level (:func:`mindpain.first_level.fit_run_model`) with and without smoothing and confounds.
+level (:func:`mindpain.first_level.runs.fit_run_model`) with and without smoothing and confounds.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from mindpain.config import derive_rng
+from mindpain.core.config import derive_rng
 from mindpain.multiverse.grid import CONFOUND_SETS, OUTCOMES, first_level_variants
 
 #: Surrogate signature of each outcome (the end-to-end calibration's).
@@ -107,6 +107,7 @@ def fit_run_variants(data, tr: float, affine: np.ndarray, variants, voxels=None)
         Variant label -> ``(mask, effect, variance)``, as
         :func:`mindpain.endtoend.fit_run_in_memory` returns them.
     """
+    from mindpain.core.errors import MindpainError
     from mindpain.endtoend import (
         ar1_contrast,
         fast_design,
@@ -114,8 +115,7 @@ def fit_run_variants(data, tr: float, affine: np.ndarray, variants, voxels=None)
         run_mask,
         select_confounds,
     )
-    from mindpain.errors import MindpainError
-    from mindpain.glm import design_matrix
+    from mindpain.first_level.glm import design_matrix
 
     bold = np.asarray(data.bold, dtype=np.float32)
     mask = run_mask(bold, affine)
@@ -159,11 +159,11 @@ def session_scores(preset: str, rep_seed: int, world: str, variants, plan) -> tu
     """
     from threadpoolctl import threadpool_limits
 
+    from mindpain.core.vocabulary import METRICS
     from mindpain.endtoend import session_effect
     from mindpain.endtoend.replication import trial_sessions
     from mindpain.scoring.metrics import chunk_metrics, missing_to_zero
     from mindpain.twin.patterns import generator_space
-    from mindpain.vocabulary import METRICS
 
     space = generator_space(preset)
     support = np.zeros(int(np.prod(space.shape)), bool)
@@ -214,9 +214,9 @@ def replicate_multiverse(preset: str, seed: int, world: str, replication: int, p
     pandas.DataFrame
         One row per specification: ``replication`` and :data:`ROW_COLUMNS`.
     """
+    from mindpain.core.vocabulary import METRICS
     from mindpain.multiverse.curve import participant_frame
     from mindpain.multiverse.models import estimate_specs
-    from mindpain.vocabulary import METRICS
 
     variants = first_level_variants(grid, world)
     scores, people = session_scores(preset, replication_seed(seed, replication), world,

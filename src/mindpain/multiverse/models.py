@@ -4,7 +4,7 @@ The estimate is Cohen's d of the contrast (default NPS, MBSR vs HEP) with its 95
 two-sided p. The models are computed by batched closed forms (OLS; REML of the random
 intercept model by a profiled one-dimensional search) so that the same code evaluates the
 observed curve and thousands of permuted ones (:func:`estimate_specs`);
-``tests/test_multiverse.py`` checks them against :mod:`mindpain.trial_models` (two-sample t,
+``tests/test_multiverse.py`` checks them against :mod:`mindpain.trial.models` (two-sample t,
 ANCOVA, statsmodels' MixedLM).
 """
 

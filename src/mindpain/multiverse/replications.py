@@ -26,7 +26,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mindpain.errors import MindpainError
+from mindpain.core.errors import MindpainError
+from mindpain.core.vocabulary import DEFAULT_WORLD, METRICS
 from mindpain.multiverse.grid import (
     COVARIATE_SETS,
     MODEL_SAMPLES,
@@ -35,7 +36,6 @@ from mindpain.multiverse.grid import (
     first_level_variants,
 )
 from mindpain.multiverse.inmemory import ROW_COLUMNS, replicate_multiverse, scoring_plan
-from mindpain.vocabulary import DEFAULT_WORLD, METRICS
 
 #: Preset of the replications: the end-to-end calibration's (full design, 15 mm grid).
 REPLICATION_PRESET = "calibration"
@@ -59,10 +59,10 @@ def content_key(preset: str, seed: int, world: str, n_replications: int,
     """Key of a replications result: preset, world, seed, replications, grid and the code.
 
     The code fingerprint hashes every module the replications import, transitively
-    (:func:`mindpain.checksums.code_closure`: twin, end-to-end first level, scoring, models)
+    (:func:`mindpain.core.checksums.code_closure`: twin, end-to-end first level, scoring, models)
     and the twin's parameter file.
     """
-    from mindpain.checksums import code_closure, code_fingerprint
+    from mindpain.core.checksums import code_closure, code_fingerprint
 
     return {"preset": preset, "world": world, "seed": int(seed),
             "replications": int(n_replications), "contrast": contrast,
@@ -78,7 +78,7 @@ def _replication_file(folder: Path, replication: int) -> Path:
 
 def _run_one(preset, seed, world, replication, plan, grid, contrast, folder) -> tuple:
     """Compute one replication and write it atomically (worker task)."""
-    from mindpain.io import write_json, write_tsv
+    from mindpain.core.io import write_json, write_tsv
 
     start, cpu = time.perf_counter(), time.process_time()
     table = replicate_multiverse(preset, seed, world, replication, plan, grid, contrast)
@@ -163,7 +163,7 @@ def run_replications(seed: int, n_replications: int = DEFAULT_REPLICATIONS,
 def write_replications(table: pd.DataFrame, folder, key: dict, timing: dict | None = None
                        ) -> Path:
     """Write the replications table and its JSON sidecar (key, columns, timing) atomically."""
-    from mindpain.io import write_json, write_tsv
+    from mindpain.core.io import write_json, write_tsv
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -207,7 +207,7 @@ def load_or_run_replications(cfg, folder=None, small_replications: int = 2) -> t
     tuple
         ``(table, preset, read_from_disk)``.
     """
-    from mindpain.config import PRECOMPUTED_DIR
+    from mindpain.core.config import PRECOMPUTED_DIR
 
     if cfg.preset == "small":
         table, _ = run_replications(cfg.seed, small_replications, preset="small",

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from mindpain.config import PRECOMPUTED_DIR
-from mindpain.errors import MindpainError
+from mindpain.core.config import PRECOMPUTED_DIR
+from mindpain.core.errors import MindpainError
+from mindpain.core.vocabulary import DEFAULT_WORLD, METRICS
 from mindpain.multiverse.curve import N_PERMUTATIONS, Multiverse
 from mindpain.multiverse.grid import (
     COVARIATE_SETS,
@@ -26,7 +27,6 @@ from mindpain.multiverse.grid import (
     first_level_variants,
 )
 from mindpain.multiverse.runner import run_multiverse
-from mindpain.vocabulary import DEFAULT_WORLD, METRICS
 
 #: Preset of the committed multiverse (full design, coarse grid).
 PRECOMPUTED_PRESET = "reduced"
@@ -37,12 +37,13 @@ def content_key(preset: str, seed: int, n_permutations: int = N_PERMUTATIONS,
                 world: str = DEFAULT_WORLD) -> dict:
     """Key of a multiverse result: preset, world, seed, grid, permutations and a code fingerprint.
 
-    The fingerprint (:func:`mindpain.checksums.code_fingerprint`) hashes the code of every module of
+    The fingerprint (:func:`mindpain.core.checksums.code_fingerprint`) hashes the code of every
+    module of
     :mod:`mindpain.multiverse` and of every package module they import, transitively
-    (:func:`mindpain.checksums.code_closure`: twin, first level, scoring, signatures, models;
+    (:func:`mindpain.core.checksums.code_closure`: twin, first level, scoring, signatures, models;
     docstrings and comments do not count) and the twin's parameter file.
     """
-    from mindpain.checksums import code_closure, code_fingerprint
+    from mindpain.core.checksums import code_closure, code_fingerprint
 
     return {"preset": preset, "world": world, "seed": int(seed), "contrast": contrast,
             "n_permutations": int(n_permutations),
@@ -58,7 +59,7 @@ def write_result(result: Multiverse, folder, key: dict) -> Path:
     Files: ``multiverse_specs.tsv``, ``multiverse_null.tsv``, ``multiverse_summary.tsv`` and
     ``multiverse.json`` (key, column meanings, timing).
     """
-    from mindpain.io import write_json, write_tsv
+    from mindpain.core.io import write_json, write_tsv
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -123,7 +124,7 @@ def load_or_run(cfg, n_permutations: int = N_PERMUTATIONS, folder=None,
 
 def write_multiverse(specs: pd.DataFrame, cfg, out_dir=None) -> Path:
     """Write ``multiverse.tsv`` (every specification) and its JSON sidecar to the tables."""
-    from mindpain.design import write_table
+    from mindpain.design.power import write_table
 
     return write_table(specs, "multiverse.tsv", SPEC_COLUMNS, cfg, out_dir,
                        Description="Specification curve: one row per specification of the "

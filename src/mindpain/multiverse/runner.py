@@ -1,7 +1,7 @@
 """Running the multiverse: each first-level variant and its scoring, then the curve.
 
 Each variant's first level is the stage's own run loop with the variant's settings
-(:mod:`mindpain.first_level`), written into the variant's own folder under the multiverse's
+(:mod:`mindpain.first_level.runs`), written into the variant's own folder under the multiverse's
 work folder (:func:`work_folder`, marked as the multiverse's; :func:`variant_dir`), never
 into the pipeline's derivatives, not even for the variant whose settings are the
 pipeline's. Outputs are content-keyed by the first-level stage, so a variant is computed
@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mindpain.errors import MindpainError
+from mindpain.core.errors import MindpainError
+from mindpain.core.vocabulary import METRICS
 from mindpain.multiverse.curve import N_PERMUTATIONS, Multiverse, analyse_scores
 from mindpain.multiverse.grid import OUTCOMES, FirstLevelVariant, first_level_variants
-from mindpain.vocabulary import METRICS
 
 #: Kind of the ownership marker of the multiverse's work folder.
 MARKER_KIND = "multiverse"
@@ -33,7 +33,7 @@ def work_folder(cfg) -> Path:
     """Return the multiverse's work folder of ``cfg``'s dataset (beside, not in, its derivatives).
 
     ``<work dir>/multiverse/<name of the derivatives folder>``: the pipeline's derivatives
-    (:attr:`mindpain.config.Config.derivatives_dir`) are never written by the multiverse.
+    (:attr:`mindpain.core.config.Config.derivatives_dir`) are never written by the multiverse.
     """
     return Path(cfg.work_dir) / "multiverse" / Path(cfg.derivatives_dir).name
 
@@ -46,7 +46,7 @@ def prepare_work_folder(cfg) -> Path:
     MindpainError
         The folder holds files but no multiverse ownership marker.
     """
-    from mindpain.folders import MARKER, read_marker, write_marker
+    from mindpain.core.folders import MARKER, read_marker, write_marker
 
     folder = work_folder(cfg)
     marker = read_marker(folder) if folder.is_dir() else None
@@ -80,8 +80,10 @@ def run_variant(cfg, bids_dir, variant: FirstLevelVariant, signatures, progress=
         (long score table ``participant_id, session, outcome, metric, response``,
         seconds spent, runs computed).
     """
-    from mindpain import bids, first_level_outputs, group_level
-    from mindpain import first_level as fl
+    from mindpain import bids
+    from mindpain.first_level import group as group_level
+    from mindpain.first_level import outputs as first_level_outputs
+    from mindpain.first_level import runs as fl
     from mindpain.pipeline import twin_confounds_dir
     from mindpain.scoring import ResamplingWarning, score_maps
 
@@ -132,7 +134,7 @@ def run_multiverse(cfg, contrast: str = "MBSR_vs_HEP", n_permutations: int = N_P
     from mindpain.bids import load_participants
     from mindpain.multiverse.replications import recoverable_truth
     from mindpain.pipeline import ensure_dataset, outcome_signatures
-    from mindpain.trial import truth_table
+    from mindpain.trial.analysis import truth_table
 
     bids_dir = ensure_dataset(cfg)
     sigs = outcome_signatures(cfg)

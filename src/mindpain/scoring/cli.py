@@ -14,8 +14,8 @@ import warnings
 from pathlib import Path
 
 from mindpain.bids import bids_entities
-from mindpain.config import worker_count
-from mindpain.errors import MindpainError
+from mindpain.core.config import worker_count
+from mindpain.core.errors import MindpainError
 from mindpain.scoring.maps import map_stem
 from mindpain.scoring.outputs import check_output, score_to_file
 from mindpain.signatures import get_signature

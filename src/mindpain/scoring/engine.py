@@ -22,8 +22,8 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 
-from mindpain.errors import MindpainError
-from mindpain.images import resample_like
+from mindpain.core.errors import MindpainError
+from mindpain.core.images import resample_like
 from mindpain.scoring.maps import COLUMNS, entity_columns, grid_key, map_key, read_map
 from mindpain.scoring.metrics import (
     check_metrics,
@@ -243,7 +243,7 @@ def resolve_signatures(signatures, data_dir) -> list[Signature]:
         No signature, or one given twice.
     """
     if signatures is None:
-        from mindpain.config import get_config
+        from mindpain.core.config import get_config
         from mindpain.signatures import default_signatures
 
         cfg = get_config() if data_dir is None else get_config(data_dir=Path(data_dir))
@@ -266,7 +266,7 @@ def check_settings(metrics, resample) -> tuple:
     Parameters
     ----------
     metrics : str or sequence of str
-        Names from :data:`mindpain.vocabulary.METRICS`.
+        Names from :data:`mindpain.core.vocabulary.METRICS`.
     resample : str
         One of :data:`RESAMPLE_DIRECTIONS`.
 
@@ -316,7 +316,7 @@ def score_maps(maps, signatures=None, *, metrics=("dot",), subregions: bool = Fa
     """Score many contrast maps with many signatures in one pass (CANlab semantics).
 
     Every map is read and checked; if any map is bad, nothing is returned and one
-    :class:`~mindpain.errors.MindpainError` lists every bad file, one line each.
+    :class:`~mindpain.core.errors.MindpainError` lists every bad file, one line each.
 
     Parameters
     ----------
@@ -358,7 +358,7 @@ def score_maps(maps, signatures=None, *, metrics=("dot",), subregions: bool = Fa
 
     Examples
     --------
-    >>> from mindpain.surrogates import build_surrogate
+    >>> from mindpain.signatures.surrogates import build_surrogate
     >>> img = build_surrogate("nps-surrogate").weights
     >>> table = score_maps([img], ["nps-surrogate"], metrics="cosine")
     >>> round(float(table["response"].iloc[0]), 6)
@@ -526,7 +526,7 @@ def score_image(img, signature, metric: str = "dot", **kwargs) -> float:
 
     Examples
     --------
-    >>> from mindpain.surrogates import build_surrogate
+    >>> from mindpain.signatures.surrogates import build_surrogate
     >>> w = build_surrogate("siips1-surrogate").weights
     >>> score_image(w, "siips1-surrogate", "correlation")
     1.0

@@ -4,10 +4,10 @@
   BIDS entities of a map's file name; :func:`map_key` gives the values that key one map's
   rows (:data:`COLUMNS`).
 * **images**: :func:`read_map` reads one 3-D map and checks it (one-line
-  :class:`~mindpain.errors.MindpainError` naming the file). A single-file ``.nii.gz`` is
+  :class:`~mindpain.core.errors.MindpainError` naming the file). A single-file ``.nii.gz`` is
   inflated in one call to zlib, which releases the GIL, so maps read by threads overlap;
   the header is parsed and checked by nibabel as :func:`nibabel.load` does, then by
-  :func:`mindpain.images.header_problem` (the check every command applies to an image).
+  :func:`mindpain.core.images.header_problem` (the check every command applies to an image).
 * **grids**: :func:`grid_key` tells two voxel grids apart (shape and rounded affine).
 """
 
@@ -25,8 +25,8 @@ import nibabel as nib
 import numpy as np
 
 from mindpain.bids import bids_entities
-from mindpain.errors import MindpainError
-from mindpain.images import file_offset, header_problem
+from mindpain.core.errors import MindpainError
+from mindpain.core.images import file_offset, header_problem
 
 #: Fixed columns of the long table returned by :func:`~mindpain.scoring.engine.score_maps`;
 #: one column per BIDS entity found in the maps' file names (:func:`entity_columns`)
@@ -190,7 +190,7 @@ def read_map(path_or_img, name=None):
     """Read one 3-D contrast map and check it; return ``(data, affine)``.
 
     A 4-D image with a single volume is squeezed to 3-D. Raises a one-line
-    :class:`~mindpain.errors.MindpainError` naming the file if it is missing, corrupt or
+    :class:`~mindpain.core.errors.MindpainError` naming the file if it is missing, corrupt or
     truncated, not 3-D, or has no data (all NaN / all 0).
     """
     label = name if name is not None else (
@@ -275,7 +275,7 @@ def _header_info(block: bytes) -> tuple:
     so a batch parses each distinct header once. The header is read by nibabel with the
     checks (and fixes) it applies when it loads a file, so what is refused or read here is
     what :func:`nibabel.load` refuses or reads; the image checks shared by every command
-    (:func:`mindpain.images.header_problem`) follow.
+    (:func:`mindpain.core.images.header_problem`) follow.
     """
     hdr = (nib.Nifti1Header if len(block) == 348 else nib.Nifti2Header)(block, check=True)
     affine = hdr.get_best_affine()

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from mindpain.errors import MindpainError
+from mindpain.core.errors import MindpainError
+from mindpain.core.vocabulary import METRICS
 from mindpain.scoring.plan import Plan
-from mindpain.vocabulary import METRICS
 
 
 def chunk_metrics(X: np.ndarray, M: np.ndarray, plan: Plan, metrics, n=None) -> dict:

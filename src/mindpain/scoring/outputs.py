@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from mindpain.checksums import sha256
-from mindpain.errors import MindpainError
+from mindpain.core.checksums import sha256
+from mindpain.core.errors import MindpainError
 from mindpain.scoring.engine import (
     DEFAULT_CHUNK,
     BadMapsError,
@@ -92,7 +92,7 @@ def is_scores_sidecar(path) -> bool:
 def check_output(out) -> Path:
     """Check, before any scoring, that ``out`` (a ``.tsv``) and its sidecar can be written.
 
-    Refuses (one-line :class:`~mindpain.errors.MindpainError`) a name not ending in
+    Refuses (one-line :class:`~mindpain.core.errors.MindpainError`) a name not ending in
     ``.tsv``, a folder, a parent that is a file or not writable, and an existing table or
     JSON that ``mindpain score`` did not write (never replaced).
     """
@@ -138,7 +138,7 @@ def _probe_writable(folder: Path) -> None:
 
 def write_scores(table: pd.DataFrame, out, sidecar: dict) -> Path:
     """Write ``table`` as TSV and ``sidecar`` as JSON next to it, both or neither."""
-    from mindpain.io import atomic_path, write_json, write_tsv
+    from mindpain.core.io import atomic_path, write_json, write_tsv
 
     out = check_output(out)
     with atomic_path(out) as tmp_tsv, atomic_path(out.with_suffix(".json")) as tmp_json:
@@ -215,7 +215,7 @@ class _Partial:
             return False
 
     def save(self, k: int, table: pd.DataFrame, paths, stats) -> None:
-        from mindpain.io import write_json, write_tsv
+        from mindpain.core.io import write_json, write_tsv
 
         if not (self.dir / self.MARKER).is_file():
             self.dir.mkdir(parents=True, exist_ok=True)
@@ -319,7 +319,7 @@ def score_to_file(maps, signatures, out, *, metrics=("dot",), subregions: bool =
 
 def _assemble(partial: _Partial, n_blocks: int, out: Path, sidecar: dict) -> None:
     """Concatenate the blocks into ``out`` and write the sidecar, both or neither."""
-    from mindpain.io import atomic_path, write_json
+    from mindpain.core.io import atomic_path, write_json
 
     check_output(out)
     with atomic_path(out) as tmp_tsv, atomic_path(out.with_suffix(".json")) as tmp_json:

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 import nibabel as nib
 import numpy as np
 
-from mindpain.errors import MindpainError
-from mindpain.images import resample_like
+from mindpain.core.errors import MindpainError
+from mindpain.core.images import resample_like
 from mindpain.scoring.maps import grid_key
 from mindpain.signatures import Signature
 

@@ -20,13 +20,13 @@ Registered names
     github.com/canlab/Neuroimaging_Pattern_Masks and records its sha256; every later load
     verifies it.
 ``nps-surrogate``, ``nps-surrogate-pos``, ``nps-surrogate-neg``, ``siips1-surrogate``
-    Open surrogates built by :mod:`mindpain.surrogates` (smooth signed blobs at the
+    Open surrogates built by :mod:`mindpain.signatures.surrogates` (smooth signed blobs at the
     approximate published region centres). They are **not** the published maps; every
     :class:`Signature` says so in ``is_surrogate`` and ``label``.
 any NIfTI path
     A custom signature (weights; 0/NaN = outside the pattern).
 
-``<data_dir>`` is :attr:`mindpain.config.Config.data_dir` (``$MINDPAIN_DATA``, else the
+``<data_dir>`` is :attr:`mindpain.core.config.Config.data_dir` (``$MINDPAIN_DATA``, else the
 user cache ``~/.cache/mindpain``). :func:`default_signatures` returns the official NPS and
 SIIPS1 when present there and the surrogates otherwise, so the book switches to the real
 maps automatically.
@@ -62,8 +62,8 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 
-from mindpain.checksums import sha256
-from mindpain.errors import MindpainError
+from mindpain.core.checksums import sha256
+from mindpain.core.errors import MindpainError
 from mindpain.signatures.files import (
     NIFTI_SUFFIXES,
     NPS_FILENAMES,
@@ -211,7 +211,7 @@ def _official_signature(name: str, data_dir=None) -> Signature:
 
 @lru_cache(maxsize=8)
 def _surrogate_signature(name: str) -> Signature:
-    from mindpain.surrogates import SURROGATE_VERSION, load_surrogate
+    from mindpain.signatures.surrogates import SURROGATE_VERSION, load_surrogate
 
     base, sign, label = _SURROGATE[name]
     s = load_surrogate(base)
@@ -222,8 +222,9 @@ def _surrogate_signature(name: str) -> Signature:
     return Signature(
         name=name, label=label, is_surrogate=True, weights=weights, labels=labels,
         regions=regions,
-        source=(f"mindpain.surrogates.build_surrogate({base!r}), version {SURROGATE_VERSION}: "
-                "smooth signed blobs at approximate region centres; NOT the published map"),
+        source=(f"mindpain.signatures.surrogates.build_surrogate({base!r}), version "
+                f"{SURROGATE_VERSION}: smooth signed blobs at approximate region centres; "
+                "NOT the published map"),
         citation=f"open surrogate standing in for: {cited}",
         sha256=_array_sha256(np.asarray(weights.dataobj, dtype=np.float32)),
     )
@@ -257,7 +258,7 @@ def get_signature(name_or_path, data_dir=None) -> Signature:
 
     Raises
     ------
-    mindpain.errors.MindpainError
+    mindpain.core.errors.MindpainError
         Unknown name, missing official file (the message says how to obtain it and where
         to put it), unreadable file or checksum mismatch.
 
@@ -307,8 +308,8 @@ def default_signatures(cfg=None) -> list[Signature]:
 
     Parameters
     ----------
-    cfg : mindpain.config.Config, optional
-        Default: :func:`mindpain.config.get_config`.
+    cfg : mindpain.core.config.Config, optional
+        Default: :func:`mindpain.core.config.get_config`.
 
     Examples
     --------
@@ -316,7 +317,7 @@ def default_signatures(cfg=None) -> list[Signature]:
     ['nps-surrogate', 'siips1-surrogate']
     """
     if cfg is None:
-        from mindpain.config import get_config
+        from mindpain.core.config import get_config
 
         cfg = get_config()
     present = set(available_signatures(cfg.data_dir))

@@ -17,10 +17,10 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-from mindpain.checksums import sha256
-from mindpain.datasets import download_file
-from mindpain.errors import MindpainError
-from mindpain.io import write_json
+from mindpain.core.checksums import sha256
+from mindpain.core.datasets import download_file
+from mindpain.core.errors import MindpainError
+from mindpain.core.io import write_json
 
 #: Pinned commit of github.com/canlab/Neuroimaging_Pattern_Masks that holds SIIPS1.
 SIIPS1_COMMIT = "05b99bb12724c042a7c85c4bc09f585f6dc120e5"
@@ -44,7 +44,7 @@ NPS_HOW_TO_OBTAIN = ("the NPS is not public: it is available for research use on
 def _data_dir(data_dir=None) -> Path:
     if data_dir is not None:
         return Path(data_dir)
-    from mindpain.config import get_config
+    from mindpain.core.config import get_config
 
     return get_config().data_dir
 
@@ -116,7 +116,7 @@ def load_weights(path: Path) -> nib.Nifti1Image:
     """Read a 3-D weight map at the file's precision; NaN voxels are outside the pattern.
 
     The image is checked like every image the package reads
-    (:func:`mindpain.images.load_checked`: nibabel's header checks, an invertible affine,
+    (:func:`mindpain.core.images.load_checked`: nibabel's header checks, an invertible affine,
     an orientation code for NIfTI, finite scaling). Weights keep the precision of the file
     (float32 stays float32, float64 stays float64; integer or scaled data become float64),
     so a float64 weight file scores at full precision. NaN weights are outside the pattern
@@ -137,13 +137,13 @@ def load_weights(path: Path) -> nib.Nifti1Image:
 
     Raises
     ------
-    mindpain.errors.MindpainError
+    mindpain.core.errors.MindpainError
         Unreadable, an unusable header, not 3-D (a single 4-D volume is accepted), an
         infinite weight, or without a non-zero weight.
     """
     import warnings
 
-    from mindpain.images import load_checked
+    from mindpain.core.images import load_checked
 
     check_analyze_pair(path)
     img = load_checked(path, "a 3-D weight map")
@@ -233,7 +233,7 @@ def verified_siips1(path: Path) -> str:
 
     Raises
     ------
-    mindpain.errors.MindpainError
+    mindpain.core.errors.MindpainError
         The file changed since its checksum was recorded, or the record is unreadable.
     """
     sha = sha256(path)
@@ -260,11 +260,11 @@ def fetch_siips1(data_dir=None, *, url: str = SIIPS1_URL, timeout: float = 60,
     Parameters
     ----------
     data_dir : path-like, optional
-        Default: :attr:`mindpain.config.Config.data_dir`.
+        Default: :attr:`mindpain.core.config.Config.data_dir`.
     url : str
         Source (default: the pinned raw GitHub URL).
     timeout, opener
-        As for :func:`mindpain.datasets.download_file` (seconds before a stalled download
+        As for :func:`mindpain.core.datasets.download_file` (seconds before a stalled download
         fails; a replacement for :func:`urllib.request.urlopen` in tests).
 
     Returns

@@ -16,7 +16,7 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 
-from mindpain.images import voxel_coords
+from mindpain.core.images import voxel_coords
 from mindpain.signatures.files import weights_image
 
 #: Radius (mm) within which a voxel of an official map joins an approximate region centre.
@@ -36,7 +36,7 @@ def region_centres(surrogate: str) -> pd.DataFrame:
     pandas.DataFrame
         ``region, sign, x, y, z`` (mm).
     """
-    from mindpain.surrogates import SURROGATE_REGIONS
+    from mindpain.signatures.surrogates import SURROGATE_REGIONS
 
     return pd.DataFrame([{"region": r, "sign": s, "x": c[0], "y": c[1], "z": c[2]}
                          for r, s, c, _ in SURROGATE_REGIONS[surrogate]])

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from mindpain.errors import MindpainError
-from mindpain.vocabulary import GROUPS
+from mindpain.core.errors import MindpainError
+from mindpain.core.vocabulary import GROUPS
 
 #: Identifying columns of an outcomes table.
 ID_COLUMNS = ("participant_id", "session", "group")
@@ -50,9 +50,9 @@ def check_outcomes_table(table, required=ID_COLUMNS, outcomes=()) -> pd.DataFram
 
     Raises
     ------
-    mindpain.errors.MindpainError
+    mindpain.core.errors.MindpainError
         If ``table`` is not a DataFrame, a column is missing, an identifying value is
-        missing, a group is not one of :data:`mindpain.vocabulary.GROUPS`, or a participant
+        missing, a group is not one of :data:`mindpain.core.vocabulary.GROUPS`, or a participant
         is in more than one group.
 
     Examples

@@ -7,8 +7,8 @@ from pathlib import Path
 import pandas as pd
 
 from mindpain import __version__
-from mindpain.io import atomic_path, write_json, write_tsv
-from mindpain.vocabulary import (
+from mindpain.core.io import atomic_path, write_json, write_tsv
+from mindpain.core.vocabulary import (
     PLANTED_MEDITATOR_FILE,
     PLANTED_TRIAL_FILE,
     TASK,
@@ -148,7 +148,8 @@ PLANTED_MEDITATOR_SIDECAR = {
     "outcome": {"Description": "Signature response or rating"},
     "effect": {"Description": "group (LTM vs naive baseline), retreat, daily (non-retreat) or "
                               "lifetime practice"},
-    "method": {"Description": "Estimator of the meditator analysis (see mindpain.meditators)"},
+    "method": {"Description": "Estimator of the meditator analysis (see "
+                              "mindpain.meditators.analysis)"},
     "planted": {"Description": "Value the estimator estimates on this twin as the "
                                "measurement model reads it (d, naive SD per tenfold hours, "
                                "or correlation); n/a where none applies"},

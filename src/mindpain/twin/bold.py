@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage, signal
 
+from mindpain.core.vocabulary import TRIAL_TYPES
 from mindpain.twin.patterns import LATENTS, GeneratorSpace, kernel_norm
 from mindpain.twin.task import frame_times
-from mindpain.vocabulary import TRIAL_TYPES
 
 
 @lru_cache(maxsize=8)

@@ -5,7 +5,8 @@ only this package uses) and moved onto ``OUT`` only when complete, so a failed o
 interrupted run leaves no partial dataset; re-running with the same preset and seed resumes
 from the files already written.
 
-A finished twin carries an ownership marker (:data:`mindpain.folders.MARKER`) with its generation
+A finished twin carries an ownership marker (:data:`mindpain.core.folders.MARKER`) with its
+generation
 key and a manifest (size and sha256 of every file). The marker decides what may happen to
 an existing ``OUT``:
 
@@ -32,10 +33,10 @@ from joblib import Parallel, delayed
 from tqdm import tqdm
 
 from mindpain import __version__
-from mindpain.checksums import sha256
-from mindpain.config import check_preset, check_seed
-from mindpain.errors import MindpainError
-from mindpain.folders import (
+from mindpain.core.checksums import sha256
+from mindpain.core.config import check_preset, check_seed
+from mindpain.core.errors import MindpainError
+from mindpain.core.folders import (
     check_output_folder,
     check_writable_dir,
     folder_lock,
@@ -44,14 +45,9 @@ from mindpain.folders import (
     replace_dir,
     write_marker,
 )
-from mindpain.images import make_img
-from mindpain.io import write_json, write_nifti, write_tsv
-from mindpain.twin import bids
-from mindpain.twin.params import check_world, load_parameters
-from mindpain.twin.participants import draw_participants, draw_truth
-from mindpain.twin.patterns import LATENTS, generator_space
-from mindpain.twin.run import make_run
-from mindpain.vocabulary import (
+from mindpain.core.images import make_img
+from mindpain.core.io import write_json, write_nifti, write_tsv
+from mindpain.core.vocabulary import (
     DEFAULT_SEED,
     DEFAULT_WORLD,
     PLANTED_MEDITATOR_FILE,
@@ -61,11 +57,16 @@ from mindpain.vocabulary import (
     TWIN_READOUTS,
     TWIN_TRUTH_DIR,
 )
+from mindpain.twin import bids
+from mindpain.twin.params import check_world, load_parameters
+from mindpain.twin.participants import draw_participants, draw_truth
+from mindpain.twin.patterns import LATENTS, generator_space
+from mindpain.twin.run import make_run
 
 TRUTH_DIR = Path(TWIN_TRUTH_DIR)
 #: Version of the twin's set of files, part of its generation key: a twin written with another
 #: set is stale (``--if-current`` regenerates it). 2: the planted meditator effects
-#: (:data:`~mindpain.vocabulary.PLANTED_MEDITATOR_FILE`) and sidecars of both planted tables.
+#: (:data:`~mindpain.core.vocabulary.PLANTED_MEDITATOR_FILE`) and sidecars of both planted tables.
 FILE_SET = 2
 STAMP = TRUTH_DIR / "generation.json"
 #: Kind of folder recorded in the ownership marker of a finished twin / a twin being built.
@@ -92,7 +93,7 @@ def read_stamp(out) -> dict | None:
 
 def manifest(root) -> dict:
     """Return ``{relative path: [size, sha256]}`` of every file under ``root`` but the marker."""
-    from mindpain.folders import MARKER
+    from mindpain.core.folders import MARKER
 
     root = Path(root)
     return {p.relative_to(root).as_posix(): [p.stat().st_size, sha256(p)]
@@ -106,7 +107,7 @@ def twin_problems(out) -> tuple[dict | None, list, list]:
     this package); ``damage`` lists files of the manifest that are missing or changed (size
     or sha256); ``foreign`` lists files the manifest does not list.
     """
-    from mindpain.folders import MARKER
+    from mindpain.core.folders import MARKER
 
     out = Path(out)
     marker = read_marker(out)
@@ -231,7 +232,7 @@ def generate_twin(out, preset: str = "full", seed: int = DEFAULT_SEED, *,
     pathlib.Path
         The dataset folder.
     """
-    from mindpain.config import check_n_jobs
+    from mindpain.core.config import check_n_jobs
 
     preset = check_preset(preset)
     seed = check_seed(seed)

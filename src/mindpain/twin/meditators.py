@@ -2,7 +2,7 @@ r"""The long-term meditators of the twin: the planted value of every meditator e
 
 The generator (:mod:`mindpain.twin.participants`) draws practice hours and adds the
 meditator terms; this module derives, exactly, what each analysis of
-:mod:`mindpain.meditators` should estimate on that data.
+:mod:`mindpain.meditators.analysis` should estimate on that data.
 
 The twin adds to each LTM's true level of outcome *j* the term
 :math:`s_j\,(g_j + a_j z_r + b_j z_d)` with :math:`s_j` the observed single-session SD
@@ -42,16 +42,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from mindpain.twin.model import READOUTS, derive_constants
-from mindpain.twin.params import load_parameters
-from mindpain.twin.participants import practice_moments
-from mindpain.vocabulary import (
+from mindpain.core.vocabulary import (
     DEFAULT_WORLD,
     DOSE_METHODS,
     GROUP_METHODS,
     SIGNATURE_OUTCOMES,
     TRIAL_OUTCOMES,
 )
+from mindpain.twin.model import READOUTS, derive_constants
+from mindpain.twin.params import load_parameters
+from mindpain.twin.participants import practice_moments
 
 
 def _practice_moments(params) -> dict:

@@ -43,8 +43,15 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from mindpain.config import derive_rng
-from mindpain.images import resample_like
+from mindpain.core.config import derive_rng
+from mindpain.core.images import resample_like
+from mindpain.core.vocabulary import (
+    ARMS,
+    DEFAULT_WORLD,
+    RATING_OUTCOMES,
+    TRIAL_CONTRASTS,
+    TWIN_READOUTS,
+)
 from mindpain.twin.params import Parameters, load_parameters
 from mindpain.twin.patterns import (
     LATENTS,
@@ -53,13 +60,6 @@ from mindpain.twin.patterns import (
     smooth_noise_operator,
 )
 from mindpain.twin.task import frame_times, make_run_events
-from mindpain.vocabulary import (
-    ARMS,
-    DEFAULT_WORLD,
-    RATING_OUTCOMES,
-    TRIAL_CONTRASTS,
-    TWIN_READOUTS,
-)
 
 #: Signatures the twin's measurement model reads out (open surrogates).
 PLANTED_SIGNATURES = {"nps": "nps-surrogate", "siips1": "siips1-surrogate"}
@@ -112,7 +112,7 @@ def _cosine(a, b) -> float:
 @lru_cache(maxsize=4)
 def twin_space(preset: str) -> TwinSpace:
     """Build the :class:`TwinSpace` of ``preset`` (deterministic; cached)."""
-    from mindpain.surrogates import build_surrogate
+    from mindpain.signatures.surrogates import build_surrogate
 
     gen = generator_space(preset)
     weights = {}

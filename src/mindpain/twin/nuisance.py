@@ -35,9 +35,9 @@ import pandas as pd
 from scipy import fft as sp_fft
 from scipy import ndimage, signal, stats
 
+from mindpain.core.vocabulary import FRAMEWISE_DISPLACEMENT
+from mindpain.core.vocabulary import MOTION_PARAMETERS as MOTION_COLUMNS
 from mindpain.twin.patterns import GeneratorSpace, fwhm_to_sigma_vox
-from mindpain.vocabulary import FRAMEWISE_DISPLACEMENT
-from mindpain.vocabulary import MOTION_PARAMETERS as MOTION_COLUMNS
 
 #: Physiological columns of the twin's confounds table (RETROICOR first-order terms).
 PHYSIO_COLUMNS = ("cardiac_sin", "cardiac_cos", "respiratory_sin", "respiratory_cos")
@@ -139,7 +139,7 @@ def framewise_displacement(motion: np.ndarray) -> np.ndarray:
 @lru_cache(maxsize=8)
 def _motion_geometry(preset: str):
     """Per-voxel ``(A, grad, s0)``: displacement per parameter ``(n_vox, 3, 6)``, gradient of S0."""
-    from mindpain.images import voxel_coords
+    from mindpain.core.images import voxel_coords
     from mindpain.twin.patterns import generator_space
 
     space = generator_space(preset)
@@ -154,7 +154,7 @@ def _motion_geometry(preset: str):
     A[:, 2, 3], A[:, 2, 4] = r[:, 1], -r[:, 0]
     # The baseline image outside the brain mask is not zero in a realigned EPI (CSF, edges):
     # the gradient is taken on the template's intensity over the whole grid, scaled as S0.
-    from mindpain.images import template_intensity
+    from mindpain.core.images import template_intensity
 
     full = 0.6 + 0.4 * template_intensity(space.voxel_size)
     vol = full / full[space.mask].mean()

@@ -11,8 +11,8 @@ from importlib import resources
 
 import pandas as pd
 
-from mindpain.config import check_preset, check_world
-from mindpain.vocabulary import DEFAULT_WORLD
+from mindpain.core.config import check_preset, check_world
+from mindpain.core.vocabulary import DEFAULT_WORLD
 
 STATUSES = ("reported", "derived", "context", "assumed")
 #: Package file holding the measured pipeline transfer (:mod:`mindpain.endtoend.transfer`).
@@ -30,9 +30,9 @@ class Parameters:
     Attributes
     ----------
     preset : str
-        One of :data:`mindpain.vocabulary.PRESETS`.
+        One of :data:`mindpain.core.vocabulary.PRESETS`.
     world : str
-        ``"realistic"`` or ``"ideal"`` (see :data:`mindpain.vocabulary.WORLDS`).
+        ``"realistic"`` or ``"ideal"`` (see :data:`mindpain.core.vocabulary.WORLDS`).
     raw : dict
         The parameter file, with the preset's overrides applied. Each entry is a table
         with ``value``, ``status`` and optional ``unit`` and ``note``.

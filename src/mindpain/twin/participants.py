@@ -14,11 +14,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from mindpain.config import derive_rng
+from mindpain.core.config import derive_rng
+from mindpain.core.vocabulary import DEFAULT_WORLD, RATING_OUTCOMES
 from mindpain.twin.model import ARMS, LATENT_OUTCOMES, READOUTS, derive_constants
 from mindpain.twin.params import load_parameters
 from mindpain.twin.patterns import LATENTS
-from mindpain.vocabulary import DEFAULT_WORLD, RATING_OUTCOMES
 
 
 def draw_participants(preset: str, seed: int, world: str = DEFAULT_WORLD,

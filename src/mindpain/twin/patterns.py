@@ -16,7 +16,7 @@ Each of :math:`P_{noc}, P_{mod}` is a sum of Gaussian regions (centres, widths a
 amplitudes from the parameter file: the published regions of the study's signatures plus
 regions they do not cover) mixed with smooth random structure from a seed of the parameter
 file. **This module reads no signature map** (it imports neither
-:mod:`mindpain.surrogates` nor :mod:`mindpain.signatures`; a test checks this): the
+:mod:`mindpain.signatures.surrogates` nor :mod:`mindpain.signatures`; a test checks this): the
 patterns are not the scoring weights, and nothing is orthogonalised against them. How
 similar they are to the signatures is a property of the pair, measured by
 :mod:`mindpain.twin.model` and asserted against the stated value in the parameter file.
@@ -30,8 +30,8 @@ from functools import lru_cache
 import numpy as np
 from scipy import ndimage
 
-from mindpain.config import derive_rng
-from mindpain.images import mask_array, mni_grid, template_intensity, voxel_coords
+from mindpain.core.config import derive_rng
+from mindpain.core.images import mask_array, mni_grid, template_intensity, voxel_coords
 from mindpain.twin.params import load_parameters
 
 #: The latent responses of a session, one spatial pattern each.

@@ -14,13 +14,13 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from mindpain.config import derive_rng
+from mindpain.core.config import derive_rng
+from mindpain.core.vocabulary import DEFAULT_WORLD
 from mindpain.twin import nuisance
 from mindpain.twin.bold import session_patterns, synthesize_run
 from mindpain.twin.params import load_parameters
 from mindpain.twin.patterns import generator_space
 from mindpain.twin.task import frame_times, make_run_events
-from mindpain.vocabulary import DEFAULT_WORLD
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ NOTEBOOK_DOWNLOADS = "_downloads/notebooks"
 
 
 def _results_dir() -> Path:
-    from mindpain.config import get_config
+    from mindpain.core.config import get_config
 
     return Path(get_config().results_dir)
 
