@@ -24,6 +24,38 @@ def glue_md(key: str, text: str) -> None:
     glue(key, Markdown(text), display=False)
 
 
+def glue_row(prefix: str, table, columns, **match) -> None:
+    """Glue the values of ``columns`` of the one row of ``table`` that ``match`` selects.
+
+    Each value is glued as a float under ``prefix_column`` (for ``{glue:text}``).
+
+    Parameters
+    ----------
+    prefix : str
+        Start of every key.
+    table : pandas.DataFrame
+        The table.
+    columns : iterable of str
+        Numeric columns to glue.
+    **match
+        Column -> value; exactly one row must match all of them.
+
+    Raises
+    ------
+    ValueError
+        When no row or more than one row matches.
+    """
+    from myst_nb import glue
+
+    rows = table
+    for column, value in match.items():
+        rows = rows[rows[column] == value]
+    if len(rows) != 1:
+        raise ValueError(f"glue_row {prefix}: {len(rows)} rows match {match}; expected one")
+    row = rows.iloc[0]
+    for column in columns:
+        glue(f"{prefix}_{column}", float(row[column]), display=False)
+
 
 def build_log(message: str) -> None:
     """Append a line about the build (files written, work reused) to the build log.
