@@ -1,10 +1,8 @@
 r"""Results tables for reading: the one presentation helper of every table the chapters show.
 
 The TSV files keep full precision and their machine names (for example
-:func:`mindpain.trial.analysis.write_trial_effects`,
-:func:`mindpain.meditators.analysis.write_meditator_effects`);
-the functions here only choose columns and rows, order them, label them and round the
-numbers for display, as the figure functions beside them draw results without computing any.
+:func:`mindpain.trial.analysis.write_trial_effects`); the functions here only choose columns
+and rows, order, label and round them for display, as the figures draw results beside them.
 
 :func:`readable_table` turns a results table into a :class:`DisplayTable`: headers as a reader
 says them, with their units (:data:`COLUMNS`); codes such as ``MBSR_vs_HEP`` or ``mixedlm``
@@ -168,10 +166,9 @@ COLUMNS: dict[str, Column] = {
     "mean_ci_width": Column("Mean CI width (d)", "num", 3),
     # tests
     "t": Column("t", "num", 2), "reported_t": Column("Paper t", "num", 2),
-    "median_t": Column("Median t", "num", 2),
-    "mc_se_median_t": Column("Monte-Carlo SE, median t", "num", 2),
-    "reported_p": Column("Paper p", "p"),
-    "p": Column("p", "p"), "p_adj": Column("p (Holm)", "p"), "median_p": Column("Median p", "p"),
+    "median_t": Column("Median t", "num", 2), "reported_p": Column("Paper p", "p"),
+    "mc_se_median_t": Column("Monte-Carlo SE, median t", "num", 2), "p": Column("p", "p"),
+    "p_adj": Column("p (Holm)", "p"), "median_p": Column("Median p", "p"),
     "tost_p": Column("TOST p", "p"), "bf10": Column("BF10", "num", 2),
     "equivalent": Column("Equivalent", "bool"),
     # rates and shares (fractions of replications)
