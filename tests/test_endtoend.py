@@ -356,9 +356,6 @@ def test_the_book_reads_the_committed_result(tmp_path, monkeypatch):
     assert (tmp_path / endtoend.TABLE_NAME).is_file()
 
 
-@pytest.mark.xfail(strict=True, reason="session 8 committed 66-67 of the 300 replications per "
-                   "world after re-planting the twin; `make calibrate` resumes from "
-                   "data/endtoend-cache (issue #23). Strict: remove this mark when complete.")
 def test_the_committed_result_has_every_replication_asked_for():
     from mindpain.core.config import get_config
 
