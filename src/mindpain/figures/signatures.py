@@ -2,10 +2,11 @@
 
 The numbers behind the figures (pain21 scores, the twin comparison, recovery statistics)
 are computed by :mod:`mindpain.scoring.checks`, so a notebook cell only loads, computes
-and plots. Figures are made with :class:`matplotlib.figure.Figure` directly (not pyplot),
-so nothing is left open in a kernel and a figure appears only where it is glued or
-displayed. Every title of a surrogate signature says that it is an open surrogate, not the
-published map.
+and plots; :func:`twin_recovery` and :func:`twin_similarity` assemble the twin section's
+tables and figure, and the ``*_summary`` functions return the numbers its prose glues.
+Figures are made with :class:`matplotlib.figure.Figure` directly (not pyplot), so nothing
+is left open in a kernel and a figure appears only where it is glued or displayed. Every
+title of a surrogate signature says that it is an open surrogate, not the published map.
 
 Colours are Okabe-Ito (colour-blind safe); maps use the diverging ``RdBu_r`` map centred
 at 0 (blue = negative, red = positive), readable with the common colour-vision deficiencies.
@@ -385,3 +386,177 @@ def plot_message(text: str, size=(7.0, 1.6)) -> Figure:
     ax.axis("off")
     ax.text(0.5, 0.5, text, ha="center", va="center", wrap=True, fontsize=11, color="0.25")
     return fig
+
+
+# ------------------------------------------------------- the twin: recovery and similarity
+#: Columns of a recovery table (:func:`mindpain.scoring.checks.recovery_stats`).
+RECOVERY_COLUMNS = ("r", "r2", "slope", "loading", "slope_ratio", "n")
+#: Parts of a score's variance by the twin's measurement model
+#: (:func:`mindpain.twin.model.score_variance_shares`).
+VARIANCE_PARTS = ("latent", "noise", "idiosyncratic", "generic")
+
+
+def twin_recovery(scores: pd.DataFrame, truth: pd.DataFrame | None, preset: str,
+                  outcomes: Sequence[str], labels: dict | None = None,
+                  ) -> tuple[pd.DataFrame, pd.DataFrame | None, Figure]:
+    """Chapter 3's comparison of the measured scores with the twin's latent responses.
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        Session-level scores (:func:`mindpain.scoring.checks.session_level` of
+        :func:`mindpain.pipeline.session_scores`).
+    truth : pandas.DataFrame or None
+        The twin's planted truth (:func:`mindpain.bids.load_truth`); ``None`` for a
+        dataset that is not the twin.
+    preset : str
+        The twin's preset (its measurement model gives the expected loadings).
+    outcomes : sequence of str
+        The readouts to compare: those scored with the open surrogates (an official map's
+        scores are not compared with the twin's latent truth). Empty: none.
+    labels : dict, optional
+        ``outcome -> signature`` (or label) for the figure's panel titles.
+
+    Returns
+    -------
+    recovery : pandas.DataFrame
+        Index: every twin readout, in order; :data:`RECOVERY_COLUMNS`, all missing when
+        nothing is compared.
+    shares : pandas.DataFrame or None
+        The measurement model's variance shares and predicted r
+        (:func:`mindpain.twin.model.score_variance_shares`); ``None`` when nothing is
+        compared.
+    figure : matplotlib.figure.Figure
+        Measured against planted (:func:`plot_measured_vs_planted`), or a message saying why
+        there is nothing to compare.
+    """
+    from mindpain.scoring.checks import twin_comparison
+    from mindpain.twin.model import score_variance_shares
+
+    if truth is not None and len(outcomes):
+        shares = score_variance_shares(preset)
+        comparison = twin_comparison(scores, truth, outcomes=outcomes)
+        recovery = recovery_stats(comparison, shares["loading"].to_dict())
+        fig = plot_measured_vs_planted(comparison, labels, outcomes=outcomes)
+    else:  # a user's own BIDS data (no latent truth), or only official maps in use
+        shares = None
+        recovery = pd.DataFrame(np.nan, index=list(TWIN_OUTCOMES),
+                                columns=list(RECOVERY_COLUMNS))
+        fig = plot_message("No planted truth: this dataset is not the simulated twin."
+                           if truth is None else "Official maps: the twin's latent truth "
+                           "is not compared with their scores.")
+    return recovery.reindex(list(TWIN_OUTCOMES)), shares, fig
+
+
+def recovery_summary(recovery: pd.DataFrame, shares: pd.DataFrame | None) -> dict:
+    """Numbers of chapter 3's recovery paragraph, per twin readout.
+
+    Parameters
+    ----------
+    recovery : pandas.DataFrame
+        Index: every twin readout; ``r``, ``slope``, ``slope_ratio`` (:func:`twin_recovery`).
+    shares : pandas.DataFrame or None
+        Index: every twin readout; ``predicted_r``
+        (:func:`mindpain.twin.model.score_variance_shares`); ``None`` leaves it missing.
+
+    Returns
+    -------
+    dict
+        For each readout ``o``: ``<o>_r``, ``<o>_slope``, ``<o>_slope_ratio`` (measured) and
+        ``<o>_predicted_r`` (the model's); floats, NaN where missing.
+
+    Examples
+    --------
+    >>> rec = pd.DataFrame({"r": 0.5, "slope": 2.0, "slope_ratio": 1.0},
+    ...                    index=list(TWIN_OUTCOMES))
+    >>> s = recovery_summary(rec, None)
+    >>> s["nps_r"], s["siips1_slope"], bool(np.isnan(s["nps_predicted_r"]))
+    (0.5, 2.0, True)
+    """
+    out = {}
+    for outcome in TWIN_OUTCOMES:
+        for name in ("r", "slope", "slope_ratio"):
+            out[f"{outcome}_{name}"] = float(recovery.loc[outcome, name])
+        predicted = np.nan if shares is None else shares.loc[outcome, "predicted_r"]
+        out[f"{outcome}_predicted_r"] = float(predicted)
+    return out
+
+
+def variance_share_summary(shares: pd.DataFrame | None) -> dict:
+    """Share of each part of a score's variance by the twin's model, per twin readout.
+
+    Parameters
+    ----------
+    shares : pandas.DataFrame or None
+        Index: every twin readout; ``<part>_share`` for each of :data:`VARIANCE_PARTS`
+        (:func:`mindpain.twin.model.score_variance_shares`); ``None``: all missing.
+
+    Returns
+    -------
+    dict
+        ``<readout>_<part>``: floats, NaN where missing.
+
+    Examples
+    --------
+    >>> s = variance_share_summary(None)
+    >>> len(s), bool(np.isnan(s["nps_noise"]))
+    (16, True)
+    """
+    return {f"{outcome}_{part}": float(np.nan if shares is None
+                                       else shares.loc[outcome, f"{part}_share"])
+            for outcome in TWIN_OUTCOMES for part in VARIANCE_PARTS}
+
+
+def twin_similarity(preset: str, readouts: Sequence[str] = ("nps", "siips1")) -> pd.DataFrame:
+    """Cosine similarity of each surrogate with the twin's patterns: measured and stated.
+
+    Parameters
+    ----------
+    preset : str
+        The twin's preset (its grid and parameter file).
+    readouts : sequence of str
+        The signatures to show.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :attr:`mindpain.twin.model.TwinSpace.similarity` of ``readouts`` (``readout,
+        pattern, cosine``) with ``stated``: the similarity the parameter file states as an
+        assumption (``patterns.similarity``; missing where it states none).
+    """
+    from mindpain.twin.model import twin_space
+    from mindpain.twin.params import load_parameters
+
+    stated = load_parameters(preset)["patterns.similarity"]
+    similarity = twin_space(preset).similarity
+    similarity = similarity[similarity.readout.isin(list(readouts))].copy()
+    similarity["stated"] = [stated.get(f"{r}_{p}", np.nan)
+                            for r, p in zip(similarity.readout, similarity.pattern, strict=True)]
+    return similarity
+
+
+def similarity_summary(similarity: pd.DataFrame) -> dict:
+    """Numbers of chapter 3's similarity sentence, one pair of each readout and pattern.
+
+    Parameters
+    ----------
+    similarity : pandas.DataFrame
+        ``readout, pattern, cosine, stated`` (:func:`twin_similarity`).
+
+    Returns
+    -------
+    dict
+        ``<readout>_<pattern>`` (measured cosine) and ``stated_<readout>_<pattern>``; floats.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"readout": ["nps"], "pattern": ["nociceptive"], "cosine": [0.4],
+    ...                   "stated": [0.45]})
+    >>> similarity_summary(t)
+    {'nps_nociceptive': 0.4, 'stated_nps_nociceptive': 0.45}
+    """
+    out = {}
+    for r in similarity.itertuples():
+        out[f"{r.readout}_{r.pattern}"] = float(r.cosine)
+        out[f"stated_{r.readout}_{r.pattern}"] = float(r.stated)
+    return out

@@ -598,3 +598,35 @@ def meditator_coverage(coverage: pd.DataFrame) -> DisplayTable:
                  "mean_estimate": "Mean estimate"},
         kinds={"value": "num", "quantity": "label"}, labels={"quantity": QUANTITY_LABELS},
         missing="not defined for this quantity.")
+
+
+def multiverse_replications(spread: pd.DataFrame) -> DisplayTable:
+    """Return chapter 6's table of the multiverse replicated on independently drawn twins.
+
+    Parameters
+    ----------
+    spread : pandas.DataFrame
+        One row per outcome (:func:`mindpain.multiverse.spread_summary`): ``outcome,
+        replications, n_specs, truth_d, spec_sd_median, sampling_sd_median,
+        sampling_to_spec, coverage_min, coverage_median, coverage_max,
+        share_specs_coverage_ge_90``.
+
+    Returns
+    -------
+    DisplayTable
+        Every row; the two spreads, their ratio and the coverage over specifications under
+        headers that say what each is a median or extreme of.
+    """
+    return readable_table(
+        spread, ["outcome", "replications", "n_specs", "truth_d", "spec_sd_median",
+                 "sampling_sd_median", "sampling_to_spec", "coverage_min", "coverage_median",
+                 "coverage_max", "share_specs_coverage_ge_90"],
+        headers={"truth_d": "Recoverable d", "spec_sd_median": "SD across specifications "
+                 "(median over replications)", "sampling_sd_median": "SD across "
+                 "replications (median over specifications)", "sampling_to_spec": "Ratio of "
+                 "the two SDs", "coverage_min": "Coverage, lowest", "coverage_median":
+                 "Coverage, median", "coverage_max": "Coverage, highest",
+                 "share_specs_coverage_ge_90": "Specifications covering in at least 90%"},
+        digits={"truth_d": 2, "spec_sd_median": 2, "sampling_sd_median": 2,
+                "sampling_to_spec": 1, "coverage_min": 2, "coverage_median": 2,
+                "coverage_max": 2, "share_specs_coverage_ge_90": 2})

@@ -168,3 +168,33 @@ def intro_summary(specs: pd.DataFrame, preset: str) -> dict:
                                "changes the maps only a little." if fwhm < voxel else
                                f"The largest kernel ({fwhm:g} mm) is wider than one voxel of "
                                f"the {preset} twin ({voxel:g} mm).")}
+
+
+def replication_tables(replications: pd.DataFrame, preset: str,
+                       world: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Coverage per specification and spreads per outcome of the replicated multiverse.
+
+    Both are held against the effect the pipeline can recover on the replications' grid
+    and world (:func:`mindpain.multiverse.recoverable_truth`).
+
+    Parameters
+    ----------
+    replications : pandas.DataFrame
+        One row per replication, specification and outcome
+        (:func:`mindpain.multiverse.load_or_run_replications`).
+    preset : str
+        The preset (grid) the replications were drawn on.
+    world : str
+        The twin's world.
+
+    Returns
+    -------
+    coverage : pandas.DataFrame
+        :func:`mindpain.multiverse.spec_coverage`, one row per outcome and specification.
+    spread : pandas.DataFrame
+        :func:`mindpain.multiverse.spread_summary`, one row per outcome.
+    """
+    from mindpain.multiverse import recoverable_truth, spec_coverage, spread_summary
+
+    truth = recoverable_truth(preset, world)
+    return spec_coverage(replications, truth), spread_summary(replications, truth)
