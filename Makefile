@@ -156,7 +156,7 @@ benchmark: $(STAMP)
 ## specification curve through the file-based pipeline on the reduced twin (full design,
 ## coarse grid; 16 first-level variants, 384 specifications per signature) and the same
 ## multiverse replicated in memory on MV_REPLICATIONS independently drawn twins of the
-## calibration grid (multiverse_replications.tsv); both in the default (realistic) world.
+## calibration grid (multiverse_replications.tsv.gz); both in the default (realistic) world.
 ## Resumable: first-level variants are content-keyed under data/multiverse/, finished
 ## replications kept in data/multiverse-cache/. The book checks both content keys. Measured
 ## (2026-12-07, shared machine): one replication of all 384 specifications per signature costs
@@ -197,6 +197,12 @@ calibrate: $(STAMP)
 ## alter its numbers, recompute its check replications and, if they match, renew its key.
 calibrate-rekey: $(STAMP)
 	$(BIN)/python -m mindpain.endtoend --rekey --out book/precomputed
+
+## multiverse-rekey: the same for the multiverse's committed replications (recomputes the
+## first two and compares them, as written, with the committed rows).
+.PHONY: multiverse-rekey
+multiverse-rekey: $(STAMP)
+	$(BIN)/python -m mindpain.multiverse --rekey --out book/precomputed
 
 ## lock: recompile requirements.txt from requirements.in (needs the package registry).
 lock:

@@ -90,7 +90,7 @@ def test_participants_and_naive_subjects_agree(small_twin):
 def test_na_policy_of_the_bids_reader(tmp_path):
     table = tmp_path / "t.tsv"
     table.write_text("participant_id\tage\tnote\nsub-1\tn/a\t\nsub-2\tNA\tx\n")
-    read = bids.read_tsv(table, ("participant_id",))
+    read = bids.read_bids_table(table, ("participant_id",))
     assert read.age.isna().all()          # n/a and NA are missing in a BIDS table
     assert read.note.isna().tolist() == [True, False]
     strict = pd.read_csv(table, sep="\t", na_values=["n/a"], keep_default_na=False)

@@ -26,10 +26,15 @@ def test_local_copy_is_verified_and_complete():
     assert p21.mask.is_file()
 
 
-def test_default_data_dir_is_config(monkeypatch):
+def test_data_dir_comes_from_the_configuration(monkeypatch):
+    from mindpain.core.config import get_config
+
     folder = shared_pain21()
     monkeypatch.setenv("MINDPAIN_DATA", str(folder.parent))
-    assert datasets.fetch_pain21().root == folder
+    assert datasets.fetch_pain21(get_config().data_dir).root == folder
+    # the library reads no setting itself: no data directory is a one-line error
+    with pytest.raises(MindpainError, match="no data directory given for pain21"):
+        datasets.fetch_pain21(None)
 
 
 def test_download_from_pinned_source_verifies_every_file(tmp_path):

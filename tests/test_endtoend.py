@@ -12,6 +12,7 @@ from conftest import TEST_SEED, twin_run_in_memory
 
 from mindpain import endtoend
 from mindpain.core.errors import MindpainError
+from mindpain.core.store import ReplicationCache
 from mindpain.core.vocabulary import WORLDS
 from mindpain.endtoend import runner
 
@@ -270,13 +271,15 @@ def test_cache_is_reused_after_a_code_change_only_if_reproduced(small_run, monke
     label = folder / "code.json"
     assert json.loads(label.read_text())["code"] == key["code"]
     # other code that gives the same numbers: the files are kept and re-labelled
-    runner._check_cache_code(folder, dict(key, code="1" * 64), REALISTIC, weights)
+    runner.check_cache(ReplicationCache(folder, "1" * 64), "small", TEST_SEED, REALISTIC,
+                       weights)
     assert json.loads(label.read_text())["code"] == "1" * 64
     assert len(list(folder.glob("realistic/*.tsv"))) == N_REPS
     # code that gives other numbers: the folder is set aside, the run starts afresh
     real = endtoend.replicate
     monkeypatch.setattr(runner, "replicate", lambda *a: real(*a).assign(nps=0.0))
-    runner._check_cache_code(folder, key, REALISTIC, weights)
+    runner.check_cache(ReplicationCache(folder, key["code"]), "small", TEST_SEED, REALISTIC,
+                       weights)
     assert list(folder.glob("realistic/*.tsv")) == []
     stale = folder.with_name(folder.name + ".stale-" + "1" * 12)
     assert len(list(stale.glob("realistic/*.tsv"))) == N_REPS

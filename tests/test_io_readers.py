@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from mindpain.core.checksums import code_closure, code_fingerprint, sha256
-from mindpain.core.io import cached_table, read_json, read_tsv, write_json, write_tsv
+from mindpain.core.io import read_json, read_tsv, write_json, write_tsv
+from mindpain.core.store import cached_table
 
 
 def test_a_table_reads_back_exactly(tmp_path):

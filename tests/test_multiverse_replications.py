@@ -11,6 +11,7 @@ from conftest import TEST_SEED, twin_run_in_memory
 
 from mindpain import multiverse as mv
 from mindpain.core.errors import MindpainError
+from mindpain.multiverse import replications as mvr
 
 
 def test_in_memory_variants_equal_the_file_based_first_level(small_twin, tmp_path):
@@ -123,6 +124,7 @@ def test_coverage_and_spreads_of_a_known_table():
 
 
 def test_replications_key_is_checked(tmp_path):
+    from mindpain.core.store import sidecar
     from mindpain.multiverse.replications import TABLE_NAME, content_key
 
     key = content_key("calibration", 1, "realistic", 20)
@@ -138,8 +140,13 @@ def test_replications_key_is_checked(tmp_path):
         == len(table)
     with pytest.raises(MindpainError, match="stale .*world"):
         mv.load_replications(tmp_path, content_key("calibration", 1, "ideal", 20))
-    meta = json.loads((tmp_path / TABLE_NAME).with_suffix(".json").read_text())
+    meta = json.loads(sidecar(tmp_path / TABLE_NAME).read_text())
     assert meta["key"] == key and "replication" in meta["columns"]
+    # the table is compressed, and the same table gives the same bytes
+    assert TABLE_NAME.endswith(".tsv.gz")
+    first = (tmp_path / TABLE_NAME).read_bytes()
+    mv.write_replications(table, tmp_path, key, {"wall_s": 1.0})
+    assert (tmp_path / TABLE_NAME).read_bytes() == first
 
 
 @pytest.mark.slow
@@ -165,6 +172,24 @@ def test_two_replications_of_the_small_multiverse(tmp_path):
     assert (summary.sampling_sd_median > 0).all() and (summary.spec_sd_median > 0).all()
     with pytest.raises(MindpainError, match="at least 2"):
         mv.run_replications(TEST_SEED, 1, preset="small", grid="small", cache_root=tmp_path)
+    # files of other code are reused when the current code reproduces replication 0
+    key = mvr.content_key("small", TEST_SEED, "realistic", 2, "small")
+    label = mvr.cache_folder(tmp_path, key) / "code.json"
+    label.write_text(json.dumps({"code": "0" * 64}))
+    again, timing = mv.run_replications(TEST_SEED, 2, preset="small", grid="small",
+                                        cache_root=tmp_path)
+    assert timing["replications_computed"] == 0
+    assert json.loads(label.read_text())["code"] == key["code"]
+    # the committed table is re-keyed when its first replications are reproduced ...
+    out = tmp_path / "committed"
+    mv.write_replications(table, out, dict(key, code="0" * 64))
+    assert mvr.rekey(out, n_check=1) == key
+    assert len(mv.load_replications(out, key)) == len(table)
+    # ... and refused when they are not
+    changed = table.assign(estimate_d=table.estimate_d.where(table.replication != 0, 0.0))
+    mv.write_replications(changed, out, dict(key, code="0" * 64))
+    with pytest.raises(MindpainError, match="replication 0 differs"):
+        mvr.rekey(out, n_check=1)
 
 
 def test_replication_figure_is_legible():

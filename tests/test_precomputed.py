@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from mindpain.core.io import adopt, cached_table
+from mindpain.core.store import adopt, cached_table
 
 
 def _commit(folder, name, key):

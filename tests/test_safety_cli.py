@@ -13,6 +13,7 @@ from _safety_helpers import one_line, run_cli
 
 from mindpain import __version__
 from mindpain.cli import build_parser, main
+from mindpain.core import parallel
 from mindpain.first_level import runs as fl
 
 
@@ -96,7 +97,7 @@ def test_unknown_participant_label_is_an_error(small_twin, tmp_path, capsys):
 
 
 def test_bad_dask_scheduler_fails_fast_in_one_line(small_twin, tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(fl, "DASK_TIMEOUT_S", 1)
+    monkeypatch.setattr(parallel, "DASK_TIMEOUT_S", 1)
     code, _, err = run_cli(["first-level", str(small_twin), "--out", str(tmp_path / "d"),
                          "--dask-scheduler", "tcp://127.0.0.1:9", "--quiet"], capsys)
     assert code == 2 and "cannot reach the Dask scheduler" in one_line(err)

@@ -249,8 +249,10 @@ def test_warm_cache_process_imports_no_scikit_learn(tmp_path):
     env = {**os.environ, "MINDPAIN_WORK": str(tmp_path)}
     for name in surrogates.SURROGATE_NAMES:  # warm the cache that process will use
         surrogates.load_surrogate(name, tmp_path / "cache" / "surrogates")
-    code = ("import sys; from mindpain.signatures import get_signature; "
-            "[get_signature(n) for n in ('nps-surrogate', 'siips1-surrogate')]; "
+    code = ("import sys; from mindpain.core.config import get_config; "
+            "from mindpain.signatures import get_signature; cfg = get_config(); "
+            "[get_signature(n, cfg.data_dir, cfg.surrogate_cache_dir) "
+            "for n in ('nps-surrogate', 'siips1-surrogate')]; "
             "print(sorted(m for m in ('sklearn', 'nilearn', 'scipy.ndimage') if m in "
             "sys.modules))")
     run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,

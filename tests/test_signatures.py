@@ -13,7 +13,6 @@ from _scoring_helpers import TINY_SHAPE, save, tiny_img
 
 from mindpain import signatures as sg
 from mindpain.core.checksums import sha256
-from mindpain.core.config import get_config
 from mindpain.core.errors import MindpainError
 
 
@@ -88,13 +87,13 @@ def test_missing_siips1_says_fetch(tmp_path):
 def test_available_and_default_without_official(tmp_path):
     assert sg.available_signatures(tmp_path) == [
         "nps-surrogate", "nps-surrogate-pos", "nps-surrogate-neg", "siips1-surrogate"]
-    names = [s.name for s in sg.default_signatures(get_config(data_dir=tmp_path))]
+    names = [s.name for s in sg.default_signatures(tmp_path)]
     assert names == ["nps-surrogate", "siips1-surrogate"]
 
 
 def test_official_present_is_the_default(fake_official):
     assert "nps" in sg.available_signatures(fake_official)
-    chosen = sg.default_signatures(get_config(data_dir=fake_official))
+    chosen = sg.default_signatures(fake_official)
     assert [s.name for s in chosen] == ["nps", "siips1-surrogate"]
     nps = chosen[0]
     assert not nps.is_surrogate and nps.label == "NPS"

@@ -226,8 +226,10 @@ def test_user_data_has_no_planted_truth(tmp_path):
 
 
 def test_write_trial_effects(tmp_path, full_analysis):
+    from mindpain.core.store import tables_dir
+
     cfg = get_config()
-    assert trial.tables_dir(cfg) == cfg.results_dir
+    assert tables_dir(cfg) == cfg.results_dir
     path = trial.write_trial_effects(full_analysis.effects, cfg, out_dir=tmp_path)
     assert path == tmp_path / "trial_effects.tsv"
     back = pd.read_csv(path, sep="\t", na_values="n/a")

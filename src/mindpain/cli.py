@@ -105,12 +105,14 @@ def _first_level(args) -> int:
     from mindpain.core.config import get_config
     from mindpain.first_level.runs import run_first_level
 
-    n_jobs = args.n_jobs if args.n_jobs is not None else get_config().n_jobs
+    cfg = get_config()
+    n_jobs = args.n_jobs if args.n_jobs is not None else cfg.n_jobs
     summary = run_first_level(args.bids_dir, args.out, fmriprep=args.fmriprep,
                               confounds_dir=args.confounds_dir,
                               participant_label=args.participant_label,
                               smoothing_fwhm=args.smoothing_fwhm or None, n_jobs=n_jobs,
-                              dask_scheduler=args.dask_scheduler, progress=not args.quiet)
+                              dask_scheduler=args.dask_scheduler or cfg.dask_scheduler,
+                              progress=not args.quiet)
     for path, reason in [*summary.excluded, *summary.warnings]:
         print(f"mindpain first-level: warning: {path}: {reason}", file=sys.stderr)
     stream = sys.stderr if summary.failed else sys.stdout
@@ -120,9 +122,10 @@ def _first_level(args) -> int:
 
 
 def _score(args) -> int:
+    from mindpain.core.config import get_config
     from mindpain.scoring import score_cli
 
-    return score_cli(args)
+    return score_cli(args, get_config())
 
 
 def _version() -> str:

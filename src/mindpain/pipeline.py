@@ -18,13 +18,12 @@ from mindpain.core.checksums import (
     remember_checked,
     tree_state,
 )
-from mindpain.core.config import Config, get_config
+from mindpain.core.config import Config
 from mindpain.core.vocabulary import RATING_OUTCOMES, TRIAL_OUTCOMES
 
 
-def ensure_dataset(cfg: Config | None = None) -> Path:
+def ensure_dataset(cfg: Config) -> Path:
     """Return the BIDS dataset to analyse; generate the twin when it is absent or stale."""
-    cfg = cfg or get_config()
     if cfg.bids_dir is not None:
         return Path(cfg.bids_dir)
     from mindpain.twin import generate_twin
@@ -42,12 +41,12 @@ def twin_confounds_dir(bids_dir) -> Path | None:
     return folder if folder.is_dir() else None
 
 
-def first_level_dir(cfg: Config | None = None) -> Path:
+def first_level_dir(cfg: Config) -> Path:
     """Return the folder of the first-level derivatives of the configured dataset."""
-    return (cfg or get_config()).derivatives_dir / "first-level"
+    return cfg.derivatives_dir / "first-level"
 
 
-def ensure_first_level(cfg: Config | None = None, progress: bool = False) -> Path:
+def ensure_first_level(cfg: Config, progress: bool = False) -> Path:
     """Run the first level on every run of the dataset (a no-op when up to date).
 
     Raises
@@ -58,14 +57,13 @@ def ensure_first_level(cfg: Config | None = None, progress: bool = False) -> Pat
     from mindpain.core.errors import MindpainError
     from mindpain.first_level.runs import run_first_level
 
-    cfg = cfg or get_config()
     bids_dir = ensure_dataset(cfg)
     out = first_level_dir(cfg)
     confounds_dir = twin_confounds_dir(bids_dir)
     if checked_before(_first_level_check(bids_dir, out, confounds_dir)[0]):
         return out
     summary = run_first_level(bids_dir, out, n_jobs=cfg.n_jobs, progress=progress,
-                              confounds_dir=confounds_dir)
+                              confounds_dir=confounds_dir, dask_scheduler=cfg.dask_scheduler)
     if not summary.ok:
         raise MindpainError(f"first level failed for {len(summary.failed)} run(s); "
                             f"see {out}", bids_dir)
@@ -89,17 +87,17 @@ def _first_level_check(bids_dir, out, confounds_dir) -> tuple[str, int]:
     return key, newest
 
 
-def outcome_signatures(cfg: Config | None = None) -> dict:
+def outcome_signatures(cfg: Config) -> dict:
     """Return the signatures behind the outcome columns (official if present, else surrogates)."""
     from mindpain.signatures import default_signatures, get_signature
 
-    cfg = cfg or get_config()
-    nps, siips1 = default_signatures(cfg)
-    return {"nps": nps, "nps_pos": get_signature(f"{nps.name}-pos", cfg.data_dir),
-            "nps_neg": get_signature(f"{nps.name}-neg", cfg.data_dir), "siips1": siips1}
+    nps, siips1 = default_signatures(cfg.data_dir, cfg.surrogate_cache_dir)
+    return {"nps": nps, **{f"nps_{sign}": get_signature(f"{nps.name}-{sign}", cfg.data_dir,
+                                                        cfg.surrogate_cache_dir)
+                           for sign in ("pos", "neg")}, "siips1": siips1}
 
 
-def session_scores(cfg: Config | None = None, subregions: bool = False) -> pd.DataFrame:
+def session_scores(cfg: Config, subregions: bool = False) -> pd.DataFrame:
     """Score every session's hot>warm effect map with the outcome signatures (dot product).
 
     Returns the scoring stage's long table plus an ``outcome`` column naming the outcome
@@ -109,7 +107,6 @@ def session_scores(cfg: Config | None = None, subregions: bool = False) -> pd.Da
 
     from mindpain.scoring import ResamplingWarning, score_maps
 
-    cfg = cfg or get_config()
     deriv = ensure_first_level(cfg)
     # Session maps only (runs combined by fixed effects); run-level maps carry ``_run-``.
     pattern = "sub-*/ses-*/func/*_contrast-hotVsWarm_stat-effect_statmap.nii.gz"
@@ -126,7 +123,7 @@ def session_scores(cfg: Config | None = None, subregions: bool = False) -> pd.Da
     return table
 
 
-def load_outcomes(cfg: Config | None = None) -> pd.DataFrame:
+def load_outcomes(cfg: Config) -> pd.DataFrame:
     """Return the outcomes table: one row per participant and session.
 
     Columns: ``participant_id, session, group, age, sex`` and the outcomes
@@ -137,7 +134,6 @@ def load_outcomes(cfg: Config | None = None) -> pd.DataFrame:
     from mindpain.bids import load_events, load_participants
     from mindpain.bids.describe import session_ratings
 
-    cfg = cfg or get_config()
     bids_dir = ensure_dataset(cfg)
     scores = session_scores(cfg)
     whole = scores[scores["region"] == "whole"]

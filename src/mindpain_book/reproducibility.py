@@ -151,7 +151,7 @@ def collect(cfg=None, hash_cache: Path | None = None) -> dict:
         Path(hash_cache).parent.mkdir(parents=True, exist_ok=True)
         Path(hash_cache).write_text(json.dumps(cache))
     signatures = [[s.label, "yes" if s.is_surrogate else "no", s.sha256]
-                  for s in default_signatures(cfg)]
+                  for s in default_signatures(cfg.data_dir, cfg.surrogate_cache_dir)]
     return {"roots": roots, "files": files, "signatures": signatures}
 
 

@@ -28,7 +28,7 @@ tables
     :func:`~mindpain.bids.tables.load_events`, :func:`~mindpain.bids.tables.load_run_events`,
     :func:`~mindpain.bids.tables.load_confounds` (:func:`~mindpain.bids.tables.read_confounds`
     unchecked, for display), :func:`~mindpain.bids.tables.practice_from_bids`,
-    :func:`~mindpain.bids.tables.load_truth`, and :func:`~mindpain.bids.tables.read_tsv`
+    :func:`~mindpain.bids.tables.load_truth`, and :func:`~mindpain.bids.tables.read_bids_table`
     under them, with one policy for missing values (``n/a``, ``N/A``, ``NA`` and empty
     cells are missing).
 images
@@ -86,8 +86,8 @@ from mindpain.bids.tables import (
     load_run_events,
     load_truth,
     practice_from_bids,
+    read_bids_table,
     read_confounds,
-    read_tsv,
 )
 
 __all__ = [
@@ -97,6 +97,6 @@ __all__ = [
     "expand_confound_columns", "find_runs", "header_repetition_time", "list_runs",
     "load_bold", "load_confounds", "load_events", "load_participants", "load_run_events",
     "load_truth", "name_prefix", "nonfinite_voxels", "practice_from_bids", "read_confounds",
-    "read_sidecar", "read_tsv",
+    "read_bids_table", "read_sidecar",
     "repetition_time", "run_repetition_time", "sidecar_chain", "sidecar_path", "twin_world",
 ]

@@ -17,7 +17,7 @@ import pandas as pd
 
 from mindpain.bids.query import check_dir, list_runs
 from mindpain.core.errors import MindpainError
-from mindpain.core.io import read_tsv as read_tsv_file
+from mindpain.core.io import read_tsv
 from mindpain.core.vocabulary import (
     FRAMEWISE_DISPLACEMENT,
     GROUPS,
@@ -38,7 +38,7 @@ TRUTH_TSV = Path(TWIN_TRUTH_DIR) / "truth.tsv"
 _NA = ["n/a", "N/A", "NA", ""]
 
 
-def read_tsv(path, required=(), what: str = "a BIDS table") -> pd.DataFrame:
+def read_bids_table(path, required=(), what: str = "a BIDS table") -> pd.DataFrame:
     """Read a BIDS TSV (``n/a`` = missing) and check it has the ``required`` columns.
 
     Parameters
@@ -60,7 +60,7 @@ def read_tsv(path, required=(), what: str = "a BIDS table") -> pd.DataFrame:
         raise MindpainError(f"file not found; expected {what} with columns "
                             f"{', '.join(required)}", path)
     try:
-        table = read_tsv_file(path, na_values=_NA)
+        table = read_tsv(path, na_values=_NA)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError,
             OSError) as err:
         raise MindpainError(f"cannot be read as a tab-separated table ({err}); expected {what} "
@@ -126,7 +126,7 @@ def load_participants(bids_dir) -> pd.DataFrame:
     """
     root = check_dir(bids_dir)
     path = root / "participants.tsv"
-    table = read_tsv(path, PARTICIPANT_COLUMNS, "a participants table")
+    table = read_bids_table(path, PARTICIPANT_COLUMNS, "a participants table")
     ids = table["participant_id"].astype(str).str.strip()
     table["participant_id"] = ids.where(ids.str.startswith("sub-"), "sub-" + ids)
     if table["participant_id"].duplicated().any():
@@ -149,7 +149,7 @@ def load_participants(bids_dir) -> pd.DataFrame:
                                    for pid in table["participant_id"]]
     practice = root / "phenotype" / "practice.tsv"
     if practice.is_file():
-        hours = read_tsv(practice, ("participant_id", "lifetime_hours", "retreat_hours"),
+        hours = read_bids_table(practice, ("participant_id", "lifetime_hours", "retreat_hours"),
                           "a practice table")
         table = table.merge(hours[["participant_id", "lifetime_hours", "retreat_hours"]],
                             on="participant_id", how="left")
@@ -194,7 +194,7 @@ def load_events(bids_dir, task: str = TASK) -> pd.DataFrame:
             raise MindpainError("this run has no events file; expected "
                                 f"{rec.bold_path.name.split('_bold.nii')[0]}_events.tsv beside it",
                                 rec.bold_path)
-        events = read_tsv(rec.events_path, EVENT_COLUMNS, "a BIDS events file")
+        events = read_bids_table(rec.events_path, EVENT_COLUMNS, "a BIDS events file")
         events.insert(0, "run", rec.run)
         events.insert(0, "session", rec.session)
         events.insert(0, "participant_id", rec.participant_id)
@@ -223,7 +223,7 @@ def load_run_events(path, run_length: float | None = None,
     path = Path(path)
     if not path.is_file():
         raise MindpainError("events file missing; expected onset/duration/trial_type TSV", path)
-    ev = read_tsv(path, EVENT_COLUMNS, "a BIDS events file")
+    ev = read_bids_table(path, EVENT_COLUMNS, "a BIDS events file")
     if ev.empty:
         raise MindpainError("events table is empty", path)
     for col in ("onset", "duration"):
@@ -299,7 +299,7 @@ def read_confounds(path) -> pd.DataFrame:
     mindpain.core.errors.MindpainError
         If the file is missing or unreadable, or has no ``framewise_displacement`` column.
     """
-    return read_tsv(path, (FRAMEWISE_DISPLACEMENT,), "an fMRIPrep confounds table")
+    return read_bids_table(path, (FRAMEWISE_DISPLACEMENT,), "an fMRIPrep confounds table")
 
 
 def load_confounds(path, columns, n_scans: int) -> pd.DataFrame:
@@ -329,7 +329,7 @@ def load_confounds(path, columns, n_scans: int) -> pd.DataFrame:
         raise MindpainError("fMRIPrep confounds file missing; expected "
                             "*_desc-confounds_timeseries.tsv beside the BOLD", path)
     patterns = [c for c in columns if any(ch in c for ch in "*?[")]
-    conf = read_tsv(path, [c for c in columns if c not in patterns],
+    conf = read_bids_table(path, [c for c in columns if c not in patterns],
                     "an fMRIPrep confounds table")
     columns = expand_confound_columns(columns, conf.columns)
     if len(conf) != n_scans:
@@ -382,7 +382,7 @@ def load_truth(bids_dir) -> pd.DataFrame | None:
     path = check_dir(bids_dir) / TRUTH_TSV
     if not path.is_file():
         return None
-    return read_tsv(path, ("participant_id", "session"), "the twin's truth table")
+    return read_bids_table(path, ("participant_id", "session"), "the twin's truth table")
 
 
 def practice_from_bids(bids_dir) -> tuple[pd.DataFrame, Path]:
@@ -397,4 +397,4 @@ def practice_from_bids(bids_dir) -> tuple[pd.DataFrame, Path]:
     if not path.is_file():
         raise MindpainError("no practice table; expected phenotype/practice.tsv with "
                             "participant_id, lifetime_hours, retreat_hours", path)
-    return read_tsv_file(path), path
+    return read_tsv(path), path

@@ -22,9 +22,16 @@ Settings (environment variables, all optional):
 ``MINDPAIN_RESULTS``
     Folder of the result tables (default ``results/tables`` in the project checkout); its
     parent must exist, as for ``MINDPAIN_WORK``.
+``MINDPAIN_DASK_SCHEDULER``
+    Address of a Dask distributed scheduler the first level runs on (``tcp://host:8786``);
+    unset: local joblib workers.
 ``MINDPAIN_HASH_CACHE``
     An SQLite file caching file checksums by file identity and times (see
     :func:`mindpain.core.checksums.sha256`); unset: every checksum reads the file.
+
+Only the entry points (the command line, the book's tooling, a chapter's first cell) call
+:func:`get_config`; they hand the resolved :class:`Config` (or its fields) down to the
+library, which reads no setting itself.
 """
 
 from __future__ import annotations
@@ -70,6 +77,10 @@ class Config:
     world : str
         World of the simulated twin: ``"realistic"`` (default) or ``"ideal"``
         (:data:`WORLDS`).
+    results_dir : pathlib.Path
+        Folder of the result tables (``results/tables`` in the project checkout).
+    dask_scheduler : str or None
+        Address of a Dask scheduler for the first level; ``None``: local workers.
     """
 
     preset: str = "full"
@@ -79,6 +90,8 @@ class Config:
     n_jobs: int = 1
     bids_dir: Path | None = None
     world: str = DEFAULT_WORLD
+    results_dir: Path = PROJECT_ROOT / "results" / "tables"
+    dask_scheduler: str | None = None
 
     @property
     def twin_dir(self) -> Path:
@@ -102,9 +115,9 @@ class Config:
         return self.work_dir / f"derivatives-{tag}"
 
     @property
-    def results_dir(self) -> Path:
-        """Folder of the result tables: ``MINDPAIN_RESULTS``, else ``results/tables``."""
-        return setting_folder("MINDPAIN_RESULTS") or PROJECT_ROOT / "results" / "tables"
+    def surrogate_cache_dir(self) -> Path:
+        """Folder of the built open surrogates (:mod:`mindpain.signatures.surrogates`)."""
+        return self.work_dir / "cache" / "surrogates"
 
     def as_dict(self) -> dict:
         """Return the settings as JSON-ready values."""
@@ -243,6 +256,9 @@ def get_config(**overrides) -> Config:
         "n_jobs": env.get("MINDPAIN_N_JOBS") or 1,
         "bids_dir": Path(env["MINDPAIN_BIDS"]) if env.get("MINDPAIN_BIDS") else None,
         "world": env.get("MINDPAIN_WORLD", DEFAULT_WORLD),
+        "results_dir": (setting_folder("MINDPAIN_RESULTS")
+                        or PROJECT_ROOT / "results" / "tables"),
+        "dask_scheduler": env.get("MINDPAIN_DASK_SCHEDULER") or None,
     }
     values.update(overrides)
     values["preset"] = check_preset(values["preset"])

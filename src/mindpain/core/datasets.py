@@ -171,24 +171,25 @@ def download_file(url: str, dest, *, sha256: str | None = None, size: int | None
             tmp.unlink()
 
 
-def pain21_dir(data_dir=None) -> Path:
-    """Folder of the pain21 copy inside ``data_dir`` (default: the configured data dir)."""
+def pain21_dir(data_dir) -> Path:
+    """Folder of the pain21 copy inside ``data_dir`` (the configuration's data directory)."""
     if data_dir is None:
-        from mindpain.core.config import get_config
+        from mindpain.core.errors import MindpainError
 
-        data_dir = get_config().data_dir
+        raise MindpainError("no data directory given for pain21; set MINDPAIN_DATA or pass "
+                            "data_dir")
     return Path(data_dir) / PAIN21_DIRNAME
 
 
-def fetch_pain21(data_dir=None, *, base_url: str = PAIN21_URL, download: bool = True,
+def fetch_pain21(data_dir, *, base_url: str = PAIN21_URL, download: bool = True,
                  timeout: float = _DOWNLOAD_TIMEOUT_S, opener=None) -> Pain21:
     """Return the pain21 files, using a local copy first and downloading what is missing.
 
     Parameters
     ----------
-    data_dir : path-like, optional
-        Data directory; the files live in ``<data_dir>/pain21_neurovault1425/``.
-        Default: :attr:`mindpain.core.config.Config.data_dir` (``$MINDPAIN_DATA``).
+    data_dir : path-like
+        Data directory (the configuration's :attr:`~mindpain.core.config.Config.data_dir`,
+        ``$MINDPAIN_DATA``); the files live in ``<data_dir>/pain21_neurovault1425/``.
     base_url : str
         Where missing files are downloaded from (default: the pinned upstream commit).
     download : bool
@@ -211,7 +212,7 @@ def fetch_pain21(data_dir=None, *, base_url: str = PAIN21_URL, download: bool = 
     --------
     Illustration (needs data, not run as a doctest)::
 
-        p21 = fetch_pain21()
+        p21 = fetch_pain21(cfg.data_dir)
         len(p21.maps), p21.sample_sizes["n_subjects"].sum()
         # (21, 334)
     """
@@ -224,7 +225,7 @@ def fetch_pain21(data_dir=None, *, base_url: str = PAIN21_URL, download: bool = 
             continue
         if not download:
             raise MindpainError("missing; expected a verified pain21 file here (call "
-                                "fetch_pain21() with network access, or copy it from "
+                                "fetch_pain21(data_dir) with network access, or copy it from "
                                 f"{base_url}{name})", path)
         if root.exists() and not os.access(root, os.W_OK):
             raise MindpainError(f"missing and the folder is read-only; copy {name} here from "
@@ -274,7 +275,7 @@ def normalise_pain21(img_or_array, method: str = "zscore", *, mask=None, data_di
     --------
     Illustration (needs data, not run as a doctest)::
 
-        z = normalise_pain21(fetch_pain21().maps[0])
+        z = normalise_pain21(fetch_pain21(cfg.data_dir).maps[0])
     """
     if method not in NORMALISATIONS:
         raise MindpainError(f"unknown normalisation {method!r}; expected one of "

@@ -1,20 +1,20 @@
-"""Files in and out: atomic writers, the readers beside them, cached tables.
+"""Files in and out: atomic writers and the readers beside them.
 
 Every writer goes through :func:`atomic_path`: it writes to a temporary file in the
 target's folder (its name starts with :data:`TMP_PREFIX`, a prefix only this package uses)
-and renames it into place only when the write finished. :func:`cached_table` is the one way
-to compute a table unless one with its content key exists, here or committed with the book.
+and renames it into place only when the write finished.
 
-Beside it: :mod:`mindpain.core.checksums` (the one file checksum, its cache, code fingerprints)
-and :mod:`mindpain.core.folders` (output folders: ownership markers, locks, replacement).
+Beside it: :mod:`mindpain.core.store` (result tables, their keys and caches),
+:mod:`mindpain.core.checksums` (the one file checksum, its cache, code fingerprints) and
+:mod:`mindpain.core.folders` (output folders: ownership markers, locks, replacement).
 """
 
 from __future__ import annotations
 
 import contextlib
+import gzip
 import json
 import os
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -119,11 +119,17 @@ def write_tsv(path, frame: pd.DataFrame, float_format: str | None = None) -> Pat
     By default every float is written as its shortest round-trip representation (Python's
     ``repr``), so reading the file back gives exactly the same float64 values. Pass a
     ``float_format`` (e.g. ``"%.3f"``) only for values whose precision is fixed by design
-    (onsets in seconds).
+    (onsets in seconds). A name ending in ``.gz`` is written gzip-compressed, with no time
+    or file name in its header, so the same table gives the same bytes.
     """
     with atomic_path(path) as tmp:
-        frame.to_csv(tmp, sep="\t", index=False, na_rep="n/a", float_format=float_format,
-                     lineterminator="\n")
+        if Path(path).name.endswith(".gz"):
+            text = frame.to_csv(sep="\t", index=False, na_rep="n/a",
+                                float_format=float_format, lineterminator="\n")
+            tmp.write_bytes(gzip.compress(text.encode(), compresslevel=9, mtime=0))
+        else:
+            frame.to_csv(tmp, sep="\t", index=False, na_rep="n/a",
+                         float_format=float_format, lineterminator="\n")
     return Path(path)
 
 
@@ -149,60 +155,6 @@ def read_tsv(path, *, na_values=NA_VALUES, keep_default_na: bool = False,
 def read_json(path):
     """Read a JSON file written by :func:`write_json` (or any JSON sidecar)."""
     return json.loads(Path(path).read_text())
-
-
-def _stored_key(sidecar: Path):
-    """Return the ``key`` of a table's JSON sidecar, or ``None`` (absent, unreadable, odd)."""
-    try:
-        meta = read_json(sidecar)
-    except (OSError, ValueError):
-        return None
-    return meta.get("key") if isinstance(meta, dict) else None
-
-
-def adopt(path, key, folder) -> bool:
-    """Copy ``folder/<path.name>`` (and its sidecar) to ``path`` if its sidecar's key is ``key``.
-
-    ``folder`` holds tables committed with the book (``book/precomputed/``, see
-    :mod:`mindpain.precomputed`); a copy whose key differs (the code, parameters, seed or
-    settings changed) is ignored, so nothing stale is ever used.
-
-    Returns
-    -------
-    bool
-        Whether the committed copy was current and is now at ``path``.
-    """
-    path = Path(path)
-    source = Path(folder) / path.name
-    if _stored_key(source.with_suffix(".json")) != key or not source.is_file():
-        return False
-    if source.resolve() != path.resolve():
-        with atomic_path(path) as tmp:
-            shutil.copyfile(source, tmp)
-        write_json(path.with_suffix(".json"), read_json(source.with_suffix(".json")))
-    return True
-
-
-def cached_table(path, key: dict, compute, columns: dict, *, read=read_tsv,
-                 committed=None) -> pd.DataFrame:
-    """Return the table at ``path``, computing and writing it only when its key changed.
-
-    The one way to say "compute unless a table with this key exists". The table's JSON
-    sidecar (``path`` with ``.json``) holds ``{"key": key, "columns": columns}``. When it
-    matches ``key``, the stored table is read back with ``read``; else, when ``committed``
-    (a folder of tables committed with the book) holds a table of that name under the same
-    key, it is copied to ``path`` (:func:`adopt`) and read; otherwise ``compute()`` makes the
-    table, which is written (TSV, then sidecar) and read back the same way, so a fresh, a
-    cached and an adopted call return the same frame.
-    """
-    path = Path(path)
-    if path.is_file() and _stored_key(path.with_suffix(".json")) == key:
-        return read(path)
-    if committed is not None and adopt(path, key, committed):
-        return read(path)
-    write_tsv(path, compute())
-    write_json(path.with_suffix(".json"), {"key": key, "columns": columns})
-    return read(path)
 
 
 def write_nifti(path, img) -> Path:

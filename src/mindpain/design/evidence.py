@@ -213,10 +213,11 @@ def evidence_table(outcomes: pd.DataFrame, truth: pd.DataFrame | None = None,
 
 def write_equivalence(table: pd.DataFrame, cfg, out_dir=None) -> Path:
     """Write ``equivalence.tsv`` and its JSON sidecar (column meanings, SESOI, alpha)."""
-    from mindpain.design.power import write_table
+    from mindpain.core.store import table_path, write_table
 
     return write_table(
-        table, "equivalence.tsv", EVIDENCE_COLUMNS, cfg, out_dir,
+        table, table_path(cfg, "equivalence.tsv", out_dir), EVIDENCE_COLUMNS,
+        float_format="%.10g",
         Description="Equivalence tests (TOST) and default JZS Bayes factors of every trial "
                     "contrast, on change scores of completers",
         alpha=ALPHA, sesoi_default=SESOI,

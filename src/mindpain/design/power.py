@@ -20,8 +20,8 @@ Power (simulated)
 Minimum detectable effect (MDE)
     The :math:`|d|` with the stated power (default 80 %) at the actual arm sizes.
 Results file
-    :func:`write_table` writes a design-chapter table (TSV at full precision, JSON
-    sidecar of column meanings); :func:`write_design_power` writes ``design_power.tsv``.
+    :func:`write_design_power` writes ``design_power.tsv`` with a JSON sidecar of column
+    meanings (:func:`mindpain.core.store.write_table`).
 
 How much a significant estimate exaggerates (type S and type M errors) is computed by
 :mod:`mindpain.design.retrodesign`; how the power depends on the twin's assumed parameters by
@@ -326,25 +326,12 @@ def simulated_power(preset: str, seed: int, outcome: str, contrast: str, n_value
 # ---------------------------------------------------------------- results file
 
 
-def write_table(table: pd.DataFrame, name: str, columns: dict, cfg, out_dir=None,
-                **meta) -> Path:
-    """Write ``name`` (TSV, full precision) with a JSON sidecar of column meanings and ``meta``.
-
-    The folder is ``out_dir``, else :func:`mindpain.trial.analysis.tables_dir` of ``cfg``; both
-    files are written atomically.
-    """
-    from mindpain.core.io import write_json, write_tsv
-    from mindpain.trial.analysis import tables_dir
-
-    folder = Path(out_dir) if out_dir is not None else tables_dir(cfg)
-    path = write_tsv(folder / name, table[list(columns)], float_format="%.10g")
-    write_json(path.with_suffix(".json"), {**meta, "columns": columns})
-    return path
-
-
 def write_design_power(table: pd.DataFrame, cfg, out_dir=None) -> Path:
     """Write ``design_power.tsv`` and its JSON sidecar of column meanings."""
-    return write_table(table, "design_power.tsv", POWER_COLUMNS, cfg, out_dir,
-                       Description="Analytic power of the paper's reported contrasts "
-                                   "(two-sided t test on change scores, noncentral t) by arm "
-                                   "size and true effect", alpha=ALPHA)
+    from mindpain.core.store import table_path, write_table
+
+    return write_table(table, table_path(cfg, "design_power.tsv", out_dir), POWER_COLUMNS,
+                       float_format="%.10g",
+                       Description="Analytic power of the paper's reported contrasts (two-sided "
+                                   "t test on change scores, noncentral t) by arm size and true "
+                                   "effect", alpha=ALPHA)

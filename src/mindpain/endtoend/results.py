@@ -11,13 +11,14 @@ match, renews the key.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
 
 from mindpain.core.config import PRECOMPUTED_DIR
 from mindpain.core.errors import MindpainError
+from mindpain.core.io import read_json
+from mindpain.core.store import load_current, renew_key, sidecar, write_table
 from mindpain.endtoend.replication import replicate, scores_digest, surrogate_weights
 from mindpain.endtoend.runner import content_key, run_endtoend
 from mindpain.endtoend.settings import COLUMNS, DEFAULT_REPLICATIONS, ENDTOEND_PRESET, TABLE_NAME
@@ -25,16 +26,8 @@ from mindpain.endtoend.settings import COLUMNS, DEFAULT_REPLICATIONS, ENDTOEND_P
 
 def write_result(table: pd.DataFrame, folder, key: dict, timing: dict) -> Path:
     """Write the coverage table and its JSON sidecar (key, columns, timing) into ``folder``."""
-    from mindpain.core.io import write_json, write_tsv
-
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / TABLE_NAME
-    write_tsv(path, table)
-    write_json(path.with_suffix(".json"), {
-        "key": key, "columns": COLUMNS, "timing": timing,
-        "made_by": "make calibrate (python -m mindpain.endtoend)"})
-    return path
+    return write_table(table, Path(folder) / TABLE_NAME, COLUMNS, key=key, timing=timing,
+                       made_by="make calibrate (python -m mindpain.endtoend)")
 
 
 def load_result(folder, key: dict) -> tuple:
@@ -55,21 +48,10 @@ def load_result(folder, key: dict) -> tuple:
         preset or the seed changed): run ``make calibrate`` (or, when the change cannot
         alter the numbers, ``make calibrate-rekey``).
     """
-    folder = Path(folder)
-    meta_path = (folder / TABLE_NAME).with_suffix(".json")
     hint = (f"run `make calibrate SEED={key['seed']}` to recompute it (or `make "
             "calibrate-rekey` if the change cannot alter its numbers)")
-    if not meta_path.is_file() or not (folder / TABLE_NAME).is_file():
-        raise MindpainError(f"no precomputed end-to-end calibration; {hint}", meta_path)
-    meta = json.loads(meta_path.read_text())
-    stored = meta.get("key", {})
-    changed = sorted(k for k in set(key) | set(stored)
-                     if k != "n_replications" and key.get(k) != stored.get(k))
-    if changed:
-        raise MindpainError(f"precomputed end-to-end calibration is stale ({', '.join(changed)}"
-                            f" changed); {hint}", meta_path)
-    table = pd.read_csv(folder / TABLE_NAME, sep="\t", na_values="n/a")
-    return table, meta
+    return load_current(Path(folder) / TABLE_NAME, key, hint, "end-to-end calibration",
+                        ignore=("n_replications",))
 
 
 def rekey(folder=None, data_dir=None) -> dict:
@@ -86,11 +68,9 @@ def rekey(folder=None, data_dir=None) -> dict:
     dict
         The new key.
     """
-    from mindpain.core.io import write_json
-
     folder = PRECOMPUTED_DIR if folder is None else Path(folder)
-    meta_path = (folder / TABLE_NAME).with_suffix(".json")
-    meta = json.loads(meta_path.read_text())
+    meta_path = sidecar(folder / TABLE_NAME)
+    meta = read_json(meta_path)
     old = meta["key"]
     scenarios = {k: tuple(v) for k, v in old["scenarios"].items()}
     weights = surrogate_weights(old["preset"], data_dir)
@@ -101,10 +81,8 @@ def rekey(folder=None, data_dir=None) -> dict:
             if got != digest:
                 raise MindpainError(f"replication {r} of scenario {name} differs with the "
                                     "current code; run `make calibrate`", meta_path)
-    key = content_key(old["preset"], old["seed"], old["n_replications"], scenarios)
-    meta["key"] = key
-    write_json(meta_path, meta)
-    return key
+    return renew_key(folder / TABLE_NAME, content_key(old["preset"], old["seed"],
+                                                      old["n_replications"], scenarios))
 
 
 def load_or_run(cfg, folder=None, small_replications: int = 4) -> tuple:
@@ -113,7 +91,7 @@ def load_or_run(cfg, folder=None, small_replications: int = 4) -> tuple:
     The full calibration costs about an hour, so the book reads the result that
     ``make calibrate`` committed under ``book/precomputed/`` and checks its key against the
     current code; the copy is also adopted into the results folder
-    (:func:`mindpain.core.io.adopt`). The small twin (tests) is cheap and is computed
+    (:func:`mindpain.core.store.adopt`). The small twin (tests) is cheap and is computed
     here with ``small_replications``.
 
     Returns
@@ -126,8 +104,7 @@ def load_or_run(cfg, folder=None, small_replications: int = 4) -> tuple:
                                         data_dir=cfg.data_dir)
         return table, {"key": content_key("small", cfg.seed, small_replications),
                        "timing": timing}, False
-    from mindpain.core.io import adopt
-    from mindpain.trial.analysis import tables_dir
+    from mindpain.core.store import adopt, tables_dir
 
     folder = PRECOMPUTED_DIR if folder is None else Path(folder)
     key = content_key(ENDTOEND_PRESET, cfg.seed, DEFAULT_REPLICATIONS)

@@ -3,16 +3,15 @@
 :func:`run_endtoend` replicates the trial in every scenario
 (:func:`mindpain.endtoend.replication.replicate`) in joblib workers and measures coverage
 (:func:`mindpain.endtoend.coverage.coverage_table`). Each finished replication is its own
-file under :func:`cache_folder`, so an interrupted run resumes; files written by other code
-are reused only if the current code reproduces them (:func:`_check_cache_code`). Results
+file of its :class:`~mindpain.core.store.ReplicationCache` (:func:`replication_cache`), so an
+interrupted run resumes; files written by other code are reused only if the current code
+reproduces them. Results
 are keyed by :func:`content_key`: preset, seed, scenarios, replications and a fingerprint
 of the code of every module involved and of the twin's parameter file.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from mindpain.core.errors import MindpainError
+from mindpain.core.store import ReplicationCache
 from mindpain.endtoend.coverage import coverage_table
 from mindpain.endtoend.replication import mask_effects, replicate, scores_digest, surrogate_weights
 from mindpain.endtoend.settings import (
@@ -67,81 +67,44 @@ def cache_folder(root, key: dict) -> Path:
     """Folder of the per-replication files of ``key`` under ``root``.
 
     Named by what the replications are (preset, seed, scenarios, outcomes, contrasts,
-    models), not by the code: the code fingerprint is kept in the folder's ``code.json``
-    and checked by :func:`_check_cache_code` before a run reuses the files.
+    models), not by the code: the code that wrote the files is checked before a run reuses
+    them (:meth:`mindpain.core.store.ReplicationCache.check_code`).
     """
-    stem = {k: v for k, v in key.items() if k not in ("n_replications", "code")}
-    tag = hashlib.sha256(json.dumps(stem, sort_keys=True).encode()).hexdigest()[:16]
+    from mindpain.core.store import key_tag
+
+    tag = key_tag(key, leave_out=("n_replications", "code"))
     return Path(root) / f"endtoend-{key['preset']}-seed-{key['seed']}-{tag}"
 
 
-def _check_cache_code(folder: Path, key: dict, scenarios: dict, weights) -> None:
-    """Make the per-replication files in ``folder`` safe to reuse with the current code.
-
-    Files written by other code are kept only if the current code reproduces them: replication 0 of
-    every scenario on disk is recomputed and compared (scores to 12 significant digits,
-    :func:`~mindpain.endtoend.replication.scores_digest`); if all match, the folder is re-labelled
-    with the current code, otherwise it is renamed ``*.stale-<code>`` and the run starts afresh. A
-    folder without a label is treated as stale.
-    """
-    from mindpain.core.io import write_json
-
-    label = folder / "code.json"
-    if not folder.exists():
-        folder.mkdir(parents=True)
-        write_json(label, {"code": key["code"]})
-        return
-    try:
-        code = json.loads(label.read_text()).get("code")
-    except (OSError, ValueError):
-        code = None
-    if code == key["code"]:
-        return
-    same = code is not None
-    for name, (world, log_odds, _) in scenarios.items():
-        path = _replication_file(folder, name, 0)
-        if same and path.is_file():
-            stored = scores_digest(pd.read_csv(path, sep="\t"))
-            fresh = scores_digest(replicate(key["preset"], key["seed"], world, 0, weights,
-                                            log_odds))
-            same = stored == fresh
-    if not same:
-        folder.rename(folder.with_name(f"{folder.name}.stale-{(code or 'unknown')[:12]}"))
-        folder.mkdir(parents=True)
-    write_json(label, {"code": key["code"]})
+def replication_cache(root, key: dict) -> ReplicationCache:
+    """Return the replications' cache of ``key`` under ``root`` (a group per scenario)."""
+    return ReplicationCache(cache_folder(root, key), key["code"])
 
 
-def _replication_file(folder: Path, scenario: str, replication: int) -> Path:
-    return Path(folder) / scenario / f"replication-{int(replication):05d}.tsv"
-
-
-def _run_one(preset, seed, scenario, spec, replication, weights, folder) -> tuple:
-    """Compute one replication of one scenario and write it atomically (worker task)."""
-    from mindpain.core.io import write_json, write_tsv
-
+def _run_one(preset, seed, scenario, spec, replication, weights, cache) -> tuple:
+    """Compute one replication of one scenario and keep it in ``cache`` (worker task)."""
     start, cpu = time.perf_counter(), time.process_time()
     frame = replicate(preset, seed, spec[0], replication, weights, spec[1])
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
-    path = _replication_file(folder, scenario, replication)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_json(path.with_suffix(".json"), {"wall_s": wall, "cpu_s": cpu})
-    write_tsv(path, frame)
+    cache.write(frame, replication, wall, cpu, group=scenario)
     return wall, cpu
 
 
-def _cached_timing(folder: Path, scenarios, wanted: dict) -> tuple[list, list]:
-    """Wall and CPU seconds of the cached replications that recorded them."""
-    walls, cpus = [], []
-    for name in scenarios:
-        for r in range(wanted[name]):
-            try:
-                rec = json.loads(_replication_file(folder, name, r).with_suffix(".json")
-                                 .read_text())
-            except (OSError, ValueError):
-                continue
-            walls.append(float(rec["wall_s"]))
-            cpus.append(float(rec["cpu_s"]))
-    return walls, cpus
+def _same_scores(stored: pd.DataFrame, fresh: pd.DataFrame) -> bool:
+    """Whether two replications' scores agree to 12 significant digits."""
+    return scores_digest(stored) == scores_digest(fresh)
+
+
+def check_cache(cache: ReplicationCache, preset: str, seed: int, scenarios: dict,
+                weights) -> bool:
+    """Keep ``cache``'s files only if the current code reproduces replication 0 of each scenario.
+
+    :meth:`mindpain.core.store.ReplicationCache.check_code` with the scores compared to 12
+    significant digits (:func:`~mindpain.endtoend.replication.scores_digest`).
+    """
+    return cache.check_code(lambda name: replicate(preset, seed, scenarios[name][0], 0,
+                                                   weights, scenarios[name][1]),
+                            _same_scores, groups=list(scenarios))
 
 
 def run_endtoend(seed: int, n_replications: int = DEFAULT_REPLICATIONS,
@@ -155,7 +118,8 @@ def run_endtoend(seed: int, n_replications: int = DEFAULT_REPLICATIONS,
     replication is written to its own file under :func:`cache_folder` (``cache_root``; default: a
     temporary folder removed at the end), so an interrupted run resumes where it stopped:
     replications already on disk are read, not recomputed (after a code change, only if the new code
-    reproduces them, :func:`_check_cache_code`). Tasks run in joblib workers (``n_jobs``), in the
+    reproduces them, :meth:`~mindpain.core.store.ReplicationCache.check_code`). Tasks run in
+    joblib workers (``n_jobs``), in the
     order in which the scenarios' shares make them due; with ``budget_s``, no new batch starts once
     that many seconds have passed, and the replications finished are kept (the table reports how
     many). The planted effects as read through the analysis's mask
@@ -186,13 +150,13 @@ def run_endtoend(seed: int, n_replications: int = DEFAULT_REPLICATIONS,
         tmp = tempfile.TemporaryDirectory(prefix="mindpain-endtoend-")
         cache_root = tmp.name
     key = content_key(preset, seed, n_replications, scenarios)
-    folder = cache_folder(cache_root, key)
-    _check_cache_code(folder, key, scenarios, weights)
+    cache = replication_cache(cache_root, key)
+    check_cache(cache, preset, seed, scenarios, weights)
     # replication r of a scenario with share s is due at r / s: a budgeted run keeps the
     # scenarios' replications in proportion to their shares
     tasks = sorted(((name, r) for name in scenarios for r in range(wanted[name])),
                    key=lambda t: (t[1] / scenarios[t[0]][2], list(scenarios).index(t[0])))
-    todo = [t for t in tasks if not _replication_file(folder, *t).is_file()]
+    todo = [t for t in tasks if not cache.has(t[1], t[0])]
     walls, cpus = [], []
     start = time.perf_counter()
     batch = max(2 * int(n_jobs), 2)
@@ -204,7 +168,7 @@ def run_endtoend(seed: int, n_replications: int = DEFAULT_REPLICATIONS,
                 break
             chunk = todo[i:i + batch]
             out = parallel(delayed(_run_one)(preset, seed, name, scenarios[name], r, weights,
-                                             folder) for name, r in chunk)
+                                             cache) for name, r in chunk)
             for wall, cpu in out:
                 walls.append(wall)
                 cpus.append(cpu)
@@ -212,12 +176,11 @@ def run_endtoend(seed: int, n_replications: int = DEFAULT_REPLICATIONS,
     bar.close()
     scores, done = {}, {}
     for name in scenarios:
-        reps = [r for r in range(wanted[name]) if _replication_file(folder, name, r).is_file()]
+        reps = [r for r in range(wanted[name]) if cache.has(r, name)]
         if len(reps) < 3:
             raise MindpainError(f"only {len(reps)} replication(s) of scenario {name} finished;"
-                                " at least 3 are needed", folder)
-        scores[name] = pd.concat([pd.read_csv(_replication_file(folder, name, r), sep="\t")
-                                  for r in reps], ignore_index=True)
+                                " at least 3 are needed", cache.folder)
+        scores[name] = cache.read(reps, name)
         done[name] = len(reps)
     worlds = dict.fromkeys(spec[0] for spec in scenarios.values())
     in_mask = pd.concat([mask_effects(preset, seed, w) for w in worlds], ignore_index=True)
@@ -228,7 +191,10 @@ def run_endtoend(seed: int, n_replications: int = DEFAULT_REPLICATIONS,
     digests = {name: [scores_digest(s[s["replication"] == r].reset_index(drop=True))
                       for r in range(min(2, done[name]))] for name, s in scores.items()}
     tasks_computed = len(walls)
-    walls, cpus = _cached_timing(folder, scenarios, wanted)
+    walls, cpus = [], []
+    for name in scenarios:
+        w, c = cache.timing(range(wanted[name]), name)
+        walls, cpus = walls + w, cpus + c
     timing = {"replications": done, "requested_replications": wanted,
               "wall_s": round(time.perf_counter() - start, 1), "n_jobs": int(n_jobs),
               "tasks_computed": tasks_computed, "tasks_timed": len(walls),

@@ -36,7 +36,8 @@ from mindpain.bids import (
     repetition_time,
 )
 from mindpain.core.config import PRECOMPUTED_DIR
-from mindpain.core.io import cached_table, read_tsv
+from mindpain.core.io import read_tsv
+from mindpain.core.store import cached_table
 from mindpain.core.vocabulary import (
     DEFAULT_WORLD,
     FRAMEWISE_DISPLACEMENT,
@@ -374,7 +375,7 @@ def recovery_cached(cache_dir, preset: str = "small", seed: int = 1) -> pd.DataF
 
     The table is recomputed when the key (parameters, generator or this code) changes; it
     costs about a minute on the small preset. A copy committed in ``book/precomputed/``
-    under the same key is adopted instead (:func:`mindpain.core.io.cached_table`).
+    under the same key is adopted instead (:func:`mindpain.core.store.cached_table`).
     """
     return cached_table(
         Path(cache_dir) / f"twin_recovery_{preset}_seed-{seed}.tsv", recovery_key(preset, seed),

@@ -89,6 +89,7 @@ from mindpain.bids import load_bold as _load_bold
 from mindpain.core.checksums import sha256
 from mindpain.core.errors import MindpainError
 from mindpain.core.folders import folder_lock
+from mindpain.core.parallel import dask_backend, dask_client, map_tasks
 from mindpain.core.vocabulary import FRAMEWISE_DISPLACEMENT, MOTION_CONFOUNDS, MOTION_PARAMETERS
 from mindpain.core.vocabulary import MAP_CONTRASTS as CONTRASTS
 from mindpain.core.vocabulary import TWIN_CONFOUNDS_DIR as _TWIN_CONFOUNDS_DIR
@@ -121,9 +122,6 @@ DEFAULT_CONFOUNDS = (*MOTION_PARAMETERS, FRAMEWISE_DISPLACEMENT)
 # displacement above the outlier threshold (scrubbing; Power et al. 2014).
 #: Folder (inside a raw BIDS dataset) where the simulated twin keeps its confounds tables.
 TWIN_CONFOUNDS_DIR = Path(_TWIN_CONFOUNDS_DIR)
-DASK_ENV = "MINDPAIN_DASK_SCHEDULER"
-#: Seconds to wait for a Dask scheduler before giving up with a one-line error.
-DASK_TIMEOUT_S = 10
 #: Fewest volumes a run needs for the GLM.
 MIN_VOLUMES = 10
 #: Longest file name (bytes) the common file systems accept.
@@ -435,14 +433,6 @@ def _fit_run(spec: RunSpec, out_dir: Path, settings: ModelSettings, mask_img) ->
                 "reason": failure_reason(err)}
 
 
-def _parallel(func, tasks, n_jobs, progress, desc):
-    from joblib import Parallel, delayed
-    from tqdm.auto import tqdm
-
-    gen = Parallel(n_jobs=n_jobs, return_as="generator")(delayed(func)(*t) for t in tasks)
-    return list(tqdm(gen, total=len(tasks), desc=desc, disable=not progress, unit="item"))
-
-
 # --------------------------------------------------------------------------- the stage
 
 
@@ -471,7 +461,9 @@ def run_first_level(bids_dir, out_dir, *, fmriprep=None, participant_label=None,
     n_jobs : int
         Parallel joblib workers for runs and sessions (ignored with Dask).
     dask_scheduler : str, optional
-        Address of a Dask distributed scheduler; default env ``MINDPAIN_DASK_SCHEDULER``.
+        Address of a Dask distributed scheduler to run on (the command line's
+        ``--dask-scheduler``, else the setting ``MINDPAIN_DASK_SCHEDULER``:
+        :attr:`mindpain.core.config.Config.dask_scheduler`); ``None``: local workers.
     progress : bool
         Show tqdm progress bars.
     confounds_dir : path-like, optional
@@ -523,46 +515,28 @@ def run_first_level(bids_dir, out_dir, *, fmriprep=None, participant_label=None,
                      MOTION_CONFOUNDS if confounds_dir is not None else ())
     settings = ModelSettings(smoothing_fwhm=smoothing_fwhm, mask_sha256=mask_sha,
                              confounds=tuple(confounds))
-    dask_scheduler = dask_scheduler or os.environ.get(DASK_ENV) or None
-    client = _dask_client(dask_scheduler) if dask_scheduler else None
+    client = dask_client(dask_scheduler) if dask_scheduler else None
     problems = check_runs(specs, out_dir)  # grids and output names, before writing
     out_dir = prepare_out_dir(out_dir, bids_dir, fmriprep)  # refusals come before the lock
     with folder_lock(out_dir):  # a second process waits, then finds the outputs current
         write_dataset_description(out_dir, bids_dir, fmriprep)
-        if client is not None:
-            from joblib import parallel_config
-
-            with client, parallel_config(backend="dask"):
-                return _run_all(specs, out_dir, settings, mask_img, -1, progress, problems)
-        return _run_all(specs, out_dir, settings, mask_img, n_jobs, progress, problems)
+        with dask_backend(client):
+            return fit_runs(specs, out_dir, settings, mask_img,
+                            -1 if client is not None else n_jobs, progress, problems)
 
 
-def _dask_client(address: str):
-    """Connect to a Dask scheduler within :data:`DASK_TIMEOUT_S`, or raise a one-line error."""
-    import logging
-
-    from distributed import Client
-
-    logger = logging.getLogger("distributed")
-    level = logger.level
-    logger.setLevel(logging.CRITICAL)  # its own retry messages would bury the one line
-    try:
-        return Client(address, timeout=f"{DASK_TIMEOUT_S}s")
-    except (OSError, TimeoutError, ValueError, TypeError) as err:
-        why = " ".join(str(err).split())[:160] or type(err).__name__
-        raise MindpainError(f"cannot reach the Dask scheduler at {address!r} within "
-                            f"{DASK_TIMEOUT_S} s ({why}); check the address (e.g. "
-                            "tcp://host:8786) or run without --dask-scheduler") from None
-    finally:
-        logger.setLevel(level)
-
-
-def _run_all(specs, out_dir, settings, mask_img, n_jobs, progress,
+def fit_runs(specs, out_dir, settings, mask_img, n_jobs, progress,
              problems=None) -> FirstLevelSummary:
+    """Fit ``specs`` into ``out_dir`` and combine each session by fixed effects.
+
+    The loop of :func:`run_first_level` after its checks (``problems``: runs refused by
+    :func:`check_runs`, reported as failed), for callers that prepared the folder themselves
+    (the multiverse's variants).
+    """
     summary = FirstLevelSummary()
     problems = problems or {}
     fitted = [s for s in specs if s not in problems]
-    done = dict(zip(fitted, _parallel(_fit_run, [(s, out_dir, settings, mask_img)
+    done = dict(zip(fitted, map_tasks(_fit_run, [(s, out_dir, settings, mask_img)
                                                  for s in fitted], n_jobs, progress, "runs"),
                     strict=True))
     results = [done[s] if s in done else
@@ -591,7 +565,7 @@ def _run_all(specs, out_dir, settings, mask_img, n_jobs, progress,
     sessions = [(group, runs, [dofs[s] for s in runs], out_dir, settings,
                  excluded.get(group, [])) for group, runs in groups.items()
                 if group not in failed_groups]
-    results = _parallel(combine_session, sessions, n_jobs, progress, "sessions")
+    results = map_tasks(combine_session, sessions, n_jobs, progress, "sessions")
     for (group, *_), res in zip(sessions, results, strict=True):
         subject, session, space = group
         if res["status"] == "failed":

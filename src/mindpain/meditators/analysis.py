@@ -352,7 +352,9 @@ def truth_for(cfg) -> pd.DataFrame | None:
 
 def write_meditator_effects(effects: pd.DataFrame, cfg) -> Path:
     """Write ``results/tables/meditator_effects.tsv`` atomically (with a JSON sidecar)."""
-    path = Path(cfg.results_dir) / "meditator_effects.tsv"
+    from mindpain.core.store import table_path
+
+    path = table_path(cfg, "meditator_effects.tsv")
     write_tsv(path, effects[EFFECT_COLUMNS])
     write_json(path.with_suffix(".json"), {
         "estimate": "welch_d/ancova_d: Cohen's d (pooled SD); bf10: Bayes factor; ols/rlm: "

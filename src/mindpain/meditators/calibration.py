@@ -10,7 +10,6 @@ the parameter is a planted null (after Holm) and the power elsewhere;
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -18,7 +17,7 @@ from scipy import stats
 
 from mindpain.core.checksums import code_closure, code_fingerprint
 from mindpain.core.config import PRECOMPUTED_DIR
-from mindpain.core.io import cached_table
+from mindpain.core.store import cached_table, table_path
 from mindpain.core.vocabulary import SIGNATURE_OUTCOMES, TRIAL_OUTCOMES
 from mindpain.meditators.models import (
     covariates,
@@ -248,7 +247,7 @@ def load_or_calibrate(cfg, n_replications: int = 1000, rlm_replications: int = 2
     key = {"seed": int(cfg.seed), "preset": preset, "n_replications": int(n_replications),
            "rlm_replications": int(rlm_replications), "code": _code_fingerprint()}
     return cached_table(
-        Path(cfg.results_dir) / "meditator_coverage.tsv", key,
+        table_path(cfg, "meditator_coverage.tsv"), key,
         lambda: calibrate_meditators(cfg.seed, preset, n_replications, rlm_replications),
         {"quantity": "coverage (95% CI contains planted), false_positive_rate (parameter-level "
                      "null rejected at .05 after Holm) or power",

@@ -3,9 +3,11 @@
 ``make multiverse`` runs it: the one-dataset specification curve through the file-based
 pipeline on the preset's twin (``--part curve``), and the multiverse replicated in memory on
 independently drawn twins of the calibration grid (``--part replications``); both by
-default. The world is the configuration's (``MINDPAIN_WORLD``; default realistic). The
-options shared with the other stage commands, and the one-line error policy, are
-:func:`mindpain.cli.stage_parser` and :func:`mindpain.cli.run_stage`.
+default. ``make multiverse-rekey`` (``--rekey``) renews the committed replications' key after
+a change to code that cannot alter them. The world is the configuration's
+(``MINDPAIN_WORLD``; default realistic). The options shared with the other stage
+commands, and the one-line error policy, are :func:`mindpain.cli.stage_parser` and
+:func:`mindpain.cli.run_stage`.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from mindpain.multiverse.grid import GRIDS
 from mindpain.multiverse.replications import (
     DEFAULT_REPLICATIONS,
     REPLICATION_PRESET,
+    rekey,
     run_replications,
     write_replications,
 )
@@ -46,11 +49,17 @@ def main(argv=None) -> int:
     parser.add_argument("--cache", default=None,
                         help="folder of the per-replication files (resume; default "
                              "<work dir>/multiverse-cache)")
+    parser.add_argument("--rekey", action="store_true",
+                        help="renew the committed replications' key if the current code "
+                             "reproduces their first two replications (no recomputation)")
     args = parser.parse_args(argv)
 
     def work(cfg) -> str:
         from mindpain.core.errors import MindpainError
 
+        if args.rekey:
+            key = rekey(args.out, data_dir=cfg.data_dir)
+            return f"renewed the key of the committed replications (code {key['code'][:12]})"
         if args.part != "curve" and args.replications < 2:
             raise MindpainError(f"--replications {args.replications}: at least 2 are needed "
                                 "for a sampling spread")

@@ -4,8 +4,8 @@ r"""The multiverse replicated on independently drawn twins: sampling spread besi
 ``R`` replications (joblib workers, a tqdm bar; each finished replication is kept in its own
 file, so an interrupted run resumes) and returns one row per replication and specification
 (:data:`REPLICATION_COLUMNS`). ``make multiverse`` writes it to
-``book/precomputed/multiverse_replications.tsv`` with a JSON sidecar (key, columns, timing;
-:func:`write_replications`); the book reads it back with its key checked
+``book/precomputed/multiverse_replications.tsv.gz`` (gzip-compressed) with a JSON sidecar
+(key, columns, timing; :func:`write_replications`); the book reads it back with its key checked
 (:func:`load_replications`).
 
 What the replications show (:func:`spec_coverage`, :func:`spread_summary`)
@@ -19,7 +19,6 @@ What the replications show (:func:`spec_coverage`, :func:`spread_summary`)
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -27,9 +26,11 @@ import numpy as np
 import pandas as pd
 
 from mindpain.core.errors import MindpainError
+from mindpain.core.store import ReplicationCache
 from mindpain.core.vocabulary import DEFAULT_WORLD, METRICS
 from mindpain.multiverse.grid import (
     COVARIATE_SETS,
+    GRIDS,
     MODEL_SAMPLES,
     OUTCOMES,
     SPEC_COLUMNS,
@@ -42,7 +43,9 @@ REPLICATION_PRESET = "calibration"
 #: Replications written by ``make multiverse``.
 DEFAULT_REPLICATIONS = 20
 #: File name of the replications table (sidecar: same stem, ``.json``).
-TABLE_NAME = "multiverse_replications.tsv"
+TABLE_NAME = "multiverse_replications.tsv.gz"
+#: How the replications' numbers are written (ten significant digits).
+FLOAT_FORMAT = "%.10g"
 #: Coverage a specification must reach to be counted in ``share_specs_coverage_ge_90``.
 COVERAGE_THRESHOLD = 0.9
 #: Columns that identify a specification.
@@ -72,27 +75,35 @@ def content_key(preset: str, seed: int, world: str, n_replications: int,
             "code": code_fingerprint(code_closure(__name__))}
 
 
-def _replication_file(folder: Path, replication: int) -> Path:
-    return Path(folder) / f"replication-{int(replication):05d}.tsv"
-
-
-def _run_one(preset, seed, world, replication, plan, grid, contrast, folder) -> tuple:
-    """Compute one replication and write it atomically (worker task)."""
-    from mindpain.core.io import write_json, write_tsv
-
+def _run_one(preset, seed, world, replication, plan, grid, contrast, cache) -> tuple:
+    """Compute one replication and keep it in ``cache`` (worker task)."""
     start, cpu = time.perf_counter(), time.process_time()
     table = replicate_multiverse(preset, seed, world, replication, plan, grid, contrast)
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
-    path = _replication_file(folder, replication)
-    write_json(path.with_suffix(".json"), {"wall_s": wall, "cpu_s": cpu})
-    write_tsv(path, table, float_format="%.10g")
+    cache.write(table, replication, wall, cpu)
     return wall, cpu
 
 
 def cache_folder(root, key: dict) -> Path:
-    """Folder of one key's per-replication files under ``root`` (the code hash in its name)."""
+    """Folder of one key's per-replication files under ``root``.
+
+    Named by what the replications are (preset, world, seed, grid, specifications), not by
+    the code: files of other code are reused only when the current code reproduces them
+    (:meth:`mindpain.core.store.ReplicationCache.check_code`).
+    """
+    from mindpain.core.store import key_tag
+
     return (Path(root) / f"multiverse-replications-{key['preset']}-{key['world']}-seed-"
-            f"{key['seed']}-{key['code'][:12]}")
+            f"{key['seed']}-{key_tag(key, leave_out=('replications', 'code'))}")
+
+
+def _same(stored: pd.DataFrame, fresh: pd.DataFrame) -> bool:
+    """Whether two replications' rows are the same as written (:data:`FLOAT_FORMAT`)."""
+    from mindpain.core.store import tsv_text
+
+    cols = list(REPLICATION_COLUMNS)
+    return (tsv_text(stored[cols].reset_index(drop=True), FLOAT_FORMAT)
+            == tsv_text(fresh[cols].reset_index(drop=True), FLOAT_FORMAT))
 
 
 def run_replications(seed: int, n_replications: int = DEFAULT_REPLICATIONS,
@@ -103,7 +114,8 @@ def run_replications(seed: int, n_replications: int = DEFAULT_REPLICATIONS,
 
     Each finished replication is written to its own file under :func:`cache_folder`
     (``cache_root``; default: a temporary folder removed at the end), so an interrupted run
-    resumes; files of other code are never reused (the code's hash names the folder).
+    resumes; files of other code are reused only when the current code reproduces
+    replication 0 (:meth:`mindpain.core.store.ReplicationCache.check_code`).
 
     Returns
     -------
@@ -126,10 +138,11 @@ def run_replications(seed: int, n_replications: int = DEFAULT_REPLICATIONS,
     if cache_root is None:
         tmp = tempfile.TemporaryDirectory(prefix="mindpain-multiverse-")
         cache_root = tmp.name
-    folder = cache_folder(cache_root, key)
-    folder.mkdir(parents=True, exist_ok=True)
     plan = scoring_plan(preset, data_dir)
-    todo = [r for r in range(n_replications) if not _replication_file(folder, r).is_file()]
+    cache = ReplicationCache(cache_folder(cache_root, key), key["code"], FLOAT_FORMAT)
+    cache.check_code(lambda _: replicate_multiverse(preset, seed, world, 0, plan, grid,
+                                                    contrast), _same)
+    todo = [r for r in range(n_replications) if not cache.has(r)]
     start = time.perf_counter()
     bar = tqdm(total=n_replications, initial=n_replications - len(todo), unit="replication",
                desc="multiverse replications", disable=not progress)
@@ -137,20 +150,12 @@ def run_replications(seed: int, n_replications: int = DEFAULT_REPLICATIONS,
     with Parallel(n_jobs=n_jobs) as parallel:
         for i in range(0, len(todo), batch):
             chunk = todo[i:i + batch]
-            parallel(delayed(_run_one)(preset, seed, world, r, plan, grid, contrast, folder)
+            parallel(delayed(_run_one)(preset, seed, world, r, plan, grid, contrast, cache)
                      for r in chunk)
             bar.update(len(chunk))
     bar.close()
-    table = pd.concat([pd.read_csv(_replication_file(folder, r), sep="\t")
-                       for r in range(n_replications)], ignore_index=True)
-    walls, cpus = [], []
-    for r in range(n_replications):
-        try:
-            rec = json.loads(_replication_file(folder, r).with_suffix(".json").read_text())
-        except (OSError, ValueError):
-            continue
-        walls.append(float(rec["wall_s"]))
-        cpus.append(float(rec["cpu_s"]))
+    table = cache.read(range(n_replications))
+    walls, cpus = cache.timing(range(n_replications))
     timing = {"wall_s": round(time.perf_counter() - start, 1), "n_jobs": int(n_jobs),
               "replications_computed": len(todo),
               "replication_wall_s": round(float(np.mean(walls)), 1) if walls else None,
@@ -162,16 +167,15 @@ def run_replications(seed: int, n_replications: int = DEFAULT_REPLICATIONS,
 
 def write_replications(table: pd.DataFrame, folder, key: dict, timing: dict | None = None
                        ) -> Path:
-    """Write the replications table and its JSON sidecar (key, columns, timing) atomically."""
-    from mindpain.core.io import write_json, write_tsv
+    """Write the replications table (gzip-compressed TSV) and its JSON sidecar atomically.
 
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = write_tsv(folder / TABLE_NAME, table, float_format="%.10g")
-    write_json((folder / TABLE_NAME).with_suffix(".json"), {
-        "key": key, "columns": REPLICATION_COLUMNS, "timing": timing or {},
-        "made_by": "make multiverse (python -m mindpain.multiverse)"})
-    return path
+    The sidecar holds the key, the columns and the timing.
+    """
+    from mindpain.core.store import write_table
+
+    return write_table(table, Path(folder) / TABLE_NAME, REPLICATION_COLUMNS, FLOAT_FORMAT,
+                       key=key, timing=timing or {},
+                       made_by="make multiverse (python -m mindpain.multiverse)")
 
 
 def load_replications(folder, key: dict) -> pd.DataFrame:
@@ -185,18 +189,49 @@ def load_replications(folder, key: dict) -> pd.DataFrame:
     MindpainError
         When the files are absent or their key differs from ``key``: run ``make multiverse``.
     """
-    folder = Path(folder)
-    meta_path = (folder / TABLE_NAME).with_suffix(".json")
+    from mindpain.core.store import load_current
+
     hint = f"run `make multiverse SEED={key['seed']}` to (re)compute it"
-    if not meta_path.is_file() or not (folder / TABLE_NAME).is_file():
-        raise MindpainError(f"no precomputed multiverse replications; {hint}", meta_path)
-    stored = json.loads(meta_path.read_text()).get("key", {})
-    changed = sorted(k for k in set(key) | set(stored)
-                     if k != "replications" and key.get(k) != stored.get(k))
-    if changed:
-        raise MindpainError(f"precomputed multiverse replications are stale "
-                            f"({', '.join(changed)} changed); {hint}", meta_path)
-    return pd.read_csv(folder / TABLE_NAME, sep="\t", na_values="n/a")
+    table, _ = load_current(Path(folder) / TABLE_NAME, key, hint,
+                            "multiverse replications", ignore=("replications",))
+    return table
+
+
+def rekey(folder=None, n_check: int = 2, data_dir=None) -> dict:
+    """Give the committed replications the current code's key if the code still gives them.
+
+    Recomputes the first ``n_check`` replications with the current code and compares them,
+    as written (:data:`FLOAT_FORMAT`), with the committed rows. When every one matches, the
+    sidecar's key gets the current code fingerprint (``make multiverse-rekey``); otherwise
+    a one-line error says to recompute (``make multiverse``).
+
+    Returns
+    -------
+    dict
+        The new key.
+    """
+    from mindpain.core.config import PRECOMPUTED_DIR
+    from mindpain.core.io import read_json
+    from mindpain.core.store import read_table, renew_key, sidecar
+
+    path = (PRECOMPUTED_DIR if folder is None else Path(folder)) / TABLE_NAME
+    old = read_json(sidecar(path))["key"]
+    table = read_table(path)
+    grid = next((g for g in GRIDS if [v.label for v in first_level_variants(g, old["world"])]
+                 == old["first_level"]), None)
+    if grid is None:
+        raise MindpainError("the committed replications' first-level variants are no grid of "
+                            "the current code; run `make multiverse`", path)
+    plan = scoring_plan(old["preset"], data_dir)
+    for r in range(n_check):
+        fresh = replicate_multiverse(old["preset"], old["seed"], old["world"], r, plan, grid,
+                                     old["contrast"])
+        if not _same(table[table["replication"] == r], fresh):
+            raise MindpainError(f"replication {r} differs with the current code; run `make "
+                                "multiverse`", path)
+    key = content_key(old["preset"], old["seed"], old["world"], old["replications"], grid,
+                      old["contrast"])
+    return renew_key(path, key)
 
 
 def load_or_run_replications(cfg, folder=None, small_replications: int = 2) -> tuple:

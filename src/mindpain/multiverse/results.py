@@ -10,13 +10,11 @@ back with their key checked against the current code (:func:`load_result`,
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
 
 from mindpain.core.config import PRECOMPUTED_DIR
-from mindpain.core.errors import MindpainError
 from mindpain.core.vocabulary import DEFAULT_WORLD, METRICS
 from mindpain.multiverse.curve import N_PERMUTATIONS, Multiverse
 from mindpain.multiverse.grid import (
@@ -80,23 +78,14 @@ def load_result(folder, key: dict) -> Multiverse:
         When the files are absent or their key differs from ``key`` (the code, the twin's
         parameters, the seed or the grid changed): run ``make multiverse``.
     """
+    from mindpain.core.store import check_key, read_table
+
     folder = Path(folder)
-    meta_path = folder / "multiverse.json"
     hint = f"run `make multiverse SEED={key['seed']}` to (re)compute it"
-    if not meta_path.is_file():
-        raise MindpainError(f"no precomputed multiverse; {hint}", meta_path)
-    meta = json.loads(meta_path.read_text())
-    if meta.get("key") != key:
-        stored = meta.get("key", {})
-        changed = sorted(k for k in set(key) | set(stored) if key.get(k) != stored.get(k))
-        raise MindpainError(f"precomputed multiverse is stale ({', '.join(changed)} changed); "
-                            f"{hint}", meta_path)
-
-    def read(name):
-        return pd.read_csv(folder / name, sep="\t", na_values="n/a")
-
-    return Multiverse(specs=read("multiverse_specs.tsv"), null=read("multiverse_null.tsv"),
-                      summary=read("multiverse_summary.tsv"), timing=meta.get("timing", {}))
+    meta = check_key(folder / "multiverse.json", key, hint, "multiverse")
+    specs, null, summary = (read_table(folder / f"multiverse_{name}.tsv")
+                            for name in ("specs", "null", "summary"))
+    return Multiverse(specs=specs, null=null, summary=summary, timing=meta.get("timing", {}))
 
 
 def load_or_run(cfg, n_permutations: int = N_PERMUTATIONS, folder=None,
@@ -124,8 +113,9 @@ def load_or_run(cfg, n_permutations: int = N_PERMUTATIONS, folder=None,
 
 def write_multiverse(specs: pd.DataFrame, cfg, out_dir=None) -> Path:
     """Write ``multiverse.tsv`` (every specification) and its JSON sidecar to the tables."""
-    from mindpain.design.power import write_table
+    from mindpain.core.store import table_path, write_table
 
-    return write_table(specs, "multiverse.tsv", SPEC_COLUMNS, cfg, out_dir,
+    return write_table(specs, table_path(cfg, "multiverse.tsv", out_dir), SPEC_COLUMNS,
+                       float_format="%.10g",
                        Description="Specification curve: one row per specification of the "
                                    "multiverse")

@@ -102,7 +102,7 @@ def run_variant(cfg, bids_dir, variant: FirstLevelVariant, signatures, progress=
                            confounds_dir=confounds_dir)
     # The stage's own run loop, with this variant's settings (run_first_level exposes
     # only the smoothing); outputs are content-keyed, so an unchanged variant is skipped.
-    summary = fl._run_all(specs, out, variant.settings(), None, cfg.n_jobs, progress)
+    summary = fl.fit_runs(specs, out, variant.settings(), None, cfg.n_jobs, progress)
     if not summary.ok:
         path, reason = summary.failed[0]
         raise MindpainError(f"first level ({variant.label}) failed for "

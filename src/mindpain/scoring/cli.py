@@ -107,8 +107,13 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
     print(f"mindpain score: warning: {text}", file=sys.stderr)
 
 
-def score_cli(args) -> int:
-    """Run ``mindpain score`` from parsed arguments: write TSV + JSON sidecar; return 0."""
+def score_cli(args, cfg) -> int:
+    """Run ``mindpain score`` from parsed arguments: write TSV + JSON sidecar; return 0.
+
+    ``cfg`` (:class:`mindpain.core.config.Config`, resolved by the command line) gives the
+    data directory where official signatures are looked up, the surrogates' cache and the
+    workers when ``--n-jobs`` is not given.
+    """
     out = check_output(args.out)  # before anything slow
     maps = [str(m) for m in (args.maps or [])]
     if args.from_file:
@@ -123,11 +128,11 @@ def score_cli(args) -> int:
         raise MindpainError("no map given; pass map files, --from-file LIST or "
                             "--bids-derivatives DIR")
     n_jobs = (worker_count(args.n_jobs, "--n-jobs") if args.n_jobs is not None
-              else worker_count(os.environ.get("MINDPAIN_N_JOBS", "1"), "MINDPAIN_N_JOBS"))
+              else worker_count(cfg.n_jobs, "MINDPAIN_N_JOBS"))
     with warnings.catch_warnings():
         warnings.simplefilter("default")
         warnings.showwarning = _one_line_warning
-        sigs = [get_signature(s) for s in args.signature]
+        sigs = [get_signature(s, cfg.data_dir, cfg.surrogate_cache_dir) for s in args.signature]
         try:
             score_to_file(maps, sigs, out,
                           metrics=tuple(dict.fromkeys(args.metric or ["dot"])),

@@ -16,7 +16,6 @@ import threading
 import warnings
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import nibabel as nib
 import numpy as np
@@ -243,11 +242,9 @@ def resolve_signatures(signatures, data_dir) -> list[Signature]:
         No signature, or one given twice.
     """
     if signatures is None:
-        from mindpain.core.config import get_config
         from mindpain.signatures import default_signatures
 
-        cfg = get_config() if data_dir is None else get_config(data_dir=Path(data_dir))
-        sigs = default_signatures(cfg)
+        sigs = default_signatures(data_dir)
     else:
         sigs = [get_signature(s, data_dir) for s in
                 ([signatures] if isinstance(signatures, (str, os.PathLike, Signature))

@@ -210,11 +210,11 @@ def _official_signature(name: str, data_dir=None) -> Signature:
 
 
 @lru_cache(maxsize=8)
-def _surrogate_signature(name: str) -> Signature:
+def _surrogate_signature(name: str, cache_dir: str | None = None) -> Signature:
     from mindpain.signatures.surrogates import SURROGATE_VERSION, load_surrogate
 
     base, sign, label = _SURROGATE[name]
-    s = load_surrogate(base)
+    s = load_surrogate(base, cache_dir)
     weights, labels, regions = s.weights, s.labels, s.regions
     if sign is not None:
         weights, labels, regions = split_sign(weights, labels, regions, sign)
@@ -242,7 +242,7 @@ def _custom_signature(path: Path) -> Signature:
                      nan_weights=int(weights.extra.get("nan_weights", 0)))
 
 
-def get_signature(name_or_path, data_dir=None) -> Signature:
+def get_signature(name_or_path, data_dir=None, cache_dir=None) -> Signature:
     """Return a registered signature by name, or a custom one from a NIfTI path.
 
     Parameters
@@ -250,7 +250,12 @@ def get_signature(name_or_path, data_dir=None) -> Signature:
     name_or_path : str, path-like or Signature
         One of :data:`REGISTERED` or a path to a 3-D weight map.
     data_dir : path-like, optional
-        Where official files are looked up (default: the configured data directory).
+        Where official files are looked up (the configuration's
+        :attr:`~mindpain.core.config.Config.data_dir`); ``None``: nowhere, so an official
+        name is an error that says where the file belongs.
+    cache_dir : path-like, optional
+        Where built surrogates are kept (:func:`mindpain.signatures.surrogates.load_surrogate`);
+        ``None``: built once per process.
 
     Returns
     -------
@@ -274,7 +279,7 @@ def get_signature(name_or_path, data_dir=None) -> Signature:
     if key in _OFFICIAL:
         return _official_signature(key, data_dir)
     if key in _SURROGATE:
-        return _surrogate_signature(key)
+        return _surrogate_signature(key, None if cache_dir is None else str(cache_dir))
     path = Path(os.path.expanduser(key))
     if path.suffix in (".nii", ".gz", ".img", ".hdr") or path.exists():
         if path.suffix == ".hdr":
@@ -300,26 +305,25 @@ def available_signatures(data_dir=None) -> list[str]:
     return names + list(_SURROGATE)
 
 
-def default_signatures(cfg=None) -> list[Signature]:
-    """Return the NPS and SIIPS1 to score: official if in the data dir, else surrogates.
+def default_signatures(data_dir=None, cache_dir=None) -> list[Signature]:
+    """Return the NPS and SIIPS1 to score: official if in ``data_dir``, else surrogates.
 
     Each is chosen on its own (a user with SIIPS1 but no NPS gets the official SIIPS1 and
     the NPS surrogate).
 
     Parameters
     ----------
-    cfg : mindpain.core.config.Config, optional
-        Default: :func:`mindpain.core.config.get_config`.
+    data_dir : path-like, optional
+        Where official files are looked up (the configuration's
+        :attr:`~mindpain.core.config.Config.data_dir`); ``None``: the surrogates.
+    cache_dir : path-like, optional
+        Where built surrogates are kept (see :func:`get_signature`).
 
     Examples
     --------
     >>> [s.name for s in default_signatures()]  # without official files
     ['nps-surrogate', 'siips1-surrogate']
     """
-    if cfg is None:
-        from mindpain.core.config import get_config
-
-        cfg = get_config()
-    present = set(available_signatures(cfg.data_dir))
-    return [get_signature(official if official in present else surrogate, cfg.data_dir)
+    present = set(available_signatures(data_dir)) if data_dir is not None else set()
+    return [get_signature(official if official in present else surrogate, data_dir, cache_dir)
             for official, surrogate in DEFAULTS.items()]

@@ -41,21 +41,22 @@ NPS_HOW_TO_OBTAIN = ("the NPS is not public: it is available for research use on
                      "downloads it")
 
 
-def _data_dir(data_dir=None) -> Path:
-    if data_dir is not None:
-        return Path(data_dir)
-    from mindpain.core.config import get_config
+def signature_dir(name: str, data_dir) -> Path:
+    """Folder where the official signature ``name`` (``"nps"``/``"siips1"``) is expected.
 
-    return get_config().data_dir
-
-
-def signature_dir(name: str, data_dir=None) -> Path:
-    """Folder where the official signature ``name`` (``"nps"``/``"siips1"``) is expected."""
-    return _data_dir(data_dir) / SIGNATURES_DIRNAME / name
+    ``data_dir`` is the data directory (the configuration's
+    :attr:`~mindpain.core.config.Config.data_dir`); ``None`` is a one-line error.
+    """
+    if data_dir is None:
+        raise MindpainError(f"no data directory given for the official {name!r} file; set "
+                            "MINDPAIN_DATA or pass data_dir")
+    return Path(data_dir) / SIGNATURES_DIRNAME / name
 
 
 def nps_path(data_dir=None) -> Path | None:
-    """Return the NPS weight file in the data directory, or None if absent."""
+    """Return the NPS weight file in the data directory, or None if absent (or no directory)."""
+    if data_dir is None:
+        return None
     folder = signature_dir("nps", data_dir)
     for fname in NPS_FILENAMES:
         if (folder / fname).is_file():
@@ -64,7 +65,9 @@ def nps_path(data_dir=None) -> Path | None:
 
 
 def siips1_path(data_dir=None) -> Path | None:
-    """Return the SIIPS1 weight file in the data directory, or None if absent."""
+    """Return the SIIPS1 weight file in the data directory, or None if absent (or no directory)."""
+    if data_dir is None:
+        return None
     folder = signature_dir("siips1", data_dir)
     for fname in (SIIPS1_FILENAME, SIIPS1_FILENAME.removesuffix(".gz")):
         if (folder / fname).is_file():
@@ -85,20 +88,27 @@ def missing_message(base: str, data_dir=None) -> str:
     base : {"nps", "siips1"}
         The official signature.
     data_dir : path-like, optional
-        The data directory (default: the configured one).
+        The data directory (``None``: the message names the folder inside the data
+        directory, ``$MINDPAIN_DATA``).
 
     Returns
     -------
     str
     """
+    def signature_folder(name):
+        if data_dir is None:
+            return Path("$MINDPAIN_DATA") / SIGNATURES_DIRNAME / name
+        return signature_dir(name, data_dir)
+
     if base == "nps":
-        where = signature_dir("nps", data_dir) / NPS_FILENAMES[0]
+        where = signature_folder("nps") / NPS_FILENAMES[0]
         return (f"signature 'nps' not found: {NPS_HOW_TO_OBTAIN}; put the file you receive at "
                 f"{where} (with its .hdr; or {NPS_STEM}.nii.gz in the same folder), or use "
                 "'nps-surrogate'")
-    where = signature_dir("siips1", data_dir) / SIIPS1_FILENAME
+    where = signature_folder("siips1") / SIIPS1_FILENAME
     return (f"signature 'siips1' not found at {where}; run "
-            "`python -c 'import mindpain.signatures as s; s.fetch_siips1()'` with network "
+            "`python -c 'import mindpain.signatures as s; s.fetch_siips1(\"DATA_DIR\")'` "
+            "with network "
             f"access (downloads {SIIPS1_URL}), or use 'siips1-surrogate'")
 
 
@@ -248,7 +258,7 @@ def verified_siips1(path: Path) -> str:
     return sha
 
 
-def fetch_siips1(data_dir=None, *, url: str = SIIPS1_URL, timeout: float = 60,
+def fetch_siips1(data_dir, *, url: str = SIIPS1_URL, timeout: float = 60,
                  opener=None) -> Path:
     """Download SIIPS1 (Woo et al. 2017) into the data directory, once.
 
@@ -259,8 +269,9 @@ def fetch_siips1(data_dir=None, *, url: str = SIIPS1_URL, timeout: float = 60,
 
     Parameters
     ----------
-    data_dir : path-like, optional
-        Default: :attr:`mindpain.core.config.Config.data_dir`.
+    data_dir : path-like
+        The data directory (the configuration's
+        :attr:`~mindpain.core.config.Config.data_dir`).
     url : str
         Source (default: the pinned raw GitHub URL).
     timeout, opener
@@ -276,15 +287,15 @@ def fetch_siips1(data_dir=None, *, url: str = SIIPS1_URL, timeout: float = 60,
     --------
     Illustration (needs data, not run as a doctest)::
 
-        path = fetch_siips1()
-        get_signature("siips1").is_surrogate
+        path = fetch_siips1(cfg.data_dir)
+        get_signature("siips1", cfg.data_dir).is_surrogate
         # False
     """
+    dest = signature_dir("siips1", data_dir) / SIIPS1_FILENAME
     existing = siips1_path(data_dir)
     if existing is not None:
         verified_siips1(existing)
         return existing
-    dest = signature_dir("siips1", data_dir) / SIIPS1_FILENAME
     sha = download_file(url, dest, timeout=timeout, opener=opener)
     _write_checksum_record(dest, sha, how="download", url=url)
     return dest

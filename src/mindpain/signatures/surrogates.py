@@ -169,13 +169,6 @@ class SurrogateCacheWarning(UserWarning):
     """A cached surrogate was corrupt (or unreadable) and was rebuilt."""
 
 
-def surrogate_cache_dir() -> Path:
-    """Folder of the surrogate cache: ``<work_dir>/cache/surrogates``."""
-    from mindpain.core.config import get_config
-
-    return get_config().work_dir / "cache" / "surrogates"
-
-
 @lru_cache(maxsize=1)
 def _code_digest() -> str:
     """Fingerprint of the code the surrogates depend on (this module and what it imports)."""
@@ -287,15 +280,17 @@ def load_surrogate(name: str, cache_dir=None) -> Surrogate:
     """Return the surrogate ``name``, from the on-disk cache when it is current.
 
     The first call builds it (seconds) and stores it under ``cache_dir``; later calls, in
-    any process, read it back (milliseconds) after checking its sha256. The result equals
-    :func:`build_surrogate` exactly.
+    any process, read it back (milliseconds) after checking its sha256. Without a
+    ``cache_dir`` it is built (once per process). The result equals :func:`build_surrogate`
+    exactly.
 
     Parameters
     ----------
     name : {"nps-surrogate", "siips1-surrogate"}
         Which surrogate.
     cache_dir : path-like, optional
-        Default: :func:`surrogate_cache_dir`.
+        Folder of the on-disk cache (the configuration's
+        :attr:`~mindpain.core.config.Config.surrogate_cache_dir`); ``None``: no disk cache.
 
     Returns
     -------
@@ -307,5 +302,11 @@ def load_surrogate(name: str, cache_dir=None) -> Surrogate:
     >>> bool((cached == build_surrogate("siips1-surrogate").weights.get_fdata()).all())
     True
     """
-    folder = Path(cache_dir) if cache_dir is not None else surrogate_cache_dir()
-    return _load_cached(name, str(folder))
+    if cache_dir is None:
+        return _built(name)
+    return _load_cached(name, str(Path(cache_dir)))
+
+
+@lru_cache(maxsize=4)
+def _built(name: str) -> Surrogate:
+    return build_surrogate(name)

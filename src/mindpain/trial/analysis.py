@@ -473,17 +473,6 @@ def _fisher_ci(r: float, dof: int) -> dict:
 # ---------------------------------------------------------------- results files
 
 
-def tables_dir(cfg) -> Path:
-    """Folder of the result tables: ``cfg.results_dir`` (``<project>/results/tables``).
-
-    Configurations without that attribute fall back to ``results/tables`` beside the work
-    folder.
-    """
-    if getattr(cfg, "results_dir", None) is not None:
-        return Path(cfg.results_dir)
-    return Path(cfg.work_dir).parent / "results" / "tables"
-
-
 def write_trial_effects(effects: pd.DataFrame, cfg, out_dir=None) -> Path:
     """Write the results table atomically to ``trial_effects.tsv``.
 
@@ -492,7 +481,7 @@ def write_trial_effects(effects: pd.DataFrame, cfg, out_dir=None) -> Path:
     effects : pandas.DataFrame
         The results table (:attr:`TrialAnalysis.effects`).
     cfg : mindpain.core.config.Config
-        Configuration (gives the folder, :func:`tables_dir`).
+        Configuration (gives the folder, :func:`mindpain.core.store.table_path`).
     out_dir : path-like, optional
         Folder to write to instead.
 
@@ -503,8 +492,8 @@ def write_trial_effects(effects: pd.DataFrame, cfg, out_dir=None) -> Path:
         :data:`EFFECT_DESCRIPTIONS`) is written beside it.
     """
     from mindpain.core.io import write_json, write_tsv
+    from mindpain.core.store import table_path
 
-    folder = Path(out_dir) if out_dir is not None else tables_dir(cfg)
-    path = write_tsv(folder / "trial_effects.tsv", effects[EFFECT_COLUMNS])
+    path = write_tsv(table_path(cfg, "trial_effects.tsv", out_dir), effects[EFFECT_COLUMNS])
     write_json(path.with_suffix(".json"), EFFECT_DESCRIPTIONS)
     return path

@@ -9,18 +9,17 @@ the paper's reported t statistics (the paper's own models, :func:`paper_model_t`
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
 from mindpain.core.checksums import code_closure, code_fingerprint
 from mindpain.core.config import PRECOMPUTED_DIR
-from mindpain.core.io import cached_table, read_tsv
+from mindpain.core.io import read_tsv
+from mindpain.core.store import cached_table, table_path
 from mindpain.core.vocabulary import ARMS, BETWEEN, TRIAL_CONTRASTS, TRIAL_OUTCOMES, WITHIN
 from mindpain.reported import REPORTED, expected_t, p_from_t
 from mindpain.stats.effect_sizes import between_d, standardised, within_d
-from mindpain.trial.analysis import MODELS, tables_dir
+from mindpain.trial.analysis import MODELS
 from mindpain.trial.models import ancova_batch, arm_pairs, fit_mixedlm
 from mindpain.truth import planted_trial_effects
 from mindpain.twin.participants import simulate_observed
@@ -252,7 +251,8 @@ def load_or_calibrate(cfg, n_replications: int = 1000, mixedlm_replications: int
                       out_dir=None) -> pd.DataFrame:
     """Return the calibration table, computing it only when its cache is absent or stale.
 
-    The table is written to ``trial_coverage.tsv`` in :func:`tables_dir` (or ``out_dir``)
+    The table is written to ``trial_coverage.tsv`` in the result tables' folder (or
+    ``out_dir``; :func:`mindpain.core.store.table_path`)
     with a JSON sidecar holding the cache key (seed, preset, replication counts and a hash
     of the code and the parameter file). A copy committed in ``book/precomputed/`` under the
     same key is adopted instead of computing. Calibration always uses the full design by
@@ -261,7 +261,7 @@ def load_or_calibrate(cfg, n_replications: int = 1000, mixedlm_replications: int
     key = {"seed": int(cfg.seed), "preset": preset, "n_replications": int(n_replications),
            "mixedlm_replications": int(mixedlm_replications),
            "mixedlm_outcomes": list(mixedlm_outcomes), "code": _code_fingerprint()}
-    path = (Path(out_dir) if out_dir is not None else tables_dir(cfg)) / "trial_coverage.tsv"
+    path = table_path(cfg, "trial_coverage.tsv", out_dir)
     return cached_table(
         path, key,
         lambda: calibrate_trial(cfg.seed, preset, n_replications, mixedlm_replications,
