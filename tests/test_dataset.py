@@ -280,3 +280,27 @@ def test_plots_reject_bad_input(participants):
         figures_data.plot_task_timeline(pd.DataFrame({"onset": [0.0], "duration": [1.0]}), 2.0)
     with pytest.raises(MindpainError, match="session ratings lack"):
         figures_data.plot_ratings(pd.DataFrame({"participant_id": []}), participants)
+
+
+def test_ratings_plot_is_the_same_in_every_build(participants, events):
+    """The strip plot's jitter is seeded: the same data give the same points."""
+    import numpy as np
+
+    from mindpain.figures import data as figures_data
+
+    def points(fig):
+        return [c.get_offsets().copy() for ax in fig.axes for c in ax.collections]
+
+    ratings = dataset.session_ratings(events)
+    np.random.seed(0)  # noqa: NPY002 (the global state seaborn would otherwise draw from)
+    before = np.random.get_state()[1].copy()  # noqa: NPY002
+    first = points(figures_data.plot_ratings(ratings, participants))
+    np.random.seed(1)  # noqa: NPY002
+    second = points(figures_data.plot_ratings(ratings, participants))
+    assert len(first) == len(second) > 0
+    for a, b in zip(first, second, strict=True):
+        np.testing.assert_array_equal(a, b)
+    # the caller's global random state is left as it was
+    np.random.seed(0)  # noqa: NPY002
+    figures_data.plot_ratings(ratings, participants)
+    np.testing.assert_array_equal(np.random.get_state()[1], before)  # noqa: NPY002

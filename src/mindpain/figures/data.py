@@ -33,6 +33,7 @@ from mindpain.figures.style import (
     GROUP_COLORS,
     STATUS_COLORS,
     column_width,
+    seeded_jitter,
     styled,
 )
 from mindpain.figures.tables import readable_table
@@ -336,8 +337,9 @@ def plot_ratings(session_ratings: pd.DataFrame, participants: pd.DataFrame) -> F
             warnings.simplefilter("ignore", mpl.MatplotlibDeprecationWarning)
             sns.boxplot(**common, showfliers=False, width=0.75, linewidth=1.1, fill=False,
                         legend=False, gap=0.1)
-        sns.stripplot(**common, dodge=True, size=4, alpha=0.7, jitter=0.12, legend=False,
-                      edgecolor="white", linewidth=0.3)
+        with seeded_jitter():  # the same points in every build
+            sns.stripplot(**common, dodge=True, size=4, alpha=0.7, jitter=0.12, legend=False,
+                          edgecolor="white", linewidth=0.3)
         ax.set_title(f"{col.capitalize()}", loc="left")
         ax.set_xlabel("Session")
         ax.set_xticks(range(len(sessions)),

@@ -14,6 +14,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.text import Text
 
+from mindpain.core.vocabulary import DEFAULT_SEED
+
 #: The Okabe-Ito palette (colour-blind safe) by name: the categorical colours below are its.
 OKABE_ITO = {"orange": "#E69F00", "sky_blue": "#56B4E9", "green": "#009E73",
              "yellow": "#F0E442", "blue": "#0072B2", "vermillion": "#D55E00",
@@ -184,3 +186,25 @@ def detached(fig):
     """Close ``fig`` in pyplot and return it (shown where it is glued, not again by pyplot)."""
     plt.close(fig)
     return fig
+
+
+#: Seed of the jitter seaborn draws from NumPy's global generator (figures only).
+JITTER_SEED = DEFAULT_SEED
+
+
+class seeded_jitter:  # noqa: N801 (a context manager, used as ``with seeded_jitter():``)
+    """Seed NumPy's global generator for the jitter of a strip plot, then restore it.
+
+    seaborn draws a strip plot's jitter from :func:`numpy.random.uniform`, so without a seed
+    the same data give another picture in every build; inside this block the jitter is the
+    same every time and the caller's global random state is left as it was.
+    """
+
+    def __enter__(self):
+        self._state = np.random.get_state()  # noqa: NPY002 (seaborn draws from it)
+        np.random.seed(JITTER_SEED)  # noqa: NPY002
+        return self
+
+    def __exit__(self, *exc):
+        np.random.set_state(self._state)  # noqa: NPY002
+        return False
