@@ -85,7 +85,7 @@ def _meditator_calibration():
 
 
 def test_meditator_calibration_summary_counts_and_bounds():
-    from mindpain.recoverable import meditator_calibration_summary
+    from mindpain.meditators.analysis import meditator_calibration_summary
 
     design = {"design.n_meditators": 30, "design.n_completers": {"MBSR": 30, "HEP": 28},
               "design.n_baseline_only": {"MBSR": 3, "HEP": 2}}
@@ -224,7 +224,7 @@ def test_replication_tables_hold_the_replications_against_the_recoverable_truth(
 
 
 def test_multiverse_replications_table_names_and_rounds_its_columns():
-    from mindpain.figures.tables import multiverse_replications
+    from mindpain.figures.results_tables import multiverse_replications
 
     spread = pd.DataFrame({"outcome": ["nps", "siips1"], "replications": [19, 19],
                            "n_specs": [8, 8], "truth_d": [-0.456, -0.2],

@@ -9,17 +9,19 @@ import pandas as pd
 import pytest
 
 from mindpain.core.vocabulary import CONTRAST_LABELS, OUTCOME_LABELS
+from mindpain.figures.results_tables import (
+    demographics,
+    meditator_coverage,
+    meditator_effects,
+    side_by_side,
+    trial_effects,
+)
 from mindpain.figures.tables import (
     COLUMNS,
     MISSING,
     TABLE_CLASS,
     DisplayTable,
-    demographics,
-    meditator_coverage,
-    meditator_effects,
     readable_table,
-    side_by_side,
-    trial_effects,
 )
 
 

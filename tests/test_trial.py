@@ -349,7 +349,7 @@ def test_figures_return_figures(full_analysis):
 
 
 def test_format_effects_is_readable(full_analysis):
-    from mindpain.figures.tables import trial_effects
+    from mindpain.figures.results_tables import trial_effects
 
     shown = trial_effects(full_analysis.effects)
     assert len(shown) == 6 * (6 + 3 + 6)  # change score and mixed model: 6; ANCOVA: 3

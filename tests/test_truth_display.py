@@ -17,12 +17,8 @@ from _figure_helpers import assert_legible
 
 from mindpain import recoverable
 from mindpain.figures import trial as figures_trial
-from mindpain.figures.tables import (
-    PLANTED_MEANING,
-    RECOVERABLE_MEANING,
-    meditator_effects,
-    trial_effects,
-)
+from mindpain.figures.results_tables import meditator_effects, trial_effects
+from mindpain.figures.tables import PLANTED_MEANING, RECOVERABLE_MEANING
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "notebooks").glob("0[2-5]_*.md"))

@@ -67,6 +67,7 @@ lifetime slopes on the four signatures. ``p`` is unadjusted, ``p_adj`` Holm-adju
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,6 +79,7 @@ from mindpain.core.config import derive_rng
 from mindpain.core.io import write_json, write_tsv
 from mindpain.core.vocabulary import (
     GROUP_METHODS,
+    OUTCOME_LABELS,
     SIGNATURE_OUTCOMES,
     TRIAL_OUTCOMES,
 )
@@ -365,3 +367,91 @@ def write_meditator_effects(effects: pd.DataFrame, cfg) -> Path:
                    "n/a where none applies", "n": "participants in the analysis",
         "note": "reason for a missing value or a detail of the analysis"})
     return path
+
+
+# ---------------------------------------------------------------- calibration, for the chapter
+
+
+def meditator_calibration_summary(coverage: pd.DataFrame, design: Mapping, *,
+                                  target: float = 0.95, tolerance: float = 0.03,
+                                  alpha: float = 0.05) -> dict:
+    """Numbers of chapter 5's calibration paragraph: coverage, false positives and power.
+
+    Parameters
+    ----------
+    coverage : pandas.DataFrame
+        The meditator calibration (``meditator_coverage.tsv``): ``analysis, outcome,
+        quantity, value, mc_se, replications, planted``, where ``quantity`` is
+        ``coverage``, ``false_positive_rate`` or ``power``.
+    design : mapping
+        The twin's parameters of the study's design (the ``full`` preset's
+        :func:`mindpain.twin.load_parameters`): ``design.n_meditators`` and the per-arm
+        ``design.n_completers`` and ``design.n_baseline_only``.
+    target, tolerance : float
+        The nominal coverage and the accepted band around it.
+    alpha : float
+        The nominal false-positive rate of an unadjusted test.
+
+    Returns
+    -------
+    dict
+        ``reps`` (most replications of any analysis), ``reps_rlm`` (of the Huber
+        regressions), ``n_ltm`` and ``n_naive`` (the calibrated design); for the SIIPS1
+        retreat slope (OLS) ``retreat_value``, ``retreat_mc_se`` and ``retreat_planted``
+        (its coverage) and ``retreat_power``; ``n_cov``, ``cov_min``, ``cov_max`` and
+        ``n_within`` (coverages within ``target`` ± ``tolerance``); for the planted nulls
+        ``n_fpr``, ``fpr_max``, ``fpr_mean``, ``fpr_bound`` (``alpha`` plus three
+        Monte-Carlo SE at ``fpr_reps`` replications, the most), ``fpr_n_above`` (rates above
+        their own bound) and ``group_siips1_fpr``; phrases ``fpr_worst`` (the outcome and
+        analysis of the highest rate), ``fpr_verdict`` and ``fpr_summary``.
+
+    Examples
+    --------
+    >>> cal = pd.DataFrame({
+    ...     "analysis": ["retreat_ols", "retreat_ols", "group_welch_d", "daily_rlm"],
+    ...     "outcome": ["siips1", "siips1", "siips1", "nps"],
+    ...     "quantity": ["coverage", "power", "false_positive_rate", "false_positive_rate"],
+    ...     "value": [0.95, 0.2, 0.04, 0.3], "mc_se": [0.01, 0.01, 0.01, 0.01],
+    ...     "replications": [1000, 1000, 1000, 200], "planted": [-1.0, -1.0, 0.0, 0.0]})
+    >>> design = {"design.n_meditators": 30, "design.n_completers": {"MBSR": 30},
+    ...           "design.n_baseline_only": {"MBSR": 2}}
+    >>> s = meditator_calibration_summary(cal, design)
+    >>> s["reps"], s["reps_rlm"], s["n_naive"], s["fpr_n_above"], s["fpr_worst"]
+    (1000, 200, 32, 1, 'NPS, `daily_rlm`')
+    """
+    cov = coverage[coverage["quantity"] == "coverage"]
+    fpr = coverage[coverage["quantity"] == "false_positive_rate"]
+    key = coverage.set_index(["analysis", "outcome", "quantity"])
+    retreat = key.loc[("retreat_ols", "siips1", "coverage")]
+    # Each rate against the nominal one plus three Monte-Carlo SE of its own replications.
+    bound = alpha + 3 * np.sqrt(alpha * (1 - alpha) / fpr["replications"])
+    fpr_ok = bool((fpr["value"] <= bound).all())
+    worst = fpr.loc[fpr["value"].idxmax()]
+    rlm = coverage["analysis"].str.endswith("rlm")
+    return {
+        "reps": int(coverage["replications"].max()),
+        "reps_rlm": int(coverage.loc[rlm, "replications"].max()),
+        "n_ltm": int(design["design.n_meditators"]),
+        "n_naive": int(sum(design["design.n_completers"].values())
+                       + sum(design["design.n_baseline_only"].values())),
+        "retreat_value": float(retreat["value"]), "retreat_mc_se": float(retreat["mc_se"]),
+        "retreat_planted": float(retreat["planted"]),
+        "retreat_power": float(key.loc[("retreat_ols", "siips1", "power"), "value"]),
+        "n_cov": len(cov), "cov_min": float(cov["value"].min()),
+        "cov_max": float(cov["value"].max()),
+        "n_within": int(((cov["value"] - target).abs() <= tolerance).sum()),
+        "n_fpr": len(fpr), "fpr_max": float(fpr["value"].max()),
+        "fpr_mean": float(fpr["value"].mean()), "fpr_bound": float(bound.min()),
+        "fpr_reps": int(fpr["replications"].max()),
+        "fpr_n_above": int((fpr["value"] > bound).sum()),
+        "group_siips1_fpr": float(key.loc[("group_welch_d", "siips1", "false_positive_rate"),
+                                          "value"]),
+        "fpr_worst": f"{OUTCOME_LABELS.get(worst['outcome'], worst['outcome'])}, "
+                     f"`{worst['analysis']}`",
+        "fpr_verdict": (f"within Monte-Carlo error of the nominal {alpha:.0%}" if fpr_ok else
+                        f"above the nominal {alpha:.0%} by more than Monte-Carlo error for "
+                        "some of them"),
+        "fpr_summary": ("planted nulls are declared significant at about the nominal rate"
+                        if fpr_ok else "some planted nulls are declared significant more "
+                        "often than the nominal rate"),
+    }
