@@ -112,7 +112,7 @@ def _first_level(args) -> int:
                               participant_label=args.participant_label,
                               smoothing_fwhm=args.smoothing_fwhm or None, n_jobs=n_jobs,
                               dask_scheduler=args.dask_scheduler or cfg.dask_scheduler,
-                              progress=not args.quiet)
+                              space=args.space, progress=not args.quiet)
     for path, reason in [*summary.excluded, *summary.warnings]:
         print(f"mindpain first-level: warning: {path}: {reason}", file=sys.stderr)
     stream = sys.stderr if summary.failed else sys.stdout
@@ -206,6 +206,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dask-scheduler", default=None, metavar="ADDRESS",
                    help="run on a Dask cluster, e.g. tcp://host:8786 (default: "
                         "MINDPAIN_DASK_SCHEDULER, else local joblib workers)")
+    p.add_argument("--space", default=None, metavar="NAME",
+                   help="the one output space to fit, e.g. MNI152NLin2009cAsym or "
+                        "MNI152NLin2009cAsym:res-2 (default: the first MNI152 space present; "
+                        "the signatures are defined in MNI152 space)")
     p.add_argument("--quiet", action="store_true", help="no progress bars or summary line")
     p.set_defaults(func=_first_level, parser=p)
 
@@ -239,6 +243,14 @@ contrast=hotVsWarm stat=effect --signature nps-surrogate --signature siips1-surr
     p.add_argument("--suffix", default="statmap",
                    help="BIDS suffix of the maps searched in --bids-derivatives "
                         "(default: %(default)s)")
+    p.add_argument("--space", default=None, metavar="NAME",
+                   help="the space whose maps --bids-derivatives scores, e.g. "
+                        "MNI152NLin2009cAsym or MNI152NLin2009cAsym:res-2 (default: the first "
+                        "MNI152 space present)")
+    p.add_argument("--any-space", action="store_true",
+                   help="also score maps whose space- entity is not an MNI152 space (the "
+                        "signatures are defined in MNI152 space: only for maps you know are "
+                        "aligned to them)")
     p.add_argument("--signature", action="append", required=True, metavar="NAME_OR_PATH",
                    help="signature to score; repeat the option for several (e.g. "
                         "--signature nps-surrogate --signature siips1-surrogate): a "

@@ -54,6 +54,7 @@ from mindpain.bids.images import (
 )
 from mindpain.bids.query import (
     DEFAULT_SPACE,
+    MNI_FAMILY,
     RUN_ENTITIES,
     RUN_ORDER,
     TR_MAX_SECONDS,
@@ -63,13 +64,17 @@ from mindpain.bids.query import (
     bold_sidecars,
     check_dir,
     find_runs,
+    is_mni_space,
     list_runs,
     name_prefix,
     read_sidecar,
     repetition_time,
     run_repetition_time,
+    select_space,
     sidecar_chain,
     sidecar_path,
+    space_entities,
+    space_of,
     twin_world,
 )
 from mindpain.bids.tables import (
@@ -99,4 +104,5 @@ __all__ = [
     "load_truth", "name_prefix", "nonfinite_voxels", "practice_from_bids", "read_confounds",
     "read_bids_table", "read_sidecar",
     "repetition_time", "run_repetition_time", "sidecar_chain", "sidecar_path", "twin_world",
+    "MNI_FAMILY", "is_mni_space", "select_space", "space_entities", "space_of",
 ]

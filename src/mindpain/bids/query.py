@@ -23,6 +23,9 @@ from mindpain.core.vocabulary import SESSIONS, TASK
 _ENTITY = re.compile(r"(?:^|_)([a-zA-Z0-9]+)-([a-zA-Z0-9]+)")
 #: Space of BOLD whose file name has no ``space-`` entity (the twin's raw BOLD is in MNI space).
 DEFAULT_SPACE = "MNI152NLin6Asym"
+#: The template family the pain signatures are defined in: the NPS and SIIPS1 weights are
+#: maps in MNI152 space, so only maps normalised to an MNI152 template can be scored.
+MNI_FAMILY = "MNI152"
 #: Raw BIDS entities after ``task`` that identify a run, in BIDS order (kept in output names).
 RUN_ENTITIES = ("acq", "ce", "rec", "dir", "run", "echo", "part", "chunk")
 #: The one order of runs, everywhere in the package (first level, chapters, tables).
@@ -41,6 +44,90 @@ def bids_entities(path) -> dict:
     {'sub': '01', 'ses': 'pre', 'task': 'heat', 'run': '1'}
     """
     return dict(_ENTITY.findall(Path(path).name.split(".")[0]))
+
+
+def space_of(entities: dict) -> str:
+    """Return a file's space in fMRIPrep's notation, ``NAME`` or ``NAME:res-R``.
+
+    A file without a ``space-`` entity is in :data:`DEFAULT_SPACE` (the twin's raw BOLD).
+
+    Examples
+    --------
+    >>> space_of(bids_entities("sub-1_task-heat_space-MNI152NLin2009cAsym_res-2_bold.nii.gz"))
+    'MNI152NLin2009cAsym:res-2'
+    >>> space_of({"space": "T1w"}), space_of({})
+    ('T1w', 'MNI152NLin6Asym')
+    """
+    name = entities.get("space", DEFAULT_SPACE)
+    return f"{name}:res-{entities['res']}" if "res" in entities else name
+
+
+def is_mni_space(space: str) -> bool:
+    """Whether ``space`` (``NAME`` or ``NAME:res-R``) is an MNI152 template space.
+
+    Examples
+    --------
+    >>> is_mni_space("MNI152NLin2009cAsym:res-2"), is_mni_space("T1w"), is_mni_space("fsnative")
+    (True, False, False)
+    """
+    return space.split(":")[0].startswith(MNI_FAMILY)
+
+
+def space_entities(space: str) -> str:
+    """Return the entities that name ``space`` in a file name: ``space-NAME[_res-R]``.
+
+    Examples
+    --------
+    >>> space_entities("MNI152NLin2009cAsym:res-2"), space_entities("MNI152NLin6Asym")
+    ('space-MNI152NLin2009cAsym_res-2', 'space-MNI152NLin6Asym')
+    """
+    name, _, res = space.partition(":")
+    return f"space-{name}" + (f"_{res}" if res else "")
+
+
+def select_space(present, wanted: str | None = None, where=None) -> str:
+    """Choose one of the spaces ``present``: ``wanted``, else the first MNI152 space.
+
+    Parameters
+    ----------
+    present : iterable of str
+        The spaces found (:func:`space_of`).
+    wanted : str, optional
+        ``NAME`` (matches ``NAME`` and ``NAME:res-R``) or ``NAME:res-R``; ``None``: the first
+        MNI152 space in sorted order (the signatures are defined in MNI152 space).
+    where : path-like, optional
+        The folder named in an error.
+
+    Raises
+    ------
+    mindpain.core.errors.MindpainError
+        ``wanted`` is not present, or matches several resolutions; or, without ``wanted``,
+        no MNI152 space is present.
+
+    Examples
+    --------
+    >>> select_space(["T1w", "MNI152NLin2009cAsym:res-2"])
+    'MNI152NLin2009cAsym:res-2'
+    >>> select_space(["T1w", "MNI152NLin2009cAsym:res-2"], "T1w")
+    'T1w'
+    """
+    present = sorted(set(present))
+    listed = ", ".join(present)
+    if wanted is None:
+        mni = [s for s in present if is_mni_space(s)]
+        if not mni:
+            raise MindpainError(f"no {MNI_FAMILY} space among the spaces found ({listed}); the "
+                                f"signatures are defined in {MNI_FAMILY} space: run fMRIPrep "
+                                "with --output-spaces MNI152NLin2009cAsym, or pass --space to "
+                                "choose another space explicitly", where)
+        return mni[0]
+    match = [s for s in present if s == wanted or s.split(":")[0] == wanted]
+    if not match:
+        raise MindpainError(f"no file in space {wanted!r}; spaces found: {listed}", where)
+    if len(match) > 1:
+        raise MindpainError(f"space {wanted!r} is there at several resolutions "
+                            f"({', '.join(match)}); pass one of them to --space", where)
+    return match[0]
 
 
 def sidecar_chain(bids_dir, data_path, suffix: str = "bold") -> list[Path]:
@@ -186,7 +273,7 @@ class RunSpec:
 
 
 def find_runs(bids_dir, fmriprep=None, participant_label=None, confounds_dir=None,
-              task: str = TASK) -> list[RunSpec]:
+              task: str = TASK, space: str | None = None) -> list[RunSpec]:
     """List the runs of ``task`` in a BIDS dataset: the package's one run finder.
 
     Parameters
@@ -203,25 +290,31 @@ def find_runs(bids_dir, fmriprep=None, participant_label=None, confounds_dir=Non
         the raw dataset. Ignored with ``fmriprep`` (its confounds sit beside its BOLD).
     task : str
         BIDS task label.
+    space : str, optional
+        The space whose runs are listed (:func:`select_space`: ``NAME`` or ``NAME:res-R``);
+        default: the first MNI152 space present. fMRIPrep writes one BOLD per output space;
+        only one space is ever fitted.
 
     Returns
     -------
     list of RunSpec
-        In :data:`RUN_ORDER`: by subject, session (pre before post), then run.
+        In :data:`RUN_ORDER`: by subject, session (pre before post), then run; all in one
+        space (:attr:`RunSpec.space`).
 
     Raises
     ------
     mindpain.core.errors.MindpainError
         If the folder is not a BIDS dataset, a participant label has no folder, no run is
-        found, or two BOLD files would write the same outputs.
+        found, no space can be chosen (:func:`select_space`), or two BOLD files would write
+        the same outputs.
     """
     bids_dir = Path(bids_dir)
     check_dataset_description(bids_dir)
-    return _scan_runs(bids_dir, fmriprep, participant_label, confounds_dir, task)
+    return _scan_runs(bids_dir, fmriprep, participant_label, confounds_dir, task, space)
 
 
 def _scan_runs(bids_dir: Path, fmriprep, participant_label, confounds_dir,
-               task: str) -> list[RunSpec]:
+               task: str, space: str | None = None) -> list[RunSpec]:
     keep = None if not participant_label else {p.removeprefix("sub-") for p in participant_label}
     if keep is not None:
         absent = sorted(k for k in keep if not (bids_dir / f"sub-{k}").is_dir())
@@ -253,13 +346,15 @@ def _scan_runs(bids_dir: Path, fmriprep, participant_label, confounds_dir,
         run = int(ent["run"]) if ent.get("run", "").isdigit() else None
         specs.append(RunSpec(subject=ent["sub"], session=ent.get("ses"), run=run, bold=bold,
                              events=bids_dir / rel / f"{stem}_events.tsv", bids_dir=bids_dir,
-                             space=ent.get("space", DEFAULT_SPACE), confounds=confounds,
+                             space=space_of(ent), confounds=confounds,
                              entities=run_ents))
     if not specs:
         expected = (f"sub-*/ses-*/func/sub-*_ses-*_task-{task}_run-*_bold.nii.gz"
                     if fmriprep is None else
                     f"sub-*/ses-*/func/*_task-{task}_*_space-*_desc-preproc_bold.nii.gz")
         raise MindpainError(f"no task-{task} BOLD runs found; expected files {expected}", root)
+    chosen = select_space((s.space for s in specs), space, root)
+    specs = [s for s in specs if s.space == chosen]
     specs.sort(key=lambda s: s.order)
     seen = {}
     for spec in specs:

@@ -18,7 +18,14 @@ import nibabel as nib
 import pandas as pd
 
 from mindpain import __version__
-from mindpain.bids import DEFAULT_SPACE, RunSpec, bold_sidecars, name_prefix, sidecar_path
+from mindpain.bids import (
+    DEFAULT_SPACE,
+    RunSpec,
+    bold_sidecars,
+    name_prefix,
+    sidecar_path,
+    space_entities,
+)
 from mindpain.core.checksums import sha256
 from mindpain.core.errors import MindpainError
 from mindpain.core.folders import check_writable_dir, os_error_message, read_marker, write_marker
@@ -52,14 +59,15 @@ def session_map_path(out_dir, subject, session, contrast="hotVsWarm", stat="effe
     'sub-001_ses-pre_task-heat_space-MNI152NLin6Asym_contrast-hotVsWarm_stat-effect_statmap.nii.gz'
     """
     return func_dir(out_dir, subject, session) / (
-        f"{name_prefix(subject, session)}_space-{space}_contrast-{contrast}_stat-{stat}"
-        "_statmap.nii.gz")
+        f"{name_prefix(subject, session)}_{space_entities(space)}_contrast-{contrast}"
+        f"_stat-{stat}_statmap.nii.gz")
 
 
 def run_map_path(out_dir, spec: RunSpec, contrast: str, stat: str) -> Path:
     """Path of a per-run map (effect or variance) used by the fixed-effects step."""
     return func_dir(out_dir, spec.subject, spec.session) / (
-        f"{spec.label}_space-{spec.space}_contrast-{contrast}_stat-{stat}_statmap.nii.gz")
+        f"{spec.label}_{space_entities(spec.space)}_contrast-{contrast}_stat-{stat}"
+        "_statmap.nii.gz")
 
 
 def design_matrix_path(out_dir, spec: RunSpec) -> Path:
@@ -70,7 +78,7 @@ def design_matrix_path(out_dir, spec: RunSpec) -> Path:
 def session_mask_path(out_dir, subject, session, space=DEFAULT_SPACE) -> Path:
     """Path of the mask of a session's maps (voxels every run covers)."""
     return func_dir(out_dir, subject, session) / (
-        f"{name_prefix(subject, session)}_space-{space}_desc-brain_mask.nii.gz")
+        f"{name_prefix(subject, session)}_{space_entities(space)}_desc-brain_mask.nii.gz")
 
 
 # --------------------------------------------------------------------------- resume

@@ -79,6 +79,7 @@ from mindpain.bids import (
     bold_grid,
     constant_bold,
     find_runs,
+    is_mni_space,
     load_confounds,
     load_run_events,
     nonfinite_voxels,
@@ -191,6 +192,9 @@ class FirstLevelSummary:
         samples); also recorded in the run's sidecar.
     session_maps : dict
         ``(subject, session) -> {contrast: {stat: path}}`` of the session maps present.
+    space : str
+        The one space fitted (:func:`mindpain.bids.select_space`), e.g.
+        ``MNI152NLin2009cAsym:res-2``.
     """
 
     computed: list = field(default_factory=list)
@@ -199,6 +203,7 @@ class FirstLevelSummary:
     failed: list = field(default_factory=list)
     session_maps: dict = field(default_factory=dict)
     warnings: list = field(default_factory=list)
+    space: str = ""
 
     @property
     def ok(self) -> bool:
@@ -212,7 +217,8 @@ class FirstLevelSummary:
         with the number of runs it stopped.
         """
         lines = [f"first level: {len(self.computed)} computed, {len(self.skipped)} unchanged, "
-                 f"{len(self.excluded)} run(s) excluded, {len(self.failed)} failed"]
+                 f"{len(self.excluded)} run(s) excluded, {len(self.failed)} failed"
+                 + (f"; space {self.space}" if self.space else "")]
         causes: dict = {}
         for cause in self.failed:
             causes[cause] = causes.get(cause, 0) + 1
@@ -342,7 +348,7 @@ def check_runs(specs, out_dir) -> dict:
             shape, affine = bold_grid(spec.bold, MIN_VOLUMES)
         except MindpainError:
             continue  # the run's fit reports it (the run fails, the others go on)
-        if spec.space.startswith("MNI"):
+        if is_mni_space(spec.space):
             box = _grid_box(affine, shape)
             if not (np.all(box[0] <= mni_box[1]) and np.all(mni_box[0] <= box[1])):
                 problems[spec] = MindpainError(
@@ -438,8 +444,8 @@ def _fit_run(spec: RunSpec, out_dir: Path, settings: ModelSettings, mask_img) ->
 
 def run_first_level(bids_dir, out_dir, *, fmriprep=None, participant_label=None,
                     smoothing_fwhm=None, mask_img=None, n_jobs=1, dask_scheduler=None,
-                    progress=True, confounds_dir=None,
-                    confounds=None) -> FirstLevelSummary:
+                    progress=True, confounds_dir=None, confounds=None,
+                    space=None) -> FirstLevelSummary:
     """Fit every run, combine each session by fixed effects, write BIDS derivatives.
 
     Parameters
@@ -473,6 +479,10 @@ def run_first_level(bids_dir, out_dir, *, fmriprep=None, participant_label=None,
         Confound columns (shell patterns allowed, e.g. ``motion_outlier*``). Default:
         :data:`DEFAULT_CONFOUNDS` with ``fmriprep``, :data:`MOTION_CONFOUNDS` with
         ``confounds_dir``, none otherwise.
+    space : str, optional
+        The one space to fit (``NAME`` or ``NAME:res-R``, as fMRIPrep names its output
+        spaces); default: the first MNI152 space present, since the signatures are defined
+        there (:func:`mindpain.bids.select_space`). The summary and every sidecar say which.
 
     Returns
     -------
@@ -501,7 +511,7 @@ def run_first_level(bids_dir, out_dir, *, fmriprep=None, participant_label=None,
     if not Path(bids_dir).is_dir():
         raise MindpainError("not a folder; expected a BIDS dataset", bids_dir)
     specs = find_runs(bids_dir, fmriprep, participant_label,
-                      None if fmriprep else confounds_dir)
+                      None if fmriprep else confounds_dir, space=space)
     mask_sha = None
     if mask_img is not None:
         mask_img = Path(mask_img)
@@ -521,8 +531,10 @@ def run_first_level(bids_dir, out_dir, *, fmriprep=None, participant_label=None,
     with folder_lock(out_dir):  # a second process waits, then finds the outputs current
         write_dataset_description(out_dir, bids_dir, fmriprep)
         with dask_backend(client):
-            return fit_runs(specs, out_dir, settings, mask_img,
-                            -1 if client is not None else n_jobs, progress, problems)
+            summary = fit_runs(specs, out_dir, settings, mask_img,
+                               -1 if client is not None else n_jobs, progress, problems)
+    summary.space = specs[0].space
+    return summary
 
 
 def fit_runs(specs, out_dir, settings, mask_img, n_jobs, progress,

@@ -13,7 +13,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from mindpain.bids import bids_entities
+from mindpain.bids import MNI_FAMILY, bids_entities, is_mni_space, select_space, space_of
 from mindpain.core.config import worker_count
 from mindpain.core.errors import MindpainError
 from mindpain.scoring.maps import map_stem
@@ -67,11 +67,15 @@ def parse_entity_filters(pairs) -> dict[str, set[str]]:
     return filters
 
 
-def find_statmaps(root, entities=None, suffix: str = "statmap") -> list[Path]:
+def find_statmaps(root, entities=None, suffix: str = "statmap",
+                  space: str | None = None) -> list[Path]:
     """Statistical maps under a BIDS derivatives folder whose entities match ``entities``.
 
     Files ``*_<suffix>.nii[.gz]`` anywhere below ``root`` (hidden folders skipped), sorted;
-    ``entities`` maps a key to its accepted values (all keys must match).
+    ``entities`` maps a key to its accepted values (all keys must match). When the maps are
+    in several spaces (fMRIPrep writes one per output space), or ``space`` is given, only
+    the maps of one space are kept (:func:`mindpain.bids.select_space`: ``space``, else the
+    first MNI152 space present).
 
     Examples
     --------
@@ -99,7 +103,39 @@ def find_statmaps(root, entities=None, suffix: str = "statmap") -> list[Path]:
         want = " ".join(f"{k}={','.join(sorted(v))}" for k, v in entities.items()) or "(any)"
         raise MindpainError(f"no *_{suffix}.nii[.gz] map matches the entities {want} "
                             f"({other} other {suffix} map(s) found); check --entities", root)
+    spaces = {p: _map_space(p) for p in found}
+    present = {s for s in spaces.values() if s is not None}
+    if space is not None or len(present) > 1:
+        chosen = select_space(present, space, root)
+        found = [p for p in found if spaces[p] == chosen]
     return found
+
+
+def _map_space(path) -> str | None:
+    """Return a map's space from its ``space-``/``res-`` entities; ``None`` without them."""
+    ents = bids_entities(map_stem(Path(path).name))
+    return space_of(ents) if "space" in ents else None
+
+
+def check_map_spaces(maps, any_space: bool = False) -> None:
+    """Refuse maps whose ``space-`` entity is not an MNI152 space (one line; exit 2).
+
+    The signatures are weight maps in MNI152 space: a map in a participant's native space
+    (``space-T1w``) or on a surface, scored against them, gives numbers with no meaning, so
+    it is refused unless ``any_space`` (the user knows the map is aligned to the weights).
+    A map without a ``space-`` entity is accepted (its grid is checked when it is scored).
+    """
+    if any_space:
+        return
+    other = [(m, s) for m in maps if (s := _map_space(m)) is not None and not is_mni_space(s)]
+    if other:
+        path, space = other[0]
+        raise MindpainError(f"is in space {space}, not an {MNI_FAMILY} space the signatures "
+                            f"are defined in ({len(other)} of {len(maps)} map(s) so): its "
+                            f"scores would mean nothing; score maps normalised to {MNI_FAMILY} "
+                            "(fMRIPrep --output-spaces MNI152NLin2009cAsym), or pass "
+                            "--any-space if you know they are aligned to the signatures",
+                            path)
 
 
 def _one_line_warning(message, category, filename, lineno, file=None, line=None):
@@ -121,12 +157,13 @@ def score_cli(args, cfg) -> int:
     if args.bids_derivatives:
         maps += [str(p) for p in find_statmaps(args.bids_derivatives,
                                                parse_entity_filters(args.entities),
-                                               args.suffix)]
+                                               args.suffix, getattr(args, "space", None))]
     elif args.entities:
         raise MindpainError("--entities selects maps of --bids-derivatives; give that folder")
     if not maps:
         raise MindpainError("no map given; pass map files, --from-file LIST or "
                             "--bids-derivatives DIR")
+    check_map_spaces(maps, getattr(args, "any_space", False))
     n_jobs = (worker_count(args.n_jobs, "--n-jobs") if args.n_jobs is not None
               else worker_count(cfg.n_jobs, "MINDPAIN_N_JOBS"))
     with warnings.catch_warnings():
