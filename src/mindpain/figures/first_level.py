@@ -78,6 +78,11 @@ def plot_voxel_fit(fit, title=None):
     return detached(fig)
 
 
+#: The ``|z|`` above which one participant's z map is shown (a display convention, one-sided
+#: p < .01, uncorrected: the map illustrates, it tests nothing).
+DISPLAY_Z = 2.3
+
+
 def offline_viewer(img, threshold=None, title=None, alt=None):
     """Return an offline viewer of a map (:func:`~mindpain.figures.viewer.brain_viewer`).
 
