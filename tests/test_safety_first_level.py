@@ -239,11 +239,26 @@ def test_runs_differing_only_in_acq_write_separate_outputs(bids, tmp_path):
 def test_two_files_for_the_same_outputs_are_refused(tmp_path, bids):
     prep = tmp_path / "fmriprep"
     (prep / FUNC).mkdir(parents=True)
+    # the same run compressed and not: one name, one space, the same outputs
+    preproc = f"{STEM}_run-1_space-MNI152NLin6Asym_desc-preproc_bold.nii"
+    shutil.copy(_bold(bids, 1), prep / FUNC / f"{preproc}.gz")
+    nib.save(nib.load(_bold(bids, 1)), prep / FUNC / preproc)
+    with pytest.raises(MindpainError, match="would write the same outputs"):
+        bids_reader.find_runs(bids, prep)
+
+
+def test_two_resolutions_are_two_spaces(tmp_path, bids):
+    """res-1 and res-2 of one template no longer collide: one of them is fitted."""
+    prep = tmp_path / "fmriprep"
+    (prep / FUNC).mkdir(parents=True)
     for res in ("1", "2"):
         shutil.copy(_bold(bids, 1), prep / FUNC / f"{STEM}_run-1_space-MNI152NLin6Asym_res-"
                                                   f"{res}_desc-preproc_bold.nii.gz")
-    with pytest.raises(MindpainError, match="would write the same outputs"):
-        bids_reader.find_runs(bids, prep)
+    assert {s.space for s in bids_reader.find_runs(bids, prep)} == {"MNI152NLin6Asym:res-1"}
+    chosen = bids_reader.find_runs(bids, prep, space="MNI152NLin6Asym:res-2")
+    assert {s.space for s in chosen} == {"MNI152NLin6Asym:res-2"}
+    with pytest.raises(MindpainError, match="several resolutions"):
+        bids_reader.find_runs(bids, prep, space="MNI152NLin6Asym")
 
 
 # --------------------------------------------------------------------------- one unit
