@@ -57,8 +57,28 @@ def run(n: int, n_jobs: int, out: str, start: int = 0) -> None:
     pd.concat(frames).to_csv(out, sep="\t", index=False)
 
 
-def report(paths) -> None:
-    """Print the offsets and the per-arm deviations of the sessions in ``paths``."""
+#: Columns of the summary table (``report --table``), committed as
+#: ``book/precomputed/transfer_under_planting.tsv`` for chapter 4.
+COLUMNS = {
+    "world": "twin world the replications were drawn in",
+    "readout": "signature (open surrogate): nps or siips1",
+    "replications": "replications (calibration grid, drawn as the twin plants them)",
+    "offset_ratio": "mean change the pipeline adds, fitted with one gain per latent response, "
+                    "in SD of the model's change noise",
+    "offset_ratio_se": "its bootstrap SE over replications",
+    "planted_offset_ratio": "the offset the twin plants through (make transfer)",
+    "arm_MBSR": "MBSR arm: mean change through the pipeline minus the planting's aim",
+    "arm_HEP": "HEP arm: the same",
+    "arm_WL": "WL arm: the same",
+    "change_noise_sd": "the model's change-noise SD (score units): the offsets' unit",
+}
+
+
+def report(paths, table=None) -> pd.DataFrame:
+    """Print the offsets and the per-arm deviations of the sessions in ``paths``.
+
+    With ``table``, also write the summary (:data:`COLUMNS`) there with a JSON sidecar.
+    """
     from mindpain.endtoend.settings import ENDTOEND_PRESET as preset
     from mindpain.endtoend.transfer import _readout_rows
     from mindpain.twin.model import (
@@ -71,6 +91,7 @@ def report(paths) -> None:
     from mindpain.twin.patterns import LATENTS
 
     data = pd.concat([pd.read_csv(p, sep="\t") for p in paths])
+    rows = []
     for world, g in data.groupby("world"):
         loadings, noise_var = _readout_rows(preset, world)
         const = derive_constants(preset, world, True)
@@ -108,12 +129,26 @@ def report(paths) -> None:
                                                 else pooled) for k, v in targets.items()}, 1.0)
             arms = (pd.DataFrame({"rep": reps, "group": wide["group"], "chg": dm})
                     .groupby(["rep", "group"])["chg"].mean().unstack())
-            parts = []
+            parts, row = [], {"world": world, "readout": o, "replications": len(ur),
+                              "offset_ratio": float(c2[0] / scale),
+                              "offset_ratio_se": float(np.std(boot) / scale),
+                              "planted_offset_ratio": float(planted["offset_ratio"]),
+                              "change_noise_sd": float(scale)}
             for arm, value in aimed.items():
                 diff = arms[arm].mean() - value
                 se = arms[arm].std(ddof=1) / np.sqrt(len(arms))
                 parts.append(f"{arm} {diff:+.4f} ({diff / se:+.1f} SE)")
+                row[f"arm_{arm}"] = float(diff)
+            rows.append(row)
             print("     mean change minus the planting's aim: " + "; ".join(parts))
+    summary = pd.DataFrame(rows)[list(COLUMNS)]
+    if table is not None:
+        from mindpain.core.store import write_table
+
+        write_table(summary, table, COLUMNS,
+                    made_by="python benchmarks/transfer_under_planting.py report ... --table",
+                    seed_tag=TAG)
+    return summary
 
 
 def main(argv=None) -> int:
@@ -127,11 +162,12 @@ def main(argv=None) -> int:
     r.add_argument("--out", default="transfer_under_planting.tsv")
     p = sub.add_parser("report")
     p.add_argument("paths", nargs="+")
+    p.add_argument("--table", default=None, help="also write the summary table here")
     args = parser.parse_args(argv)
     if args.what == "run":
         run(args.n, args.n_jobs, args.out, args.start)
     else:
-        report(args.paths)
+        report(args.paths, args.table)
     return 0
 
 

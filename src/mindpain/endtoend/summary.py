@@ -175,3 +175,63 @@ def _mask_numbers(mask_info: dict, ideal: pd.DataFrame, params) -> dict:
         out["mask_book"] = ("The same measurement on the book's grid is part of "
                             "`make calibrate` and was not run here.")
     return out
+
+
+#: File of the check of the planting (``benchmarks/transfer_under_planting.py report --table``).
+PLANTING_CHECK_TABLE = "transfer_under_planting.tsv"
+
+
+def planting_check(table: pd.DataFrame, world: str, planted: dict | None = None) -> dict:
+    """Numbers of chapter 4's paragraph on what the twin plants through and what is there.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :data:`PLANTING_CHECK_TABLE`: per world and signature, the offset the pipeline adds
+        under the twin's planting (``offset_ratio``, ``offset_ratio_se``), the offset the
+        twin plants through (``planted_offset_ratio``), each arm's mean change minus the
+        planting's aim (``arm_<ARM>``, score units) and the model's change-noise SD.
+    world : str
+        The world the chapter shows.
+    planted : dict, optional
+        The offsets the twin plants through now (signature -> ``offset_ratio``, from
+        :meth:`mindpain.twin.params.Parameters.transfer`): a table made for other offsets is
+        stale and refused (one line saying how to remake it), never shown.
+
+    Returns
+    -------
+    dict
+        ``reps``; per signature ``<s>``: ``<s>_offset``, ``<s>_offset_se``, ``<s>_planted``
+        (change-noise SD units), ``<s>_z`` (planted minus measured, in SE) and
+        ``<s>_shift`` (mean of the HEP and WL arms' deviations, in change-noise SD units:
+        what subtracting the planted offset did to the arms whose contrasts are read
+        between arms).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"world": ["ideal"], "readout": ["siips1"], "replications": [100],
+    ...                   "offset_ratio": [0.0], "offset_ratio_se": [0.01],
+    ...                   "planted_offset_ratio": [0.05], "arm_MBSR": [-0.01],
+    ...                   "arm_HEP": [-0.03], "arm_WL": [-0.03], "change_noise_sd": [0.6]})
+    >>> s = planting_check(t, "ideal", planted={"siips1": 0.05})
+    >>> s["reps"], round(s["siips1_z"], 1), round(s["siips1_shift"], 2)
+    (100, 5.0, -0.05)
+    """
+    rows = table[table["world"] == world]
+    if planted is not None and any(
+            not np.isclose(r.planted_offset_ratio, planted.get(r.readout, np.nan), rtol=0,
+                           atol=1e-12) for r in rows.itertuples()):
+        from mindpain.core.errors import MindpainError
+
+        raise MindpainError(f"{PLANTING_CHECK_TABLE} was made for other planted offsets than "
+                            "the twin's; remake it with benchmarks/transfer_under_planting.py")
+    out = {"reps": int(rows["replications"].min())}
+    for r in rows.itertuples():
+        out.update({
+            f"{r.readout}_offset": float(r.offset_ratio),
+            f"{r.readout}_offset_se": float(r.offset_ratio_se),
+            f"{r.readout}_planted": float(r.planted_offset_ratio),
+            f"{r.readout}_z": float((r.planted_offset_ratio - r.offset_ratio)
+                                    / r.offset_ratio_se),
+            f"{r.readout}_shift": float((r.arm_HEP + r.arm_WL) / 2 / r.change_noise_sd)})
+    return out
