@@ -21,7 +21,8 @@ can be imported without the scorer's (a test checks they never read a signature 
 from importlib import import_module
 
 _EXPORTS = {"draw_participants": "participants", "draw_truth": "participants",
-            "generate_twin": "generate", "load_parameters": "params", "read_stamp": "generate",
+            "generate_twin": "generate", "load_parameters": "params",
+            "participant_level_parameters": "params", "read_stamp": "generate",
             "simulate_observed": "participants"}
 
 __all__ = sorted(_EXPORTS)

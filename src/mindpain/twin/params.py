@@ -23,9 +23,16 @@ TRANSFER_FIELDS = ("gain", "offset_ratio", "change_noise_ratio", "level_noise_ra
 REPORTED_SOURCE = "mindpain.reported"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Parameters:
     """Parameters of the twin for one preset.
+
+    Made once per run by :func:`load_parameters` and handed down: the twin's functions take
+    this object, not a preset name. Two are equal, and hash alike, when they were made for the
+    same preset and world from the same files with or without the transfer (:meth:`key`), so a
+    cached function (``functools.lru_cache``) can key on one. Treat it as read-only: a copy
+    whose ``raw`` values are changed needs a ``sha256`` of its own
+    (``dataclasses.replace``), or the caches take it for the file's parameters.
 
     Attributes
     ----------
@@ -44,6 +51,28 @@ class Parameters:
     raw: dict
     sha256: str
     world: str = DEFAULT_WORLD
+
+    def key(self) -> tuple:
+        """Return what identifies the parameters: ``(preset, world, sha256, with_transfer)``."""
+        return (self.preset, self.world, self.sha256, self.with_transfer)
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, Parameters):
+            return NotImplemented
+        return self.key() == other.key()
+
+    def __hash__(self) -> int:
+        return hash(self.key())
+
+    @property
+    def with_transfer(self) -> bool:
+        """Whether the measured pipeline transfer was loaded (section ``[pipeline]``).
+
+        ``True`` for the twin's own planting; ``False`` when loaded with ``transfer=False``
+        (the effects planted for the measurement model itself) or when no transfer was
+        measured.
+        """
+        return "pipeline" in self.raw
 
     @property
     def realistic(self) -> bool:
@@ -139,6 +168,27 @@ def load_parameters(preset: str = "full", world: str = DEFAULT_WORLD,
             _fill_reported(name, entry)
     return Parameters(preset=preset, raw=raw, sha256=hashlib.sha256(text.encode()).hexdigest(),
                       world=world)
+
+
+def participant_level_parameters(preset: str = "full") -> Parameters:
+    """Load the parameters of the twin's participant-level model of ``preset``.
+
+    The studies that draw the participant level alone, without BOLD (trial and meditator
+    calibration, design analysis; :func:`mindpain.twin.participants.simulate_observed`),
+    never pass through the pipeline: they plant for the measurement model itself, in the
+    ideal world: ``load_parameters(preset, "ideal", transfer=False)``.
+
+    Parameters
+    ----------
+    preset : str
+        One of :data:`mindpain.core.vocabulary.PRESETS`.
+
+    Returns
+    -------
+    mindpain.twin.params.Parameters
+        The cached parameters (:func:`load_parameters`).
+    """
+    return load_parameters(preset, "ideal", transfer=False)
 
 
 def _transfer_entries(measured: dict, preset: str) -> dict:
