@@ -98,15 +98,17 @@ def main() -> int:
                                  endtoend.DEFAULT_REPLICATIONS).values()) / 3600, None, ".2f")]
     if args.measure:
         cfg = get_config(preset=endtoend.ENDTOEND_PRESET)
-        weights = endtoend.surrogate_weights(cfg.preset, cfg.data_dir)
         from mindpain.twin.model import derive_constants
+        from mindpain.twin.params import load_parameters
 
-        derive_constants(cfg.preset)  # once per process, not per replication
+        params = {world: load_parameters(cfg.preset, world) for world in WORLDS}
+        weights = endtoend.surrogate_weights(params[WORLDS[0]], cfg.data_dir)
         rows = []
         for world in WORLDS:
+            derive_constants(params[world])  # once per process, not per replication
             start, cpu = time.perf_counter(), time.process_time()
             for r in range(args.measure):
-                endtoend.replicate(cfg.preset, cfg.seed, world, r, weights)
+                endtoend.replicate(params[world], cfg.seed, r, weights)
             rows.append(budget_row(f"one replication, {world} world, here: CPU s (wall "
                                    f"{(time.perf_counter() - start) / args.measure:.0f} s)",
                                    (time.process_time() - cpu) / args.measure, 8, ".1f"))

@@ -31,17 +31,19 @@ BUDGET_S = 0.6
 def time_world(preset: str, seed: int, world: str, n_runs: int) -> tuple[float, float]:
     """Return (wall, cpu) seconds per run of ``world``."""
     from mindpain.twin import generate as gen
+    from mindpain.twin.params import load_parameters
     from mindpain.twin.participants import draw_participants, draw_truth
 
-    participants = draw_participants(preset, seed)
-    truth = draw_truth(participants, preset, seed, world=world)
+    params = load_parameters(preset, world)
+    participants = draw_participants(params, seed)
+    truth = draw_truth(participants, params, seed)
     hot = participants.set_index("participant_id")["hot_temperature"]
     recs = [r._asdict() for r in truth.itertuples(index=False)][:n_runs + 1]
     with tempfile.TemporaryDirectory() as tmp:
-        gen._write_run(tmp, preset, seed, recs[0], 1, hot[recs[0]["participant_id"]], world)
+        gen._write_run(tmp, params, seed, recs[0], 1, hot[recs[0]["participant_id"]])
         wall, cpu = time.perf_counter(), time.process_time()
         for rec in recs[1:]:
-            gen._write_run(tmp, preset, seed, rec, 1, hot[rec["participant_id"]], world)
+            gen._write_run(tmp, params, seed, rec, 1, hot[rec["participant_id"]])
         return ((time.perf_counter() - wall) / n_runs, (time.process_time() - cpu) / n_runs)
 
 

@@ -43,14 +43,16 @@ def run(n: int, n_jobs: int, out: str, start: int = 0) -> None:
     from mindpain.core.config import derive_rng, get_config
     from mindpain.endtoend.replication import replicate, surrogate_weights
     from mindpain.endtoend.settings import ENDTOEND_PRESET
+    from mindpain.twin.params import load_parameters
 
     seed = get_config().seed
-    weights = surrogate_weights(ENDTOEND_PRESET)
+    params = {w: load_parameters(ENDTOEND_PRESET, w) for w in ("ideal", "realistic")}
+    weights = surrogate_weights(params["ideal"])
 
     def one(world, r):
         rep_seed = int(derive_rng(seed, TAG, r).integers(2**31 - 1))
-        return replicate(ENDTOEND_PRESET, seed, world, r, weights, rep_seed=rep_seed,
-                         latent=True, transfer=True).assign(world=world)
+        return replicate(params[world], seed, r, weights, rep_seed=rep_seed,
+                         latent=True).assign(world=world)
 
     frames = Parallel(n_jobs=n_jobs)(delayed(one)(w, r) for r in range(start, n)
                                      for w in ("ideal", "realistic"))
@@ -93,9 +95,9 @@ def report(paths, table=None) -> pd.DataFrame:
     data = pd.concat([pd.read_csv(p, sep="\t") for p in paths])
     rows = []
     for world, g in data.groupby("world"):
-        loadings, noise_var = _readout_rows(preset, world)
-        const = derive_constants(preset, world, True)
         params = load_parameters(preset, world, True)
+        loadings, noise_var = _readout_rows(params)
+        const = derive_constants(params)
         wide = g.pivot_table(index=["replication", "participant_id", "group"],
                              columns="session",
                              values=["nps", "siips1", *LATENTS]).dropna().reset_index()

@@ -23,6 +23,8 @@ import matplotlib
 import numpy as np
 import pytest
 
+from mindpain.twin.params import load_parameters
+
 matplotlib.use("Agg")
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -118,12 +120,13 @@ def twin_run_in_memory(twin: Path, session: str, run: int, world: str = "realist
 
     specs = bids.find_runs(twin, confounds_dir=twin_confounds_dir(twin))
     spec = next(s for s in specs if s.session == session and s.run == run)
-    participants = draw_participants("small", TEST_SEED)
-    truth = draw_truth(participants, "small", TEST_SEED, world=world)
+    params = load_parameters("small", world)
+    participants = draw_participants(params, TEST_SEED)
+    truth = draw_truth(participants, params, TEST_SEED)
     pid = f"sub-{spec.subject}"
     rec = truth[(truth.participant_id == pid) & (truth.session == session)].iloc[0].to_dict()
     hot = participants.set_index("participant_id").loc[pid, "hot_temperature"]
-    return spec, make_run("small", TEST_SEED, rec, run, float(hot), world)
+    return spec, make_run(params, TEST_SEED, rec, run, float(hot))
 
 
 @pytest.fixture(scope="session")

@@ -177,7 +177,7 @@ def test_twin_similarity_sets_the_stated_value_beside_the_measured(monkeypatch):
                                          "nociceptive"],
                              "cosine": [0.41, 0.12, 0.33, 0.5]})
     monkeypatch.setattr(model, "twin_space",
-                        lambda preset: types.SimpleNamespace(similarity=measured))
+                        lambda params: types.SimpleNamespace(similarity=measured))
     monkeypatch.setattr(params, "load_parameters", lambda preset: {
         "patterns.similarity": {"nps_nociceptive": 0.4, "siips1_modulatory": 0.35}})
     table = figs.twin_similarity("small")
@@ -208,16 +208,17 @@ def test_replication_tables_hold_the_replications_against_the_recoverable_truth(
 
     calls = []
 
-    def truth(preset, world):
-        calls.append((preset, world))
+    def truth(params):
+        calls.append((params.preset, params.world))
         return {"nps": -0.5, "siips1": -0.2}
 
     monkeypatch.setattr(multiverse, "recoverable_truth", truth)
     reps = _replications()
     coverage, spread = replication_tables(reps, "calibration", "realistic")
     assert calls == [("calibration", "realistic")]
-    pd.testing.assert_frame_equal(coverage, multiverse.spec_coverage(reps, truth("x", "y")))
-    pd.testing.assert_frame_equal(spread, multiverse.spread_summary(reps, truth("x", "y")))
+    expected = {"nps": -0.5, "siips1": -0.2}
+    pd.testing.assert_frame_equal(coverage, multiverse.spec_coverage(reps, expected))
+    pd.testing.assert_frame_equal(spread, multiverse.spread_summary(reps, expected))
     assert list(spread.outcome) == ["nps", "siips1"] and set(coverage.replications) == {6}
     summary = replications_summary(spread, coverage, committed=True)
     assert summary["reps"] == 6 and summary["truth"] == -0.5

@@ -15,6 +15,7 @@ from mindpain.core.errors import MindpainError
 from mindpain.core.store import ReplicationCache
 from mindpain.core.vocabulary import WORLDS
 from mindpain.endtoend import runner
+from mindpain.twin.params import load_parameters
 
 N_REPS = 3
 #: One scenario (the realistic world) keeps the module's fixture cheap.
@@ -55,13 +56,13 @@ def test_pipeline_runs_and_table_columns(small_run):
 
 def test_deterministic_for_a_seed(small_run):
     _, scores, timing, _ = small_run
-    weights = endtoend.surrogate_weights("small")
-    again = endtoend.replicate("small", TEST_SEED, "realistic", 1, weights)
+    weights = endtoend.surrogate_weights(load_parameters("small"))
+    again = endtoend.replicate(load_parameters("small", "realistic"), TEST_SEED, 1, weights)
     first = scores[scores.replication == 1].drop(columns="scenario").reset_index(drop=True)
     pd.testing.assert_frame_equal(first, again)
     # the check digest of a replication is that of its recomputation
     assert timing["check_digests"]["realistic"][1] == endtoend.scores_digest(again)
-    other = endtoend.replicate("small", TEST_SEED + 1, "realistic", 1, weights)
+    other = endtoend.replicate(load_parameters("small", "realistic"), TEST_SEED + 1, 1, weights)
     assert not np.allclose(other["nps"].to_numpy(), again["nps"].to_numpy())
 
 
@@ -175,7 +176,7 @@ def test_in_memory_first_level_equals_on_disk(small_twin, tmp_path):
     effect_map = first_level_outputs.run_map_path(tmp_path, spec, "hotVsWarm", "effect")
     on_disk = np.asarray(nib.load(effect_map).dataobj)
 
-    space = generator_space("small")
+    space = generator_space(load_parameters("small"))
     mask, effect, variance = endtoend.fit_run_in_memory(data, 2.0, MOTION_CONFOUNDS,
                                                         space.affine)
     in_memory = np.zeros(space.shape)
@@ -183,7 +184,8 @@ def test_in_memory_first_level_equals_on_disk(small_twin, tmp_path):
     assert (mask == (on_disk != 0)).all()
     np.testing.assert_allclose(in_memory, on_disk, rtol=1e-5, atol=1e-7)
     # fitting only the voxels the signatures weight gives the same values there
-    support = (endtoend.surrogate_weights("small") != 0).any(1).reshape(space.shape)
+    weights = endtoend.surrogate_weights(load_parameters("small"))
+    support = (weights != 0).any(1).reshape(space.shape)
     sub_mask, sub_effect, sub_var = endtoend.fit_run_in_memory(data, 2.0, MOTION_CONFOUNDS,
                                                                space.affine, support)
     assert (sub_mask == (mask & support)).all()
@@ -214,11 +216,12 @@ def realistic_run():
     from mindpain.twin.participants import draw_participants, draw_truth
     from mindpain.twin.run import make_run
 
-    participants = draw_participants("small", TEST_SEED)
-    truth = draw_truth(participants, "small", TEST_SEED, world="realistic")
+    params = load_parameters("small", "realistic")
+    participants = draw_participants(params, TEST_SEED)
+    truth = draw_truth(participants, params, TEST_SEED)
     rec = truth.iloc[1].to_dict()
     hot = participants.set_index("participant_id").loc[rec["participant_id"], "hot_temperature"]
-    data = make_run("small", TEST_SEED, rec, 1, float(hot), "realistic")
+    data = make_run(params, TEST_SEED, rec, 1, float(hot))
     events = endtoend.run_events(data.events)
     confounds = endtoend.select_confounds(data.confounds, MOTION_CONFOUNDS)
     return data, events, confounds
@@ -267,18 +270,19 @@ def test_cache_is_reused_after_a_code_change_only_if_reproduced(small_run, monke
     _, _, _, cache = small_run
     key = endtoend.content_key("small", TEST_SEED, N_REPS, REALISTIC)
     folder = endtoend.cache_folder(cache, key)
-    weights = endtoend.surrogate_weights("small")
+    weights = endtoend.surrogate_weights(load_parameters("small"))
+    params = runner.world_parameters("small", REALISTIC)
     label = folder / "code.json"
     assert json.loads(label.read_text())["code"] == key["code"]
     # other code that gives the same numbers: the files are kept and re-labelled
-    runner.check_cache(ReplicationCache(folder, "1" * 64), "small", TEST_SEED, REALISTIC,
+    runner.check_cache(ReplicationCache(folder, "1" * 64), params, TEST_SEED, REALISTIC,
                        weights)
     assert json.loads(label.read_text())["code"] == "1" * 64
     assert len(list(folder.glob("realistic/*.tsv"))) == N_REPS
     # code that gives other numbers: the folder is set aside, the run starts afresh
     real = endtoend.replicate
     monkeypatch.setattr(runner, "replicate", lambda *a: real(*a).assign(nps=0.0))
-    runner.check_cache(ReplicationCache(folder, key["code"]), "small", TEST_SEED, REALISTIC,
+    runner.check_cache(ReplicationCache(folder, key["code"]), params, TEST_SEED, REALISTIC,
                        weights)
     assert list(folder.glob("realistic/*.tsv")) == []
     stale = folder.with_name(folder.name + ".stale-" + "1" * 12)
@@ -298,15 +302,15 @@ def test_run_mask_is_the_first_levels_implicit_mask(realistic_run):
 def test_planted_effects_in_a_mask_that_loses_no_weight_are_the_planted_ones():
     from mindpain.twin.model import planted_trial_effects, twin_space
 
-    space = twin_space("small")
-    whole = planted_trial_effects("small")
+    space = twin_space(load_parameters("small"))
+    whole = planted_trial_effects(load_parameters("small"))
     # every voxel kept: the same table, bit for bit
     pd.testing.assert_frame_equal(
-        whole, planted_trial_effects("small", np.ones(space.n_voxels, bool)))
+        whole, planted_trial_effects(load_parameters("small"), np.ones(space.n_voxels, bool)))
     # dropping only voxels where no readout weighs anything changes nothing that is read
     weighted = np.column_stack(list(space.weights.values())).any(axis=1)
     assert not weighted.all(), "the test needs unweighted voxels in the small twin's mask"
-    dropped = planted_trial_effects("small", weighted)
+    dropped = planted_trial_effects(load_parameters("small"), weighted)
     np.testing.assert_allclose(dropped["planted_d_paper"], whole["planted_d_paper"],
                                rtol=1e-12)
 
@@ -316,11 +320,11 @@ def test_planted_effects_in_a_smaller_mask_follow_the_readout_kept():
     the latent arm shifts, inside the voxels kept."""
     from mindpain.twin.model import derive_constants, planted_trial_effects, twin_space
 
-    space = twin_space("small")
-    const = derive_constants("small")
+    space = twin_space(load_parameters("small"))
+    const = derive_constants(load_parameters("small"))
     keep = np.zeros(space.n_voxels, bool)
     keep[: space.n_voxels // 2] = True
-    seen = planted_trial_effects("small", keep).set_index(["outcome", "contrast"])
+    seen = planted_trial_effects(load_parameters("small"), keep).set_index(["outcome", "contrast"])
     P = space.generator.pattern_matrix()
     for outcome in ("nps", "siips1"):
         w = np.where(keep, space.weights[outcome], 0.0)
@@ -333,7 +337,7 @@ def test_planted_effects_in_a_smaller_mask_follow_the_readout_kept():
 
 
 def test_mask_effects_measure_the_calibration_grids_mask():
-    table = endtoend.mask_effects("small", TEST_SEED, "ideal", n_sessions=2)
+    table = endtoend.mask_effects(load_parameters("small", "ideal"), TEST_SEED, n_sessions=2)
     assert set(table.outcome) == set(endtoend.OUTCOMES)
     assert set(table.contrast) == set(endtoend.CONTRASTS)
     kept, total = table.analysis_mask_voxels.iloc[0], table.twin_mask_voxels.iloc[0]

@@ -19,13 +19,15 @@ from mindpain.meditators import models as meditator_models
 from mindpain.stats.multiplicity import holm, holm_rows
 from mindpain.twin import draw_participants, load_parameters, simulate_observed
 from mindpain.twin import meditators as twin_meditators
+from mindpain.twin.params import participant_level_parameters
 
 SEED = 20220701
 
 
 def _twin(preset):
-    obs = simulate_observed(preset, SEED, 1).drop(columns="replication")
-    people = draw_participants(preset, SEED)
+    params = participant_level_parameters(preset)
+    obs = simulate_observed(params, SEED, 1).drop(columns="replication")
+    people = draw_participants(params, SEED)
     return obs.merge(people[["participant_id", "age", "sex"]], on="participant_id"), people
 
 
@@ -33,7 +35,7 @@ def _twin(preset):
 def full():
     obs, people = _twin("full")
     res = meditators.analyse_meditators(obs, people, seed=SEED, n_boot=500,
-                                        planted=twin_meditators.planted_meditator_effects("full"))
+                                        planted=twin_meditators.planted_meditator_effects(load_parameters("full")))
     return obs, people, res
 
 
@@ -127,7 +129,7 @@ def test_vectorised_calibration_path_equals_single_analysis(full):
 def test_analysis_is_deterministic(full):
     obs, people, res = full
     again = meditators.analyse_meditators(obs, people, seed=SEED, n_boot=500,
-                                          planted=twin_meditators.planted_meditator_effects("full"))
+                                          planted=twin_meditators.planted_meditator_effects(load_parameters("full")))
     pd.testing.assert_frame_equal(res.effects, again.effects)
 
 
@@ -144,11 +146,12 @@ def test_planted_values_match_a_monte_carlo_of_the_twin():
     from mindpain.twin import draw_participants, simulate_observed
 
     R = 300
-    people = draw_participants("full", SEED)
-    obs = simulate_observed("full", SEED, R)
+    params = participant_level_parameters("full")
+    people = draw_participants(params, SEED)
+    obs = simulate_observed(params, SEED, R)
     obs = obs[obs.session.eq("pre")].merge(people[["participant_id", "lifetime_hours",
                                                    "retreat_hours"]], on="participant_id")
-    planted = twin_meditators.planted_meditator_effects("full").set_index(
+    planted = twin_meditators.planted_meditator_effects(load_parameters("full")).set_index(
         ["outcome", "effect", "method"])["planted"]
     slopes, diffs = [], {"siips1": [], "unpleasantness": []}
     for _, rep in obs.groupby("replication"):
@@ -192,7 +195,7 @@ def test_planted_moments_match_a_large_monte_carlo_draw():
     assert z_r.mean() == pytest.approx(0.0, abs=3e-3)
     assert z_r.std() == pytest.approx(1.0, abs=3e-3)
     # Population partial correlation of SIIPS1 with log retreat hours given log daily hours.
-    planted = twin_meditators.planted_meditator_effects("full").set_index(
+    planted = twin_meditators.planted_meditator_effects(load_parameters("full")).set_index(
         ["outcome", "effect", "method"])["planted"]
     a = planted[("siips1", "retreat", "ols")]
     y = a * log_r + rng.normal(size=n)

@@ -9,6 +9,7 @@ import pytest
 
 from mindpain import multiverse as mv
 from mindpain.core.errors import MindpainError
+from mindpain.twin.params import load_parameters, participant_level_parameters
 
 
 @pytest.fixture(scope="module")
@@ -16,10 +17,10 @@ def replication():
     from mindpain.trial.models import validate_outcomes
     from mindpain.twin.participants import draw_participants, simulate_observed
 
-    obs = simulate_observed("full", 3, 1)
+    obs = simulate_observed(participant_level_parameters("full"), 3, 1)
     trial = validate_outcomes(obs)
     scores = trial.rename(columns={"nps": "response"})[["participant_id", "session", "response"]]
-    frame = mv.participant_frame(scores, draw_participants("full", 3))
+    frame = mv.participant_frame(scores, draw_participants(load_parameters("full"), 3))
     return trial, frame
 
 
@@ -173,7 +174,7 @@ def test_multiverse_runs_through_the_pipeline_on_the_small_twin(small_twin, tmp_
     assert len(result.specs) == 2 * mv.n_specifications("small")
     assert result.specs.estimate_d.notna().all()
     assert set(result.specs.world) == {"realistic"}
-    recoverable = mv.recoverable_truth("small", "realistic")
+    recoverable = mv.recoverable_truth(load_parameters("small", "realistic"))
     for outcome, rows in result.specs.groupby("outcome"):
         assert np.allclose(rows.recoverable_d, recoverable[outcome])
     assert set(result.specs.confounds) == {"none", "motion"}

@@ -12,6 +12,7 @@ from conftest import TEST_SEED, twin_run_in_memory
 from mindpain import multiverse as mv
 from mindpain.core.errors import MindpainError
 from mindpain.multiverse import replications as mvr
+from mindpain.twin.params import load_parameters
 
 
 def test_in_memory_variants_equal_the_file_based_first_level(small_twin, tmp_path):
@@ -23,7 +24,7 @@ def test_in_memory_variants_equal_the_file_based_first_level(small_twin, tmp_pat
     from mindpain.twin.patterns import generator_space
 
     spec, data = twin_run_in_memory(small_twin, "pre", 1)
-    space = generator_space("small")
+    space = generator_space(load_parameters("small"))
     variants = [mv.FirstLevelVariant(6.0, "glover", 128.0, "motion"),
                 mv.FirstLevelVariant(None, "glover + derivative", 100.0, "none"),
                 mv.FirstLevelVariant(6.0, "glover + derivative", 128.0, "none")]
@@ -77,11 +78,11 @@ def test_replication_seeds_are_disjoint_from_the_end_to_end_ones():
 def test_recoverable_truth_is_on_the_change_score_scale():
     from mindpain.truth import planted_trial_effects, recoverable_trial_effects
 
-    table = recoverable_trial_effects("small", "realistic")
+    table = recoverable_trial_effects(load_parameters("small", "realistic"))
     assert list(table.columns) == ["outcome", "contrast", "recoverable_d_paper",
                                    "planted_d_paper"]
-    truth = mv.recoverable_truth("small", "realistic")
-    planted = planted_trial_effects("small", world="realistic").set_index(
+    truth = mv.recoverable_truth(load_parameters("small", "realistic"))
+    planted = planted_trial_effects(load_parameters("small", "realistic")).set_index(
         ["outcome", "contrast"])
     for outcome in mv.OUTCOMES:
         row = planted.loc[(outcome, "MBSR_vs_HEP")]
@@ -167,7 +168,7 @@ def test_two_replications_of_the_small_multiverse(tmp_path):
                                         cache_root=tmp_path)
     assert timing["replications_computed"] == 0
     pd.testing.assert_frame_equal(again, table)
-    summary = mv.spread_summary(table, mv.recoverable_truth("small", "realistic"))
+    summary = mv.spread_summary(table, mv.recoverable_truth(load_parameters("small", "realistic")))
     assert set(summary.outcome) == set(mv.OUTCOMES)
     assert (summary.sampling_sd_median > 0).all() and (summary.spec_sd_median > 0).all()
     with pytest.raises(MindpainError, match="at least 2"):

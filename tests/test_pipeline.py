@@ -10,6 +10,7 @@ from mindpain.core.config import get_config
 from mindpain.core.vocabulary import TRIAL_OUTCOMES
 from mindpain.pipeline import first_level_dir, load_outcomes
 from mindpain.twin.model import READOUTS, derive_constants
+from mindpain.twin.params import load_parameters
 from mindpain.twin.patterns import LATENTS
 
 
@@ -32,7 +33,7 @@ def test_outcomes_table_recovers_the_planted_truth(ideal_twin):
         assert r > 0.8, (outcome, r)
     # Each signature score is what the twin's measurement model expects from the latent
     # truth (loadings x latent + generic), within its session-level SD.
-    const = derive_constants("small")
+    const = derive_constants(load_parameters("small"))
     latent = merged[list(LATENTS)].to_numpy()
     for k, outcome in enumerate(READOUTS):
         expected = latent @ const.readout[k] + const.generic_mean[k]

@@ -167,7 +167,7 @@ def test_planting_through_the_transfer_makes_the_reported_d_recoverable(world, g
     from mindpain.reported import N_COMPLETERS, d_paper, expected_t
 
     params = _with_transfer(world, gain, offset, noise)
-    const = constants_of(params, twin_space("small"))
+    const = constants_of(params, twin_space(load_parameters("small")))
     for c in REPORTED:
         got = recoverable_d_paper(const, c.outcome, c.contrast, const.observed_shift[c.outcome],
                                   np.nan)
@@ -175,7 +175,8 @@ def test_planting_through_the_transfer_makes_the_reported_d_recoverable(world, g
                 else expected_t(c) / np.sqrt(N_COMPLETERS["MBSR"]))
         assert got == pytest.approx(want, abs=1e-12)
     if gain != 1.0:
-        plain = constants_of(load_parameters("small", world, transfer=False), twin_space("small"))
+        plain = constants_of(load_parameters("small", world, transfer=False),
+                             twin_space(load_parameters("small")))
         k = READOUTS.index("nps")
         assert not np.isclose(const.observed_shift["nps"]["MBSR"],
                               plain.observed_shift["nps"]["MBSR"])
@@ -191,7 +192,7 @@ def test_planting_through_the_transfer_makes_the_reported_d_recoverable(world, g
 def test_parameters_without_transfer_plant_for_the_model_itself():
     params = load_parameters("small", "realistic", transfer=False)
     assert params.transfer("nps") is None
-    const = constants_of(params, twin_space("small"))
+    const = constants_of(params, twin_space(load_parameters("small")))
     assert const.pipeline_transfer == {}
     assert np.isnan(recoverable_d_paper(const, "nps", "MBSR_vs_HEP",
                                         const.observed_shift["nps"], -0.4))

@@ -18,23 +18,26 @@ from mindpain.trial import calibration as trial_calibration
 from mindpain.trial import models as trial_models
 from mindpain.truth import planted_trial_effects
 from mindpain.twin import simulate_observed
+from mindpain.twin.params import participant_level_parameters
 
 SEED = 20220701
 
 
 @pytest.fixture(scope="module")
 def full_obs() -> pd.DataFrame:
-    return simulate_observed("full", SEED, 1).drop(columns="replication")
+    params = participant_level_parameters("full")
+    return simulate_observed(params, SEED, 1).drop(columns="replication")
 
 
 @pytest.fixture(scope="module")
 def small_obs() -> pd.DataFrame:
-    return simulate_observed("small", SEED, 1).drop(columns="replication")
+    params = participant_level_parameters("small")
+    return simulate_observed(params, SEED, 1).drop(columns="replication")
 
 
 @pytest.fixture(scope="module")
 def full_analysis(full_obs):
-    truth = planted_trial_effects("full", world="ideal", transfer=False)
+    truth = planted_trial_effects(participant_level_parameters("full"))
     return trial.analyse_trial(full_obs, trial.trial_truth(truth),
                                seed=SEED, n_permutations=999)
 
@@ -182,7 +185,7 @@ def test_analysis_is_deterministic_and_ignores_ltm(small_obs):
 
 def test_small_preset_copes(small_obs):
     res = trial.analyse_trial(small_obs, trial.trial_truth(
-        planted_trial_effects("small", world="ideal", transfer=False)),
+        planted_trial_effects(participant_level_parameters("small"))),
                               n_permutations=199)
     assert res.effects.query("model == 'change_score'")["ci_low"].notna().all()
 

@@ -24,6 +24,7 @@ from mindpain.trial import analysis as trial
 from mindpain.twin import bids as twin_bids
 from mindpain.twin.meditators import planted_meditator_effects as generator_meditators
 from mindpain.twin.model import planted_trial_effects as generator_trial
+from mindpain.twin.params import load_parameters
 
 PACKAGE = Path(truth.__file__).parent
 READERS = {PLANTED_TRIAL_FILE: truth.read_trial_truth,
@@ -33,9 +34,10 @@ READERS = {PLANTED_TRIAL_FILE: truth.read_trial_truth,
 def test_twin_files_equal_the_generator_exactly(small_twin):
     """The tables the twin wrote read back as the generator's float64 values, bit for bit."""
     pd.testing.assert_frame_equal(truth.read_trial_truth(small_twin),
-                                  generator_trial("small"), check_exact=True)
+                                  generator_trial(load_parameters("small")), check_exact=True)
     pd.testing.assert_frame_equal(truth.read_meditator_truth(small_twin),
-                                  generator_meditators("small"), check_exact=True)
+                                  generator_meditators(load_parameters("small")),
+                                  check_exact=True)
     assert truth.has_planted_truth(small_twin)
 
 
@@ -43,8 +45,9 @@ def test_twin_files_equal_the_generator_exactly(small_twin):
 def test_written_precision_round_trips_for_every_preset(preset, tmp_path):
     """write_tsv's default float format (shortest repr) loses nothing, whatever the preset."""
     folder = tmp_path / TWIN_TRUTH_DIR
-    for name, table in ((PLANTED_TRIAL_FILE, generator_trial(preset)),
-                        (PLANTED_MEDITATOR_FILE, generator_meditators(preset))):
+    params = load_parameters(preset)
+    for name, table in ((PLANTED_TRIAL_FILE, generator_trial(params)),
+                        (PLANTED_MEDITATOR_FILE, generator_meditators(params))):
         write_tsv(folder / name, table)
         pd.testing.assert_frame_equal(READERS[name](tmp_path), table,
                                       check_exact=True)
@@ -56,7 +59,8 @@ def test_written_precision_round_trips_for_every_preset(preset, tmp_path):
 def test_a_truth_file_without_the_recoverable_column_is_refused(name, recoverable, tmp_path):
     """Every column is required: a twin written before the recoverable truth existed is
     refused in one line naming the file (the twin regenerates; nothing is guessed)."""
-    table = (generator_trial if name == PLANTED_TRIAL_FILE else generator_meditators)("small")
+    table = (generator_trial if name == PLANTED_TRIAL_FILE else generator_meditators)(
+        load_parameters("small"))
     folder = tmp_path / TWIN_TRUTH_DIR
     write_tsv(folder / name, table.drop(columns=[recoverable]))
     with pytest.raises(MindpainError, match=recoverable):
@@ -64,9 +68,10 @@ def test_a_truth_file_without_the_recoverable_column_is_refused(name, recoverabl
 
 
 def test_generator_door_delegates_to_the_twin():
-    pd.testing.assert_frame_equal(truth.planted_trial_effects("small"), generator_trial("small"))
-    pd.testing.assert_frame_equal(truth.planted_meditator_effects("small"),
-                                  generator_meditators("small"))
+    params = load_parameters("small")
+    pd.testing.assert_frame_equal(truth.planted_trial_effects(params), generator_trial(params))
+    pd.testing.assert_frame_equal(truth.planted_meditator_effects(params),
+                                  generator_meditators(params))
 
 
 def test_twin_labels_its_planted_tables(small_twin):
@@ -95,14 +100,14 @@ def test_chapter_truth_comes_from_the_dataset_file(small_twin, tmp_path):
     """Truth follows the dataset's file, not the generator: an edited copy is what is read."""
     copy = tmp_path / "twin"
     shutil.copytree(small_twin / TWIN_TRUTH_DIR, copy / TWIN_TRUTH_DIR)
-    table = generator_trial("small")
+    table = generator_trial(load_parameters("small"))
     table.loc[0, "planted_d"] = 1.25
     write_tsv(copy / TWIN_TRUTH_DIR / PLANTED_TRIAL_FILE, table)
     got = trial.truth_table(get_config(preset="small", bids_dir=copy, data_dir=tmp_path))
     row = got.set_index(["outcome", "contrast"]).loc[(table.outcome[0], table.contrast[0])]
     assert row["planted_d"] == 1.25
     med = meditators.truth_for(get_config(preset="small", bids_dir=copy))
-    pd.testing.assert_frame_equal(med, generator_meditators("small"),
+    pd.testing.assert_frame_equal(med, generator_meditators(load_parameters("small")),
                                   check_exact=True)
 
 
@@ -117,8 +122,8 @@ def _twin_with(tmp_path, name, text) -> Path:
 
 
 def _good(name) -> str:
-    table = generator_trial("small") if name == PLANTED_TRIAL_FILE else generator_meditators(
-        "small")
+    generator = generator_trial if name == PLANTED_TRIAL_FILE else generator_meditators
+    table = generator(load_parameters("small"))
     return table.to_csv(sep="\t", index=False, na_rep="n/a", lineterminator="\n")
 
 

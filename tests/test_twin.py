@@ -19,6 +19,7 @@ from mindpain.core.vocabulary import WORLDS
 from mindpain.twin import generate as gen
 from mindpain.twin import generate_twin, load_parameters, simulate_observed
 from mindpain.twin.model import derive_constants, planted_trial_effects, solve_group_shifts
+from mindpain.twin.params import participant_level_parameters
 from mindpain.twin.participants import draw_participants
 
 
@@ -92,8 +93,8 @@ def test_perfect_pipeline_measures_the_expected_scores(small_twin):
     from mindpain.twin.model import READOUTS, twin_space
     from mindpain.twin.patterns import LATENTS
 
-    space = twin_space("small")
-    const = derive_constants("small")
+    space = twin_space(load_parameters("small"))
+    const = derive_constants(load_parameters("small"))
     truth = pd.read_csv(small_twin / "derivatives/twin-truth/truth.tsv", sep="\t")
     mask = small_twin / ("derivatives/twin-truth/"
                          "space-MNI152NLin6Asym_res-twin_desc-brain_mask.nii.gz")
@@ -120,9 +121,9 @@ def test_perfect_pipeline_measures_the_expected_scores(small_twin):
 
 def test_observed_change_scores_have_the_planted_d():
     """Monte Carlo over the participant level: arm SDs and the d of the observed change."""
-    obs = simulate_observed("small", seed=7, n_replications=600)
+    obs = simulate_observed(participant_level_parameters("small"), seed=7, n_replications=600)
     # the participant level plants for its own measurement model (no pipeline transfer)
-    effects = planted_trial_effects("small", world="ideal", transfer=False).set_index(
+    effects = planted_trial_effects(participant_level_parameters("small")).set_index(
         ["outcome", "contrast"])
     for outcome in ("nps", "siips1", "nps_neg"):
         wide = obs.pivot_table(index=["replication", "participant_id", "group"],
@@ -155,14 +156,15 @@ def test_planted_expected_t_equals_the_reported_t():
     can recover is the reported d."""
     from mindpain.reported import REPORTED, d_paper, expected_t
 
-    effects = planted_trial_effects("full", world="ideal", transfer=False).set_index(
+    effects = planted_trial_effects(participant_level_parameters("full")).set_index(
         ["outcome", "contrast"])
     for c in REPORTED:
         assert effects.loc[(c.outcome, c.contrast), "planted_t"] == pytest.approx(
             expected_t(c), rel=1e-9)
         assert effects.loc[(c.outcome, c.contrast), "status"] == "reported"
     for world in WORLDS:
-        twin = planted_trial_effects("full", world=world).set_index(["outcome", "contrast"])
+        twin = planted_trial_effects(load_parameters("full", world)).set_index(
+            ["outcome", "contrast"])
         if load_parameters("full", world).transfer("nps") is None:
             continue
         for c in REPORTED:
@@ -175,7 +177,7 @@ def test_planted_expected_t_equals_the_reported_t():
             assert abs(float(want) - c.d) < 0.02
     # SIIPS1 within MBSR is derived under the stated assumption: controls' mean change 0.
     n = load_parameters("full")["design.n_completers"]
-    shift = derive_constants("full", "ideal", transfer=False).observed_shift["siips1"]
+    shift = derive_constants(participant_level_parameters("full")).observed_shift["siips1"]
     assert n["HEP"] * shift["HEP"] + n["WL"] * shift["WL"] == pytest.approx(0.0, abs=1e-9)
     assert effects.loc[("siips1", "MBSR_within"), "status"] == "derived"
 
@@ -198,9 +200,10 @@ def test_patterns_are_built_without_any_signature_map():
         assert not [n for n in names if n and n.startswith(forbidden)], (mod.__name__, names)
     code = ("import sys\n"
             + "".join(f"sys.modules[{m!r}] = None\n" for m in forbidden)
+            + "from mindpain.twin.params import load_parameters\n"
             + "from mindpain.twin.patterns import generator_space\n"
             + "import mindpain.twin.bold\n"
-            + "s = generator_space('small')\n"
+            + "s = generator_space(load_parameters('small'))\n"
             + "assert not any(m in sys.modules and sys.modules[m] is not None for m in "
             + f"{forbidden!r})\n"
             + "print(s.n_voxels)\n")
@@ -216,7 +219,7 @@ def test_pattern_similarity_to_the_surrogates_is_the_stated_value():
     from mindpain.twin.model import twin_space
 
     stated = load_parameters("full")["patterns.similarity"]
-    sim = twin_space("full").similarity.set_index(["readout", "pattern"])["cosine"]
+    sim = twin_space(load_parameters("full")).similarity.set_index(["readout", "pattern"])["cosine"]
     for key, value in stated.items():
         readout, pattern = key.split("_", 1)
         assert sim[(readout, pattern)] == pytest.approx(value, abs=0.05), key
@@ -228,8 +231,8 @@ def test_solve_group_shifts_rejects_undetermined_arms():
 
 
 def test_participant_level_is_deterministic_and_independent_of_bold():
-    a = draw_participants("full", 3)
-    b = draw_participants("full", 3)
+    a = draw_participants(load_parameters("full"), 3)
+    b = draw_participants(load_parameters("full"), 3)
     pd.testing.assert_frame_equal(a, b)
     assert len(a) == 145 and a["participant_id"].is_unique
 
@@ -317,7 +320,8 @@ def test_measurement_noise_matches_the_participant_level_model():
     from mindpain.twin.model import READOUTS, twin_space
     from mindpain.twin.task import make_run_events
 
-    space, params, const = twin_space("small"), load_parameters("small"), derive_constants("small")
+    params = load_parameters("small")
+    space, const = twin_space(params), derive_constants(params)
     mask = make_img(space.mask.astype(np.uint8), space.affine)
     truth = {"nociceptive": 0.6, "modulatory": 0.3, "intensity": 50.0, "unpleasantness": 40.0}
     scores = []

@@ -9,6 +9,7 @@ from conftest import TEST_SEED
 from scipy import signal
 
 from mindpain.twin import nuisance
+from mindpain.twin.params import load_parameters
 from mindpain.twin.participants import (
     _draw_participants,
     baseline_completers,
@@ -23,10 +24,12 @@ def test_default_dropout_is_completely_at_random_and_unchanged():
     assert load_parameters("small")["design.dropout_baseline_log_odds"] == 0.0
     for preset in ("small", "reduced"):
         # the default path is the table drawn before the option existed, untouched
-        pd.testing.assert_frame_equal(draw_participants(preset, TEST_SEED),
-                                      _draw_participants(preset, TEST_SEED))
-        pd.testing.assert_frame_equal(draw_participants(preset, TEST_SEED, "ideal", 0.0),
-                                      _draw_participants(preset, TEST_SEED))
+        params = load_parameters(preset)
+        pd.testing.assert_frame_equal(draw_participants(params, TEST_SEED),
+                                      _draw_participants(params, TEST_SEED))
+        pd.testing.assert_frame_equal(draw_participants(load_parameters(preset, "ideal"),
+                                                        TEST_SEED, 0.0),
+                                      _draw_participants(params, TEST_SEED))
 
 
 def test_one_dropout_is_chosen_with_probability_proportional_to_exp_beta_z():
@@ -48,17 +51,18 @@ def test_one_dropout_is_chosen_with_probability_proportional_to_exp_beta_z():
 
 def test_mar_dropout_keeps_arm_sizes_and_depends_on_the_drawn_baseline():
     preset = "reduced"
-    default = draw_participants(preset, TEST_SEED)
+    ideal = load_parameters(preset, "ideal")
+    default = draw_participants(load_parameters(preset), TEST_SEED)
     higher, lower = [], []
     for seed in range(TEST_SEED, TEST_SEED + 6):
-        people = draw_participants(preset, seed, "ideal", 1.5)
+        people = draw_participants(ideal, seed, 1.5)
         # who completes changes, the arms' completer counts and everything else do not
-        base = _draw_participants(preset, seed)
+        base = _draw_participants(ideal, seed)
         pd.testing.assert_frame_equal(people.drop(columns="completed_post"),
                                       base.drop(columns="completed_post"))
         counts = people.groupby("group")["completed_post"].sum()
         assert counts.equals(default.groupby("group")["completed_post"].sum())
-        truth = draw_truth(people, preset, seed, world="ideal")
+        truth = draw_truth(people, ideal, seed)
         pre = truth[truth.session == "pre"].set_index("participant_id")["nociceptive"]
         for arm in ("MBSR", "HEP", "WL"):
             arm_people = people[people.group == arm]

@@ -55,8 +55,7 @@ def test_measured_latency_tracks_the_planted_participant_shift(monkeypatch):
     (motion signal, physiology, scanner noise; HRF, misregistration and temperatures kept),
     the latency measured from the BOLD follows each participant's planted shift."""
     import copy
-
-    from mindpain.twin import run
+    import dataclasses
 
     quiet = copy.deepcopy(load_parameters("small", "realistic"))
     nuisance = quiet.raw["nuisance"]
@@ -65,7 +64,10 @@ def test_measured_latency_tracks_the_planted_participant_shift(monkeypatch):
     nuisance["physio"]["value"].update(cardiac_percent=0.0, respiratory_percent=0.0,
                                        global_percent=0.0)
     quiet.raw["bold"]["noise_percent"]["value"] = 0.05
-    monkeypatch.setattr(run, "load_parameters", lambda preset, world: quiet)
+    # a key of its own, so the twin's caches never mistake it for the file's parameters
+    quiet = dataclasses.replace(quiet, sha256="quiet")
+    make_run = realism.make_run
+    monkeypatch.setattr(realism, "make_run", lambda params, *args: make_run(quiet, *args))
     table = realism.hrf_latency(seed=SEED, world="realistic", n_sessions=None)
     per_participant = table.groupby("participant_id")[["latency", "planted"]].mean()
     assert len(per_participant) >= 12
@@ -143,8 +145,8 @@ def test_world_is_in_the_key_and_the_description(small_twin):
     description = json.loads((small_twin / "dataset_description.json").read_text())
     assert "world=realistic" in description["GeneratedBy"][0]["Description"]
     with pytest.raises(MindpainError, match="world ideal"):
-        gen._check_existing(small_twin, gen.generation_key("small", TEST_SEED, "ideal"),
-                            overwrite=False, if_current=True)
+        key = gen.generation_key(load_parameters("small", "ideal"), TEST_SEED)
+        gen._check_existing(small_twin, key, overwrite=False, if_current=True)
 
 
 def test_world_is_validated_by_the_parser(tmp_path, capsys):
@@ -157,9 +159,10 @@ def test_world_is_validated_by_the_parser(tmp_path, capsys):
 def test_ideal_world_run_is_the_analysis_model():
     from mindpain.twin.run import make_run
 
-    truth = realism.sessions("small", SEED, "ideal", 1).iloc[0].to_dict()
-    ideal = make_run("small", SEED, truth, 1, truth["hot_temperature"], "ideal")
-    real = make_run("small", SEED, truth, 1, truth["hot_temperature"], "realistic")
+    truth = realism.sessions(load_parameters("small", "ideal"), SEED, 1).iloc[0].to_dict()
+    ideal = make_run(load_parameters("small", "ideal"), SEED, truth, 1, truth["hot_temperature"])
+    real = make_run(load_parameters("small", "realistic"), SEED, truth, 1,
+                    truth["hot_temperature"])
     assert ideal.confounds is None and real.confounds is not None
     hot = ideal.events["trial_type"].eq("hot")
     assert ideal.events.loc[hot, "temperature"].nunique() == 1

@@ -359,9 +359,11 @@ def practice_replications(seed: int, preset: str = "full",
         ``replication, outcome, effect, method, estimate, ci_low, ci_high, p, p_adj``.
     """
     from mindpain.meditators import calibration as meditator_calibration
+    from mindpain.twin.params import participant_level_parameters
 
     # the calibration's own replicated data (one definition, in its module)
-    data, arrays = meditator_calibration.replicated_outcomes(preset, seed, n_replications)
+    params = participant_level_parameters(preset)
+    data, arrays = meditator_calibration.replicated_outcomes(params, seed, n_replications)
     return meditator_calibration.calibration_estimates(data, arrays)
 
 

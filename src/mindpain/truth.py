@@ -27,13 +27,13 @@ foundations and (lazily, for the generator's door) the twin; the analyses import
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from mindpain.core.errors import MindpainError
 from mindpain.core.io import read_tsv
 from mindpain.core.vocabulary import (
-    DEFAULT_WORLD,
     DOSE_METHODS,
     GROUP_METHODS,
     PLANTED_MEDITATOR_FILE,
@@ -42,6 +42,9 @@ from mindpain.core.vocabulary import (
     TRIAL_OUTCOMES,
     TWIN_TRUTH_DIR,
 )
+
+if TYPE_CHECKING:
+    from mindpain.twin.params import Parameters
 
 #: Columns of ``planted_effects.tsv``: name -> ``"text"`` or ``"number"``.
 TRIAL_TRUTH_COLUMNS = {
@@ -62,15 +65,22 @@ _ALLOWED = {"outcome": TRIAL_OUTCOMES, "contrast": TRIAL_CONTRASTS,
 # ---------------------------------------------------------------- the generator's truth
 
 
-def planted_trial_effects(preset: str, keep=None, world: str = DEFAULT_WORLD,
-                          transfer: bool = True) -> pd.DataFrame:
-    """Return the generator's planted effect of every trial contrast for ``preset``.
+def planted_trial_effects(params: Parameters, keep=None) -> pd.DataFrame:
+    """Return the generator's planted effect of every trial contrast for ``params``.
 
     For simulations that generate their own replications; an analysed dataset's truth is
     :func:`read_trial_truth`. See :func:`mindpain.twin.model.planted_trial_effects`; with
     ``keep`` (boolean over the generator's in-mask voxels), the effects as a scorer reading
-    only those voxels sees them; ``world`` and ``transfer`` choose the planting (the twin of
-    ``world`` by default; ``transfer=False``: the participant-level model's own).
+    only those voxels sees them.
+
+    Parameters
+    ----------
+    params : mindpain.twin.params.Parameters
+        The twin's parameters (:func:`mindpain.twin.params.load_parameters`): their world and
+        transfer choose the planting (the twin of a world with the transfer;
+        ``transfer=False``: the participant-level model's own).
+    keep : numpy.ndarray, optional
+        Boolean over the generator's in-mask voxels.
 
     Returns
     -------
@@ -79,15 +89,20 @@ def planted_trial_effects(preset: str, keep=None, world: str = DEFAULT_WORLD,
     """
     from mindpain.twin.model import planted_trial_effects as generator
 
-    return generator(preset, keep, world, transfer)
+    return generator(params, keep)
 
 
-def recoverable_trial_effects(preset: str, world: str) -> pd.DataFrame:
-    """Return the trial effects a pipeline run on ``preset``'s twin in ``world`` can recover.
+def recoverable_trial_effects(params: Parameters) -> pd.DataFrame:
+    """Return the trial effects a pipeline run on the twin of ``params`` can recover.
 
     For simulations whose CIs are checked against the truth (the multiverse's replications):
     the recoverable effect (the planted effect read through the world's measured pipeline
     transfer, :func:`mindpain.twin.model.recoverable_d_paper`) beside the generator's.
+
+    Parameters
+    ----------
+    params : mindpain.twin.params.Parameters
+        The twin's parameters of a preset and world, with the transfer.
 
     Returns
     -------
@@ -95,16 +110,21 @@ def recoverable_trial_effects(preset: str, world: str) -> pd.DataFrame:
         ``outcome, contrast, recoverable_d_paper, planted_d_paper``: one row per outcome and
         contrast, on the paper's scale.
     """
-    table = planted_trial_effects(preset, world=world)
+    table = planted_trial_effects(params)
     return table[["outcome", "contrast", "recoverable_d_paper", "planted_d_paper"]].copy()
 
 
-def planted_meditator_effects(preset: str, world: str = DEFAULT_WORLD) -> pd.DataFrame:
-    """Return the generator's planted value of every meditator estimand for ``preset``.
+def planted_meditator_effects(params: Parameters) -> pd.DataFrame:
+    """Return the generator's planted value of every meditator estimand for ``params``.
 
     For simulations that generate their own replications; an analysed dataset's truth is
     :func:`read_meditator_truth`. See
     :func:`mindpain.twin.meditators.planted_meditator_effects`.
+
+    Parameters
+    ----------
+    params : mindpain.twin.params.Parameters
+        The twin's parameters of a preset and world.
 
     Returns
     -------
@@ -113,7 +133,7 @@ def planted_meditator_effects(preset: str, world: str = DEFAULT_WORLD) -> pd.Dat
     """
     from mindpain.twin.meditators import planted_meditator_effects as generator
 
-    return generator(preset, world)
+    return generator(params)
 
 
 # ---------------------------------------------------------------- a dataset's truth

@@ -161,8 +161,9 @@ def evidence_table(outcomes: pd.DataFrame, truth: pd.DataFrame | None = None,
 
     Examples
     --------
-    >>> from mindpain.twin import simulate_observed
-    >>> obs = simulate_observed("small", seed=1, n_replications=1)
+    >>> from mindpain.twin import participant_level_parameters, simulate_observed
+    >>> params = participant_level_parameters("small")
+    >>> obs = simulate_observed(params, seed=1, n_replications=1)
     >>> table = evidence_table(obs, outcome_names=("nps",))
     >>> table["contrast"].tolist()[:2]
     ['MBSR_vs_HEP', 'MBSR_vs_WL']

@@ -175,10 +175,44 @@ def reported_contrasts() -> pd.DataFrame:
 
 
 def planted_d(preset: str) -> pd.DataFrame:
-    """Planted d of the reported contrasts in the twin of ``preset`` (change-score scale)."""
+    """Planted d of the reported contrasts in the twin of ``preset`` (change-score scale).
+
+    A chapter's helper: :func:`planted_d_of` the participant-level model of ``preset``
+    (:func:`~mindpain.twin.params.participant_level_parameters`, loaded once).
+
+    Parameters
+    ----------
+    preset : str
+        The twin's preset.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``outcome, contrast, planted_d``, one row per reported contrast.
+    """
+    from mindpain.twin.params import participant_level_parameters
+
+    return planted_d_of(participant_level_parameters(preset))
+
+
+def planted_d_of(params) -> pd.DataFrame:
+    """Planted d of the reported contrasts in the twin of ``params`` (change-score scale).
+
+    Parameters
+    ----------
+    params : mindpain.twin.params.Parameters
+        The participant-level model's parameters
+        (:func:`~mindpain.twin.params.participant_level_parameters`: the measurement model's
+        own planting).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``outcome, contrast, planted_d``, one row per reported contrast.
+    """
     from mindpain.truth import planted_trial_effects
 
-    planted = planted_trial_effects(preset, world="ideal", transfer=False)
+    planted = planted_trial_effects(params)
     keys = {(c.outcome, c.contrast) for c in REPORTED}
     keep = [(o, c) in keys for o, c in zip(planted.outcome, planted.contrast, strict=True)]
     return planted.loc[keep, ["outcome", "contrast", "planted_d"]].reset_index(drop=True)
@@ -197,7 +231,10 @@ def power_table(preset: str | None = "full", n_grid=N_GRID, d_grid=D_GRID,
     effects = [("paper", o, c, abs(d)) for o, c, d in rep[["outcome", "contrast", "d_change"]]
                .itertuples(index=False)]
     if preset is not None:
-        effects += [("planted", o, c, abs(d)) for o, c, d in planted_d(preset).itertuples(
+        from mindpain.twin.params import participant_level_parameters
+
+        params = participant_level_parameters(preset)
+        effects += [("planted", o, c, abs(d)) for o, c, d in planted_d_of(params).itertuples(
             index=False)]
     effects += [("grid", o, c, float(d)) for o, c in rep[["outcome", "contrast"]]
                 .itertuples(index=False) for d in d_grid]
@@ -284,9 +321,11 @@ def simulated_power(preset: str, seed: int, outcome: str, contrast: str, n_value
         power_analytic, replications``.
     """
     from mindpain.stats.effect_sizes import between_d, within_d
+    from mindpain.twin.params import participant_level_parameters
     from mindpain.twin.participants import simulate_observed
 
-    obs = simulate_observed(preset, seed, n_replications)
+    params = participant_level_parameters(preset)
+    obs = simulate_observed(params, seed, n_replications)
     obs = obs[obs["group"].isin(ARMS)]
     both = obs.groupby("participant_id")["session"].transform("nunique").eq(2)
     obs = obs[both].sort_values(["replication", "participant_id", "session"], kind="stable")
@@ -295,13 +334,12 @@ def simulated_power(preset: str, seed: int, outcome: str, contrast: str, n_value
     change = values[..., 0] - values[..., 1]
     first = obs[obs["replication"] == obs["replication"].iloc[0]]
     arm = first.drop_duplicates("participant_id")["group"].to_numpy()
-    truth = planted_d(preset).set_index(["outcome", "contrast"])["planted_d"]
+    truth = planted_d_of(params).set_index(["outcome", "contrast"])["planted_d"]
     d_true = float(truth.get((outcome, contrast), np.nan))
     if np.isnan(d_true):
         from mindpain.truth import planted_trial_effects
 
-        table = planted_trial_effects(preset, world="ideal", transfer=False).set_index(
-            ["outcome", "contrast"])
+        table = planted_trial_effects(params).set_index(["outcome", "contrast"])
         d_true = float(table.loc[(outcome, contrast), "planted_d"])
     kind = "within" if contrast.endswith("_within") else "between"
     arms = contrast.split("_vs_") if kind == "between" else [contrast.split("_")[0]]

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from mindpain.design.power import ALPHA, nct_power, planted_d, power_t
+from mindpain.design.power import ALPHA, nct_power, planted_d_of, power_t
 from mindpain.reported import N_COMPLETERS
 
 #: Assumed twin parameters swept by :func:`sensitivity`: name -> (low, high) multipliers
@@ -34,18 +34,17 @@ SWEEP_LABELS = {"bold.noise_percent": "BOLD noise (% signal)",
                 "outcomes.change_sd_fraction": "true change variability (× assumed)"}
 
 
-def _variance_model(preset: str, outcome: str) -> dict:
+def _variance_model(params, outcome: str) -> dict:
     """Assumed variance components of one signature readout in the twin (score units).
 
     The readout's true level and change are its loadings on the latent responses applied
     to their covariances; its session-level measurement variance splits into scanner noise
-    (which averages over runs) and the rest (idiosyncratic and generic patterns).
+    (which averages over runs) and the rest (idiosyncratic and generic patterns). The same
+    in every world and with or without the transfer (no planted shift is read).
     """
     from mindpain.twin.model import READOUTS, derive_constants
-    from mindpain.twin.params import load_parameters
 
-    const = derive_constants(preset)
-    params = load_parameters(preset)
+    const = derive_constants(params)
     k = READOUTS.index(outcome)
     r = const.readout[k]
     scanner = float(const.noise_cov[k, k])
@@ -91,14 +90,13 @@ def _assumed_value(base: dict, parameter: str) -> float:
             "outcomes.change_sd_fraction": base["change_fraction"]}[parameter]
 
 
-def _ltm_planted(preset: str) -> tuple[float, int]:
+def _ltm_planted(params) -> tuple[float, int]:
     """Planted retreat partial correlation (SIIPS1) and number of meditators."""
     from mindpain.truth import planted_meditator_effects
-    from mindpain.twin.params import load_parameters
 
-    planted = planted_meditator_effects(preset)
+    planted = planted_meditator_effects(params)
     row = planted.query("outcome == 'siips1' and effect == 'retreat' and method == 'partial_r'")
-    return float(row["planted"].iloc[0]), int(load_parameters(preset)["design.n_meditators"])
+    return float(row["planted"].iloc[0]), int(params["design.n_meditators"])
 
 
 def _ltm_power(r0: float, n: int, comp: dict, base_comp: dict, alpha: float) -> float:
@@ -134,19 +132,23 @@ def sensitivity(preset: str = "full", outcome: str = "nps", contrast: str = "MBS
         prepost_r, power_change, power_ancova, power_ltm``; ``relative`` is value over
         the assumed value.
     """
+    from mindpain.twin.params import participant_level_parameters
+
     sweep = SWEEP if sweep is None else sweep
-    base = _variance_model(preset, outcome)
+    # the participant-level model's own planting (as the design analysis simulates it)
+    params = participant_level_parameters(preset)
+    base = _variance_model(params, outcome)
     base_comp = _components(base, None, 0.0)
-    truth = planted_d(preset).set_index(["outcome", "contrast"])["planted_d"]
+    truth = planted_d_of(params).set_index(["outcome", "contrast"])["planted_d"]
     d0 = abs(float(truth[(outcome, contrast)]))
     delta = d0 * base_comp["obs_change_sd"]
     a, b = contrast.split("_vs_")
     n1, n2 = N_COMPLETERS[a], N_COMPLETERS[b]
     df_anc = sum(N_COMPLETERS.values()) - 4
     se_k = np.sqrt(1 / n1 + 1 / n2)
-    ltm_base = _variance_model(preset, "siips1")
+    ltm_base = _variance_model(params, "siips1")
     ltm_base_comp = _components(ltm_base, None, 0.0)
-    r0, n_ltm = _ltm_planted(preset)
+    r0, n_ltm = _ltm_planted(params)
     rows = []
     for parameter, (low, high) in sweep.items():
         assumed = _assumed_value(base, parameter)

@@ -29,7 +29,6 @@ from mindpain.endtoend.settings import (
     CI_METHODS,
     COLUMNS,
     CONTRASTS,
-    ENDTOEND_PRESET,
     MODELS,
     OUTCOMES,
     SCENARIOS,
@@ -112,9 +111,8 @@ def replication_estimates(scores: pd.DataFrame) -> pd.DataFrame:
                 "ci_high", "t", "df"]]
 
 
-def coverage_table(scores_by_scenario: dict, preset: str = ENDTOEND_PRESET,
-                   scenarios: dict | None = None, in_mask: pd.DataFrame | None = None
-                   ) -> pd.DataFrame:
+def coverage_table(scores_by_scenario: dict, params: dict, scenarios: dict | None = None,
+                   in_mask: pd.DataFrame | None = None) -> pd.DataFrame:
     """Coverage of the planted paper-scale effects, per scenario, outcome, contrast and model.
 
     Parameters
@@ -122,8 +120,10 @@ def coverage_table(scores_by_scenario: dict, preset: str = ENDTOEND_PRESET,
     scores_by_scenario : dict
         ``{scenario: scores}`` with ``scores`` from :func:`~mindpain.endtoend.replication.replicate`
         (many replications).
-    preset : str
-        Preset whose planted effects are the truth.
+    params : dict
+        ``{world: Parameters}``: the twin's parameters whose planted effects are the truth,
+        for every world of ``scenarios``
+        (:func:`~mindpain.endtoend.runner.world_parameters`).
     scenarios : dict, optional
         :data:`~mindpain.endtoend.settings.SCENARIOS`-like description of the scenarios (default
         :data:`~mindpain.endtoend.settings.SCENARIOS`).
@@ -142,7 +142,7 @@ def coverage_table(scores_by_scenario: dict, preset: str = ENDTOEND_PRESET,
 
     scenarios = SCENARIOS if scenarios is None else scenarios
     worlds = dict.fromkeys(spec[0] for spec in scenarios.values())
-    planted = {w: planted_trial_effects(preset, world=w).set_index(["outcome", "contrast"])
+    planted = {w: planted_trial_effects(params[w]).set_index(["outcome", "contrast"])
                for w in worlds}
     reported = {(c.outcome, c.contrast): c.d for c in REPORTED}
     reported_t = {(c.outcome, c.contrast): expected_t(c) for c in REPORTED}

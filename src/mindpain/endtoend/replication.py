@@ -13,6 +13,7 @@ read through the voxels the analysis keeps.
 from __future__ import annotations
 
 import hashlib
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -20,24 +21,39 @@ import pandas as pd
 from mindpain.endtoend.glm import fit_run_in_memory, run_mask, session_effect
 from mindpain.endtoend.settings import (
     CONTRASTS,
-    ENDTOEND_PRESET,
     OUTCOMES,
     SURROGATES,
     replication_seed,
 )
 
+if TYPE_CHECKING:
+    from mindpain.twin.params import Parameters
 
-def surrogate_weights(preset: str = ENDTOEND_PRESET, data_dir=None) -> np.ndarray:
+
+def surrogate_weights(params: Parameters, data_dir=None) -> np.ndarray:
     """Surrogate NPS and SIIPS1 weights on the twin's grid, one column each (C-order voxels).
 
     The weights are resampled to the data grid exactly as :func:`mindpain.scoring.score_maps`
     does (same plan); a session's score is the dot product of its effect map with a column.
+
+    Parameters
+    ----------
+    params : mindpain.twin.params.Parameters
+        The twin's parameters (their preset's grid,
+        :data:`~mindpain.endtoend.settings.ENDTOEND_PRESET` for the calibration).
+    data_dir : path-like, optional
+        Folder of the signature maps.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n_grid_voxels, len(OUTCOMES))``.
     """
     from mindpain.scoring.plan import build_plan, signature_columns
     from mindpain.signatures import get_signature
     from mindpain.twin.patterns import generator_space
 
-    space = generator_space(preset)
+    space = generator_space(params)
     sigs = [get_signature(SURROGATES[o], data_dir) for o in OUTCOMES]
     cols = signature_columns(sigs, False)
     plan = build_plan(sigs, cols, list(range(len(cols))), space.shape, space.affine)
@@ -46,24 +62,23 @@ def surrogate_weights(preset: str = ENDTOEND_PRESET, data_dir=None) -> np.ndarra
     return weights
 
 
-def replicate(preset: str, seed: int, world: str, replication: int,
+def replicate(params: Parameters, seed: int, replication: int,
               weights: np.ndarray, dropout_log_odds: float | None = None,
-              rep_seed: int | None = None, latent: bool = False,
-              transfer: bool = True) -> pd.DataFrame:
+              rep_seed: int | None = None, latent: bool = False) -> pd.DataFrame:
     """One replication of the trial through the pipeline, in memory.
 
     Parameters
     ----------
-    preset : str
-        Twin preset (:data:`~mindpain.endtoend.settings.ENDTOEND_PRESET`).
+    params : mindpain.twin.params.Parameters
+        The twin's parameters: preset (:data:`~mindpain.endtoend.settings.ENDTOEND_PRESET`)
+        and world; loaded with the world's pipeline transfer for the twin's planting, without
+        it for the measurement model's own planting (to measure the transfer).
     seed : int
         Master seed.
-    world : {"ideal", "realistic"}
-        Twin world.
     replication : int
         Replication number (its seed is :func:`~mindpain.endtoend.settings.replication_seed`).
     weights : numpy.ndarray
-        :func:`surrogate_weights` of the preset.
+        :func:`surrogate_weights` of ``params``.
     dropout_log_odds : float, optional
         Dropout that depends on baseline
         (:func:`mindpain.twin.participants.draw_participants`); default: the twin's.
@@ -74,9 +89,6 @@ def replicate(preset: str, seed: int, world: str, replication: int,
         :func:`mindpain.endtoend.transfer.transfer_seed`).
     latent : bool
         Also return each session's latent responses (``nociceptive, modulatory``).
-    transfer : bool
-        Plant through the world's pipeline transfer (default, the twin's planting);
-        ``False``: the measurement model's own planting (to measure the transfer).
 
     Returns
     -------
@@ -91,13 +103,13 @@ def replicate(preset: str, seed: int, world: str, replication: int,
     from mindpain.twin.patterns import LATENTS, generator_space
 
     rep_seed = replication_seed(seed, replication) if rep_seed is None else int(rep_seed)
-    affine = generator_space(preset).affine
-    support = (weights != 0).any(1).reshape(generator_space(preset).shape)
-    tr, _, sessions = trial_sessions(preset, rep_seed, world, dropout_log_odds, transfer)
+    space = generator_space(params)
+    support = (weights != 0).any(1).reshape(space.shape)
+    tr, _, sessions = trial_sessions(params, rep_seed, dropout_log_odds)
     rows = []
     with threadpool_limits(limits=1, user_api="blas"):
         for rec, runs in sessions:
-            fits = [fit_run_in_memory(data, tr, MOTION_CONFOUNDS, affine, support)
+            fits = [fit_run_in_memory(data, tr, MOTION_CONFOUNDS, space.affine, support)
                     for data in runs]
             scores = session_effect(fits).astype(np.float64) @ weights
             rows.append({"replication": int(replication), "participant_id":
@@ -108,20 +120,20 @@ def replicate(preset: str, seed: int, world: str, replication: int,
     return pd.DataFrame(rows)
 
 
-def trial_sessions(preset: str, rep_seed: int, world: str,
-                   dropout_log_odds: float | None = None, transfer: bool = True,
+def trial_sessions(params: Parameters, rep_seed: int,
+                   dropout_log_odds: float | None = None,
                    completers_only: bool = True) -> tuple:
     """Simulate one replication's trial participants' sessions, lazily.
 
     Parameters
     ----------
-    preset, rep_seed, world
-        The twin's preset, the replication's seed and the world.
+    params
+        The twin's parameters (preset, world and planting).
+    rep_seed
+        The replication's seed.
     dropout_log_odds
         Passed to :func:`mindpain.twin.participants.draw_participants` (``None``: the
         preset's dropout).
-    transfer
-        Passed to :func:`mindpain.twin.participants.draw_truth`.
     completers_only
         Keep only the trial arms' completers (their two sessions); otherwise every trial
         participant's available sessions (baseline-only participants' first).
@@ -135,13 +147,11 @@ def trial_sessions(preset: str, rep_seed: int, world: str,
         iterated.
     """
     from mindpain.core.vocabulary import ARMS
-    from mindpain.twin.params import load_parameters
     from mindpain.twin.participants import draw_participants, draw_truth
     from mindpain.twin.run import make_run
 
-    params = load_parameters(preset, world)
-    participants = draw_participants(preset, rep_seed, world, dropout_log_odds)
-    truth = draw_truth(participants, preset, rep_seed, world=world, transfer=transfer)
+    participants = draw_participants(params, rep_seed, dropout_log_odds)
+    truth = draw_truth(participants, params, rep_seed)
     kept = participants["group"].isin(ARMS)
     if completers_only:
         kept &= participants["completed_post"]
@@ -149,14 +159,13 @@ def trial_sessions(preset: str, rep_seed: int, world: str,
     hot = people.set_index("participant_id")["hot_temperature"]
     truth = truth[truth["participant_id"].isin(hot.index)]
     runs = range(1, params["task.n_runs"] + 1)
-    sessions = ((rec, (make_run(preset, rep_seed, rec, run, float(hot[rec["participant_id"]]),
-                                world) for run in runs))
+    sessions = ((rec, (make_run(params, rep_seed, rec, run, float(hot[rec["participant_id"]]))
+                       for run in runs))
                 for rec in truth.to_dict("records"))
     return float(params["task.repetition_time"]), people, sessions
 
 
-def analysis_mask(preset: str, seed: int, world: str = "ideal",
-                  n_sessions: int = 6) -> tuple[np.ndarray, list]:
+def analysis_mask(params: Parameters, seed: int, n_sessions: int = 6) -> tuple[np.ndarray, list]:
     """Measure on simulated runs which of the twin's voxels the analysis reads.
 
     The first level fits only the voxels of each run's implicit mask
@@ -165,6 +174,15 @@ def analysis_mask(preset: str, seed: int, world: str = "ideal",
     those voxels only. This simulates the first ``n_sessions`` completer sessions of replication 0
     (seed :func:`~mindpain.endtoend.settings.replication_seed`) and returns the voxels of the
     generator's mask that every one of their runs keeps.
+
+    Parameters
+    ----------
+    params : mindpain.twin.params.Parameters
+        The twin's parameters (preset and world).
+    seed : int
+        Master seed.
+    n_sessions : int
+        Number of sessions simulated.
 
     Returns
     -------
@@ -176,8 +194,8 @@ def analysis_mask(preset: str, seed: int, world: str = "ideal",
 
     from mindpain.twin.patterns import generator_space
 
-    gen = generator_space(preset)
-    _, _, sessions = trial_sessions(preset, replication_seed(seed, 0), world)
+    gen = generator_space(params)
+    _, _, sessions = trial_sessions(params, replication_seed(seed, 0))
     keep, counts = np.ones(gen.shape, bool), []
     for _, runs in islice(sessions, n_sessions):
         session = np.logical_and.reduce([run_mask(data.bold, gen.affine) for data in runs])
@@ -186,8 +204,7 @@ def analysis_mask(preset: str, seed: int, world: str = "ideal",
     return keep[gen.mask], counts
 
 
-def mask_effects(preset: str, seed: int, world: str = "ideal",
-                 n_sessions: int = 6) -> pd.DataFrame:
+def mask_effects(params: Parameters, seed: int, n_sessions: int = 6) -> pd.DataFrame:
     """Planted effects as read through the analysis's mask (:func:`analysis_mask`).
 
     The generator plants each effect in signature units read over the twin's whole mask
@@ -196,13 +213,28 @@ def mask_effects(preset: str, seed: int, world: str = "ideal",
     noise). Returns one row per :data:`~mindpain.endtoend.settings.OUTCOMES` and
     :data:`~mindpain.endtoend.settings.CONTRASTS` with ``planted_d_paper`` (whole mask),
     ``planted_d_paper_in_mask``, and ``analysis_mask_voxels`` / ``twin_mask_voxels``.
+
+    Parameters
+    ----------
+    params : mindpain.twin.params.Parameters
+        The twin's parameters (preset, world and planting).
+    seed : int
+        Master seed.
+    n_sessions : int
+        Sessions simulated to measure the mask (:func:`analysis_mask`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``world, outcome, contrast, planted_d_paper, planted_d_paper_in_mask,
+        analysis_mask_voxels, twin_mask_voxels``.
     """
     from mindpain.truth import planted_trial_effects
 
-    keep, _ = analysis_mask(preset, seed, world, n_sessions)
-    whole = planted_trial_effects(preset, world=world).set_index(["outcome", "contrast"])
-    seen = planted_trial_effects(preset, keep, world).set_index(["outcome", "contrast"])
-    rows = [{"world": world, "outcome": o, "contrast": c,
+    keep, _ = analysis_mask(params, seed, n_sessions)
+    whole = planted_trial_effects(params).set_index(["outcome", "contrast"])
+    seen = planted_trial_effects(params, keep).set_index(["outcome", "contrast"])
+    rows = [{"world": params.world, "outcome": o, "contrast": c,
              "planted_d_paper": float(whole.loc[(o, c), "planted_d_paper"]),
              "planted_d_paper_in_mask": float(seen.loc[(o, c), "planted_d_paper"]),
              "analysis_mask_voxels": int(keep.sum()), "twin_mask_voxels": int(keep.size)}

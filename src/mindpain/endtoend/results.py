@@ -20,7 +20,7 @@ from mindpain.core.errors import MindpainError
 from mindpain.core.io import read_json
 from mindpain.core.store import load_current, renew_key, sidecar, write_table
 from mindpain.endtoend.replication import replicate, scores_digest, surrogate_weights
-from mindpain.endtoend.runner import content_key, run_endtoend
+from mindpain.endtoend.runner import content_key, run_endtoend, world_parameters
 from mindpain.endtoend.settings import COLUMNS, DEFAULT_REPLICATIONS, ENDTOEND_PRESET, TABLE_NAME
 
 
@@ -73,10 +73,11 @@ def rekey(folder=None, data_dir=None) -> dict:
     meta = read_json(meta_path)
     old = meta["key"]
     scenarios = {k: tuple(v) for k, v in old["scenarios"].items()}
-    weights = surrogate_weights(old["preset"], data_dir)
+    params = world_parameters(old["preset"], scenarios)
+    weights = surrogate_weights(next(iter(params.values())), data_dir)
     for name, digests in meta["timing"]["check_digests"].items():
         for r, digest in enumerate(digests):
-            got = scores_digest(replicate(old["preset"], old["seed"], scenarios[name][0], r,
+            got = scores_digest(replicate(params[scenarios[name][0]], old["seed"], r,
                                           weights, scenarios[name][1]))
             if got != digest:
                 raise MindpainError(f"replication {r} of scenario {name} differs with the "

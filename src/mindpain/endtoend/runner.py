@@ -81,10 +81,13 @@ def replication_cache(root, key: dict) -> ReplicationCache:
     return ReplicationCache(cache_folder(root, key), key["code"])
 
 
-def _run_one(preset, seed, scenario, spec, replication, weights, cache) -> tuple:
-    """Compute one replication of one scenario and keep it in ``cache`` (worker task)."""
+def _run_one(params, seed, scenario, spec, replication, weights, cache) -> tuple:
+    """Compute one replication of one scenario and keep it in ``cache`` (worker task).
+
+    ``params``: the twin's parameters of the scenario's world.
+    """
     start, cpu = time.perf_counter(), time.process_time()
-    frame = replicate(preset, seed, spec[0], replication, weights, spec[1])
+    frame = replicate(params, seed, replication, weights, spec[1])
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     cache.write(frame, replication, wall, cpu, group=scenario)
     return wall, cpu
@@ -95,16 +98,57 @@ def _same_scores(stored: pd.DataFrame, fresh: pd.DataFrame) -> bool:
     return scores_digest(stored) == scores_digest(fresh)
 
 
-def check_cache(cache: ReplicationCache, preset: str, seed: int, scenarios: dict,
+def check_cache(cache: ReplicationCache, params: dict, seed: int, scenarios: dict,
                 weights) -> bool:
     """Keep ``cache``'s files only if the current code reproduces replication 0 of each scenario.
 
     :meth:`mindpain.core.store.ReplicationCache.check_code` with the scores compared to 12
     significant digits (:func:`~mindpain.endtoend.replication.scores_digest`).
+
+    Parameters
+    ----------
+    cache : mindpain.core.store.ReplicationCache
+        The replications' cache (:func:`replication_cache`).
+    params : dict
+        ``{world: Parameters}``: the twin's parameters of every world of ``scenarios``
+        (:func:`world_parameters`).
+    seed : int
+        Master seed.
+    scenarios : dict
+        :data:`~mindpain.endtoend.settings.SCENARIOS`-like.
+    weights : numpy.ndarray
+        :func:`~mindpain.endtoend.replication.surrogate_weights`.
+
+    Returns
+    -------
+    bool
+        Whether the files were kept.
     """
-    return cache.check_code(lambda name: replicate(preset, seed, scenarios[name][0], 0,
+    return cache.check_code(lambda name: replicate(params[scenarios[name][0]], seed, 0,
                                                    weights, scenarios[name][1]),
                             _same_scores, groups=list(scenarios))
+
+
+def world_parameters(preset: str, scenarios: dict) -> dict:
+    """Load the twin's parameters of ``preset`` once for every world of ``scenarios``.
+
+    Parameters
+    ----------
+    preset : str
+        The twin's preset.
+    scenarios : dict
+        :data:`~mindpain.endtoend.settings.SCENARIOS`-like (the world is each spec's first
+        value).
+
+    Returns
+    -------
+    dict
+        ``{world: Parameters}`` (:func:`mindpain.twin.params.load_parameters`), in the
+        scenarios' order.
+    """
+    from mindpain.twin.params import load_parameters
+
+    return {w: load_parameters(preset, w) for w in dict.fromkeys(s[0] for s in scenarios.values())}
 
 
 def run_endtoend(seed: int, n_replications: int = DEFAULT_REPLICATIONS,
@@ -142,8 +186,11 @@ def run_endtoend(seed: int, n_replications: int = DEFAULT_REPLICATIONS,
     from joblib import Parallel, delayed
     from tqdm import tqdm
 
+    from mindpain.twin.params import load_parameters
+
     scenarios = SCENARIOS if scenarios is None else scenarios
-    weights = surrogate_weights(preset, data_dir)
+    params = world_parameters(preset, scenarios)
+    weights = surrogate_weights(next(iter(params.values())), data_dir)
     wanted = scenario_replications(n_replications, scenarios)
     tmp = None
     if cache_root is None:
@@ -151,7 +198,7 @@ def run_endtoend(seed: int, n_replications: int = DEFAULT_REPLICATIONS,
         cache_root = tmp.name
     key = content_key(preset, seed, n_replications, scenarios)
     cache = replication_cache(cache_root, key)
-    check_cache(cache, preset, seed, scenarios, weights)
+    check_cache(cache, params, seed, scenarios, weights)
     # replication r of a scenario with share s is due at r / s: a budgeted run keeps the
     # scenarios' replications in proportion to their shares
     tasks = sorted(((name, r) for name in scenarios for r in range(wanted[name])),
@@ -167,8 +214,9 @@ def run_endtoend(seed: int, n_replications: int = DEFAULT_REPLICATIONS,
             if budget_s is not None and time.perf_counter() - start > budget_s:
                 break
             chunk = todo[i:i + batch]
-            out = parallel(delayed(_run_one)(preset, seed, name, scenarios[name], r, weights,
-                                             cache) for name, r in chunk)
+            out = parallel(delayed(_run_one)(params[scenarios[name][0]], seed, name,
+                                             scenarios[name], r, weights, cache)
+                           for name, r in chunk)
             for wall, cpu in out:
                 walls.append(wall)
                 cpus.append(cpu)
@@ -182,12 +230,12 @@ def run_endtoend(seed: int, n_replications: int = DEFAULT_REPLICATIONS,
                                 " at least 3 are needed", cache.folder)
         scores[name] = cache.read(reps, name)
         done[name] = len(reps)
-    worlds = dict.fromkeys(spec[0] for spec in scenarios.values())
-    in_mask = pd.concat([mask_effects(preset, seed, w) for w in worlds], ignore_index=True)
+    in_mask = pd.concat([mask_effects(p, seed) for p in params.values()], ignore_index=True)
     # the same measurement on the book's grid, for comparison (two sessions suffice: the
     # mask is the same in every session of the ideal world)
-    book = mask_effects(BOOK_GRID_PRESET, seed, "ideal", n_sessions=2) if book_grid else None
-    table = coverage_table(scores, preset, scenarios, in_mask)
+    book = (mask_effects(load_parameters(BOOK_GRID_PRESET, "ideal"), seed, n_sessions=2)
+            if book_grid else None)
+    table = coverage_table(scores, params, scenarios, in_mask)
     digests = {name: [scores_digest(s[s["replication"] == r].reset_index(drop=True))
                       for r in range(min(2, done[name]))] for name, s in scores.items()}
     tasks_computed = len(walls)

@@ -83,8 +83,8 @@ def calibration_summary(e2e: pd.DataFrame, meta: dict, participant: pd.DataFrame
     timing = meta.get("timing", {})
     preset = meta["key"]["preset"]
     params = load_parameters(preset, "realistic")
-    space = generator_space(preset)
-    support = (surrogate_weights(preset, data_dir) != 0).any(1).reshape(space.shape)
+    space = generator_space(params)
+    support = (surrogate_weights(params, data_dir) != 0).any(1).reshape(space.shape)
     worlds = e2e[e2e.scenario.isin(WORLDS)]
     reps = int(worlds.replications.min())
     out = {
@@ -97,7 +97,7 @@ def calibration_summary(e2e: pd.DataFrame, meta: dict, participant: pd.DataFrame
         "source": ("the committed result of `make calibrate` (its content key matches this "
                    "code)" if committed else "computed here (small preset)"),
         "mar_log_odds": float(MAR_LOG_ODDS),
-        "mar_default": float(load_parameters(preset)["design.dropout_baseline_log_odds"]),
+        "mar_default": float(params["design.dropout_baseline_log_odds"]),
         "band_low": 100 * (TARGET - TOLERANCE), "band_high": 100 * (TARGET + TOLERANCE),
         # a coverage from R replications cannot be told from 95 % when the band is
         # narrower than its Monte-Carlo uncertainty at 95 % (sqrt(.95 .05 / R))

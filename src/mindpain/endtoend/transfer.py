@@ -83,11 +83,14 @@ def transfer_seed(seed: int, replication: int) -> int:
     return int(derive_rng(seed, TRANSFER_TAG, int(replication)).integers(2**31 - 1))
 
 
-def _readout_rows(preset: str, world: str) -> tuple:
-    """Return the loadings ``(n_outcomes, 2)`` and model noise variances of :data:`OUTCOMES`."""
+def _readout_rows(params) -> tuple:
+    """Return the loadings ``(n_outcomes, 2)`` and model noise variances of :data:`OUTCOMES`.
+
+    Of the twin of ``params`` (the same with or without the transfer: no planted shift).
+    """
     from mindpain.twin.model import READOUTS, derive_constants
 
-    const = derive_constants(preset, world, transfer=False)
+    const = derive_constants(params)
     rows = [READOUTS.index(o) for o in OUTCOMES]
     return const.readout[rows], np.diag(const.measurement_cov)[rows]
 
@@ -102,7 +105,7 @@ def replication_transfer(scores: pd.DataFrame, loadings: np.ndarray,
         :func:`~mindpain.endtoend.replication.replicate` of one replication with
         ``latent=True``.
     loadings, noise_var : numpy.ndarray
-        :func:`_readout_rows` of the replication's preset and world.
+        :func:`_readout_rows` of the replication's parameters.
 
     Returns
     -------
@@ -144,14 +147,17 @@ def replication_transfer(scores: pd.DataFrame, loadings: np.ndarray,
     return pd.DataFrame(rows)
 
 
-def _one(preset, seed, world, r, weights) -> pd.DataFrame:
-    """Transfer of replication ``r`` of ``world`` (a worker task)."""
+def _one(params, seed, r, weights) -> pd.DataFrame:
+    """Transfer of replication ``r`` of ``params``' world (a worker task).
+
+    ``params``: the twin's parameters loaded without the transfer (the measurement model's
+    own planting).
+    """
     from mindpain.endtoend.replication import replicate
 
-    loadings, noise_var = _readout_rows(preset, world)
-    scores = replicate(preset, seed, world, r, weights, rep_seed=transfer_seed(seed, r),
-                       latent=True, transfer=False)
-    return replication_transfer(scores, loadings, noise_var).assign(world=world,
+    loadings, noise_var = _readout_rows(params)
+    scores = replicate(params, seed, r, weights, rep_seed=transfer_seed(seed, r), latent=True)
+    return replication_transfer(scores, loadings, noise_var).assign(world=params.world,
                                                                     replication=r)
 
 
@@ -202,11 +208,13 @@ def measure_transfer(seed: int, n_replications: int = DEFAULT_TRANSFER_REPLICATI
     from tqdm import tqdm
 
     from mindpain.endtoend.replication import surrogate_weights
+    from mindpain.twin.params import load_parameters
 
-    weights = surrogate_weights(preset, data_dir)
+    params = {w: load_parameters(preset, w, transfer=False) for w in worlds}
+    weights = surrogate_weights(next(iter(params.values())), data_dir)
     tasks = [(w, r) for r in range(n_replications) for w in worlds]
     out = Parallel(n_jobs=n_jobs, return_as="generator")(
-        delayed(_one)(preset, seed, w, r, weights) for w, r in tasks)
+        delayed(_one)(params[w], seed, r, weights) for w, r in tasks)
     frames = list(tqdm(out, total=len(tasks), unit="replication", desc="pipeline transfer",
                        disable=not progress))
     per = pd.concat(frames, ignore_index=True)
@@ -216,24 +224,34 @@ def measure_transfer(seed: int, n_replications: int = DEFAULT_TRANSFER_REPLICATI
     return summarise(per, preset), per
 
 
-def book_grid_transfer(scores: pd.DataFrame, truth: pd.DataFrame, preset: str,
-                       world: str) -> pd.DataFrame:
+def book_grid_transfer(scores: pd.DataFrame, truth: pd.DataFrame, params) -> pd.DataFrame:
     """Measure the transfer on one analysed twin (the book's grid), for comparison.
 
-    ``scores``: the scored session maps (``participant_id, session`` and the outcomes);
-    ``truth``: the twin's latent responses per session
-    (:func:`mindpain.twin.participants.draw_truth`). Returns one row per signature with
-    ``gain, offset_ratio, change_noise_ratio, level_noise_ratio`` (one replication: no SE).
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        The scored session maps (``participant_id, session`` and the outcomes).
+    truth : pandas.DataFrame
+        The twin's latent responses per session
+        (:func:`mindpain.twin.participants.draw_truth`).
+    params : mindpain.twin.params.Parameters
+        The twin's parameters (its preset's grid and world).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per signature with ``gain, offset_ratio, change_noise_ratio,
+        level_noise_ratio`` (one replication: no SE), ``world`` and ``grid``.
     """
     from mindpain.twin.patterns import LATENTS
 
     merged = scores.merge(truth[["participant_id", "session", *LATENTS]],
                           on=["participant_id", "session"])
-    loadings, noise_var = _readout_rows(preset, world)
+    loadings, noise_var = _readout_rows(params)
     one = replication_transfer(merged, loadings, noise_var)
     return one.assign(change_noise_ratio=np.sqrt(one.pop("change_var_ratio")),
                       level_noise_ratio=np.sqrt(one.pop("level_var_ratio")),
-                      world=world, grid=preset)
+                      world=params.world, grid=params.preset)
 
 
 def mask_ratios(seed: int, presets=None, worlds=TRANSFER_WORLDS) -> pd.DataFrame:
@@ -256,13 +274,15 @@ def mask_ratios(seed: int, presets=None, worlds=TRANSFER_WORLDS) -> pd.DataFrame
     from mindpain.core.vocabulary import PRESETS
     from mindpain.endtoend.replication import analysis_mask
     from mindpain.twin.model import READOUTS, TARGET_LATENT, readout_space, twin_space
+    from mindpain.twin.params import load_parameters
     from mindpain.twin.patterns import LATENTS
 
     rows = []
     for world in worlds:
         for preset in (PRESETS if presets is None else presets):
-            keep, _ = analysis_mask(preset, seed, world)
-            space = twin_space(preset)
+            params = load_parameters(preset, world)
+            keep, _ = analysis_mask(params, seed)
+            space = twin_space(params)
             seen = readout_space(space.generator, {r: np.where(keep, w, 0.0)
                                                    for r, w in space.weights.items()})
             for o in OUTCOMES:
@@ -312,6 +332,9 @@ def write_transfer(table: pd.DataFrame, path, masks: pd.DataFrame | None = None)
 def transfer_summary(preset: str, world: str, folder=None) -> tuple[pd.DataFrame, dict]:
     """Return the committed transfer table and the planting it implies (for a chapter).
 
+    A chapter's helper: it loads the twin's parameters of ``preset`` and ``world`` once
+    (:func:`transfer_numbers` does the work).
+
     Parameters
     ----------
     preset, world : str
@@ -332,14 +355,33 @@ def transfer_summary(preset: str, world: str, folder=None) -> tuple[pd.DataFrame
         generator's paper-scale effect (``planted_<signature>``) and the recoverable one
         (``recoverable_<signature>``).
     """
+    from mindpain.twin.params import load_parameters
+
+    return transfer_numbers(load_parameters(preset, world), folder)
+
+
+def transfer_numbers(params, folder=None) -> tuple[pd.DataFrame, dict]:
+    """Return the committed transfer table and the planting it implies for ``params``.
+
+    Parameters
+    ----------
+    params : mindpain.twin.params.Parameters
+        The twin's parameters (preset and world) whose planting is summarised.
+    folder : path-like, optional
+        Folder of :data:`TRANSFER_TABLE` (default: the committed copy).
+
+    Returns
+    -------
+    tuple
+        ``(table, numbers)`` as :func:`transfer_summary` returns them.
+    """
     from mindpain.core.config import PRECOMPUTED_DIR
     from mindpain.core.io import read_tsv
     from mindpain.truth import planted_trial_effects
-    from mindpain.twin.params import load_parameters
 
+    world = params.world
     table = read_tsv(Path(PRECOMPUTED_DIR if folder is None else folder) / TRANSFER_TABLE)
-    planted = planted_trial_effects(preset, world=world).set_index(["outcome", "contrast"])
-    params = load_parameters(preset, world)
+    planted = planted_trial_effects(params).set_index(["outcome", "contrast"])
     numbers = {"replications": int(table["replications"].min()),
                "grid_measured": str(table["grid"].iloc[0])}
     for row in table[table["world"] == world].itertuples():
@@ -380,9 +422,14 @@ def book_grid_summary(outcomes: pd.DataFrame, truth: pd.DataFrame, preset: str, 
         noise ratio), and ``gain_z_<s>``: the difference of the two gains
         in units of the committed measurement's Monte-Carlo SE times sqrt(replications) (the
         SD of one replication's gain, so the unit in which one draw scatters).
+
+    A chapter's helper: it loads the twin's parameters of ``preset`` and ``world`` once.
     """
-    here = book_grid_transfer(outcomes, truth, preset, world).set_index("readout")
-    table, numbers = transfer_summary(preset, world, folder)
+    from mindpain.twin.params import load_parameters
+
+    params = load_parameters(preset, world)
+    here = book_grid_transfer(outcomes, truth, params).set_index("readout")
+    table, numbers = transfer_numbers(params, folder)
     cal = table[table["world"] == world].set_index("readout")
     out = {}
     for o in OUTCOMES:

@@ -432,9 +432,10 @@ def twin_recovery(scores: pd.DataFrame, truth: pd.DataFrame | None, preset: str,
     """
     from mindpain.scoring.checks import twin_comparison
     from mindpain.twin.model import score_variance_shares
+    from mindpain.twin.params import load_parameters
 
     if truth is not None and len(outcomes):
-        shares = score_variance_shares(preset)
+        shares = score_variance_shares(load_parameters(preset))
         comparison = twin_comparison(scores, truth, outcomes=outcomes)
         recovery = recovery_stats(comparison, shares["loading"].to_dict())
         fig = plot_measured_vs_planted(comparison, labels, outcomes=outcomes)
@@ -527,8 +528,9 @@ def twin_similarity(preset: str, readouts: Sequence[str] = ("nps", "siips1")) ->
     from mindpain.twin.model import twin_space
     from mindpain.twin.params import load_parameters
 
-    stated = load_parameters(preset)["patterns.similarity"]
-    similarity = twin_space(preset).similarity
+    params = load_parameters(preset)
+    stated = params["patterns.similarity"]
+    similarity = twin_space(params).similarity
     similarity = similarity[similarity.readout.isin(list(readouts))].copy()
     similarity["stated"] = [stated.get(f"{r}_{p}", np.nan)
                             for r, p in zip(similarity.readout, similarity.pattern, strict=True)]

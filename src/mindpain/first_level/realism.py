@@ -55,10 +55,25 @@ from mindpain.twin.run import make_run
 from mindpain.twin.task import frame_times
 
 
-def sessions(preset: str, seed: int, world: str, n: int | None = None) -> pd.DataFrame:
-    """Return the twin's truth table (one row per session) with the hot temperatures."""
-    participants = draw_participants(preset, seed)
-    truth = draw_truth(participants, preset, seed, world=world)
+def sessions(params, seed: int, n: int | None = None) -> pd.DataFrame:
+    """Return the twin's truth table (one row per session) with the hot temperatures.
+
+    Parameters
+    ----------
+    params : mindpain.twin.params.Parameters
+        The twin's parameters (preset and world).
+    seed : int
+        Master seed.
+    n : int, optional
+        Keep the first ``n`` sessions.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :func:`mindpain.twin.participants.draw_truth` with ``hot_temperature``.
+    """
+    participants = draw_participants(params, seed)
+    truth = draw_truth(participants, params, seed)
     hot = participants.set_index("participant_id")["hot_temperature"]
     truth["hot_temperature"] = truth["participant_id"].map(hot).to_numpy()
     return truth if n is None else truth.head(n)
@@ -111,11 +126,11 @@ def pacf2(resid: np.ndarray) -> tuple[float, float]:
     return float(np.mean(r1)), float(np.mean(phi22))
 
 
-def _runs(preset, seed, world, n_sessions, runs=(1,)):
-    mask = generator_space(preset).mask
-    for rec in sessions(preset, seed, world, n_sessions).to_dict("records"):
+def _runs(params, seed, n_sessions, runs=(1,)):
+    mask = generator_space(params).mask
+    for rec in sessions(params, seed, n_sessions).to_dict("records"):
         for run in runs:
-            data = make_run(preset, seed, rec, run, rec["hot_temperature"], world)
+            data = make_run(params, seed, rec, run, rec["hot_temperature"])
             yield rec, run, data, _percent(data.bold, mask)
 
 
@@ -149,7 +164,7 @@ def residual_autocorrelation(preset: str = "small", seed: int = 1, world: str = 
     """
     params = load_parameters(preset, world)
     rows = []
-    for rec, run, data, y in _runs(preset, seed, world, n_sessions):
+    for rec, run, data, y in _runs(params, seed, n_sessions):
         _, resid = ols(design(params, data.events, data.confounds), y)
         r1, p2 = pacf2(resid)
         rows.append({"participant_id": rec["participant_id"], "session": rec["session"],
@@ -172,7 +187,7 @@ def hrf_latency(preset: str = "small", seed: int = 1, world: str = DEFAULT_WORLD
     """
     shifts = np.arange(-3.0, 3.01, 0.25) if shifts is None else np.asarray(shifts, float)
     params = load_parameters(preset, world)
-    space = generator_space(preset)
+    space = generator_space(params)
     pattern = space.patterns["nociceptive"]
     top = np.abs(pattern) >= np.quantile(np.abs(pattern), 0.9)
     tr, over = params["task.repetition_time"], 16
@@ -180,7 +195,7 @@ def hrf_latency(preset: str = "small", seed: int = 1, world: str = DEFAULT_WORLD
     kernels = [gamma_difference_hrf(dt, float(s)) for s in shifts]
     runs = tuple(range(1, params["task.n_runs"] + 1))
     per_session = {}
-    for rec, _, data, y in _runs(preset, seed, world, n_sessions, runs):
+    for rec, _, data, y in _runs(params, seed, n_sessions, runs):
         roi = y[:, top] @ np.sign(pattern[top]) / top.sum()
         base = design(params, data.events, data.confounds)
         nuis = base.drop(columns=list(TRIAL_TYPES)).to_numpy()
@@ -214,8 +229,8 @@ def hrf_latency(preset: str = "small", seed: int = 1, world: str = DEFAULT_WORLD
     return pd.DataFrame(rows)
 
 
-def _weights(preset):
-    space = twin_space(preset)
+def _weights(params):
+    space = twin_space(params)
     return {"nps": space.weights["nps"], "siips1": space.weights["siips1"]}
 
 
@@ -229,9 +244,9 @@ def temperature_scores(preset: str = "small", seed: int = 1, n_sessions: int = 1
     the calibrated temperature), ``nps`` and ``siips1``.
     """
     params = load_parameters(preset, "realistic")
-    weights = _weights(preset)
+    weights = _weights(params)
     rows = []
-    for rec, run, data, y in _runs(preset, seed, "realistic", n_sessions, runs):
+    for rec, run, data, y in _runs(params, seed, n_sessions, runs):
         X = design(params, data.events, data.confounds, split_hot_by_temperature=True)
         beta, _ = ols(X, y)
         cols = list(X.columns)
@@ -277,7 +292,7 @@ def motion_regression(preset: str = "small", seed: int = 1, n_sessions: int = 6)
     """
     params = load_parameters(preset, "realistic")
     rows = []
-    for rec, run, data, y in _runs(preset, seed, "realistic", n_sessions):
+    for rec, run, data, y in _runs(params, seed, n_sessions):
         _, without = ols(design(params, data.events), y)
         X = design(params, data.events, data.confounds)
         _, with_ = ols(X, y)
@@ -300,17 +315,18 @@ def recovery(preset: str = "small", seed: int = 1, worlds=WORLDS) -> pd.DataFram
     ``slope`` of score on latent response, the loading the measurement model expects
     (``expected_slope``) and ``n_sessions``.
     """
-    space = twin_space(preset)
-    weights = _weights(preset)
+    params = {world: load_parameters(preset, world) for world in worlds}
+    first = next(iter(params.values()))
+    space = twin_space(first)
+    weights = _weights(first)
     latent_of = {"nps": "nociceptive", "siips1": "modulatory"}
     loading = {"nps": space.readout[0, 0], "siips1": space.readout[1, 1]}
     rows = []
-    for world in worlds:
-        params = load_parameters(preset, world)
-        runs = tuple(range(1, params["task.n_runs"] + 1))
+    for world, world_params in params.items():
+        runs = tuple(range(1, world_params["task.n_runs"] + 1))
         per_session = {}
-        for rec, _run, data, y in _runs(preset, seed, world, None, runs):
-            X = design(params, data.events, data.confounds)
+        for rec, _run, data, y in _runs(world_params, seed, None, runs):
+            X = design(world_params, data.events, data.confounds)
             beta, _ = ols(X, y)
             cols = list(X.columns)
             effect = beta[cols.index("hot")] - beta[cols.index("warm")]

@@ -317,9 +317,11 @@ def analyse_meditators(outcomes: pd.DataFrame, practice: pd.DataFrame, *,
 
     Examples
     --------
-    >>> from mindpain.twin import draw_participants, simulate_observed
-    >>> obs = simulate_observed("small", 1, 1).drop(columns="replication")
-    >>> people = draw_participants("small", 1)
+    >>> from mindpain.twin import draw_participants, participant_level_parameters
+    >>> from mindpain.twin import simulate_observed
+    >>> params = participant_level_parameters("small")
+    >>> obs = simulate_observed(params, 1, 1).drop(columns="replication")
+    >>> people = draw_participants(params, 1)
     >>> obs = obs.merge(people[["participant_id", "age", "sex"]], on="participant_id")
     >>> res = analyse_meditators(obs, people, n_boot=200)
     >>> sorted(res.effects["effect"].unique())

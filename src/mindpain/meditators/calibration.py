@@ -31,6 +31,7 @@ from mindpain.meditators.models import (
 from mindpain.stats.effect_sizes import fisher_ci, standardised
 from mindpain.stats.multiplicity import holm_rows
 from mindpain.truth import planted_meditator_effects
+from mindpain.twin.params import participant_level_parameters
 from mindpain.twin.participants import draw_participants, simulate_observed
 
 #: Columns of ``meditator_coverage.tsv``.
@@ -38,8 +39,18 @@ COVERAGE_COLUMNS = ["analysis", "outcome", "quantity", "value", "mc_se", "replic
                     "planted", "mean_estimate", "note"]
 
 
-def replicated_outcomes(preset: str, seed: int, n_replications: int):
+def replicated_outcomes(params, seed: int, n_replications: int):
     """Return the replicated outcomes as arrays and the analysed participants' covariates.
+
+    Parameters
+    ----------
+    params : mindpain.twin.params.Parameters
+        The participant-level model's parameters
+        (:func:`~mindpain.twin.params.participant_level_parameters`).
+    seed : int
+        Master seed.
+    n_replications : int
+        Number of replications.
 
     Returns
     -------
@@ -48,8 +59,8 @@ def replicated_outcomes(preset: str, seed: int, n_replications: int):
         replication as arrays (used by the calibration and by
         :func:`mindpain.recoverable.practice_replications`, so both read the same draws).
     """
-    people = draw_participants(preset, seed)
-    obs = simulate_observed(preset, seed, n_replications)
+    people = draw_participants(params, seed)
+    obs = simulate_observed(params, seed, n_replications)
     obs = obs[obs["session"].eq("pre")]
     first = obs[obs["replication"].eq(0)].drop(columns="replication")
     first = first.merge(people[["participant_id", "age", "sex"]], on="participant_id")
@@ -170,9 +181,11 @@ def calibrate_meditators(seed: int, preset: str = "full", n_replications: int = 
                          rlm_replications: int = 200) -> pd.DataFrame:
     r"""Coverage and false-positive rates of the meditator analyses over replications.
 
-    Draws ``simulate_observed(preset, seed, n_replications)`` (same participants, hours
-    and ages in every replication; new true levels and noise), runs the vectorised
-    estimators (:func:`calibration_estimates`) and Huber RLM on the first
+    Draws ``simulate_observed(params, seed, n_replications)`` with ``params`` the
+    participant-level model of ``preset``
+    (:func:`~mindpain.twin.params.participant_level_parameters`, loaded once; same
+    participants, hours and ages in every replication; new true levels and noise), runs
+    the vectorised estimators (:func:`calibration_estimates`) and Huber RLM on the first
     ``rlm_replications`` replications, and summarises per analysis and outcome:
 
     * ``coverage``: share of replications whose 95% CI contains the planted value;
@@ -190,13 +203,15 @@ def calibrate_meditators(seed: int, preset: str = "full", n_replications: int = 
 
     ``mc_se`` is :math:`\sqrt{\hat q(1-\hat q)/R}`.
     """
-    data, arrays = replicated_outcomes(preset, seed, n_replications)
+    params = participant_level_parameters(preset)
+    data, arrays = replicated_outcomes(params, seed, n_replications)
     est = calibration_estimates(data, arrays)
     if rlm_replications:
         rlm = _rlm_estimates(data, arrays, min(rlm_replications, n_replications))
         rlm["p_adj"] = _holm_by_replication(rlm)
         est = pd.concat([est, rlm], ignore_index=True)
-    planted = planted_meditator_effects(preset)
+    # the planted values are the measurement model's, the same in every world
+    planted = planted_meditator_effects(params)
     est = est.merge(planted, on=["outcome", "effect", "method"], how="left")
     est["analysis"] = est["effect"] + "_" + est["method"]
     rows = []

@@ -53,8 +53,15 @@ def replication_seed(seed: int, replication: int) -> int:
     return int(derive_rng(seed, "multiverse-replication", int(replication)).integers(2**31 - 1))
 
 
-def scoring_plan(preset: str, data_dir=None):
+def scoring_plan(params, data_dir=None):
     """Plan of the surrogate signatures on the twin's grid, as :func:`mindpain.scoring.score_maps`.
+
+    Parameters
+    ----------
+    params : mindpain.twin.params.Parameters
+        The twin's parameters (their preset's grid).
+    data_dir : path-like, optional
+        Folder of the signature maps.
 
     Returns
     -------
@@ -65,7 +72,7 @@ def scoring_plan(preset: str, data_dir=None):
     from mindpain.signatures import get_signature
     from mindpain.twin.patterns import generator_space
 
-    space = generator_space(preset)
+    space = generator_space(params)
     sigs = [get_signature(SURROGATES[o], data_dir) for o in OUTCOMES]
     cols = signature_columns(sigs, False)
     return build_plan(sigs, cols, list(range(len(cols))), space.shape, space.affine)
@@ -148,8 +155,19 @@ def fit_run_variants(data, tr: float, affine: np.ndarray, variants, voxels=None)
     return out
 
 
-def session_scores(preset: str, rep_seed: int, world: str, variants, plan) -> tuple:
+def session_scores(params, rep_seed: int, variants, plan) -> tuple:
     """Every session's signature responses under every variant and metric, in memory.
+
+    Parameters
+    ----------
+    params : mindpain.twin.params.Parameters
+        The twin's parameters (preset and world).
+    rep_seed : int
+        The replication's seed.
+    variants : sequence of mindpain.multiverse.grid.FirstLevelVariant
+        The first-level variants.
+    plan : mindpain.scoring.plan.Plan
+        :func:`scoring_plan` of ``params``.
 
     Returns
     -------
@@ -165,11 +183,11 @@ def session_scores(preset: str, rep_seed: int, world: str, variants, plan) -> tu
     from mindpain.scoring.metrics import chunk_metrics, missing_to_zero
     from mindpain.twin.patterns import generator_space
 
-    space = generator_space(preset)
+    space = generator_space(params)
     support = np.zeros(int(np.prod(space.shape)), bool)
     support[plan.idx] = True
     support = support.reshape(space.shape)
-    tr, people, sessions = trial_sessions(preset, rep_seed, world, completers_only=False)
+    tr, people, sessions = trial_sessions(params, rep_seed, completers_only=False)
     rows = []
     with threadpool_limits(limits=1, user_api="blas"):
         for rec, runs in sessions:
@@ -188,22 +206,21 @@ def session_scores(preset: str, rep_seed: int, world: str, variants, plan) -> tu
     return scores, people
 
 
-def replicate_multiverse(preset: str, seed: int, world: str, replication: int, plan,
-                         grid: str = "book", contrast: str = "MBSR_vs_HEP") -> pd.DataFrame:
+def replicate_multiverse(params, seed: int, replication: int, plan, grid: str = "book",
+                         contrast: str = "MBSR_vs_HEP") -> pd.DataFrame:
     """One replication of the multiverse: a fresh trial through every specification of ``grid``.
 
     Parameters
     ----------
-    preset : str
-        Twin preset (grid and design; the replications use ``calibration``).
+    params : mindpain.twin.params.Parameters
+        The twin's parameters: preset (grid and design; the replications use
+        ``calibration``) and world.
     seed : int
         Master seed (the replication's own is :func:`replication_seed`).
-    world : {"realistic", "ideal"}
-        Twin world.
     replication : int
         Replication number.
     plan : mindpain.scoring.plan.Plan
-        :func:`scoring_plan` of ``preset``.
+        :func:`scoring_plan` of ``params``.
     grid : str
         First-level grid (:data:`~mindpain.multiverse.grid.GRIDS`).
     contrast : str
@@ -218,9 +235,9 @@ def replicate_multiverse(preset: str, seed: int, world: str, replication: int, p
     from mindpain.multiverse.curve import participant_frame
     from mindpain.multiverse.models import estimate_specs
 
+    world = params.world
     variants = first_level_variants(grid, world)
-    scores, people = session_scores(preset, replication_seed(seed, replication), world,
-                                    variants, plan)
+    scores, people = session_scores(params, replication_seed(seed, replication), variants, plan)
     rows = []
     for outcome in OUTCOMES:
         for v in variants:

@@ -37,6 +37,7 @@ from mindpain.multiverse.grid import (
     first_level_variants,
 )
 from mindpain.multiverse.inmemory import ROW_COLUMNS, replicate_multiverse, scoring_plan
+from mindpain.twin.params import load_parameters
 
 #: Preset of the replications: the end-to-end calibration's (full design, 15 mm grid).
 REPLICATION_PRESET = "calibration"
@@ -75,10 +76,10 @@ def content_key(preset: str, seed: int, world: str, n_replications: int,
             "code": code_fingerprint(code_closure(__name__))}
 
 
-def _run_one(preset, seed, world, replication, plan, grid, contrast, cache) -> tuple:
+def _run_one(params, seed, replication, plan, grid, contrast, cache) -> tuple:
     """Compute one replication and keep it in ``cache`` (worker task)."""
     start, cpu = time.perf_counter(), time.process_time()
-    table = replicate_multiverse(preset, seed, world, replication, plan, grid, contrast)
+    table = replicate_multiverse(params, seed, replication, plan, grid, contrast)
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     cache.write(table, replication, wall, cpu)
     return wall, cpu
@@ -138,10 +139,11 @@ def run_replications(seed: int, n_replications: int = DEFAULT_REPLICATIONS,
     if cache_root is None:
         tmp = tempfile.TemporaryDirectory(prefix="mindpain-multiverse-")
         cache_root = tmp.name
-    plan = scoring_plan(preset, data_dir)
+    params = load_parameters(preset, world)
+    plan = scoring_plan(params, data_dir)
     cache = ReplicationCache(cache_folder(cache_root, key), key["code"], FLOAT_FORMAT)
-    cache.check_code(lambda _: replicate_multiverse(preset, seed, world, 0, plan, grid,
-                                                    contrast), _same)
+    cache.check_code(lambda _: replicate_multiverse(params, seed, 0, plan, grid, contrast),
+                     _same)
     todo = [r for r in range(n_replications) if not cache.has(r)]
     start = time.perf_counter()
     bar = tqdm(total=n_replications, initial=n_replications - len(todo), unit="replication",
@@ -150,7 +152,7 @@ def run_replications(seed: int, n_replications: int = DEFAULT_REPLICATIONS,
     with Parallel(n_jobs=n_jobs) as parallel:
         for i in range(0, len(todo), batch):
             chunk = todo[i:i + batch]
-            parallel(delayed(_run_one)(preset, seed, world, r, plan, grid, contrast, cache)
+            parallel(delayed(_run_one)(params, seed, r, plan, grid, contrast, cache)
                      for r in chunk)
             bar.update(len(chunk))
     bar.close()
@@ -222,10 +224,10 @@ def rekey(folder=None, n_check: int = 2, data_dir=None) -> dict:
     if grid is None:
         raise MindpainError("the committed replications' first-level variants are no grid of "
                             "the current code; run `make multiverse`", path)
-    plan = scoring_plan(old["preset"], data_dir)
+    params = load_parameters(old["preset"], old["world"])
+    plan = scoring_plan(params, data_dir)
     for r in range(n_check):
-        fresh = replicate_multiverse(old["preset"], old["seed"], old["world"], r, plan, grid,
-                                     old["contrast"])
+        fresh = replicate_multiverse(params, old["seed"], r, plan, grid, old["contrast"])
         if not _same(table[table["replication"] == r], fresh):
             raise MindpainError(f"replication {r} differs with the current code; run `make "
                                 "multiverse`", path)
@@ -254,20 +256,32 @@ def load_or_run_replications(cfg, folder=None, small_replications: int = 2) -> t
     return load_replications(folder, key), REPLICATION_PRESET, True
 
 
-def recoverable_truth(preset: str, world: str, contrast: str = "MBSR_vs_HEP") -> dict:
+def recoverable_truth(params, contrast: str = "MBSR_vs_HEP") -> dict:
     r"""Recoverable effect of ``contrast`` per outcome, on the multiverse's change-score scale.
 
     :func:`mindpain.truth.recoverable_trial_effects` gives it on the paper's scale
     (:math:`2t/\sqrt{df}`, :func:`mindpain.reported.d_paper`); the multiverse's d is the
     change-score :math:`d_s = t\sqrt{1/n_1 + 1/n_2}` (:func:`mindpain.reported.d_s`) of the
     paper's completers, so the paper-scale value is multiplied by their ratio.
+
+    Parameters
+    ----------
+    params : mindpain.twin.params.Parameters
+        The twin's parameters (preset and world) whose recoverable effects are the truth.
+    contrast : str
+        ``"A_vs_B"``.
+
+    Returns
+    -------
+    dict
+        Outcome -> recoverable d.
     """
     from mindpain.reported import DF_BETWEEN, N_COMPLETERS, d_paper, d_s
     from mindpain.truth import recoverable_trial_effects
 
     a, b = contrast.split("_vs_")
     ratio = float(d_s(1.0, N_COMPLETERS[a], N_COMPLETERS[b]) / d_paper(1.0, DF_BETWEEN))
-    table = recoverable_trial_effects(preset, world)
+    table = recoverable_trial_effects(params)
     table = table[table["contrast"] == contrast].set_index("outcome")
     return {o: float(table.loc[o, "recoverable_d_paper"]) * ratio for o in OUTCOMES
             if o in table.index}

@@ -135,6 +135,7 @@ def run_multiverse(cfg, contrast: str = "MBSR_vs_HEP", n_permutations: int = N_P
     from mindpain.multiverse.replications import recoverable_truth
     from mindpain.pipeline import ensure_dataset, outcome_signatures
     from mindpain.trial.analysis import truth_table
+    from mindpain.twin.params import load_parameters
 
     bids_dir = ensure_dataset(cfg)
     sigs = outcome_signatures(cfg)
@@ -148,7 +149,8 @@ def run_multiverse(cfg, contrast: str = "MBSR_vs_HEP", n_permutations: int = N_P
     truth = truth_table(cfg)
     truth = truth[truth["contrast"] == contrast].set_index("outcome")["planted_d"]
     # recoverable where a planted value exists (blanked for an official signature's outcome)
-    recoverable = {k: v for k, v in recoverable_truth(cfg.preset, cfg.world, contrast).items()
+    params = load_parameters(cfg.preset, cfg.world)
+    recoverable = {k: v for k, v in recoverable_truth(params, contrast).items()
                    if np.isfinite(float(truth.get(k, np.nan)))}
     result = analyse_scores(pd.concat(frames, ignore_index=True), load_participants(bids_dir),
                             {k: float(truth.get(k, np.nan)) for k in OUTCOMES}, contrast,

@@ -195,6 +195,7 @@ def replication_tables(replications: pd.DataFrame, preset: str,
         :func:`mindpain.multiverse.spread_summary`, one row per outcome.
     """
     from mindpain.multiverse import recoverable_truth, spec_coverage, spread_summary
+    from mindpain.twin import load_parameters
 
-    truth = recoverable_truth(preset, world)
+    truth = recoverable_truth(load_parameters(preset, world))
     return spec_coverage(replications, truth), spread_summary(replications, truth)

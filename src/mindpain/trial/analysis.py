@@ -296,8 +296,9 @@ def analyse_trial(outcomes: pd.DataFrame, truth: pd.DataFrame | None = None, *, 
 
     Examples
     --------
-    >>> from mindpain.twin import simulate_observed
-    >>> obs = simulate_observed("small", seed=1, n_replications=1)
+    >>> from mindpain.twin import participant_level_parameters, simulate_observed
+    >>> params = participant_level_parameters("small")
+    >>> obs = simulate_observed(params, seed=1, n_replications=1)
     >>> res = analyse_trial(obs, n_permutations=99, outcome_names=("nps",))
     >>> sorted(res.effects["model"].unique())[:2]
     ['ancova', 'ancova_hc3']

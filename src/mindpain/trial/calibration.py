@@ -22,6 +22,7 @@ from mindpain.stats.effect_sizes import between_d, standardised, within_d
 from mindpain.trial.analysis import MODELS
 from mindpain.trial.models import ancova_batch, arm_pairs, fit_mixedlm
 from mindpain.truth import planted_trial_effects
+from mindpain.twin.params import participant_level_parameters
 from mindpain.twin.participants import simulate_observed
 
 
@@ -87,7 +88,10 @@ def calibrate_trial(seed: int, preset: str = "full", n_replications: int = 1000,
                     n_jobs: int = 1, outcome_names=TRIAL_OUTCOMES) -> pd.DataFrame:
     r"""Coverage of the 95% CIs of d over replications of the twin's participant level.
 
-    Draws ``simulate_observed(preset, seed, n_replications)`` and, per replication, computes
+    Draws ``simulate_observed(params, seed, n_replications)`` with ``params`` the
+    participant-level model of ``preset``
+    (:func:`~mindpain.twin.params.participant_level_parameters`, loaded once) and, per
+    replication, computes
     the change-score and ANCOVA (classical and HC3) d with CIs for every outcome
     (vectorised), and the mixed model's for ``mixedlm_outcomes`` on the first
     ``mixedlm_replications`` replications (one fit each, joblib-parallel).
@@ -101,8 +105,9 @@ def calibrate_trial(seed: int, preset: str = "full", n_replications: int = 1000,
     """
     from joblib import Parallel, delayed
 
-
-    obs = simulate_observed(preset, seed, n_replications)
+    # the participant-level model plants for itself (no pipeline transfer)
+    params = participant_level_parameters(preset)
+    obs = simulate_observed(params, seed, n_replications)
     obs = obs[obs["group"].isin(ARMS)]
     estimates = []
     for outcome in outcome_names:
@@ -117,9 +122,7 @@ def calibrate_trial(seed: int, preset: str = "full", n_replications: int = 1000,
             estimates.append(pd.DataFrame(rows).assign(outcome=outcome, replication=rep,
                                                        model="mixedlm"))
     est = pd.concat(estimates, ignore_index=True)
-    # the participant-level model plants for itself (no pipeline transfer)
-    truth = planted_trial_effects(preset, world="ideal", transfer=False)[
-        ["outcome", "contrast", "planted_d"]]
+    truth = planted_trial_effects(params)[["outcome", "contrast", "planted_d"]]
     est = est.merge(truth, on=["outcome", "contrast"])
     est["covered"] = (est["ci_low"] <= est["planted_d"]) & (est["planted_d"] <= est["ci_high"])
     est["width"] = est["ci_high"] - est["ci_low"]
@@ -227,7 +230,8 @@ def replication_table(seed: int, n_replications: int = 2000, preset: str = "full
         :data:`REPLICATION_T_TOLERANCE`), ``p_within`` (reported p / 2 ≤ median p ≤ 2 ×
         reported p), ``power`` (share with p < .05) and ``replications``.
     """
-    reps = paper_model_t(simulate_observed(preset, seed, n_replications))
+    params = participant_level_parameters(preset)
+    reps = paper_model_t(simulate_observed(params, seed, n_replications))
     rows = []
     for c in REPORTED:
         sub = reps[(reps.outcome == c.outcome) & (reps.contrast == c.contrast)]

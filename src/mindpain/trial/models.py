@@ -56,8 +56,9 @@ def validate_outcomes(table, outcomes=TRIAL_OUTCOMES) -> pd.DataFrame:
 
     Examples
     --------
-    >>> from mindpain.twin import simulate_observed
-    >>> obs = simulate_observed("small", seed=1, n_replications=1)
+    >>> from mindpain.twin import participant_level_parameters, simulate_observed
+    >>> params = participant_level_parameters("small")
+    >>> obs = simulate_observed(params, seed=1, n_replications=1)
     >>> sorted(validate_outcomes(obs)["group"].unique())
     ['HEP', 'MBSR', 'WL']
     """

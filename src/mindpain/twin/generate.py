@@ -58,7 +58,7 @@ from mindpain.core.vocabulary import (
     TWIN_TRUTH_DIR,
 )
 from mindpain.twin import bids
-from mindpain.twin.params import check_world, load_parameters
+from mindpain.twin.params import Parameters, load_parameters
 from mindpain.twin.participants import draw_participants, draw_truth
 from mindpain.twin.patterns import LATENTS, generator_space
 from mindpain.twin.run import make_run
@@ -73,11 +73,24 @@ STAMP = TRUTH_DIR / "generation.json"
 KIND, PARTIAL_KIND = "twin", "twin-partial"
 
 
-def generation_key(preset: str, seed: int, world: str = DEFAULT_WORLD) -> dict:
-    """Return what identifies a twin: preset, seed, world, version, file set, parameter checksum."""
-    return {"preset": preset, "seed": seed, "world": check_world(world),
+def generation_key(params: Parameters, seed: int) -> dict:
+    """Return what identifies a twin: preset, seed, world, version, file set, parameter checksum.
+
+    Parameters
+    ----------
+    params : mindpain.twin.params.Parameters
+        The twin's parameters (preset, world and the parameter files' checksum).
+    seed : int
+        Master seed.
+
+    Returns
+    -------
+    dict
+        ``preset, seed, world, mindpain_version, file_set, parameters_sha256``.
+    """
+    return {"preset": params.preset, "seed": seed, "world": params.world,
             "mindpain_version": __version__, "file_set": FILE_SET,
-            "parameters_sha256": load_parameters(preset, world).sha256}
+            "parameters_sha256": params.sha256}
 
 
 def read_stamp(out) -> dict | None:
@@ -238,27 +251,28 @@ def generate_twin(out, preset: str = "full", seed: int = DEFAULT_SEED, *,
     seed = check_seed(seed)
     n_jobs = check_n_jobs(n_jobs)
     out = check_output_folder(out, what="twin folder")
-    key = generation_key(preset, seed, world)
+    params = load_parameters(preset, world)
+    key = generation_key(params, seed)
     # Refusals, and a twin already current, need no lock (nor a writable parent folder).
     if _check_existing(out, key, overwrite, if_current) == "keep":
-        return _kept(out, preset, seed, world, progress)
+        return _kept(out, params, seed, progress)
     check_writable_dir(out.parent, overwrite=True)
     with folder_lock(out):
-        return _generate(out, preset, seed, world, key, overwrite, if_current, n_jobs,
-                         progress)
+        return _generate(out, params, seed, key, overwrite, if_current, n_jobs, progress)
 
 
-def _kept(out: Path, preset: str, seed: int, world: str, progress: bool) -> Path:
+def _kept(out: Path, params: Parameters, seed: int, progress: bool) -> Path:
     if progress:
-        print(f"{out}: twin ({preset}, seed {seed}, world {world}) is complete and current")
+        print(f"{out}: twin ({params.preset}, seed {seed}, world {params.world}) is complete "
+              "and current")
     return out
 
 
-def _generate(out: Path, preset: str, seed: int, world: str, key: dict, overwrite: bool,
+def _generate(out: Path, params: Parameters, seed: int, key: dict, overwrite: bool,
               if_current: bool, n_jobs: int, progress: bool) -> Path:
     """Body of :func:`generate_twin`, run while holding the folder's build lock."""
     if _check_existing(out, key, overwrite, if_current) == "keep":  # made while we waited
-        return _kept(out, preset, seed, world, progress)
+        return _kept(out, params, seed, progress)
     partial = partial_dir(out)
     if partial.is_symlink() or (partial.exists() and not partial.is_dir()):
         raise MindpainError("is in the way of the twin being built; remove it", partial)
@@ -274,9 +288,8 @@ def _generate(out: Path, preset: str, seed: int, world: str, key: dict, overwrit
         write_marker(partial, PARTIAL_KIND, key=key)
         write_json(partial / ".generation-in-progress.json", key)
 
-    params = load_parameters(preset, world)
-    participants = draw_participants(preset, seed)
-    truth = draw_truth(participants, preset, seed, world=world)
+    participants = draw_participants(params, seed)
+    truth = draw_truth(participants, params, seed)
     bids.write_top_level(partial, params, participants, key)
     if params.realistic:
         bids.write_confounds_top_level(partial, key)
@@ -290,14 +303,13 @@ def _generate(out: Path, preset: str, seed: int, world: str, key: dict, overwrit
                 continue
             hot = participants.loc[participants.participant_id == rec.participant_id,
                                    "hot_temperature"].item()
-            jobs.append(delayed(_write_run)(str(partial), preset, seed, rec._asdict(), run, hot,
-                                            world))
-    bar = tqdm(total=len(jobs), desc=f"twin {preset}: BOLD runs", disable=not progress,
+            jobs.append(delayed(_write_run)(str(partial), params, seed, rec._asdict(), run, hot))
+    bar = tqdm(total=len(jobs), desc=f"twin {params.preset}: BOLD runs", disable=not progress,
                unit="run")
     for _ in Parallel(n_jobs=n_jobs, return_as="generator_unordered")(jobs):
         bar.update()
     bar.close()
-    write_truth(partial, preset, seed, participants, truth, key)
+    write_truth(partial, params, seed, participants, truth, key)
     os.remove(partial / ".generation-in-progress.json")
     write_json(partial / STAMP, key)
     write_marker(partial, KIND, key=key, files=manifest(partial))
@@ -318,13 +330,12 @@ def read_stamp_partial(partial: Path) -> dict | None:
         return None
 
 
-def _write_run(root: str, preset: str, seed: int, rec: dict, run: int, hot: float,
-               world: str = DEFAULT_WORLD) -> None:
+def _write_run(root: str, params: Parameters, seed: int, rec: dict, run: int,
+               hot: float) -> None:
     """Make and write one run: events, BOLD and (realistic world) confounds, atomically."""
-    params = load_parameters(preset, world)
-    space = generator_space(preset)
+    space = generator_space(params)
     pid, ses = rec["participant_id"], rec["session"]
-    data = make_run(preset, seed, rec, run, hot, world)
+    data = make_run(params, seed, rec, run, hot)
     bold_path, events_path = bids.run_paths(Path(root), pid, ses, run)
     img = make_img(data.bold, space.affine)
     img.header.set_zooms((space.voxel_size,) * 3 + (params["task.repetition_time"],))
@@ -336,16 +347,30 @@ def _write_run(root: str, preset: str, seed: int, rec: dict, run: int, hot: floa
     write_nifti(bold_path, img)
 
 
-def write_truth(root: Path, preset: str, seed: int, participants: pd.DataFrame,
+def write_truth(root: Path, params: Parameters, seed: int, participants: pd.DataFrame,
                 truth: pd.DataFrame, key: dict) -> None:
-    """Write the planted truth under ``derivatives/twin-truth/``."""
+    """Write the planted truth under ``derivatives/twin-truth/``.
+
+    Parameters
+    ----------
+    root : pathlib.Path
+        The dataset folder.
+    params : mindpain.twin.params.Parameters
+        The twin's parameters (preset and world).
+    seed : int
+        Master seed.
+    participants, truth : pandas.DataFrame
+        :func:`~mindpain.twin.participants.draw_participants` and
+        :func:`~mindpain.twin.participants.draw_truth`.
+    key : dict
+        :func:`generation_key`.
+    """
     from mindpain.twin.meditators import planted_meditator_effects
     from mindpain.twin.model import derive_constants, planted_trial_effects, twin_space
 
-    world = key.get("world", DEFAULT_WORLD)
-    params = load_parameters(preset, world)
-    space = twin_space(preset)
-    const = derive_constants(preset, world)
+    preset, world = params.preset, params.world
+    space = twin_space(params)
+    const = derive_constants(params)
     out = root / TRUTH_DIR
     write_json(out / "dataset_description.json", {
         "Name": "mindpain twin: planted truth", "BIDSVersion": bids.BIDS_VERSION,
@@ -375,9 +400,8 @@ def write_truth(root: Path, preset: str, seed: int, participants: pd.DataFrame,
     # The planted truth the analyses compare their estimates with (read by mindpain.truth),
     # at full precision so that reading it back gives the generator's values exactly.
     for name, table, sidecar in (
-            (PLANTED_TRIAL_FILE, planted_trial_effects(preset, world=world),
-             bids.PLANTED_TRIAL_SIDECAR),
-            (PLANTED_MEDITATOR_FILE, planted_meditator_effects(preset, world),
+            (PLANTED_TRIAL_FILE, planted_trial_effects(params), bids.PLANTED_TRIAL_SIDECAR),
+            (PLANTED_MEDITATOR_FILE, planted_meditator_effects(params),
              bids.PLANTED_MEDITATOR_SIDECAR)):
         write_tsv(out / name, table)
         write_json(out / Path(name).with_suffix(".json"), sidecar)

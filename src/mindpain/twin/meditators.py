@@ -6,7 +6,7 @@ meditator terms; this module derives, exactly, what each analysis of
 
 The twin adds to each LTM's true level of outcome *j* the term
 :math:`s_j\,(g_j + a_j z_r + b_j z_d)` with :math:`s_j` the observed single-session SD
-(``derive_constants(preset).observed_level_sd``), :math:`g, a, b` the parameter file's
+(``derive_constants(params).observed_level_sd``), :math:`g, a, b` the parameter file's
 ``group_d``, ``retreat_slope`` and ``daily_slope``, and
 :math:`z_r = (\log_{10} R - c_r)/\sigma_L`, :math:`z_d = (\log_{10} D - c_d)/\sigma_L`
 (:math:`\sigma_L` the log10 SD of **lifetime** hours; :math:`c_r, c_d` the log10 of the
@@ -43,14 +43,13 @@ import numpy as np
 import pandas as pd
 
 from mindpain.core.vocabulary import (
-    DEFAULT_WORLD,
     DOSE_METHODS,
     GROUP_METHODS,
     SIGNATURE_OUTCOMES,
     TRIAL_OUTCOMES,
 )
 from mindpain.twin.model import READOUTS, derive_constants
-from mindpain.twin.params import load_parameters
+from mindpain.twin.params import Parameters, load_parameters
 from mindpain.twin.participants import practice_moments
 
 
@@ -63,7 +62,7 @@ def _practice_moments(params) -> dict:
     return mom
 
 
-def planted_meditator_effects(preset: str, world: str = DEFAULT_WORLD) -> pd.DataFrame:
+def planted_meditator_effects(params: Parameters) -> pd.DataFrame:
     r"""Planted value of every meditator analysis' estimand on the observed scale.
 
     The derivation is in the module docstring ("Planted values"). Briefly, for outcome
@@ -73,12 +72,11 @@ def planted_meditator_effects(preset: str, world: str = DEFAULT_WORLD) -> pd.Dat
 
     Parameters
     ----------
-    preset : {"small", "full"}
-        Twin preset (the group sizes enter the pooled SD of ``welch_d``/``ancova_d``).
-
-    world : str
-        The twin's world: ``recoverable`` reads each signature through that world's
-        measured pipeline transfer (gain and session noise, :mod:`mindpain.endtoend.transfer`).
+    params : mindpain.twin.params.Parameters
+        The twin's parameters: its preset's group sizes enter the pooled SD of
+        ``welch_d``/``ancova_d``; ``recoverable`` reads each signature through its world's
+        measured pipeline transfer (gain and session noise,
+        :mod:`mindpain.endtoend.transfer`).
 
     Returns
     -------
@@ -92,13 +90,13 @@ def planted_meditator_effects(preset: str, world: str = DEFAULT_WORLD) -> pd.Dat
 
     Examples
     --------
-    >>> planted = planted_meditator_effects("full")
+    >>> from mindpain.twin.params import load_parameters
+    >>> planted = planted_meditator_effects(load_parameters("full"))
     >>> row = planted.query("outcome == 'nps' and effect == 'retreat' and method == 'ols'")
     >>> float(row["planted"].iloc[0])
     0.0
     """
-    params = load_parameters(preset, world)
-    const = derive_constants(preset, world)
+    const = derive_constants(params)
     mom = _practice_moments(params)
     g, a, b = (params[f"meditators.{n}"] for n in ("group_d", "retreat_slope", "daily_slope"))
     base = ("nps", "siips1")
@@ -200,10 +198,12 @@ def practice_summary(preset: str) -> dict:
     Returns the SD of log10 retreat hours, the slope of SIIPS1 per SD of log10 retreat
     hours (naive SD units), the mean of the generator's standardised retreat term
     :math:`E[z_r]`, and the retreat-daily correlation of log hours.
+
+    A chapter's helper: it loads the parameters of ``preset`` (the default world) once.
     """
     params = load_parameters(preset)
     mom = _practice_moments(params)
-    planted = planted_meditator_effects(preset).set_index(["outcome", "effect", "method"])
+    planted = planted_meditator_effects(params).set_index(["outcome", "effect", "method"])
     slope = float(planted.loc[("siips1", "retreat", "ols"), "planted"])
     return {"sd_log_retreat": float(np.sqrt(mom["v_r"])),
             "sd_log_lifetime": float(np.sqrt(mom["v_l"])),
@@ -215,7 +215,10 @@ def practice_summary(preset: str) -> dict:
 
 
 def meditator_parameters(preset: str) -> pd.DataFrame:
-    """Return the parameter file's ``meditators`` entries with value, status and note."""
+    """Return the parameter file's ``meditators`` entries with value, status and note.
+
+    A chapter's helper: it loads the parameters of ``preset`` once.
+    """
     table = load_parameters(preset).table()
     return table[table["section"].eq("meditators")].drop(columns=["section", "unit"]) \
         .reset_index(drop=True)

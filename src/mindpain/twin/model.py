@@ -47,12 +47,11 @@ from mindpain.core.config import derive_rng
 from mindpain.core.images import resample_like
 from mindpain.core.vocabulary import (
     ARMS,
-    DEFAULT_WORLD,
     RATING_OUTCOMES,
     TRIAL_CONTRASTS,
     TWIN_READOUTS,
 )
-from mindpain.twin.params import Parameters, load_parameters
+from mindpain.twin.params import Parameters
 from mindpain.twin.patterns import (
     LATENTS,
     GeneratorSpace,
@@ -109,12 +108,23 @@ def _cosine(a, b) -> float:
     return float(a @ b / (na * nb)) if na > 0 and nb > 0 else 0.0
 
 
-@lru_cache(maxsize=4)
-def twin_space(preset: str) -> TwinSpace:
-    """Build the :class:`TwinSpace` of ``preset`` (deterministic; cached)."""
+@lru_cache(maxsize=8)
+def twin_space(params: Parameters) -> TwinSpace:
+    """Build the :class:`TwinSpace` of ``params``' preset (deterministic; cached).
+
+    Parameters
+    ----------
+    params : mindpain.twin.params.Parameters
+        The twin's parameters (:func:`~mindpain.twin.params.load_parameters`).
+
+    Returns
+    -------
+    TwinSpace
+        The generator's space with the planted signatures' readouts.
+    """
     from mindpain.signatures.surrogates import build_surrogate
 
-    gen = generator_space(preset)
+    gen = generator_space(params)
     weights = {}
     for key, name in PLANTED_SIGNATURES.items():
         with warnings.catch_warnings():
@@ -242,14 +252,23 @@ class Constants:
 
 
 @lru_cache(maxsize=8)
-def derive_constants(preset: str, world: str = DEFAULT_WORLD,
-                     transfer: bool = True) -> Constants:
-    """Compute the participant-level constants of ``preset`` and ``world``.
+def derive_constants(params: Parameters) -> Constants:
+    """Compute the participant-level constants of ``params`` (cached).
 
-    ``transfer``: plant through the measured pipeline transfer of ``world`` (see
-    :func:`constants_of`); ``False`` plants for the measurement model itself.
+    Parameters
+    ----------
+    params : mindpain.twin.params.Parameters
+        The twin's parameters of a preset and world; loaded with the transfer
+        (:attr:`~mindpain.twin.params.Parameters.with_transfer`) they plant through the
+        measured pipeline transfer of the world (see :func:`constants_of`), without it for
+        the measurement model itself.
+
+    Returns
+    -------
+    Constants
+        The participant-level constants, read out by :func:`twin_space`.
     """
-    return constants_of(load_parameters(preset, world, transfer), twin_space(preset))
+    return constants_of(params, twin_space(params))
 
 
 def constants_of(params: Parameters, space: TwinSpace) -> Constants:
@@ -410,8 +429,7 @@ def effect_targets(params: Parameters, outcome: str) -> dict:
     return {k: v for k, v in merged.items() if k in TRIAL_CONTRASTS}
 
 
-def planted_trial_effects(preset: str, keep: np.ndarray | None = None,
-                          world: str = DEFAULT_WORLD, transfer: bool = True) -> pd.DataFrame:
+def planted_trial_effects(params: Parameters, keep: np.ndarray | None = None) -> pd.DataFrame:
     r"""Planted effect of every trial contrast on every observed outcome.
 
     ``planted_d`` is the population d of the observed change score: the expected mean
@@ -431,21 +449,34 @@ def planted_trial_effects(preset: str, keep: np.ndarray | None = None,
     surrogate weights): the latent shifts stay the generator's, each readout's loadings
     and its session-level noise are those of the weights inside ``keep``.
 
-    ``world`` and ``transfer`` choose the planting (:func:`derive_constants`): the twin of a
-    world plants through that world's measured pipeline transfer, so that the reported
+    ``params``' world and transfer choose the planting (:func:`derive_constants`): the twin
+    of a world plants through that world's measured pipeline transfer, so that the reported
     contrasts' expected t hold *through the pipeline*; ``recoverable_d_paper`` is then the
     paper-scale effect the pipeline can recover (:func:`recoverable_d_paper`; the reported d
     for the reported contrasts), while ``planted_d_paper`` is the effect as the measurement
     model reads the generator. The participant-level simulations (which never pass through
-    the pipeline) plant with ``transfer=False``: their model reproduces the paper itself.
+    the pipeline) plant with parameters loaded with ``transfer=False``: their model
+    reproduces the paper itself.
+
+    Parameters
+    ----------
+    params : mindpain.twin.params.Parameters
+        The twin's parameters of a preset and world, with or without the transfer.
+    keep : numpy.ndarray, optional
+        Boolean over the generator's in-mask voxels.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per outcome and contrast (columns of
+        :data:`mindpain.truth.TRIAL_TRUTH_COLUMNS`).
     """
     from mindpain.reported import N_COMPLETERS, d_paper
 
-    params = load_parameters(preset, world, transfer)
-    const = seen = derive_constants(preset, world, transfer)
+    const = seen = derive_constants(params)
     shifts = const.observed_shift
     if keep is not None:
-        space = twin_space(preset)
+        space = twin_space(params)
         seen = constants_of(params, readout_space(
             space.generator, {r: np.where(keep, w, 0.0) for r, w in space.weights.items()}))
         latent_arm = {a: np.array([const.latent_shift[k][a] for k in LATENTS]) for a in ARMS}
@@ -533,7 +564,7 @@ def _reported_d() -> dict:
 REPORTED_D = _reported_d()
 
 
-def score_variance_shares(preset: str) -> pd.DataFrame:
+def score_variance_shares(params: Parameters) -> pd.DataFrame:
     """Decompose a session's signature score by the twin's measurement model.
 
     Over baseline sessions of naive participants (between-participant variation of the
@@ -542,13 +573,19 @@ def score_variance_shares(preset: str) -> pd.DataFrame:
     correlation this implies between the score and the latent response it targets
     (:data:`TARGET_LATENT`). A prediction of the model, to set beside the measured one.
 
+    Parameters
+    ----------
+    params : mindpain.twin.params.Parameters
+        The twin's parameters; the shares are the same in every world and with or without
+        the transfer (they read no planted shift).
+
     Returns
     -------
     pandas.DataFrame
         Index ``readout``; ``target, loading, latent_share, noise_share,
         idiosyncratic_share, generic_share, predicted_r``.
     """
-    const = derive_constants(preset, "ideal")
+    const = derive_constants(params)
     cov_b = const.latent_cov("level")
     rows = []
     for k, r in enumerate(READOUTS):

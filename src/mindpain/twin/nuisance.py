@@ -55,7 +55,7 @@ _OVERSAMPLING = 16
 
 
 @lru_cache(maxsize=8)
-def _box(preset: str, margin: int, shape: tuple, mask_bytes: bytes):
+def _box(margin: int, shape: tuple, mask_bytes: bytes):
     mask = np.frombuffer(mask_bytes, dtype=bool).reshape(shape)
     idx = np.argwhere(mask)
     lo = np.maximum(idx.min(0) - margin, 0)
@@ -82,7 +82,7 @@ def fast_smooth_field(space: GeneratorSpace, rng: np.random.Generator, n: int,
     """
     sigma = space.noise_sigma_vox if sigma_vox is None else float(sigma_vox)
     margin = int(np.ceil(_TRUNCATE * sigma))
-    box, sub = _box(space.preset, margin, space.shape, space.mask.tobytes())
+    box, sub = _box(margin, space.shape, space.mask.tobytes())
     shape = tuple(s.stop - s.start for s in box)
     white = rng.standard_normal(shape + (n,), dtype=np.float32)
     field = ndimage.gaussian_filter(white, (sigma,) * 3 + (0,), mode="constant",
@@ -137,12 +137,15 @@ def framewise_displacement(motion: np.ndarray) -> np.ndarray:
 
 
 @lru_cache(maxsize=8)
-def _motion_geometry(preset: str):
-    """Per-voxel ``(A, grad, s0)``: displacement per parameter ``(n_vox, 3, 6)``, gradient of S0."""
+def _motion_geometry(params):
+    """Per-voxel ``(A, grad, s0)``: displacement per parameter ``(n_vox, 3, 6)``, gradient of S0.
+
+    On the grid of ``params``' generator space (:func:`mindpain.twin.patterns.generator_space`).
+    """
     from mindpain.core.images import voxel_coords
     from mindpain.twin.patterns import generator_space
 
-    space = generator_space(preset)
+    space = generator_space(params)
     xyz = voxel_coords(space.shape, space.affine)[space.mask]
     r = xyz - xyz.mean(0)
     n = r.shape[0]
@@ -174,7 +177,7 @@ def motion_signal(space: GeneratorSpace, params, motion: np.ndarray) -> np.ndarr
     FD.
     """
     art = params["nuisance.motion_artifact"]
-    coef, dz_coef = _motion_coefficients(space.preset, float(art["gain"]))
+    coef, dz_coef = _motion_coefficients(params, float(art["gain"]))
     m = motion.T.astype(np.float32)
     out = coef @ m
     out -= np.float32(art["nonlinear"]) * out * out
@@ -190,8 +193,8 @@ def motion_signal(space: GeneratorSpace, params, motion: np.ndarray) -> np.ndarr
 
 
 @lru_cache(maxsize=8)
-def _motion_coefficients(preset: str, gain: float):
-    A, grad, s0 = _motion_geometry(preset)
+def _motion_coefficients(params, gain: float):
+    A, grad, s0 = _motion_geometry(params)
     coef = -100.0 * gain * np.einsum("vj,vjk->vk", grad, A) / s0[:, None]
     return coef.astype(np.float32), A[:, 2, :].astype(np.float32)
 
@@ -221,7 +224,7 @@ def physio(space: GeneratorSpace, params, n_t: int, rng: np.random.Generator):
     ph = params["nuisance.physio"]
     tr = params["task.repetition_time"]
     t = np.arange(n_t) * tr
-    _, grad, _ = _motion_geometry(space.preset)
+    _, grad, _ = _motion_geometry(params)
     edge = np.linalg.norm(grad, axis=1)
     edge = 0.5 + edge / edge.mean()
     edge /= np.sqrt((edge**2).mean())

@@ -15,13 +15,13 @@ import numpy as np
 import pandas as pd
 
 from mindpain.core.config import derive_rng
-from mindpain.core.vocabulary import DEFAULT_WORLD, RATING_OUTCOMES
+from mindpain.core.vocabulary import RATING_OUTCOMES
 from mindpain.twin.model import ARMS, LATENT_OUTCOMES, READOUTS, derive_constants
-from mindpain.twin.params import load_parameters
+from mindpain.twin.params import Parameters
 from mindpain.twin.patterns import LATENTS
 
 
-def draw_participants(preset: str, seed: int, world: str = DEFAULT_WORLD,
+def draw_participants(params: Parameters, seed: int,
                       dropout_log_odds: float | None = None) -> pd.DataFrame:
     """Draw the participants table: id, group, age, sex, sessions, practice hours.
 
@@ -30,17 +30,32 @@ def draw_participants(preset: str, seed: int, world: str = DEFAULT_WORLD,
     session is random (missing completely at random) unless the dropout depends on the
     baseline (``design.dropout_baseline_log_odds``, or ``dropout_log_odds`` if given, not
     0): then :func:`mar_dropout` chooses each arm's dropouts from the participants'
-    baseline nociceptive responses (those :func:`draw_truth` draws for ``world``).
+    baseline nociceptive responses (those :func:`draw_truth` draws in ``params``' world).
+
+    Parameters
+    ----------
+    params : mindpain.twin.params.Parameters
+        The twin's parameters (design; world of the baseline that dropout may depend on).
+    seed : int
+        Master seed.
+    dropout_log_odds : float, optional
+        Log odds ratio of dropping out per SD of the baseline (default: the parameter
+        file's).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per participant.
     """
-    table = _draw_participants(preset, seed)
-    log_odds = (load_parameters(preset)["design.dropout_baseline_log_odds"]
+    table = _draw_participants(params, seed)
+    log_odds = (params["design.dropout_baseline_log_odds"]
                 if dropout_log_odds is None else float(dropout_log_odds))
     if log_odds != 0.0:
-        table = mar_dropout(table, preset, seed, world, log_odds)
+        table = mar_dropout(table, params, seed, log_odds)
     return table
 
 
-def mar_dropout(participants: pd.DataFrame, preset: str, seed: int, world: str,
+def mar_dropout(participants: pd.DataFrame, params: Parameters, seed: int,
                 log_odds: float) -> pd.DataFrame:
     r"""Re-draw who drops out of each arm, with odds that depend on the baseline response.
 
@@ -50,10 +65,21 @@ def mar_dropout(participants: pd.DataFrame, preset: str, seed: int, world: str,
     :math:`\exp(\beta z)`, where :math:`z` is the participant's baseline (``pre``)
     nociceptive response standardised within the arm and :math:`\beta` is ``log_odds``
     (the log odds ratio of dropping out per SD, between two remaining participants). The
-    baseline is the latent response :func:`draw_truth` draws for the same seed and
-    ``world`` (the value the baseline scan measures with noise), so the missingness depends
-    on the baseline only: missing at random given it. Random stream:
+    baseline is the latent response :func:`draw_truth` draws for the same seed in
+    ``params``' world (the value the baseline scan measures with noise), so the missingness
+    depends on the baseline only: missing at random given it. Random stream:
     ``derive_rng(seed, "dropout")``.
+
+    Parameters
+    ----------
+    participants : pandas.DataFrame
+        :func:`draw_participants` without baseline-dependent dropout.
+    params : mindpain.twin.params.Parameters
+        The twin's parameters (arm sizes, world of the baseline).
+    seed : int
+        Master seed.
+    log_odds : float
+        Log odds ratio of dropping out per SD of the baseline.
 
     Returns
     -------
@@ -61,10 +87,9 @@ def mar_dropout(participants: pd.DataFrame, preset: str, seed: int, world: str,
         ``participants`` with ``completed_post`` re-drawn within each arm.
     """
     rows, post = _session_index(participants)
-    values = _draw_sessions(participants, preset, derive_rng(seed, "truth"), rows, post,
-                            world=world, pre_only=True)
+    values = _draw_sessions(participants, params, derive_rng(seed, "truth"), rows, post,
+                            pre_only=True)
     baseline = values[:, LATENT_OUTCOMES.index("nociceptive")]
-    params = load_parameters(preset)
     rng = derive_rng(seed, "dropout")
     out = participants.copy()
     for arm in ARMS:
@@ -92,8 +117,7 @@ def baseline_completers(baseline: np.ndarray, n_dropouts: int, log_odds: float,
     return remaining
 
 
-def _draw_participants(preset: str, seed: int) -> pd.DataFrame:
-    params = load_parameters(preset)
+def _draw_participants(params: Parameters, seed: int) -> pd.DataFrame:
     rng = derive_rng(seed, "participants")
     completers, dropouts = params["design.n_completers"], params["design.n_baseline_only"]
     slots = [(arm, True) for arm in ARMS for _ in range(completers[arm])]
@@ -178,8 +202,7 @@ def practice_moments(params) -> dict:
             "c_rd": float(v_l + c_f1f)}
 
 
-def _meditator_terms(participants: pd.DataFrame, preset: str,
-                    world: str = DEFAULT_WORLD) -> dict:
+def _meditator_terms(participants: pd.DataFrame, params: Parameters) -> dict:
     """Per-participant shifts of the meditators' true levels (group and dose terms).
 
     Log10 retreat and non-retreat hours are standardised with their exact population
@@ -187,7 +210,8 @@ def _meditator_terms(participants: pd.DataFrame, preset: str,
     terms average zero: ``group_d`` alone sets the meditators' mean difference. The
     parameter file states the terms in SD of the observed NPS and SIIPS1 (and ratings);
     the NPS and SIIPS1 terms are mapped to latent shifts through the loadings
-    (:meth:`~mindpain.twin.model.Constants.to_latent`).
+    (:meth:`~mindpain.twin.model.Constants.to_latent`). The terms read no planted shift:
+    they are the same in every world and with or without the transfer.
 
     Returns
     -------
@@ -195,8 +219,7 @@ def _meditator_terms(participants: pd.DataFrame, preset: str,
         :data:`~mindpain.twin.model.LATENT_OUTCOMES` -> array of shifts, one per
         participant.
     """
-    params = load_parameters(preset)
-    const = derive_constants(preset, world)
+    const = derive_constants(params)
     mom = practice_moments(params)
     ltm = participants["group"].eq("LTM").to_numpy()
     log_r = np.log10(np.maximum(participants["retreat_hours"].to_numpy(dtype=float), 1.0))
@@ -218,14 +241,26 @@ def _meditator_terms(participants: pd.DataFrame, preset: str,
     return terms
 
 
-def draw_truth(participants: pd.DataFrame, preset: str, seed: int, rng=None,
-               world: str = DEFAULT_WORLD, transfer: bool = True) -> pd.DataFrame:
+def draw_truth(participants: pd.DataFrame, params: Parameters, seed: int,
+               rng=None) -> pd.DataFrame:
     """Draw the true (latent) responses of every participant and session.
 
-    In the ``realistic`` world (default) the latent responses' deviations are skewed and the
-    arms' true changes have unequal SDs (:func:`realistic_deviations`); ``ideal`` draws them
-    Gaussian with equal SDs, from the same random numbers. ``transfer``: the planting
-    (:func:`~mindpain.twin.model.derive_constants`; ``False`` only to measure the transfer).
+    In the ``realistic`` world the latent responses' deviations are skewed and the arms' true
+    changes have unequal SDs (:func:`realistic_deviations`); ``ideal`` draws them Gaussian
+    with equal SDs, from the same random numbers. The planting is ``params``'
+    (:func:`~mindpain.twin.model.derive_constants`; parameters loaded without the transfer
+    only to measure the transfer).
+
+    Parameters
+    ----------
+    participants : pandas.DataFrame
+        :func:`draw_participants`.
+    params : mindpain.twin.params.Parameters
+        The twin's parameters of a preset and world, with or without the transfer.
+    seed : int
+        Master seed (stream ``derive_rng(seed, "truth")`` unless ``rng`` is given).
+    rng : numpy.random.Generator, optional
+        The random stream to draw from.
 
     Returns
     -------
@@ -237,8 +272,7 @@ def draw_truth(participants: pd.DataFrame, preset: str, seed: int, rng=None,
     """
     rng = derive_rng(seed, "truth") if rng is None else rng
     rows, post = _session_index(participants)
-    values = _draw_sessions(participants, preset, rng, rows, post, world=world,
-                            transfer=transfer)
+    values = _draw_sessions(participants, params, rng, rows, post)
     truth = participants[["participant_id", "group"]].iloc[rows].reset_index(drop=True)
     truth.insert(1, "session", np.where(post, "post", "pre"))
     for j, k in enumerate(LATENT_OUTCOMES):
@@ -279,27 +313,26 @@ def realistic_deviations(params, level: np.ndarray, change: np.ndarray, sd_b, sd
     return level, change
 
 
-def _draw_sessions(participants, preset, rng, rows, post, terms=None,
-                   world: str = "ideal", pre_only: bool = False,
-                   transfer: bool = True) -> np.ndarray:
+def _draw_sessions(participants, params: Parameters, rng, rows, post, terms=None,
+                   pre_only: bool = False) -> np.ndarray:
     """Draw ``(n_sessions, 4)`` true values of :data:`LATENT_OUTCOMES` (one replication).
 
-    ``pre_only``: return every participant's baseline values, ``(n_participants, 4)``.
-    ``transfer``: plant through the world's pipeline transfer
-    (:func:`~mindpain.twin.model.derive_constants`).
+    In ``params``' world, planted as ``params`` plant
+    (:func:`~mindpain.twin.model.derive_constants`). ``pre_only``: return every
+    participant's baseline values, ``(n_participants, 4)``.
     """
-    const = derive_constants(preset, world, transfer)
+    const = derive_constants(params)
     n = len(participants)
     corr = const.correlation
     sd_b = np.array([const.between_sd[k] for k in LATENT_OUTCOMES])
     sd_c = np.array([const.change_sd[k] for k in LATENT_OUTCOMES])
     level = rng.multivariate_normal(np.zeros(4), corr, size=n) * sd_b
     change = rng.multivariate_normal(np.zeros(4), corr, size=n) * sd_c
-    if world == "realistic":
-        level, change = realistic_deviations(load_parameters(preset, world), level, change,
-                                             sd_b, sd_c, participants["group"])
+    if params.realistic:
+        level, change = realistic_deviations(params, level, change, sd_b, sd_c,
+                                             participants["group"])
     mean = np.array([const.mean[k] for k in LATENT_OUTCOMES])
-    terms = _meditator_terms(participants, preset, world) if terms is None else terms
+    terms = _meditator_terms(participants, params) if terms is None else terms
     pre = mean + level + np.column_stack([terms[k] for k in LATENT_OUTCOMES])
     shift = np.array([[const.latent_shift[k].get(g, 0.0) for k in LATENT_OUTCOMES]
                       for g in participants["group"]])
@@ -313,7 +346,7 @@ def _draw_sessions(participants, preset, rng, rows, post, terms=None,
     return np.where(post[:, None], after[rows], pre[rows])
 
 
-def simulate_observed(preset: str, seed: int, n_replications: int) -> pd.DataFrame:
+def simulate_observed(params: Parameters, seed: int, n_replications: int) -> pd.DataFrame:
     """Draw observed participant-level outcomes for many replications, without BOLD.
 
     Each replication redraws the participants' latent responses (same design, same
@@ -325,8 +358,11 @@ def simulate_observed(preset: str, seed: int, n_replications: int) -> pd.DataFra
 
     Parameters
     ----------
-    preset : {"small", "full"}
-        Design and grid whose constants are used.
+    params : mindpain.twin.params.Parameters
+        The twin's parameters whose design, constants and planting are used: the
+        participant-level studies (trial and meditator calibration, design analysis) pass
+        :func:`~mindpain.twin.params.participant_level_parameters`, the measurement model's
+        own planting in the ideal world.
     seed : int
         Master seed; replication *r* uses streams derived from it and *r*.
     n_replications : int
@@ -341,19 +377,21 @@ def simulate_observed(preset: str, seed: int, n_replications: int) -> pd.DataFra
 
     Examples
     --------
-    >>> obs = simulate_observed("small", seed=1, n_replications=2)
+    >>> from mindpain.twin.params import participant_level_parameters
+    >>> params = participant_level_parameters("small")
+    >>> obs = simulate_observed(params, seed=1, n_replications=2)
     >>> sorted(obs["replication"].unique().tolist())
     [0, 1]
     """
-    const = derive_constants(preset, "ideal", transfer=False)
-    participants = draw_participants(preset, seed)
+    const = derive_constants(params)
+    participants = draw_participants(params, seed)
     rows, post = _session_index(participants)
-    terms = _meditator_terms(participants, preset, "ideal")
+    terms = _meditator_terms(participants, params)
     n_ses = rows.size
     values = np.empty((n_replications, n_ses, len(READOUTS) + 2 + len(LATENTS)))
     for rep in range(n_replications):
         rng = derive_rng(seed, "replication", rep)
-        truth = _draw_sessions(participants, preset, rng, rows, post, terms, transfer=False)
+        truth = _draw_sessions(participants, params, rng, rows, post, terms)
         latent = truth[:, :len(LATENTS)]
         noise = rng.multivariate_normal(np.zeros(len(READOUTS)), const.measurement_cov,
                                         size=n_ses)

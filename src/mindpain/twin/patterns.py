@@ -32,7 +32,7 @@ from scipy import ndimage
 
 from mindpain.core.config import derive_rng
 from mindpain.core.images import mask_array, mni_grid, template_intensity, voxel_coords
-from mindpain.twin.params import load_parameters
+from mindpain.twin.params import Parameters
 
 #: The latent responses of a session, one spatial pattern each.
 LATENTS = ("nociceptive", "modulatory")
@@ -120,10 +120,22 @@ def build_pattern(params, name: str, xyz: np.ndarray, mask: np.ndarray, voxel: f
     return mix / np.abs(mix).max()
 
 
-@lru_cache(maxsize=4)
-def generator_space(preset: str) -> GeneratorSpace:
-    """Build the :class:`GeneratorSpace` of ``preset`` (deterministic; cached)."""
-    params = load_parameters(preset)
+@lru_cache(maxsize=8)
+def generator_space(params: Parameters) -> GeneratorSpace:
+    """Build the :class:`GeneratorSpace` of ``params``' preset (deterministic; cached).
+
+    Parameters
+    ----------
+    params : mindpain.twin.params.Parameters
+        The twin's parameters (:func:`~mindpain.twin.params.load_parameters`); the space
+        reads the preset's grid and the ``patterns`` section, the same in every world.
+
+    Returns
+    -------
+    GeneratorSpace
+        Grid, mask and the generator's fixed maps.
+    """
+    preset = params.preset
     voxel = float(params["bold.voxel_size"][preset])
     shape, affine = mni_grid(voxel)
     mask = mask_array(voxel).copy()

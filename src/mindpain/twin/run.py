@@ -15,10 +15,9 @@ import numpy as np
 import pandas as pd
 
 from mindpain.core.config import derive_rng
-from mindpain.core.vocabulary import DEFAULT_WORLD
 from mindpain.twin import nuisance
 from mindpain.twin.bold import session_patterns, synthesize_run
-from mindpain.twin.params import load_parameters
+from mindpain.twin.params import Parameters
 from mindpain.twin.patterns import generator_space
 from mindpain.twin.task import frame_times, make_run_events
 
@@ -54,14 +53,16 @@ def _blas_controller():
     return ThreadpoolController()
 
 
-def make_run(preset: str, seed: int, rec: dict, run: int, hot: float,
-             world: str = DEFAULT_WORLD) -> RunData:
+def make_run(params: Parameters, seed: int, rec: dict, run: int, hot: float) -> RunData:
     """Simulate one run of one participant-session.
 
     Parameters
     ----------
-    preset : str
-        Twin preset (grid and design).
+    params : mindpain.twin.params.Parameters
+        The twin's parameters: preset (grid and design) and world. In the ``ideal`` world
+        the run reproduces the generator that uses the analysis model itself
+        (byte-identical BOLD for the same seed); the ``realistic`` world adds the nuisance
+        of :mod:`mindpain.twin.nuisance`.
     seed : int
         Master seed; every stream is derived from it, the participant, session and run.
     rec : dict
@@ -71,13 +72,13 @@ def make_run(preset: str, seed: int, rec: dict, run: int, hot: float,
         Run number (from 1).
     hot : float
         The participant's calibrated hot temperature.
-    world : {"realistic", "ideal"}
-        ``ideal`` reproduces the generator that uses the analysis model itself (byte-identical
-        BOLD for the same seed); ``realistic`` adds the nuisance of
-        :mod:`mindpain.twin.nuisance`.
+
+    Returns
+    -------
+    RunData
+        The run's events, BOLD, confounds and what was planted beyond the latent truth.
     """
-    params = load_parameters(preset, world)
-    space = generator_space(preset)
+    space = generator_space(params)
     pid, ses = rec["participant_id"], rec["session"]
     events = make_run_events(derive_rng(seed, "events", pid, ses, run), params,
                              hot_temperature=hot, session_means=rec)
