@@ -1,17 +1,25 @@
-"""The chapters run unchanged on a user's BIDS dataset (no planted truth, no twin files).
+"""The chapters run unchanged on a user's dataset, and on a study's own names the same.
 
-The dataset here is a copy of the small twin without ``derivatives/`` — to the code it
-is just a BIDS dataset of the heat task, as a user's would be (``MINDPAIN_BIDS``).
+Two copies of the small twin are read as a user's data (no planted truth, no twin
+description): :func:`_foreign_helpers.standard_copy`, in the book's names, and
+:func:`_foreign_helpers.foreign_copy`, the same data laid out as a real study arrives
+(task ``pain``, sessions ``1``/``2``, conditions ``high``/``low``, arms in lower case in a
+column ``arm``, ratings and practice hours in columns of their own, fMRIPrep derivatives
+with a ``T1w`` space beside ``MNI152NLin2009cAsym_res-2``) with its dataset map. Every
+chapter runs on both and must write the same result tables (the same data under other
+names) and glue the same numbers into its prose and tables, without writing into either
+dataset.
 """
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import jupytext
 import nbclient
+import pandas as pd
 import pytest
+from _foreign_helpers import foreign_copy, standard_copy
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "notebooks").glob("*.md"))
@@ -20,23 +28,58 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def user_bids(small_twin, tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("own") / "my-bids"
-    shutil.copytree(small_twin, root, ignore=shutil.ignore_patterns("derivatives"))
-    return root
+def layouts(small_twin, tmp_path_factory) -> dict:
+    root = tmp_path_factory.mktemp("own")
+    return {"standard": standard_copy(small_twin, root / "my-bids"),
+            "foreign": foreign_copy(small_twin, root / "study")}
 
 
-@pytest.mark.parametrize("chapter", CHAPTERS, ids=[p.stem for p in CHAPTERS])
-def test_chapter_runs_on_a_users_bids_dataset(chapter, user_bids, tmp_path, monkeypatch):
-    monkeypatch.setenv("MINDPAIN_BIDS", str(user_bids))
+def _tree(folder: Path) -> dict:
+    return {str(p.relative_to(folder)): p.stat().st_mtime_ns for p in folder.rglob("*")}
+
+
+def _run_chapter(chapter: Path, bids_dir: Path, results: Path, monkeypatch,
+                 fmriprep: Path | None = None) -> dict:
+    """Execute ``chapter`` on ``bids_dir``; return what it glues (name -> text)."""
+    monkeypatch.setenv("MINDPAIN_BIDS", str(bids_dir))
     monkeypatch.setenv("MINDPAIN_PRESET", "small")
-    monkeypatch.setenv("MINDPAIN_WORK", str(user_bids.parent / "work"))
-    monkeypatch.setenv("MINDPAIN_RESULTS", str(tmp_path / "results"))
+    monkeypatch.setenv("MINDPAIN_WORK", str(bids_dir.parent / f"work-{bids_dir.name}"))
+    monkeypatch.setenv("MINDPAIN_RESULTS", str(results))
     monkeypatch.setenv("MPLBACKEND", "Agg")
+    if fmriprep is not None:
+        monkeypatch.setenv("MINDPAIN_FMRIPREP", str(fmriprep))
+    else:
+        monkeypatch.delenv("MINDPAIN_FMRIPREP", raising=False)
+    before = _tree(bids_dir)
     nb = jupytext.read(chapter)
     nbclient.NotebookClient(nb, timeout=900, kernel_name="python3",
                             resources={"metadata": {"path": str(chapter.parent)}}).execute()
     stderr = [o["text"] for c in nb.cells for o in c.get("outputs", [])
               if o.get("name") == "stderr" and "IProgress" not in o["text"]]
     assert stderr == []
-    assert not (user_bids / "derivatives").exists(), "analysis wrote into the user's dataset"
+    assert _tree(bids_dir) == before, "analysis wrote into the user's dataset"
+    return {o["metadata"]["scrapbook"]["name"]: o["data"].get("text/plain")
+            for c in nb.cells for o in c.get("outputs", [])
+            if "scrapbook" in o.get("metadata", {})}
+
+
+def _tables(folder: Path) -> dict:
+    return {p.relative_to(folder).as_posix(): p for p in sorted(folder.rglob("*.tsv"))}
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=[p.stem for p in CHAPTERS])
+def test_chapter_runs_on_a_users_dataset_and_its_own_names_give_the_same_tables(
+        chapter, layouts, tmp_path, monkeypatch):
+    standard, foreign = layouts["standard"], layouts["foreign"]
+    glued = _run_chapter(chapter, standard, tmp_path / "standard", monkeypatch)
+    again = _run_chapter(chapter, foreign, tmp_path / "foreign", monkeypatch,
+                         fmriprep=foreign / "derivatives" / "fmriprep")
+    assert glued, "the chapter glued nothing"
+    differ = sorted(k for k in glued.keys() | again.keys() if glued.get(k) != again.get(k))
+    assert differ == [], {k: (glued.get(k), again.get(k)) for k in differ[:5]}
+    a, b = _tables(tmp_path / "standard"), _tables(tmp_path / "foreign")
+    assert set(a) == set(b)
+    for name in a:
+        left, right = (pd.read_csv(t[name], sep="\t", dtype=str, keep_default_na=False)
+                       for t in (a, b))
+        pd.testing.assert_frame_equal(left, right, obj=name)

@@ -112,7 +112,8 @@ def _first_level(args) -> int:
                               participant_label=args.participant_label,
                               smoothing_fwhm=args.smoothing_fwhm or None, n_jobs=n_jobs,
                               dask_scheduler=args.dask_scheduler or cfg.dask_scheduler,
-                              space=args.space, progress=not args.quiet)
+                              space=args.space, dataset_map=args.dataset_map,
+                              progress=not args.quiet)
     for path, reason in [*summary.excluded, *summary.warnings]:
         print(f"mindpain first-level: warning: {path}: {reason}", file=sys.stderr)
     stream = sys.stderr if summary.failed else sys.stdout
@@ -210,6 +211,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the one output space to fit, e.g. MNI152NLin2009cAsym or "
                         "MNI152NLin2009cAsym:res-2 (default: the first MNI152 space present; "
                         "the signatures are defined in MNI152 space)")
+    p.add_argument("--dataset-map", default=None, metavar="TOML",
+                   help="how the dataset names its task, conditions and sessions "
+                        "(mindpain.bids.datamap; default: mindpain-map.toml beside the "
+                        "dataset, else the book's names: task heat, hot/warm, pre/post)")
     p.add_argument("--quiet", action="store_true", help="no progress bars or summary line")
     p.set_defaults(func=_first_level, parser=p)
 

@@ -19,7 +19,7 @@ from mindpain.core.checksums import (
     tree_state,
 )
 from mindpain.core.config import Config
-from mindpain.core.vocabulary import RATING_OUTCOMES, TRIAL_OUTCOMES
+from mindpain.core.vocabulary import MOTION_CONFOUNDS, RATING_OUTCOMES, TRIAL_OUTCOMES
 
 
 def ensure_dataset(cfg: Config) -> Path:
@@ -41,6 +41,22 @@ def twin_confounds_dir(bids_dir) -> Path | None:
     return folder if folder.is_dir() else None
 
 
+def first_level_inputs(cfg: Config, bids_dir) -> dict:
+    """Keyword arguments of the first level for the configured dataset.
+
+    The twin's confounds folder (realistic world) for raw BOLD, or the user's fMRIPrep
+    derivatives (``MINDPAIN_FMRIPREP``) with the book's motion confounds; the output space
+    (``MINDPAIN_SPACE``) and the dataset map (``MINDPAIN_DATASET_MAP``). Both
+    :func:`ensure_first_level` and chapter 2 fit with these.
+    """
+    fmriprep = cfg.fmriprep_dir
+    return {"fmriprep": fmriprep,
+            "confounds_dir": None if fmriprep else twin_confounds_dir(bids_dir),
+            # the book's model: the motion set, also from fMRIPrep's confounds
+            "confounds": MOTION_CONFOUNDS if fmriprep else None,
+            "space": cfg.space, "dataset_map": cfg.dataset_map}
+
+
 def first_level_dir(cfg: Config) -> Path:
     """Return the folder of the first-level derivatives of the configured dataset."""
     return cfg.derivatives_dir / "first-level"
@@ -59,19 +75,20 @@ def ensure_first_level(cfg: Config, progress: bool = False) -> Path:
 
     bids_dir = ensure_dataset(cfg)
     out = first_level_dir(cfg)
-    confounds_dir = twin_confounds_dir(bids_dir)
-    if checked_before(_first_level_check(bids_dir, out, confounds_dir)[0]):
+    kwargs = first_level_inputs(cfg, bids_dir)
+    inputs = tuple(kwargs[k] for k in ("confounds_dir", "fmriprep", "space", "dataset_map"))
+    if checked_before(_first_level_check(bids_dir, out, inputs)[0]):
         return out
     summary = run_first_level(bids_dir, out, n_jobs=cfg.n_jobs, progress=progress,
-                              confounds_dir=confounds_dir, dask_scheduler=cfg.dask_scheduler)
+                              dask_scheduler=cfg.dask_scheduler, **kwargs)
     if not summary.ok:
         raise MindpainError(f"first level failed for {len(summary.failed)} run(s); "
                             f"see {out}", bids_dir)
-    remember_checked(*_first_level_check(bids_dir, out, confounds_dir))
+    remember_checked(*_first_level_check(bids_dir, out, inputs))
     return out
 
 
-def _first_level_check(bids_dir, out, confounds_dir) -> tuple[str, int]:
+def _first_level_check(bids_dir, out, inputs) -> tuple[str, int]:
     """Key of "every first-level output of this dataset is current": code and both trees.
 
     While no file under the dataset or its derivatives changed (nor the code that fits and
@@ -80,10 +97,15 @@ def _first_level_check(bids_dir, out, confounds_dir) -> tuple[str, int]:
     """
     from mindpain import __version__
 
+    confounds_dir, fmriprep, space, dataset_map = inputs
     tree, newest = tree_state(bids_dir, out)
+    if fmriprep is not None:
+        tree += "\t" + tree_state(fmriprep, out)[0]
     code = code_fingerprint(code_closure("mindpain.first_level.runs"))
     key = "\t".join(["first-level", __version__, code, str(bids_dir), str(out),
                      str(confounds_dir), tree])
+    if any(v is not None for v in (fmriprep, space, dataset_map)):
+        key += "\t" + "\t".join(str(v) for v in (fmriprep, space, dataset_map))
     return key, newest
 
 
@@ -140,9 +162,9 @@ def load_outcomes(cfg: Config) -> pd.DataFrame:
     wide = whole.pivot_table(index=["participant_id", "session"], columns="outcome",
                              values="response", aggfunc="first").reset_index()
     wide.columns.name = None
-    ratings = session_ratings(load_events(bids_dir))[["participant_id", "session",
-                                                      *RATING_OUTCOMES]]
-    participants = load_participants(bids_dir)
+    ratings = session_ratings(load_events(bids_dir, dataset_map=cfg.dataset_map))[
+        ["participant_id", "session", *RATING_OUTCOMES]]
+    participants = load_participants(bids_dir, cfg.dataset_map)
     keep = [c for c in ("participant_id", "group", "age", "sex") if c in participants]
     table = (wide.merge(ratings, on=["participant_id", "session"], how="outer")
              .merge(participants[keep], on="participant_id", how="left"))

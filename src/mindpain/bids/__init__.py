@@ -41,10 +41,23 @@ Inputs are checked once, here: a missing file or column, or a value that would s
 wrong numbers, raises :class:`mindpain.core.errors.MindpainError` naming the file and what was
 expected.
 
-The modules under it: :mod:`mindpain.bids.query` (entities, sidecars, runs, repetition
-time), :mod:`mindpain.bids.tables` (TSV tables), :mod:`mindpain.bids.images` (one BOLD run).
+A study's own names (a task ``pain``, conditions ``high``/``low``, sessions ``1``/``2``, arms
+in lower case, ratings in columns of its own) are declared in a dataset map
+(:mod:`mindpain.bids.datamap`, ``mindpain-map.toml`` beside the dataset); every reader here
+translates on read, so what it returns is in the book's names.
+
+The modules under it: :mod:`mindpain.bids.datamap` (the dataset map),
+:mod:`mindpain.bids.query` (entities, sidecars, runs, repetition time),
+:mod:`mindpain.bids.tables` (TSV tables), :mod:`mindpain.bids.images` (one BOLD run).
 """
 
+from mindpain.bids.datamap import (
+    MAP_FILE,
+    DatasetMap,
+    read_map,
+    resolve_map,
+    write_map,
+)
 from mindpain.bids.images import (
     bold_grid,
     constant_bold,
@@ -84,6 +97,7 @@ from mindpain.bids.tables import (
     RATING_COLUMNS,
     TRUTH_TSV,
     check_columns,
+    check_run_conditions,
     expand_confound_columns,
     load_confounds,
     load_events,
@@ -98,11 +112,13 @@ from mindpain.bids.tables import (
 __all__ = [
     "CONFOUND_MAX", "DEFAULT_SPACE", "EVENT_COLUMNS", "PARTICIPANT_COLUMNS", "RATING_COLUMNS",
     "RUN_ENTITIES", "RUN_ORDER", "TRUTH_TSV", "TR_MAX_SECONDS", "TR_TOLERANCE_S", "RunSpec",
-    "bids_entities", "bold_grid", "bold_sidecars", "check_columns", "check_dir", "constant_bold",
+    "bids_entities", "bold_grid", "bold_sidecars", "check_columns", "check_dir",
+    "check_run_conditions", "constant_bold",
     "expand_confound_columns", "find_runs", "header_repetition_time", "list_runs",
     "load_bold", "load_confounds", "load_events", "load_participants", "load_run_events",
     "load_truth", "name_prefix", "nonfinite_voxels", "practice_from_bids", "read_confounds",
     "read_bids_table", "read_sidecar",
     "repetition_time", "run_repetition_time", "sidecar_chain", "sidecar_path", "twin_world",
     "MNI_FAMILY", "is_mni_space", "select_space", "space_entities", "space_of",
+    "MAP_FILE", "DatasetMap", "read_map", "resolve_map", "write_map",
 ]

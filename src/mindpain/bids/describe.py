@@ -394,7 +394,7 @@ def voxel_fit(spec, design, coords_mm) -> dict:
     """
     img = load_bold(spec.bold)
     tr = run_repetition_time(spec)
-    events = load_run_events(spec.events, img.shape[3] * tr)
+    events = load_run_events(spec.events, img.shape[3] * tr, renamed=spec.trial_types)
     ijk = np.rint(np.linalg.solve(img.affine, np.r_[coords_mm, 1])[:3]).astype(int)
     observed, fitted, _ = percent_signal_fit(img.dataobj[ijk[0], ijk[1], ijk[2], :], design)
     r2 = 1 - np.sum((observed - fitted) ** 2) / np.sum((observed - observed.mean()) ** 2)

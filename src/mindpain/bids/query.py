@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mindpain.bids.datamap import check_sessions, resolve_map
 from mindpain.bids.images import header_repetition_time
 from mindpain.core.errors import MindpainError
 from mindpain.core.io import read_json
@@ -237,7 +238,12 @@ def name_prefix(subject, session=None, task: str = TASK) -> str:
 
 @dataclass(frozen=True)
 class RunSpec:
-    """The input files of one run."""
+    """The input files of one run.
+
+    ``session`` is the book's session (``pre``/``post``, translated by the dataset map,
+    :mod:`mindpain.bids.datamap`); ``trial_types`` holds ``(dataset value, book trial type)``
+    pairs for reading its events (empty: the book's own names).
+    """
 
     subject: str
     session: str | None
@@ -248,6 +254,7 @@ class RunSpec:
     space: str = DEFAULT_SPACE
     confounds: Path | None = None
     entities: tuple = ()
+    trial_types: tuple = ()
 
     @property
     def session_key(self) -> tuple:
@@ -273,7 +280,8 @@ class RunSpec:
 
 
 def find_runs(bids_dir, fmriprep=None, participant_label=None, confounds_dir=None,
-              task: str = TASK, space: str | None = None) -> list[RunSpec]:
+              task: str | None = None, space: str | None = None,
+              dataset_map=None) -> list[RunSpec]:
     """List the runs of ``task`` in a BIDS dataset: the package's one run finder.
 
     Parameters
@@ -288,12 +296,16 @@ def find_runs(bids_dir, fmriprep=None, participant_label=None, confounds_dir=Non
         A derivatives folder holding only ``*_desc-confounds_timeseries.tsv`` tables, laid out
         like the raw dataset (the twin's ``derivatives/twin-confounds``), for BOLD taken from
         the raw dataset. Ignored with ``fmriprep`` (its confounds sit beside its BOLD).
-    task : str
-        BIDS task label.
+    task : str, optional
+        BIDS task label (default: the dataset map's, ``heat`` without a map).
     space : str, optional
         The space whose runs are listed (:func:`select_space`: ``NAME`` or ``NAME:res-R``);
         default: the first MNI152 space present. fMRIPrep writes one BOLD per output space;
         only one space is ever fitted.
+    dataset_map : DatasetMap or path-like, optional
+        How the dataset's names map onto the book's (:func:`mindpain.bids.datamap.resolve_map`:
+        default the map file beside the dataset, else the book's names). Each run's session
+        is the book's; a map whose sessions the dataset does not hold is refused.
 
     Returns
     -------
@@ -310,18 +322,23 @@ def find_runs(bids_dir, fmriprep=None, participant_label=None, confounds_dir=Non
     """
     bids_dir = Path(bids_dir)
     check_dataset_description(bids_dir)
-    return _scan_runs(bids_dir, fmriprep, participant_label, confounds_dir, task, space)
+    return _scan_runs(bids_dir, fmriprep, participant_label, confounds_dir, task, space,
+                      dataset_map)
 
 
 def _scan_runs(bids_dir: Path, fmriprep, participant_label, confounds_dir,
-               task: str, space: str | None = None) -> list[RunSpec]:
+               task: str | None, space: str | None = None,
+               dataset_map=None) -> list[RunSpec]:
+    names = resolve_map(bids_dir, dataset_map)
+    task = names.task if task is None else task
+    renamed = () if names.is_book else tuple(names.trial_types().items())
     keep = None if not participant_label else {p.removeprefix("sub-") for p in participant_label}
     if keep is not None:
         absent = sorted(k for k in keep if not (bids_dir / f"sub-{k}").is_dir())
         if absent:
             raise MindpainError(f"no subject folder for participant label(s) "
                                 f"{', '.join(absent)}; expected sub-<label>/ folders", bids_dir)
-    specs = []
+    specs, labels = [], []
     if fmriprep is None:
         pattern, root = f"sub-*/**/func/*_task-{task}*_bold.nii*", bids_dir
     else:
@@ -344,15 +361,19 @@ def _scan_runs(bids_dir: Path, fmriprep, participant_label, confounds_dir,
         elif confounds_dir is not None:
             confounds = Path(confounds_dir) / rel / f"{stem}_desc-confounds_timeseries.tsv"
         run = int(ent["run"]) if ent.get("run", "").isdigit() else None
-        specs.append(RunSpec(subject=ent["sub"], session=ent.get("ses"), run=run, bold=bold,
+        specs.append(RunSpec(subject=ent["sub"], session=names.book_session(ent.get("ses")),
+                             run=run, bold=bold,
                              events=bids_dir / rel / f"{stem}_events.tsv", bids_dir=bids_dir,
                              space=space_of(ent), confounds=confounds,
-                             entities=run_ents))
+                             entities=run_ents, trial_types=renamed))
+        labels.append(ent.get("ses"))
     if not specs:
         expected = (f"sub-*/ses-*/func/sub-*_ses-*_task-{task}_run-*_bold.nii.gz"
                     if fmriprep is None else
                     f"sub-*/ses-*/func/*_task-{task}_*_space-*_desc-preproc_bold.nii.gz")
         raise MindpainError(f"no task-{task} BOLD runs found; expected files {expected}", root)
+    if names.source is not None:
+        check_sessions(names, labels, bids_dir)
     chosen = select_space((s.space for s in specs), space, root)
     specs = [s for s in specs if s.space == chosen]
     specs.sort(key=lambda s: s.order)
@@ -366,7 +387,7 @@ def _scan_runs(bids_dir: Path, fmriprep, participant_label, confounds_dir,
     return specs
 
 
-def list_runs(bids_dir, task: str = TASK) -> pd.DataFrame:
+def list_runs(bids_dir, task: str | None = None, dataset_map=None) -> pd.DataFrame:
     """List the BOLD runs of ``task`` with their events files, as a table.
 
     The runs of :func:`find_runs` that belong to a session (the chapters compare sessions),
@@ -376,8 +397,10 @@ def list_runs(bids_dir, task: str = TASK) -> pd.DataFrame:
     ----------
     bids_dir : str or path-like
         BIDS dataset folder.
-    task : str
-        BIDS task label.
+    task : str, optional
+        BIDS task label (default: the dataset map's).
+    dataset_map : DatasetMap or path-like, optional
+        As in :func:`find_runs`; ``session`` is the book's.
 
     Returns
     -------
@@ -395,10 +418,11 @@ def list_runs(bids_dir, task: str = TASK) -> pd.DataFrame:
         # ['participant_id', 'session', 'run', 'bold_path', 'events_path']
     """
     root = check_dir(bids_dir)
-    specs = [s for s in _scan_runs(root, None, None, None, task) if s.session is not None]
+    specs = [s for s in _scan_runs(root, None, None, None, task, dataset_map=dataset_map)
+             if s.session is not None]
     if not specs:
-        raise MindpainError(f"no task-{task} BOLD runs found in a session; expected files "
-                            f"sub-*/ses-*/func/sub-*_ses-*_task-{task}_run-*_bold.nii.gz", root)
+        raise MindpainError("no BOLD runs found in a session; expected files "
+                            "sub-*/ses-*/func/sub-*_ses-*_task-<task>_run-*_bold.nii.gz", root)
     rows = [{"participant_id": f"sub-{s.subject}", "session": s.session,
              "run": 1 if s.run is None else s.run, "bold_path": s.bold,
              "events_path": s.events if s.events.is_file() else None} for s in specs]

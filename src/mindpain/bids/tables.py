@@ -15,13 +15,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mindpain.bids.datamap import MEDITATORS, check_conditions, resolve_map
 from mindpain.bids.query import check_dir, list_runs
 from mindpain.core.errors import MindpainError
 from mindpain.core.io import read_tsv
 from mindpain.core.vocabulary import (
     FRAMEWISE_DISPLACEMENT,
     GROUPS,
-    TASK,
     TRIAL_TYPES,
     TWIN_TRUTH_DIR,
 )
@@ -93,17 +93,22 @@ def _as_bool(series: pd.Series, path: Path) -> pd.Series:
     return text.map(mapping).astype(bool)
 
 
-def load_participants(bids_dir) -> pd.DataFrame:
-    """Load ``participants.tsv`` (and ``phenotype/practice.tsv`` when present).
+def load_participants(bids_dir, dataset_map=None) -> pd.DataFrame:
+    """Load ``participants.tsv`` (and the practice table when present).
 
     Required columns are ``participant_id`` and ``group`` (one of MBSR, HEP, WL, LTM).
     Missing optional columns are filled in: ``cohort`` (``meditator`` for LTM, else
     ``naive``) and ``completed_post`` (whether the participant has a ``ses-post`` folder).
+    With a dataset map (:mod:`mindpain.bids.datamap`) the group column, its values, the
+    after session's folder and the practice table are the map's; the table returned uses the
+    book's names.
 
     Parameters
     ----------
     bids_dir : str or path-like
         BIDS dataset folder (its ``participants.tsv`` and ``phenotype/practice.tsv``).
+    dataset_map : DatasetMap or path-like, optional
+        :func:`mindpain.bids.datamap.resolve_map` (default: the map beside the dataset).
 
     Returns
     -------
@@ -125,38 +130,50 @@ def load_participants(bids_dir) -> pd.DataFrame:
         # ['HEP', 'WL', 'MBSR', 'LTM']
     """
     root = check_dir(bids_dir)
+    names = resolve_map(root, dataset_map)
     path = root / "participants.tsv"
-    table = read_bids_table(path, PARTICIPANT_COLUMNS, "a participants table")
+    column = names.group_column
+    table = read_bids_table(path, ("participant_id", column), "a participants table")
+    if column != "group":
+        table = table.drop(columns=["group"], errors="ignore").rename(columns={column: "group"})
     ids = table["participant_id"].astype(str).str.strip()
     table["participant_id"] = ids.where(ids.str.startswith("sub-"), "sub-" + ids)
     if table["participant_id"].duplicated().any():
         dup = table.loc[table["participant_id"].duplicated(), "participant_id"].tolist()
         raise MindpainError(f"participant_id repeated: {', '.join(dup)}; expected one row per "
                             "participant", path)
-    by_upper = {g.upper(): g for g in GROUPS}
-    group = table["group"].astype(str).str.strip().str.upper()
-    unknown = sorted(set(group[~group.isin(by_upper)]))
+    if names.is_book:
+        by_value = {g.upper(): g for g in GROUPS}
+        group = table["group"].astype(str).str.strip().str.upper()
+        expected = ", ".join(GROUPS)
+    else:
+        by_value = names.book_group()
+        group = table["group"].astype(str).str.strip()
+        expected = (", ".join(by_value) + f" (the groups of {names.where})")
+    unknown = sorted(set(group[~group.isin(by_value)]))
     if unknown:
-        raise MindpainError(f"column group has values {unknown}; expected one of "
-                            f"{', '.join(GROUPS)}", path)
-    table["group"] = group.map(by_upper)
+        raise MindpainError(f"column {column} has values {unknown}; expected one of "
+                            f"{expected}", path)
+    table["group"] = group.map(by_value)
     if "cohort" not in table.columns:
-        table["cohort"] = np.where(table["group"].eq("LTM"), "meditator", "naive")
+        table["cohort"] = np.where(table["group"].eq(MEDITATORS), "meditator", "naive")
     if "completed_post" in table.columns:
         table["completed_post"] = _as_bool(table["completed_post"], path)
     else:
-        table["completed_post"] = [(root / pid / "ses-post").is_dir()
+        post = f"ses-{names.sessions['post']}"
+        table["completed_post"] = [(root / pid / post).is_dir()
                                    for pid in table["participant_id"]]
-    practice = root / "phenotype" / "practice.tsv"
+    practice = root / names.practice["file"]
     if practice.is_file():
-        hours = read_bids_table(practice, ("participant_id", "lifetime_hours", "retreat_hours"),
-                          "a practice table")
+        columns = {names.practice[k]: k for k in ("lifetime_hours", "retreat_hours")}
+        hours = read_bids_table(practice, ("participant_id", *columns),
+                                "a practice table").rename(columns=columns)
         table = table.merge(hours[["participant_id", "lifetime_hours", "retreat_hours"]],
                             on="participant_id", how="left")
     return table
 
 
-def load_events(bids_dir, task: str = TASK) -> pd.DataFrame:
+def load_events(bids_dir, task: str | None = None, dataset_map=None) -> pd.DataFrame:
     """Load the events of every run into one long table (pandas only, no images opened).
 
     Parameters
@@ -164,8 +181,11 @@ def load_events(bids_dir, task: str = TASK) -> pd.DataFrame:
     bids_dir : str or path-like
         BIDS dataset folder; the ``*_events.tsv`` beside each run of :func:`find_runs`
         are read.
-    task : str
-        BIDS task label of the runs whose events are read.
+    task : str, optional
+        BIDS task label of the runs whose events are read (default: the dataset map's).
+    dataset_map : DatasetMap or path-like, optional
+        :func:`mindpain.bids.datamap.resolve_map`: sessions, trial types and rating columns
+        come out in the book's names.
 
     Returns
     -------
@@ -187,7 +207,8 @@ def load_events(bids_dir, task: str = TASK) -> pd.DataFrame:
         events["trial_type"].unique().tolist()
         # ['warm', 'rating', 'hot']
     """
-    runs = list_runs(bids_dir, task)
+    names = resolve_map(bids_dir, dataset_map)
+    runs = list_runs(bids_dir, task, names)
     frames = []
     for rec in runs.itertuples(index=False):
         if rec.events_path is None:
@@ -195,6 +216,9 @@ def load_events(bids_dir, task: str = TASK) -> pd.DataFrame:
                                 f"{rec.bold_path.name.split('_bold.nii')[0]}_events.tsv beside it",
                                 rec.bold_path)
         events = read_bids_table(rec.events_path, EVENT_COLUMNS, "a BIDS events file")
+        if not names.is_book:
+            check_conditions(names, events["trial_type"].dropna(), rec.events_path)
+            events = _book_events(events, names)
         events.insert(0, "run", rec.run)
         events.insert(0, "session", rec.session)
         events.insert(0, "participant_id", rec.participant_id)
@@ -202,8 +226,34 @@ def load_events(bids_dir, task: str = TASK) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def _book_events(events: pd.DataFrame, names) -> pd.DataFrame:
+    """``events`` with the book's trial types and rating columns (a dataset map's)."""
+    renamed = names.trial_types()
+    types = events["trial_type"]
+    out = events.assign(trial_type=types.where(types.isna(), types.astype(str).map(
+        lambda t: renamed.get(t, t))))
+    columns = names.rating_columns()
+    out = out.drop(columns=[c for c in columns.values() if c in out and c not in columns])
+    return out.rename(columns=columns)
+
+
+def check_run_conditions(specs, dataset_map=None) -> None:
+    """Refuse a dataset map whose hot or warm condition the first run's events do not hold.
+
+    ``specs``: :func:`mindpain.bids.query.find_runs` of the dataset; checked before any run
+    is fitted, so a misspelt condition is one error, not one per run.
+    """
+    if not specs:
+        return
+    first = min(specs, key=lambda s: s.order)
+    names = resolve_map(first.bids_dir, dataset_map)
+    if names.source is not None and first.events.is_file():
+        events = read_bids_table(first.events, ("trial_type",), "a BIDS events file")
+        check_conditions(names, events["trial_type"].dropna(), first.events)
+
+
 def load_run_events(path, run_length: float | None = None,
-                    trial_types=TRIAL_TYPES) -> pd.DataFrame:
+                    trial_types=TRIAL_TYPES, renamed=()) -> pd.DataFrame:
     """Read and check one run's events for the GLM (onset, duration, trial_type).
 
     Parameters
@@ -213,7 +263,10 @@ def load_run_events(path, run_length: float | None = None,
     run_length : float, optional
         Length of the run in seconds (volumes x TR); events ending after it are an error.
     trial_types : sequence of str
-        The trial types allowed; ``hot`` and ``warm`` must both occur.
+        The trial types allowed (the book's); ``hot`` and ``warm`` must both occur.
+    renamed : sequence of (str, str), optional
+        ``(dataset value, book trial type)`` pairs of a dataset map
+        (:attr:`mindpain.bids.query.RunSpec.trial_types`), applied before the checks.
 
     Returns
     -------
@@ -241,6 +294,14 @@ def load_run_events(path, run_length: float | None = None,
         raise MindpainError(f"trial_type is n/a (missing) on line {row}; every event needs one "
                             f"of {', '.join(trial_types)}", path)
     types = ev["trial_type"].astype(str)
+    if renamed:
+        from mindpain.bids.datamap import DatasetMap
+
+        book = dict(renamed)
+        check_conditions(DatasetMap(conditions={b: tuple(u for u, v in renamed if v == b)
+                                                for b in set(book.values())},
+                                    source=Path("the dataset map")), types, path)
+        types = types.map(lambda t: book.get(t, t))
     unknown = sorted(set(types) - set(trial_types))
     if unknown:
         hidden = [t for t in unknown if t != t.strip() or not t.isprintable()]
@@ -385,16 +446,22 @@ def load_truth(bids_dir) -> pd.DataFrame | None:
     return read_bids_table(path, ("participant_id", "session"), "the twin's truth table")
 
 
-def practice_from_bids(bids_dir) -> tuple[pd.DataFrame, Path]:
-    """Read ``phenotype/practice.tsv`` of a BIDS dataset (``n/a`` = missing).
+def practice_from_bids(bids_dir, dataset_map=None) -> tuple[pd.DataFrame, Path]:
+    """Read the practice table of a BIDS dataset (``n/a`` = missing).
+
+    ``phenotype/practice.tsv`` with ``participant_id, lifetime_hours, retreat_hours``, or
+    the file and columns a dataset map names (``[practice]``,
+    :mod:`mindpain.bids.datamap`), returned with the book's column names.
 
     Returns
     -------
     tuple
         The table and its path (for error messages).
     """
-    path = Path(bids_dir) / "phenotype" / "practice.tsv"
+    names = resolve_map(bids_dir, dataset_map)
+    path = Path(bids_dir) / names.practice["file"]
+    hours = {names.practice[k]: k for k in ("lifetime_hours", "retreat_hours")}
     if not path.is_file():
-        raise MindpainError("no practice table; expected phenotype/practice.tsv with "
-                            "participant_id, lifetime_hours, retreat_hours", path)
-    return read_tsv(path), path
+        raise MindpainError(f"no practice table; expected {names.practice['file']} with "
+                            f"participant_id, {', '.join(hours)}", path)
+    return read_tsv(path).rename(columns=hours), path

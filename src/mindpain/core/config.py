@@ -19,6 +19,16 @@ Settings (environment variables, all optional):
     every core, ``-2`` for all but one, ...; ``0`` is an error).
 ``MINDPAIN_BIDS``
     A BIDS dataset to analyse instead of the twin (your own data).
+``MINDPAIN_DATASET_MAP``
+    A dataset map (TOML, :mod:`mindpain.bids.datamap`): how your dataset names its task,
+    conditions, sessions, groups, rating columns and practice table. Unset: the
+    ``mindpain-map.toml`` beside the dataset, else the book's own names.
+``MINDPAIN_FMRIPREP``
+    fMRIPrep derivatives of your dataset (preprocessed BOLD and confounds); the first level
+    fits their BOLD with the book's motion confounds. Unset: the raw dataset's BOLD.
+``MINDPAIN_SPACE``
+    The one output space to fit (``NAME`` or ``NAME:res-R``); unset: the first MNI152
+    space present.
 ``MINDPAIN_RESULTS``
     Folder of the result tables (default ``results/tables`` in the project checkout); its
     parent must exist, as for ``MINDPAIN_WORK``.
@@ -81,6 +91,16 @@ class Config:
         Folder of the result tables (``results/tables`` in the project checkout).
     dask_scheduler : str or None
         Address of a Dask scheduler for the first level; ``None``: local workers.
+    dataset_map : pathlib.Path or None
+        A dataset map file (:mod:`mindpain.bids.datamap`) saying how the user's dataset
+        names its task, conditions, sessions, groups and ratings; ``None``: the map file
+        beside the dataset if there is one, else the book's own names.
+    fmriprep_dir : pathlib.Path or None
+        fMRIPrep derivatives of the user's dataset (preprocessed BOLD and confounds);
+        ``None``: the BOLD of the raw dataset.
+    space : str or None
+        The one output space to fit (``NAME`` or ``NAME:res-R``); ``None``: the first
+        MNI152 space present.
     """
 
     preset: str = "full"
@@ -92,6 +112,9 @@ class Config:
     world: str = DEFAULT_WORLD
     results_dir: Path = PROJECT_ROOT / "results" / "tables"
     dask_scheduler: str | None = None
+    dataset_map: Path | None = None
+    fmriprep_dir: Path | None = None
+    space: str | None = None
 
     @property
     def twin_dir(self) -> Path:
@@ -259,6 +282,10 @@ def get_config(**overrides) -> Config:
         "results_dir": (setting_folder("MINDPAIN_RESULTS")
                         or PROJECT_ROOT / "results" / "tables"),
         "dask_scheduler": env.get("MINDPAIN_DASK_SCHEDULER") or None,
+        "dataset_map": (Path(env["MINDPAIN_DATASET_MAP"]) if env.get("MINDPAIN_DATASET_MAP")
+                        else None),
+        "fmriprep_dir": Path(env["MINDPAIN_FMRIPREP"]) if env.get("MINDPAIN_FMRIPREP") else None,
+        "space": env.get("MINDPAIN_SPACE") or None,
     }
     values.update(overrides)
     values["preset"] = check_preset(values["preset"])

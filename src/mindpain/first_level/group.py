@@ -15,7 +15,7 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 
-from mindpain.bids import DEFAULT_SPACE, bids_entities, load_participants, name_prefix
+from mindpain.bids import bids_entities, load_participants, name_prefix
 from mindpain.core.checksums import sha256
 from mindpain.core.errors import MindpainError
 from mindpain.core.vocabulary import MAP_CONTRASTS as CONTRASTS
@@ -113,20 +113,41 @@ def _in_memory(img):
 
 
 def load_session_maps(out_dir, contrast="hotVsWarm", stat="effect", session="pre",
-                      subjects=None, space=DEFAULT_SPACE) -> dict:
-    """Return ``{subject: path}`` of existing session maps (``sub-`` labels without prefix)."""
+                      subjects=None, space=None) -> dict:
+    """Return ``{subject: path}`` of existing session maps (``sub-`` labels without prefix).
+
+    ``space``: the output space (its ``space-`` entity, e.g. ``MNI152NLin6Asym`` or
+    ``MNI152NLin2009cAsym_res-2``); ``None``: the one space the first level wrote (maps of
+    two spaces in one folder are refused).
+    """
+    pattern = (f"sub-*/ses-{session}/func/*_task-{TASK}_space-{space or '*'}"
+               f"_contrast-{contrast}_stat-{stat}_statmap.nii.gz")
+    paths = sorted(Path(out_dir).glob(pattern))
+    spaces = {path.name.split("_space-")[1].split("_contrast-")[0] for path in paths}
+    if len(spaces) > 1:
+        raise MindpainError(f"session maps of {len(spaces)} spaces ({', '.join(sorted(spaces))})"
+                            "; expected the maps of one first-level fit", out_dir)
     out = {}
-    for path in sorted(Path(out_dir).glob(f"sub-*/ses-{session}/func/*_task-{TASK}_space-{space}"
-                                          f"_contrast-{contrast}_stat-{stat}_statmap.nii.gz")):
+    for path in paths:
         sub = bids_entities(path.name)["sub"]
         if subjects is None or sub in subjects:
             out[sub] = path
     return out
 
 
-def naive_subjects(bids_dir) -> list[str]:
-    """Labels (without ``sub-``) of meditation-naive participants (group is not LTM)."""
-    table = load_participants(bids_dir)
+def _mask_beside(map_path: Path) -> Path:
+    """Return the session mask beside a session map (same subject, session and space)."""
+    stem = map_path.name.split("_contrast-")[0]
+    return map_path.with_name(f"{stem}_desc-brain_mask.nii.gz")
+
+
+def naive_subjects(bids_dir, dataset_map=None) -> list[str]:
+    """Labels (without ``sub-``) of meditation-naive participants (group is not LTM).
+
+    ``dataset_map``: :func:`mindpain.bids.datamap.resolve_map` (default: the map beside the
+    dataset).
+    """
+    table = load_participants(bids_dir, dataset_map)
     keep = table[table["group"] != "LTM"]["participant_id"]
     return [p.removeprefix("sub-") for p in keep]
 
@@ -161,7 +182,7 @@ def group_map(out_dir, subjects, mask_img=None, contrast="hotVsWarm", session="p
         raise MindpainError(f"only {len(maps)} session maps found; a group map needs 3",
                             out_dir)
     if mask_img is None:
-        masks = [nib.load(session_mask_path(out_dir, s, session)) for s in maps]
+        masks = [nib.load(_mask_beside(path)) for path in maps.values()]
         covered = np.logical_and.reduce([np.asarray(m.dataobj) > 0 for m in masks])
         mask_img = nib.Nifti1Image(covered.astype(np.uint8), masks[0].affine)
     # In memory: given paths, nilearn re-reads every file's header many times over (a

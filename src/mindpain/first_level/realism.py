@@ -363,7 +363,8 @@ def motion_effect_on_runs(specs, n_runs: int = 4) -> pd.DataFrame:
         mask = data.std(-1) > 0
         tr = repetition_time(spec.bids_dir, spec.bold)
         times = np.arange(data.shape[-1]) * tr
-        events = load_run_events(spec.events, run_length=data.shape[-1] * tr)
+        events = load_run_events(spec.events, run_length=data.shape[-1] * tr,
+                                 renamed=spec.trial_types)
         conf = read_confounds(spec.confounds)
         y = _percent(data, mask)
         base = design(times, events)

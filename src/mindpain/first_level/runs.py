@@ -77,6 +77,7 @@ from mindpain import __version__
 from mindpain.bids import (
     RunSpec,
     bold_grid,
+    check_run_conditions,
     constant_bold,
     find_runs,
     is_mni_space,
@@ -254,7 +255,7 @@ def fit_run_model(spec: RunSpec, settings: ModelSettings = ModelSettings(),
     if why is not None:
         raise ExcludedRun(f"excluded: BOLD has no voxel that varies in time ({why}); the run "
                           "is left out of its session", spec.bold)
-    events = load_run_events(spec.events, run_length=n_scans * tr)
+    events = load_run_events(spec.events, run_length=n_scans * tr, renamed=spec.trial_types)
     confounds = None
     if spec.confounds is not None:
         confounds = load_confounds(spec.confounds, settings.confounds, n_scans)
@@ -445,7 +446,7 @@ def _fit_run(spec: RunSpec, out_dir: Path, settings: ModelSettings, mask_img) ->
 def run_first_level(bids_dir, out_dir, *, fmriprep=None, participant_label=None,
                     smoothing_fwhm=None, mask_img=None, n_jobs=1, dask_scheduler=None,
                     progress=True, confounds_dir=None, confounds=None,
-                    space=None) -> FirstLevelSummary:
+                    space=None, dataset_map=None) -> FirstLevelSummary:
     """Fit every run, combine each session by fixed effects, write BIDS derivatives.
 
     Parameters
@@ -483,6 +484,10 @@ def run_first_level(bids_dir, out_dir, *, fmriprep=None, participant_label=None,
         The one space to fit (``NAME`` or ``NAME:res-R``, as fMRIPrep names its output
         spaces); default: the first MNI152 space present, since the signatures are defined
         there (:func:`mindpain.bids.select_space`). The summary and every sidecar say which.
+    dataset_map : DatasetMap or path-like, optional
+        How the dataset names its task, conditions and sessions
+        (:func:`mindpain.bids.datamap.resolve_map`; default: the map file beside the
+        dataset, else the book's names). Outputs are named in the book's vocabulary.
 
     Returns
     -------
@@ -511,7 +516,9 @@ def run_first_level(bids_dir, out_dir, *, fmriprep=None, participant_label=None,
     if not Path(bids_dir).is_dir():
         raise MindpainError("not a folder; expected a BIDS dataset", bids_dir)
     specs = find_runs(bids_dir, fmriprep, participant_label,
-                      None if fmriprep else confounds_dir, space=space)
+                      None if fmriprep else confounds_dir, space=space,
+                      dataset_map=dataset_map)
+    check_run_conditions(specs, dataset_map)
     mask_sha = None
     if mask_img is not None:
         mask_img = Path(mask_img)

@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from mindpain import __version__
+from mindpain.bids.datamap import MAP_FILE, DatasetMap, write_map
 from mindpain.core.io import atomic_path, write_json, write_tsv
 from mindpain.core.vocabulary import (
     PLANTED_MEDITATOR_FILE,
@@ -212,7 +213,11 @@ American Journal of Psychiatry. doi:10.1176/appi.ajp.21020145
 
 
 def write_top_level(root: Path, params, participants: pd.DataFrame, key: dict) -> None:
-    """Write dataset-level files: description, README, participants, sidecars, phenotype."""
+    """Write dataset-level files: description, README, participants, sidecars, phenotype.
+
+    Also the twin's dataset map (:data:`mindpain.bids.datamap.MAP_FILE`, the book's own
+    names), so the twin is read through the same mechanism as a user's dataset.
+    """
     root = Path(root)
     write_json(root / "dataset_description.json", {
         "Name": "mindpain simulated twin of Wielgosz et al. (2022) (SIMULATED DATA)",
@@ -246,6 +251,8 @@ def write_top_level(root: Path, params, participants: pd.DataFrame, key: dict) -
         "SkullStripped": True,
     })
     write_json(root / f"task-{TASK}_events.json", EVENTS_SIDECAR)
+    # the twin's own dataset map (the book's names): read like any user's
+    write_map(DatasetMap(), root / MAP_FILE)
     write_json(root / "sessions.json", {
         "weeks_from_baseline": {"Description": "Weeks between the baseline session and this one",
                                 "Units": "week"}})
