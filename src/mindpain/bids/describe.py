@@ -445,7 +445,7 @@ def status_counts(parameters_table: pd.DataFrame) -> pd.DataFrame:
     >>> status_counts(table).loc["total"].tolist()
     [1, 0, 0, 2]
     """
-    from mindpain.twin.params import STATUSES
+    from mindpain.core.vocabulary import PARAMETER_STATUSES as STATUSES
 
     check_parameter_table(parameters_table, ("section", "status"))
     sections = list(dict.fromkeys(parameters_table["section"]))

@@ -52,6 +52,9 @@ GROUP_LABELS = {"MBSR": "MBSR", "HEP": "HEP", "WL": "Waitlist", "LTM": "Long-ter
 SIGNATURE_OUTCOMES = ("nps", "nps_pos", "nps_neg", "siips1")
 #: Mean ratings of the hot trials analysed as outcomes.
 RATING_OUTCOMES = ("intensity", "unpleasantness")
+#: Status of each value in the twin's parameter file: taken from the paper, derived from it,
+#: context from other sources, or assumed.
+PARAMETER_STATUSES = ("reported", "derived", "context", "assumed")
 #: The signature responses the twin reads out, in its generator's order (whole patterns first).
 TWIN_READOUTS = ("nps", "siips1", "nps_pos", "nps_neg")
 #: Every outcome of the outcomes table, in the order of the tables.

@@ -344,7 +344,6 @@ def constants_of(params: Parameters, space: TwinSpace) -> Constants:
     )
 
 
-
 def pipeline_change_sd(params: Parameters, transfer: dict, latent_var: float,
                        noise_var: float) -> dict:
     r"""SD of a signature's change score through the pipeline, per arm.

@@ -12,9 +12,9 @@ from importlib import resources
 import pandas as pd
 
 from mindpain.core.config import check_preset, check_world
-from mindpain.core.vocabulary import DEFAULT_WORLD
+from mindpain.core.vocabulary import DEFAULT_WORLD, PARAMETER_STATUSES
 
-STATUSES = ("reported", "derived", "context", "assumed")
+STATUSES = PARAMETER_STATUSES
 #: Package file holding the measured pipeline transfer (:mod:`mindpain.endtoend.transfer`).
 TRANSFER_FILE = "pipeline_transfer.toml"
 #: Values of one world and signature in :data:`TRANSFER_FILE`.
