@@ -202,7 +202,7 @@ def read_map(path) -> DatasetMap:
 
     Returns
     -------
-    DatasetMap
+    mindpain.bids.datamap.DatasetMap
 
     Raises
     ------

@@ -302,7 +302,7 @@ def find_runs(bids_dir, fmriprep=None, participant_label=None, confounds_dir=Non
         The space whose runs are listed (:func:`select_space`: ``NAME`` or ``NAME:res-R``);
         default: the first MNI152 space present. fMRIPrep writes one BOLD per output space;
         only one space is ever fitted.
-    dataset_map : DatasetMap or path-like, optional
+    dataset_map : mindpain.bids.datamap.DatasetMap or path-like, optional
         How the dataset's names map onto the book's (:func:`mindpain.bids.datamap.resolve_map`:
         default the map file beside the dataset, else the book's names). Each run's session
         is the book's; a map whose sessions the dataset does not hold is refused.
@@ -399,7 +399,7 @@ def list_runs(bids_dir, task: str | None = None, dataset_map=None) -> pd.DataFra
         BIDS dataset folder.
     task : str, optional
         BIDS task label (default: the dataset map's).
-    dataset_map : DatasetMap or path-like, optional
+    dataset_map : mindpain.bids.datamap.DatasetMap or path-like, optional
         As in :func:`find_runs`; ``session`` is the book's.
 
     Returns

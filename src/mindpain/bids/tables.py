@@ -107,7 +107,7 @@ def load_participants(bids_dir, dataset_map=None) -> pd.DataFrame:
     ----------
     bids_dir : str or path-like
         BIDS dataset folder (its ``participants.tsv`` and ``phenotype/practice.tsv``).
-    dataset_map : DatasetMap or path-like, optional
+    dataset_map : mindpain.bids.datamap.DatasetMap or path-like, optional
         :func:`mindpain.bids.datamap.resolve_map` (default: the map beside the dataset).
 
     Returns
@@ -183,7 +183,7 @@ def load_events(bids_dir, task: str | None = None, dataset_map=None) -> pd.DataF
         are read.
     task : str, optional
         BIDS task label of the runs whose events are read (default: the dataset map's).
-    dataset_map : DatasetMap or path-like, optional
+    dataset_map : mindpain.bids.datamap.DatasetMap or path-like, optional
         :func:`mindpain.bids.datamap.resolve_map`: sessions, trial types and rating columns
         come out in the book's names.
 

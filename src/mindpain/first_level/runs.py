@@ -484,7 +484,7 @@ def run_first_level(bids_dir, out_dir, *, fmriprep=None, participant_label=None,
         The one space to fit (``NAME`` or ``NAME:res-R``, as fMRIPrep names its output
         spaces); default: the first MNI152 space present, since the signatures are defined
         there (:func:`mindpain.bids.select_space`). The summary and every sidecar say which.
-    dataset_map : DatasetMap or path-like, optional
+    dataset_map : mindpain.bids.datamap.DatasetMap or path-like, optional
         How the dataset names its task, conditions and sessions
         (:func:`mindpain.bids.datamap.resolve_map`; default: the map file beside the
         dataset, else the book's names). Outputs are named in the book's vocabulary.
