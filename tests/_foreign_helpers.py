@@ -104,6 +104,7 @@ def foreign_copy(twin: Path, out: Path) -> Path:
     out.mkdir(parents=True)
     _description(out, "Mindfulness and thermal pain (a study's own layout)")
     shutil.copy2(FOREIGN_MAP, out / "mindpain-map.toml")
+    (out / ".bidsignore").write_text("mindpain-map.toml\n")
     part = pd.read_csv(twin / "participants.tsv", sep="\t", dtype=str, keep_default_na=False)
     part = part.rename(columns={"group": "arm"})
     part["arm"] = part["arm"].str.lower()

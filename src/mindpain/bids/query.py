@@ -305,7 +305,8 @@ def find_runs(bids_dir, fmriprep=None, participant_label=None, confounds_dir=Non
     dataset_map : mindpain.bids.datamap.DatasetMap or path-like, optional
         How the dataset's names map onto the book's (:func:`mindpain.bids.datamap.resolve_map`:
         default the map file beside the dataset, else the book's names). Each run's session
-        is the book's; a map whose sessions the dataset does not hold is refused.
+        is the book's; a map (other than the book's own names) whose sessions are not
+        ``ses-`` folders of the dataset is refused.
 
     Returns
     -------
@@ -338,7 +339,7 @@ def _scan_runs(bids_dir: Path, fmriprep, participant_label, confounds_dir,
         if absent:
             raise MindpainError(f"no subject folder for participant label(s) "
                                 f"{', '.join(absent)}; expected sub-<label>/ folders", bids_dir)
-    specs, labels = [], []
+    specs = []
     if fmriprep is None:
         pattern, root = f"sub-*/**/func/*_task-{task}*_bold.nii*", bids_dir
     else:
@@ -366,14 +367,15 @@ def _scan_runs(bids_dir: Path, fmriprep, participant_label, confounds_dir,
                              events=bids_dir / rel / f"{stem}_events.tsv", bids_dir=bids_dir,
                              space=space_of(ent), confounds=confounds,
                              entities=run_ents, trial_types=renamed))
-        labels.append(ent.get("ses"))
     if not specs:
         expected = (f"sub-*/ses-*/func/sub-*_ses-*_task-{task}_run-*_bold.nii.gz"
                     if fmriprep is None else
                     f"sub-*/ses-*/func/*_task-{task}_*_space-*_desc-preproc_bold.nii.gz")
         raise MindpainError(f"no task-{task} BOLD runs found; expected files {expected}", root)
-    if names.source is not None:
-        check_sessions(names, labels, bids_dir)
+    if not names.is_book:
+        # against the dataset's session folders (a subset of runs may hold one session)
+        check_sessions(names, (p.name.removeprefix("ses-") for p in bids_dir.glob("sub-*/ses-*")
+                               if p.is_dir()), bids_dir)
     chosen = select_space((s.space for s in specs), space, root)
     specs = [s for s in specs if s.space == chosen]
     specs.sort(key=lambda s: s.order)

@@ -247,7 +247,7 @@ def check_run_conditions(specs, dataset_map=None) -> None:
         return
     first = min(specs, key=lambda s: s.order)
     names = resolve_map(first.bids_dir, dataset_map)
-    if names.source is not None and first.events.is_file():
+    if not names.is_book and first.events.is_file():
         events = read_bids_table(first.events, ("trial_type",), "a BIDS events file")
         check_conditions(names, events["trial_type"].dropna(), first.events)
 

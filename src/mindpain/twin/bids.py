@@ -251,8 +251,11 @@ def write_top_level(root: Path, params, participants: pd.DataFrame, key: dict) -
         "SkullStripped": True,
     })
     write_json(root / f"task-{TASK}_events.json", EVENTS_SIDECAR)
-    # the twin's own dataset map (the book's names): read like any user's
+    # the twin's own dataset map (the book's names): read like any user's; the BIDS
+    # validator is told to leave it out
     write_map(DatasetMap(), root / MAP_FILE)
+    with atomic_path(root / ".bidsignore") as tmp:
+        tmp.write_text(f"{MAP_FILE}\n")
     write_json(root / "sessions.json", {
         "weeks_from_baseline": {"Description": "Weeks between the baseline session and this one",
                                 "Units": "week"}})

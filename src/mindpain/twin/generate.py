@@ -147,6 +147,7 @@ def twin_problems(out) -> tuple[dict | None, list, list]:
 #: Files of a twin made before ownership markers existed (recognised by name).
 _LEGACY = re.compile(
     r"(dataset_description\.json|README\.md|CHANGES|participants\.(tsv|json)|sessions\.json"
+    r"|mindpain-map\.toml|\.bidsignore"
     rf"|phenotype/practice\.(tsv|json)|task-{TASK}_(bold|events)\.json"
     r"|derivatives/twin-truth/[^/]+"
     rf"|{TWIN_CONFOUNDS_DIR}/(dataset_description\.json|task-{TASK}_desc-confounds_timeseries"
