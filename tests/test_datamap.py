@@ -146,16 +146,11 @@ def _broken(foreign, tmp_path, old, new):
     ('task = "pain"', 'task = "heat"', "no task-heat BOLD runs found"),
     ('task = "pain"', '', "missing key task"),
     ('[practice]', '[practise]', "unknown key practise"),
-    ('hours_total', 'hours_all', "hours_all"),
 ])
 def test_a_map_the_data_do_not_hold_stops_the_first_level_in_one_line(
         layouts, tmp_path, capsys, old, new, message):
     _, foreign = layouts
     path = _broken(foreign, tmp_path, old, new)
-    if old == "hours_total":  # the practice table is read by the chapters, not the fit
-        with pytest.raises(MindpainError, match=message):
-            bids.load_participants(foreign, path)
-        return
     out = tmp_path / "out"
     code, _, err = run_cli(["first-level", str(foreign), "--fmriprep",
                             str(foreign / "derivatives" / "fmriprep"), "--dataset-map",
@@ -165,8 +160,28 @@ def test_a_map_the_data_do_not_hold_stops_the_first_level_in_one_line(
 
 
 @pytest.mark.heavy
+def test_a_practice_column_the_table_lacks_is_refused(layouts, tmp_path):
+    """The practice table is read by the chapters, not by the first level."""
+    _, foreign = layouts
+    path = _broken(foreign, tmp_path, "hours_total", "hours_all")
+    with pytest.raises(MindpainError, match="hours_all"):
+        bids.load_participants(foreign, path)
+
+
+@pytest.mark.heavy
 def test_an_unmapped_group_value_is_refused_naming_the_map(layouts, tmp_path):
     _, foreign = layouts
     path = _broken(foreign, tmp_path, 'HEP = "hep"', 'HEP = "health"')
     with pytest.raises(MindpainError, match=r"column arm has values \['hep'\]"):
         bids.load_participants(foreign, path)
+
+
+def test_a_run_without_a_mapped_condition_fails_naming_the_datasets_value(tmp_path):
+    path = tmp_path / "sub-01_ses-1_task-pain_run-1_events.tsv"
+    path.write_text("onset\tduration\ttrial_type\n0\t5\tlow\n10\t5\tlow\n")
+    with pytest.raises(MindpainError, match=r"no 'hot' events \(trial_type high by the "
+                                            r"dataset map\)"):
+        bids.load_run_events(path, renamed=(("high", "hot"), ("low", "warm")))
+    path.write_text("onset\tduration\ttrial_type\n0\t5\thigh\n10\t5\tlow\n")
+    got = bids.load_run_events(path, renamed=(("high", "hot"), ("low", "warm")))
+    assert got["trial_type"].tolist() == ["hot", "warm"]

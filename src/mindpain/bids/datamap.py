@@ -148,6 +148,10 @@ class DatasetMap:
         """Return the dataset's events columns -> the book's rating columns."""
         return {self.ratings[k]: BOOK_RATINGS[k] for k in BOOK_RATINGS if k in self.ratings}
 
+    def practice_columns(self) -> dict:
+        """Return the practice table's hour columns -> the book's."""
+        return {self.practice[k]: k for k in BOOK_PRACTICE if k != "file"}
+
     def to_toml(self) -> str:
         """Return the map as a file (:data:`MAP_FILE`), every value stated."""
         def q(v):

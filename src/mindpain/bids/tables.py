@@ -165,7 +165,7 @@ def load_participants(bids_dir, dataset_map=None) -> pd.DataFrame:
                                    for pid in table["participant_id"]]
     practice = root / names.practice["file"]
     if practice.is_file():
-        columns = {names.practice[k]: k for k in ("lifetime_hours", "retreat_hours")}
+        columns = names.practice_columns()
         hours = read_bids_table(practice, ("participant_id", *columns),
                                 "a practice table").rename(columns=columns)
         table = table.merge(hours[["participant_id", "lifetime_hours", "retreat_hours"]],
@@ -294,13 +294,8 @@ def load_run_events(path, run_length: float | None = None,
         raise MindpainError(f"trial_type is n/a (missing) on line {row}; every event needs one "
                             f"of {', '.join(trial_types)}", path)
     types = ev["trial_type"].astype(str)
-    if renamed:
-        from mindpain.bids.datamap import DatasetMap
-
-        book = dict(renamed)
-        check_conditions(DatasetMap(conditions={b: tuple(u for u, v in renamed if v == b)
-                                                for b in set(book.values())},
-                                    source=Path("the dataset map")), types, path)
+    book = dict(renamed)
+    if book:
         types = types.map(lambda t: book.get(t, t))
     unknown = sorted(set(types) - set(trial_types))
     if unknown:
@@ -312,7 +307,10 @@ def load_run_events(path, run_length: float | None = None,
                             f"{', '.join(trial_types)}", path)
     for needed in ("hot", "warm"):
         if needed not in set(types):
-            raise MindpainError(f"no {needed!r} events; the hot>warm contrast needs both", path)
+            mapped = [u for u, b in book.items() if b == needed]
+            named = f" (trial_type {', '.join(mapped)} by the dataset map)" if mapped else ""
+            raise MindpainError(f"no {needed!r} events{named}; the hot>warm contrast needs "
+                                "both", path)
     ends = ev["onset"] + ev["duration"]
     if run_length is not None and (ends > run_length + 1e-6).any():
         raise MindpainError(f"event ending at {ends.max():.1f} s is beyond the run's end "
@@ -460,7 +458,7 @@ def practice_from_bids(bids_dir, dataset_map=None) -> tuple[pd.DataFrame, Path]:
     """
     names = resolve_map(bids_dir, dataset_map)
     path = Path(bids_dir) / names.practice["file"]
-    hours = {names.practice[k]: k for k in ("lifetime_hours", "retreat_hours")}
+    hours = names.practice_columns()
     if not path.is_file():
         raise MindpainError(f"no practice table; expected {names.practice['file']} with "
                             f"participant_id, {', '.join(hours)}", path)
