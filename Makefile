@@ -173,8 +173,9 @@ multiverse: $(STAMP)
 ## effect in each world, on replications with seeds of their own (mindpain.endtoend.transfer):
 ## writes book/precomputed/pipeline_transfer.tsv and the values the twin plants its effects
 ## through (src/mindpain/twin/pipeline_transfer.toml). Then `make calibrate`, `make precompute`
-## and `make multiverse`: every planted result changes. About 15 min on 2 free cores.
-TRANSFER_REPLICATIONS ?= 30
+## and `make multiverse`: every planted result changes. About 15 min on 2 free cores (60
+## replications per world).
+TRANSFER_REPLICATIONS ?= 60
 .PHONY: transfer
 transfer: $(STAMP)
 	nice -n 10 $(BIN)/python -m mindpain.endtoend --transfer --seed $(SEED) \

@@ -240,19 +240,3 @@ def test_multiverse_replications_table_names_and_rounds_its_columns():
     assert table["Ratio of the two SDs"].tolist() == ["3.0", "1.3"]
     assert "Specifications covering in at least 90%" in table.frame.columns
     assert "SD across replications (median over specifications)" in table.frame.columns
-
-
-def test_planting_check_refuses_a_table_of_other_offsets():
-    """A check made for other planted offsets is stale: refused, never shown."""
-    from mindpain.core.errors import MindpainError
-    from mindpain.endtoend.summary import planting_check
-
-    table = pd.DataFrame({"world": ["realistic"] * 2, "readout": ["nps", "siips1"],
-                          "replications": [100, 100], "offset_ratio": [0.0, 0.01],
-                          "offset_ratio_se": [0.01, 0.01], "planted_offset_ratio": [0.02, 0.03],
-                          "arm_MBSR": [0.0, 0.0], "arm_HEP": [-0.02, -0.03],
-                          "arm_WL": [-0.02, -0.01], "change_noise_sd": [1.0, 0.5]})
-    s = planting_check(table, "realistic", {"nps": 0.02, "siips1": 0.03})
-    assert s["nps_z"] == pytest.approx(2.0) and s["siips1_shift"] == pytest.approx(-0.04)
-    with pytest.raises(MindpainError, match="other planted offsets"):
-        planting_check(table, "realistic", {"nps": 0.02, "siips1": 0.05})

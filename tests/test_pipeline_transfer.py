@@ -17,10 +17,10 @@ from mindpain.reported import REPORTED
 from mindpain.twin.model import (
     READOUTS,
     constants_of,
-    recoverable_d_paper,
     twin_space,
 )
-from mindpain.twin.params import TRANSFER_FIELDS, Parameters, load_parameters
+from mindpain.twin.params import KEPT_PARTS, TRANSFER_FIELDS, Parameters, load_parameters
+from mindpain.twin.through_pipeline import pipeline_loading, recoverable_d_paper
 
 # ---------------------------------------------------------------- the signal floor
 
@@ -111,6 +111,46 @@ def test_replication_transfer_recovers_a_known_gain_offset_and_noise():
         assert np.sqrt(r["level_var_ratio"]) == pytest.approx(ratio[j], rel=0.03)
 
 
+def _kept_scores(rng, n, shift, loadings, shares, gain, noise_var):
+    """Synthetic sessions whose scores read the kept loadings ``loadings * shares``."""
+    level = rng.normal([1.0, 0.5], [0.6, 0.4], (n, 2))
+    latent = {"pre": level, "post": level + shift + rng.normal(0.0, [0.3, 0.2], (n, 2))}
+    rows = []
+    for s in ("pre", "post"):
+        row = {"participant_id": np.arange(n), "session": s,
+               "nociceptive": latent[s][:, 0], "modulatory": latent[s][:, 1]}
+        for j, o in enumerate(tr.OUTCOMES):
+            row[o] = (5.0 + gain * latent[s] @ (loadings[j] * shares[j])
+                      + rng.normal(0, np.sqrt(noise_var[j]), n))
+        rows.append(pd.DataFrame(row))
+    return pd.concat(rows, ignore_index=True)
+
+
+def test_over_the_kept_loadings_the_offset_does_not_move_with_the_planting():
+    """Issue #23's cause and its fix, on synthetic scores: when the mask keeps different
+    shares of a signature's two loadings (SIIPS1 on the 15 mm grid: most of its modulatory
+    loading, a negative share of its nociceptive one), one gain over the whole loadings
+    leaves an offset that moves with how the planted change divides between the latent
+    responses; over the kept loadings the offset is 0 (within 4 SE) for any planting."""
+    n = 20000
+    loadings = np.array([[2.0, 0.3], [0.4, 1.5]])
+    shares = np.array([[1.0, 1.0], [-0.5, 0.8]])
+    noise_var = np.array([0.8, 0.4])
+    kept = loadings * shares
+    se = 4 * 1.0 / np.sqrt(n)
+    offsets = {}
+    for name, shift in {"nociceptive": [0.4, 0.0], "modulatory": [0.0, 0.4]}.items():
+        scores = _kept_scores(np.random.default_rng(5), n, np.array(shift), loadings, shares,
+                              0.9, noise_var)
+        new = tr.replication_transfer(scores, kept, noise_var).set_index("readout")
+        old = tr.replication_transfer(scores, loadings, noise_var).set_index("readout")
+        for o in tr.OUTCOMES:
+            assert new.loc[o, "offset_ratio"] == pytest.approx(0.0, abs=se), (name, o)
+            assert new.loc[o, "gain"] == pytest.approx(0.9, abs=0.02), (name, o)
+        offsets[name] = old.loc["siips1", "offset_ratio"]
+    assert abs(offsets["nociceptive"] - offsets["modulatory"]) > 5 * se
+
+
 def test_summarise_gives_means_and_monte_carlo_errors():
     per = pd.DataFrame({"world": "ideal", "readout": "nps", "replication": range(4),
                         "gain": [0.9, 1.1, 1.0, 1.0], "gain_change": [1.0] * 4,
@@ -148,29 +188,37 @@ def test_written_transfer_reads_back_into_the_parameters(tmp_path):
 # ---------------------------------------------------------------- planting through it
 
 
-def _with_transfer(world: str, gain: float, offset: float, noise: float) -> Parameters:
+#: Kept shares like the calibration grid's (SIIPS1 keeps most of its modulatory loading and a
+#: negative share of its small nociceptive one).
+SHARES = {"nps": {"kept_nociceptive": 0.99, "kept_modulatory": 1.09, "kept_noise": 0.99},
+          "siips1": {"kept_nociceptive": -0.46, "kept_modulatory": 0.82, "kept_noise": 0.77}}
+
+
+def _with_transfer(world: str, gain: float, offset: float, noise: float,
+                   shares: bool = True) -> Parameters:
     base = load_parameters("small", world, transfer=False)
     raw = copy.deepcopy(base.raw)
     raw["pipeline"] = {f"{world}_{o}": {"value": {"gain": gain, "offset_ratio": offset,
                                                   "change_noise_ratio": noise,
-                                                  "level_noise_ratio": noise},
+                                                  "level_noise_ratio": noise,
+                                                  **(SHARES[o] if shares else {})},
                                         "status": "derived"} for o in ("nps", "siips1")}
     return Parameters(preset="small", raw=raw, sha256="test", world=world)
 
 
-@pytest.mark.parametrize("world, gain, offset, noise", [
-    ("ideal", 1.0, 0.0, 1.0), ("ideal", 0.9, 0.1, 0.8), ("realistic", 0.7, -0.2, 1.3)])
+@pytest.mark.parametrize("world, gain, offset, noise, shares", [
+    ("ideal", 1.0, 0.0, 1.0, False), ("ideal", 0.9, 0.1, 0.8, True),
+    ("realistic", 0.7, -0.2, 1.3, True)])
 def test_planting_through_the_transfer_makes_the_reported_d_recoverable(world, gain, offset,
-                                                                         noise):
+                                                                         noise, shares):
     """Through any transfer, the recoverable paper-scale d of every reported contrast is the
     reported d (to floating point), while the model-scale planted effect moves with it."""
     from mindpain.reported import N_COMPLETERS, d_paper, expected_t
 
-    params = _with_transfer(world, gain, offset, noise)
+    params = _with_transfer(world, gain, offset, noise, shares)
     const = constants_of(params, twin_space(load_parameters("small")))
     for c in REPORTED:
-        got = recoverable_d_paper(const, c.outcome, c.contrast, const.observed_shift[c.outcome],
-                                  np.nan)
+        got = recoverable_d_paper(const, c.outcome, c.contrast, np.nan)
         want = (float(d_paper(expected_t(c), c.df)) if c.kind == "between"
                 else expected_t(c) / np.sqrt(N_COMPLETERS["MBSR"]))
         assert got == pytest.approx(want, abs=1e-12)
@@ -180,13 +228,17 @@ def test_planting_through_the_transfer_makes_the_reported_d_recoverable(world, g
         k = READOUTS.index("nps")
         assert not np.isclose(const.observed_shift["nps"]["MBSR"],
                               plain.observed_shift["nps"]["MBSR"])
-        # the pipeline's change SD is the model's, read with the gain and the noise ratio
+        # the pipeline's change SD: the kept loadings' latent change variance read with the
+        # gain, plus the kept noise variance times the noise ratio (independent arithmetic)
         sd = const.pipeline_change_sd["nps"]["HEP"]
-        model = plain.observed_change_sd["nps"] ** 2 - 2 * plain.measurement_cov[k, k]
+        kept = plain.readout[k] * [SHARES["nps"]["kept_nociceptive"],
+                                   SHARES["nps"]["kept_modulatory"]]
+        latent = kept @ plain.latent_cov("change") @ kept
         ratio = (params["nuisance.arm_change_sd_ratio"].get("HEP", 1.0)
                  if params.realistic else 1.0)
-        assert sd ** 2 == pytest.approx(gain ** 2 * ratio ** 2 * model
-                                        + noise ** 2 * 2 * plain.measurement_cov[k, k])
+        assert sd ** 2 == pytest.approx(gain ** 2 * ratio ** 2 * latent + noise ** 2 * 2
+                                        * SHARES["nps"]["kept_noise"]
+                                        * plain.measurement_cov[k, k], rel=1e-12)
 
 
 def test_parameters_without_transfer_plant_for_the_model_itself():
@@ -194,36 +246,36 @@ def test_parameters_without_transfer_plant_for_the_model_itself():
     assert params.transfer("nps") is None
     const = constants_of(params, twin_space(load_parameters("small")))
     assert const.pipeline_transfer == {}
-    assert np.isnan(recoverable_d_paper(const, "nps", "MBSR_vs_HEP",
-                                        const.observed_shift["nps"], -0.4))
+    assert np.isnan(recoverable_d_paper(const, "nps", "MBSR_vs_HEP", -0.4))
 
 
-def test_the_gain_is_carried_to_another_grid_by_the_masks_kept_share():
-    """On the measured grid the values are used as measured (bit for bit); on another grid
-    the gain is scaled by the ratio of the kept shares, the rest unchanged; a grid without a
-    share is refused."""
+def test_each_grid_plants_through_its_own_masks_kept_shares():
+    """The measured values are used as measured on every grid (bit for bit); each preset adds
+    its own grid's kept shares; a grid without them is refused."""
     from mindpain.twin.params import _transfer_entries
 
     measured = {"realistic": {"siips1": {"gain": 0.7, "offset_ratio": 0.1,
                                          "change_noise_ratio": 1.1, "level_noise_ratio": 1.2}},
                 "grid": {"measured": "calibration"},
-                "mask": {"realistic": {"calibration": {"siips1": 0.8},
-                                       "full": {"siips1": 1.0}}}}
-    same = _transfer_entries(measured, "calibration")["realistic_siips1"]["value"]
-    assert same == {"gain": 0.7, "offset_ratio": 0.1, "change_noise_ratio": 1.1,
-                    "level_noise_ratio": 1.2}
-    other = _transfer_entries(measured, "full")["realistic_siips1"]["value"]
-    assert other["gain"] == pytest.approx(0.7 / 0.8)
-    assert other["mask_share"] == pytest.approx(1.25)
-    assert other["change_noise_ratio"] == 1.1
-    with pytest.raises(ValueError, match=r"mask\.realistic\.small"):
+                "mask": {"realistic": {"calibration": {"siips1": {
+                    "nociceptive": -0.5, "modulatory": 0.8, "noise": 0.75}},
+                    "full": {"siips1": {"nociceptive": 1.0, "modulatory": 0.99,
+                                        "noise": 1.0}}}}}
+    cal = _transfer_entries(measured, "calibration")["realistic_siips1"]["value"]
+    assert cal == {"gain": 0.7, "offset_ratio": 0.1, "change_noise_ratio": 1.1,
+                   "level_noise_ratio": 1.2, "kept_nociceptive": -0.5,
+                   "kept_modulatory": 0.8, "kept_noise": 0.75}
+    full = _transfer_entries(measured, "full")["realistic_siips1"]["value"]
+    assert full["gain"] == 0.7 and full["kept_modulatory"] == 0.99
+    with pytest.raises(ValueError, match=r"mask\.realistic\.small\.siips1"):
         _transfer_entries(measured, "small")
+    assert pipeline_loading(np.array([2.0, 1.0]), cal).tolist() == [-1.0, 0.8]
 
 
 def test_the_committed_transfer_plants_every_preset():
-    """Every preset's parameters carry the committed transfer: on the measured grid the
-    table's values bit for bit, on another grid the gain times the ratio of the kept shares
-    (read here from the table and the twin's file directly, not through the loader)."""
+    """Every preset's parameters carry the committed transfer: the table's values bit for bit
+    and its own grid's kept shares (read here from the table and the twin's file directly,
+    not through the loader)."""
     import tomllib
     from importlib import resources
 
@@ -234,19 +286,34 @@ def test_the_committed_transfer_plants_every_preset():
     table = pd.read_csv(PRECOMPUTED_DIR / tr.TRANSFER_TABLE, sep="\t").set_index(
         ["world", "readout"])
     raw = tomllib.loads(resources.files("mindpain.twin").joinpath(TRANSFER_FILE).read_text())
-    measured = raw["grid"]["measured"]
-    assert set(table["grid"]) == {measured}
+    assert set(table["grid"]) == {raw["grid"]["measured"]}
     assert set(table.index) == {(w, o) for w in WORLDS for o in endtoend.OUTCOMES}
     for preset in PRESETS:
         for world in WORLDS:
             params = load_parameters(preset, world)
             for readout in endtoend.OUTCOMES:
                 got, row = params.transfer(readout), table.loc[(world, readout)]
-                shares = raw["mask"][world]
-                ratio = shares[preset][readout] / shares[measured][readout]
-                assert got["gain"] == pytest.approx(row["gain"] * ratio, rel=1e-12), (
-                    preset, world, readout)
-                for field in ("offset_ratio", "change_noise_ratio", "level_noise_ratio"):
+                for field in TRANSFER_FIELDS:
                     assert got[field] == row[field], (preset, world, readout, field)
-                if preset == measured:
-                    assert got["gain"] == row["gain"]
+                for part in KEPT_PARTS:
+                    assert got[f"kept_{part}"] == raw["mask"][world][preset][readout][part]
+
+
+def test_kept_shares_reproduce_the_loadings_inside_the_analysis_mask():
+    """The shares times the whole-mask loadings are the loadings of the weights inside the
+    analysis mask, and the noise share their noise variance (small preset, ideal world)."""
+    from mindpain.endtoend.replication import analysis_mask
+    from mindpain.twin.model import derive_constants, readout_space
+
+    masks = tr.mask_ratios(20220701, presets=["small"], worlds=["ideal"])
+    shares = tr.measured_shares(masks, "ideal", "small")
+    params = load_parameters("small", "ideal", transfer=False)
+    keep, _ = analysis_mask(params, 20220701)
+    space = twin_space(params)
+    seen = constants_of(params, readout_space(
+        space.generator, {r: np.where(keep, w, 0.0) for r, w in space.weights.items()}))
+    loadings, noise = tr.kept_readout(params, shares)
+    rows = [READOUTS.index(o) for o in tr.OUTCOMES]
+    np.testing.assert_allclose(loadings, seen.readout[rows], rtol=1e-12)
+    np.testing.assert_allclose(noise, np.diag(seen.measurement_cov)[rows], rtol=1e-12)
+    assert not np.allclose(loadings, derive_constants(params).readout[rows], rtol=1e-6)

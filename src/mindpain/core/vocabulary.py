@@ -57,6 +57,8 @@ RATING_OUTCOMES = ("intensity", "unpleasantness")
 PARAMETER_STATUSES = ("reported", "derived", "context", "assumed")
 #: The signature responses the twin reads out, in its generator's order (whole patterns first).
 TWIN_READOUTS = ("nps", "siips1", "nps_pos", "nps_neg")
+#: The twin's latent responses of a session, one spatial pattern each.
+LATENTS = ("nociceptive", "modulatory")
 #: Every outcome of the outcomes table, in the order of the tables.
 TRIAL_OUTCOMES = SIGNATURE_OUTCOMES + RATING_OUTCOMES
 #: Display names of the outcomes.

@@ -10,8 +10,9 @@ difference on replications drawn **with seeds of their own** (:func:`transfer_se
 disjoint from the evaluation replications' :func:`~mindpain.endtoend.settings.replication_seed`):
 each replication simulates every completer's sessions through the pipeline in memory
 (:func:`~mindpain.endtoend.replication.replicate`) and knows each session's latent responses
-:math:`a`, so its model prediction :math:`p = L\,a` (the signature's loadings on the grid).
-Per world and signature:
+:math:`a`, so its model prediction over the voxels the analysis mask keeps,
+:math:`p = \tilde L\,a` (:func:`kept_readout`: the loadings of the signature's weights inside
+the grid's analysis mask, :func:`mask_ratios`). Per world and signature:
 
 ``gain``
     Slope :math:`g` of a session's pipeline score on its prediction,
@@ -19,21 +20,30 @@ Per world and signature:
     averaged). The change scores give the same slope, less precisely (``gain_change``).
 ``offset_ratio``
     The mean of :math:`\Delta m - g\,\Delta p` (a change the pipeline adds to every
-    participant) in units of the model's change-noise SD :math:`\sqrt{2\Sigma_{kk}}`.
+    participant) in units of the kept change-noise SD :math:`\sqrt{2\nu\Sigma_{kk}}`
+    (:math:`\nu`: the share of the session noise variance the mask keeps).
 ``change_noise_ratio``
     SD of :math:`\Delta m - g\,\Delta p` (the change score's noise through the pipeline)
-    over the model's :math:`\sqrt{2\Sigma_{kk}}`.
+    over :math:`\sqrt{2\nu\Sigma_{kk}}`.
 ``level_noise_ratio``
-    SD of :math:`e` (one session's noise) over :math:`\sqrt{\Sigma_{kk}}`.
+    SD of :math:`e` (one session's noise) over :math:`\sqrt{\nu\Sigma_{kk}}`.
+
+Why over the kept loadings: a coarse grid's mask keeps different shares of a signature's
+loadings on the two latent responses (on the 15 mm calibration grid SIIPS1 keeps most of its
+modulatory loading and a negative share of its small nociceptive one), so one gain over the
+whole loadings would depend on how a planted change divides between the two responses, and
+what it could not fit would show up as an offset that moves with the planting. Over the
+kept loadings the gain is the first level's own, the same for every planting.
 
 The ratios are dimensionless, so a measurement on the calibration grid
-(:data:`~mindpain.endtoend.settings.ENDTOEND_PRESET`) applies to the book's grid; the
-measurement is repeated on one twin of the book's grid (:func:`book_grid_transfer`) to check
-that. The twin plants its effects through these numbers
-(:func:`mindpain.twin.model.constants_of`): the result is written into the twin's package
-data (``pipeline_transfer.toml``, :func:`write_transfer`) by ``make transfer``, and the
-replications here are drawn with the planting *without* a transfer (the gain and the noise
-do not depend on the size of the planted effects: the pipeline is linear in them).
+(:data:`~mindpain.endtoend.settings.ENDTOEND_PRESET`) applies to the book's grid read over
+that grid's own kept loadings (:mod:`mindpain.twin.through_pipeline`); the measurement is
+repeated on one twin of the book's grid (:func:`book_grid_transfer`) to check that. The
+twin plants its effects through these numbers (:func:`mindpain.twin.model.constants_of`):
+the result is written into the twin's package data (``pipeline_transfer.toml``,
+:func:`write_transfer`) by ``make transfer``, and the replications here are drawn with the
+planting *without* a transfer (the gain and the noise do not depend on the size of the
+planted effects: the pipeline is linear in them).
 """
 
 from __future__ import annotations
@@ -83,16 +93,41 @@ def transfer_seed(seed: int, replication: int) -> int:
     return int(derive_rng(seed, TRANSFER_TAG, int(replication)).integers(2**31 - 1))
 
 
-def _readout_rows(params) -> tuple:
-    """Return the loadings ``(n_outcomes, 2)`` and model noise variances of :data:`OUTCOMES`.
+def kept_readout(params, shares: dict) -> tuple:
+    """Return the kept loadings ``(n_outcomes, 2)`` and kept noise variances of :data:`OUTCOMES`.
 
-    Of the twin of ``params`` (the same with or without the transfer: no planted shift).
+    Parameters
+    ----------
+    params : mindpain.twin.params.Parameters
+        The twin's parameters (the loadings and noise do not depend on the transfer).
+    shares : dict
+        Per signature, the kept shares ``kept_<latent>`` and ``kept_noise`` of the analysis
+        mask (:func:`mask_ratios`, or :meth:`~mindpain.twin.params.Parameters.transfer`).
+
+    Returns
+    -------
+    tuple
+        ``(loadings, noise_var)``: the loadings the pipeline reads over the kept voxels
+        (:func:`mindpain.twin.through_pipeline.pipeline_loading`, before the gain) and the
+        session noise variance over them.
     """
     from mindpain.twin.model import READOUTS, derive_constants
+    from mindpain.twin.through_pipeline import kept_noise_var, pipeline_loading
 
     const = derive_constants(params)
     rows = [READOUTS.index(o) for o in OUTCOMES]
-    return const.readout[rows], np.diag(const.measurement_cov)[rows]
+    loadings = np.vstack([pipeline_loading(const.readout[k], shares[o])
+                          for o, k in zip(OUTCOMES, rows, strict=True)])
+    noise = np.array([kept_noise_var(const.measurement_cov[k, k], shares[o])
+                      for o, k in zip(OUTCOMES, rows, strict=True)])
+    return loadings, noise
+
+
+def measured_shares(masks: pd.DataFrame, world: str, preset: str) -> dict:
+    """Per signature, the kept shares of ``world`` and ``preset`` in :func:`mask_ratios`."""
+    rows = masks[(masks["world"] == world) & (masks["preset"] == preset)]
+    return {o: {f"kept_{r.part}": float(r.kept_share) for r in g.itertuples()}
+            for o, g in rows.groupby("readout", sort=False)}
 
 
 def replication_transfer(scores: pd.DataFrame, loadings: np.ndarray,
@@ -105,7 +140,7 @@ def replication_transfer(scores: pd.DataFrame, loadings: np.ndarray,
         :func:`~mindpain.endtoend.replication.replicate` of one replication with
         ``latent=True``.
     loadings, noise_var : numpy.ndarray
-        :func:`_readout_rows` of the replication's parameters.
+        :func:`kept_readout` of the replication's parameters and analysis mask.
 
     Returns
     -------
@@ -147,18 +182,16 @@ def replication_transfer(scores: pd.DataFrame, loadings: np.ndarray,
     return pd.DataFrame(rows)
 
 
-def _one(params, seed, r, weights) -> pd.DataFrame:
+def _one(params, seed, r, weights, kept) -> pd.DataFrame:
     """Transfer of replication ``r`` of ``params``' world (a worker task).
 
     ``params``: the twin's parameters loaded without the transfer (the measurement model's
-    own planting).
+    own planting); ``kept``: :func:`kept_readout` of its grid's analysis mask.
     """
     from mindpain.endtoend.replication import replicate
 
-    loadings, noise_var = _readout_rows(params)
     scores = replicate(params, seed, r, weights, rep_seed=transfer_seed(seed, r), latent=True)
-    return replication_transfer(scores, loadings, noise_var).assign(world=params.world,
-                                                                    replication=r)
+    return replication_transfer(scores, *kept).assign(world=params.world, replication=r)
 
 
 def _mean_se(values: pd.Series) -> tuple[float, float]:
@@ -212,9 +245,11 @@ def measure_transfer(seed: int, n_replications: int = DEFAULT_TRANSFER_REPLICATI
 
     params = {w: load_parameters(preset, w, transfer=False) for w in worlds}
     weights = surrogate_weights(next(iter(params.values())), data_dir)
+    masks = mask_ratios(seed, presets=[preset], worlds=worlds)
+    kept = {w: kept_readout(params[w], measured_shares(masks, w, preset)) for w in worlds}
     tasks = [(w, r) for r in range(n_replications) for w in worlds]
     out = Parallel(n_jobs=n_jobs, return_as="generator")(
-        delayed(_one)(params[w], seed, r, weights) for w, r in tasks)
+        delayed(_one)(params[w], seed, r, weights, kept[w]) for w, r in tasks)
     frames = list(tqdm(out, total=len(tasks), unit="replication", desc="pipeline transfer",
                        disable=not progress))
     per = pd.concat(frames, ignore_index=True)
@@ -247,7 +282,7 @@ def book_grid_transfer(scores: pd.DataFrame, truth: pd.DataFrame, params) -> pd.
 
     merged = scores.merge(truth[["participant_id", "session", *LATENTS]],
                           on=["participant_id", "session"])
-    loadings, noise_var = _readout_rows(params)
+    loadings, noise_var = kept_readout(params, {o: params.transfer(o) or {} for o in OUTCOMES})
     one = replication_transfer(merged, loadings, noise_var)
     return one.assign(change_noise_ratio=np.sqrt(one.pop("change_var_ratio")),
                       level_noise_ratio=np.sqrt(one.pop("level_var_ratio")),
@@ -255,40 +290,55 @@ def book_grid_transfer(scores: pd.DataFrame, truth: pd.DataFrame, params) -> pd.
 
 
 def mask_ratios(seed: int, presets=None, worlds=TRANSFER_WORLDS) -> pd.DataFrame:
-    """How much of each signature's target loading the analysis mask keeps, per grid.
+    """How much of each signature's loadings and noise the analysis mask keeps, per grid.
 
     A coarse grid's implicit mask loses voxels at the brain's edge, and with them part of a
-    signature's weight on its target pattern (on the 15 mm calibration grid, about a fifth
-    of SIIPS1's); the book's 5 mm grid loses almost none. The gain measured on the
-    calibration grid is carried to another grid by the ratio of these shares
-    (:meth:`mindpain.twin.params.Parameters.transfer`). Each share is measured with
+    signature's weight on each latent pattern and part of its noise (on the 15 mm calibration
+    grid, about a fifth of SIIPS1's modulatory loading); the book's 5 mm grid loses almost
+    none. The pipeline's transfer is measured over the kept loadings
+    (:func:`measure_transfer`), and the twin of every grid plants through its own grid's
+    shares (:mod:`mindpain.twin.through_pipeline`). Each share is measured with
     :func:`~mindpain.endtoend.replication.analysis_mask` (the voxels every run of the first
-    simulated sessions keeps).
+    simulated sessions keeps) of the parameters without the transfer, so the shares do not
+    depend on the planting they feed.
 
     Returns
     -------
     pandas.DataFrame
-        ``world, preset, readout, kept_share``: the signature's loading on its target latent
-        pattern within the mask over its loading on the whole twin mask.
+        ``world, preset, readout, part, kept_share``: per part (each latent response: the
+        signature's loading on its pattern within the mask over its loading on the whole
+        twin mask, 1 where that loading is 0; ``noise``: the session noise variance within
+        the mask over the whole mask's).
     """
     from mindpain.core.vocabulary import PRESETS
     from mindpain.endtoend.replication import analysis_mask
-    from mindpain.twin.model import READOUTS, TARGET_LATENT, readout_space, twin_space
-    from mindpain.twin.params import load_parameters
+    from mindpain.twin.model import (
+        READOUTS,
+        constants_of,
+        derive_constants,
+        readout_space,
+        twin_space,
+    )
+    from mindpain.twin.params import KEPT_PARTS, load_parameters
     from mindpain.twin.patterns import LATENTS
 
     rows = []
     for world in worlds:
         for preset in (PRESETS if presets is None else presets):
-            params = load_parameters(preset, world)
+            params = load_parameters(preset, world, transfer=False)
             keep, _ = analysis_mask(params, seed)
             space = twin_space(params)
-            seen = readout_space(space.generator, {r: np.where(keep, w, 0.0)
-                                                   for r, w in space.weights.items()})
+            full = derive_constants(params)
+            seen = constants_of(params, readout_space(
+                space.generator, {r: np.where(keep, w, 0.0) for r, w in space.weights.items()}))
             for o in OUTCOMES:
-                k, j = READOUTS.index(o), LATENTS.index(TARGET_LATENT[o])
-                rows.append({"world": world, "preset": preset, "readout": o,
-                             "kept_share": float(seen.readout[k, j] / space.readout[k, j])})
+                k = READOUTS.index(o)
+                share = {p: (float(seen.readout[k, j] / full.readout[k, j])
+                             if full.readout[k, j] != 0 else 1.0)
+                         for j, p in enumerate(LATENTS)}
+                share["noise"] = float(seen.measurement_cov[k, k] / full.measurement_cov[k, k])
+                rows += [{"world": world, "preset": preset, "readout": o, "part": p,
+                          "kept_share": share[p]} for p in KEPT_PARTS]
     return pd.DataFrame(rows)
 
 
@@ -298,16 +348,17 @@ def write_transfer(table: pd.DataFrame, path, masks: pd.DataFrame | None = None)
     One table per world and signature with ``gain``, ``offset_ratio``,
     ``change_noise_ratio`` and ``level_noise_ratio`` at full precision (``repr``), and a
     header saying how they were measured; with ``masks`` (:func:`mask_ratios`), also the
-    measured grid (``[grid]``) and each world's, preset's and signature's kept share
-    (``[mask.<world>.<preset>]``).
+    measured grid (``[grid]``) and each world's, preset's and signature's kept shares
+    (``[mask.<world>.<preset>.<signature>]``).
     """
     from mindpain.core.io import atomic_path
 
     lines = ["# Written by `make transfer` (python -m mindpain.endtoend --transfer): what the",
              "# pipeline (BOLD -> first level -> scoring) does to a latent effect, measured on",
              f"# {int(table['replications'].min())} replications per world on the "
-             f"{table['grid'].iloc[0]!r} grid",
-             "# (mindpain.endtoend.transfer). The twin plants its effects through these.", ""]
+             f"{table['grid'].iloc[0]!r} grid over the",
+             "# loadings its analysis mask keeps (mindpain.endtoend.transfer). The twin plants",
+             "# its effects through these (mindpain.twin.through_pipeline).", ""]
     for world, g in table.groupby("world", sort=False):
         for row in g.itertuples():
             lines.append(f"[{world}.{row.readout}]")
@@ -315,13 +366,14 @@ def write_transfer(table: pd.DataFrame, path, masks: pd.DataFrame | None = None)
                 lines.append(f"{col} = {float(getattr(row, col))!r}")
             lines.append("")
     if masks is not None:
-        lines += ["# The share of each signature's target loading the analysis mask keeps on",
-                  "# each preset's grid (mindpain.endtoend.transfer.mask_ratios): the gain",
-                  "# is carried from the measured grid to another by the ratio of the shares.",
+        lines += ["# The shares of each signature's loading on each latent response and of its",
+                  "# noise variance that the analysis mask of each preset's grid keeps",
+                  "# (mindpain.endtoend.transfer.mask_ratios).",
                   "[grid]", f"measured = {str(table['grid'].iloc[0])!r}", ""]
-        for (world, preset), g in masks.groupby(["world", "preset"], sort=False):
-            lines.append(f"[mask.{world}.{preset}]")
-            lines += [f"{r.readout} = {float(r.kept_share)!r}" for r in g.itertuples()]
+        for (world, preset, readout), g in masks.groupby(["world", "preset", "readout"],
+                                                         sort=False):
+            lines.append(f"[mask.{world}.{preset}.{readout}]")
+            lines += [f"{r.part} = {float(r.kept_share)!r}" for r in g.itertuples()]
             lines.append("")
     path = Path(path)
     with atomic_path(path) as tmp:
@@ -347,13 +399,13 @@ def transfer_summary(preset: str, world: str, folder=None) -> tuple[pd.DataFrame
     -------
     tuple
         ``(table, numbers)``: the transfer table (:data:`TRANSFER_COLUMNS`) and a dict with
-        ``replications``, ``grid_measured``, per signature of ``world`` the gain measured
-        (``gain_measured_<signature>``), the gain on ``preset``'s grid the twin plants
-        through (``gain_<signature>``), the ratio of the analysis mask's kept shares that
-        carries one to the other (``mask_share_<signature>``) and the change-noise ratio
-        (``noise_<signature>``), and for the MBSR-vs-HEP contrast of each signature the
-        generator's paper-scale effect (``planted_<signature>``) and the recoverable one
-        (``recoverable_<signature>``).
+        ``replications``, ``grid_measured``, per signature of ``world`` the gain over the
+        kept loadings (``gain_<signature>``) and the change-noise ratio
+        (``noise_<signature>``), the share of its target loading the analysis mask keeps
+        on ``preset``'s grid (``kept_<signature>``) and on the measured grid
+        (``kept_measured_<signature>``), and for the MBSR-vs-HEP contrast of each signature
+        the generator's paper-scale effect (``planted_<signature>``) and the recoverable
+        one (``recoverable_<signature>``).
     """
     from mindpain.twin.params import load_parameters
 
@@ -378,18 +430,23 @@ def transfer_numbers(params, folder=None) -> tuple[pd.DataFrame, dict]:
     from mindpain.core.config import PRECOMPUTED_DIR
     from mindpain.core.io import read_tsv
     from mindpain.truth import planted_trial_effects
+    from mindpain.twin.model import TARGET_LATENT
+    from mindpain.twin.params import load_parameters
 
     world = params.world
     table = read_tsv(Path(PRECOMPUTED_DIR if folder is None else folder) / TRANSFER_TABLE)
     planted = planted_trial_effects(params).set_index(["outcome", "contrast"])
-    numbers = {"replications": int(table["replications"].min()),
-               "grid_measured": str(table["grid"].iloc[0])}
+    grid = str(table["grid"].iloc[0])
+    measured = load_parameters(grid, world)
+    numbers = {"replications": int(table["replications"].min()), "grid_measured": grid}
     for row in table[table["world"] == world].itertuples():
-        carried = params.transfer(row.readout) or {}
-        numbers[f"gain_measured_{row.readout}"] = float(row.gain)
-        numbers[f"gain_{row.readout}"] = float(carried.get("gain", np.nan))
-        numbers[f"mask_share_{row.readout}"] = float(carried.get("mask_share", 1.0))
+        part = f"kept_{TARGET_LATENT[row.readout]}"
+        numbers[f"gain_{row.readout}"] = float(row.gain)
         numbers[f"noise_{row.readout}"] = float(row.change_noise_ratio)
+        numbers[f"kept_{row.readout}"] = float((params.transfer(row.readout) or {})
+                                               .get(part, np.nan))
+        numbers[f"kept_measured_{row.readout}"] = float(
+            (measured.transfer(row.readout) or {}).get(part, np.nan))
     for o in OUTCOMES:
         numbers[f"planted_{o}"] = float(planted.loc[(o, "MBSR_vs_HEP"), "planted_d_paper"])
         numbers[f"recoverable_{o}"] = float(planted.loc[(o, "MBSR_vs_HEP"),
@@ -416,10 +473,10 @@ def book_grid_summary(outcomes: pd.DataFrame, truth: pd.DataFrame, preset: str, 
     -------
     dict
         Per signature ``<s>``: ``gain_here_<s>`` and ``noise_here_<s>`` (this twin: one draw
-        on its own grid), ``gain_cal_<s>`` and ``gain_cal_se_<s>`` (the gain the twin plants
-        through on this grid: the calibration grid's measurement carried by the analysis
-        mask's kept share, and its Monte-Carlo SE), ``noise_cal_<s>`` (the measured change
-        noise ratio), and ``gain_z_<s>``: the difference of the two gains
+        on its own grid, over the loadings its analysis mask keeps), ``gain_cal_<s>`` and
+        ``gain_cal_se_<s>`` (the gain the twin plants through, measured on the calibration
+        grid, and its Monte-Carlo SE), ``noise_cal_<s>`` (the measured change noise ratio),
+        and ``gain_z_<s>``: the difference of the two gains
         in units of the committed measurement's Monte-Carlo SE times sqrt(replications) (the
         SD of one replication's gain, so the unit in which one draw scatters).
 
@@ -438,7 +495,7 @@ def book_grid_summary(outcomes: pd.DataFrame, truth: pd.DataFrame, preset: str, 
         out.update({f"gain_here_{o}": float(here.loc[o, "gain"]),
                     f"noise_here_{o}": float(here.loc[o, "change_noise_ratio"]),
                     f"gain_cal_{o}": expected,
-                    f"gain_cal_se_{o}": float(cal.loc[o, "gain_se"]) * numbers[f"mask_share_{o}"],
+                    f"gain_cal_se_{o}": float(cal.loc[o, "gain_se"]),
                     f"noise_cal_{o}": float(cal.loc[o, "change_noise_ratio"]),
                     f"gain_z_{o}": (float(here.loc[o, "gain"]) - expected) / sd_one})
     return out

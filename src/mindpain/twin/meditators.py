@@ -51,6 +51,7 @@ from mindpain.core.vocabulary import (
 from mindpain.twin.model import READOUTS, derive_constants
 from mindpain.twin.params import Parameters, load_parameters
 from mindpain.twin.participants import practice_moments
+from mindpain.twin.through_pipeline import kept_noise_var, pipeline_loading
 
 
 def _practice_moments(params) -> dict:
@@ -102,7 +103,8 @@ def planted_meditator_effects(params: Parameters) -> pd.DataFrame:
     base = ("nps", "siips1")
     # Readout k of a shift that moves the expected (NPS, SIIPS1) scores by (1, 0) / (0, 1):
     # the terms are stated on the observed NPS and SIIPS1 and planted in latent space.
-    mixing = np.column_stack([const.readout @ const.to_latent({x: 1.0}) for x in base])
+    unmix = np.column_stack([const.to_latent({x: 1.0}) for x in base])
+    mixing = const.readout @ unmix
     mixing[np.abs(mixing) < 1e-9] = 0.0
     cov_b = const.latent_cov("level")
     n_ltm = params["design.n_meditators"]
@@ -117,7 +119,7 @@ def planted_meditator_effects(params: Parameters) -> pd.DataFrame:
         recoverable = (planted if k not in READOUTS else
                        {key: np.nan for key in planted} if transfer is None else
                        _estimands(k, const, mixing, cov_b, mom, (g, a, b), (n_ltm, n_naive),
-                                  transfer["gain"], transfer["level_noise_ratio"]))
+                                  (transfer, unmix)))
         pval = _parameter_values(k, mixing, (g, a, b))
         for (effect, method), value in planted.items():
             param = {"group": ("group_d", pval["g"]), "retreat": ("retreat_slope", pval["a"]),
@@ -144,24 +146,29 @@ def _parameter_values(k: str, mixing: np.ndarray, terms: tuple) -> dict:
 
 
 def _estimands(k: str, const, mixing, cov_b, mom: dict, terms: tuple, sizes: tuple,
-               gain: float = 1.0, noise_ratio: float = 1.0) -> dict:
+               through: tuple | None = None) -> dict:
     """Value of every meditator estimand of outcome ``k``: ``{(effect, method): value}``.
 
-    With ``gain`` and ``noise_ratio`` (a signature's measured pipeline transfer), the values
-    a signature read through the pipeline holds: its LTM terms times the gain, its naive
-    level variance the latent part times the squared gain plus the session noise times the
-    squared noise ratio.
+    With ``through`` (a signature's measured pipeline transfer and the ``(2, 2)`` latent
+    shift per unit of observed NPS and SIIPS1), the values a signature read through the
+    pipeline holds: its LTM terms and its naive level variance's latent part read with the
+    gain over the kept loadings (:func:`mindpain.twin.through_pipeline.pipeline_loading`),
+    the session noise over the kept voxels times the squared level-noise ratio.
     """
     g, a, b = terms
     n_ltm, n_naive = sizes
     base = ("nps", "siips1")
     sd_obs = const.observed_level_sd
     if k in READOUTS:
-        loading = const.readout[READOUTS.index(k)]
-        r = mixing[READOUTS.index(k)]
-        var_n = (gain**2 * float(loading @ cov_b @ loading)
-                 + noise_ratio**2 * const.measurement_sd(k) ** 2)
-        coefs = {n: gain * float(r @ [sd_obs[x] * p.get(x, 0.0) for x in base])
+        loading, r = const.readout[READOUTS.index(k)], mixing[READOUTS.index(k)]
+        noise = const.measurement_sd(k) ** 2
+        if through is not None:
+            transfer, unmix = through
+            loading = transfer["gain"] * pipeline_loading(loading, transfer)
+            r = np.where(np.abs(loading @ unmix) < 1e-9, 0.0, loading @ unmix)
+            noise = transfer["level_noise_ratio"] ** 2 * kept_noise_var(noise, transfer)
+        var_n = float(loading @ cov_b @ loading) + noise
+        coefs = {n: float(r @ [sd_obs[x] * p.get(x, 0.0) for x in base])
                  for n, p in (("g", g), ("a", a), ("b", b))}
     else:
         var_n = const.between_sd[k] ** 2 + const.measurement_sd(k) ** 2

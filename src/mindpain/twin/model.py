@@ -59,6 +59,13 @@ from mindpain.twin.patterns import (
     smooth_noise_operator,
 )
 from mindpain.twin.task import frame_times, make_run_events
+from mindpain.twin.through_pipeline import (
+    kept_noise_var,
+    pipeline_change_sd,
+    pipeline_loading,
+    recoverable_d_paper,
+    solve_pipeline_shifts,
+)
 
 #: Signatures the twin's measurement model reads out (open surrogates).
 PLANTED_SIGNATURES = {"nps": "nps-surrogate", "siips1": "siips1-surrogate"}
@@ -208,7 +215,9 @@ class Constants:
         Per readout and rating: SD of the observed change score and of one observed level.
     pipeline_transfer : dict
         Per readout with a measured transfer in this world: its ``gain, offset_ratio,
-        change_noise_ratio, level_noise_ratio`` (:mod:`mindpain.endtoend.transfer`).
+        change_noise_ratio, level_noise_ratio`` and the kept shares ``kept_<part>`` of the
+        grid's analysis mask (:mod:`mindpain.endtoend.transfer`,
+        :mod:`mindpain.twin.through_pipeline`).
     pipeline_change_sd : dict
         Per such readout and arm: SD of the change score through the pipeline
         (:func:`pipeline_change_sd`).
@@ -313,21 +322,26 @@ def constants_of(params: Parameters, space: TwinSpace) -> Constants:
 
     # Observed-scale targets -> arm shifts of the observed NPS, SIIPS1 and ratings; for a
     # signature with a measured pipeline transfer, the targets hold through the pipeline.
-    pipeline_sd, transfer = {}, {}
+    # The shifts are solved on the loadings each signature is read with: the pipeline's
+    # kept loadings (mindpain.twin.through_pipeline) where a transfer was measured.
+    pipeline_sd, transfer, rows = {}, {}, {}
     for k, r in enumerate(READOUTS):
         tr = params.transfer(r)
+        rows[r] = L[k] if tr is None else pipeline_loading(L[k], tr)
         if tr is not None:
             transfer[r] = tr
-            pipeline_sd[r] = pipeline_change_sd(params, tr, L[k] @ cov_c @ L[k], mcov[k, k])
+            pipeline_sd[r] = pipeline_change_sd(params, tr, rows[r] @ cov_c @ rows[r],
+                                                kept_noise_var(mcov[k, k], tr))
     observed = {}
     for k in OUTCOMES:
         if k in transfer:
             j = READOUTS.index(k)
             observed[k] = solve_pipeline_shifts(effect_targets(params, k), transfer[k],
-                                                pipeline_sd[k], mcov[j, j])
+                                                pipeline_sd[k],
+                                                kept_noise_var(mcov[j, j], transfer[k]))
         else:
             observed[k] = solve_group_shifts(effect_targets(params, k), obs_change[k])
-    block = L[[READOUTS.index("nps"), READOUTS.index("siips1")]]
+    block = np.vstack([rows["nps"], rows["siips1"]])
     latent_arm = {a: np.linalg.solve(block, [observed["nps"][a], observed["siips1"][a]])
                   for a in ARMS}
     latent_shift = {k: {a: float(latent_arm[a][j]) for a in ARMS} for j, k in enumerate(LATENTS)}
@@ -342,50 +356,6 @@ def constants_of(params: Parameters, space: TwinSpace) -> Constants:
         latent_shift=latent_shift, observed_shift=observed, observed_change_sd=obs_change,
         observed_level_sd=obs_level, pipeline_transfer=transfer, pipeline_change_sd=pipeline_sd,
     )
-
-
-def pipeline_change_sd(params: Parameters, transfer: dict, latent_var: float,
-                       noise_var: float) -> dict:
-    r"""SD of a signature's change score through the pipeline, per arm.
-
-    :math:`\sqrt{g^2 \rho_a^2 v + q^2 \cdot 2\Sigma_{kk}}`: the latent change's variance
-    :math:`v = L_k^T C L_k` read with the pipeline's gain :math:`g`, times the arm's squared
-    change-SD ratio :math:`\rho_a` (``nuisance.arm_change_sd_ratio``, realistic world; 1 in
-    the ideal one), plus the model's change noise :math:`2\Sigma_{kk}` scaled by the
-    pipeline's noise ratio :math:`q` (``change_noise_ratio``).
-    """
-    ratio = params["nuisance.arm_change_sd_ratio"] if params.realistic else {}
-    return {a: float(np.sqrt(transfer["gain"] ** 2 * ratio.get(a, 1.0) ** 2 * latent_var
-                             + transfer["change_noise_ratio"] ** 2 * 2 * noise_var))
-            for a in ARMS}
-
-
-def pooled_change_sd(sd_arm: dict) -> float:
-    """Return the three arms' pooled change SD (weights: the paper's completers minus one)."""
-    from mindpain.reported import N_COMPLETERS
-
-    w = {a: N_COMPLETERS[a] - 1 for a in ARMS}
-    return float(np.sqrt(sum(w[a] * sd_arm[a] ** 2 for a in ARMS) / sum(w.values())))
-
-
-def solve_pipeline_shifts(effects: dict, transfer: dict, sd_arm: dict,
-                          noise_var: float) -> dict:
-    r"""Model-scale arm shifts whose pipeline readout gives each target its t.
-
-    ``effects`` as in :func:`solve_group_shifts` (change-score d: :math:`d_s` between arms,
-    :math:`d_z` within). Through the pipeline a difference between arms is read over the
-    three arms' pooled change SD (:func:`pooled_change_sd`, the paper's test) and an arm's
-    change over its own SD, so the pipeline's arm mean changes are solved with those SDs;
-    the pipeline adds its offset :math:`o\sqrt{2\Sigma_{kk}}` to every change and reads the
-    model's shift with gain :math:`g`, so the model-scale shift is
-    :math:`(\mu_a - o\sqrt{2\Sigma_{kk}}) / g`.
-    """
-    pooled = pooled_change_sd(sd_arm)
-    raw = {k: d * (sd_arm[k.split("_")[0]] if k.endswith("_within") else pooled)
-           for k, d in effects.items()}
-    mean = solve_group_shifts(raw, 1.0)
-    offset = transfer["offset_ratio"] * np.sqrt(2 * noise_var)
-    return {a: float((mean[a] - offset) / transfer["gain"]) for a in ARMS}
 
 
 def solve_group_shifts(effects: dict, sd: float) -> dict:
@@ -508,45 +478,13 @@ def planted_trial_effects(params: Parameters, keep: np.ndarray | None = None) ->
                 status = "derived"
             rows.append({"outcome": outcome, "contrast": contrast, "planted_d": diff / sd,
                          "planted_t": t, "planted_d_paper": paper,
-                         "recoverable_d_paper": recoverable_d_paper(seen, outcome, contrast,
-                                                                    shift, paper),
+                         "recoverable_d_paper": recoverable_d_paper(const, outcome, contrast,
+                                                                    paper),
                          "latent_d": lat / lat_sd,
                          "reported_d": REPORTED_D.get((outcome, contrast), np.nan),
                          "status": status, "true_change_difference": diff,
                          "observed_change_sd": sd})
     return pd.DataFrame(rows)
-
-
-def recoverable_d_paper(const: Constants, outcome: str, contrast: str, shift: dict,
-                        planted: float) -> float:
-    r"""Return the paper-scale effect the pipeline can recover (the analysis's estimand).
-
-    For a signature with a measured pipeline transfer (:attr:`Constants.pipeline_transfer`),
-    the model-scale arm shifts ``shift`` are read through the pipeline (gain :math:`g`, offset
-    :math:`o\sqrt{2\Sigma_{kk}}` added to every change) and over the pipeline's change SDs
-    (:attr:`Constants.pipeline_change_sd`): between arms the three arms' pooled SD (the
-    paper's test, df 88), within an arm its own SD; the expected t is put on the paper's
-    scale. Ratings do not pass through the pipeline (``planted`` is returned); a signature
-    without a measured transfer gives NaN.
-    """
-    from mindpain.reported import N_COMPLETERS, d_paper
-
-    if outcome in RATING_OUTCOMES:
-        return float(planted)
-    transfer = const.pipeline_transfer.get(outcome)
-    if transfer is None:
-        return float("nan")
-    k = READOUTS.index(outcome)
-    sd_arm = const.pipeline_change_sd[outcome]
-    gain = transfer["gain"]
-    if contrast.endswith("_within"):
-        arm = contrast.split("_")[0]
-        offset = transfer["offset_ratio"] * np.sqrt(2 * const.measurement_cov[k, k])
-        return float((gain * shift[arm] + offset) / sd_arm[arm])
-    a, b = contrast.split("_vs_")
-    t = (gain * (shift[a] - shift[b]) / pooled_change_sd(sd_arm)
-         / np.sqrt(1 / N_COMPLETERS[a] + 1 / N_COMPLETERS[b]))
-    return float(d_paper(t, sum(N_COMPLETERS.values()) - len(ARMS)))
 
 
 #: The latent response each readout targets.

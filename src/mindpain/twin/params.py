@@ -19,6 +19,9 @@ STATUSES = PARAMETER_STATUSES
 TRANSFER_FILE = "pipeline_transfer.toml"
 #: Values of one world and signature in :data:`TRANSFER_FILE`.
 TRANSFER_FIELDS = ("gain", "offset_ratio", "change_noise_ratio", "level_noise_ratio")
+#: Parts of a signature whose share the analysis mask keeps: its loading on each latent
+#: response and its session noise variance (:mod:`mindpain.twin.through_pipeline`).
+KEPT_PARTS = ("nociceptive", "modulatory", "noise")
 #: Marker in ``parameters.toml``: take this outcome's reported effects from mindpain.reported.
 REPORTED_SOURCE = "mindpain.reported"
 
@@ -82,9 +85,11 @@ class Parameters:
     def transfer(self, readout: str) -> dict | None:
         """Return the measured pipeline transfer of ``readout`` in this world, or ``None``.
 
-        ``{"gain", "offset_ratio", "change_noise_ratio", "level_noise_ratio"}`` (see
-        :mod:`mindpain.endtoend.transfer`); ``None`` when the parameters were loaded without
-        it or it was not measured for this signature.
+        ``{"gain", "offset_ratio", "change_noise_ratio", "level_noise_ratio"}`` and the
+        shares the analysis mask of this preset's grid keeps, ``kept_nociceptive``,
+        ``kept_modulatory`` and ``kept_noise`` (see :mod:`mindpain.endtoend.transfer` and
+        :mod:`mindpain.twin.through_pipeline`); ``None`` when the parameters were loaded
+        without it or it was not measured for this signature.
         """
         entry = self.raw.get("pipeline", {}).get(f"{self.world}_{readout}")
         return None if entry is None else entry["value"]
@@ -194,13 +199,12 @@ def participant_level_parameters(preset: str = "full") -> Parameters:
 def _transfer_entries(measured: dict, preset: str) -> dict:
     """Parameter entries ``<world>_<signature>`` of the measured transfer (``[pipeline]``).
 
-    The gain was measured on one grid (``[grid] measured``); on another preset's grid it is
-    scaled by the ratio of the shares of the signature's target loading that the analysis
-    mask keeps there and on the measured grid (``[mask.<world>.<preset>]``,
-    :func:`mindpain.endtoend.transfer.mask_ratios`), recorded as ``mask_share``. On the
-    measured grid the values are used as measured.
+    The gain, offset and noise ratios were measured over the loadings the analysis mask
+    keeps (``[<world>.<signature>]``); each entry adds the shares the mask of ``preset``'s
+    grid keeps of the signature's loading on each latent response and of its noise variance
+    (``[mask.<world>.<preset>.<signature>]``, :func:`mindpain.endtoend.transfer.mask_ratios`)
+    as ``kept_<latent>`` and ``kept_noise`` (:mod:`mindpain.twin.through_pipeline`).
     """
-    grid = measured.get("grid", {}).get("measured")
     masks = measured.get("mask", {})
     entries = {}
     for world, readouts in measured.items():
@@ -212,24 +216,19 @@ def _transfer_entries(measured: dict, preset: str) -> dict:
             if missing:
                 raise ValueError(f"{TRANSFER_FILE}: [{world}.{readout}] lacks {missing}")
             value = {k: float(values[k]) for k in TRANSFER_FIELDS}
-            if grid is not None and preset != grid:
+            if masks:
                 try:
-                    share = (float(masks[world][preset][readout])
-                             / float(masks[world][grid][readout]))
+                    kept = masks[world][preset][readout]
+                    value.update({f"kept_{k}": float(kept[k]) for k in KEPT_PARTS})
                 except KeyError:
-                    raise ValueError(f"{TRANSFER_FILE}: no [mask.{world}.{preset}] share of "
-                                     f"{readout} to carry the gain from the {grid} grid; "
-                                     "run make transfer") from None
-                value["gain"] *= share
-                value["mask_share"] = share
+                    raise ValueError(f"{TRANSFER_FILE}: no [mask.{world}.{preset}.{readout}] "
+                                     f"with {list(KEPT_PARTS)}; run make transfer") from None
             entries[f"{world}_{readout}"] = {
                 "value": value, "status": "derived",
                 "note": f"what the pipeline does to a latent {readout} effect in the {world} "
-                        "world: gain, offset and noise relative to the measurement model "
-                        "(measured by make transfer; mindpain.endtoend.transfer)"
-                        + (f"; gain carried from the {grid} grid by the analysis mask's "
-                           "kept share of the target loading (mask_share)"
-                           if "mask_share" in value else "")}
+                        "world: gain, offset and noise over the loadings the analysis mask "
+                        f"keeps on the {preset} grid (kept_*), relative to the measurement "
+                        "model (measured by make transfer; mindpain.endtoend.transfer)"}
     return entries
 
 

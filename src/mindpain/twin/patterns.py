@@ -32,10 +32,8 @@ from scipy import ndimage
 
 from mindpain.core.config import derive_rng
 from mindpain.core.images import mask_array, mni_grid, template_intensity, voxel_coords
+from mindpain.core.vocabulary import LATENTS
 from mindpain.twin.params import Parameters
-
-#: The latent responses of a session, one spatial pattern each.
-LATENTS = ("nociceptive", "modulatory")
 
 
 def blob_map(xyz: np.ndarray, regions, sigma: float) -> np.ndarray:
