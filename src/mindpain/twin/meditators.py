@@ -104,7 +104,7 @@ def planted_meditator_effects(params: Parameters) -> pd.DataFrame:
     # Readout k of a shift that moves the expected (NPS, SIIPS1) scores by (1, 0) / (0, 1):
     # the terms are stated on the observed NPS and SIIPS1 and planted in latent space.
     unmix = np.column_stack([const.to_latent({x: 1.0}) for x in base])
-    mixing = const.readout @ unmix
+    mixing = np.column_stack([const.readout @ u for u in unmix.T])
     mixing[np.abs(mixing) < 1e-9] = 0.0
     cov_b = const.latent_cov("level")
     n_ltm = params["design.n_meditators"]
