@@ -240,3 +240,21 @@ def test_multiverse_replications_table_names_and_rounds_its_columns():
     assert table["Ratio of the two SDs"].tolist() == ["3.0", "1.3"]
     assert "Specifications covering in at least 90%" in table.frame.columns
     assert "SD across replications (median over specifications)" in table.frame.columns
+
+
+def test_the_t_gap_note_names_each_miss_and_whether_chance_explains_it():
+    """Chapter 4's sentence on median t beyond 0.2 of the paper's: none, a miss within two
+    Monte-Carlo SE (chance at this many replications), a miss beyond them."""
+    from mindpain.recoverable import _t_gap_note
+
+    rows = pd.DataFrame({"outcome": ["nps", "siips1"], "contrast": ["MBSR_within", "MBSR_vs_HEP"],
+                         "median_t": [-2.50, -1.70], "reported_t": [-2.41, -1.72],
+                         "mc_se_median_t": [0.09, 0.06]})
+    assert _t_gap_note(rows, True, True).startswith("Every reported contrast's median t")
+    near = rows.assign(median_t=[-2.62, -1.70])
+    note = _t_gap_note(near, True, True)
+    assert note.startswith("One contrast lies") and "NPS" in note and "2.3 Monte-Carlo SE" in note
+    assert "more than chance" in note
+    chance = near.assign(mc_se_median_t=[0.11, 0.06])
+    assert "within what chance gives" in _t_gap_note(chance, True, True)
+    assert _t_gap_note(rows, False, False) == ""

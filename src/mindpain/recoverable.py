@@ -294,7 +294,9 @@ def endtoend_summary(endtoend: pd.DataFrame, scenario: str = "realistic",
         whose median t is more than two Monte-Carlo SE from the paper's; NaN without
         ``mc_se_median_t``); phrases: ``truth_words`` and ``t_words`` (what the table holds)
         and ``t_list`` (each contrast's median t beside the paper's t and the median p, or why
-        there is none).
+        there is none); ``t_note`` (a sentence on the contrasts whose median t lies beyond
+        ``t_gap_allowed``: each named with its gap in Monte-Carlo SE, and whether that gap
+        can be told from chance at this many replications).
     """
     from mindpain.endtoend.summary import TARGET, TOLERANCE
 
@@ -327,7 +329,7 @@ def endtoend_summary(endtoend: pd.DataFrame, scenario: str = "realistic",
     else:
         t_list = t_words
     return {"has_recoverable": has_rec, "has_t": has_t, "rows": rows, "n": len(rows),
-            "t_list": t_list,
+            "t_list": t_list, "t_note": _t_gap_note(rows, has_t, has_t_se),
             "coverage_min": float(cov.min()) if len(cov) else np.nan,
             "coverage_max": float(cov.max()) if len(cov) else np.nan,
             "coverage_mean": float(cov.mean()) if len(cov) else np.nan,
@@ -340,6 +342,45 @@ def endtoend_summary(endtoend: pd.DataFrame, scenario: str = "realistic",
                                      > 2 * rows["mc_se_median_t"]).sum())
             if has_t_se else np.nan,
             "truth_words": truth_words, "t_words": t_words}
+
+
+def _t_gap_note(rows: pd.DataFrame, has_t: bool, has_se: bool) -> str:
+    """Return a sentence on the reported contrasts whose median t misses the paper's t.
+
+    A miss is a gap larger than :data:`T_GAP_ALLOWED` (see :func:`endtoend_summary`).
+
+    Examples
+    --------
+    >>> rows = pd.DataFrame({"outcome": ["nps", "nps"], "contrast": ["MBSR_vs_HEP",
+    ...                      "MBSR_within"], "median_t": [-2.0, -2.7], "reported_t": [-2.0, -2.4],
+    ...                      "mc_se_median_t": [0.1, 0.1]})
+    >>> note = _t_gap_note(rows, True, True)
+    >>> note.startswith("One contrast lies"), "gap -0.30, 3.0 Monte-Carlo SE" in note
+    (True, True)
+    """
+    if not has_t:
+        return ""
+    gap = (rows["median_t"] - rows["reported_t"]).abs()
+    beyond = rows[gap > T_GAP_ALLOWED]
+    if beyond.empty:
+        return (f"Every reported contrast's median t lies within {T_GAP_ALLOWED:.1f} of the "
+                "paper's.")
+    parts = []
+    for r in beyond.itertuples():
+        label = (f"{OUTCOME_LABELS.get(r.outcome, r.outcome)} "
+                 f"{CONTRAST_LABELS.get(r.contrast, r.contrast)} "
+                 f"(gap {r.median_t - r.reported_t:+.2f}")
+        if has_se:
+            z = abs(r.median_t - r.reported_t) / r.mc_se_median_t
+            label += (f", {z:.1f} Monte-Carlo SE: "
+                      + ("within what chance gives at this many replications)" if z <= 2
+                         else "more than chance gives at this many replications)"))
+        else:
+            label += ")"
+        parts.append(label)
+    count = "One contrast lies" if len(parts) == 1 else f"{len(parts)} contrasts lie"
+    return (f"{count} further than {T_GAP_ALLOWED:.1f} from the paper's t: "
+            + "; ".join(parts) + ".")
 
 
 # ---------------------------------------------------------------- chapter 5: meditators
