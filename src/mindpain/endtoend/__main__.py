@@ -55,7 +55,7 @@ def main(argv=None) -> int:
                                         data_dir=cfg.data_dir, cache_root=cache,
                                         book_grid=True)
         path = write_result(table, args.out, key, timing)
-        from mindpain.trial.analysis import tables_dir
+        from mindpain.core.store import tables_dir
 
         write_result(table, tables_dir(cfg), key, timing)
         return (f"wrote {path} (replications {timing['replications']}, "
