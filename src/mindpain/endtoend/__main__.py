@@ -86,8 +86,9 @@ def _transfer(cfg, args) -> str:
         write_transfer(table, twin, masks)
         return f"wrote {twin} (mask shares of {masks['preset'].nunique()} grids)"
     n = args.replications
+    masks = mask_ratios(cfg.seed)  # every grid: kept in the twin's file ([mask.<world>.<preset>])
     table, per = measure_transfer(cfg.seed, n, preset=cfg.preset, n_jobs=cfg.n_jobs,
-                                  progress=True, data_dir=cfg.data_dir)
+                                  progress=True, data_dir=cfg.data_dir, masks=masks)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     write_tsv(out / TRANSFER_TABLE, table)
@@ -99,7 +100,6 @@ def _transfer(cfg, args) -> str:
                              "'endtoend-transfer'; disjoint from the evaluation's 'endtoend')",
         "first_seeds": [transfer_seed(cfg.seed, r) for r in range(3)],
         "made_by": "make transfer (python -m mindpain.endtoend --transfer)"})
-    masks = mask_ratios(cfg.seed)  # kept in the twin's file ([mask.<world>.<preset>])
     write_transfer(table, twin, masks)
     return f"wrote {out / TRANSFER_TABLE} and {twin} ({n} replications per world)"
 

@@ -229,8 +229,12 @@ def summarise(per_replication: pd.DataFrame, grid: str) -> pd.DataFrame:
 def measure_transfer(seed: int, n_replications: int = DEFAULT_TRANSFER_REPLICATIONS,
                      preset: str = ENDTOEND_PRESET, worlds=TRANSFER_WORLDS,
                      n_jobs: int = 1, progress: bool = False,
-                     data_dir=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                     data_dir=None, masks: pd.DataFrame | None = None,
+                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Measure the pipeline's transfer in each world on ``n_replications`` replications.
+
+    ``masks`` (:func:`mask_ratios` of ``seed``, for ``preset`` among others) saves measuring
+    the grid's kept shares again when the caller has them.
 
     Returns
     -------
@@ -245,7 +249,8 @@ def measure_transfer(seed: int, n_replications: int = DEFAULT_TRANSFER_REPLICATI
 
     params = {w: load_parameters(preset, w, transfer=False) for w in worlds}
     weights = surrogate_weights(next(iter(params.values())), data_dir)
-    masks = mask_ratios(seed, presets=[preset], worlds=worlds)
+    if masks is None:
+        masks = mask_ratios(seed, presets=[preset], worlds=worlds)
     kept = {w: kept_readout(params[w], measured_shares(masks, w, preset)) for w in worlds}
     tasks = [(w, r) for r in range(n_replications) for w in worlds]
     out = Parallel(n_jobs=n_jobs, return_as="generator")(

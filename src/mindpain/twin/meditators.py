@@ -104,8 +104,7 @@ def planted_meditator_effects(params: Parameters) -> pd.DataFrame:
     # Readout k of a shift that moves the expected (NPS, SIIPS1) scores by (1, 0) / (0, 1):
     # the terms are stated on the observed NPS and SIIPS1 and planted in latent space.
     unmix = np.column_stack([const.to_latent({x: 1.0}) for x in base])
-    mixing = np.column_stack([const.readout @ u for u in unmix.T])
-    mixing[np.abs(mixing) < 1e-9] = 0.0
+    mixing = _mixing(const.readout, unmix)
     cov_b = const.latent_cov("level")
     n_ltm = params["design.n_meditators"]
     n_naive = (sum(params["design.n_completers"].values())
@@ -132,6 +131,17 @@ def planted_meditator_effects(params: Parameters) -> pd.DataFrame:
     out = pd.DataFrame(rows)
     out[["planted", "recoverable"]] = out[["planted", "recoverable"]].astype(float)
     return out
+
+
+def _mixing(loading: np.ndarray, unmix: np.ndarray) -> np.ndarray:
+    """Readout of unit observed NPS and SIIPS1 shifts (``loading @ unmix``).
+
+    Rounding-level entries are set to exactly 0, so a term the readout does not carry reads
+    as absent.
+    """
+    mixing = np.array([loading @ u for u in unmix.T]).T  # one column of unmix at a time
+    mixing[np.abs(mixing) < 1e-9] = 0.0
+    return mixing
 
 
 def _parameter_values(k: str, mixing: np.ndarray, terms: tuple) -> dict:
@@ -165,7 +175,7 @@ def _estimands(k: str, const, mixing, cov_b, mom: dict, terms: tuple, sizes: tup
         if through is not None:
             transfer, unmix = through
             loading = transfer["gain"] * pipeline_loading(loading, transfer)
-            r = np.where(np.abs(loading @ unmix) < 1e-9, 0.0, loading @ unmix)
+            r = _mixing(loading, unmix)
             noise = transfer["level_noise_ratio"] ** 2 * kept_noise_var(noise, transfer)
         var_n = float(loading @ cov_b @ loading) + noise
         coefs = {n: float(r @ [sd_obs[x] * p.get(x, 0.0) for x in base])
