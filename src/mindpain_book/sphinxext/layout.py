@@ -1,9 +1,15 @@
-"""Layout on every screen: the book's style sheet, ``static/mindpain.css``.
+"""Layout on every screen: the book's style sheet, ``static/mindpain.css``, and its sidebar.
 
 At a phone's width (390 px) no page scrolls sideways: wide tables, outputs and display math
 scroll inside their own box, figures and viewer frames scale to the column, and long file
 names wrap. The style sheet is served from this package's ``static`` folder (CSS only: Jupyter
 Book 1 adds every ``.js`` file of a static folder to every page).
+
+The sidebar shows the book's parts and chapters, and below them only the branch of the page
+being read (the theme's ``collapse_navbar``): the API reference's hundred module pages
+appear in the sidebar of the API pages, not in every chapter's. Otherwise each page carried
+the whole tree (a screen reader met over a hundred links before the text), and rendering
+it for every page was the largest part of the site's build time.
 """
 
 from __future__ import annotations
@@ -18,10 +24,12 @@ STYLESHEET = "mindpain.css"
 def _add_static(app, config) -> None:
     if str(STATIC) not in config.html_static_path:
         config.html_static_path.append(str(STATIC))
+    # Jupyter Book 1 makes html_theme_options from _config.yml's html section; add to it.
+    config.html_theme_options.setdefault("collapse_navbar", True)
 
 
 def setup(app):
-    """Register the style sheet with Sphinx."""
+    """Register the style sheet (and the collapsed sidebar) with Sphinx."""
     app.connect("config-inited", _add_static)
     app.add_css_file(STYLESHEET)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
