@@ -84,11 +84,12 @@ book: $(STAMP)
 	$(BIN)/python -m mindpain_book.buildtools check-site _build/html
 
 ## test: lint, unit tests, BIDS validation, chapters on the small preset, offline-site check:
-## every test, TEST_JOBS workers at a time (pytest-xdist). A test file stays on one worker (its
-## module fixtures are made once); the longest files go first and the session twins are made
-## once for all workers (tests/conftest.py).
+## every test, TEST_JOBS workers at a time (pytest-xdist). A work unit (a test file, or one
+## chapter of the tests on a user's dataset) stays on one worker, so its module fixtures are
+## made once; the longest units go first, and the session twins, the book's build and the
+## user-dataset copies are made once for all workers (tests/conftest.py).
 TEST_JOBS ?= 2
-PYTEST_PARALLEL := $(if $(filter-out 0 1,$(TEST_JOBS)),-n $(TEST_JOBS) --dist loadfile --no-loadscope-reorder,-p no:xdist)
+PYTEST_PARALLEL := $(if $(filter-out 0 1,$(TEST_JOBS)),-n $(TEST_JOBS) --dist loadgroup --no-loadscope-reorder,-p no:xdist)
 test: $(STAMP) $(CFF_SCHEMA) chromium axe
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest $(PYTEST_PARALLEL)
@@ -193,6 +194,16 @@ REPLICATIONS ?= 300
 calibrate: $(STAMP)
 	nice -n 10 $(BIN)/python -m mindpain.endtoend --seed $(SEED) --replications $(REPLICATIONS) \
 		--n-jobs 2 $(if $(BUDGET),--budget-minutes $(BUDGET)) --out book/precomputed
+
+## multiverse-curve: recompute only the one-dataset curve of `make multiverse` (its content key
+## covers the code it runs, so a change to that code that leaves its numbers must renew it:
+## the committed TSVs come out byte-identical, only the key in multiverse.json changes).
+## About 12 min on 2 free cores when data/multiverse holds no first-level variant yet.
+.PHONY: multiverse-curve
+multiverse-curve: $(STAMP)
+	$(BIN)/mindpain twin --out data/twin-reduced --preset reduced --seed $(SEED) --if-current
+	$(BIN)/python -m mindpain.multiverse --preset reduced --seed $(SEED) --n-jobs $(N_JOBS) \
+		--part curve --out book/precomputed
 
 ## calibrate-rekey: after a change to code in the end-to-end result's fingerprint that cannot
 ## alter its numbers, recompute its check replications and, if they match, renew its key.

@@ -66,20 +66,46 @@ def source_counts(text: str) -> Counter:
     return counts
 
 
+def function_counts(text: str) -> dict[str, Counter]:
+    """The counts of :func:`source_counts` per function of a test module, by name.
+
+    Top-level functions and methods (``Class.method``); a nested function counts in the
+    function around it. The code outside every function counts under ``"<module>"``.
+    """
+    tree = ast.parse(text)
+    out: dict[str, Counter] = {}
+    inside = Counter()
+    for node in tree.body:
+        defs = ([(node.name, node)] if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+                else [(f"{node.name}.{n.name}", n) for n in node.body
+                      if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+                if isinstance(node, ast.ClassDef) else [])
+        for name, fn in defs:
+            out[name] = out.get(name, Counter()) + source_counts(ast.unparse(fn))
+            inside += out[name]
+    rest = source_counts(text) - inside
+    if rest:
+        out["<module>"] = rest
+    return out
+
+
 def doctest_examples(text: str) -> int:
     """Number of ``>>>`` examples in a module's source (run by ``--doctest-modules``)."""
     return sum(1 for line in text.splitlines() if line.lstrip().startswith(">>> "))
 
 
 def tree_counts(read, paths) -> dict[str, Counter]:
-    """Per-file counts of the test files and the doctests of the packages."""
+    """Counts per test function (``tests::name``, over every test file) and per package
+    module (``src/...``: its doctest examples)."""
     out = {}
     for path in paths:
         text = read(path)
         if text is None:
             continue
         if path.startswith("tests/"):
-            out[path] = source_counts(text)
+            for name, counts in function_counts(text).items():
+                key = f"tests::{name}" if name != "<module>" else f"{path}::<module>"
+                out[key] = out.get(key, Counter()) + counts
         else:
             n = doctest_examples(text)
             if n:

@@ -1,11 +1,13 @@
 """Shared fixtures: a seeded rng, the data directory, and one small twin per test run.
 
-``make test`` runs the suite on both cores (pytest-xdist, ``-n 2 --dist loadfile``): each
-worker is its own process, so a session fixture would be made once per worker. The twins
-are therefore made in the run's shared temporary folder, under the package's own folder
-lock (:func:`mindpain.core.folders.folder_lock`, taken by ``generate_twin``): the first worker
-generates a twin, the other waits and finds it current. Test files are handed to the workers
-longest first (:data:`HEAVY_FIRST`), so the build of the book does not start last.
+``make test`` runs the suite on both cores (pytest-xdist, ``-n 2 --dist loadgroup``, each
+test grouped by its work unit: its file, or one chapter of ``test_own_data.py``): each
+worker is its own process, so a session fixture would be made once per worker. The twins,
+the book's build, the user-dataset copies and the chapters' work folder are therefore made
+in the run's shared temporary folder, under the package's own folder lock
+(:func:`mindpain.core.folders.folder_lock`, taken by ``generate_twin``): the first worker
+makes one, the other waits and finds it made. Units are handed to the workers longest
+first (:data:`HEAVY_FIRST`), so the build of the book does not start last.
 
 ``make check`` (the quick tier, lint and unit tests) leaves out the ``slow`` tests and the
 ``heavy`` ones: every test that uses a session twin, and the tests of :data:`HEAVY` (the
@@ -62,23 +64,49 @@ HEAVY = {
     "tests/test_evidence.py::test_tost_decision_equals_the_90_percent_interval": "3 s",
 }
 
-#: Test files in the order the workers should take them: the longest first (measured with
+#: Work units in the order the workers should take them, the longest first (measured with
 #: ``pytest --durations``, see benchmarks/results.md); the others follow in their usual order.
-HEAVY_FIRST = ("test_book.py", "test_own_data.py", "test_multiverse.py", "test_first_level.py",
+#: A unit is a test file, but for ``test_own_data.py``, whose chapters are units of their own
+#: (``test_own_data.py[<chapter>]``, :func:`work_unit`). The checks of the built site
+#: (``test_book_axe*.py``) come after the chapters on a user's dataset, so a worker takes them
+#: once the book is built (:func:`book_build`), not to wait for it.
+HEAVY_FIRST = ("test_book.py", "test_own_data.py[04_randomized_trial]",
+               "test_own_data.py[02_first_level]", "test_own_data.py[05_long_term_meditators]",
+               "test_own_data.py[03_pain_signatures]",
+               "test_own_data.py[06_design_and_multiverse]",
+               "test_own_data.py[01_trial_and_data]", "test_book_axe_api.py",
+               "test_book_axe.py", "test_multiverse.py", "test_first_level.py",
                "test_endtoend.py", "test_design.py", "test_safety_first_level.py")
+#: Test files split into one work unit per parametrized case.
+SPLIT_FILES = ("test_own_data.py",)
+
+
+def work_unit(item) -> str:
+    """The work unit of a test: its file's name, or ``file[case]`` for :data:`SPLIT_FILES`.
+
+    ``make test`` hands whole units to its workers (``--dist loadgroup``: each test carries
+    its unit as its ``xdist_group``), so a unit's module fixtures are made once.
+    """
+    name = item.path.name
+    if name in SPLIT_FILES and hasattr(item, "callspec"):
+        return f"{name}[{item.callspec.id}]"
+    return name
+
 
 if not os.environ.get("MINDPAIN_DATA") and SHARED_DATA.is_dir():
     os.environ["MINDPAIN_DATA"] = str(SHARED_DATA)
 
 
 def pytest_collection_modifyitems(config, items):
-    """Mark the heavy tests (a session twin, :data:`HEAVY`); put the longest files first."""
+    """Mark the heavy tests (a session twin, :data:`HEAVY`), group each test by its work
+    unit (:func:`work_unit`) and put the longest units first."""
     for item in items:
         if (any(name in getattr(item, "fixturenames", ()) for name in TWIN_FIXTURES)
                 or any(item.nodeid.startswith(prefix) for prefix in HEAVY)):
             item.add_marker(pytest.mark.heavy)
+        item.add_marker(pytest.mark.xdist_group(work_unit(item)))
     rank = {name: i for i, name in enumerate(HEAVY_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: keeps the rest
+    items.sort(key=lambda item: rank.get(work_unit(item), len(rank)))  # stable: keeps the rest
 
 
 def _run_root(tmp_path_factory) -> Path:
@@ -137,6 +165,108 @@ def ideal_twin(tmp_path_factory) -> Path:
     out = _run_root(tmp_path_factory) / "shared-twin-ideal" / "twin-small-ideal"
     return generate_twin(out, preset="small", seed=TEST_SEED, world="ideal", if_current=True,
                          n_jobs=2, progress=False)
+
+
+def _build_book(out: Path, work: Path) -> Path:
+    """Build the whole book on the small twin into ``out`` (as ``make book`` does).
+
+    ``work`` is its work folder (the twin, its derivatives, the caches).
+
+    The data first, then the chapters two at a time into the build's execution cache, from
+    which jupyter-book renders (a chapter that fails there is run again by jupyter-book,
+    which reports its error). Returns the site (``out/_build/html``); raises
+    :class:`RuntimeError` with the build's output when a step fails.
+    """
+    import subprocess
+    import sys
+
+    env = dict(os.environ, MINDPAIN_PRESET="small", MINDPAIN_WORK=str(work),
+               MINDPAIN_RESULTS=str(out / "results"), MPLBACKEND="Agg")
+    env.pop("MINDPAIN_BIDS", None)
+    for step in (["stage-data"], ["execute", "--build-dir", str(out / "_build"), "--jobs", "2"]):
+        staged = subprocess.run([sys.executable, "-m", "mindpain_book.buildtools", *step],
+                                env=env, capture_output=True, text=True, timeout=1800)
+        if staged.returncode != 0:
+            raise RuntimeError(f"buildtools {step[0]} failed:\n{staged.stdout[-3000:]}\n"
+                               f"{staged.stderr[-3000:]}")
+    exe = Path(sys.executable).with_name("jupyter-book")
+    proc = subprocess.run([str(exe), "build", str(ROOT), "--path-output", str(out), "-W",
+                           "--keep-going"], env=env, capture_output=True, text=True,
+                          timeout=1800)
+    html = out / "_build" / "html"
+    if proc.returncode != 0:
+        reports = "\n".join(p.read_text()[-3000:] for p in (html / "reports").rglob("*.err.log")) \
+            if (html / "reports").is_dir() else ""
+        raise RuntimeError(f"book build failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+                           f"\n{reports}")
+    return html
+
+
+@pytest.fixture(scope="session")
+def shared_work(tmp_path_factory) -> Path:
+    """The work folder shared by every chapter this run executes (the book's build and the
+    chapters on a user's dataset): each dataset has its own derivatives in it
+    (:attr:`mindpain.core.config.Config.derivatives_dir`), while what depends only on the
+    code, the preset and the seed (the surrogate signatures, the small end-to-end
+    replications) is made once for all of them, under the package's own locks."""
+    return _run_root(tmp_path_factory) / "shared-work"
+
+
+@pytest.fixture(scope="session")
+def book_build(tmp_path_factory, shared_work) -> Path:
+    """The folder of the book built on the small twin: built once per test run, shared.
+
+    Several test files read the site (``test_book*.py``), so the workers may share it: the
+    first to ask builds it under the package's folder lock, the others wait and find it
+    built (``BUILT``), or find the first one's failure (``FAILED``) and fail with it. The
+    build executes every chapter into its own output folder, so its execution cache is
+    never shared with the book's full-preset cache; its work folder is :func:`shared_work`.
+    """
+    from mindpain.core.folders import folder_lock
+
+    out = _run_root(tmp_path_factory) / "shared-book"
+    with folder_lock(out):
+        if not (out / "BUILT").is_file() and not (out / "FAILED").is_file():
+            out.mkdir(parents=True, exist_ok=True)
+            try:
+                _build_book(out, shared_work)
+                (out / "BUILT").write_text("built\n")
+            except Exception as err:
+                (out / "FAILED").write_text(str(err))
+    if (out / "FAILED").is_file():
+        pytest.fail((out / "FAILED").read_text())
+    return out
+
+
+@pytest.fixture(scope="session")
+def built_site(book_build) -> Path:
+    """The small twin's built site (``_build/html`` of :func:`book_build`)."""
+    return book_build / "_build" / "html"
+
+
+@pytest.fixture(scope="session")
+def own_layouts(small_twin, tmp_path_factory) -> dict:
+    """Two copies of the small twin read as a user's data, made once per run, shared.
+
+    ``standard`` in the book's names and ``foreign`` under a study's own names with fMRIPrep
+    derivatives (``tests/_foreign_helpers.py``). Each chapter of ``test_own_data.py`` is a
+    group of its own (:func:`pytest_collection_modifyitems`), so the two workers run them
+    side by side: the first to ask makes the copies under the folder lock.
+    """
+    from _foreign_helpers import foreign_copy, standard_copy
+
+    from mindpain.core.folders import folder_lock
+
+    root = _run_root(tmp_path_factory) / "shared-own"
+    with folder_lock(root):
+        if not (root / "MADE").is_file():
+            if root.exists():  # a copy interrupted in this run's own temporary folder
+                shutil.rmtree(root)
+            root.mkdir(parents=True)
+            standard_copy(small_twin, root / "my-bids")
+            foreign_copy(small_twin, root / "study")
+            (root / "MADE").write_text("made\n")
+    return {"standard": root / "my-bids", "foreign": root / "study"}
 
 
 @pytest.fixture(scope="module")

@@ -1,60 +1,27 @@
 """The whole book builds on the small twin with -W, and the site stays offline.
 
-The build executes every chapter (a failing cell fails it) into its own output folder, so
-its execution cache is never shared with the book's full-preset cache.
+The build (``book_build`` in ``tests/conftest.py``) executes every chapter (a failing cell
+fails it) into its own output folder, once per test run; the accessibility checks of its
+pages are in ``test_book_axe*.py``, so the two workers can share them.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import pytest
+from _site_helpers import CHROMIUM, needs_chromium, site_pages
 
 from mindpain.core.checksums import sha256
-from mindpain_book import api, axe, reproducibility, sitecheck
+from mindpain_book import api, reproducibility, sitecheck
 from mindpain_book.sitecheck import external_resources
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def build_out(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("book")
-
-
-@pytest.fixture(scope="module")
-def built_site(build_out) -> Path:
-    out = build_out
-    env = dict(os.environ, MINDPAIN_PRESET="small", MINDPAIN_WORK=str(out / "work"),
-               MINDPAIN_RESULTS=str(out / "results"), MPLBACKEND="Agg")
-    env.pop("MINDPAIN_BIDS", None)
-    # As `make book` does: the data first, then the chapters two at a time into the build's
-    # execution cache, from which jupyter-book renders (a chapter that fails there is run
-    # again by jupyter-book, which reports its error).
-    for step in (["stage-data"], ["execute", "--build-dir", str(out / "_build"), "--jobs", "2"]):
-        staged = subprocess.run([sys.executable, "-m", "mindpain_book.buildtools", *step],
-                                env=env, capture_output=True, text=True, timeout=1800)
-        if staged.returncode != 0:
-            pytest.fail(f"buildtools {step[0]} failed:\n{staged.stdout[-3000:]}\n"
-                        f"{staged.stderr[-3000:]}")
-    exe = Path(sys.executable).with_name("jupyter-book")
-    proc = subprocess.run([str(exe), "build", str(ROOT), "--path-output", str(out), "-W",
-                           "--keep-going"], env=env, capture_output=True, text=True,
-                          timeout=1800)
-    html = out / "_build" / "html"
-    if proc.returncode != 0:
-        reports = "\n".join(p.read_text()[-3000:] for p in (html / "reports").rglob("*.err.log")) \
-            if (html / "reports").is_dir() else ""
-        pytest.fail(f"book build failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}\n{reports}")
-    return html
 
 
 def _pages(html: Path) -> list[Path]:
@@ -92,17 +59,25 @@ def test_pages_render_offline_in_chromium(built_site):
         context = pw.chromium.launch_persistent_context(
             profile, executable_path=CHROMIUM, headless=True,
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"])
-        page = context.new_page()
-        page.on("request", lambda r: None if r.url.startswith(("file:", "data:", "blob:",
-                                                                "about:"))
-                else problems.append(f"request {r.url}"))
-        page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
-                if m.type == "error" else None)
-        page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+                  "--disable-component-update", "--disable-sync", "--no-first-run",
+                  # every tab runs its timers at full speed, as the one in front would
+                  "--disable-background-timer-throttling", "--disable-renderer-backgrounding",
+                  "--disable-backgrounding-occluded-windows"])
+        # Each page in a tab of its own, all left to run their scripts for the same 1.5 s
+        # after loading (the pages wait side by side, not one after the other).
+        tabs = {}
         for html in _pages(built_site):
+            page = context.new_page()
+            page.on("request", lambda r: None if r.url.startswith(("file:", "data:", "blob:",
+                                                                    "about:"))
+                    else problems.append(f"request {r.url}"))
+            page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
+                    if m.type == "error" else None)
+            page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
             page.goto(html.as_uri(), wait_until="load")
-            page.wait_for_timeout(1500)
+            tabs[html] = page
+        next(iter(tabs.values())).wait_for_timeout(1500)
+        for html, page in tabs.items():
             assert page.title(), html
         context.close()
     assert problems == []
@@ -167,12 +142,12 @@ def test_api_reference_has_a_page_per_module_linked_from_the_chapters(built_site
     assert len(linked) >= 4, linked
 
 
-def test_reproducibility_report_matches_the_files_on_disk(built_site, build_out):
+def test_reproducibility_report_matches_the_files_on_disk(built_site, book_build, shared_work):
     page = (built_site / "book" / "reproducibility.html").read_text()
     manifest = reproducibility.read_manifest(built_site / "_downloads" / "reproducibility" /
                                         "manifest.tsv")
-    env = {"MINDPAIN_PRESET": "small", "MINDPAIN_WORK": str(build_out / "work"),
-           "MINDPAIN_RESULTS": str(build_out / "results")}
+    env = {"MINDPAIN_PRESET": "small", "MINDPAIN_WORK": str(shared_work),
+           "MINDPAIN_RESULTS": str(book_build / "results")}
     with pytest.MonkeyPatch.context() as mp:
         for key, value in env.items():
             mp.setenv(key, value)
@@ -195,28 +170,10 @@ def test_reproducibility_report_matches_the_files_on_disk(built_site, build_out)
     assert str(ROOT) not in page and os.uname().nodename not in page
 
 
-needs_chromium = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium not "
-                                    "installed (`make test` installs it)")
-
-
-def _site_pages(html: Path) -> list[Path]:
-    return [page for page in sorted(html.rglob("*.html"))
-            if not {"_static", "reports"} & set(page.relative_to(html).parts)]
-
-
-@needs_chromium
-def test_axe_core_finds_no_serious_or_critical_violation(built_site):
-    # axe-core from the npm registry (pinned in mindpain_book.axe), not an older bundled copy.
-    assert axe.axe_script().read_text()[:40].startswith(f"/*! axe v{axe.AXE_VERSION}")
-    pages = _site_pages(built_site)
-    assert len(pages) > 10
-    assert sitecheck.axe_violations(pages, jobs=2) == {}
-
-
 @needs_chromium
 def test_no_page_scrolls_sideways_on_a_phone(built_site):
     # Every page but the API reference and the landing redirect (index.html -> book/intro).
-    pages = [page for page in _site_pages(built_site)
+    pages = [page for page in site_pages(built_site)
              if "api" not in page.parent.parts and page.name != "index.html"]
     assert {"01_trial_and_data.html", "glossary.html"} <= {page.name for page in pages}
     assert sitecheck.page_widths(pages, width=390) == {}

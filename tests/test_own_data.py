@@ -8,7 +8,10 @@ column ``arm``, ratings and practice hours in columns of their own, fMRIPrep der
 with a ``T1w`` space beside ``MNI152NLin2009cAsym_res-2``) with its dataset map. Every
 chapter runs on both and must write the same result tables (the same data under other
 names) and glue the same numbers into its prose and tables, without writing into either
-dataset.
+dataset. The copies are made once per test run (``own_layouts``) and each chapter is a work
+unit of its own (``tests/conftest.py``), so the two workers run the chapters side by side;
+they work in the folder the book's build uses (``shared_work``), where each dataset has
+derivatives of its own.
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ import jupytext
 import nbclient
 import pandas as pd
 import pytest
-from _foreign_helpers import foreign_copy, standard_copy
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "notebooks").glob("*.md"))
@@ -27,23 +29,16 @@ CHAPTERS = sorted((ROOT / "notebooks").glob("*.md"))
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def layouts(small_twin, tmp_path_factory) -> dict:
-    root = tmp_path_factory.mktemp("own")
-    return {"standard": standard_copy(small_twin, root / "my-bids"),
-            "foreign": foreign_copy(small_twin, root / "study")}
-
-
 def _tree(folder: Path) -> dict:
     return {str(p.relative_to(folder)): p.stat().st_mtime_ns for p in folder.rglob("*")}
 
 
-def _run_chapter(chapter: Path, bids_dir: Path, results: Path, monkeypatch,
+def _run_chapter(chapter: Path, bids_dir: Path, results: Path, work: Path, monkeypatch,
                  fmriprep: Path | None = None) -> dict:
-    """Execute ``chapter`` on ``bids_dir``; return what it glues (name -> text)."""
+    """Execute ``chapter`` on ``bids_dir`` (work folder ``work``); return what it glues."""
     monkeypatch.setenv("MINDPAIN_BIDS", str(bids_dir))
     monkeypatch.setenv("MINDPAIN_PRESET", "small")
-    monkeypatch.setenv("MINDPAIN_WORK", str(bids_dir.parent / f"work-{bids_dir.name}"))
+    monkeypatch.setenv("MINDPAIN_WORK", str(work))
     monkeypatch.setenv("MINDPAIN_RESULTS", str(results))
     monkeypatch.setenv("MPLBACKEND", "Agg")
     if fmriprep is not None:
@@ -69,10 +64,10 @@ def _tables(folder: Path) -> dict:
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=[p.stem for p in CHAPTERS])
 def test_chapter_runs_on_a_users_dataset_and_its_own_names_give_the_same_tables(
-        chapter, layouts, tmp_path, monkeypatch):
-    standard, foreign = layouts["standard"], layouts["foreign"]
-    glued = _run_chapter(chapter, standard, tmp_path / "standard", monkeypatch)
-    again = _run_chapter(chapter, foreign, tmp_path / "foreign", monkeypatch,
+        chapter, own_layouts, shared_work, tmp_path, monkeypatch):
+    standard, foreign = own_layouts["standard"], own_layouts["foreign"]
+    glued = _run_chapter(chapter, standard, tmp_path / "standard", shared_work, monkeypatch)
+    again = _run_chapter(chapter, foreign, tmp_path / "foreign", shared_work, monkeypatch,
                          fmriprep=foreign / "derivatives" / "fmriprep")
     assert glued, "the chapter glued nothing"
     differ = sorted(k for k in glued.keys() | again.keys() if glued.get(k) != again.get(k))
