@@ -84,12 +84,12 @@ book: $(STAMP)
 	$(BIN)/python -m mindpain_book.buildtools check-site _build/html
 
 ## test: lint, unit tests, BIDS validation, chapters on the small preset, offline-site check:
-## every test, TEST_JOBS workers at a time (pytest-xdist). A work unit (a test file, or one
-## chapter of the tests on a user's dataset) stays on one worker, so its module fixtures are
+## every test, TEST_JOBS workers at a time (pytest-xdist). A work unit (a test file, or a test
+## class: one chapter of the tests on a user's dataset) stays on one worker, so its fixtures are
 ## made once; the longest units go first, and the session twins, the book's build and the
 ## user-dataset copies are made once for all workers (tests/conftest.py).
 TEST_JOBS ?= 2
-PYTEST_PARALLEL := $(if $(filter-out 0 1,$(TEST_JOBS)),-n $(TEST_JOBS) --dist loadgroup --no-loadscope-reorder,-p no:xdist)
+PYTEST_PARALLEL := $(if $(filter-out 0 1,$(TEST_JOBS)),-n $(TEST_JOBS) --dist loadscope --no-loadscope-reorder,-p no:xdist)
 test: $(STAMP) $(CFF_SCHEMA) chromium axe
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest $(PYTEST_PARALLEL)

@@ -69,15 +69,16 @@ def source_counts(text: str) -> Counter:
 def function_counts(text: str) -> dict[str, Counter]:
     """The counts of :func:`source_counts` per function of a test module, by name.
 
-    Top-level functions and methods (``Class.method``); a nested function counts in the
-    function around it. The code outside every function counts under ``"<module>"``.
+    Top-level functions and methods, by their own name (a test moved into a class keeps
+    its identity); a nested function counts in the function around it. The code outside
+    every function counts under ``"<module>"``.
     """
     tree = ast.parse(text)
     out: dict[str, Counter] = {}
     inside = Counter()
     for node in tree.body:
         defs = ([(node.name, node)] if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
-                else [(f"{node.name}.{n.name}", n) for n in node.body
+                else [(n.name, n) for n in node.body
                       if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
                 if isinstance(node, ast.ClassDef) else [])
         for name, fn in defs:

@@ -1,7 +1,7 @@
 """Shared fixtures: a seeded rng, the data directory, and one small twin per test run.
 
-``make test`` runs the suite on both cores (pytest-xdist, ``-n 2 --dist loadgroup``, each
-test grouped by its work unit: its file, or one chapter of ``test_own_data.py``): each
+``make test`` runs the suite on both cores (pytest-xdist, ``-n 2 --dist loadscope``: a work
+unit is a test file, or a test class, as each chapter of ``test_own_data.py`` is): each
 worker is its own process, so a session fixture would be made once per worker. The twins,
 the book's build, the user-dataset copies and the chapters' work folder are therefore made
 in the run's shared temporary folder, under the package's own folder lock
@@ -66,31 +66,26 @@ HEAVY = {
 
 #: Work units in the order the workers should take them, the longest first (measured with
 #: ``pytest --durations``, see benchmarks/results.md); the others follow in their usual order.
-#: A unit is a test file, but for ``test_own_data.py``, whose chapters are units of their own
-#: (``test_own_data.py[<chapter>]``, :func:`work_unit`). The checks of the built site
+#: A unit (:func:`work_unit`) is a test file, or a test class: ``test_own_data.py`` has one
+#: class per chapter, so its chapters are units of their own. The checks of the built site
 #: (``test_book_axe*.py``) come after the chapters on a user's dataset, so a worker takes them
 #: once the book is built (:func:`book_build`), not to wait for it.
-HEAVY_FIRST = ("test_book.py", "test_own_data.py[04_randomized_trial]",
-               "test_own_data.py[02_first_level]", "test_own_data.py[05_long_term_meditators]",
-               "test_own_data.py[03_pain_signatures]",
-               "test_own_data.py[06_design_and_multiverse]",
-               "test_own_data.py[01_trial_and_data]", "test_book_axe_api.py",
-               "test_book_axe.py", "test_multiverse.py", "test_first_level.py",
-               "test_endtoend.py", "test_design.py", "test_safety_first_level.py")
-#: Test files split into one work unit per parametrized case.
-SPLIT_FILES = ("test_own_data.py",)
+HEAVY_FIRST = ("test_book.py", "test_own_data.py::TestChapter04",
+               "test_own_data.py::TestChapter02", "test_own_data.py::TestChapter05",
+               "test_own_data.py::TestChapter03", "test_own_data.py::TestChapter06",
+               "test_own_data.py::TestChapter01", "test_book_axe_api.py", "test_book_axe.py",
+               "test_multiverse.py", "test_first_level.py", "test_endtoend.py",
+               "test_design.py", "test_safety_first_level.py")
 
 
 def work_unit(item) -> str:
-    """The work unit of a test: its file's name, or ``file[case]`` for :data:`SPLIT_FILES`.
+    """The work unit of a test: its file's name, or ``file::Class`` for a test class.
 
-    ``make test`` hands whole units to its workers (``--dist loadgroup``: each test carries
-    its unit as its ``xdist_group``), so a unit's module fixtures are made once.
+    ``make test`` hands whole units to its workers (pytest-xdist ``--dist loadscope``: a
+    module's functions, or one class), so a unit's module fixtures are made once.
     """
-    name = item.path.name
-    if name in SPLIT_FILES and hasattr(item, "callspec"):
-        return f"{name}[{item.callspec.id}]"
-    return name
+    cls = getattr(item, "cls", None)
+    return item.path.name + (f"::{cls.__name__}" if cls is not None else "")
 
 
 if not os.environ.get("MINDPAIN_DATA") and SHARED_DATA.is_dir():
@@ -98,13 +93,12 @@ if not os.environ.get("MINDPAIN_DATA") and SHARED_DATA.is_dir():
 
 
 def pytest_collection_modifyitems(config, items):
-    """Mark the heavy tests (a session twin, :data:`HEAVY`), group each test by its work
-    unit (:func:`work_unit`) and put the longest units first."""
+    """Mark the heavy tests (a session twin, :data:`HEAVY`); put the longest work units
+    (:func:`work_unit`) first."""
     for item in items:
         if (any(name in getattr(item, "fixturenames", ()) for name in TWIN_FIXTURES)
                 or any(item.nodeid.startswith(prefix) for prefix in HEAVY)):
             item.add_marker(pytest.mark.heavy)
-        item.add_marker(pytest.mark.xdist_group(work_unit(item)))
     rank = {name: i for i, name in enumerate(HEAVY_FIRST)}
     items.sort(key=lambda item: rank.get(work_unit(item), len(rank)))  # stable: keeps the rest
 
@@ -250,8 +244,8 @@ def own_layouts(small_twin, tmp_path_factory) -> dict:
 
     ``standard`` in the book's names and ``foreign`` under a study's own names with fMRIPrep
     derivatives (``tests/_foreign_helpers.py``). Each chapter of ``test_own_data.py`` is a
-    group of its own (:func:`pytest_collection_modifyitems`), so the two workers run them
-    side by side: the first to ask makes the copies under the folder lock.
+    work unit of its own (:func:`work_unit`), so the two workers run them side by side: the
+    first to ask makes the copies under the folder lock.
     """
     from _foreign_helpers import foreign_copy, standard_copy
 

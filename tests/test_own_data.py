@@ -62,19 +62,38 @@ def _tables(folder: Path) -> dict:
     return {p.relative_to(folder).as_posix(): p for p in sorted(folder.rglob("*.tsv"))}
 
 
-@pytest.mark.parametrize("chapter", CHAPTERS, ids=[p.stem for p in CHAPTERS])
-def test_chapter_runs_on_a_users_dataset_and_its_own_names_give_the_same_tables(
-        chapter, own_layouts, shared_work, tmp_path, monkeypatch):
-    standard, foreign = own_layouts["standard"], own_layouts["foreign"]
-    glued = _run_chapter(chapter, standard, tmp_path / "standard", shared_work, monkeypatch)
-    again = _run_chapter(chapter, foreign, tmp_path / "foreign", shared_work, monkeypatch,
-                         fmriprep=foreign / "derivatives" / "fmriprep")
-    assert glued, "the chapter glued nothing"
-    differ = sorted(k for k in glued.keys() | again.keys() if glued.get(k) != again.get(k))
-    assert differ == [], {k: (glued.get(k), again.get(k)) for k in differ[:5]}
-    a, b = _tables(tmp_path / "standard"), _tables(tmp_path / "foreign")
-    assert set(a) == set(b)
-    for name in a:
-        left, right = (pd.read_csv(t[name], sep="\t", dtype=str, keep_default_na=False)
-                       for t in (a, b))
-        pd.testing.assert_frame_equal(left, right, obj=name)
+class ChapterOnAUsersDataset:
+    """One chapter on both copies; a class per chapter below, each a work unit of its own."""
+
+    chapter: Path
+
+    def test_chapter_runs_on_a_users_dataset_and_its_own_names_give_the_same_tables(
+            self, own_layouts, shared_work, tmp_path, monkeypatch):
+        chapter = self.chapter
+        standard, foreign = own_layouts["standard"], own_layouts["foreign"]
+        glued = _run_chapter(chapter, standard, tmp_path / "standard", shared_work,
+                             monkeypatch)
+        again = _run_chapter(chapter, foreign, tmp_path / "foreign", shared_work, monkeypatch,
+                             fmriprep=foreign / "derivatives" / "fmriprep")
+        assert glued, "the chapter glued nothing"
+        differ = sorted(k for k in glued.keys() | again.keys() if glued.get(k) != again.get(k))
+        assert differ == [], {k: (glued.get(k), again.get(k)) for k in differ[:5]}
+        a, b = _tables(tmp_path / "standard"), _tables(tmp_path / "foreign")
+        assert set(a) == set(b)
+        for name in a:
+            left, right = (pd.read_csv(t[name], sep="\t", dtype=str, keep_default_na=False)
+                           for t in (a, b))
+            pd.testing.assert_frame_equal(left, right, obj=name)
+
+
+def _chapter_class(chapter: Path) -> type:
+    """``TestChapterNN``: the test of :class:`ChapterOnAUsersDataset` for one chapter."""
+    name = f"TestChapter{chapter.stem[:2]}"
+    return type(name, (ChapterOnAUsersDataset,), {"chapter": chapter, "__doc__":
+                                                  f"{chapter.stem} on both copies."})
+
+
+for _chapter in CHAPTERS:
+    _cls = _chapter_class(_chapter)
+    globals()[_cls.__name__] = _cls
+
