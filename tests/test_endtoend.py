@@ -370,3 +370,20 @@ def test_the_committed_result_has_every_replication_asked_for():
     table, _, _ = endtoend.load_or_run(cfg)
     assert (table.loc[table.scenario.isin(WORLDS), "replications"]
             >= endtoend.DEFAULT_REPLICATIONS).all()
+
+
+def test_small_preset_keeps_its_replications_in_the_work_folder(tmp_path, monkeypatch):
+    """Chapter 4 on the small preset computes the end-to-end run once per work folder: run
+    again (or on another dataset there), it reads the finished replications and gives the
+    same table, computing none."""
+    from mindpain.core.config import get_config
+
+    monkeypatch.setenv("MINDPAIN_WORK", str(tmp_path / "work"))
+    cfg = get_config(preset="small")
+    first, meta, from_disk = endtoend.load_or_run(cfg, small_replications=3)
+    assert not from_disk and meta["timing"]["tasks_computed"] > 0
+    assert list((tmp_path / "work" / "endtoend-cache").iterdir())
+    again, meta_again, _ = endtoend.load_or_run(cfg, small_replications=3)
+    assert meta_again["timing"]["tasks_computed"] == 0
+    assert meta_again["key"] == meta["key"]
+    pd.testing.assert_frame_equal(again, first)

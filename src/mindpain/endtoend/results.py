@@ -93,7 +93,10 @@ def load_or_run(cfg, folder=None, small_replications: int = 4) -> tuple:
     ``make calibrate`` committed under ``book/precomputed/`` and checks its key against the
     current code; the copy is also adopted into the results folder
     (:func:`mindpain.core.store.adopt`). The small twin (tests) is cheap and is computed
-    here with ``small_replications``.
+    here with ``small_replications``, its finished replications kept in the work folder's
+    ``endtoend-cache`` (as ``make calibrate`` keeps its own): a chapter executed again, or
+    another dataset analysed from the same work folder, reads them instead of computing
+    them again (they depend on the code, the seed and the preset, not on the dataset).
 
     Returns
     -------
@@ -102,7 +105,8 @@ def load_or_run(cfg, folder=None, small_replications: int = 4) -> tuple:
     """
     if cfg.preset == "small":
         table, _, timing = run_endtoend(cfg.seed, small_replications, preset="small",
-                                        data_dir=cfg.data_dir)
+                                        data_dir=cfg.data_dir,
+                                        cache_root=Path(cfg.work_dir) / "endtoend-cache")
         return table, {"key": content_key("small", cfg.seed, small_replications),
                        "timing": timing}, False
     from mindpain.core.store import adopt, tables_dir
