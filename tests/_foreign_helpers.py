@@ -57,7 +57,11 @@ def _description(root: Path, name: str, kind: str = "raw", generated=None) -> No
     meta = {"Name": name, "BIDSVersion": "1.9.0", "DatasetType": kind}
     if generated:
         meta["GeneratedBy"] = generated
-    (root / "dataset_description.json").write_text(json.dumps(meta, indent=2))
+    path = root / "dataset_description.json"
+    # A copy made of hard links shares the twin's file: write a new file, never through
+    # the link (that would rewrite the twin's own description).
+    path.unlink(missing_ok=True)
+    path.write_text(json.dumps(meta, indent=2))
 
 
 def standard_copy(twin: Path, out: Path) -> Path:

@@ -95,6 +95,17 @@ def layouts(small_twin, tmp_path_factory):
 
 
 @pytest.mark.heavy
+def test_the_copies_leave_the_twin_they_are_made_from_unchanged(small_twin, tmp_path):
+    """The copies share the twin's files (hard links): none may be written through."""
+    from mindpain.core.checksums import sha256
+
+    before = {p: sha256(p) for p in sorted(small_twin.rglob("*")) if p.is_file()}
+    standard_copy(small_twin, tmp_path / "standard")
+    foreign_copy(small_twin, tmp_path / "foreign")
+    assert {p: sha256(p) for p in sorted(small_twin.rglob("*")) if p.is_file()} == before
+
+
+@pytest.mark.heavy
 def test_readers_give_the_books_tables_on_a_studys_own_names(layouts):
     standard, foreign = layouts
     assert bids.load_participants(foreign).equals(bids.load_participants(standard))
