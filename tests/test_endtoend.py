@@ -372,18 +372,25 @@ def test_the_committed_result_has_every_replication_asked_for():
             >= endtoend.DEFAULT_REPLICATIONS).all()
 
 
-def test_small_preset_keeps_its_replications_in_the_work_folder(tmp_path, monkeypatch):
-    """Chapter 4 on the small preset computes the end-to-end run once per work folder: run
-    again (or on another dataset there), it reads the finished replications and gives the
-    same table, computing none."""
-    from mindpain.core.config import get_config
 
+def test_small_preset_keeps_its_replications_in_the_work_folder(tmp_path, monkeypatch):
+    """Chapter 4 on the small preset keeps its end-to-end replications in the work folder's
+    ``endtoend-cache``, so a chapter run again, or on another dataset there, reads them
+    (reading finished replications: ``test_resume_reads_finished_replications``)."""
+    from mindpain.core.config import get_config
+    from mindpain.endtoend import results
+
+    calls = []
+
+    def fake_run(seed, n_replications, **kwargs):
+        calls.append((seed, n_replications, kwargs))
+        return pd.DataFrame(), pd.DataFrame(), {"replications": {}}
+
+    monkeypatch.setattr(results, "run_endtoend", fake_run)
     monkeypatch.setenv("MINDPAIN_WORK", str(tmp_path / "work"))
     cfg = get_config(preset="small")
-    first, meta, from_disk = endtoend.load_or_run(cfg, small_replications=3)
-    assert not from_disk and meta["timing"]["tasks_computed"] > 0
-    assert list((tmp_path / "work" / "endtoend-cache").iterdir())
-    again, meta_again, _ = endtoend.load_or_run(cfg, small_replications=3)
-    assert meta_again["timing"]["tasks_computed"] == 0
-    assert meta_again["key"] == meta["key"]
-    pd.testing.assert_frame_equal(again, first)
+    _, meta, from_disk = endtoend.load_or_run(cfg, small_replications=3)
+    assert not from_disk and meta["key"] == endtoend.content_key("small", cfg.seed, 3)
+    [(seed, n, kwargs)] = calls
+    assert (seed, n, kwargs["preset"]) == (cfg.seed, 3, "small")
+    assert kwargs["cache_root"] == tmp_path / "work" / "endtoend-cache"

@@ -21,6 +21,14 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 #: Viewport widths in CSS pixels: a desktop window and a phone.
 DESKTOP_WIDTH, PHONE_WIDTH = 1400, 390
 _LOCAL = ("file:", "data:", "blob:", "about:")
+#: Resolves once a loaded page has settled: its fonts loaded and, where the page loads
+#: MathJax, its first typesetting done (``MathJax.startup.promise``), instead of a fixed wait.
+SETTLED = """async () => {
+  await document.fonts.ready;
+  if (window.MathJax && window.MathJax.startup && window.MathJax.startup.promise) {
+    await window.MathJax.startup.promise;
+  }
+}"""
 
 
 class Browser:
@@ -30,9 +38,14 @@ class Browser:
         self.page = page
         self.outside: list[str] = []
 
-    def open(self, path, wait_ms: int = 300, query: str = ""):
-        """Load a built page from disk (``query`` appended to its URL) and let it settle."""
+    def open(self, path, wait_ms: int | None = None, query: str = ""):
+        """Load a built page from disk (``query`` appended to its URL) and let it settle.
+
+        Settled: its web fonts loaded and, on a page with formulas, MathJax's first
+        typesetting finished (:data:`SETTLED`); then ``wait_ms`` more milliseconds, if given.
+        """
         self.page.goto(Path(path).resolve().as_uri() + query, wait_until="load")
+        self.page.evaluate(SETTLED)
         if wait_ms:
             self.page.wait_for_timeout(wait_ms)
         return self.page
