@@ -72,11 +72,11 @@ HEAVY = {
 #: once the book is built (:func:`book_build`), not to wait for it. Chapter 2 goes first (it
 #: fits both copies' first level, which the others read) and chapter 4 last: by then the
 #: book's build has left the small end-to-end replications in the shared work folder.
-HEAVY_FIRST = ("test_book.py", "test_own_data.py::TestChapter02",
+HEAVY_FIRST = ("test_book.py", "test_own_data.py::TestChapter02", "test_multiverse.py",
                "test_own_data.py::TestChapter03", "test_own_data.py::TestChapter01",
                "test_own_data.py::TestChapter05", "test_own_data.py::TestChapter06",
                "test_own_data.py::TestChapter04", "test_book_axe_api.py", "test_book_axe.py",
-               "test_multiverse.py", "test_first_level.py", "test_endtoend.py",
+               "test_first_level.py", "test_endtoend.py",
                "test_design.py", "test_safety_first_level.py")
 
 

@@ -44,8 +44,17 @@ class Browser:
         Settled: its web fonts loaded and, on a page with formulas, MathJax's first
         typesetting finished (:data:`SETTLED`); then ``wait_ms`` more milliseconds, if given.
         """
+        from playwright.sync_api import Error
+
         self.page.goto(Path(path).resolve().as_uri() + query, wait_until="load")
-        self.page.evaluate(SETTLED)
+        for attempt in range(3):  # a page that redirects (the landing page) loads again
+            try:
+                self.page.evaluate(SETTLED)
+                break
+            except Error as err:
+                if "context was destroyed" not in str(err) or attempt == 2:
+                    raise
+                self.page.wait_for_load_state("load")
         if wait_ms:
             self.page.wait_for_timeout(wait_ms)
         return self.page
