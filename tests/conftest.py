@@ -163,6 +163,32 @@ def ideal_twin(tmp_path_factory) -> Path:
                          n_jobs=2, progress=False)
 
 
+def _made_once(folder: Path, make) -> Path:
+    """``folder``, made by ``make(folder)`` once per test run for every worker.
+
+    The first worker to ask makes it under the package's folder lock
+    (:func:`mindpain.core.folders.folder_lock`) and marks it ``MADE``; the others wait and
+    find it made. A failure is recorded (``FAILED``, with its message), so every worker that
+    asks fails with it instead of making the folder again; a folder left half-made by an
+    interrupted maker (in this run's own temporary folder) is made anew.
+    """
+    from mindpain.core.folders import folder_lock
+
+    with folder_lock(folder):
+        if not (folder / "MADE").is_file() and not (folder / "FAILED").is_file():
+            if folder.exists():
+                shutil.rmtree(folder)
+            folder.mkdir(parents=True)
+            try:
+                make(folder)
+                (folder / "MADE").write_text("made\n")
+            except Exception as err:
+                (folder / "FAILED").write_text(str(err))
+    if (folder / "FAILED").is_file():
+        pytest.fail((folder / "FAILED").read_text())
+    return folder
+
+
 def _build_book(out: Path, work: Path) -> Path:
     """Build the whole book on the small twin into ``out`` (as ``make book`` does).
 
@@ -213,25 +239,13 @@ def book_build(tmp_path_factory, shared_work) -> Path:
     """The folder of the book built on the small twin: built once per test run, shared.
 
     Several test files read the site (``test_book*.py``), so the workers may share it: the
-    first to ask builds it under the package's folder lock, the others wait and find it
-    built (``BUILT``), or find the first one's failure (``FAILED``) and fail with it. The
+    first to ask builds it (:func:`_made_once`), the others wait and find it built, or
+    find the first one's failure and fail with it. The
     build executes every chapter into its own output folder, so its execution cache is
     never shared with the book's full-preset cache; its work folder is :func:`shared_work`.
     """
-    from mindpain.core.folders import folder_lock
-
-    out = _run_root(tmp_path_factory) / "shared-book"
-    with folder_lock(out):
-        if not (out / "BUILT").is_file() and not (out / "FAILED").is_file():
-            out.mkdir(parents=True, exist_ok=True)
-            try:
-                _build_book(out, shared_work)
-                (out / "BUILT").write_text("built\n")
-            except Exception as err:
-                (out / "FAILED").write_text(str(err))
-    if (out / "FAILED").is_file():
-        pytest.fail((out / "FAILED").read_text())
-    return out
+    return _made_once(_run_root(tmp_path_factory) / "shared-book",
+                      lambda out: _build_book(out, shared_work))
 
 
 @pytest.fixture(scope="session")
@@ -247,21 +261,15 @@ def own_layouts(small_twin, tmp_path_factory) -> dict:
     ``standard`` in the book's names and ``foreign`` under a study's own names with fMRIPrep
     derivatives (``tests/_foreign_helpers.py``). Each chapter of ``test_own_data.py`` is a
     work unit of its own (:func:`work_unit`), so the two workers run them side by side: the
-    first to ask makes the copies under the folder lock.
+    first to ask makes the copies (:func:`_made_once`).
     """
     from _foreign_helpers import foreign_copy, standard_copy
 
-    from mindpain.core.folders import folder_lock
+    def make(root: Path) -> None:
+        standard_copy(small_twin, root / "my-bids")
+        foreign_copy(small_twin, root / "study")
 
-    root = _run_root(tmp_path_factory) / "shared-own"
-    with folder_lock(root):
-        if not (root / "MADE").is_file():
-            if root.exists():  # a copy interrupted in this run's own temporary folder
-                shutil.rmtree(root)
-            root.mkdir(parents=True)
-            standard_copy(small_twin, root / "my-bids")
-            foreign_copy(small_twin, root / "study")
-            (root / "MADE").write_text("made\n")
+    root = _made_once(_run_root(tmp_path_factory) / "shared-own", make)
     return {"standard": root / "my-bids", "foreign": root / "study"}
 
 

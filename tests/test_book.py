@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from _site_helpers import CHROMIUM, needs_chromium, site_pages
+from _site_helpers import CHROMIUM, CHROMIUM_ARGS, needs_chromium, site_pages
 
 from mindpain.core.checksums import sha256
 from mindpain_book import api, reproducibility, sitecheck
@@ -49,8 +49,7 @@ def test_mathjax_is_served_locally(built_site):
         set(scripts)
 
 
-@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium not installed "
-                    "(`make test` installs it)")
+@needs_chromium
 def test_pages_render_offline_in_chromium(built_site):
     from playwright.sync_api import sync_playwright
 
@@ -58,11 +57,9 @@ def test_pages_render_offline_in_chromium(built_site):
     with tempfile.TemporaryDirectory() as profile, sync_playwright() as pw:
         context = pw.chromium.launch_persistent_context(
             profile, executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run",
-                  # every tab runs its timers at full speed, as the one in front would
-                  "--disable-background-timer-throttling", "--disable-renderer-backgrounding",
-                  "--disable-backgrounding-occluded-windows"])
+            # every tab runs its timers at full speed, as the one in front would
+            args=[*CHROMIUM_ARGS, "--disable-background-timer-throttling",
+                  "--disable-renderer-backgrounding", "--disable-backgrounding-occluded-windows"])
         # Each page in a tab of its own, all left to run their scripts for the same 1.5 s
         # after loading (the pages wait side by side, not one after the other).
         tabs = {}
