@@ -77,10 +77,40 @@ def pytest_runtest_teardown(item):
     return (yield from _timed(item, "teardown"))
 
 
+#: Kinds of process, by a word of their command line (the first that matches names it).
+KINDS = (("chromium", "chromium"), ("playwright/driver", "playwright"),
+         ("jupyter-book", "jupyter-book"), ("ipykernel", "kernel"), ("loky", "loky"),
+         ("xdist", "pytest worker"), ("exec(eval(sys.stdin", "pytest worker"),
+         ("mindpain_book.buildtools", "buildtools"), ("-m pytest", "pytest"),
+         ("multiprocessing", "python pool"), ("python", "python other"))
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _kind(cmdline: str) -> str:
+    return next((kind for word, kind in KINDS if word in cmdline), "other")
+
+
+def _processes() -> dict:
+    """pid -> (start tick, CPU seconds so far, kind) of every process now running."""
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmd = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode(
+                errors="replace")
+        except OSError:
+            continue
+        # after the command name: state is field 0, utime 11, stime 12, starttime 19
+        found[stat.parent.name] = (fields[19], (int(fields[11]) + int(fields[12])) / _TICK,
+                                   _kind(cmd) if cmd else "kernel thread")
+    return found
+
+
 class _Busy(threading.Thread):
     def __init__(self, out: Path):
         super().__init__(daemon=True)
         self.out, self.halt = out, threading.Event()
+        self.kinds: dict[str, float] = {}
 
     @staticmethod
     def _jiffies():
@@ -89,13 +119,24 @@ class _Busy(threading.Thread):
 
     def run(self):
         busy0, total0 = self._jiffies()
-        with open(self.out, "a") as fh:
+        seen = _processes()
+        with open(self.out, "a", buffering=1) as fh, \
+                open(self.out.with_name("kinds.tsv"), "a", buffering=1) as kinds:
             while not self.halt.wait(0.5):
                 busy, total = self._jiffies()
                 if total > total0:
                     fh.write(f"{time.time():.3f}\t"
                              f"{(busy - busy0) / (total - total0) * os.cpu_count():.3f}\n")
                 busy0, total0 = busy, total
+                now = _processes()
+                spent: dict[str, float] = {}
+                for pid, (start, cpu, kind) in now.items():
+                    before = seen.get(pid)
+                    base = before[1] if before and before[0] == start else 0.0
+                    spent[kind] = spent.get(kind, 0.0) + cpu - base
+                seen = now
+                kinds.write(f"{time.time():.3f}\t" + "\t".join(
+                    f"{k}={v:.2f}" for k, v in spent.items() if v > 0) + "\n")
 
 
 _SAMPLER: _Busy | None = None
@@ -125,7 +166,7 @@ def summary(folder: Path) -> str:
     end = float((folder / "end").read_text()) if (folder / "end").is_file() else None
     rows = []
     for tsv in sorted(folder.glob("*.tsv")):
-        if tsv.name == "busy.tsv":
+        if tsv.name in ("busy.tsv", "kinds.tsv"):
             continue
         for line in tsv.read_text().splitlines():
             worker, unit, nodeid, phase, t0, t1, cpu = line.split("\t")
@@ -160,6 +201,15 @@ def summary(folder: Path) -> str:
         out.append(f"  gaps between units: {gaps:.0f} s")
     total = end - start if end else max(r[3] for r in rows)
     out.append(f"run: {total:.0f} s; machine busy cores, mean {busy_mean(0, total):.2f}")
+    kinds: dict[str, float] = {}
+    if (folder / "kinds.tsv").is_file():
+        for line in (folder / "kinds.tsv").read_text().splitlines():
+            for pair in line.split("\t")[1:]:
+                kind, value = pair.split("=")
+                kinds[kind] = kinds.get(kind, 0.0) + float(value)
+        out.append("CPU seconds by kind of process (sampled from /proc twice a second): " +
+                   ", ".join(f"{k} {v:.0f}" for k, v in sorted(kinds.items(),
+                                                                key=lambda kv: -kv[1])))
     step = 30
     out.append("busy cores per 30 s: " + " ".join(
         f"{busy_mean(a, a + step):.1f}" for a in range(0, int(total) + 1, step)))

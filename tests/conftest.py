@@ -118,13 +118,18 @@ def rng():
 
 
 @pytest.fixture(scope="session")
-def small_twin(tmp_path_factory) -> Path:
-    """The small twin, generated once per test run (seed fixed), shared by the workers."""
+def small_twin(shared_work) -> Path:
+    """The small twin, generated once per test run (seed fixed), shared by the workers.
+
+    It is the twin of the work folder :func:`shared_work` (``twin-small``, the realistic
+    world, :data:`TEST_SEED`), where the book's build (:func:`book_build`) looks for it, so
+    the build finds it made (``generate_twin(..., if_current=True)``) instead of making a
+    second one.
+    """
     from mindpain.twin import generate_twin
 
-    out = _run_root(tmp_path_factory) / "shared-twin" / "twin-small"
-    return generate_twin(out, preset="small", seed=TEST_SEED, if_current=True, n_jobs=2,
-                         progress=False)
+    return generate_twin(shared_work / "twin-small", preset="small", seed=TEST_SEED,
+                         if_current=True, n_jobs=2, progress=False)
 
 
 def twin_run_in_memory(twin: Path, session: str, run: int, world: str = "realistic"):
@@ -202,9 +207,13 @@ def _build_book(out: Path, work: Path) -> Path:
     import subprocess
     import sys
 
-    env = dict(os.environ, MINDPAIN_PRESET="small", MINDPAIN_WORK=str(work),
-               MINDPAIN_RESULTS=str(out / "results"), MPLBACKEND="Agg")
-    env.pop("MINDPAIN_BIDS", None)
+    # The twin of the work folder is the session's (:func:`small_twin`): the same preset,
+    # seed and world, whatever the caller's environment says.
+    env = dict(os.environ, MINDPAIN_PRESET="small", MINDPAIN_SEED=str(TEST_SEED),
+               MINDPAIN_WORK=str(work), MINDPAIN_RESULTS=str(out / "results"), MPLBACKEND="Agg")
+    for name in ("MINDPAIN_BIDS", "MINDPAIN_WORLD", "MINDPAIN_FMRIPREP", "MINDPAIN_DATASET_MAP",
+                 "MINDPAIN_SPACE"):
+        env.pop(name, None)
     for step in (["stage-data"], ["execute", "--build-dir", str(out / "_build"), "--jobs", "2"]):
         staged = subprocess.run([sys.executable, "-m", "mindpain_book.buildtools", *step],
                                 env=env, capture_output=True, text=True, timeout=1800)

@@ -14,12 +14,15 @@ import numpy as np
 import pytest
 from _foreign_helpers import FOREIGN_MAP, NATIVE_SPACE, foreign_copy, standard_copy
 from _safety_helpers import one_line, run_cli
+from conftest import TEST_SEED
 
 from mindpain import bids
 from mindpain.bids.datamap import MAP_FILE, DatasetMap, read_map, resolve_map
+from mindpain.core.config import get_config
 from mindpain.core.errors import MindpainError
 from mindpain.core.vocabulary import MOTION_CONFOUNDS
 from mindpain.first_level import runs as fl
+from mindpain.pipeline import first_level_dir, first_level_inputs
 
 MINIMAL = """task = "pain"
 [conditions]
@@ -88,10 +91,10 @@ def test_a_wrong_map_file_is_one_error_naming_the_key(tmp_path, text, message):
 
 
 @pytest.fixture(scope="module")
-def layouts(small_twin, tmp_path_factory):
-    root = tmp_path_factory.mktemp("layouts")
-    return standard_copy(small_twin, root / "standard"), foreign_copy(small_twin,
-                                                                      root / "foreign")
+def layouts(own_layouts):
+    """The two copies of the small twin the chapters' tests on a user's dataset read
+    (``own_layouts`` in ``tests/conftest.py``, made once per run): read only here."""
+    return own_layouts["standard"], own_layouts["foreign"]
 
 
 @pytest.mark.heavy
@@ -106,7 +109,7 @@ def test_the_copies_leave_the_twin_they_are_made_from_unchanged(small_twin, tmp_
 
 
 @pytest.mark.heavy
-def test_readers_give_the_books_tables_on_a_studys_own_names(layouts):
+def test_readers_give_the_books_tables_on_a_studys_own_names(layouts, tmp_path):
     standard, foreign = layouts
     assert bids.load_participants(foreign).equals(bids.load_participants(standard))
     assert bids.load_events(foreign).equals(bids.load_events(standard))
@@ -118,29 +121,40 @@ def test_readers_give_the_books_tables_on_a_studys_own_names(layouts):
     assert path.name == "meditation.tsv"
     assert practice.equals(bids.practice_from_bids(standard)[0])
     # the same map given as a setting from elsewhere reads the same
-    moved = foreign.parent / "moved-map.toml"
+    moved = tmp_path / "moved-map.toml"
     shutil.copy(foreign / MAP_FILE, moved)
     assert bids.load_participants(foreign, moved).equals(bids.load_participants(standard))
 
 
 @pytest.mark.heavy
-def test_the_first_level_fits_the_same_maps_under_the_books_names(layouts, tmp_path):
+def test_the_first_level_fits_the_same_maps_under_the_books_names(layouts, shared_work):
     standard, foreign = layouts
-    a = fl.run_first_level(standard, tmp_path / "a", progress=False,
-                           confounds_dir=standard / "derivatives" / "twin-confounds")
-    b = fl.run_first_level(foreign, tmp_path / "b", progress=False,
-                           fmriprep=foreign / "derivatives" / "fmriprep",
-                           confounds=MOTION_CONFOUNDS)
+    # Fitted where the chapters on these copies fit them (``test_own_data.py``, the same
+    # work folder and inputs): whichever test comes first fits, under the first level's
+    # folder lock, and the other finds every run current.
+    fits = []
+    for bids_dir, fmriprep in ((standard, None), (foreign, foreign / "derivatives" / "fmriprep")):
+        cfg = get_config(preset="small", seed=TEST_SEED, work_dir=shared_work, n_jobs=2,
+                         bids_dir=bids_dir, fmriprep_dir=fmriprep, world="realistic",
+                         dataset_map=None, space=None, dask_scheduler=None)
+        inputs = first_level_inputs(cfg, bids_dir)
+        fits.append((first_level_dir(cfg), fl.run_first_level(
+            bids_dir, first_level_dir(cfg), n_jobs=cfg.n_jobs, progress=False, **inputs),
+            inputs))
+    (dir_a, a, inputs_a), (dir_b, b, inputs_b) = fits
+    assert inputs_a["confounds_dir"] == standard / "derivatives" / "twin-confounds"
+    assert inputs_b["fmriprep"] == foreign / "derivatives" / "fmriprep"
+    assert inputs_b["confounds"] == MOTION_CONFOUNDS and inputs_b["confounds_dir"] is None
     assert a.ok and b.ok and b.space == "MNI152NLin2009cAsym:res-2"
-    maps_a = sorted((tmp_path / "a").rglob("*_stat-effect_statmap.nii.gz"))
-    maps_b = sorted((tmp_path / "b").rglob("*_stat-effect_statmap.nii.gz"))
+    maps_a = sorted(dir_a.rglob("*_stat-effect_statmap.nii.gz"))
+    maps_b = sorted(dir_b.rglob("*_stat-effect_statmap.nii.gz"))
     assert len(maps_a) == len(maps_b) > 0
     for x, y in zip(maps_a, maps_b, strict=True):
         # the book's names (task heat, ses-pre/post) in the fMRIPrep space
         assert y.name == x.name.replace("space-MNI152NLin6Asym",
                                         "space-MNI152NLin2009cAsym_res-2")
         assert np.array_equal(np.asarray(nib.load(x).dataobj), np.asarray(nib.load(y).dataobj))
-    assert not any(NATIVE_SPACE in p.name for p in (tmp_path / "b").rglob("*"))
+    assert not any(NATIVE_SPACE in p.name for p in dir_b.rglob("*"))
 
 
 def _broken(foreign, tmp_path, old, new):
