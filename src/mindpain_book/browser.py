@@ -31,6 +31,10 @@ SETTLED = """async () => {
 }"""
 
 
+#: Whether the loaded page redirects with a ``<meta http-equiv="refresh">`` (the landing page).
+REDIRECTS = """() => document.querySelector('meta[http-equiv="refresh" i]') !== null"""
+
+
 class Browser:
     """One Chromium page and the outside requests it attempted (:attr:`outside`)."""
 
@@ -41,14 +45,21 @@ class Browser:
     def open(self, path, wait_ms: int | None = None, query: str = ""):
         """Load a built page from disk (``query`` appended to its URL) and let it settle.
 
-        Settled: its web fonts loaded and, on a page with formulas, MathJax's first
-        typesetting finished (:data:`SETTLED`); then ``wait_ms`` more milliseconds, if given.
+        Settled: the page a meta refresh leads to loaded (:data:`REDIRECTS`), its web fonts
+        loaded and, on a page with formulas, MathJax's first typesetting finished
+        (:data:`SETTLED`); then ``wait_ms`` more milliseconds, if given.
         """
         from playwright.sync_api import Error
 
         self.page.goto(Path(path).resolve().as_uri() + query, wait_until="load")
+        first = self.page.url
         for attempt in range(3):  # a page that redirects (the landing page) loads again
             try:
+                # A meta refresh navigates after the load event, possibly after the page
+                # has settled: wait for the page it leads to, or a check run next would
+                # lose its document halfway ("execution context was destroyed").
+                if self.page.url == first and self.page.evaluate(REDIRECTS):
+                    self.page.wait_for_url(lambda url: url != first, wait_until="load")
                 self.page.evaluate(SETTLED)
                 break
             except Error as err:
