@@ -67,15 +67,17 @@ HEAVY = {
 #: Work units in the order the workers should take them, the longest first (measured with
 #: ``pytest --durations``, see benchmarks/results.md); the others follow in their usual order.
 #: A unit (:func:`work_unit`) is a test file, or a test class: ``test_own_data.py`` has one
-#: class per chapter, so its chapters are units of their own. The checks of the built site
-#: (``test_book_axe*.py``) come after the chapters on a user's dataset, so a worker takes them
-#: once the book is built (:func:`book_build`), not to wait for it. Chapter 2 goes first (it
+#: class per chapter, so its chapters are units of their own. The units that read the build
+#: (the checks of the built site, ``test_book_axe*.py``, and the multiverse where the build
+#: ran it) come after the chapters on a user's dataset, so a worker takes them once the book
+#: is built (:func:`book_build`), not to wait for it. Chapter 2 goes first (it
 #: fits both copies' first level, which the others read) and chapter 4 last: by then the
 #: book's build has left the small end-to-end replications in the shared work folder.
-HEAVY_FIRST = ("test_book.py", "test_own_data.py::TestChapter02", "test_multiverse.py",
+HEAVY_FIRST = ("test_book.py", "test_own_data.py::TestChapter02",
                "test_own_data.py::TestChapter03", "test_own_data.py::TestChapter01",
                "test_own_data.py::TestChapter05", "test_own_data.py::TestChapter06",
                "test_own_data.py::TestChapter04", "test_book_axe_api.py", "test_book_axe.py",
+               "test_multiverse.py::TestOnTheBooksBuild",
                "test_first_level.py", "test_endtoend.py",
                "test_design.py", "test_safety_first_level.py")
 

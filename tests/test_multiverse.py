@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from conftest import TEST_SEED
 
 from mindpain import multiverse as mv
 from mindpain.core.errors import MindpainError
@@ -153,39 +154,52 @@ def _tree_digest(folder):
 
 
 @pytest.mark.slow
-def test_multiverse_runs_through_the_pipeline_on_the_small_twin(small_twin, tmp_path):
-    from mindpain.core.config import get_config
-    from mindpain.core.folders import read_marker
-    from mindpain.pipeline import ensure_first_level, first_level_dir
+class TestOnTheBooksBuild:
+    """The multiverse on the small twin where the book's build ran it (a work unit of its own,
+    taken once the build is done: ``HEAVY_FIRST`` in ``tests/conftest.py``)."""
 
-    # the shared twin as a dataset of its own, so the derivatives are this test's alone
-    cfg = get_config(preset="small", work_dir=tmp_path / "work", bids_dir=small_twin, n_jobs=1)
-    pipeline = ensure_first_level(cfg)
-    assert pipeline == first_level_dir(cfg)
-    before = _tree_digest(cfg.derivatives_dir)
-    result = mv.run_multiverse(cfg, n_permutations=20, grid="small")
-    # the multiverse never writes into the pipeline's derivatives
-    assert _tree_digest(cfg.derivatives_dir) == before
-    assert read_marker(mv.work_folder(cfg))["kind"] == "multiverse"
-    for variant in mv.first_level_variants("small"):
-        folder = mv.variant_dir(cfg, variant)
-        assert folder.parent == mv.work_folder(cfg)
-        assert read_marker(folder)["kind"] == "first-level"
-    assert len(result.specs) == 2 * mv.n_specifications("small")
-    assert result.specs.estimate_d.notna().all()
-    assert set(result.specs.world) == {"realistic"}
-    recoverable = mv.recoverable_truth(load_parameters("small", "realistic"))
-    for outcome, rows in result.specs.groupby("outcome"):
-        assert np.allclose(rows.recoverable_d, recoverable[outcome])
-    assert set(result.specs.confounds) == {"none", "motion"}
-    # confounds change the estimates (the motion variant is fitted with them)
-    nps = result.specs[result.specs.outcome == "nps"].set_index(
-        ["smoothing_fwhm", "metric", "model", "sample", "covariates", "confounds"]).estimate_d
-    assert not np.allclose(nps.xs("none", level="confounds"), nps.xs("motion", level="confounds"))
-    assert set(result.summary.outcome) == set(mv.OUTCOMES)
-    assert result.summary.p_share.between(0, 1).all()
-    path = mv.write_multiverse(result.specs, cfg, out_dir=tmp_path)
-    assert path.is_file()
+    def test_multiverse_runs_through_the_pipeline_on_the_small_twin(self, book_build,
+                                                                    shared_work, small_twin,
+                                                                    tmp_path):
+        from mindpain.core.config import get_config
+        from mindpain.core.folders import read_marker
+        from mindpain.pipeline import ensure_first_level, first_level_dir
+
+        # The twin of the book's build (its work folder, after the build): its first level and
+        # chapter 6's multiverse variants are fitted there already, and this run finds every
+        # run of them current (runs_computed 0) instead of fitting them a second time.
+        cfg = get_config(preset="small", seed=TEST_SEED, work_dir=shared_work, bids_dir=None,
+                         world="realistic", n_jobs=1, fmriprep_dir=None, dataset_map=None,
+                         space=None, dask_scheduler=None)
+        assert cfg.twin_dir == small_twin
+        pipeline = ensure_first_level(cfg)
+        assert pipeline == first_level_dir(cfg)
+        before = _tree_digest(cfg.derivatives_dir)
+        result = mv.run_multiverse(cfg, n_permutations=20, grid="small")
+        assert {v["runs_computed"] for v in result.timing["variants"].values()} == {0}
+        # the multiverse never writes into the pipeline's derivatives
+        assert _tree_digest(cfg.derivatives_dir) == before
+        assert read_marker(mv.work_folder(cfg))["kind"] == "multiverse"
+        for variant in mv.first_level_variants("small"):
+            folder = mv.variant_dir(cfg, variant)
+            assert folder.parent == mv.work_folder(cfg)
+            assert read_marker(folder)["kind"] == "first-level"
+        assert len(result.specs) == 2 * mv.n_specifications("small")
+        assert result.specs.estimate_d.notna().all()
+        assert set(result.specs.world) == {"realistic"}
+        recoverable = mv.recoverable_truth(load_parameters("small", "realistic"))
+        for outcome, rows in result.specs.groupby("outcome"):
+            assert np.allclose(rows.recoverable_d, recoverable[outcome])
+        assert set(result.specs.confounds) == {"none", "motion"}
+        # confounds change the estimates (the motion variant is fitted with them)
+        nps = result.specs[result.specs.outcome == "nps"].set_index(
+            ["smoothing_fwhm", "metric", "model", "sample", "covariates", "confounds"]).estimate_d
+        assert not np.allclose(nps.xs("none", level="confounds"),
+                               nps.xs("motion", level="confounds"))
+        assert set(result.summary.outcome) == set(mv.OUTCOMES)
+        assert result.summary.p_share.between(0, 1).all()
+        path = mv.write_multiverse(result.specs, cfg, out_dir=tmp_path)
+        assert path.is_file()
 
 
 def test_work_folder_it_did_not_make_is_refused(tmp_path):
