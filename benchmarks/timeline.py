@@ -36,18 +36,15 @@ def _cpu() -> float:
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def _unit(item) -> str:
-    cls = getattr(item, "cls", None)
-    return item.path.name + (f"::{cls.__name__}" if cls is not None else "")
-
-
 def _record(item, phase: str, t0: float, c0: float) -> None:
     if not _DIR:
         return
+    from conftest import work_unit  # tests/conftest.py: the unit the workers are handed
+
     folder = Path(_DIR)
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / f"{_WORKER}.tsv", "a") as fh:
-        fh.write(f"{_WORKER}\t{_unit(item)}\t{item.nodeid}\t{phase}\t{t0:.3f}\t{time.time():.3f}"
+        fh.write(f"{_WORKER}\t{work_unit(item)}\t{item.nodeid}\t{phase}\t{t0:.3f}\t{time.time():.3f}"
                  f"\t{_cpu() - c0:.3f}\n")
 
 

@@ -235,6 +235,22 @@ def _build_book(out: Path, work: Path) -> Path:
     return html
 
 
+def work_config(work: Path, **overrides):
+    """The small preset's configuration in the work folder ``work``, whatever the environment.
+
+    :data:`TEST_SEED`, the realistic world, the twin as dataset, no fMRIPrep folder, dataset
+    map, output space or Dask scheduler, unless ``overrides`` name them (keywords of
+    :func:`mindpain.core.config.get_config`): the settings the book's build
+    (:func:`_build_book`) runs with, so a test finds what the build made.
+    """
+    from mindpain.core.config import get_config
+
+    settings = dict(preset="small", seed=TEST_SEED, work_dir=work, world="realistic",
+                    bids_dir=None, fmriprep_dir=None, dataset_map=None, space=None,
+                    dask_scheduler=None)
+    return get_config(**{**settings, **overrides})
+
+
 @pytest.fixture(scope="session")
 def shared_work(tmp_path_factory) -> Path:
     """The work folder shared by every chapter this run executes (the book's build and the

@@ -14,11 +14,10 @@ import numpy as np
 import pytest
 from _foreign_helpers import FOREIGN_MAP, NATIVE_SPACE, foreign_copy, standard_copy
 from _safety_helpers import one_line, run_cli
-from conftest import TEST_SEED
+from conftest import work_config
 
 from mindpain import bids
 from mindpain.bids.datamap import MAP_FILE, DatasetMap, read_map, resolve_map
-from mindpain.core.config import get_config
 from mindpain.core.errors import MindpainError
 from mindpain.core.vocabulary import MOTION_CONFOUNDS
 from mindpain.first_level import runs as fl
@@ -134,9 +133,7 @@ def test_the_first_level_fits_the_same_maps_under_the_books_names(layouts, share
     # folder lock, and the other finds every run current.
     fits = []
     for bids_dir, fmriprep in ((standard, None), (foreign, foreign / "derivatives" / "fmriprep")):
-        cfg = get_config(preset="small", seed=TEST_SEED, work_dir=shared_work, n_jobs=2,
-                         bids_dir=bids_dir, fmriprep_dir=fmriprep, world="realistic",
-                         dataset_map=None, space=None, dask_scheduler=None)
+        cfg = work_config(shared_work, n_jobs=2, bids_dir=bids_dir, fmriprep_dir=fmriprep)
         inputs = first_level_inputs(cfg, bids_dir)
         fits.append((first_level_dir(cfg), fl.run_first_level(
             bids_dir, first_level_dir(cfg), n_jobs=cfg.n_jobs, progress=False, **inputs),

@@ -372,7 +372,6 @@ def test_the_committed_result_has_every_replication_asked_for():
             >= endtoend.DEFAULT_REPLICATIONS).all()
 
 
-
 def test_small_preset_keeps_its_replications_in_the_work_folder(tmp_path, monkeypatch):
     """Chapter 4 on the small preset keeps its end-to-end replications in the work folder's
     ``endtoend-cache``, so a chapter run again, or on another dataset there, reads them

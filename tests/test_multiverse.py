@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import TEST_SEED
+from conftest import work_config
 
 from mindpain import multiverse as mv
 from mindpain.core.errors import MindpainError
@@ -161,16 +161,13 @@ class TestOnTheBooksBuild:
     def test_multiverse_runs_through_the_pipeline_on_the_small_twin(self, book_build,
                                                                     shared_work, small_twin,
                                                                     tmp_path):
-        from mindpain.core.config import get_config
         from mindpain.core.folders import read_marker
         from mindpain.pipeline import ensure_first_level, first_level_dir
 
         # The twin of the book's build (its work folder, after the build): its first level and
         # chapter 6's multiverse variants are fitted there already, and this run finds every
         # run of them current (runs_computed 0) instead of fitting them a second time.
-        cfg = get_config(preset="small", seed=TEST_SEED, work_dir=shared_work, bids_dir=None,
-                         world="realistic", n_jobs=1, fmriprep_dir=None, dataset_map=None,
-                         space=None, dask_scheduler=None)
+        cfg = work_config(shared_work, n_jobs=1)
         assert cfg.twin_dir == small_twin
         pipeline = ensure_first_level(cfg)
         assert pipeline == first_level_dir(cfg)

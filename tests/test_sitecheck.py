@@ -7,6 +7,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from _site_helpers import needs_chromium
 
 from mindpain_book import axe, browser, screenshots, sitecheck
 from mindpain_book.sphinxext import search
@@ -125,8 +126,7 @@ def test_html_fixes_name_buttons_by_what_they_show_and_are_idempotent():
     assert "doc-biblioentry" not in fixed
 
 
-@pytest.mark.skipif(not Path(browser.CHROMIUM).exists(), reason="Debian chromium not installed "
-                    "(`make test` installs it)")
+@needs_chromium
 def test_chromium_blocks_and_records_requests_to_outside(tmp_path):
     page = tmp_path / "page.html"
     page.write_text('<!doctype html><html lang="en"><head><title>t</title></head><body>'
@@ -138,8 +138,7 @@ def test_chromium_blocks_and_records_requests_to_outside(tmp_path):
     assert chrome.outside == ["http://192.0.2.1/x.png"]
 
 
-@pytest.mark.skipif(not Path(browser.CHROMIUM).exists(), reason="Debian chromium not installed "
-                    "(`make test` installs it)")
+@needs_chromium
 def test_page_widths_finds_a_page_that_scrolls_sideways_on_a_phone(tmp_path):
     head = ('<!doctype html><html lang="en"><head><meta name="viewport" '
             'content="width=device-width, initial-scale=1"><title>t</title></head><body>')
@@ -151,8 +150,7 @@ def test_page_widths_finds_a_page_that_scrolls_sideways_on_a_phone(tmp_path):
     assert list(found) == [str(wide)] and found[str(wide)] >= 900
 
 
-@pytest.mark.skipif(not Path(browser.CHROMIUM).exists(), reason="Debian chromium not installed "
-                    "(`make test` installs it)")
+@needs_chromium
 def test_a_redirecting_page_is_open_once_the_page_it_leads_to_has_loaded(tmp_path):
     # The landing page redirects with a meta refresh after its load event; a check run on it
     # right after opening lost its document halfway ("execution context was destroyed").
