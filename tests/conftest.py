@@ -17,6 +17,7 @@ costliest others, by CPU seconds measured with ``benchmarks/cpu_durations.py``).
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 from pathlib import Path
@@ -94,6 +95,16 @@ def work_unit(item) -> str:
 
 if not os.environ.get("MINDPAIN_DATA") and SHARED_DATA.is_dir():
     os.environ["MINDPAIN_DATA"] = str(SHARED_DATA)
+
+
+def pytest_configure(config):
+    """Collect garbage less often in the test processes, as the book's build does
+    (:data:`mindpain_book.sphinxext.GC_THRESHOLDS`): a worker that reads the built site holds
+    a large heap, and at Python's default thresholds its full collections took 33 of its
+    118 CPU seconds (benchmarks/results.md, session 15)."""
+    from mindpain_book.sphinxext import GC_THRESHOLDS
+
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def pytest_collection_modifyitems(config, items):
