@@ -139,6 +139,39 @@ def test_api_reference_has_a_page_per_module_linked_from_the_chapters(built_site
     assert len(linked) >= 4, linked
 
 
+def test_the_api_reference_documents_each_object_once(built_site):
+    # A package re-exports what its modules define: the object is documented on its
+    # module's page only, and the package's page links to it from its list of names.
+    import importlib
+
+    anchors = {}
+    for page in sorted((built_site / "book" / "api").glob("*.html")):
+        for target in re.findall(r'<dt class="sig sig-object py" id="([^"]+)"', page.read_text()):
+            anchors.setdefault(target, page.name)
+    by_object = {}
+    for target in anchors:
+        module, _, name = target.rpartition(".")
+        try:
+            obj = getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError):
+            continue  # a method or attribute of a class: its class is counted
+        if callable(obj):
+            by_object.setdefault(id(obj), []).append(target)
+    twice = {k: v for k, v in by_object.items() if len(v) > 1}
+    assert twice == {}, list(twice.values())[:5]
+    listed = 0
+    for package in api.package_modules():
+        names = api.reexports(package)
+        text = (built_site / "book" / "api" / f"{package}.html").read_text()
+        for name, path in names.items():
+            assert f'id="{package}.{name}"' not in text, f"{package}.{name} documented again"
+            assert path in anchors, f"{path} (re-exported by {package}) has no entry"
+            assert re.search(rf'href="{re.escape(anchors[path])}#{re.escape(path)}"', text), \
+                f"{package}'s page does not link {name} to {path}"
+            listed += 1
+    assert listed >= 150, listed
+
+
 def test_reproducibility_report_matches_the_files_on_disk(built_site, book_build, shared_work):
     page = (built_site / "book" / "reproducibility.html").read_text()
     manifest = reproducibility.read_manifest(built_site / "_downloads" / "reproducibility" /

@@ -119,6 +119,23 @@ def test_every_module_has_an_api_page_in_the_book():
         assert (ROOT_API / name).read_text() == text, f"book/api/{name} is stale: make api"
 
 
+def test_a_package_page_links_what_the_package_re_exports_instead_of_documenting_it():
+    from mindpain_book.api import api_pages, reexports
+
+    names = reexports("mindpain.bids")
+    assert names["find_runs"] == "mindpain.bids.query.find_runs"  # a function
+    assert names["CONFOUND_MAX"] == "mindpain.bids.tables.CONFOUND_MAX"  # a constant
+    assert "query" not in names  # a submodule has a page of its own
+    assert reexports("mindpain.bids.query") == {}  # a module, not a package
+    assert "Signature" not in reexports("mindpain.signatures")  # defined by the package
+    page = api_pages()["mindpain.bids.md"]
+    assert ":ignore-module-all:" in page
+    query = next(line for line in page.splitlines()
+                 if line.startswith("- {py:mod}`mindpain.bids.query`"))
+    assert "{py:obj}`find_runs <mindpain.bids.query.find_runs>`" in query
+    assert ":ignore-module-all:" not in api_pages()["mindpain.bids.query.md"]
+
+
 def test_report_parts_name_no_host_or_path():
     import os
 

@@ -91,10 +91,101 @@ def api_sections(present=None) -> dict[str, list[str]]:
     return {title: modules for title, modules in sections.items() if modules}
 
 
+def _assigned_names(module) -> set[str]:
+    """Names a module's own source assigns at its top level (its constants)."""
+    import ast
+    import inspect
+
+    names = set()
+    for node in ast.parse(inspect.getsource(module)).body:
+        targets = (node.targets if isinstance(node, ast.Assign) else
+                   [node.target] if isinstance(node, ast.AnnAssign) else [])
+        names |= {t.id for t in targets if isinstance(t, ast.Name)}
+    return names
+
+
+def reexports(package: str) -> dict[str, str]:
+    """Map the names of a package's ``__all__`` that a module under it defines to their paths.
+
+    A package re-exports what its modules define (``from mindpain.bids import find_runs``);
+    each is documented once, on the page of the module that defines it
+    (``mindpain.bids.query.find_runs``), and listed with a link on the package's page.
+    A function or class is found by its ``__module__``, a constant by the module under the
+    package whose source assigns it the same object.
+
+    Parameters
+    ----------
+    package : str
+        Dotted name; a module that is not a package has none.
+
+    Returns
+    -------
+    dict
+
+    Raises
+    ------
+    ValueError
+        When a name of ``__all__`` is defined nowhere under the package.
+    """
+    import importlib
+    import inspect
+
+    module = importlib.import_module(package)
+    if not hasattr(module, "__path__"):
+        return {}
+    subs = [importlib.import_module(m) for m in package_modules()
+            if m.startswith(package + ".")]
+    found = {}
+    for name in getattr(module, "__all__", ()):
+        obj = getattr(module, name)
+        if inspect.ismodule(obj):  # a submodule: its own page
+            continue
+        home = getattr(obj, "__module__", None) if callable(obj) else None
+        if home == package:
+            continue
+        if isinstance(home, str) and home.startswith(package + "."):
+            found[name] = f"{home}.{obj.__qualname__}"
+            continue
+        if name in _assigned_names(module):
+            continue
+        homes = [m.__name__ for m in subs
+                 if getattr(m, name, None) is obj and name in _assigned_names(m)]
+        if not homes:
+            raise ValueError(f"{package}.__all__: {name!r} is defined in no module under it")
+        found[name] = f"{homes[0]}.{name}"
+    return found
+
+
+def _module_page(module: str) -> str:
+    """Write the MyST source of one module's API page.
+
+    A package's page documents what the package itself defines and lists, with links,
+    what it re-exports (:func:`reexports`), so nothing is documented twice.
+    """
+    names = reexports(module)
+    lines = [f"# `{module}`", "", "```{eval-rst}", f".. automodule:: {module}", "   :members:",
+             *(["   :ignore-module-all:"] if names else []), "   :show-inheritance:", "```",
+             ""]
+    if names:
+        lines += ["```{rubric} Importable from this package", "```", "",
+                  f"`from {module} import ...` takes these names; each is documented on the "
+                  "page of the module that defines it:", ""]
+        by_home: dict[str, list[str]] = {}
+        for name, path in names.items():
+            by_home.setdefault(path.rpartition(".")[0], []).append(name)
+        for home, members in sorted(by_home.items()):
+            links = ", ".join(f"{{py:obj}}`{name} <{home}.{name}>`"
+                              for name in sorted(members, key=str.lower))
+            lines.append(f"- {{py:mod}}`{home}`: {links}")
+        lines.append("")
+    return "\n".join(lines)
+
+
 def api_pages() -> dict[str, str]:
     """Text of the API reference pages: file name (under ``book/api``) -> MyST source.
 
-    One page per module, and the index, in the sections of :func:`api_sections`.
+    One page per module (:func:`_module_page`), and the index, in the sections of
+    :func:`api_sections`.
     """
     pages = {}
     index = ["# API reference", "",
@@ -104,9 +195,7 @@ def api_pages() -> dict[str, str]:
         index += [f"## {title}", ""]
         for module in modules:
             index.append(f"- {{py:mod}}`{module}`")
-            pages[f"{module}.md"] = "\n".join([
-                f"# `{module}`", "", "```{eval-rst}", f".. automodule:: {module}",
-                "   :members:", "   :show-inheritance:", "```", ""])
+            pages[f"{module}.md"] = _module_page(module)
         index.append("")
     pages["index.md"] = "\n".join(index)
     return pages

@@ -409,7 +409,7 @@ def check_parameter_table(parameters_table: pd.DataFrame, columns) -> None:
     Parameters
     ----------
     parameters_table : pandas.DataFrame
-        ``mindpain.twin.load_parameters(preset).table()``.
+        ``mindpain.twin.params.load_parameters(preset).table()``.
     columns : sequence of str
         Columns the caller needs (checked in this order).
 
@@ -430,7 +430,7 @@ def status_counts(parameters_table: pd.DataFrame) -> pd.DataFrame:
     Parameters
     ----------
     parameters_table : pandas.DataFrame
-        ``mindpain.twin.load_parameters(preset).table()`` (columns ``section, status``).
+        ``mindpain.twin.params.load_parameters(preset).table()`` (columns ``section, status``).
 
     Returns
     -------

@@ -27,7 +27,7 @@ and in a third scenario, the ideal world with dropout that depends on baseline
 4. the runs of a session are combined by fixed effects as the first level does (equal
    weights: the mean effect, inside the voxels every run's mask covers);
 5. the session's hot>warm effect map is scored by the dot product with the open surrogate
-   signatures resampled to the data grid (as :func:`mindpain.scoring.score_maps`);
+   signatures resampled to the data grid (as :func:`mindpain.scoring.engine.score_maps`);
 6. the trial models are fitted on all replications at once and the 95% CI of every
    contrast's effect is put on the paper's scale (:mod:`mindpain.reported`) and checked
    against the twin's planted paper-scale effect

@@ -39,7 +39,7 @@ def run_events(events: pd.DataFrame) -> pd.DataFrame:
     """Return a simulated run's events as the first level reads them from the twin's file.
 
     The twin writes onsets and durations with ``%.3f``;
-    :func:`mindpain.bids.load_run_events` keeps ``onset, duration, trial_type``. The same
+    :func:`mindpain.bids.tables.load_run_events` keeps ``onset, duration, trial_type``. The same
     values, without the file.
     """
     return pd.DataFrame({"onset": _as_written(events["onset"], "%.3f"),
@@ -50,7 +50,7 @@ def run_events(events: pd.DataFrame) -> pd.DataFrame:
 def select_confounds(confounds: pd.DataFrame, columns) -> pd.DataFrame:
     """Return a run's confound selection as the first level reads it from the twin's file.
 
-    The twin writes confounds with ``%.6g``; :func:`mindpain.bids.load_confounds` expands
+    The twin writes confounds with ``%.6g``; :func:`mindpain.bids.tables.load_confounds` expands
     patterns (``motion_outlier*``) and sets the leading ``n/a`` of derivative columns to 0.
     The same values, without the file.
     """

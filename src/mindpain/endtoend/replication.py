@@ -6,7 +6,7 @@ of the trial's completers in memory (:func:`mindpain.twin.run.make_run`), fits e
 (:func:`mindpain.endtoend.glm.fit_run_in_memory`), combines a session's runs
 (:func:`~mindpain.endtoend.glm.session_effect`) and scores the session's hot>warm map with
 the open surrogate signatures resampled to the data grid (:func:`surrogate_weights`, as
-:func:`mindpain.scoring.score_maps`). :func:`mask_effects` measures the planted effects as
+:func:`mindpain.scoring.engine.score_maps`). :func:`mask_effects` measures the planted effects as
 read through the voxels the analysis keeps.
 """
 
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 def surrogate_weights(params: Parameters, data_dir=None) -> np.ndarray:
     """Surrogate NPS and SIIPS1 weights on the twin's grid, one column each (C-order voxels).
 
-    The weights are resampled to the data grid exactly as :func:`mindpain.scoring.score_maps`
+    The weights are resampled to the data grid exactly as :func:`mindpain.scoring.engine.score_maps`
     does (same plan); a session's score is the dot product of its effect map with a column.
 
     Parameters

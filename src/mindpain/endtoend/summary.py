@@ -1,6 +1,6 @@
 """What chapter 4 says about the end-to-end calibration: its numbers, and a few phrases.
 
-:func:`calibration_summary` reads the end-to-end table (:data:`~mindpain.endtoend.COLUMNS`)
+:func:`calibration_summary` reads the end-to-end table (:data:`~mindpain.endtoend.settings.COLUMNS`)
 and its sidecar and returns every number the chapter's prose shows, as a dict the chapter
 glues (``mindpain_book.glue.glue_summary``); the sentences stay in the chapter's Markdown.
 Only lists whose length the data decide (the rows outside a band) and a sentence that
@@ -56,7 +56,7 @@ def calibration_summary(e2e: pd.DataFrame, meta: dict, participant: pd.DataFrame
     Parameters
     ----------
     e2e : pandas.DataFrame
-        The end-to-end table (:func:`mindpain.endtoend.load_or_run`).
+        The end-to-end table (:func:`mindpain.endtoend.results.load_or_run`).
     meta : dict
         Its sidecar (``key``, ``timing``).
     participant : pandas.DataFrame

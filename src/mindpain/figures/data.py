@@ -311,7 +311,7 @@ def plot_ratings(session_ratings: pd.DataFrame, participants: pd.DataFrame) -> F
     session_ratings : pandas.DataFrame
         Table from :func:`mindpain.bids.describe.session_ratings`.
     participants : pandas.DataFrame
-        Table from :func:`mindpain.bids.load_participants` (for ``group``).
+        Table from :func:`mindpain.bids.tables.load_participants` (for ``group``).
 
     Returns
     -------
@@ -366,7 +366,7 @@ def plot_parameter_status(parameters_table: pd.DataFrame) -> Figure:
     Parameters
     ----------
     parameters_table : pandas.DataFrame
-        ``mindpain.twin.load_parameters(preset).table()``.
+        ``mindpain.twin.params.load_parameters(preset).table()``.
 
     Returns
     -------

@@ -194,7 +194,7 @@ def plot_specification_curve(specs: pd.DataFrame, outcome: str = "nps") -> Figur
     Parameters
     ----------
     specs : pandas.DataFrame
-        :data:`mindpain.multiverse.SPEC_COLUMNS` rows.
+        :data:`mindpain.multiverse.grid.SPEC_COLUMNS` rows.
     outcome : str
         Which signature's curve.
 
@@ -267,10 +267,10 @@ def plot_replication_evidence(coverage: pd.DataFrame, spreads: pd.DataFrame,
     Parameters
     ----------
     coverage : pandas.DataFrame
-        :func:`mindpain.multiverse.spec_coverage` rows (``outcome, coverage, sampling_sd,
-        replications``).
+        :func:`mindpain.multiverse.replications.spec_coverage` rows (``outcome, coverage,
+        sampling_sd, replications``).
     spreads : pandas.DataFrame
-        :func:`mindpain.multiverse.spec_spreads` rows (``outcome, spec_sd``).
+        :func:`mindpain.multiverse.replications.spec_spreads` rows (``outcome, spec_sd``).
     outcome : str
         Which signature.
     nominal : float

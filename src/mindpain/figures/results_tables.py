@@ -197,7 +197,7 @@ def multiverse_replications(spread: pd.DataFrame) -> DisplayTable:
     Parameters
     ----------
     spread : pandas.DataFrame
-        One row per outcome (:func:`mindpain.multiverse.spread_summary`): ``outcome,
+        One row per outcome (:func:`mindpain.multiverse.replications.spread_summary`): ``outcome,
         replications, n_specs, truth_d, spec_sd_median, sampling_sd_median,
         sampling_to_spec, coverage_min, coverage_median, coverage_max,
         share_specs_coverage_ge_90``.

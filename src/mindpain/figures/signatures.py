@@ -407,7 +407,7 @@ def twin_recovery(scores: pd.DataFrame, truth: pd.DataFrame | None, preset: str,
         Session-level scores (:func:`mindpain.scoring.checks.session_level` of
         :func:`mindpain.pipeline.session_scores`).
     truth : pandas.DataFrame or None
-        The twin's planted truth (:func:`mindpain.bids.load_truth`); ``None`` for a
+        The twin's planted truth (:func:`mindpain.bids.tables.load_truth`); ``None`` for a
         dataset that is not the twin.
     preset : str
         The twin's preset (its measurement model gives the expected loadings).

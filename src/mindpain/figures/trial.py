@@ -361,7 +361,7 @@ def plot_endtoend_coverage(table: pd.DataFrame, target: float = 0.95,
     Parameters
     ----------
     table : pandas.DataFrame
-        Coverage table of :func:`mindpain.endtoend.coverage_table` (columns ``world,
+        Coverage table of :func:`mindpain.endtoend.coverage.coverage_table` (columns ``world,
         outcome, contrast, model, coverage, mc_se``).
     target, tolerance : float
         Nominal coverage and the accepted band (shaded).

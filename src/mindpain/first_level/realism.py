@@ -349,7 +349,7 @@ def recovery(preset: str = "small", seed: int = 1, worlds=WORLDS) -> pd.DataFram
 def motion_effect_on_runs(specs, n_runs: int = 4) -> pd.DataFrame:
     """Residual variance with and without the motion confounds on a dataset's runs (files).
 
-    For the first ``n_runs`` runs of ``specs`` (:func:`mindpain.bids.find_runs`) that
+    For the first ``n_runs`` runs of ``specs`` (:func:`mindpain.bids.query.find_runs`) that
     have a confounds table, the first level's design is fitted by least squares to every
     in-brain voxel (percent of its mean) without and with the motion set
     (:data:`mindpain.core.vocabulary.MOTION_CONFOUNDS`). Returns one row per run: ``run``,

@@ -19,7 +19,7 @@ Confounds
     With fMRIPrep, :data:`DEFAULT_CONFOUNDS` from ``*_desc-confounds_timeseries.tsv``: the six
     rigid-body motion parameters and framewise displacement (a conservative set that does
     not depend on fMRIPrep's CompCor settings), read and checked by
-    :func:`mindpain.bids.load_confounds` (the ``n/a`` first row of derivative columns is
+    :func:`mindpain.bids.tables.load_confounds` (the ``n/a`` first row of derivative columns is
     set to 0; any other ``n/a``, text, Inf or absurd value is an error). The twin's raw BOLD
     takes its confounds from ``derivatives/twin-confounds`` (``confounds_dir``; realistic
     world) with :data:`MOTION_CONFOUNDS`: six motion parameters, their derivatives and one
@@ -194,7 +194,7 @@ class FirstLevelSummary:
     session_maps : dict
         ``(subject, session) -> {contrast: {stat: path}}`` of the session maps present.
     space : str
-        The one space fitted (:func:`mindpain.bids.select_space`), e.g.
+        The one space fitted (:func:`mindpain.bids.query.select_space`), e.g.
         ``MNI152NLin2009cAsym:res-2``.
     """
 
@@ -313,7 +313,7 @@ def check_runs(specs, out_dir) -> dict:
 
     The runs of a session share one grid (they are combined voxel by voxel), a run in an
     MNI space lies in the MNI box, and every output's file name fits the file system. A run
-    whose header cannot be read or checked (:func:`mindpain.bids.bold_grid`: nibabel's
+    whose header cannot be read or checked (:func:`mindpain.bids.images.bold_grid`: nibabel's
     checks, an invertible affine with an orientation code, finite scaling, 4D) is left to
     its own fit, which fails with that message, as does every per-run problem: one bad run
     never takes the others down.
@@ -483,7 +483,7 @@ def run_first_level(bids_dir, out_dir, *, fmriprep=None, participant_label=None,
     space : str, optional
         The one space to fit (``NAME`` or ``NAME:res-R``, as fMRIPrep names its output
         spaces); default: the first MNI152 space present, since the signatures are defined
-        there (:func:`mindpain.bids.select_space`). The summary and every sidecar say which.
+        there (:func:`mindpain.bids.query.select_space`). The summary and every sidecar say which.
     dataset_map : mindpain.bids.datamap.DatasetMap or path-like, optional
         How the dataset names its task, conditions and sessions
         (:func:`mindpain.bids.datamap.resolve_map`; default: the map file beside the

@@ -387,7 +387,7 @@ def meditator_calibration_summary(coverage: pd.DataFrame, design: Mapping, *,
         ``coverage``, ``false_positive_rate`` or ``power``.
     design : mapping
         The twin's parameters of the study's design (the ``full`` preset's
-        :func:`mindpain.twin.load_parameters`): ``design.n_meditators`` and the per-arm
+        :func:`mindpain.twin.params.load_parameters`): ``design.n_meditators`` and the per-arm
         ``design.n_completers`` and ``design.n_baseline_only``.
     target, tolerance : float
         The nominal coverage and the accepted band around it.

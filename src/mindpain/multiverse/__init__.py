@@ -12,7 +12,7 @@ First level (:mod:`mindpain.first_level.runs`, one derivative folder per variant
     the pipeline's derivatives, and carries the first-level stage's content key (inputs'
     sha256 and settings), so a variant is computed once and reused. The world the data come
     from is in the content key and in every table (``world``).
-Scoring (:func:`mindpain.scoring.score_maps`)
+Scoring (:func:`mindpain.scoring.engine.score_maps`)
     NPS and SIIPS1 responses of each session's hot>warm map by dot product, cosine
     similarity or Pearson correlation.
 Outcome model, sample and covariates

@@ -18,7 +18,9 @@ from mindpain.core.vocabulary import DEFAULT_WORLD, METRICS, MOTION_CONFOUNDS
 
 #: First-level axes: smoothing FWHM (mm; None = none), HRF model, high-pass period (s).
 SMOOTHING = (None, 6.0)
+#: First-level axis: the HRF model (nilearn's names).
 HRF_MODELS = ("glover", "glover + derivative")
+#: First-level axis: the high-pass period (s).
 HIGH_PASS_S = (128.0, 100.0)
 #: Confound sets (column names of fMRIPrep's confounds table): none, or the motion set the
 #: pipeline's own first level regresses on the realistic twin

@@ -4,7 +4,7 @@ The one-dataset curve (:mod:`mindpain.multiverse.runner`) shows how the estimate
 the analysis choices on **one** draw of the data; it cannot show how it moves from one draw
 to the next. A replication here draws a new trial from the twin's generator, with its own
 seed (:func:`replication_seed`, tag ``"multiverse-replication"``: disjoint from the
-end-to-end calibration's, :func:`mindpain.endtoend.replication_seed`), and runs every
+end-to-end calibration's, :func:`mindpain.endtoend.settings.replication_seed`), and runs every
 specification of a grid on it, with the in-memory machinery of the end-to-end calibration
 (:mod:`mindpain.endtoend`):
 
@@ -13,18 +13,19 @@ specification of a grid on it, with the in-memory machinery of the end-to-end ca
    :func:`mindpain.twin.run.make_run`; the BOLD is never written;
 2. each run is fitted once per first-level variant
    (:class:`~mindpain.multiverse.grid.FirstLevelVariant`): the run's implicit mask
-   (:func:`mindpain.endtoend.run_mask`, on the unsmoothed data, as the first level), the
+   (:func:`mindpain.endtoend.glm.run_mask`, on the unsmoothed data, as the first level), the
    BOLD smoothed as the first level's masker smooths it (:func:`smooth_run`: nilearn's
    ``smooth_img`` on the whole volume, before masking), the variant's confounds
-   (:func:`mindpain.endtoend.select_confounds`), design (:func:`mindpain.endtoend.fast_design`)
-   and AR(1) fit (:func:`mindpain.endtoend.ar1_contrast`; the design of an HRF with its
+   (:func:`mindpain.endtoend.glm.select_confounds`), design
+   (:func:`mindpain.endtoend.glm.fast_design`) and AR(1) fit
+   (:func:`mindpain.endtoend.glm.ar1_contrast`; the design of an HRF with its
    time derivative, which the fast design does not build, by
    :func:`mindpain.first_level.glm.design_matrix`), only at the signatures' voxels
    (every voxel's fit is independent of the others);
-3. a session's runs are combined by :func:`mindpain.endtoend.session_effect` and its map
+3. a session's runs are combined by :func:`mindpain.endtoend.glm.session_effect` and its map
    scored with the open surrogate signatures by every metric
    (:func:`mindpain.scoring.metrics.chunk_metrics` on the plan of
-   :func:`mindpain.scoring.score_maps`);
+   :func:`mindpain.scoring.engine.score_maps`);
 4. every (model, sample, covariates) specification is estimated
    (:func:`mindpain.multiverse.models.estimate_specs`).
 
@@ -54,7 +55,9 @@ def replication_seed(seed: int, replication: int) -> int:
 
 
 def scoring_plan(params, data_dir=None):
-    """Plan of the surrogate signatures on the twin's grid, as :func:`mindpain.scoring.score_maps`.
+    """Plan of the surrogate signatures on the twin's grid, as the scoring engine builds it.
+
+    The plan :func:`mindpain.scoring.engine.score_maps` uses for these signatures on this grid.
 
     Parameters
     ----------
@@ -112,7 +115,7 @@ def fit_run_variants(data, tr: float, affine: np.ndarray, variants, voxels=None)
     -------
     dict
         Variant label -> ``(mask, effect, variance)``, as
-        :func:`mindpain.endtoend.fit_run_in_memory` returns them.
+        :func:`mindpain.endtoend.glm.fit_run_in_memory` returns them.
     """
     from mindpain.core.errors import MindpainError
     from mindpain.endtoend import (

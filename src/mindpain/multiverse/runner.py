@@ -6,7 +6,7 @@ work folder (:func:`work_folder`, marked as the multiverse's; :func:`variant_dir
 into the pipeline's derivatives, not even for the variant whose settings are the
 pipeline's. Outputs are content-keyed by the first-level stage, so a variant is computed
 once and reused. The confound axis reads the twin's fMRIPrep-named confounds (realistic
-world). Each variant's session maps are scored with :func:`mindpain.scoring.score_maps`,
+world). Each variant's session maps are scored with :func:`mindpain.scoring.engine.score_maps`,
 and :func:`run_multiverse` analyses the scores of every variant
 (:func:`mindpain.multiverse.curve.analyse_scores`).
 """

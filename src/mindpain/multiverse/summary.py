@@ -73,9 +73,10 @@ def replications_summary(spread: pd.DataFrame, coverage: pd.DataFrame,
     Parameters
     ----------
     spread : pandas.DataFrame
-        :func:`mindpain.multiverse.spread_summary`, one row per outcome.
+        :func:`mindpain.multiverse.replications.spread_summary`, one row per outcome.
     coverage : pandas.DataFrame
-        :func:`mindpain.multiverse.spec_coverage`, one row per outcome and specification.
+        :func:`mindpain.multiverse.replications.spec_coverage`, one row per outcome and
+        specification.
     committed : bool
         Whether the replications are the committed ones.
 
@@ -175,13 +176,13 @@ def replication_tables(replications: pd.DataFrame, preset: str,
     """Coverage per specification and spreads per outcome of the replicated multiverse.
 
     Both are held against the effect the pipeline can recover on the replications' grid
-    and world (:func:`mindpain.multiverse.recoverable_truth`).
+    and world (:func:`mindpain.multiverse.replications.recoverable_truth`).
 
     Parameters
     ----------
     replications : pandas.DataFrame
         One row per replication, specification and outcome
-        (:func:`mindpain.multiverse.load_or_run_replications`).
+        (:func:`mindpain.multiverse.replications.load_or_run_replications`).
     preset : str
         The preset (grid) the replications were drawn on.
     world : str
@@ -190,9 +191,10 @@ def replication_tables(replications: pd.DataFrame, preset: str,
     Returns
     -------
     coverage : pandas.DataFrame
-        :func:`mindpain.multiverse.spec_coverage`, one row per outcome and specification.
+        :func:`mindpain.multiverse.replications.spec_coverage`, one row per outcome and
+        specification.
     spread : pandas.DataFrame
-        :func:`mindpain.multiverse.spread_summary`, one row per outcome.
+        :func:`mindpain.multiverse.replications.spread_summary`, one row per outcome.
     """
     from mindpain.multiverse import recoverable_truth, spec_coverage, spread_summary
     from mindpain.twin import load_parameters

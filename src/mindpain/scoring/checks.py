@@ -1,7 +1,7 @@
 """Checks of the signature scores (chapter 3): pain21 validation, twin recovery, additivity.
 
 The numbers chapter 3 reports about the signatures, computed from score tables (the long
-table of :func:`mindpain.scoring.score_maps`) and the twin's planted truth:
+table of :func:`mindpain.scoring.engine.score_maps`) and the twin's planted truth:
 
 - the signatures' named subregions (:func:`region_table`);
 - the pain21 maps scored after normalisation (:func:`pain21_scores`), how many respond
@@ -110,7 +110,7 @@ def pain21_scores(pain21, signatures: Sequence, method: str | None = "zscore",
     Returns
     -------
     pandas.DataFrame
-        The long table of :func:`mindpain.scoring.score_maps` with ``study`` (``pain_01``
+        The long table of :func:`mindpain.scoring.engine.score_maps` with ``study`` (``pain_01``
         ...), ``n_subjects`` and ``software`` (``SPM``/``FSL``) added; ``map`` is the file.
     """
     from mindpain.core.datasets import normalise_pain21
@@ -230,7 +230,7 @@ def twin_comparison(scores: pd.DataFrame, truth: pd.DataFrame,
         From :func:`mindpain.pipeline.session_scores` (``outcome`` column; run-level maps,
         if any, are dropped).
     truth : pandas.DataFrame
-        From :func:`mindpain.bids.load_truth`.
+        From :func:`mindpain.bids.tables.load_truth`.
     outcomes : sequence of str
         Outcomes to compare.
     targets : dict, optional

@@ -74,7 +74,7 @@ def find_statmaps(root, entities=None, suffix: str = "statmap",
     Files ``*_<suffix>.nii[.gz]`` anywhere below ``root`` (hidden folders skipped), sorted;
     ``entities`` maps a key to its accepted values (all keys must match). When the maps are
     in several spaces (fMRIPrep writes one per output space), or ``space`` is given, only
-    the maps of one space are kept (:func:`mindpain.bids.select_space`: ``space``, else the
+    the maps of one space are kept (:func:`mindpain.bids.query.select_space`: ``space``, else the
     first MNI152 space present).
 
     Examples

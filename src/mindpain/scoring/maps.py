@@ -33,6 +33,7 @@ from mindpain.core.images import file_offset, header_problem
 #: follows ``session``.
 COLUMNS = ("participant_id", "session", "condition", "signature", "metric", "region",
            "response", "n_voxels", "map", "path")
+#: Description of each column of :data:`COLUMNS`, for the JSON sidecar of a scores table.
 COLUMN_DESCRIPTIONS = {
     "participant_id": "BIDS participant (sub-<label>) parsed from the map's file name; for a "
                       "file without BIDS entities, the file name without extension",

@@ -24,18 +24,23 @@ from mindpain.core.io import write_json
 
 #: Pinned commit of github.com/canlab/Neuroimaging_Pattern_Masks that holds SIIPS1.
 SIIPS1_COMMIT = "05b99bb12724c042a7c85c4bc09f585f6dc120e5"
+#: File name of SIIPS1 in that repository.
 SIIPS1_FILENAME = "nonnoc_v11_4_137subjmap_weighted_mean.nii.gz"
+#: Download address of SIIPS1, pinned to :data:`SIIPS1_COMMIT`.
 SIIPS1_URL = (f"https://raw.githubusercontent.com/canlab/Neuroimaging_Pattern_Masks/"
               f"{SIIPS1_COMMIT}/Multivariate_signature_patterns/2017_Woo_SIIPS1/"
               f"{SIIPS1_FILENAME}")
 #: Name of the checksum record written next to the SIIPS1 file.
 SIIPS1_CHECKSUM_FILENAME = "siips1.sha256.json"
+#: Stem of the official NPS weights file (CANlab's name for it).
 NPS_STEM = "weights_NSF_grouppred_cvpcr"
 #: Accepted NPS file names, in order of preference (``.img`` needs its ``.hdr``).
 NPS_FILENAMES = (f"{NPS_STEM}.img", f"{NPS_STEM}.nii.gz", f"{NPS_STEM}.nii")
 #: Sub-folder of the data directory holding official signature files.
 SIGNATURES_DIRNAME = "signatures"
+#: File suffixes read as NIfTI or Analyze images.
 NIFTI_SUFFIXES = (".nii", ".nii.gz", ".img", ".hdr")
+#: How to obtain the NPS (it is licensed on request), for error messages and the book.
 NPS_HOW_TO_OBTAIN = ("the NPS is not public: it is available for research use on request from "
                      "Prof. Tor Wager (CANlab, https://canlab.github.io); mindpain never "
                      "downloads it")

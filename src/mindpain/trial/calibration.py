@@ -1,8 +1,8 @@
 """Calibration of the trial's methods on replications of the twin, and the paper's replication.
 
 :func:`calibrate_trial` re-draws the twin's participant level many times
-(:func:`mindpain.twin.simulate_observed`) and measures how often each model's 95% CI of d
-covers the planted value (and its Monte-Carlo error); :func:`load_or_calibrate` caches the
+(:func:`mindpain.twin.participants.simulate_observed`) and measures how often each model's 95%
+CI of d covers the planted value (and its Monte-Carlo error); :func:`load_or_calibrate` caches the
 table in ``trial_coverage.tsv``. :func:`replication_table` checks that the twin reproduces
 the paper's reported t statistics (the paper's own models, :func:`paper_model_t`).
 """
@@ -159,7 +159,7 @@ def paper_model_t(obs: pd.DataFrame) -> pd.DataFrame:
     Parameters
     ----------
     obs : pandas.DataFrame
-        Replicated outcomes (:func:`mindpain.twin.simulate_observed`).
+        Replicated outcomes (:func:`mindpain.twin.participants.simulate_observed`).
 
     Returns
     -------
@@ -218,7 +218,7 @@ def replication_table(seed: int, n_replications: int = 2000, preset: str = "full
     """Compare the twin's median t and p over replications with the paper's reported ones.
 
     Draws ``n_replications`` participant-level replications of the twin
-    (:func:`mindpain.twin.simulate_observed`), tests each reported contrast with
+    (:func:`mindpain.twin.participants.simulate_observed`), tests each reported contrast with
     :func:`paper_model_t`, and compares the median t with the reported t (two-sided p → t
     on the contrast's df) and the median p with the reported p.
 
