@@ -172,6 +172,22 @@ def test_the_api_reference_documents_each_object_once(built_site):
     assert listed >= 150, listed
 
 
+def test_the_sidebar_of_an_api_page_lists_the_parts_and_chapters_not_every_module(built_site):
+    # The module pages are reached from the API index (by section) and by previous/next
+    # links; a sidebar of every module was over half of each API page's elements.
+    folder = built_site / "book" / "api"
+    for name in ("mindpain.bids.html", "mindpain.core.errors.html", "index.html"):
+        text = (folder / name).read_text()
+        nav = text[text.index('class="bd-links bd-docs-nav'):]
+        nav = nav[:nav.index("</nav>")]
+        assert re.findall(r'href="[^"]*mindpain[._][^"]*\.html"', nav) == [], name
+        # the API reference is the current branch, its entry marked so
+        assert re.search(r'class="toctree-l1 current active"><a[^>]*href="(#|index\.html)"',
+                         nav), name
+    index = (folder / "index.html").read_text()
+    assert all(f'href="{m}.html#module-{m}"' in index for m in api.package_modules())
+
+
 def test_reproducibility_report_matches_the_files_on_disk(built_site, book_build, shared_work):
     page = (built_site / "book" / "reproducibility.html").read_text()
     manifest = reproducibility.read_manifest(built_site / "_downloads" / "reproducibility" /

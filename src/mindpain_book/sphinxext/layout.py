@@ -5,11 +5,13 @@ scroll inside their own box, figures and viewer frames scale to the column, and 
 names wrap. The style sheet is served from this package's ``static`` folder (CSS only: Jupyter
 Book 1 adds every ``.js`` file of a static folder to every page).
 
-The sidebar shows the book's parts and chapters, and below them only the branch of the page
-being read (the theme's ``collapse_navbar``): the API reference's hundred module pages
-appear in the sidebar of the API pages, not in every chapter's. Otherwise each page carried
-the whole tree (a screen reader met over a hundred links before the text), and rendering
-it for every page was the largest part of the site's build time.
+The sidebar shows the book's parts and chapters only (the theme's ``collapse_navbar``, and
+``max_navbar_depth`` 1): the API reference's module pages are reached from its index, which
+lists them by section, and from each other by the previous/next links, not from a sidebar
+of over a hundred modules. With every page's whole tree, a screen reader met over a hundred
+links before the text and rendering them was the largest part of the site's build time;
+with the API branch open on the API pages, that branch was still 57% of their elements
+(axe-core's contrast check walks each of them: benchmarks/results.md, session 15).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ def _add_static(app, config) -> None:
         config.html_static_path.append(str(STATIC))
     # Jupyter Book 1 makes html_theme_options from _config.yml's html section; add to it.
     config.html_theme_options.setdefault("collapse_navbar", True)
+    config.html_theme_options.setdefault("max_navbar_depth", 1)
 
 
 def setup(app):
