@@ -69,6 +69,37 @@ def test_image_zero_and_nan_are_missing_image_by_image():
     np.testing.assert_allclose(table["response"], expected, rtol=1e-6)
 
 
+def test_signatures_made_and_freed_one_after_another_each_get_their_own_weights():
+    # Signatures of one name and no file, each scored and freed before the next is made (a
+    # loop over candidate weights): a new image can take a freed image's id, and a cache
+    # keyed by id alone gave it the freed one's weights (the test above failed so once in
+    # a full run, after the hand-computed cases had scored "tiny" with other weights).
+    x, _ = tiny_pair([1.0, 2.0, 3.0], [1.0, 1.0, 1.0])
+    for i in range(24):
+        w_values = np.zeros(3)
+        w_values[i % 3] = 1.0 + i
+        _, w = tiny_pair([1.0, 2.0, 3.0], w_values)
+        sig = custom(w)
+        table = scoring.score_maps([tiny_img(x)], [sig], metrics="dot")
+        assert table["response"].iloc[0] == pytest.approx((1.0 + i) * (1 + i % 3)), i
+        del sig, table
+
+
+def test_the_plan_cache_keeps_the_images_it_was_made_from():
+    # What makes an id safe as a key: while an entry is kept, its weights image is alive,
+    # so no other image can have its id.
+    import gc
+    import weakref
+
+    x, w = tiny_pair([1.0, 2.0, 3.0], [1.0, 0.0, 2.0])
+    sig = custom(w, name="kept")
+    image = weakref.ref(sig.weights)
+    scoring.score_maps([tiny_img(x)], [sig], metrics="dot")
+    del sig
+    gc.collect()
+    assert image() is not None
+
+
 def test_weights_zero_or_nan_are_outside_the_pattern():
     # data outside the pattern (w = 0 or NaN) must not enter |x|
     x, w = tiny_pair([1.0, 1.0, 7.0, 9.0], [1.0, 1.0, 0.0, np.nan])

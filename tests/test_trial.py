@@ -102,8 +102,10 @@ def test_vectorised_d_equals_loop(rng):
 def test_holm_matches_statsmodels(rng):
     from statsmodels.stats.multitest import multipletests
 
-    p = rng.uniform(0, 0.2, 12)
-    np.testing.assert_allclose(holm(p), multipletests(p, method="holm")[1], rtol=1e-12)
+    # bit for bit: small and large p values (adjusted above 1, capped), ties, one value
+    for p in (rng.uniform(0, 0.2, 12), rng.uniform(0, 1, 9), np.round(rng.uniform(0, 0.1, 15), 2),
+              np.array([0.3]), np.array([0.01, 0.01, 0.04, 0.04, 0.5])):
+        np.testing.assert_array_equal(holm(p), multipletests(p, method="holm")[1])
 
 
 # ---------------------------------------------------------------- models

@@ -152,6 +152,30 @@ def boxes_overlap(a: np.ndarray, b: np.ndarray) -> bool:
 
 
 _BOX_CACHE: dict = {}
+_PLAN_CACHE: dict = {}
+_PLAN_CACHE_SIZE = 8
+
+
+def _cached(cache: dict, signatures, key, make):
+    """``make()``, kept in ``cache`` under ``key`` and the identity of the signatures' weights.
+
+    A signature's weights image is taken as immutable and known by its identity (``id``):
+    each entry holds the images it was made from, so no other image can take their ids
+    while it is kept, and a hit must be made from the very same images. (Keyed by ``id``
+    alone, a signature made after another was freed could reuse its id and get the other's
+    weights: two signatures of one name, each without a file, scored one after the other.)
+    The oldest of :data:`_PLAN_CACHE_SIZE` entries makes room for a new one.
+    """
+    weights = tuple(s.weights for s in signatures)
+    full = (key, tuple(id(w) for w in weights))
+    hit = cache.get(full)
+    if hit is not None and all(a is b for a, b in zip(hit[0], weights, strict=True)):
+        return hit[1]
+    value = make()
+    if len(cache) >= _PLAN_CACHE_SIZE:
+        cache.pop(next(iter(cache)))
+    cache[full] = (weights, value)
+    return value
 
 
 def signature_box(sig: Signature) -> np.ndarray:
@@ -166,21 +190,13 @@ def signature_box(sig: Signature) -> np.ndarray:
     -------
     numpy.ndarray, shape (2, 3)
     """
-    key = (sig.name, sig.sha256, id(sig.weights))
-    if key not in _BOX_CACHE:
-        _BOX_CACHE.clear() if len(_BOX_CACHE) > _PLAN_CACHE_SIZE else None
-        _BOX_CACHE[key] = _pattern_box(sig)
-    return _BOX_CACHE[key]
+    return _cached(_BOX_CACHE, [sig], (sig.name, sig.sha256), lambda: _pattern_box(sig))
 
 
 def _pattern_box(sig: Signature) -> np.ndarray:
     w = np.asarray(sig.weights.dataobj)
     ijk = np.argwhere(np.isfinite(w) & (w != 0)).astype(float)
     return world_box(w.shape, sig.weights.affine, ijk)
-
-
-_PLAN_CACHE: dict = {}
-_PLAN_CACHE_SIZE = 8
 
 
 def build_plan(signatures, columns, col_ids, shape, affine) -> Plan:
@@ -208,19 +224,19 @@ def build_plan(signatures, columns, col_ids, shape, affine) -> Plan:
     Plan
         Weights of the columns on the union of their pattern voxels on that grid.
     """
-    key = (tuple((s.name, s.sha256, id(s.weights)) for s in signatures),
+    key = (tuple((s.name, s.sha256) for s in signatures),
            tuple(columns[c] for c in col_ids), grid_key(shape, affine))
-    if key in _PLAN_CACHE:
-        return _PLAN_CACHE[key]
+    return _cached(_PLAN_CACHE, signatures, key,
+                   lambda: _stack(signatures, columns, col_ids, shape, affine))
+
+
+def _stack(signatures, columns, col_ids, shape, affine) -> Plan:
+    """Make the :class:`Plan` of :func:`build_plan` anew."""
     sparse = [_column_sparse(signatures[columns[c][0]], columns[c][2], shape, affine)
               for c in col_ids]
     union = np.unique(np.concatenate([nz for nz, _ in sparse]))
     W = np.zeros((union.size, len(col_ids)))
     for j, (nz, vals) in enumerate(sparse):
         W[np.searchsorted(union, nz), j] = vals
-    plan = Plan(shape=tuple(shape), affine=np.asarray(affine), idx=union,
+    return Plan(shape=tuple(shape), affine=np.asarray(affine), idx=union,
                 cols=np.asarray(col_ids), W=W, P=(W != 0).astype(np.float64))
-    if len(_PLAN_CACHE) >= _PLAN_CACHE_SIZE:
-        _PLAN_CACHE.pop(next(iter(_PLAN_CACHE)))
-    _PLAN_CACHE[key] = plan
-    return plan
