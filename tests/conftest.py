@@ -99,9 +99,11 @@ if not os.environ.get("MINDPAIN_DATA") and SHARED_DATA.is_dir():
 
 def pytest_configure(config):
     """Collect garbage less often in the test processes, as the book's build does
-    (:data:`mindpain_book.sphinxext.GC_THRESHOLDS`): a worker that reads the built site holds
-    a large heap, and at Python's default thresholds its full collections took 33 of its
-    118 CPU seconds (benchmarks/results.md, session 15)."""
+    (:data:`mindpain_book.sphinxext.GC_THRESHOLDS`): a worker holds a large heap (every
+    module of the stack, the built site's pages). Measured over a full run (benchmarks/results.md,
+    session 15): all collections in the test processes took 42 of their 262 CPU seconds
+    before, most of them statsmodels' explicit ones (:mod:`mindpain.stats.multiplicity`), and
+    10 of 272 with these thresholds and without those."""
     from mindpain_book.sphinxext import GC_THRESHOLDS
 
     gc.set_threshold(*GC_THRESHOLDS)

@@ -33,6 +33,14 @@ SETTLED = """async () => {
 
 #: Whether the loaded page redirects with a ``<meta http-equiv="refresh">`` (the landing page).
 REDIRECTS = """() => document.querySelector('meta[http-equiv="refresh" i]') !== null"""
+#: The same, read from the page's file before it is opened.
+_META_REFRESH = re.compile(r"""<meta[^>]+http-equiv\s*=\s*["']?refresh""", re.IGNORECASE)
+
+
+def redirects(path) -> bool:
+    """Whether the HTML file ``path`` redirects with a meta refresh (read from its head)."""
+    head = Path(path).read_bytes()[:8192].decode("utf-8", errors="replace")
+    return _META_REFRESH.search(head) is not None
 
 
 class Browser:
@@ -45,19 +53,22 @@ class Browser:
     def open(self, path, wait_ms: int | None = None, query: str = ""):
         """Load a built page from disk (``query`` appended to its URL) and let it settle.
 
-        Settled: the page a meta refresh leads to loaded (:data:`REDIRECTS`), its web fonts
+        Settled: the page a meta refresh leads to loaded (:func:`redirects`), its web fonts
         loaded and, on a page with formulas, MathJax's first typesetting finished
         (:data:`SETTLED`); then ``wait_ms`` more milliseconds, if given.
         """
         from playwright.sync_api import Error
 
-        self.page.goto(Path(path).resolve().as_uri() + query, wait_until="load")
-        first = self.page.url
-        for attempt in range(3):  # a page that redirects (the landing page) loads again
+        first = Path(path).resolve().as_uri() + query
+        self.page.goto(first, wait_until="load")
+        if redirects(path):
+            # A meta refresh navigates after the load event, possibly after the page has
+            # settled: wait for the page it leads to (known from the file, so nothing is
+            # evaluated in the page being left), or a check run next would lose its
+            # document halfway ("execution context was destroyed").
+            self.page.wait_for_url(lambda url: url != first, wait_until="load")
+        for attempt in range(3):  # a page that redirects by script loads again
             try:
-                # A meta refresh navigates after the load event, possibly after the page
-                # has settled: wait for the page it leads to, or a check run next would
-                # lose its document halfway ("execution context was destroyed").
                 if self.page.url == first and self.page.evaluate(REDIRECTS):
                     self.page.wait_for_url(lambda url: url != first, wait_until="load")
                 self.page.evaluate(SETTLED)
