@@ -8,6 +8,7 @@ extension at the start of every build (:mod:`mindpain_book.sphinxext.apidocs`) w
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from mindpain.core.config import PROJECT_ROOT
@@ -91,17 +92,19 @@ def api_sections(present=None) -> dict[str, list[str]]:
     return {title: modules for title, modules in sections.items() if modules}
 
 
-def _assigned_names(module) -> set[str]:
-    """Names a module's own source assigns at its top level (its constants)."""
+@cache
+def _assigned_names(module: str) -> frozenset[str]:
+    """Names a module's own source assigns at its top level (its constants), parsed once."""
     import ast
+    import importlib
     import inspect
 
     names = set()
-    for node in ast.parse(inspect.getsource(module)).body:
+    for node in ast.parse(inspect.getsource(importlib.import_module(module))).body:
         targets = (node.targets if isinstance(node, ast.Assign) else
                    [node.target] if isinstance(node, ast.AnnAssign) else [])
         names |= {t.id for t in targets if isinstance(t, ast.Name)}
-    return names
+    return frozenset(names)
 
 
 def reexports(package: str) -> dict[str, str]:
@@ -146,10 +149,10 @@ def reexports(package: str) -> dict[str, str]:
         if isinstance(home, str) and home.startswith(package + "."):
             found[name] = f"{home}.{obj.__qualname__}"
             continue
-        if name in _assigned_names(module):
+        if name in _assigned_names(package):
             continue
         homes = [m.__name__ for m in subs
-                 if getattr(m, name, None) is obj and name in _assigned_names(m)]
+                 if getattr(m, name, None) is obj and name in _assigned_names(m.__name__)]
         if not homes:
             raise ValueError(f"{package}.__all__: {name!r} is defined in no module under it")
         found[name] = f"{homes[0]}.{name}"

@@ -31,9 +31,7 @@ SETTLED = """async () => {
 }"""
 
 
-#: Whether the loaded page redirects with a ``<meta http-equiv="refresh">`` (the landing page).
-REDIRECTS = """() => document.querySelector('meta[http-equiv="refresh" i]') !== null"""
-#: The same, read from the page's file before it is opened.
+#: A ``<meta http-equiv="refresh">`` (the landing page redirects so), read from the page's file.
 _META_REFRESH = re.compile(r"""<meta[^>]+http-equiv\s*=\s*["']?refresh""", re.IGNORECASE)
 
 
@@ -67,10 +65,8 @@ class Browser:
             # evaluated in the page being left), or a check run next would lose its
             # document halfway ("execution context was destroyed").
             self.page.wait_for_url(lambda url: url != first, wait_until="load")
-        for attempt in range(3):  # a page that redirects by script loads again
+        for attempt in range(3):  # a page that navigates by script loads again
             try:
-                if self.page.url == first and self.page.evaluate(REDIRECTS):
-                    self.page.wait_for_url(lambda url: url != first, wait_until="load")
                 self.page.evaluate(SETTLED)
                 break
             except Error as err:

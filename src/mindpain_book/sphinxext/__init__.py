@@ -43,8 +43,8 @@ import gc
 #: build ends, so at the default every few hundred allocations start a young collection and
 #: the full collections come often and walk the whole heap: in the small twin's build they
 #: took 27 of jupyter-book's 60 CPU seconds. Young collections every 10,000 allocations:
-#: 54 -> 39 CPU s for the same build, peak memory unchanged (630 -> 640 MB); switching the
-#: collector off saved no more and tripled the memory (benchmarks/results.md, session 15).
+#: 54 -> 40-41 CPU s for the same build, peak memory 630 -> 640-655 MB; switching the
+#: collector off saved 6 CPU s more but took 1.85 GB (benchmarks/results.md, session 15).
 GC_THRESHOLDS = (10_000, 10, 10)
 
 #: The extensions :func:`setup` loads, in this order.
